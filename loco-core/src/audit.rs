@@ -1,0 +1,207 @@
+//! The tamper-evident audit chain: every event's hash covers the previous event's hash and the
+//! event's own canonical bytes, so editing, deleting or reordering any stored event breaks the
+//! chain at that point.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::model::Event;
+
+/// The hash the first event chains from.
+pub const GENESIS_HASH: &str = "";
+
+/// `sha256(prev_hash ‖ canonical(event))` as lowercase hex. The canonical bytes are the JSON array
+/// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, which is stable
+/// because every element is a plain string, number or null.
+pub fn event_hash(prev_hash: &str, event: &Event) -> String {
+    let canonical = serde_json::json!([
+        event.seq,
+        event.id,
+        event.deployment_id,
+        event.kind,
+        event.actor,
+        event.note,
+        event.from_status,
+        event.to_status,
+        event.at,
+    ]);
+    sha256_hex(&[prev_hash.as_bytes(), canonical.to_string().as_bytes()])
+}
+
+/// The SHA-256 of the concatenated `parts`, as lowercase hex.
+pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
+    use std::fmt::Write;
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The result of walking the whole audit chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// True when every link and every deployment's state matched.
+    pub valid: bool,
+    /// How many events were checked.
+    pub events_checked: u64,
+    /// The hash of the last event checked (record it elsewhere to detect truncation later).
+    pub head_hash: Option<String>,
+    /// The first problem found, if any.
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Where and why the chain first failed to verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    /// The sequence number of the offending event (or of the last event of the deployment whose
+    /// current state disagrees with its history).
+    pub seq: i64,
+    /// The offending event's id.
+    pub event_id: String,
+    /// The deployment it belongs to.
+    pub deployment_id: String,
+    /// What is wrong, in one sentence.
+    pub reason: String,
+}
+
+/// Walks events in `seq` order and checks every link. Feed it with [`ChainVerifier::check`] and
+/// finish with [`ChainVerifier::finish`]; storage backends share this so the rule exists once.
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    prev_hash: String,
+    expected_seq: i64,
+    checked: u64,
+    broken: Option<BrokenLink>,
+}
+
+impl ChainVerifier {
+    /// A verifier positioned before the first event.
+    pub fn new() -> Self {
+        Self { prev_hash: GENESIS_HASH.to_owned(), expected_seq: 1, checked: 0, broken: None }
+    }
+
+    /// Checks the next event. Returns false once a broken link has been found (stop feeding).
+    pub fn check(&mut self, event: &Event) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        self.checked += 1;
+        let reason = if event.seq != self.expected_seq {
+            Some(format!("expected event #{} but found #{} (an event is missing)", self.expected_seq, event.seq))
+        } else if event_hash(&self.prev_hash, event) == event.hash {
+            None
+        } else {
+            Some("stored hash does not match the event and its predecessor (edited or reordered)".to_owned())
+        };
+        if let Some(reason) = reason {
+            self.broken = Some(BrokenLink {
+                seq: event.seq,
+                event_id: event.id.clone(),
+                deployment_id: event.deployment_id.clone(),
+                reason,
+            });
+            return false;
+        }
+        self.prev_hash.clone_from(&event.hash);
+        self.expected_seq += 1;
+        true
+    }
+
+    /// Records a problem found outside the chain itself (for example a deployment whose current
+    /// status disagrees with its last event), unless an earlier problem was already found.
+    pub fn report(&mut self, link: BrokenLink) {
+        if self.broken.is_none() {
+            self.broken = Some(link);
+        }
+    }
+
+    /// The report for everything checked so far.
+    pub fn finish(self) -> AuditReport {
+        AuditReport {
+            valid: self.broken.is_none(),
+            events_checked: self.checked,
+            head_hash: (self.checked > 0 && self.broken.is_none()).then_some(self.prev_hash),
+            first_broken: self.broken,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Status;
+    use crate::model::{EventKind, Timestamp};
+
+    fn chain(n: i64) -> Vec<Event> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = Event {
+                    seq,
+                    id: format!("evt_{seq}"),
+                    deployment_id: "dep_1".into(),
+                    kind: EventKind::Created,
+                    actor: "alice".into(),
+                    note: None,
+                    from_status: None,
+                    to_status: Some(Status::PendingApproval),
+                    at: Timestamp::parse("2026-11-23T00:00:00Z").unwrap(),
+                    hash: String::new(),
+                };
+                e.hash = event_hash(&prev, &e);
+                prev.clone_from(&e.hash);
+                e
+            })
+            .collect()
+    }
+
+    fn verify(events: &[Event]) -> AuditReport {
+        let mut v = ChainVerifier::new();
+        for e in events {
+            if !v.check(e) {
+                break;
+            }
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let events = chain(5);
+        let report = verify(&events);
+        assert!(report.valid);
+        assert_eq!(report.events_checked, 5);
+        assert_eq!(report.head_hash.as_deref(), Some(events[4].hash.as_str()));
+        assert_eq!(events[0].hash.len(), 64);
+    }
+
+    #[test]
+    fn edited_note_breaks_at_that_event() {
+        let mut events = chain(5);
+        events[2].note = Some("edited".into());
+        let broken = verify(&events).first_broken.unwrap();
+        assert_eq!(broken.seq, 3);
+        assert!(broken.reason.contains("does not match"));
+    }
+
+    #[test]
+    fn deleted_event_breaks_at_the_gap() {
+        let mut events = chain(5);
+        events.remove(1);
+        let report = verify(&events);
+        assert!(!report.valid);
+        assert_eq!(report.first_broken.unwrap().seq, 3);
+        assert_eq!(report.head_hash, None);
+    }
+
+    #[test]
+    fn reordered_events_break() {
+        let mut events = chain(4);
+        events.swap(1, 2);
+        assert_eq!(verify(&events).first_broken.unwrap().seq, 3);
+    }
+}

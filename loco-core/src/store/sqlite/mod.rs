@@ -1,0 +1,273 @@
+//! [`SqliteStore`]: the embedded default store — one SQLite file in WAL mode, one writer thread
+//! doing group commit, and a small pool of read-only connections used off the async runtime.
+
+mod reads;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::broadcast;
+
+use crate::audit::{AuditReport, sha256_hex};
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, Action, ActionInput, Status};
+use crate::model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp, new_deployment_id};
+use crate::store::Store;
+
+use reads::ReadPool;
+pub use schema::SCHEMA_VERSION;
+use writer::{EventDraft, WriteCtx, Writer};
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: an acknowledged write survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: an acknowledged write survives a process crash but the last
+    /// transactions may be lost on power loss. Several times faster per commit.
+    Normal,
+}
+
+/// Tuning for [`SqliteStore`]; the defaults suit almost everyone.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability (default [`Durability::Full`]).
+    pub durability: Durability,
+    /// Idle read-only connections kept for reuse (default 4).
+    pub read_connections: usize,
+    /// Most writes committed in one transaction (default 512).
+    pub max_batch: usize,
+    /// Capacity of the committed-event broadcast before slow subscribers must catch up from the
+    /// database (default 4096).
+    pub event_buffer: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { durability: Durability::Full, read_connections: 4, max_batch: 512, event_buffer: 4096 }
+    }
+}
+
+/// The SQLite-backed [`Store`].
+pub struct SqliteStore {
+    writer: Writer,
+    reads: Arc<ReadPool>,
+    // Dropped on close so subscriptions end once the writer thread (the other sender) stops.
+    events: std::sync::Mutex<Option<broadcast::Sender<Event>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub async fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let uri = format!("file:{}", uri_path(path)?);
+        Self::open_uri(uri, true, options).await
+    }
+
+    /// Opens a private in-memory database (gone when the store is dropped).
+    pub async fn open_in_memory(options: SqliteOptions) -> Result<Self> {
+        // The memdb VFS lets the writer and the readers share one in-memory database.
+        let uri = format!("file:/loco-{}?vfs=memdb", ulid::Ulid::new());
+        Self::open_uri(uri, false, options).await
+    }
+
+    async fn open_uri(uri: String, wal: bool, options: SqliteOptions) -> Result<Self> {
+        let reader_uri = uri.clone();
+        let conn = tokio::task::spawn_blocking(move || open_writer(&uri, wal, options.durability))
+            .await
+            .map_err(|e| Error::storage(format!("open task failed: {e}")))??;
+        let (events, _) = broadcast::channel(options.event_buffer.max(16));
+        let writer = Writer::start(conn, options.max_batch, events.clone())?;
+        let reads = Arc::new(ReadPool::new(reader_uri, options.read_connections));
+        Ok(Self { writer, reads, events: std::sync::Mutex::new(Some(events)) })
+    }
+}
+
+fn uri_path(path: &Path) -> Result<String> {
+    let s = path.to_str().ok_or_else(|| Error::storage(format!("path {} is not valid UTF-8", path.display())))?;
+    // Percent-encode the characters that have a meaning in SQLite URIs.
+    Ok(s.replace('%', "%25").replace('?', "%3f").replace('#', "%23"))
+}
+
+fn open_writer(uri: &str, wal: bool, durability: Durability) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(uri, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if wal {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::storage(format!("cannot switch the database to WAL mode (got '{mode}')")));
+        }
+    }
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn request_hash(new: &NewDeployment) -> Result<String> {
+    let bytes = serde_json::to_vec(new).map_err(Error::storage)?;
+    Ok(sha256_hex(&[&bytes]))
+}
+
+fn create_in_tx(
+    ctx: &mut WriteCtx<'_>,
+    new: &NewDeployment,
+    key: Option<&str>,
+    hash: Option<&str>,
+) -> Result<Deployment> {
+    if let Some(key) = key {
+        let existing: Option<(String, Option<String>)> = ctx
+            .conn
+            .prepare_cached("SELECT id, request_hash FROM deployments WHERE idempotency_key = ?1")?
+            .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((id, stored)) = existing {
+            return if stored.as_deref() == hash {
+                rows::get_deployment(ctx.conn, &id)
+            } else {
+                Err(Error::IdempotencyConflict { key: key.to_owned() })
+            };
+        }
+    }
+    let now = Timestamp::now();
+    let deployment = Deployment {
+        id: new_deployment_id(),
+        service: new.service.clone(),
+        environment: new.environment.clone(),
+        version: new.version.clone(),
+        requester: new.requester.clone(),
+        work_refs: new.work_refs.clone(),
+        rollback_plan: new.rollback_plan.clone(),
+        risk: new.risk.clone(),
+        status: Status::PendingApproval,
+        reviewed_by: None,
+        reviewed_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let work_refs = serde_json::to_string(&deployment.work_refs).map_err(Error::storage)?;
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
+             risk, status, created_at, updated_at, idempotency_key, request_hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            deployment.id,
+            deployment.service,
+            deployment.environment,
+            deployment.version,
+            deployment.requester,
+            work_refs,
+            deployment.rollback_plan,
+            deployment.risk,
+            deployment.status,
+            now,
+            key,
+            hash,
+        ])?;
+    ctx.append_event(&EventDraft {
+        deployment_id: &deployment.id,
+        kind: EventKind::Created,
+        actor: &deployment.requester,
+        note: None,
+        from_status: None,
+        to_status: Some(Status::PendingApproval),
+        at: now,
+    })?;
+    Ok(deployment)
+}
+
+fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Deployment> {
+    let mut deployment = rows::get_deployment(ctx.conn, id)?;
+    let transition = lifecycle::transition(id, deployment.status, &deployment.requester, action, &input.actor)?;
+    let now = Timestamp::now();
+    deployment.status = transition.to;
+    deployment.updated_at = now;
+    if transition.is_review {
+        deployment.reviewed_by = Some(input.actor.clone());
+        deployment.reviewed_at = Some(now);
+    }
+    ctx.conn
+        .prepare_cached(
+            "UPDATE deployments SET status = ?1, updated_at = ?2, reviewed_by = ?3, reviewed_at = ?4 WHERE id = ?5",
+        )?
+        .execute(params![deployment.status, now, deployment.reviewed_by, deployment.reviewed_at, id])?;
+    ctx.append_event(&EventDraft {
+        deployment_id: id,
+        kind: action.into(),
+        actor: &input.actor,
+        note: input.note.as_deref(),
+        from_status: Some(transition.from),
+        to_status: Some(transition.to),
+        at: now,
+    })?;
+    Ok(deployment)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Deployment> {
+        let hash = idempotency_key.as_ref().map(|_| request_hash(&new)).transpose()?;
+        self.writer.submit(move |ctx| create_in_tx(ctx, &new, idempotency_key.as_deref(), hash.as_deref())).await
+    }
+
+    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
+        let id = id.to_owned();
+        self.writer.submit(move |ctx| apply_in_tx(ctx, &id, action, &input)).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Deployment> {
+        let id = id.to_owned();
+        self.reads.run(move |conn| rows::get_deployment(conn, &id)).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page<Deployment>> {
+        let query = query.clone();
+        self.reads.run(move |conn| reads::list(conn, &query)).await
+    }
+
+    async fn events(&self, id: &str) -> Result<Vec<Event>> {
+        let id = id.to_owned();
+        self.reads.run(move |conn| rows::deployment_events(conn, &id)).await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
+        self.reads.run(move |conn| reads::events_after(conn, after, limit)).await
+    }
+
+    async fn verify_audit(&self) -> Result<AuditReport> {
+        self.reads.run(reads::verify_audit).await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        match self.events.lock().ok().as_ref().and_then(|sender| sender.as_ref().map(broadcast::Sender::subscribe)) {
+            Some(receiver) => receiver,
+            // Closed: a receiver whose channel has already ended.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        if let Ok(mut sender) = self.events.lock() {
+            sender.take();
+        }
+        self.reads.close();
+        self.writer.close().await
+    }
+}

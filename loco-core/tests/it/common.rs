@@ -1,0 +1,40 @@
+//! Helpers shared by the integration tests.
+
+use std::path::PathBuf;
+
+use loco_core::{Deployment, Engine, NewDeployment};
+use tempfile::TempDir;
+
+/// A valid staging deployment request for `service`.
+pub fn request(service: &str, environment: &str) -> NewDeployment {
+    NewDeployment {
+        service: service.into(),
+        environment: environment.into(),
+        version: "1.0.0".into(),
+        requester: "alice".into(),
+        work_refs: vec!["PROJ-1".into()],
+        rollback_plan: "redeploy the previous version".into(),
+        risk: None,
+    }
+}
+
+/// A fresh database file in its own temporary directory (kept alive by the returned guard).
+pub fn temp_db() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("loco.db");
+    (dir, path)
+}
+
+/// An engine on a fresh database file.
+pub async fn temp_engine() -> (TempDir, PathBuf, Engine) {
+    let (dir, path) = temp_db();
+    let engine = Engine::open(&path).await.expect("open engine");
+    (dir, path, engine)
+}
+
+/// Creates a deployment and drives it through approve → start.
+pub async fn started(engine: &Engine, service: &str) -> Deployment {
+    let d = engine.create(request(service, "staging"), None).await.expect("create");
+    engine.approve(&d.id, "bob", None).await.expect("approve");
+    engine.start(&d.id, "ops", None).await.expect("start")
+}

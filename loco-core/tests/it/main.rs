@@ -1,0 +1,11 @@
+//! Integration tests of `loco-core` against real SQLite files in temporary directories.
+
+mod atomicity;
+mod audit;
+mod common;
+mod concurrency;
+mod conformance;
+mod crash;
+mod props;
+mod store;
+mod subscribe;
