@@ -10,6 +10,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::audit::AuditReport;
 use crate::error::Result;
 use crate::lifecycle::{self, Action, ActionInput};
+use crate::metrics::Metrics;
 use crate::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use crate::store::{SqliteOptions, SqliteStore, Store};
 
@@ -23,6 +24,7 @@ const CATCH_UP_BATCH: u32 = 512;
 #[derive(Clone)]
 pub struct Engine {
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -49,26 +51,38 @@ impl Engine {
 
     /// Wraps any [`Store`] implementation.
     pub fn with_store(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self { store, metrics: Arc::new(Metrics::default()) }
+    }
+
+    /// The engine's deployment metrics (render them with [`Metrics::render`]).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Creates a deployment in `pending_approval`. With `idempotency_key`, repeating the same
     /// request returns the original deployment; the same key with a different request fails with
     /// `idempotency_conflict`.
     pub async fn create(&self, new: NewDeployment, idempotency_key: Option<&str>) -> Result<Deployment> {
-        lifecycle::validate_new(&new)?;
-        if let Some(key) = idempotency_key {
-            lifecycle::validate_idempotency_key(key)?;
+        let valid = lifecycle::validate_new(&new)
+            .and_then(|()| idempotency_key.map_or(Ok(()), lifecycle::validate_idempotency_key));
+        if let Err(e) = valid {
+            self.metrics.record_validation_error(&new.environment, &e);
+            return Err(e);
         }
-        let deployment = self.store.create(new, idempotency_key.map(str::to_owned)).await?;
-        tracing::debug!(deployment_id = %deployment.id, service = %deployment.service, "deployment created");
-        Ok(deployment)
+        let created = self.store.create(new, idempotency_key.map(str::to_owned)).await?;
+        if !created.replayed {
+            self.metrics.record_status(&created.deployment);
+        }
+        let d = created.deployment;
+        tracing::debug!(deployment_id = %d.id, service = %d.service, replayed = created.replayed, "deployment created");
+        Ok(d)
     }
 
     /// Applies any lifecycle action; the named methods below are shorthands for this.
     pub async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
         lifecycle::validate_action(action, &input)?;
         let deployment = self.store.apply(id, action, input).await?;
+        self.metrics.record_action(action, &deployment);
         tracing::debug!(deployment_id = %id, %action, status = %deployment.status, "deployment action applied");
         Ok(deployment)
     }

@@ -11,6 +11,7 @@
 //! - [`store`]: the [`Store`] trait and [`SqliteStore`] (WAL, `synchronous=FULL`, group commit).
 //! - [`audit`]: the SHA-256 event chain and its verifier.
 //! - [`engine`]: [`Engine`], the facade.
+//! - [`metrics`]: deployment metrics in Prometheus text format.
 //! - [`error`]: [`Error`], one variant per stable error code.
 //!
 //! ## Quick start
@@ -54,6 +55,7 @@ pub mod audit;
 pub mod engine;
 pub mod error;
 pub mod lifecycle;
+pub mod metrics;
 pub mod model;
 pub mod store;
 
@@ -61,5 +63,6 @@ pub use audit::{AuditReport, BrokenLink};
 pub use engine::{Engine, EventSubscription};
 pub use error::{Error, FieldError, Result};
 pub use lifecycle::{Action, ActionInput, Status};
+pub use metrics::Metrics;
 pub use model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp};
-pub use store::{Durability, SqliteOptions, SqliteStore, Store};
+pub use store::{Created, Durability, SqliteOptions, SqliteStore, Store};

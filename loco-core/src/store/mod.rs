@@ -24,8 +24,9 @@ pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 pub trait Store: Send + Sync {
     /// Inserts a new deployment in `pending_approval` with its `created` event. With an
     /// idempotency key already used for an identical request, returns that deployment as it is
-    /// now; with a key used for a different request, fails with `idempotency_conflict`.
-    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Deployment>;
+    /// now (`replayed: true`) and writes nothing; with a key used for a different request, fails
+    /// with `idempotency_conflict`.
+    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Created>;
 
     /// Applies one lifecycle action atomically and returns the deployment after it.
     async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment>;
@@ -51,6 +52,15 @@ pub trait Store: Send + Sync {
 
     /// Finishes queued writes and stops accepting new ones. Later writes fail with `storage_error`.
     async fn close(&self) -> Result<()>;
+}
+
+/// The outcome of [`Store::create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The new deployment, or the original one for a replayed idempotent request.
+    pub deployment: Deployment,
+    /// True when an idempotency key matched an earlier identical request.
+    pub replayed: bool,
 }
 
 /// Encodes a keyset position (the internal insertion sequence of the last row on a page) as an

@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod conformance;
 mod crash;
+mod metrics;
 mod props;
 mod store;
 mod subscribe;

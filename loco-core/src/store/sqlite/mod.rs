@@ -17,7 +17,7 @@ use crate::audit::{AuditReport, sha256_hex};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, ActionInput, Status};
 use crate::model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp, new_deployment_id};
-use crate::store::Store;
+use crate::store::{Created, Store};
 
 use reads::ReadPool;
 pub use schema::SCHEMA_VERSION;
@@ -124,12 +124,7 @@ fn request_hash(new: &NewDeployment) -> Result<String> {
     Ok(sha256_hex(&[&bytes]))
 }
 
-fn create_in_tx(
-    ctx: &mut WriteCtx<'_>,
-    new: &NewDeployment,
-    key: Option<&str>,
-    hash: Option<&str>,
-) -> Result<Deployment> {
+fn create_in_tx(ctx: &mut WriteCtx<'_>, new: &NewDeployment, key: Option<&str>, hash: Option<&str>) -> Result<Created> {
     if let Some(key) = key {
         let existing: Option<(String, Option<String>)> = ctx
             .conn
@@ -138,7 +133,7 @@ fn create_in_tx(
             .optional()?;
         if let Some((id, stored)) = existing {
             return if stored.as_deref() == hash {
-                rows::get_deployment(ctx.conn, &id)
+                Ok(Created { deployment: rows::get_deployment(ctx.conn, &id)?, replayed: true })
             } else {
                 Err(Error::IdempotencyConflict { key: key.to_owned() })
             };
@@ -190,7 +185,7 @@ fn create_in_tx(
         to_status: Some(Status::PendingApproval),
         at: now,
     })?;
-    Ok(deployment)
+    Ok(Created { deployment, replayed: false })
 }
 
 fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Deployment> {
@@ -222,7 +217,7 @@ fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionI
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Deployment> {
+    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Created> {
         let hash = idempotency_key.as_ref().map(|_| request_hash(&new)).transpose()?;
         self.writer.submit(move |ctx| create_in_tx(ctx, &new, idempotency_key.as_deref(), hash.as_deref())).await
     }

@@ -1,0 +1,1 @@
+//! Placeholder: the benchmark harness is not built yet.

@@ -1,0 +1,41 @@
+//! The engine counts statuses reached, refused requests and rollbacks, and renders them in
+//! Prometheus text format.
+
+use crate::common::{request, started, temp_engine};
+
+fn value(text: &str, series: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn lifecycle_metrics_count_exactly_what_happened() {
+    let (_dir, _path, engine) = temp_engine().await;
+    let d = started(&engine, "api").await;
+    engine.rollback(&d.id, "ops", "bad").await.unwrap();
+    engine.create(request("api", "staging"), Some("k")).await.unwrap();
+    engine.create(request("api", "staging"), Some("k")).await.unwrap(); // replay: not counted again
+    let mut prod = request("api", "production");
+    prod.rollback_plan = String::new();
+    engine.create(prod, None).await.unwrap_err();
+    engine.approve(&d.id, "bob", None).await.unwrap_err(); // refused actions count nothing
+
+    let text = engine.metrics().render();
+    let status = |s: &str| {
+        value(
+            &text,
+            &format!(r#"sparki_deployment_total{{stage="staging",platform="none",strategy="none",status="{s}"}}"#),
+        )
+    };
+    assert_eq!(status("pending_approval"), Some(2), "{text}");
+    assert_eq!(status("approved"), Some(1));
+    assert_eq!(status("started"), Some(1));
+    assert_eq!(status("rolled_back"), Some(1));
+    assert_eq!(status("succeeded"), None);
+    for field in ["risk", "rollback_plan"] {
+        let series = format!(r#"sparki_deployment_validation_errors_total{{stage="production",error_type="{field}"}}"#);
+        assert_eq!(value(&text, &series), Some(1), "{text}");
+    }
+    assert_eq!(value(&text, r#"sparki_deployment_rollback_total{trigger_reason="manual",automatic="false"}"#), Some(1));
+    assert!(text.contains("# TYPE sparki_deployment counter"));
+    assert!(text.ends_with("# EOF\n"));
+}

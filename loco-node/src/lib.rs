@@ -1,0 +1,1 @@
+//! Placeholder: the loco-node binding is not built yet.

@@ -1,0 +1,1 @@
+//! Placeholder: the loco-py binding is not built yet.
