@@ -19,6 +19,26 @@ from ._types import (
 )
 
 __version__: str
+__all__ = [
+    "AuditReport",
+    "BrokenLink",
+    "Deployment",
+    "Engine",
+    "Event",
+    "IdempotencyConflictError",
+    "InvalidTransitionError",
+    "LocoError",
+    "NotFoundError",
+    "Page",
+    "PayloadTooLargeError",
+    "SelfApprovalError",
+    "StorageError",
+    "Subscription",
+    "SyncEngine",
+    "SyncSubscription",
+    "ValidationError",
+    "__version__",
+]
 
 _Path = str | os.PathLike[str]
 
@@ -54,7 +74,7 @@ class Deployment:
     @property
     def updated_at(self) -> str: ...
     def to_dict(self) -> DeploymentDict: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Event:
@@ -82,7 +102,7 @@ class Event:
     @property
     def hash(self) -> str: ...
     def to_dict(self) -> EventDict: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Page:
@@ -110,7 +130,7 @@ class BrokenLink:
     @property
     def reason(self) -> str: ...
     def to_dict(self) -> BrokenLinkDict: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class AuditReport:
