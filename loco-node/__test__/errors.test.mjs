@@ -51,12 +51,9 @@ test('validation_error lists every bad field in camelCase, in the core order', a
 
 test('not_found names the missing deployment', async () => {
   const engine = await openEngine()
-  for (const promise of [
-    engine.get('dep_00000000000000000000000000'),
-    engine.events('dep_00000000000000000000000000'),
-    engine.approve('dep_00000000000000000000000000', 'bob'),
-  ]) {
-    const error = await rejection(promise)
+  const missing = 'dep_00000000000000000000000000'
+  for (const call of [() => engine.get(missing), () => engine.events(missing), () => engine.approve(missing, 'bob')]) {
+    const error = await rejection(call())
     assert.equal(error.code, 'not_found')
     assert.equal(error.deploymentId, 'dep_00000000000000000000000000')
     assert.deepEqual(error.details, [])
@@ -110,8 +107,13 @@ test('storage_error: an unopenable path, and any call after close', async () => 
   const engine = await openEngine()
   const d = await engine.create(request())
   await engine.close()
-  for (const promise of [engine.get(d.id), engine.create(request()), engine.approve(d.id, 'bob'), engine.list()]) {
-    const error = await rejection(promise)
+  for (const call of [
+    () => engine.get(d.id),
+    () => engine.create(request()),
+    () => engine.approve(d.id, 'bob'),
+    () => engine.list(),
+  ]) {
+    const error = await rejection(call())
     assert.equal(error.code, 'storage_error')
     assert.match(error.message, /closed/)
   }
