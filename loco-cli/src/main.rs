@@ -1,6 +1,5 @@
-//! The `loco` binary (HTTP API server and CLI); not built yet.
+//! The `loco` binary: see `loco --help` and docs/cli.md.
 
-fn main() {
-    eprintln!("loco: the HTTP API and CLI are not built yet");
-    std::process::exit(2);
+fn main() -> std::process::ExitCode {
+    loco_cli::cli::main()
 }

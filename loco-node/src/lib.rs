@@ -1,1 +1,51 @@
-//! Placeholder: the loco-node binding is not built yet.
+//! # loco-node
+//!
+//! The Node.js package `@loco/engine`: napi-rs bindings that expose [`loco_core::Engine`] to
+//! JavaScript as a Promise API. Build it with `npm run build` in `loco-node/` (the napi-rs CLI),
+//! which also regenerates `index.js` and `index.d.ts`.
+//!
+//! ```js
+//! const { Engine } = require('@loco/engine')
+//! const engine = await Engine.open('loco.db')
+//! const d = await engine.create({ service: 'checkout', environment: 'staging', version: '2.4.0',
+//!   requester: 'alice@example.com', workRefs: ['PAY-142'], rollbackPlan: 'redeploy 2.3.9' })
+//! await engine.approve(d.id, 'bob@example.com')
+//! ```
+//!
+//! ## Modules (named after the core modules they mirror)
+//! - [`engine`]: the `Engine` class, one shim per core operation.
+//! - [`subscription`]: `Subscription`, committed events as an async iterator.
+//! - [`model`], [`audit`]: the plain objects returned (camelCase HTTP JSON names) and the
+//!   reading of create/list arguments.
+//! - [`args`]: JavaScript type checks for arguments (wrong types are a `TypeError` with code
+//!   `validation_error`, never a crash).
+//! - [`error`]: the one mapping of `loco_core::Error` to thrown errors with `.code` and `.details`.
+//! - [`promise`]: runs core futures on tokio and settles their Promises.
+//!
+//! ## Crate features
+//! None. The crate builds a `cdylib` loaded by Node; it has no Rust API of its own.
+
+mod args;
+mod audit;
+mod engine;
+mod error;
+mod model;
+mod promise;
+mod subscription;
+
+use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, Unknown};
+use napi_derive::napi;
+
+/// Makes every `Subscription` an async iterable: `Subscription.prototype[Symbol.asyncIterator]`
+/// returns the subscription itself, whose `next()`/`return()` follow the iterator protocol.
+/// (napi-rs has no attribute for a symbol-named method, so it is installed when the module loads.)
+#[napi(module_exports)]
+pub fn install_async_iterator(exports: Object, env: Env) -> napi::Result<()> {
+    let class: Object = exports.get_named_property_unchecked("Subscription")?;
+    let mut prototype: Object = class.get_named_property_unchecked("prototype")?;
+    let symbol: Object = env.get_global()?.get_named_property_unchecked("Symbol")?;
+    let async_iterator: Unknown = symbol.get_named_property_unchecked("asyncIterator")?;
+    let itself: Function<(), Unknown> =
+        env.create_function_from_closure("[Symbol.asyncIterator]", |call| call.this::<Unknown>())?;
+    prototype.set_property(async_iterator, itself)
+}

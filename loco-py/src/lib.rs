@@ -1,1 +1,66 @@
-//! Placeholder: the loco-py binding is not built yet.
+//! # Loco for Python
+//!
+//! The extension module `loco._loco` behind the Python package `loco`: thin doors into
+//! [`loco_core::Engine`]. Each method converts its arguments, calls the core, waits for it with the
+//! GIL released, and converts the result or raises the matching `loco.LocoError` subclass. No
+//! deployment rule lives here.
+//!
+//! ## Modules
+//! - [`engine`]: `loco.Engine` (asyncio awaitables) and its blocking twin `loco.SyncEngine`.
+//! - [`subscription`]: `loco.Subscription` (`async for`) and `loco.SyncSubscription` (`for`).
+//! - [`model`]: `Deployment`, `Event` and `Page`; [`audit`]: `AuditReport` and `BrokenLink`.
+//! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
+//! - [`convert`]: how core values and errors become Python objects.
+//! - [`runtime`]: the extension's tokio runtime (rebuilt after `os.fork()`); [`process`]: handles
+//!   bound to the process that opened them.
+//!
+//! ## Features
+//! None of its own. maturin builds it with `pyo3/extension-module` (see `pyproject.toml`), which
+//! is not a default feature so `cargo test --workspace` still links.
+//!
+//! ## Quick start (Python)
+//!
+//! ```python
+//! import asyncio, loco
+//!
+//! async def main() -> None:
+//!     async with await loco.Engine.open("loco.db") as engine:
+//!         d = await engine.create(service="checkout", environment="staging", version="2.4.0",
+//!                                 requester="alice@example.com", work_refs=["PAY-142"],
+//!                                 rollback_plan="redeploy 2.3.9")
+//!         await engine.approve(d.id, "bob@example.com")
+//!         print((await engine.get(d.id)).status)  # approved
+//!
+//! asyncio.run(main())
+//! ```
+//!
+//! `examples/python/quickstart.py` is the runnable version; `scripts/test-python` runs it.
+
+pub mod audit;
+pub mod convert;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod process;
+pub mod runtime;
+pub mod subscription;
+
+use pyo3::prelude::*;
+
+/// The extension module `loco._loco`; the package `loco` re-exports everything in it.
+#[pymodule]
+#[pyo3(name = "_loco")]
+fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<engine::asyncio::Engine>()?;
+    m.add_class::<engine::blocking::SyncEngine>()?;
+    m.add_class::<subscription::Subscription>()?;
+    m.add_class::<subscription::SyncSubscription>()?;
+    m.add_class::<model::Deployment>()?;
+    m.add_class::<model::Event>()?;
+    m.add_class::<model::Page>()?;
+    m.add_class::<audit::AuditReport>()?;
+    m.add_class::<audit::BrokenLink>()?;
+    error::register(m)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

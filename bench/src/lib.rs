@@ -1,1 +1,0 @@
-//! Placeholder: the benchmark harness is not built yet.

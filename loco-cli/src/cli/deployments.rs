@@ -1,0 +1,153 @@
+//! The deployment commands (`create`, the six actions, `ls`, `show`, `events`, `verify`): turn
+//! flags into API requests, run them on the chosen backend and print the result.
+//!
+//! Flags the lifecycle requires are optional here on purpose: a missing one reaches the core as
+//! an empty value, so the error (and exit code 3) is the same as over HTTP.
+
+use clap::Args;
+use loco_core::Action;
+
+use crate::cli::Command;
+use crate::cli::Target;
+use crate::cli::backend::Backend;
+use crate::cli::exit::CliError;
+use crate::cli::output::Output;
+use crate::wire::{ActionRequest, CreateDeployment, ListParams};
+
+/// Flags of `loco create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The service to deploy.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// The target environment (production/prod need --risk).
+    #[arg(long, visible_alias = "env")]
+    pub environment: Option<String>,
+    /// The version or build to deploy.
+    #[arg(long = "version", id = "deploy_version", value_name = "VERSION")]
+    pub deploy_version: Option<String>,
+    /// Who asks for the deployment [env: LOCO_ACTOR].
+    #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
+    pub requester: Option<String>,
+    /// A planned-work reference (issue, pull request); repeat for several.
+    #[arg(long = "work-ref", value_name = "REF")]
+    pub work_refs: Vec<String>,
+    /// How to recover if it goes wrong.
+    #[arg(long)]
+    pub rollback_plan: Option<String>,
+    /// The accepted risk (required for production).
+    #[arg(long)]
+    pub risk: Option<String>,
+    /// Makes the request repeat-safe: the same key and flags return the original deployment.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Flags of the lifecycle actions.
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// The deployment id.
+    pub id: String,
+    /// Who performs the action [env: LOCO_ACTOR].
+    #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
+    pub actor: Option<String>,
+    /// Why (required for reject, fail and rollback).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+/// Flags of `loco ls`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only this environment.
+    #[arg(long, visible_alias = "env")]
+    pub environment: Option<String>,
+    /// Only this status (pending_approval, approved, rejected, started, succeeded, failed, rolled_back).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Page size, 1–500 (default 50).
+    #[arg(long)]
+    pub limit: Option<String>,
+    /// Continue after a previous page (its next_cursor).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Follow every cursor and print all matching deployments.
+    #[arg(long, conflicts_with = "cursor")]
+    pub all: bool,
+}
+
+/// A command that takes just a deployment id.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The deployment id.
+    pub id: String,
+}
+
+/// Runs a deployment command (every [`Command`] except `serve`).
+pub async fn run(target: &Target, command: Command, output: Output) -> Result<(), CliError> {
+    let backend = target.backend().await?;
+    let result = execute(&backend, command, output).await;
+    let closed = backend.close().await;
+    result.and(closed)
+}
+
+async fn execute(backend: &Backend, command: Command, output: Output) -> Result<(), CliError> {
+    match command {
+        Command::Create(args) => {
+            let body = CreateDeployment {
+                service: args.service,
+                environment: args.environment,
+                version: args.deploy_version,
+                requester: args.requester,
+                work_refs: (!args.work_refs.is_empty()).then_some(args.work_refs),
+                rollback_plan: args.rollback_plan,
+                risk: args.risk,
+            };
+            output.deployment(&backend.create(body, args.idempotency_key.as_deref()).await?)
+        }
+        Command::Approve(args) => act(backend, Action::Approve, args, output).await,
+        Command::Reject(args) => act(backend, Action::Reject, args, output).await,
+        Command::Start(args) => act(backend, Action::Start, args, output).await,
+        Command::Succeed(args) => act(backend, Action::Succeed, args, output).await,
+        Command::Fail(args) => act(backend, Action::Fail, args, output).await,
+        Command::Rollback(args) => act(backend, Action::Rollback, args, output).await,
+        Command::Ls(args) => list(backend, args, output).await,
+        Command::Show(args) => output.deployment(&backend.get(&args.id).await?),
+        Command::Events(args) => output.events(backend.events(&args.id).await?),
+        Command::Verify => {
+            let report = backend.verify_audit().await?;
+            output.audit(&report)?;
+            if report.valid { Ok(()) } else { Err(CliError::AuditBroken) }
+        }
+        Command::Serve(_) => Err(CliError::Internal("serve is not a deployment command".to_owned())),
+    }
+}
+
+async fn act(backend: &Backend, action: Action, args: ActionArgs, output: Output) -> Result<(), CliError> {
+    let body = ActionRequest { actor: args.actor, note: args.note };
+    output.deployment(&backend.act(&args.id, action, body).await?)
+}
+
+async fn list(backend: &Backend, args: ListArgs, output: Output) -> Result<(), CliError> {
+    let mut params = ListParams {
+        service: args.service,
+        environment: args.environment,
+        status: args.status,
+        limit: args.limit,
+        cursor: args.cursor,
+    };
+    if !args.all {
+        return output.page(&backend.list(params).await?);
+    }
+    let mut all = backend.list(params.clone()).await?;
+    while let Some(cursor) = all.next_cursor.take() {
+        params.cursor = Some(cursor);
+        let mut page = backend.list(params.clone()).await?;
+        all.items.append(&mut page.items);
+        all.next_cursor = page.next_cursor;
+    }
+    output.page(&all)
+}

@@ -1,0 +1,146 @@
+//! CLI failures and their exit codes: one distinct, documented code per error class, so scripts
+//! can branch on `$?` without parsing text.
+
+use std::process::ExitCode;
+
+use crate::client::ClientError;
+use crate::wire::ErrorBody;
+
+/// Exit codes of the `loco` binary (also listed in `docs/cli.md`).
+pub mod code {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// An unexpected failure: a bad server response, an I/O error, a bug.
+    pub const INTERNAL: u8 = 1;
+    /// Bad command line (unknown flag, missing argument, no `--server`/`--db`). Clap uses 2 too.
+    pub const USAGE: u8 = 2;
+    /// `validation_error`: missing or invalid input.
+    pub const VALIDATION: u8 = 3;
+    /// `not_found`: no such deployment.
+    pub const NOT_FOUND: u8 = 4;
+    /// `invalid_transition`: the action is not allowed from the current status.
+    pub const INVALID_TRANSITION: u8 = 5;
+    /// `self_approval`: the requester tried to review their own deployment.
+    pub const SELF_APPROVAL: u8 = 6;
+    /// `idempotency_conflict`: the key was used with a different request.
+    pub const IDEMPOTENCY_CONFLICT: u8 = 7;
+    /// `payload_too_large`: the request body was over 1 MiB.
+    pub const PAYLOAD_TOO_LARGE: u8 = 8;
+    /// `storage_error`: the database failed; nothing was written.
+    pub const STORAGE: u8 = 9;
+    /// The server could not be reached.
+    pub const UNREACHABLE: u8 = 10;
+    /// `loco verify` found a broken audit chain.
+    pub const AUDIT_BROKEN: u8 = 11;
+}
+
+/// Everything a CLI command can fail with.
+#[derive(Debug)]
+pub enum CliError {
+    /// An API error, from the server or from the local engine (same body either way).
+    Api(ErrorBody),
+    /// The server could not be reached.
+    Unreachable(String),
+    /// The command line is unusable.
+    Usage(String),
+    /// Anything unexpected.
+    Internal(String),
+    /// The audit chain did not verify (the report was already printed).
+    AuditBroken,
+}
+
+impl CliError {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Api(body) => match body.error.code.as_str() {
+                "validation_error" => code::VALIDATION,
+                "not_found" => code::NOT_FOUND,
+                "invalid_transition" => code::INVALID_TRANSITION,
+                "self_approval" => code::SELF_APPROVAL,
+                "idempotency_conflict" => code::IDEMPOTENCY_CONFLICT,
+                "payload_too_large" => code::PAYLOAD_TOO_LARGE,
+                "storage_error" => code::STORAGE,
+                _ => code::INTERNAL,
+            },
+            CliError::Unreachable(_) => code::UNREACHABLE,
+            CliError::Usage(_) => code::USAGE,
+            CliError::Internal(_) => code::INTERNAL,
+            CliError::AuditBroken => code::AUDIT_BROKEN,
+        }
+    }
+
+    /// The JSON error body printed on stderr in `--json` mode.
+    pub fn body(&self) -> ErrorBody {
+        let plain = |code: &str, message: &str| ErrorBody {
+            error: crate::wire::ErrorInfo { code: code.to_owned(), message: message.to_owned(), details: Vec::new() },
+        };
+        match self {
+            CliError::Api(body) => body.clone(),
+            CliError::Unreachable(m) => plain("unreachable", m),
+            CliError::Usage(m) => plain("usage", m),
+            CliError::Internal(m) => plain("internal_error", m),
+            CliError::AuditBroken => plain("audit_broken", "the audit chain did not verify"),
+        }
+    }
+
+    /// The process exit code as an [`ExitCode`].
+    pub fn exit(&self) -> ExitCode {
+        ExitCode::from(self.exit_code())
+    }
+}
+
+impl From<loco_core::Error> for CliError {
+    fn from(e: loco_core::Error) -> Self {
+        CliError::Api(ErrorBody::from(&e))
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Api { body, .. } => CliError::Api(body),
+            ClientError::Unreachable { .. } => CliError::Unreachable(e.to_string()),
+            ClientError::BadUrl { .. } => CliError::Usage(e.to_string()),
+            ClientError::Unexpected { .. } => CliError::Internal(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_code_has_its_own_exit_code() {
+        let codes = [
+            "validation_error",
+            "not_found",
+            "invalid_transition",
+            "self_approval",
+            "idempotency_conflict",
+            "payload_too_large",
+            "storage_error",
+        ];
+        let mut seen: Vec<u8> = codes
+            .iter()
+            .map(|c| {
+                let body = ErrorBody {
+                    error: crate::wire::ErrorInfo { code: (*c).into(), message: String::new(), details: vec![] },
+                };
+                CliError::Api(body).exit_code()
+            })
+            .collect();
+        seen.extend([
+            CliError::Unreachable(String::new()).exit_code(),
+            CliError::Usage(String::new()).exit_code(),
+            CliError::Internal(String::new()).exit_code(),
+            CliError::AuditBroken.exit_code(),
+        ]);
+        let mut unique = seen.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{seen:?}");
+        assert!(!seen.contains(&code::OK));
+    }
+}

@@ -1,0 +1,126 @@
+//! The `loco` command line: argument definitions (clap) and dispatch to the command modules.
+//!
+//! To add a command, add a variant to [`Command`] with its own `Args` struct and a module that
+//! runs it; [`run`] dispatches on the variant. Commands that talk to deployments get a
+//! [`backend::Backend`] from [`Target::backend`] and print through [`output::Output`].
+
+// Doc comments on clap items are the `--help` text, printed verbatim: no Markdown backticks there.
+#![allow(clippy::doc_markdown)]
+
+pub mod backend;
+pub mod deployments;
+pub mod exit;
+pub mod output;
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cli::backend::Backend;
+use crate::cli::exit::CliError;
+use crate::cli::output::Output;
+use crate::client::Client;
+
+/// Loco: an embeddable deployment engine. Serve its HTTP API, or drive deployments from the
+/// shell against a server (`--server`) or a database file (`--db`).
+#[derive(Debug, Parser)]
+#[command(name = "loco", version, max_term_width = 100)]
+pub struct Cli {
+    /// Print the HTTP API's JSON instead of tables (errors too, on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Where deployments live.
+    #[command(flatten)]
+    pub target: Target,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where client commands send their work: exactly one of a server or a database file.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// Base URL of a running `loco serve`, e.g. http://127.0.0.1:8080.
+    #[arg(long, global = true, env = "LOCO_SERVER", value_name = "URL", conflicts_with = "db")]
+    pub server: Option<String>,
+
+    /// SQLite database file to use directly (created if missing). `loco serve` defaults to loco.db.
+    #[arg(long, global = true, env = "LOCO_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+impl Target {
+    /// Connects to the server or opens the database file.
+    pub async fn backend(&self) -> Result<Backend, CliError> {
+        match (&self.server, &self.db) {
+            (Some(url), _) => Ok(Backend::Remote(Client::new(url)?)),
+            (None, Some(path)) => Ok(Backend::Local(loco_core::Engine::open(path).await?)),
+            (None, None) => Err(CliError::Usage(
+                "say where deployments live: --server URL or --db PATH (or set LOCO_SERVER / LOCO_DB)".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Every `loco` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API server.
+    Serve(serve::ServeArgs),
+    /// Request a deployment (it starts in pending_approval).
+    Create(deployments::CreateArgs),
+    /// Approve a pending deployment (the actor must not be the requester).
+    Approve(deployments::ActionArgs),
+    /// Reject a pending deployment (needs --note; the actor must not be the requester).
+    Reject(deployments::ActionArgs),
+    /// Start an approved deployment.
+    Start(deployments::ActionArgs),
+    /// Record that a started deployment succeeded.
+    Succeed(deployments::ActionArgs),
+    /// Record that a started deployment failed (needs --note).
+    Fail(deployments::ActionArgs),
+    /// Roll back a started, succeeded or failed deployment (needs --note).
+    Rollback(deployments::ActionArgs),
+    /// List deployments, newest first.
+    Ls(deployments::ListArgs),
+    /// Show one deployment.
+    Show(deployments::IdArgs),
+    /// Show a deployment's events, oldest first.
+    Events(deployments::IdArgs),
+    /// Verify the audit chain of every event (exit code 11 when broken).
+    Verify,
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let output = Output { json: cli.json };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let error = CliError::Internal(format!("cannot start the async runtime: {e}"));
+            output.error(&error);
+            return error.exit();
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            output.error(&error);
+            error.exit()
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let output = Output { json: cli.json };
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.target, args).await,
+        command => deployments::run(&cli.target, command, output).await,
+    }
+}

@@ -1,0 +1,104 @@
+//! `loco serve`: opens the database, sets up logging, binds the address and runs the HTTP API
+//! until SIGINT or SIGTERM, then shuts down gracefully.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Target;
+use crate::cli::exit::CliError;
+use crate::server::{self, ServeError, ServerConfig};
+
+/// The database `loco serve` uses when `--db` is not given.
+pub const DEFAULT_DB: &str = "loco.db";
+
+/// Flags of `loco serve` (the database is the global `--db`, default `loco.db`).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Log line format on stderr (level filter from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Seconds to wait for in-flight requests on shutdown before closing anyway.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub shutdown_grace: u64,
+    /// Seconds between keep-alive comments on idle event streams.
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    pub sse_keep_alive: u64,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the request span's fields.
+    Json,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // A second initialisation (tests calling `run` twice) keeps the first subscriber; that is fine.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    };
+}
+
+/// Runs the server until a shutdown signal arrives.
+pub async fn run(target: &Target, args: ServeArgs) -> Result<(), CliError> {
+    if target.server.is_some() {
+        return Err(CliError::Usage("serve takes --db PATH, not --server".to_owned()));
+    }
+    init_logging(args.log_format);
+    let db = target.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+    let signal = shutdown_signal()?;
+    let engine = loco_core::Engine::open(&db).await?;
+    let listener = match tokio::net::TcpListener::bind(&args.addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            // The engine was opened; close it before reporting.
+            let _ = engine.close().await;
+            return Err(CliError::Usage(format!("cannot listen on {}: {e}", args.addr)));
+        }
+    };
+    let local = listener.local_addr().map_err(|e| CliError::Internal(e.to_string()))?;
+    tracing::info!(addr = %local, db = %db.display(), "listening");
+    // One plain line on stdout so scripts and tests can learn the port chosen for `:0`.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "loco listening on http://{local}").and_then(|()| out.flush());
+    }
+    let config = ServerConfig {
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        sse_keep_alive: Duration::from_secs(args.sse_keep_alive.max(1)),
+    };
+    server::serve(listener, engine, config, signal).await.map_err(|e| match e {
+        ServeError::Io(e) => CliError::Internal(format!("server failed: {e}")),
+        ServeError::Engine(e) => CliError::from(e),
+    })
+}
+
+/// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives while the server is
+/// still starting is not fatal) and returns a future completing on the first of them.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind| signal(kind).map_err(|e| CliError::Internal(format!("cannot install a signal handler: {e}")));
+    let mut interrupt = install(SignalKind::interrupt())?;
+    let mut terminate = install(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}

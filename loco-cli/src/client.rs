@@ -1,0 +1,187 @@
+//! A typed HTTP client for the Loco API (`loco serve`), used by the CLI's `--server` mode and
+//! usable from any Rust program.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), loco_cli::client::ClientError> {
+//! let client = loco_cli::client::Client::new("http://127.0.0.1:8080")?;
+//! let page = client.list(&loco_cli::wire::ListParams::default()).await?;
+//! println!("{} deployments", page.items.len());
+//! # Ok(())
+//! # }
+//! ```
+
+use loco_core::Action;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::wire::{
+    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList, ListParams,
+};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an API error (the body's `code`, `message` and `details`).
+    #[error("{}", .body.error.message)]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The decoded error body.
+        body: ErrorBody,
+    },
+    /// The server could not be reached (refused, reset, timed out).
+    #[error("cannot reach the server at {url}: {source}")]
+    Unreachable {
+        /// The base URL.
+        url: String,
+        /// The transport error.
+        source: reqwest::Error,
+    },
+    /// The server answered something that is not the API's JSON.
+    #[error("unexpected response from the server ({status}): {detail}")]
+    Unexpected {
+        /// The HTTP status.
+        status: StatusCode,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The server URL is not usable.
+    #[error("invalid server URL '{url}': {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+}
+
+/// A client bound to one server's base URL. Cheap to clone (connections are pooled).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    /// A client for the server at `base_url` (for example `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        let base = base_url.trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base)
+            .map_err(|e| ClientError::BadUrl { url: base_url.to_owned(), reason: e.to_string() })?;
+        if parsed.scheme() != "http" {
+            return Err(ClientError::BadUrl { url: base_url.to_owned(), reason: "only http:// is supported".into() });
+        }
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::BadUrl { url: base_url.to_owned(), reason: e.to_string() })?;
+        Ok(Self { http, base })
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+        let response =
+            request.send().await.map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unexpected { status, detail: format!("body could not be read: {e}") })?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Unexpected { status, detail: format!("body is not the expected JSON: {e}") })
+        } else {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(ClientError::Api { status, body }),
+                Err(_) => Err(ClientError::Unexpected { status, detail: String::from_utf8_lossy(&bytes).into_owned() }),
+            }
+        }
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    /// `POST /api/v1/deployments`.
+    pub async fn create(
+        &self,
+        body: &CreateDeployment,
+        idempotency_key: Option<&str>,
+    ) -> Result<Deployment, ClientError> {
+        let mut request = self.request(Method::POST, "/api/v1/deployments").json(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        self.send(request).await
+    }
+
+    /// `POST /api/v1/deployments/{id}/{action}`.
+    pub async fn act(&self, id: &str, action: Action, body: &ActionRequest) -> Result<Deployment, ClientError> {
+        self.post(&format!("/api/v1/deployments/{}/{action}", encode_segment(id)), body).await
+    }
+
+    /// `GET /api/v1/deployments/{id}`.
+    pub async fn get(&self, id: &str) -> Result<Deployment, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/deployments/{}", encode_segment(id)))).await
+    }
+
+    /// `GET /api/v1/deployments?…`: one page.
+    pub async fn list(&self, params: &ListParams) -> Result<DeploymentPage, ClientError> {
+        let query = serde_urlencoded::to_string(params)
+            .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
+        let path =
+            if query.is_empty() { "/api/v1/deployments".to_owned() } else { format!("/api/v1/deployments?{query}") };
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// `GET /api/v1/deployments/{id}/events`.
+    pub async fn events(&self, id: &str) -> Result<EventList, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/deployments/{}/events", encode_segment(id)))).await
+    }
+
+    /// `GET /api/v1/audit/verify`.
+    pub async fn verify_audit(&self) -> Result<AuditReport, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/audit/verify")).await
+    }
+}
+
+/// Percent-encodes one path segment, so an id with `/`, `?` or spaces stays one segment.
+fn encode_segment(segment: &str) -> String {
+    use std::fmt::Write;
+    segment.bytes().fold(String::with_capacity(segment.len()), |mut out, b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_one_path_segment() {
+        assert_eq!(encode_segment("dep_01ABC"), "dep_01ABC");
+        assert_eq!(encode_segment("a/b?c d"), "a%2Fb%3Fc%20d");
+        assert_eq!(encode_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(Client::new("http://127.0.0.1:8080/").is_ok());
+        assert!(matches!(Client::new("https://example.com"), Err(ClientError::BadUrl { .. })));
+        assert!(matches!(Client::new("not a url"), Err(ClientError::BadUrl { .. })));
+    }
+}

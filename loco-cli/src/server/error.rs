@@ -1,0 +1,123 @@
+//! The one place where errors become HTTP responses: each `loco_core::Error` variant gets its
+//! status code here, and the body is always `{"error": {"code", "message", "details"}}`.
+
+use axum::Json;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use loco_core::Error;
+
+use crate::wire::{ErrorBody, ErrorInfo};
+
+/// An error a handler returns; rendered as the JSON error body with its status code.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Anything the engine (or input parsing, which speaks the core's `validation_error`) reported.
+    Core(Error),
+    /// No route matches the path.
+    RouteNotFound {
+        /// The requested path.
+        path: String,
+    },
+    /// The path exists but not with this method.
+    MethodNotAllowed {
+        /// The requested method.
+        method: Method,
+        /// The requested path.
+        path: String,
+    },
+    /// A bug in the server (a handler panicked); nothing about the request was wrong.
+    Internal {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError::Core(e)
+    }
+}
+
+/// The HTTP status of a core error. The core enum is `#[non_exhaustive]`, so a variant added
+/// later falls to the last arm (500, still carrying its own code) until it is mapped here.
+#[allow(clippy::match_same_arms)] // `Storage` is named so its mapping is explicit, not implied by `_`.
+pub fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::Validation { .. } => StatusCode::BAD_REQUEST,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::InvalidTransition { .. } | Error::IdempotencyConflict { .. } => StatusCode::CONFLICT,
+        Error::SelfApproval { .. } => StatusCode::FORBIDDEN,
+        Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Storage { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ApiError {
+    /// The status code and JSON body of this error.
+    pub fn parts(&self) -> (StatusCode, ErrorBody) {
+        match self {
+            ApiError::Core(e) => (status_of(e), ErrorBody::from(e)),
+            ApiError::RouteNotFound { path } => {
+                (StatusCode::NOT_FOUND, plain("not_found", format!("no route for path '{path}'")))
+            }
+            ApiError::MethodNotAllowed { method, path } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                plain("method_not_allowed", format!("{method} is not allowed on '{path}'")),
+            ),
+            ApiError::Internal { message } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, plain("internal_error", message.clone()))
+            }
+        }
+    }
+}
+
+fn plain(code: &str, message: String) -> ErrorBody {
+    ErrorBody { error: ErrorInfo { code: code.to_owned(), message, details: Vec::new() } }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(code = %body.error.code, message = %body.error.message, "request failed");
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Fallback for paths no route matches.
+pub async fn route_not_found(uri: Uri) -> ApiError {
+    ApiError::RouteNotFound { path: uri.path().to_owned() }
+}
+
+/// Fallback for a known path called with the wrong method.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed { method, path: uri.path().to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use loco_core::{Action, Status};
+
+    use super::*;
+
+    #[test]
+    fn every_core_error_has_its_documented_status() {
+        let cases = [
+            (Error::invalid("service", "is required"), 400),
+            (Error::NotFound { id: "dep_x".into() }, 404),
+            (Error::InvalidTransition { id: "d".into(), from: Status::RolledBack, action: Action::Approve }, 409),
+            (Error::SelfApproval { id: "d".into(), actor: "a".into(), action: Action::Approve }, 403),
+            (Error::IdempotencyConflict { key: "k".into() }, 409),
+            (Error::PayloadTooLarge { limit_bytes: 1 }, 413),
+            (Error::storage("disk I/O error"), 500),
+        ];
+        for (error, status) in cases {
+            let (got, body) = ApiError::Core(error.clone()).parts();
+            assert_eq!(got.as_u16(), status, "{error}");
+            assert_eq!(body.error.code, error.code());
+            assert_eq!(body.error.details.len(), error.details().len());
+        }
+    }
+}

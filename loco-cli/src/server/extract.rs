@@ -1,0 +1,142 @@
+//! Request parsing that reports problems the way the core does: as `validation_error` with the
+//! offending field named (`work_refs[1]`, `limit`, `body`), or `payload_too_large` over 1 MiB.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use loco_core::Error;
+use serde::de::DeserializeOwned;
+
+use crate::server::error::ApiError;
+use crate::wire::{BODY_LIMIT_BYTES, ListParams, StreamParams};
+
+/// A JSON request body parsed strictly (unknown fields, wrong types and malformed JSON are
+/// validation errors naming the field). An empty body counts as `{}` so that the core, not the
+/// parser, reports which required fields are missing.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            // The body limit layer reports an oversized body as 413; anything else is a broken body.
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge { limit_bytes: BODY_LIMIT_BYTES }
+            } else {
+                Error::invalid("body", format!("could not be read: {}", rejection.body_text()))
+            }
+        })?;
+        Ok(JsonBody(parse_json(&bytes)?))
+    }
+}
+
+/// Parses a JSON object into `T`, naming the field of the first problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let bytes: &[u8] = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => b"{}",
+        // serde would also accept a struct written as an array of its fields; the API does not.
+        Some(b'{') => bytes,
+        Some(_) => return Err(Error::invalid("body", "must be a JSON object")),
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // The path names the offending key, including an unknown one (`colour`, `work_refs[1]`).
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Error::invalid("body", format!("is not valid JSON: {inner}"))
+        } else {
+            Error::invalid(if path == "." { "body".to_owned() } else { path }, inner.to_string())
+        }
+    })?;
+    de.end().map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// The parameters of a query string, checked against the names a route accepts: an unknown
+/// name or a repeated one is a validation error naming it; an empty value counts as absent.
+fn query_pairs(raw: Option<&str>, names: &[&str]) -> Result<BTreeMap<String, String>, Error> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|e| Error::invalid("query", format!("is not a valid query string: {e}")))?;
+    let mut params = BTreeMap::new();
+    for (name, value) in pairs {
+        if !names.contains(&name.as_str()) {
+            let message = format!("is not a query parameter here; expected one of {}", names.join(", "));
+            return Err(Error::invalid(name, message));
+        }
+        if params.contains_key(&name) {
+            return Err(Error::invalid(name, "is given more than once"));
+        }
+        params.insert(name, value);
+    }
+    params.retain(|_, value| !value.is_empty());
+    Ok(params)
+}
+
+/// Parses the query string of `GET /api/v1/deployments`.
+pub fn list_params(raw: Option<&str>) -> Result<ListParams, Error> {
+    let mut p = query_pairs(raw, &ListParams::NAMES)?;
+    Ok(ListParams {
+        service: p.remove("service"),
+        environment: p.remove("environment"),
+        status: p.remove("status"),
+        limit: p.remove("limit"),
+        cursor: p.remove("cursor"),
+    })
+}
+
+/// Parses the query string of the event streams.
+pub fn stream_params(raw: Option<&str>) -> Result<StreamParams, Error> {
+    let mut p = query_pairs(raw, &["after"])?;
+    Ok(StreamParams { after: p.remove("after") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{ActionRequest, CreateDeployment};
+
+    fn field_of<T: DeserializeOwned + std::fmt::Debug>(json: &str) -> String {
+        let err = parse_json::<T>(json.as_bytes()).unwrap_err();
+        assert_eq!(err.code(), "validation_error");
+        err.details()[0].field.clone()
+    }
+
+    #[test]
+    fn problems_name_their_field() {
+        assert_eq!(field_of::<CreateDeployment>(r#"{"service": 5}"#), "service");
+        assert_eq!(field_of::<CreateDeployment>(r#"{"work_refs": ["a", 7]}"#), "work_refs[1]");
+        assert_eq!(field_of::<CreateDeployment>(r#"{"colour": "red"}"#), "colour");
+        assert_eq!(field_of::<CreateDeployment>(r#"{"service": "a""#), "body");
+        assert_eq!(field_of::<CreateDeployment>("[1, 2]"), "body");
+        assert_eq!(field_of::<CreateDeployment>(r#"["api", "dev", "1", "al", ["W-1"], "plan", null]"#), "body");
+        assert_eq!(field_of::<ActionRequest>("null"), "body");
+        assert_eq!(field_of::<ActionRequest>(r#"{"actor": null, "note": ["x"]}"#), "note");
+        assert_eq!(field_of::<CreateDeployment>(r#"{"service": "a"} trailing"#), "body");
+        assert_eq!(field_of::<ActionRequest>(r#"{"actor": "bob", "notes": "x"}"#), "notes");
+    }
+
+    #[test]
+    fn empty_body_is_an_empty_object() {
+        assert_eq!(parse_json::<ActionRequest>(b"  ").unwrap(), ActionRequest::default());
+    }
+
+    #[test]
+    fn query_names_are_checked() {
+        let p = list_params(Some("service=a%20b&status=&limit=5")).unwrap();
+        assert_eq!((p.service.as_deref(), p.status, p.limit.as_deref()), (Some("a b"), None, Some("5")));
+        assert_eq!(list_params(Some("stauts=approved")).unwrap_err().details()[0].field, "stauts");
+        assert_eq!(list_params(Some("limit=1&limit=2")).unwrap_err().details()[0].field, "limit");
+        assert_eq!(list_params(None).unwrap(), ListParams::default());
+        assert_eq!(stream_params(Some("after=3")).unwrap().after.as_deref(), Some("3"));
+        assert_eq!(stream_params(Some("since=3")).unwrap_err().details()[0].field, "since");
+    }
+}

@@ -1,0 +1,180 @@
+//! The HTTP API over [`loco_core::Engine`] (`loco serve`): the router with every route of the
+//! design's §6, its OpenAPI document, and a server loop with graceful shutdown.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), loco_cli::server::ServeError> {
+//! let engine = loco_core::Engine::open("loco.db").await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! loco_cli::server::serve(listener, engine, loco_cli::server::ServerConfig::default(), async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod request_log;
+pub mod routes;
+pub mod sse;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
+use axum::{Extension, Router, middleware};
+use loco_core::Engine;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::wire::BODY_LIMIT_BYTES;
+use metrics::HttpMetrics;
+
+/// Server tuning; the defaults suit production.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// How often an idle SSE stream sends a keep-alive comment (default 15 s).
+    pub sse_keep_alive: Duration,
+    /// How long shutdown waits for in-flight requests before closing the engine anyway
+    /// (default 30 s).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { sse_keep_alive: Duration::from_secs(15), shutdown_grace: Duration::from_secs(30) }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The engine all handlers call.
+    pub engine: Engine,
+    /// Request counters and latencies.
+    pub http_metrics: HttpMetrics,
+    /// Becomes `true` when shutdown starts; open SSE streams end on it.
+    pub shutdown: watch::Receiver<bool>,
+    /// Tuning.
+    pub config: ServerConfig,
+}
+
+/// Why [`serve`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Binding or accepting failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The engine failed (opening, or flushing on close).
+    #[error(transparent)]
+    Engine(#[from] loco_core::Error),
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Loco HTTP API",
+        description = "Deployment lifecycle over HTTP: create, review, start, finish and roll back deployments, \
+                       read their append-only event history, and stream committed events. Errors are \
+                       `{\"error\": {\"code\", \"message\", \"details\"}}` with stable codes.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    tags(
+        (name = "deployments", description = "Create deployments and move them through their lifecycle"),
+        (name = "events", description = "Append-only history and live event streams"),
+        (name = "operations", description = "Health, metrics, audit and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Every documented route, before state is attached.
+fn api() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::create_deployment, routes::list_deployments))
+        .routes(routes!(routes::get_deployment))
+        .routes(routes!(routes::deployment_events))
+        .routes(routes!(sse::deployment_events))
+        .routes(routes!(routes::approve))
+        .routes(routes!(routes::reject))
+        .routes(routes!(routes::start))
+        .routes(routes!(routes::succeed))
+        .routes(routes!(routes::fail))
+        .routes(routes!(routes::rollback))
+        .routes(routes!(sse::all_events))
+        .routes(routes!(routes::verify_audit))
+        .routes(routes!(routes::healthz))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(routes::openapi_json))
+}
+
+/// The OpenAPI document of this server, generated from the handlers' types.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The complete application: routes, error fallbacks, body limit, request logs and metrics.
+/// `shutdown` ends open SSE streams when it turns `true`.
+pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bool>) -> Router {
+    let (router, doc) = api().split_for_parts();
+    // Serializing a document built from our own types cannot fail.
+    let doc = routes::OpenApiJson(Arc::new(doc.to_pretty_json().unwrap_or_default()));
+    let state = Arc::new(AppState { engine, http_metrics: HttpMetrics::default(), shutdown, config });
+    router
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(Extension(doc))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(request_log::log_requests))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `signal` completes, then shuts down gracefully: stops
+/// accepting, ends SSE streams, lets in-flight requests finish (up to
+/// [`ServerConfig::shutdown_grace`]), and finally closes the engine, which flushes every queued
+/// write. Every acknowledged write is therefore on disk when this returns `Ok`.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    config: ServerConfig,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let mut closing = closing_tx.subscribe();
+    let grace = config.shutdown_grace;
+    let app = router(engine.clone(), config, closing_rx);
+    // Small JSON responses must not wait for Nagle's algorithm (~40 ms stalls otherwise).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
+    let shutdown = async move {
+        signal.await;
+        tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let _ = closing_tx.send(true);
+    };
+    let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    let deadline = async move {
+        let _ = closing.wait_for(|c| *c).await;
+        tokio::time::sleep(grace).await;
+    };
+    let outcome = tokio::select! {
+        outcome = serving => outcome,
+        () = deadline => {
+            tracing::warn!(?grace, "in-flight requests did not finish in time; closing the engine anyway");
+            Ok(())
+        }
+    };
+    let closed = engine.close().await;
+    outcome?;
+    closed?;
+    tracing::info!("engine closed; every acknowledged write is on disk");
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The JSON handlers of `/api/v1`, `/healthz` and `/openapi.json`: each parses its input, calls
+//! one `Engine` method and renders the result. No lifecycle rule lives here.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Extension, FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use loco_core::{Action, Error};
+
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::extract::{JsonBody, list_params};
+use crate::wire::{
+    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList, Health, ListParams,
+};
+
+/// The request header carrying a create's idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `{id}` path segment of a deployment route.
+#[derive(Debug)]
+pub struct DeploymentId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeploymentId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| DeploymentId(id))
+            .map_err(|rejection| ApiError::Core(Error::invalid("id", rejection.body_text())))
+    }
+}
+
+/// Create a deployment in `pending_approval`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments",
+    tag = "deployments",
+    request_body = CreateDeployment,
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "Repeat-safe create: the same key and body return the original deployment")),
+    responses(
+        (status = 201, description = "Created, or the original deployment of an identical idempotent request",
+         body = Deployment),
+        (status = 400, description = "`validation_error`: missing, invalid, unknown or mistyped fields",
+         body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`: the key was used with a different body",
+         body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
+        (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
+    )
+)]
+pub async fn create_deployment(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateDeployment>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let key =
+        match headers.get(IDEMPOTENCY_KEY) {
+            Some(value) => Some(value.to_str().map_err(|_| {
+                Error::invalid("idempotency_key", "must be printable ASCII in the Idempotency-Key header")
+            })?),
+            None => None,
+        };
+    let deployment = state.engine.create(body.into_new(), key).await?;
+    Ok((StatusCode::CREATED, Json(deployment.into())))
+}
+
+/// List deployments, newest first, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments",
+    tag = "deployments",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page; follow `next_cursor` for the next", body = DeploymentPage),
+        (status = 400, description = "`validation_error`: bad `limit`, `cursor`, `status` or unknown parameter",
+         body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn list_deployments(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DeploymentPage>, ApiError> {
+    let query = list_params(query.as_deref())?.into_query()?;
+    let page = state.engine.list(&query).await?;
+    Ok(Json(DeploymentPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+}
+
+/// One deployment's current state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}",
+    tag = "deployments",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The deployment", body = Deployment),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn get_deployment(
+    State(state): State<Arc<AppState>>,
+    DeploymentId(id): DeploymentId,
+) -> Result<Json<Deployment>, ApiError> {
+    Ok(Json(state.engine.get(&id).await?.into()))
+}
+
+/// Every event of one deployment, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/events",
+    tag = "events",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The events, oldest first", body = EventList),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn deployment_events(
+    State(state): State<Arc<AppState>>,
+    DeploymentId(id): DeploymentId,
+) -> Result<Json<EventList>, ApiError> {
+    let events = state.engine.events(&id).await?;
+    Ok(Json(EventList { items: events.into_iter().map(Into::into).collect() }))
+}
+
+async fn act(state: &AppState, id: &str, action: Action, body: ActionRequest) -> Result<Json<Deployment>, ApiError> {
+    Ok(Json(state.engine.apply(id, action, body.into_input()).await?.into()))
+}
+
+/// Declares one documented handler per lifecycle action; they differ only in the action.
+macro_rules! action_route {
+    ($name:ident, $action:expr, $path:tt, $summary:tt, $conflict:tt) => {
+        #[doc = concat!("`POST ", $path, "`: one lifecycle action.")]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "deployments",
+            summary = $summary,
+            request_body = ActionRequest,
+            params(("id" = String, Path, description = "Deployment id")),
+            responses(
+                (status = 200, description = "The deployment after the action", body = Deployment),
+                (status = 400, description = "`validation_error`: bad `actor`/`note` or body", body = ErrorBody),
+                (status = 403, description = "`self_approval` (approve and reject only)", body = ErrorBody),
+                (status = 404, description = "`not_found`", body = ErrorBody),
+                (status = 409, description = $conflict, body = ErrorBody),
+                (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
+                (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
+            )
+        )]
+        pub async fn $name(
+            State(state): State<Arc<AppState>>,
+            DeploymentId(id): DeploymentId,
+            JsonBody(body): JsonBody<ActionRequest>,
+        ) -> Result<Json<Deployment>, ApiError> {
+            act(&state, &id, $action, body).await
+        }
+    };
+}
+
+action_route!(
+    approve,
+    Action::Approve,
+    "/api/v1/deployments/{id}/approve",
+    "Approve: pending_approval → approved (actor ≠ requester; note optional)",
+    "`invalid_transition`: not pending_approval"
+);
+action_route!(
+    reject,
+    Action::Reject,
+    "/api/v1/deployments/{id}/reject",
+    "Reject: pending_approval → rejected (actor ≠ requester; note required)",
+    "`invalid_transition`: not pending_approval"
+);
+action_route!(
+    start,
+    Action::Start,
+    "/api/v1/deployments/{id}/start",
+    "Start: approved → started (note optional)",
+    "`invalid_transition`: not approved"
+);
+action_route!(
+    succeed,
+    Action::Succeed,
+    "/api/v1/deployments/{id}/succeed",
+    "Succeed: started → succeeded (note optional)",
+    "`invalid_transition`: not started"
+);
+action_route!(
+    fail,
+    Action::Fail,
+    "/api/v1/deployments/{id}/fail",
+    "Fail: started → failed (note required)",
+    "`invalid_transition`: not started"
+);
+action_route!(
+    rollback,
+    Action::Rollback,
+    "/api/v1/deployments/{id}/rollback",
+    "Roll back: started | succeeded | failed → rolled_back (note required)",
+    "`invalid_transition`: not started, succeeded or failed"
+);
+
+/// Walk the whole audit chain and check every deployment against its history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/verify",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The verification report (`valid` false names the first broken link)",
+         body = AuditReport),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn verify_audit(State(state): State<Arc<AppState>>) -> Result<Json<AuditReport>, ApiError> {
+    Ok(Json(state.engine.verify_audit().await?.into()))
+}
+
+/// Liveness: answers while the server runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".to_owned() })
+}
+
+/// The pre-rendered OpenAPI document, shared with the handler as an extension.
+#[derive(Debug, Clone)]
+pub struct OpenApiJson(pub Arc<String>);
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json",
+               body = Object))
+)]
+pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], doc.0.as_str().to_owned())
+}

@@ -1,0 +1,146 @@
+//! Server-sent event streams of committed events (all, or one deployment's), fed by
+//! `Engine::subscribe`; the SSE `id:` is the event's `seq`, so `Last-Event-ID` resumes exactly.
+
+use std::convert::Infallible;
+use std::future::ready;
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::{Stream, StreamExt, stream};
+use loco_core::{Error, EventSubscription};
+use tokio::sync::watch;
+
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::extract::stream_params;
+use crate::server::routes::DeploymentId;
+use crate::wire::{ErrorBody, Event, StreamParams};
+
+/// The header browsers and SSE clients send when they reconnect.
+const LAST_EVENT_ID: &str = "last-event-id";
+
+/// The seq to resume after, from `Last-Event-ID` or `?after=`, or `None` to start live.
+fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<i64>, Error> {
+    let (field, raw) = match headers.get(LAST_EVENT_ID) {
+        Some(value) => ("Last-Event-ID", value.to_str().map_err(|_| Error::invalid("Last-Event-ID", "is not ASCII"))?),
+        None => match params.after.as_deref() {
+            Some(after) => ("after", after),
+            None => return Ok(None),
+        },
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(seq) if seq >= 0 => Ok(Some(seq)),
+        _ => Err(Error::invalid(field, format!("'{raw}' is not an event seq; expected an integer ≥ 0"))),
+    }
+}
+
+fn subscribe(state: &AppState, after: Option<i64>) -> EventSubscription {
+    match after {
+        Some(seq) => state.engine.subscribe_after(seq),
+        None => state.engine.subscribe(),
+    }
+}
+
+/// Committed events as SSE frames, optionally only one deployment's, ending when the server
+/// shuts down so open streams never hold up a graceful shutdown.
+fn frames(
+    subscription: EventSubscription,
+    only: Option<String>,
+    mut shutdown: watch::Receiver<bool>,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let events = stream::unfold(Some(subscription), |subscription| async move {
+        let mut subscription = subscription?;
+        match subscription.next().await? {
+            Ok(event) => Some((Ok(event), Some(subscription))),
+            // Report the failure and end the stream; the client resumes with Last-Event-ID.
+            Err(error) => Some((Err(error), None)),
+        }
+    });
+    let closing = async move {
+        // An error means the server (the sender) is gone, which is also the end.
+        let _ = shutdown.wait_for(|closing| *closing).await;
+    };
+    events
+        .filter(move |item| {
+            ready(match (item, &only) {
+                (Ok(event), Some(id)) => event.deployment_id == *id,
+                _ => true,
+            })
+        })
+        .map(|item| {
+            Ok(match item {
+                Ok(event) => {
+                    let seq = event.seq;
+                    SseEvent::default().id(seq.to_string()).data(to_json(&Event::from(event)))
+                }
+                Err(error) => SseEvent::default().event("error").data(to_json(&ErrorBody::from(&error))),
+            })
+        })
+        .take_until(closing)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Plain data structs with string keys always serialize.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn keep_alive(state: &AppState) -> KeepAlive {
+    KeepAlive::new().interval(state.config.sse_keep_alive)
+}
+
+/// `GET /api/v1/events`: every committed event, in `seq` order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    params(
+        StreamParams,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq (sent by SSE clients on reconnect)"),
+    ),
+    responses(
+        (status = 200, description = "An SSE stream; each `data:` is an Event and each `id:` its seq", body = Event,
+         content_type = "text/event-stream"),
+        (status = 400, description = "Bad `Last-Event-ID` or `after`", body = ErrorBody),
+    )
+)]
+pub async fn all_events(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
+    let subscription = subscribe(&state, after);
+    Ok(Sse::new(frames(subscription, None, state.shutdown.clone())).keep_alive(keep_alive(&state)))
+}
+
+/// `GET /api/v1/deployments/{id}/events/stream`: one deployment's committed events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/events/stream",
+    tag = "events",
+    params(
+        ("id" = String, Path, description = "Deployment id"),
+        StreamParams,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq (sent by SSE clients on reconnect)"),
+    ),
+    responses(
+        (status = 200, description = "An SSE stream of this deployment's events", body = Event,
+         content_type = "text/event-stream"),
+        (status = 400, description = "Bad `Last-Event-ID` or `after`", body = ErrorBody),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
+pub async fn deployment_events(
+    State(state): State<Arc<AppState>>,
+    DeploymentId(id): DeploymentId,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
+    // Subscribe before the existence check so nothing committed in between is missed.
+    let subscription = subscribe(&state, after);
+    state.engine.get(&id).await?;
+    Ok(Sse::new(frames(subscription, Some(id), state.shutdown.clone())).keep_alive(keep_alive(&state)))
+}

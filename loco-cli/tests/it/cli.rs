@@ -1,0 +1,309 @@
+//! The `loco` binary as a client: a full lifecycle against a running server and against a
+//! database file, `--json` output, human output, and the documented exit codes.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::TestServer;
+
+/// What one `loco` invocation produced.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", self.stdout))
+    }
+
+    fn error_json(&self) -> Value {
+        serde_json::from_str(self.stderr.trim()).unwrap_or_else(|e| panic!("stderr is JSON ({e}): {}", self.stderr))
+    }
+}
+
+async fn loco(target: &[&str], args: &[&str]) -> Run {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"))
+        .args(target)
+        .args(args)
+        .env_remove("LOCO_SERVER")
+        .env_remove("LOCO_DB")
+        .env_remove("LOCO_ACTOR")
+        .output()
+        .await
+        .expect("run loco");
+    Run {
+        code: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// Runs the whole lifecycle through the binary with `target` (`--server URL` or `--db PATH`).
+async fn drive_lifecycle(target: &[&str]) {
+    let created = loco(
+        target,
+        &[
+            "create",
+            "--json",
+            "--service",
+            "checkout",
+            "--environment",
+            "staging",
+            "--version",
+            "2.4.0",
+            "--requester",
+            "alice",
+            "--work-ref",
+            "PAY-1",
+            "--work-ref",
+            "PAY-2",
+            "--rollback-plan",
+            "redeploy 2.3.9",
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let d = created.json();
+    assert_eq!(d["status"], "pending_approval");
+    assert_eq!(d["work_refs"], serde_json::json!(["PAY-1", "PAY-2"]));
+    assert_eq!(d["version"], "2.4.0");
+    let id = d["id"].as_str().unwrap();
+
+    for (args, status) in [
+        (vec!["approve", id, "--actor", "bob", "--note", "lgtm"], "approved"),
+        (vec!["start", id, "--actor", "ops"], "started"),
+        (vec!["succeed", id, "--actor", "ops"], "succeeded"),
+        (vec!["rollback", id, "--actor", "ops", "--note", "error budget burned"], "rolled_back"),
+    ] {
+        let mut with_json = vec!["--json"];
+        with_json.extend(args);
+        let run = loco(target, &with_json).await;
+        assert_eq!(run.code, 0, "{with_json:?}: {}", run.stderr);
+        assert_eq!(run.json()["status"], status);
+    }
+
+    let show = loco(target, &["show", id, "--json"]).await;
+    assert_eq!((show.code, show.json()["status"].as_str()), (0, Some("rolled_back")));
+    let events = loco(target, &["events", id, "--json"]).await;
+    assert_eq!(events.code, 0);
+    let kinds: Vec<String> =
+        events.json()["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, ["created", "approved", "started", "succeeded", "rolled_back"]);
+    let ls = loco(target, &["ls", "--json", "--status", "rolled_back"]).await;
+    assert_eq!(ls.code, 0);
+    assert_eq!(ls.json()["items"][0]["id"], id);
+    assert_eq!(ls.json()["next_cursor"], Value::Null);
+    let verify = loco(target, &["verify", "--json"]).await;
+    assert_eq!((verify.code, verify.json()["valid"].as_bool()), (0, Some(true)));
+    assert_eq!(verify.json()["events_checked"], 5);
+
+    // Human output: a table and a key/value block.
+    let table = loco(target, &["ls"]).await;
+    assert_eq!(table.code, 0);
+    let header = table.stdout.lines().next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("SERVICE") && header.contains("STATUS"), "{header}");
+    assert!(table.stdout.lines().nth(1).unwrap().starts_with(id));
+    let show = loco(target, &["show", id]).await;
+    assert!(show.stdout.lines().any(|l| l.starts_with("status") && l.ends_with("rolled_back")), "{}", show.stdout);
+    let events = loco(target, &["events", id]).await;
+    assert_eq!(events.stdout.lines().count(), 6, "header and five events: {}", events.stdout);
+}
+
+#[tokio::test]
+async fn lifecycle_through_the_binary_against_a_server() {
+    let server = TestServer::start().await;
+    drive_lifecycle(&["--server", &server.url]).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lifecycle_through_the_binary_on_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    drive_lifecycle(&["--db", db.to_str().unwrap()]).await;
+    // The file holds it all for the next process (and for a server).
+    let engine = loco_core::Engine::open(&db).await.unwrap();
+    assert_eq!(engine.list(&loco_core::ListQuery::default()).await.unwrap().items.len(), 1);
+    engine.close().await.unwrap();
+}
+
+async fn create_for(target: &[&str], requester: &str, environment: &str) -> String {
+    let run = loco(
+        target,
+        &[
+            "create",
+            "--json",
+            "--service",
+            "api",
+            "--env",
+            environment,
+            "--version",
+            "1",
+            "--requester",
+            requester,
+            "--work-ref",
+            "W-1",
+            "--rollback-plan",
+            "redo",
+            "--idempotency-key",
+            "same-key",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// Every error class exits with its documented code, same on both backends.
+async fn exit_codes(target: &[&str]) {
+    let id = create_for(target, "alice", "dev").await;
+    // 3: validation, with the core's field names on stderr.
+    let run = loco(target, &["create", "--service", "api"]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.starts_with("error: invalid input"), "{}", run.stderr);
+    assert!(run.stderr.contains("  - environment: is required"), "{}", run.stderr);
+    let run = loco(target, &["--json", "reject", &id, "--actor", "bob"]).await;
+    assert_eq!(run.code, 3);
+    assert_eq!(run.error_json()["error"]["details"][0]["field"], "note");
+    let run = loco(target, &["ls", "--limit", "0"]).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    // 4: not found.
+    let run = loco(target, &["show", "dep_00000000000000000000000000", "--json"]).await;
+    assert_eq!((run.code, run.stdout.as_str()), (4, ""));
+    assert_eq!(run.error_json()["error"]["code"], "not_found");
+    // 5: invalid transition.
+    let run = loco(target, &["start", &id, "--actor", "ops"]).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    // 6: self approval.
+    let run = loco(target, &["approve", &id, "--actor", "alice"]).await;
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    // 7: idempotency conflict (same key, different request).
+    let run = loco(
+        target,
+        &[
+            "create",
+            "--service",
+            "web",
+            "--env",
+            "dev",
+            "--version",
+            "1",
+            "--requester",
+            "alice",
+            "--work-ref",
+            "W-1",
+            "--rollback-plan",
+            "redo",
+            "--idempotency-key",
+            "same-key",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    // The same key and request replays the original.
+    assert_eq!(create_for(target, "alice", "dev").await, id);
+    // LOCO_ACTOR stands in for --actor.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"))
+        .args(target)
+        .args(["approve", &id, "--json"])
+        .env("LOCO_ACTOR", "bob")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+}
+
+#[tokio::test]
+async fn exit_codes_against_a_server() {
+    let server = TestServer::start().await;
+    exit_codes(&["--server", &server.url]).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn exit_codes_on_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    exit_codes(&["--db", db.to_str().unwrap()]).await;
+}
+
+#[tokio::test]
+async fn usage_and_connection_failures_have_their_own_codes() {
+    // 2: no target, unknown flag, both targets.
+    let run = loco(&[], &["ls"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--server URL or --db PATH"), "{}", run.stderr);
+    assert_eq!(loco(&[], &["ls", "--frobnicate"]).await.code, 2);
+    assert_eq!(loco(&["--server", "http://127.0.0.1:1", "--db", "x.db"], &["ls"]).await.code, 2);
+    assert_eq!(loco(&["--server", "ftp://127.0.0.1"], &["ls"]).await.code, 2);
+    // 10: nothing listens there (a port we bound and released).
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let run = loco(&["--server", &format!("http://127.0.0.1:{port}")], &["ls", "--json"]).await;
+    assert_eq!(run.code, 10, "{}", run.stderr);
+    assert_eq!(run.error_json()["error"]["code"], "unreachable");
+}
+
+#[tokio::test]
+async fn verify_exits_11_on_a_tampered_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let target = ["--db", db.to_str().unwrap()];
+    let id = create_for(&target, "alice", "dev").await;
+    assert_eq!(loco(&target, &["approve", &id, "--actor", "bob", "--note", "ok"]).await.code, 0);
+    tamper(&db);
+    let run = loco(&target, &["verify"]).await;
+    assert_eq!(run.code, 11, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("BROKEN at event #2"), "{}", run.stdout);
+    let run = loco(&target, &["verify", "--json"]).await;
+    assert_eq!((run.code, run.json()["first_broken"]["seq"].as_i64()), (11, Some(2)));
+}
+
+/// Edits a stored event behind the engine's back (dropping the append-only trigger first).
+fn tamper(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER deployment_events_are_append_only_update;
+         UPDATE deployment_events SET note = 'edited' WHERE seq = 2;",
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn ls_all_follows_every_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let target = ["--db", db.to_str().unwrap()];
+    {
+        let engine = loco_core::Engine::open(&db).await.unwrap();
+        for i in 0..7 {
+            let body = loco_cli::wire::CreateDeployment {
+                service: Some(format!("svc-{i}")),
+                environment: Some("dev".into()),
+                version: Some("1".into()),
+                requester: Some("alice".into()),
+                work_refs: Some(vec!["W-1".into()]),
+                rollback_plan: Some("redo".into()),
+                risk: None,
+            };
+            engine.create(body.into_new(), None).await.unwrap();
+        }
+        engine.close().await.unwrap();
+    }
+    let page = loco(&target, &["ls", "--json", "--limit", "3"]).await;
+    assert_eq!(page.json()["items"].as_array().unwrap().len(), 3);
+    assert!(page.json()["next_cursor"].is_string());
+    let human = loco(&target, &["ls", "--limit", "3"]).await;
+    assert!(human.stderr.contains("--cursor"), "{}", human.stderr);
+    let all = loco(&target, &["ls", "--json", "--limit", "3", "--all"]).await;
+    let json = all.json();
+    let services: Vec<&str> =
+        json["items"].as_array().unwrap().iter().map(|d| d["service"].as_str().unwrap()).collect();
+    assert_eq!(services, ["svc-6", "svc-5", "svc-4", "svc-3", "svc-2", "svc-1", "svc-0"]);
+    assert_eq!(json["next_cursor"], Value::Null);
+}

@@ -1,0 +1,150 @@
+//! Helpers shared by the integration tests: a real server on a loopback port over a real SQLite
+//! file, and small JSON request helpers.
+
+use std::time::Duration;
+
+use loco_cli::server::{self, ServerConfig};
+use loco_core::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running in-process server on 127.0.0.1 (port chosen by the OS) over a temp database file.
+pub struct TestServer {
+    /// Keeps the database directory alive.
+    _dir: TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// A keep-alive client.
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), server::ServeError>>>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database.
+    pub async fn start() -> Self {
+        Self::start_with(ServerConfig::default()).await
+    }
+
+    /// Starts a server on a fresh database with the given config.
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("loco.db");
+        let engine = Engine::open(&db).await.expect("open engine");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, engine, config, async move {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder().tcp_nodelay(true).build().expect("client");
+        Self { _dir: dir, url, http, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Signals shutdown and waits until the server has closed the engine.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("server stops")
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// GET `path`; returns the status and the JSON body.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.http.get(self.at(path)).send().await.expect("GET");
+        decode(response).await
+    }
+
+    /// POST a JSON value to `path`.
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self.http.post(self.at(path)).json(body).send().await.expect("POST");
+        decode(response).await
+    }
+
+    /// POST raw bytes to `path` (for malformed bodies).
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.at(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        decode(response).await
+    }
+
+    /// Creates a valid deployment of `service` in `environment` and returns its JSON.
+    pub async fn create(&self, service: &str, environment: &str) -> Value {
+        let (status, body) = self.post("/api/v1/deployments", &request(service, environment)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Applies `action` by `actor` (with a note) and asserts it succeeded.
+    pub async fn act(&self, id: &str, action: &str, actor: &str) -> Value {
+        let (status, body) =
+            self.post(&format!("/api/v1/deployments/{id}/{action}"), &json!({"actor": actor, "note": "why"})).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+        body
+    }
+
+    /// The kinds of a deployment's events, oldest first.
+    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+        let (status, body) = self.get(&format!("/api/v1/deployments/{id}/events")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().expect("items").iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Status and JSON body of a response (`Value::Null` when the body is not JSON).
+pub async fn decode(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// A valid create body.
+pub fn request(service: &str, environment: &str) -> Value {
+    json!({
+        "service": service,
+        "environment": environment,
+        "version": "1.0.0",
+        "requester": "alice",
+        "work_refs": ["PROJ-1"],
+        "rollback_plan": "redeploy the previous version",
+    })
+}
+
+/// Asserts a JSON error body with this code and these detail fields, in order.
+#[track_caller]
+pub fn assert_error(body: &Value, code: &str, fields: &[&str]) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    let details = body["error"]["details"].as_array().unwrap_or_else(|| panic!("details list in {body}"));
+    let got: Vec<&str> = details.iter().map(|d| d["field"].as_str().expect("field")).collect();
+    assert_eq!(got, fields, "{body}");
+    assert!(details.iter().all(|d| d["message"].as_str().is_some_and(|m| !m.is_empty())), "{body}");
+}

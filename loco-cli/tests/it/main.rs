@@ -1,0 +1,11 @@
+//! Integration tests of the `loco` server and CLI: real loopback HTTP on 127.0.0.1, real SQLite
+//! files in temporary directories, and the real binary as a child process.
+
+mod api;
+mod cli;
+mod common;
+mod concurrency;
+mod conformance;
+mod durability;
+mod openapi;
+mod sse;

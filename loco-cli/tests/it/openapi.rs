@@ -1,0 +1,140 @@
+//! The OpenAPI document: it parses as OpenAPI 3.1 (`oas3`), lists every route with its method,
+//! every `$ref` resolves, and the schemas name exactly the fields real responses carry.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::TestServer;
+
+const ROUTES: [(&str, &str); 16] = [
+    ("post", "/api/v1/deployments"),
+    ("get", "/api/v1/deployments"),
+    ("get", "/api/v1/deployments/{id}"),
+    ("get", "/api/v1/deployments/{id}/events"),
+    ("get", "/api/v1/deployments/{id}/events/stream"),
+    ("post", "/api/v1/deployments/{id}/approve"),
+    ("post", "/api/v1/deployments/{id}/reject"),
+    ("post", "/api/v1/deployments/{id}/start"),
+    ("post", "/api/v1/deployments/{id}/succeed"),
+    ("post", "/api/v1/deployments/{id}/fail"),
+    ("post", "/api/v1/deployments/{id}/rollback"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/audit/verify"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+fn property_names(doc: &Value, schema: &str) -> BTreeSet<String> {
+    doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("schema {schema}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn object_keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().expect("object").keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn document_is_valid_openapi_31_and_lists_every_route() {
+    let server = TestServer::start().await;
+    let response = server.http.get(server.at("/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let text = response.text().await.unwrap();
+
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"), "{}", spec.openapi);
+    let paths = spec.paths.as_ref().expect("paths");
+    for (method, path) in ROUTES {
+        let item = paths.get(path).unwrap_or_else(|| panic!("{path} is documented"));
+        let operation = match method {
+            "get" => item.get.as_ref(),
+            "post" => item.post.as_ref(),
+            _ => unreachable!(),
+        };
+        let operation = operation.unwrap_or_else(|| panic!("{method} {path} is documented"));
+        assert!(!operation.responses.as_ref().expect("responses").is_empty(), "{method} {path}");
+    }
+    let documented: usize =
+        paths.values().map(|item| usize::from(item.get.is_some()) + usize::from(item.post.is_some())).sum();
+    assert_eq!(documented, ROUTES.len(), "no undocumented extras either");
+
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("local schema ref {r}"));
+        assert!(doc["components"]["schemas"].get(name).is_some(), "{r} resolves");
+    }
+    // The same document the library builds.
+    assert_eq!(doc, serde_json::to_value(loco_cli::server::openapi()).unwrap());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn schemas_match_real_responses() {
+    let server = TestServer::start().await;
+    let (_, doc) = server.get("/openapi.json").await;
+    let d = server.create("api", "staging").await;
+    let id = d["id"].as_str().unwrap();
+    assert_eq!(property_names(&doc, "Deployment"), object_keys(&d));
+    let (_, events) = server.get(&format!("/api/v1/deployments/{id}/events")).await;
+    assert_eq!(property_names(&doc, "EventList"), object_keys(&events));
+    assert_eq!(property_names(&doc, "Event"), object_keys(&events["items"][0]));
+    let (_, page) = server.get("/api/v1/deployments").await;
+    assert_eq!(property_names(&doc, "DeploymentPage"), object_keys(&page));
+    let (_, error) = server.post(&format!("/api/v1/deployments/{id}/approve"), &json!({})).await;
+    assert_eq!(property_names(&doc, "ErrorBody"), object_keys(&error));
+    assert_eq!(property_names(&doc, "ErrorInfo"), object_keys(&error["error"]));
+    assert_eq!(property_names(&doc, "FieldError"), object_keys(&error["error"]["details"][0]));
+    let (_, report) = server.get("/api/v1/audit/verify").await;
+    assert_eq!(property_names(&doc, "AuditReport"), object_keys(&report));
+    let (_, health) = server.get("/healthz").await;
+    assert_eq!(property_names(&doc, "Health"), object_keys(&health));
+    // Request bodies document exactly the accepted fields.
+    assert_eq!(
+        property_names(&doc, "CreateDeployment"),
+        object_keys(&crate::common::request("a", "b")).into_iter().chain(["risk".to_owned()]).collect()
+    );
+    assert_eq!(property_names(&doc, "ActionRequest"), BTreeSet::from(["actor".to_owned(), "note".to_owned()]));
+    // Status enums list exactly the lifecycle statuses.
+    let statuses: BTreeSet<&str> = doc["components"]["schemas"]["Deployment"]["properties"]["status"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, loco_core::Status::ALL.iter().map(|s| s.as_str()).collect());
+    // The documented statuses of a route include the ones it really returns.
+    let create = &doc["paths"]["/api/v1/deployments"]["post"]["responses"];
+    for code in ["201", "400", "409", "413", "500"] {
+        assert!(create.get(code).is_some(), "create documents {code}");
+    }
+    let approve = &doc["paths"]["/api/v1/deployments/{id}/approve"]["post"]["responses"];
+    for code in ["200", "400", "403", "404", "409", "413", "500"] {
+        assert!(approve.get(code).is_some(), "approve documents {code}");
+    }
+    server.stop().await;
+}

@@ -1,0 +1,223 @@
+//! Reads loosely typed JavaScript arguments into Rust values, noting every value of the wrong
+//! type (thrown together as one `TypeError` with code `validation_error`) instead of crashing.
+//!
+//! Only JavaScript types are checked here. `undefined` and `null` read as "absent", which for a
+//! required string is the empty string: the core then reports it as missing, so every rule about
+//! what a valid value is stays in `loco-core`.
+
+use loco_core::{Error as CoreError, FieldError};
+use napi::bindgen_prelude::{
+    JsObjectValue, JsValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown, ValueType,
+};
+
+use crate::error::Failure;
+
+/// Collects the field errors found while reading one call's arguments.
+#[derive(Debug, Default)]
+pub(crate) struct Args {
+    errors: Vec<FieldError>,
+}
+
+impl Args {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// A string that must be given (an id or a path): absent is a type error too.
+    pub(crate) fn required(&mut self, value: Unknown, field: &str) -> String {
+        if let Ok(ValueType::Undefined | ValueType::Null) = kind(value) {
+            self.wrong(field, &format!("must be a string; got {}", name(&kind(value))));
+            return String::new();
+        }
+        self.text(value, field)
+    }
+
+    /// A string the core requires: absent becomes `""`, which the core reports as missing.
+    pub(crate) fn text(&mut self, value: Unknown, field: &str) -> String {
+        self.read_text(value, field).unwrap_or_default()
+    }
+
+    /// An optional string: `undefined` or `null` is `None`.
+    pub(crate) fn optional_text(&mut self, value: Unknown, field: &str) -> Option<String> {
+        self.read_text(value, field)
+    }
+
+    /// An optional whole number that fits in a `u32`.
+    pub(crate) fn optional_u32(&mut self, value: Unknown, field: &str) -> Option<u32> {
+        let number = self.read_number(value, field)?;
+        if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&number) {
+            Some(number as u32)
+        } else {
+            self.wrong(field, &format!("must be a whole number from 0 to {}; got {number}", u32::MAX));
+            None
+        }
+    }
+
+    /// A whole number that fits in an `i64` exactly (JavaScript's safe integers).
+    pub(crate) fn integer(&mut self, value: Unknown, field: &str) -> i64 {
+        const SAFE: f64 = 9_007_199_254_740_991.0;
+        match self.read_number(value, field) {
+            Some(n) if n.fract() == 0.0 && (-SAFE..=SAFE).contains(&n) => n as i64,
+            Some(n) => {
+                self.wrong(field, &format!("must be a safe integer; got {n}"));
+                0
+            }
+            None => {
+                if let Ok(ValueType::Undefined | ValueType::Null) = kind(value) {
+                    self.wrong(field, &format!("must be a number; got {}", name(&kind(value))));
+                }
+                0
+            }
+        }
+    }
+
+    /// A list of strings; absent becomes an empty list, which the core reports as missing.
+    pub(crate) fn text_list(&mut self, value: Unknown, field: &str) -> Vec<String> {
+        let array = match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => return Vec::new(),
+            Ok(ValueType::Object) if value.is_array().unwrap_or(false) => value.coerce_to_object(),
+            other => {
+                self.wrong(field, &format!("must be an array of strings; got {}", name(&other)));
+                return Vec::new();
+            }
+        };
+        let items = array.and_then(|a| {
+            let len = a.get_array_length()?;
+            (0..len).map(|i| a.get_element::<Unknown>(i)).collect::<napi::Result<Vec<_>>>()
+        });
+        match items {
+            Ok(items) => {
+                items.into_iter().enumerate().map(|(i, item)| self.text(item, &format!("{field}[{i}]"))).collect()
+            }
+            Err(e) => {
+                self.wrong(field, &format!("could not be read: {}", e.reason));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A plain options object whose own property names must all be in `known`; `None` when
+    /// absent or not an object.
+    pub(crate) fn object<'a>(&mut self, value: Unknown<'a>, field: &str, known: &[&str]) -> Option<Object<'a>> {
+        match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => return None,
+            Ok(ValueType::Object) if !value.is_array().unwrap_or(true) => {}
+            other => {
+                self.wrong(field, &format!("must be an object; got {}", name(&other)));
+                return None;
+            }
+        }
+        let object = match value.coerce_to_object() {
+            Ok(object) => object,
+            Err(e) => {
+                self.wrong(field, &format!("could not be read: {}", e.reason));
+                return None;
+            }
+        };
+        match property_names(&object) {
+            Ok(names) => {
+                for unknown in names.iter().filter(|n| !known.contains(&n.as_str())) {
+                    self.wrong(unknown, &format!("is not a property of {field}; expected one of {}", known.join(", ")));
+                }
+            }
+            Err(e) => self.wrong(field, &format!("could not be read: {}", e.reason)),
+        }
+        Some(object)
+    }
+
+    /// The property `name` of `object` (`undefined` when missing).
+    pub(crate) fn property<'a>(&mut self, object: &Object<'a>, name: &str) -> Option<Unknown<'a>> {
+        match object.get_named_property_unchecked::<Unknown>(name) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.wrong(name, &format!("could not be read: {}", e.reason));
+                None
+            }
+        }
+    }
+
+    /// `value` when every argument had the right type, else the collected type errors.
+    pub(crate) fn finish<T>(self, value: T) -> Result<T, Failure> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(Failure::Argument(CoreError::Validation { details: self.errors }))
+        }
+    }
+
+    fn read_text(&mut self, value: Unknown, field: &str) -> Option<String> {
+        match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => None,
+            Ok(ValueType::String) => match value.coerce_to_string().and_then(|s| s.into_utf8()?.into_owned()) {
+                Ok(text) => Some(text),
+                Err(e) => {
+                    self.wrong(field, &format!("could not be read: {}", e.reason));
+                    None
+                }
+            },
+            other => {
+                self.wrong(field, &format!("must be a string; got {}", name(&other)));
+                None
+            }
+        }
+    }
+
+    fn read_number(&mut self, value: Unknown, field: &str) -> Option<f64> {
+        match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => None,
+            Ok(ValueType::Number) => match value.coerce_to_number().and_then(|n| n.get_double()) {
+                Ok(number) => Some(number),
+                Err(e) => {
+                    self.wrong(field, &format!("could not be read: {}", e.reason));
+                    None
+                }
+            },
+            other => {
+                self.wrong(field, &format!("must be a number; got {}", name(&other)));
+                None
+            }
+        }
+    }
+
+    fn wrong(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError::new(field, message));
+    }
+}
+
+fn kind(value: Unknown) -> napi::Result<ValueType> {
+    value.get_type()
+}
+
+/// The object's own enumerable string keys (what `Object.keys` returns).
+fn property_names(object: &Object) -> napi::Result<Vec<String>> {
+    let keys = object.get_all_property_names(
+        KeyCollectionMode::OwnOnly,
+        KeyFilter::Enumerable,
+        KeyConversion::NumbersToStrings,
+    )?;
+    let mut names = Vec::new();
+    for i in 0..keys.get_array_length()? {
+        let key: Unknown = keys.get_element(i)?;
+        if key.get_type()? == ValueType::String {
+            names.push(key.coerce_to_string()?.into_utf8()?.into_owned()?);
+        }
+    }
+    Ok(names)
+}
+
+/// The JavaScript name of a value's type, for messages (`typeof`, with `null` and arrays apart).
+fn name(kind: &napi::Result<ValueType>) -> &'static str {
+    match kind {
+        Ok(ValueType::Undefined) => "undefined",
+        Ok(ValueType::Null) => "null",
+        Ok(ValueType::Boolean) => "boolean",
+        Ok(ValueType::Number) => "number",
+        Ok(ValueType::String) => "string",
+        Ok(ValueType::Symbol) => "symbol",
+        Ok(ValueType::Object) => "object",
+        Ok(ValueType::Function) => "function",
+        Ok(ValueType::External) => "external",
+        Ok(ValueType::BigInt) => "bigint",
+        Ok(_) | Err(_) => "a value of unknown type",
+    }
+}
