@@ -107,6 +107,7 @@ pub fn populate(path: &Path, count: usize) -> Result<Populated> {
                     from_status: None,
                     to_status: Some(Status::PendingApproval),
                     at,
+                    data: None,
                     hash: String::new(),
                 };
                 event.hash = loco_core::audit::event_hash(&head, &event);

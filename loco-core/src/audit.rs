@@ -11,21 +11,59 @@ use crate::model::Event;
 pub const GENESIS_HASH: &str = "";
 
 /// `sha256(prev_hash ‖ canonical(event))` as lowercase hex. The canonical bytes are the JSON array
-/// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, which is stable
-/// because every element is a plain string, number or null.
+/// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, followed by `data`
+/// when the event has any. Elements are plain strings, numbers or null, and `data` objects are
+/// serialized with sorted keys, so the bytes are stable.
 pub fn event_hash(prev_hash: &str, event: &Event) -> String {
-    let canonical = serde_json::json!([
-        event.seq,
-        event.id,
-        event.deployment_id,
-        event.kind,
-        event.actor,
-        event.note,
-        event.from_status,
-        event.to_status,
-        event.at,
-    ]);
-    sha256_hex(&[prev_hash.as_bytes(), canonical.to_string().as_bytes()])
+    let mut fields = vec![
+        serde_json::json!(event.seq),
+        serde_json::json!(event.id),
+        serde_json::json!(event.deployment_id),
+        serde_json::json!(event.kind),
+        serde_json::json!(event.actor),
+        serde_json::json!(event.note),
+        serde_json::json!(event.from_status),
+        serde_json::json!(event.to_status),
+        serde_json::json!(event.at),
+    ];
+    if let Some(data) = &event.data {
+        fields.push(data.clone());
+    }
+    let mut canonical = String::new();
+    write_canonical(&serde_json::Value::Array(fields), &mut canonical);
+    sha256_hex(&[prev_hash.as_bytes(), canonical.as_bytes()])
+}
+
+/// JSON with object keys sorted at every level, independent of how a `serde_json::Map` orders
+/// keys in a given build (the `preserve_order` feature may be on in one binary and off in another).
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// The SHA-256 of the concatenated `parts`, as lowercase hex.
@@ -150,6 +188,7 @@ mod tests {
                     from_status: None,
                     to_status: Some(Status::PendingApproval),
                     at: Timestamp::parse("2026-11-23T00:00:00Z").unwrap(),
+                    data: (seq % 2 == 0).then(|| serde_json::json!({"step": seq, "traffic": {"v2": 25}})),
                     hash: String::new(),
                 };
                 e.hash = event_hash(&prev, &e);
@@ -186,6 +225,25 @@ mod tests {
         let broken = verify(&events).first_broken.unwrap();
         assert_eq!(broken.seq, 3);
         assert!(broken.reason.contains("does not match"));
+    }
+
+    #[test]
+    fn canonical_bytes_do_not_depend_on_key_order() {
+        let mut a = chain(1).remove(0);
+        let mut b = a.clone();
+        a.data = Some(serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"d": 2, "c": 3}], "x": null}}"#).unwrap());
+        b.data = Some(serde_json::from_str(r#"{"a": {"x": null, "y": [1, {"c": 3, "d": 2}]}, "b": 1}"#).unwrap());
+        assert_eq!(event_hash("", &a), event_hash("", &b));
+        let mut s = String::new();
+        write_canonical(a.data.as_ref().unwrap(), &mut s);
+        assert_eq!(s, r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn edited_data_breaks_at_that_event() {
+        let mut events = chain(5);
+        events[3].data = Some(serde_json::json!({"step": 4, "traffic": {"v2": 100}}));
+        assert_eq!(verify(&events).first_broken.unwrap().seq, 4);
     }
 
     #[test]

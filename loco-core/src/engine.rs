@@ -6,13 +6,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 
 use crate::audit::AuditReport;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, ActionInput};
 use crate::metrics::Metrics;
 use crate::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use crate::platform::{LogLine, Platform, Target};
+use crate::rollout::orchestrator::Orchestrator;
+use crate::rollout::{Release, Rollout, RolloutHandle, RolloutPlan};
 use crate::store::{SqliteOptions, SqliteStore, Store};
+
+/// Rollouts executing at once per engine unless [`EngineBuilder::max_concurrent_rollouts`] says otherwise.
+pub const DEFAULT_MAX_CONCURRENT_ROLLOUTS: usize = 1024;
 
 /// Events fetched per query while a subscription catches up from the database.
 const CATCH_UP_BATCH: u32 = 512;
@@ -25,6 +32,84 @@ const CATCH_UP_BATCH: u32 = 512;
 pub struct Engine {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
+    orchestrator: Arc<Orchestrator>,
+}
+
+enum Location {
+    File(std::path::PathBuf),
+    Memory,
+    Store(Arc<dyn Store>),
+}
+
+/// Opens an [`Engine`] with platforms registered and interrupted rollouts recovered.
+///
+/// ```no_run
+/// # async fn demo() -> loco_core::Result<()> {
+/// use std::sync::Arc;
+/// use loco_core::platform::local::{LocalOptions, LocalPlatform};
+///
+/// let local = LocalPlatform::new(LocalOptions::new("loco-state")).expect("state dir");
+/// let engine = loco_core::Engine::builder().path("loco.db").platform(Arc::new(local)).open().await?;
+/// # Ok(()) }
+/// ```
+pub struct EngineBuilder {
+    location: Location,
+    sqlite: SqliteOptions,
+    platforms: Vec<Arc<dyn Platform>>,
+    max_concurrent_rollouts: usize,
+}
+
+impl EngineBuilder {
+    /// Stores everything in the SQLite file at `path` (the default is a private in-memory database).
+    #[must_use]
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.location = Location::File(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Uses any [`Store`] implementation.
+    #[must_use]
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.location = Location::Store(store);
+        self
+    }
+
+    /// SQLite tuning (durability, pool size, batch size).
+    #[must_use]
+    pub fn sqlite_options(mut self, options: SqliteOptions) -> Self {
+        self.sqlite = options;
+        self
+    }
+
+    /// Registers a platform that rollout plans can name.
+    #[must_use]
+    pub fn platform(mut self, platform: Arc<dyn Platform>) -> Self {
+        self.platforms.push(platform);
+        self
+    }
+
+    /// Most rollouts executing at once; further ones wait their turn (default 1024).
+    #[must_use]
+    pub fn max_concurrent_rollouts(mut self, limit: usize) -> Self {
+        self.max_concurrent_rollouts = limit;
+        self
+    }
+
+    /// Opens the store, registers the platforms, then recovers rollouts left unfinished by an
+    /// engine that stopped (see [`Engine::recover_rollouts`]) before returning.
+    pub async fn open(self) -> Result<Engine> {
+        let store: Arc<dyn Store> = match self.location {
+            Location::File(path) => Arc::new(SqliteStore::open(path, self.sqlite).await?),
+            Location::Memory => Arc::new(SqliteStore::open_in_memory(self.sqlite).await?),
+            Location::Store(store) => store,
+        };
+        let engine = Engine::assemble(store, self.max_concurrent_rollouts);
+        for platform in self.platforms {
+            engine.register_platform(platform);
+        }
+        engine.recover_rollouts().await?;
+        Ok(engine)
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -34,6 +119,16 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// A builder for an engine with platforms (needed for rollouts) and custom settings.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            location: Location::Memory,
+            sqlite: SqliteOptions::default(),
+            platforms: Vec::new(),
+            max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
+        }
+    }
+
     /// Opens (creating if needed) a SQLite database file with the default, fully durable settings.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, SqliteOptions::default()).await
@@ -46,12 +141,18 @@ impl Engine {
 
     /// Opens a private in-memory database, gone when the engine is dropped.
     pub async fn open_in_memory() -> Result<Self> {
-        Ok(Self::with_store(Arc::new(SqliteStore::open_in_memory(SqliteOptions::default()).await?)))
+        Self::builder().open().await
     }
 
     /// Wraps any [`Store`] implementation.
     pub fn with_store(store: Arc<dyn Store>) -> Self {
-        Self { store, metrics: Arc::new(Metrics::default()) }
+        Self::assemble(store, DEFAULT_MAX_CONCURRENT_ROLLOUTS)
+    }
+
+    fn assemble(store: Arc<dyn Store>, max_concurrent_rollouts: usize) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let orchestrator = Arc::new(Orchestrator::new(store.clone(), metrics.clone(), max_concurrent_rollouts));
+        Self { store, metrics, orchestrator }
     }
 
     /// The engine's deployment metrics (render them with [`Metrics::render`]).
@@ -79,8 +180,16 @@ impl Engine {
     }
 
     /// Applies any lifecycle action; the named methods below are shorthands for this.
+    ///
+    /// A rollback of a deployment that has a rollout also acts on its platform: a running rollout
+    /// is stopped and the previous release restored at 100 % before `rolled_back` is recorded;
+    /// a succeeded one that still serves is replaced by the release before it. Other actions on a
+    /// deployment whose rollout is running fail with `rollout_in_progress`.
     pub async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
         lifecycle::validate_action(action, &input)?;
+        if action == Action::Rollback && self.orchestrator.rollback(id, input.clone()).await?.is_some() {
+            return self.store.get(id).await;
+        }
         let deployment = self.store.apply(id, action, input).await?;
         self.metrics.record_action(action, &deployment);
         tracing::debug!(deployment_id = %id, %action, status = %deployment.status, "deployment action applied");
@@ -150,8 +259,71 @@ impl Engine {
         EventSubscription::new(self.store.clone(), Some(after.max(0)))
     }
 
-    /// Finishes queued writes and closes the store; later operations fail with `storage_error`.
+    /// Registers a platform that rollout plans can name (replacing one of the same name).
+    pub fn register_platform(&self, platform: Arc<dyn Platform>) {
+        self.orchestrator.register(platform);
+    }
+
+    /// Starts rolling out an approved deployment: validates the plan, records `started` and the
+    /// rollout atomically (`rollout_conflict` if its service+environment already has an active
+    /// rollout), then executes the steps in the background. Progress is recorded after every step
+    /// as `step_progress` and `health_check` events.
+    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<RolloutHandle> {
+        self.orchestrator.start(id, plan, actor).await
+    }
+
+    /// [`start_rollout`](Self::start_rollout) and wait for the outcome: `succeeded`, or
+    /// `rolled_back` after a failed step (the deployment is then `rolled_back` too).
+    pub async fn run_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
+        self.start_rollout(id, plan, actor).await?.wait().await
+    }
+
+    /// The rollout of one deployment.
+    pub async fn rollout(&self, id: &str) -> Result<Rollout> {
+        self.store.rollout(id).await
+    }
+
+    /// Every rollout, or only the active ones.
+    pub async fn rollouts(&self, active_only: bool) -> Result<Vec<Rollout>> {
+        self.store.rollouts(active_only).await
+    }
+
+    /// The releases that served a service+environment, newest first (the first is current
+    /// unless retired).
+    pub async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
+        self.store.releases(service, environment, limit.clamp(1, crate::model::MAX_PAGE_LIMIT)).await
+    }
+
+    /// Follows the output of one instance of a deployment's rollout.
+    pub async fn logs(&self, id: &str, instance_id: &str) -> Result<mpsc::Receiver<LogLine>> {
+        let rollout = self.store.rollout(id).await?;
+        let platform = self.orchestrator.platform(&rollout.platform)?;
+        let target = Target { service: rollout.service, environment: rollout.environment };
+        platform
+            .logs(&target, instance_id)
+            .await
+            .map_err(|e| Error::Platform { platform: rollout.platform, message: e.message })
+    }
+
+    /// Finishes rollouts whose engine stopped mid-way (crash or close), for every registered
+    /// platform: a rollout whose steps had all completed is marked succeeded; any other is rolled
+    /// back to its previous release (which then serves 100 % of traffic) and its deployment ends
+    /// `rolled_back`. Rollouts owned by another live engine are left alone. Returns the recovered
+    /// rollouts, after they finished.
+    pub async fn recover_rollouts(&self) -> Result<Vec<Rollout>> {
+        self.orchestrator.recover().await
+    }
+
+    /// Stops running rollouts where they stand (the next engine on this store recovers them),
+    /// shuts down the registered platforms (the local platform stops its processes), finishes
+    /// queued writes and closes the store; later operations fail with `storage_error`.
     pub async fn close(&self) -> Result<()> {
+        self.orchestrator.suspend_all().await;
+        for platform in self.orchestrator.platforms() {
+            if let Err(e) = platform.shutdown().await {
+                tracing::warn!(platform = platform.name(), error = %e, "platform shutdown failed");
+            }
+        }
         self.store.close().await
     }
 }

@@ -86,6 +86,44 @@ pub enum Error {
         /// What the database reported.
         message: String,
     },
+    /// Another rollout is already active on the same service and environment.
+    #[error("{service}/{environment} already has an active rollout (deployment '{active}')")]
+    RolloutConflict {
+        /// The service.
+        service: String,
+        /// The environment.
+        environment: String,
+        /// The deployment whose rollout is active.
+        active: String,
+    },
+    /// The deployment's rollout is running; the orchestrator alone moves it (rollback stays allowed).
+    #[error("deployment '{id}' has a rollout in progress; only rollback is allowed until it ends")]
+    RolloutInProgress {
+        /// The deployment.
+        id: String,
+    },
+    /// The deployment has no rollout.
+    #[error("deployment '{id}' has no rollout")]
+    RolloutNotFound {
+        /// The deployment.
+        id: String,
+    },
+    /// A platform operation failed.
+    #[error("platform '{platform}' failed: {message}")]
+    Platform {
+        /// The platform's name.
+        platform: String,
+        /// What it reported.
+        message: String,
+    },
+    /// Restoring the previous release failed; the deployment is not serving a known-good release.
+    #[error("rollback of deployment '{id}' failed: {message}")]
+    RollbackFailed {
+        /// The deployment.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {
@@ -93,12 +131,16 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Validation { .. } => "validation_error",
-            Error::NotFound { .. } => "not_found",
+            Error::NotFound { .. } | Error::RolloutNotFound { .. } => "not_found",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::SelfApproval { .. } => "self_approval",
             Error::IdempotencyConflict { .. } => "idempotency_conflict",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Storage { .. } => "storage_error",
+            Error::RolloutConflict { .. } => "rollout_conflict",
+            Error::RolloutInProgress { .. } => "rollout_in_progress",
+            Error::Platform { .. } => "platform_error",
+            Error::RollbackFailed { .. } => "rollback_failed",
         }
     }
 
@@ -148,6 +190,14 @@ mod tests {
             (Error::IdempotencyConflict { key: "k".into() }, "idempotency_conflict"),
             (Error::PayloadTooLarge { limit_bytes: 1 }, "payload_too_large"),
             (Error::storage("disk I/O error"), "storage_error"),
+            (
+                Error::RolloutConflict { service: "a".into(), environment: "b".into(), active: "d".into() },
+                "rollout_conflict",
+            ),
+            (Error::RolloutInProgress { id: "d".into() }, "rollout_in_progress"),
+            (Error::RolloutNotFound { id: "d".into() }, "not_found"),
+            (Error::Platform { platform: "local".into(), message: "m".into() }, "platform_error"),
+            (Error::RollbackFailed { id: "d".into(), message: "m".into() }, "rollback_failed"),
         ];
         for (error, code) in cases {
             assert_eq!(error.code(), code, "{error}");

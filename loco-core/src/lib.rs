@@ -12,6 +12,10 @@
 //! - [`audit`]: the SHA-256 event chain and its verifier.
 //! - [`engine`]: [`Engine`], the facade.
 //! - [`metrics`]: deployment metrics in Prometheus text format.
+//! - [`platform`]: the [`Platform`] trait and the `local` (processes + weighted proxy) and
+//!   `memory` (simulated) platforms.
+//! - [`rollout`]: plans, strategies, the orchestrator and crash recovery.
+//! - [`health`]: HTTP, TCP, command and SQLite probes with retries and backoff.
 //! - [`error`]: [`Error`], one variant per stable error code.
 //!
 //! ## Quick start
@@ -54,15 +58,20 @@
 pub mod audit;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod lifecycle;
 pub mod metrics;
 pub mod model;
+pub mod platform;
+pub mod rollout;
 pub mod store;
 
 pub use audit::{AuditReport, BrokenLink};
-pub use engine::{Engine, EventSubscription};
+pub use engine::{Engine, EngineBuilder, EventSubscription};
 pub use error::{Error, FieldError, Result};
 pub use lifecycle::{Action, ActionInput, Status};
 pub use metrics::Metrics;
 pub use model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp};
+pub use platform::Platform;
+pub use rollout::{Rollout, RolloutPlan, RolloutState};
 pub use store::{Created, Durability, SqliteOptions, SqliteStore, Store};

@@ -5,11 +5,13 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::error::Error;
 use crate::lifecycle::{Action, Status};
-use crate::model::Deployment;
+use crate::model::{Deployment, Timestamp};
+use crate::rollout::Rollout;
 
 /// The label value used while a deployment has no platform or strategy (lifecycle-only use).
 pub const NONE_LABEL: &str = "none";
@@ -20,6 +22,13 @@ struct DeploymentLabels {
     platform: String,
     strategy: String,
     status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    stage: String,
+    platform: String,
+    strategy: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -38,9 +47,13 @@ struct RollbackLabels {
 pub struct Metrics {
     registry: Registry,
     deployments: Family<DeploymentLabels, Counter>,
+    durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
     validation_errors: Family<ValidationLabels, Counter>,
     rollbacks: Family<RollbackLabels, Counter>,
 }
+
+/// Buckets of `sparki_deployment_duration_seconds`, from the requirements.
+const DURATION_BUCKETS: [f64; 7] = [10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,6 +67,8 @@ impl Default for Metrics {
         let deployments = Family::<DeploymentLabels, Counter>::default();
         let validation_errors = Family::<ValidationLabels, Counter>::default();
         let rollbacks = Family::<RollbackLabels, Counter>::default();
+        let durations: Family<DurationLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
         registry.register(
             "sparki_deployment",
             "Deployments reaching each status, by stage (environment), platform and strategy",
@@ -69,19 +84,45 @@ impl Default for Metrics {
             "Rollbacks, by trigger and whether automatic",
             rollbacks.clone(),
         );
-        Self { registry, deployments, validation_errors, rollbacks }
+        registry.register(
+            "sparki_deployment_duration_seconds",
+            "Rollout duration from start to its final state, by stage, platform and strategy",
+            durations.clone(),
+        );
+        Self { registry, deployments, durations, validation_errors, rollbacks }
     }
 }
 
 impl Metrics {
-    /// Counts a deployment that reached its current status.
+    /// Counts a deployment that reached its current status (outside any rollout).
     pub fn record_status(&self, deployment: &Deployment) {
+        self.count(&deployment.environment, NONE_LABEL, NONE_LABEL, deployment.status);
+    }
+
+    /// Counts a rollout's deployment reaching `status`; final statuses also record the duration.
+    pub fn record_rollout_status(&self, rollout: &Rollout, status: Status) {
+        let strategy = rollout.plan.strategy.name();
+        self.count(&rollout.environment, &rollout.platform, strategy, status);
+        if matches!(status, Status::Succeeded | Status::RolledBack) {
+            let elapsed =
+                (Timestamp::now().as_datetime() - rollout.started_at.as_datetime()).to_std().unwrap_or_default();
+            self.durations
+                .get_or_create(&DurationLabels {
+                    stage: rollout.environment.clone(),
+                    platform: rollout.platform.clone(),
+                    strategy: strategy.to_owned(),
+                })
+                .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    fn count(&self, stage: &str, platform: &str, strategy: &str, status: Status) {
         self.deployments
             .get_or_create(&DeploymentLabels {
-                stage: deployment.environment.clone(),
-                platform: NONE_LABEL.to_owned(),
-                strategy: NONE_LABEL.to_owned(),
-                status: deployment.status.as_str().to_owned(),
+                stage: stage.to_owned(),
+                platform: platform.to_owned(),
+                strategy: strategy.to_owned(),
+                status: status.as_str().to_owned(),
             })
             .inc();
     }
@@ -97,7 +138,7 @@ impl Metrics {
         }
     }
 
-    /// Counts a rollback; `reason` is `manual` for a person's rollback action.
+    /// Counts a rollback; `reason` is `manual` for a person's rollback, else the failure code.
     pub fn record_rollback(&self, reason: &str, automatic: bool) {
         self.rollbacks
             .get_or_create(&RollbackLabels { trigger_reason: reason.to_owned(), automatic: automatic.to_string() })

@@ -48,6 +48,13 @@ impl Serialize for Timestamp {
     }
 }
 
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a caller asks to deploy. Validated by [`crate::lifecycle::validate_new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDeployment {
@@ -117,11 +124,15 @@ pub enum EventKind {
     Failed,
     /// It was rolled back.
     RolledBack,
+    /// A rollout step finished (traffic shifted, instances started or stopped, a window observed).
+    StepProgress,
+    /// A health check of a rollout instance finished.
+    HealthCheck,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -129,6 +140,8 @@ impl EventKind {
         EventKind::Succeeded,
         EventKind::Failed,
         EventKind::RolledBack,
+        EventKind::StepProgress,
+        EventKind::HealthCheck,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -141,7 +154,14 @@ impl EventKind {
             EventKind::Succeeded => "succeeded",
             EventKind::Failed => "failed",
             EventKind::RolledBack => "rolled_back",
+            EventKind::StepProgress => "step_progress",
+            EventKind::HealthCheck => "health_check",
         }
+    }
+
+    /// True for the kinds written by lifecycle actions (exactly one per action, plus `created`).
+    pub fn is_lifecycle(self) -> bool {
+        !matches!(self, EventKind::StepProgress | EventKind::HealthCheck)
     }
 
     /// Parses a stored kind name.
@@ -173,7 +193,8 @@ impl fmt::Display for EventKind {
 }
 
 /// One append-only history entry. Lifecycle events (one per action, plus `created`) always have a
-/// `to_status`; `from_status` is `None` only on `created`.
+/// `to_status`; `from_status` is `None` only on `created`. Rollout events (`step_progress`,
+/// `health_check`) have neither and carry their facts in `data`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     /// Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
@@ -194,6 +215,9 @@ pub struct Event {
     pub to_status: Option<Status>,
     /// When it was recorded.
     pub at: Timestamp,
+    /// Structured facts of rollout events (step, traffic, instances, probe results); `None` on
+    /// lifecycle events.
+    pub data: Option<serde_json::Value>,
     /// `sha256(previous event's hash ‖ canonical bytes of this event)`, lowercase hex.
     pub hash: String,
 }

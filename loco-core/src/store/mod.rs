@@ -15,7 +15,8 @@ use tokio::sync::broadcast;
 use crate::audit::AuditReport;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Action, ActionInput};
-use crate::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use crate::model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page};
+use crate::rollout::{Release, Rollout, RolloutFailure, RolloutPlan, RolloutProgress, RolloutState};
 
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
@@ -50,8 +51,74 @@ pub trait Store: Send + Sync {
     /// A receiver of every event, in commit order, sent only after its transaction committed.
     fn subscribe(&self) -> broadcast::Receiver<Event>;
 
+    /// Starts a rollout atomically: applies `start` to the approved deployment, records the
+    /// rollout (refusing with `rollout_conflict` when its service+environment already has an
+    /// active one) with the target's current release as the one to restore, and appends the
+    /// `started` event.
+    async fn begin_rollout(&self, begin: BeginRollout) -> Result<(Deployment, Rollout)>;
+
+    /// Applies one rollout change atomically: progress, state, failure, an optional lifecycle
+    /// action (with its event), extra events and a release activation, all or nothing.
+    async fn update_rollout(&self, id: &str, update: RolloutUpdate) -> Result<Rollout>;
+
+    /// The rollout of one deployment (`not_found` when it has none).
+    async fn rollout(&self, id: &str) -> Result<Rollout>;
+
+    /// Every rollout, or only the active ones (running or rolling back), oldest first.
+    async fn rollouts(&self, active_only: bool) -> Result<Vec<Rollout>>;
+
+    /// The release history of a service+environment, newest first (at most `limit`).
+    async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>>;
+
     /// Finishes queued writes and stops accepting new ones. Later writes fail with `storage_error`.
     async fn close(&self) -> Result<()>;
+}
+
+/// What [`Store::begin_rollout`] needs.
+#[derive(Debug, Clone)]
+pub struct BeginRollout {
+    /// The approved deployment to roll out.
+    pub deployment_id: String,
+    /// The validated plan.
+    pub plan: RolloutPlan,
+    /// Who starts it (the `start` event's actor).
+    pub actor: String,
+    /// The engine process that will execute it.
+    pub owner: String,
+}
+
+/// An event to append with a rollout change (`seq`, `id`, `at` and `hash` are assigned on write).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// A rollout event kind (`step_progress`, `health_check`).
+    pub kind: EventKind,
+    /// Who or what caused it.
+    pub actor: String,
+    /// A one-line summary.
+    pub note: Option<String>,
+    /// The structured facts.
+    pub data: Option<serde_json::Value>,
+}
+
+/// One atomic change to a rollout; unset fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct RolloutUpdate {
+    /// New progress.
+    pub progress: Option<RolloutProgress>,
+    /// New state (a final state also sets `finished_at`).
+    pub state: Option<RolloutState>,
+    /// Why it failed.
+    pub failure: Option<RolloutFailure>,
+    /// A lifecycle action applied to the deployment in the same transaction.
+    pub action: Option<(Action, ActionInput)>,
+    /// Rollout events to append.
+    pub events: Vec<NewEvent>,
+    /// A release that becomes the target's current one (the current one is retired).
+    pub activate: Option<Release>,
+    /// Hands the rollout to another engine process…
+    pub owner: Option<String>,
+    /// …only if it still belongs to this one (compare-and-set); `rollout_conflict` otherwise.
+    pub expect_owner: Option<String>,
 }
 
 /// The outcome of [`Store::create`].

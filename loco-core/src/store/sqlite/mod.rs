@@ -2,6 +2,7 @@
 //! doing group commit, and a small pool of read-only connections used off the async runtime.
 
 mod reads;
+mod rollouts;
 mod rows;
 mod schema;
 mod writer;
@@ -17,7 +18,8 @@ use crate::audit::{AuditReport, sha256_hex};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, ActionInput, Status};
 use crate::model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp, new_deployment_id};
-use crate::store::{Created, Store};
+use crate::rollout::{Release, Rollout};
+use crate::store::{BeginRollout, Created, RolloutUpdate, Store};
 
 use reads::ReadPool;
 pub use schema::SCHEMA_VERSION;
@@ -184,11 +186,12 @@ fn create_in_tx(ctx: &mut WriteCtx<'_>, new: &NewDeployment, key: Option<&str>, 
         from_status: None,
         to_status: Some(Status::PendingApproval),
         at: now,
+        data: None,
     })?;
     Ok(Created { deployment, replayed: false })
 }
 
-fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Deployment> {
+pub(crate) fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Deployment> {
     let mut deployment = rows::get_deployment(ctx.conn, id)?;
     let transition = lifecycle::transition(id, deployment.status, &deployment.requester, action, &input.actor)?;
     let now = Timestamp::now();
@@ -211,6 +214,7 @@ fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionI
         from_status: Some(transition.from),
         to_status: Some(transition.to),
         at: now,
+        data: None,
     })?;
     Ok(deployment)
 }
@@ -224,7 +228,12 @@ impl Store for SqliteStore {
 
     async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
         let id = id.to_owned();
-        self.writer.submit(move |ctx| apply_in_tx(ctx, &id, action, &input)).await
+        self.writer
+            .submit(move |ctx| {
+                rollouts::ensure_no_active_rollout(ctx.conn, &id)?;
+                apply_in_tx(ctx, &id, action, &input)
+            })
+            .await
     }
 
     async fn get(&self, id: &str) -> Result<Deployment> {
@@ -248,6 +257,29 @@ impl Store for SqliteStore {
 
     async fn verify_audit(&self) -> Result<AuditReport> {
         self.reads.run(reads::verify_audit).await
+    }
+
+    async fn begin_rollout(&self, begin: BeginRollout) -> Result<(Deployment, Rollout)> {
+        self.writer.submit(move |ctx| rollouts::begin_in_tx(ctx, begin)).await
+    }
+
+    async fn update_rollout(&self, id: &str, update: RolloutUpdate) -> Result<Rollout> {
+        let id = id.to_owned();
+        self.writer.submit(move |ctx| rollouts::update_in_tx(ctx, &id, update)).await
+    }
+
+    async fn rollout(&self, id: &str) -> Result<Rollout> {
+        let id = id.to_owned();
+        self.reads.run(move |conn| rollouts::get_rollout(conn, &id)).await
+    }
+
+    async fn rollouts(&self, active_only: bool) -> Result<Vec<Rollout>> {
+        self.reads.run(move |conn| rollouts::list_rollouts(conn, active_only)).await
+    }
+
+    async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
+        let (service, environment) = (service.to_owned(), environment.to_owned());
+        self.reads.run(move |conn| rollouts::list_releases(conn, &service, &environment, limit)).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {

@@ -11,7 +11,8 @@ use crate::model::{Deployment, Event, EventKind, Timestamp};
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "seq, id, service, environment, version, requester, work_refs, \
      rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at";
 
-pub(crate) const EVENT_COLUMNS: &str = "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash";
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data";
 
 impl FromSql for Status {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
@@ -51,9 +52,7 @@ impl ToSql for Timestamp {
 
 /// Reads a row selected with [`DEPLOYMENT_COLUMNS`]; returns its keyset position and the record.
 pub(crate) fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Deployment)> {
-    let work_refs: String = row.get(6)?;
-    let work_refs = serde_json::from_str(&work_refs)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?;
+    let work_refs = json_column(row, 6)?.unwrap_or_default();
     Ok((
         row.get(0)?,
         Deployment {
@@ -87,7 +86,16 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
         to_status: row.get(7)?,
         at: row.get(8)?,
         hash: row.get(9)?,
+        data: json_column(row, 10)?,
     })
+}
+
+/// Reads an optional JSON text column into any deserializable type.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
+    let Some(text) = row.get::<_, Option<String>>(idx)? else { return Ok(None) };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// One deployment by id, or `not_found`.

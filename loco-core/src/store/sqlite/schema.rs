@@ -50,6 +50,47 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER deployment_events_are_append_only_delete BEFORE DELETE ON deployment_events
     BEGIN SELECT RAISE(ABORT, 'deployment_events is append-only'); END;
     ",
+    // v2: rollouts (orchestration progress, one per deployment) and the release history per
+    // service+environment; structured data on events.
+    "
+    ALTER TABLE deployment_events ADD COLUMN data TEXT;       -- JSON, rollout events only
+
+    CREATE TABLE rollouts (
+        deployment_id TEXT PRIMARY KEY REFERENCES deployments (id),
+        service       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        plan          TEXT NOT NULL,                  -- JSON RolloutPlan
+        state         TEXT NOT NULL,
+        progress      TEXT NOT NULL,                  -- JSON RolloutProgress
+        previous      TEXT,                           -- JSON Release restored on rollback
+        failure       TEXT,                           -- JSON RolloutFailure
+        actor         TEXT NOT NULL,
+        owner         TEXT NOT NULL,                  -- the engine process running it
+        heartbeat_at  TEXT NOT NULL,
+        started_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        finished_at   TEXT
+    );
+    -- At most one active rollout per service+environment, enforced by the database itself.
+    CREATE UNIQUE INDEX rollouts_one_active_per_target ON rollouts (service, environment)
+        WHERE state IN ('running', 'rolling_back');
+    CREATE INDEX rollouts_by_state ON rollouts (state);
+
+    CREATE TABLE releases (
+        seq           INTEGER PRIMARY KEY,
+        service       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        deployment_id TEXT NOT NULL REFERENCES deployments (id),
+        platform      TEXT NOT NULL,
+        spec          TEXT NOT NULL,                  -- JSON ReleaseSpec
+        instances     TEXT NOT NULL,                  -- JSON [Instance]
+        activated_at  TEXT NOT NULL,
+        retired_at    TEXT
+    );
+    CREATE INDEX releases_by_target ON releases (service, environment, seq);
+    ",
 ];
 
 /// The schema version this build writes.
@@ -75,5 +116,34 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_migrates_forward_keeping_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, status, \
+             created_at, updated_at) VALUES ('dep_1', 'api', 'dev', '1', 'a', '[\"X\"]', 'r', 'pending_approval', 't', 't');
+             INSERT INTO deployment_events (seq, id, deployment_id, kind, actor, at, hash)
+             VALUES (1, 'evt_1', 'dep_1', 'created', 'a', 't', 'h');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let (kind, data): (String, Option<String>) = conn
+            .query_row("SELECT kind, data FROM deployment_events WHERE seq = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((kind.as_str(), data), ("created", None));
+        let rollouts: i64 = conn.query_row("SELECT count(*) FROM rollouts", [], |r| r.get(0)).unwrap();
+        assert_eq!(rollouts, 0);
+        migrate(&mut conn).unwrap(); // idempotent
     }
 }

@@ -32,6 +32,7 @@ pub(crate) struct EventDraft<'a> {
     pub from_status: Option<Status>,
     pub to_status: Option<Status>,
     pub at: Timestamp,
+    pub data: Option<serde_json::Value>,
 }
 
 impl WriteCtx<'_> {
@@ -47,14 +48,15 @@ impl WriteCtx<'_> {
             from_status: draft.from_status,
             to_status: draft.to_status,
             at: draft.at,
+            data: draft.data.clone(),
             hash: String::new(),
         };
         event.hash = event_hash(&self.head_hash, &event);
         self.conn
             .prepare_cached(
                 "INSERT INTO deployment_events \
-                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 event.seq,
@@ -67,6 +69,7 @@ impl WriteCtx<'_> {
                 event.to_status,
                 event.at,
                 event.hash,
+                event.data.as_ref().map(serde_json::Value::to_string),
             ])?;
         self.head_seq = event.seq;
         self.head_hash.clone_from(&event.hash);

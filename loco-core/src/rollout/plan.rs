@@ -1,0 +1,385 @@
+//! What a rollout should do: the release to run, the strategy, the instance count and the health
+//! checks — parsed from JSON and validated here, once, for every surface.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, FieldError, Result};
+
+/// Longest observation or switch delay a plan may ask for (one day).
+pub const MAX_WAIT_SECONDS: f64 = 86_400.0;
+/// Most instances one rollout may run.
+pub const MAX_INSTANCES: u32 = 100;
+
+/// How to run one release.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSpec {
+    /// The version label; when empty, the deployment's version is used.
+    #[serde(default)]
+    pub version: String,
+    /// For the local platform: the program and its arguments. Each instance gets `PORT`,
+    /// `LOCO_INSTANCE_ID`, `LOCO_VERSION` and `LOCO_SERVICE` in its environment.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Extra environment variables for every instance.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// For cloud platforms: the image or source reference to deploy.
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// How traffic moves from the old release to the new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Strategy {
+    /// Start the new release, check it, send it all traffic, stop the old one.
+    Immediate {},
+    /// Replace instances in batches, keeping at most `instances + max_surge` running and at least
+    /// `instances - max_unavailable` serving.
+    Rolling {
+        /// Extra instances allowed above the desired count during the rollout.
+        max_surge: u32,
+        /// Instances allowed to be missing below the desired count during the rollout.
+        max_unavailable: u32,
+    },
+    /// Start the whole new release beside the old one, check it, wait, switch all traffic at once.
+    BlueGreen {
+        /// Wait between the new release passing its checks and the switch.
+        #[serde(default)]
+        switch_delay_seconds: f64,
+    },
+    /// Send growing shares of traffic to the new release, observing each for `interval_seconds`,
+    /// then promote it to 100 %.
+    Canary {
+        /// Traffic percentages, strictly increasing, each 1–100.
+        steps: Vec<u8>,
+        /// How long each step is observed before the next.
+        interval_seconds: f64,
+    },
+}
+
+impl Strategy {
+    /// The strategy's name as used in JSON and metrics labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Immediate {} => "immediate",
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::BlueGreen { .. } => "blue_green",
+            Strategy::Canary { .. } => "canary",
+        }
+    }
+}
+
+/// One way to check that an instance serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Probe {
+    /// `GET path` on the instance's address must answer `expect_status`.
+    Http {
+        /// Request path, starting with `/`.
+        path: String,
+        /// Expected status code (default 200).
+        #[serde(default = "default_status")]
+        expect_status: u16,
+    },
+    /// A TCP connection to the instance's address must open.
+    Tcp,
+    /// A command must exit 0; it gets `LOCO_INSTANCE_ADDRESS` and `LOCO_INSTANCE_ID`.
+    Command {
+        /// The program and its arguments.
+        command: Vec<String>,
+    },
+    /// `SELECT 1` must succeed on a SQLite database file (the service's database).
+    Sqlite {
+        /// Path of the database file.
+        path: String,
+    },
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+impl Probe {
+    /// A short description for events and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Probe::Http { path, expect_status } => format!("http GET {path} expects {expect_status}"),
+            Probe::Tcp => "tcp connect".to_owned(),
+            Probe::Command { command } => format!("command {}", command.first().map_or("", String::as_str)),
+            Probe::Sqlite { path } => format!("sqlite SELECT 1 on {path}"),
+        }
+    }
+}
+
+/// Health checking of new instances: which probes, and how patiently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSpec {
+    /// Probes that must all pass; with none, only the platform's own view (process alive) counts.
+    pub probes: Vec<Probe>,
+    /// Time limit of one probe attempt (default 10 s).
+    pub timeout_seconds: f64,
+    /// Further attempts after a failed one (default 5), with exponential backoff.
+    pub retries: u32,
+    /// Wait before the first retry (default 0.5 s); doubles each retry.
+    pub backoff_initial_seconds: f64,
+    /// Longest wait between retries (default 10 s).
+    pub backoff_max_seconds: f64,
+    /// How often instances are re-checked while a step is observed (default 1 s).
+    pub interval_seconds: f64,
+}
+
+impl Default for HealthSpec {
+    fn default() -> Self {
+        Self {
+            probes: Vec::new(),
+            timeout_seconds: 10.0,
+            retries: 5,
+            backoff_initial_seconds: 0.5,
+            backoff_max_seconds: 10.0,
+            interval_seconds: 1.0,
+        }
+    }
+}
+
+impl HealthSpec {
+    /// Time limit of one attempt.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_seconds)
+    }
+
+    /// Wait before retry number `retry` (0-based): initial × 2^retry, capped.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let secs = self.backoff_initial_seconds * 2f64.powi(retry.min(30) as i32);
+        Duration::from_secs_f64(secs.min(self.backoff_max_seconds))
+    }
+}
+
+/// Everything a rollout needs besides the deployment itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutPlan {
+    /// Name of a platform registered with the engine (`local`, …).
+    pub platform: String,
+    /// How traffic moves.
+    pub strategy: Strategy,
+    /// What to run.
+    pub release: ReleaseSpec,
+    /// Desired instance count of the new release (default 1).
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// How new instances are checked.
+    #[serde(default)]
+    pub health: HealthSpec,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RolloutPlan {
+    /// Parses a plan from JSON; unknown fields, unknown strategies and wrong types are
+    /// validation errors naming the field. The result is also [`validate`](Self::validate)d.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let plan: RolloutPlan = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(json))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "plan".to_owned() } else { path };
+                Error::invalid(field, e.into_inner().to_string())
+            })?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Checks every rule of a plan and reports all broken ones.
+    pub fn validate(&self) -> Result<()> {
+        let mut details = Vec::new();
+        let mut bad = |field: &str, message: String| details.push(FieldError::new(field, message));
+        if self.platform.trim().is_empty() {
+            bad("platform", "is required".to_owned());
+        }
+        if self.instances == 0 || self.instances > MAX_INSTANCES {
+            bad("instances", format!("must be between 1 and {MAX_INSTANCES}; got {}", self.instances));
+        }
+        match &self.strategy {
+            Strategy::Immediate {} => {}
+            Strategy::Rolling { max_surge, max_unavailable } => {
+                if *max_surge == 0 && *max_unavailable == 0 {
+                    bad(
+                        "strategy.max_surge",
+                        "and max_unavailable cannot both be 0; the rollout could never progress".to_owned(),
+                    );
+                }
+                if *max_surge > MAX_INSTANCES {
+                    bad("strategy.max_surge", format!("must be at most {MAX_INSTANCES}"));
+                }
+            }
+            Strategy::BlueGreen { switch_delay_seconds } => {
+                check_seconds(&mut bad, "strategy.switch_delay_seconds", *switch_delay_seconds);
+            }
+            Strategy::Canary { steps, interval_seconds } => {
+                if steps.is_empty() {
+                    bad("strategy.steps", "needs at least one traffic percentage".to_owned());
+                }
+                for (i, percent) in steps.iter().enumerate() {
+                    if *percent == 0 || *percent > 100 {
+                        bad(&format!("strategy.steps[{i}]"), format!("must be between 1 and 100; got {percent}"));
+                    } else if i > 0 && *percent <= steps[i - 1] {
+                        bad(
+                            &format!("strategy.steps[{i}]"),
+                            format!("must be greater than the step before ({})", steps[i - 1]),
+                        );
+                    }
+                }
+                check_seconds(&mut bad, "strategy.interval_seconds", *interval_seconds);
+            }
+        }
+        if self.release.command.iter().any(String::is_empty) {
+            bad("release.command", "must not contain empty arguments".to_owned());
+        }
+        let h = &self.health;
+        for (field, value) in [
+            ("health.timeout_seconds", h.timeout_seconds),
+            ("health.backoff_initial_seconds", h.backoff_initial_seconds),
+            ("health.backoff_max_seconds", h.backoff_max_seconds),
+            ("health.interval_seconds", h.interval_seconds),
+        ] {
+            check_seconds(&mut bad, field, value);
+        }
+        if h.timeout_seconds == 0.0 || h.interval_seconds == 0.0 {
+            bad("health", "timeout_seconds and interval_seconds must be greater than 0".to_owned());
+        }
+        if h.retries > 100 {
+            bad("health.retries", "must be at most 100".to_owned());
+        }
+        for (i, probe) in h.probes.iter().enumerate() {
+            match probe {
+                Probe::Http { path, expect_status } => {
+                    if !path.starts_with('/') {
+                        bad(&format!("health.probes[{i}].path"), "must start with '/'".to_owned());
+                    }
+                    if !(100..=599).contains(expect_status) {
+                        bad(
+                            &format!("health.probes[{i}].expect_status"),
+                            "must be an HTTP status (100-599)".to_owned(),
+                        );
+                    }
+                }
+                Probe::Command { command } if command.is_empty() || command[0].is_empty() => {
+                    bad(&format!("health.probes[{i}].command"), "needs a program".to_owned());
+                }
+                Probe::Sqlite { path } if path.trim().is_empty() => {
+                    bad(&format!("health.probes[{i}].path"), "is required".to_owned());
+                }
+                _ => {}
+            }
+        }
+        if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
+    }
+}
+
+fn check_seconds(bad: &mut impl FnMut(&str, String), field: &str, value: f64) {
+    if !value.is_finite() || !(0.0..=MAX_WAIT_SECONDS).contains(&value) {
+        bad(field, format!("must be between 0 and {MAX_WAIT_SECONDS} seconds; got {value}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(strategy: &str) -> String {
+        format!(r#"{{"platform": "local", "strategy": {strategy}, "release": {{"command": ["app"]}}}}"#)
+    }
+
+    fn fields(json: &str) -> Vec<String> {
+        match RolloutPlan::from_json(json) {
+            Err(Error::Validation { details }) => details.into_iter().map(|d| d.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_strategy_parses_with_defaults() {
+        let p = RolloutPlan::from_json(&plan(r#"{"type": "canary", "steps": [5, 25, 50], "interval_seconds": 60}"#))
+            .unwrap();
+        assert_eq!(p.strategy, Strategy::Canary { steps: vec![5, 25, 50], interval_seconds: 60.0 });
+        assert_eq!((p.instances, p.health.retries, p.health.timeout_seconds), (1, 5, 10.0));
+        for s in [
+            r#"{"type": "immediate"}"#,
+            r#"{"type": "rolling", "max_surge": 1, "max_unavailable": 0}"#,
+            r#"{"type": "blue_green", "switch_delay_seconds": 0.5}"#,
+            r#"{"type": "blue_green"}"#,
+        ] {
+            RolloutPlan::from_json(&plan(s)).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_canary_steps_are_named() {
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [0, 50], "interval_seconds": 1}"#)),
+            ["strategy.steps[0]"]
+        );
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [50, 25], "interval_seconds": 1}"#)),
+            ["strategy.steps[1]"]
+        );
+        assert_eq!(fields(&plan(r#"{"type": "canary", "steps": [], "interval_seconds": 1}"#)), ["strategy.steps"]);
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [10], "interval_seconds": -1}"#)),
+            ["strategy.interval_seconds"]
+        );
+    }
+
+    #[test]
+    fn over_100_percent_is_refused() {
+        // 101 fits in a u8 and must be refused by the rule, 300 does not fit and fails parsing.
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [50, 101], "interval_seconds": 1}"#)),
+            ["strategy.steps[1]"]
+        );
+        // Inside a tagged strategy serde reports the strategy as a whole.
+        assert_eq!(fields(&plan(r#"{"type": "canary", "steps": [300], "interval_seconds": 1}"#)), ["strategy"]);
+    }
+
+    #[test]
+    fn rolling_needs_surge_or_unavailability() {
+        assert_eq!(
+            fields(&plan(r#"{"type": "rolling", "max_surge": 0, "max_unavailable": 0}"#)),
+            ["strategy.max_surge"]
+        );
+    }
+
+    #[test]
+    fn unknown_strategy_and_unknown_fields_are_validation_errors() {
+        for json in [
+            plan(r#"{"type": "yolo"}"#),
+            plan(r#"{"type": "immediate", "speed": 11}"#),
+            r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {}, "colour": "red"}"#.to_owned(),
+            "not json".to_owned(),
+        ] {
+            let err = RolloutPlan::from_json(&json).unwrap_err();
+            assert_eq!(err.code(), "validation_error", "{json}");
+        }
+    }
+
+    #[test]
+    fn instance_count_and_health_bounds() {
+        let json = r#"{"platform": " ", "strategy": {"type": "immediate"}, "release": {}, "instances": 0,
+            "health": {"timeout_seconds": 0, "probes": [{"type": "http", "path": "health"}]}}"#;
+        assert_eq!(fields(json), ["platform", "instances", "health", "health.probes[0].path"]);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let h = HealthSpec { backoff_initial_seconds: 0.5, backoff_max_seconds: 3.0, ..HealthSpec::default() };
+        let waits: Vec<f64> = (0..5).map(|r| h.backoff(r).as_secs_f64()).collect();
+        assert_eq!(waits, [0.5, 1.0, 2.0, 3.0, 3.0]);
+    }
+}
