@@ -368,6 +368,34 @@ mod tests {
         assert_eq!(new.risk, None);
     }
 
+    /// The wire types must render exactly what the core's own `Serialize` renders.
+    #[tokio::test]
+    async fn wire_json_equals_core_json() {
+        let engine = loco_core::Engine::open_in_memory().await.unwrap();
+        let new = CreateDeployment {
+            service: Some("api".into()),
+            environment: Some("prod".into()),
+            version: Some("1".into()),
+            requester: Some("alice".into()),
+            work_refs: Some(vec!["W-1".into()]),
+            rollback_plan: Some("redo".into()),
+            risk: Some("low".into()),
+        };
+        let d = engine.create(new.into_new(), None).await.unwrap();
+        let d = engine.approve(&d.id, "bob", Some("ok")).await.unwrap();
+        let core = serde_json::to_value(&d).unwrap();
+        assert_eq!(serde_json::to_value(Deployment::from(d.clone())).unwrap(), core);
+        for event in engine.events(&d.id).await.unwrap() {
+            let core = serde_json::to_value(&event).unwrap();
+            assert_eq!(serde_json::to_value(Event::from(event)).unwrap(), core);
+        }
+        let report = engine.verify_audit().await.unwrap();
+        assert_eq!(
+            serde_json::to_value(AuditReport::from(report.clone())).unwrap(),
+            serde_json::to_value(report).unwrap()
+        );
+    }
+
     #[test]
     fn list_params_name_the_bad_field() {
         let bad = |p: ListParams| p.into_query().unwrap_err().details()[0].field.clone();

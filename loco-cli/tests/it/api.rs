@@ -520,3 +520,38 @@ async fn metrics_count_requests_by_route_template_then_engine_metrics_then_eof()
     assert!(text.ends_with("# EOF\n"), "{text}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_in_the_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = crate::common::LocoProcess::start_with(
+        &dir.path().join("loco.db"),
+        &["--log-format", "json"],
+        log.into(),
+        "info",
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/deployments", server.url))
+        .header("X-Request-Id", "req-log-test-1")
+        .json(&request("api", "staging"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    server.terminate();
+    assert_eq!(server.wait(), Some(0));
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let finished = lines
+        .iter()
+        .find(|l| l["span"]["request_id"] == "req-log-test-1")
+        .unwrap_or_else(|| panic!("a line in the request's span: {text}"));
+    assert_eq!(finished["fields"]["message"], "request finished");
+    assert_eq!(finished["fields"]["status"], 201);
+    assert_eq!(finished["span"]["route"], "/api/v1/deployments");
+    assert_eq!(finished["span"]["method"], "POST");
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "SIGTERM received"), "{text}");
+}

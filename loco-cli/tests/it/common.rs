@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: a real server on a loopback port over a real SQLite
 //! file, and small JSON request helpers.
 
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use loco_cli::server::{self, ServerConfig};
@@ -116,6 +119,57 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A `loco serve` child process on a loopback port chosen by the OS.
+pub struct LocoProcess {
+    /// The child.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl LocoProcess {
+    /// Starts `loco serve --db <db> --addr 127.0.0.1:0` and waits for its "listening" line.
+    pub fn start(db: &Path) -> Self {
+        Self::start_with(db, &[], Stdio::inherit(), "warn")
+    }
+
+    /// Like [`LocoProcess::start`] with extra `serve` flags, a stderr destination and a log filter.
+    pub fn start_with(db: &Path, flags: &[&str], stderr: Stdio, log_filter: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loco"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(flags)
+            .env("RUST_LOG", log_filter)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn loco");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
+        let url = line.trim().strip_prefix("loco listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}"));
+        Self { url: url.to_owned(), child }
+    }
+
+    /// Sends SIGTERM (through kill(1), since this crate forbids unsafe code).
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait(mut self) -> Option<i32> {
+        self.child.wait().expect("wait").code()
+    }
+}
+
+impl Drop for LocoProcess {
+    fn drop(&mut self) {
+        // Only reached when a test failed half-way: do not leave the server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -1,61 +1,13 @@
 //! Durability of the real `loco serve` process: everything acknowledged before SIGTERM (graceful)
 //! or SIGKILL (abrupt) is there, with its events, after a restart on the same file.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::request;
-
-/// A `loco serve` child process on a loopback port chosen by the OS.
-pub struct LocoProcess {
-    /// The child.
-    pub child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-}
-
-impl LocoProcess {
-    /// Starts `loco serve --db <db> --addr 127.0.0.1:0` and waits for its "listening" line.
-    pub fn start(db: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loco"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn loco");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the listening line");
-        let url = line.trim().strip_prefix("loco listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}"));
-        Self { url: url.to_owned(), child }
-    }
-
-    /// Sends SIGTERM (through kill(1), since this crate forbids unsafe code).
-    pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit and returns its exit code.
-    pub fn wait(mut self) -> Option<i32> {
-        self.child.wait().expect("wait").code()
-    }
-}
-
-impl Drop for LocoProcess {
-    fn drop(&mut self) {
-        // Only reached when a test failed half-way: do not leave the server running.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common::{LocoProcess, request};
 
 /// Fires `total` creates from 16 concurrent keep-alive clients; once `trigger_after` of them were
 /// acknowledged, runs `interrupt`. Returns the ids of every acknowledged create.
