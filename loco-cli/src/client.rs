@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::wire::{
-    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList, ListParams,
+    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, Event, EventList, ListParams,
 };
 
 /// Why a request failed.
@@ -148,10 +148,94 @@ impl Client {
         self.send(self.request(Method::GET, &format!("/api/v1/deployments/{}/events", encode_segment(id)))).await
     }
 
+    /// `GET /api/v1/deployments/{id}/events/stream` (or `GET /api/v1/events` without an id):
+    /// committed events as they happen, starting after `after` when given.
+    pub async fn follow(&self, id: Option<&str>, after: Option<i64>) -> Result<EventStream, ClientError> {
+        let path = match id {
+            Some(id) => format!("/api/v1/deployments/{}/events/stream", encode_segment(id)),
+            None => "/api/v1/events".to_owned(),
+        };
+        let mut request = self.request(Method::GET, &path);
+        if let Some(after) = after {
+            request = request.header("Last-Event-ID", after.to_string());
+        }
+        let response =
+            request.send().await.map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => ClientError::Api { status, body },
+                Err(_) => ClientError::Unexpected { status, detail: String::from_utf8_lossy(&bytes).into_owned() },
+            });
+        }
+        Ok(EventStream { response, buffer: Vec::new() })
+    }
+
     /// `GET /api/v1/audit/verify`.
     pub async fn verify_audit(&self) -> Result<AuditReport, ClientError> {
         self.send(self.request(Method::GET, "/api/v1/audit/verify")).await
     }
+}
+
+/// A server-sent event stream of committed events; see [`Client::follow`].
+#[derive(Debug)]
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl EventStream {
+    /// The next event; `None` when the server ended the stream (for example on shutdown).
+    pub async fn next(&mut self) -> Option<Result<Event, ClientError>> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                match parse_frame(&String::from_utf8_lossy(&frame)) {
+                    Some(item) => return Some(item),
+                    // A keep-alive comment.
+                    None => continue,
+                }
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Ok(None) => return None,
+                Err(e) => {
+                    let status = self.response.status();
+                    return Some(Err(ClientError::Unexpected { status, detail: format!("event stream broke: {e}") }));
+                }
+            }
+        }
+    }
+}
+
+/// One SSE frame: an event, an `event: error` frame, or `None` for a comment-only frame.
+fn parse_frame(frame: &str) -> Option<Result<Event, ClientError>> {
+    let mut kind = None;
+    let mut data = String::new();
+    for line in frame.lines() {
+        if let Some((field, value)) = line.split_once(':') {
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => kind = Some(value.to_owned()),
+                "data" => data.push_str(value),
+                _ => {}
+            }
+        }
+    }
+    if data.is_empty() {
+        return None;
+    }
+    let status = StatusCode::OK;
+    Some(if kind.as_deref() == Some("error") {
+        match serde_json::from_str::<ErrorBody>(&data) {
+            Ok(body) => Err(ClientError::Api { status, body }),
+            Err(e) => Err(ClientError::Unexpected { status, detail: format!("bad error frame: {e}") }),
+        }
+    } else {
+        serde_json::from_str::<Event>(&data)
+            .map_err(|e| ClientError::Unexpected { status, detail: format!("bad event frame: {e}") })
+    })
 }
 
 /// Percent-encodes one path segment, so an id with `/`, `?` or spaces stays one segment.
@@ -176,6 +260,16 @@ mod tests {
         assert_eq!(encode_segment("dep_01ABC"), "dep_01ABC");
         assert_eq!(encode_segment("a/b?c d"), "a%2Fb%3Fc%20d");
         assert_eq!(encode_segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn sse_frames_parse_into_events_errors_and_comments() {
+        assert!(parse_frame(": keep-alive\n\n").is_none());
+        let error = parse_frame(
+            "event: error\ndata: {\"error\":{\"code\":\"storage_error\",\"message\":\"m\",\"details\":[]}}\n\n",
+        );
+        assert!(matches!(error, Some(Err(ClientError::Api { ref body, .. })) if body.error.code == "storage_error"));
+        assert!(matches!(parse_frame("id: 1\ndata: {\"seq\": 1}\n\n"), Some(Err(ClientError::Unexpected { .. }))));
     }
 
     #[test]

@@ -63,6 +63,28 @@ impl Backend {
         }
     }
 
+    /// Prints `id`'s events as they are committed, starting after `after`, until the server
+    /// ends the stream. Only a server sees every writer's events, so this needs `--server`.
+    pub async fn follow(
+        &self,
+        id: &str,
+        after: Option<i64>,
+        mut each: impl FnMut(Event) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => {
+                let mut stream = client.follow(Some(id), after).await?;
+                while let Some(event) = stream.next().await {
+                    each(event?)?;
+                }
+                Ok(())
+            }
+            Backend::Local(_) => Err(CliError::Usage(
+                "--follow needs --server: a database file opened here only sees this process's own writes".to_owned(),
+            )),
+        }
+    }
+
     /// Verifies the audit chain.
     pub async fn verify_audit(&self) -> Result<AuditReport, CliError> {
         match self {

@@ -79,6 +79,17 @@ pub struct ListArgs {
     pub all: bool,
 }
 
+/// Flags of `loco events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The deployment id.
+    pub id: String,
+    /// Keep printing new events as they are committed (needs --server); one line (or one JSON
+    /// object) per event.
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
 /// A command that takes just a deployment id.
 #[derive(Debug, Args)]
 pub struct IdArgs {
@@ -116,6 +127,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         Command::Rollback(args) => act(backend, Action::Rollback, args, output).await,
         Command::Ls(args) => list(backend, args, output).await,
         Command::Show(args) => output.deployment(&backend.get(&args.id).await?),
+        Command::Events(args) if args.follow => follow(backend, &args.id, output).await,
         Command::Events(args) => output.events(backend.events(&args.id).await?),
         Command::Verify => {
             let report = backend.verify_audit().await?;
@@ -129,6 +141,19 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
 async fn act(backend: &Backend, action: Action, args: ActionArgs, output: Output) -> Result<(), CliError> {
     let body = ActionRequest { actor: args.actor, note: args.note };
     output.deployment(&backend.act(&args.id, action, body).await?)
+}
+
+async fn follow(backend: &Backend, id: &str, output: Output) -> Result<(), CliError> {
+    if matches!(backend, Backend::Local(_)) {
+        // Refuse before printing any history, so the failure is not mistaken for a short stream.
+        return backend.follow(id, None, |_| Ok(())).await;
+    }
+    let history = backend.events(id).await?;
+    let last = history.last().map(|e| e.seq);
+    for event in history {
+        output.event_line(&event)?;
+    }
+    backend.follow(id, last, |event| output.event_line(&event)).await
 }
 
 async fn list(backend: &Backend, args: ListArgs, output: Output) -> Result<(), CliError> {

@@ -89,8 +89,8 @@ pub enum Command {
     Ls(deployments::ListArgs),
     /// Show one deployment.
     Show(deployments::IdArgs),
-    /// Show a deployment's events, oldest first.
-    Events(deployments::IdArgs),
+    /// Show a deployment's events, oldest first (--follow: and then new ones as they happen).
+    Events(deployments::EventsArgs),
     /// Verify the audit chain of every event (exit code 11 when broken).
     Verify,
 }

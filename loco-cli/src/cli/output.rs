@@ -97,6 +97,25 @@ impl Output {
         print_text(&table(&["SEQ", "AT", "KIND", "ACTOR", "FROM", "TO", "NOTE"], &rows))
     }
 
+    /// One event as a single line (JSON: one object per line), for following a stream.
+    pub fn event_line(self, e: &Event) -> Result<(), CliError> {
+        if self.json {
+            let line = serde_json::to_string(e).map_err(|err| CliError::Internal(err.to_string()))?;
+            return print_text(&(line + "\n"));
+        }
+        let status = |s: Option<loco_core::Status>| s.map_or_else(|| "-".to_owned(), |s| s.to_string());
+        let note = e.note.as_deref().map_or_else(String::new, |n| format!("  {}", cell(n)));
+        print_text(&format!(
+            "{:<6} {}  {:<12} {:<20} {} -> {}{note}\n",
+            e.seq,
+            e.at,
+            e.kind,
+            cell(&e.actor),
+            status(e.from_status),
+            status(e.to_status)
+        ))
+    }
+
     /// An audit report; a broken chain is then reported as [`CliError::AuditBroken`] by the caller.
     pub fn audit(self, report: &AuditReport) -> Result<(), CliError> {
         if self.json {

@@ -445,6 +445,10 @@ async fn unknown_paths_and_methods_get_json_errors() {
     let (status, body) = server.post("/api/v1/deployments/dep_x/promote", &json!({"actor": "a"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "not_found", &[]);
+    // An id that is not valid UTF-8 once percent-decoded is bad input, not a missing deployment.
+    let (status, body) = server.get("/api/v1/deployments/%FF%FE").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "validation_error", &["id"]);
     let response = server.http.delete(server.at("/api/v1/deployments")).send().await.unwrap();
     let (status, body) = crate::common::decode(response).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);

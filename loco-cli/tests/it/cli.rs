@@ -307,3 +307,48 @@ async fn ls_all_follows_every_cursor() {
     assert_eq!(services, ["svc-6", "svc-5", "svc-4", "svc-3", "svc-2", "svc-1", "svc-0"]);
     assert_eq!(json["next_cursor"], Value::Null);
 }
+
+#[tokio::test]
+async fn events_follow_prints_history_then_new_events_as_they_commit() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = TestServer::start().await;
+    let d = server.create("api", "staging").await;
+    let id = d["id"].as_str().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"))
+        .args(["--server", &server.url, "events", id, "--follow", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("still running");
+        serde_json::from_str(&line).unwrap()
+    };
+    assert_eq!(next().await["kind"], "created");
+    server.act(id, "approve", "bob").await;
+    let approved = next().await;
+    assert_eq!((approved["kind"].as_str(), approved["seq"].as_i64()), (Some("approved"), Some(2)));
+    server.create("other", "staging").await;
+    server.act(id, "start", "ops").await;
+    let started = next().await;
+    assert_eq!(
+        (started["kind"].as_str(), started["seq"].as_i64()),
+        (Some("started"), Some(4)),
+        "no other deployment's"
+    );
+    // Ending the server ends the stream, and the command exits cleanly.
+    server.stop().await;
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let run = loco(&["--db", db.to_str().unwrap()], &["events", "dep_x", "--follow"]).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--follow needs --server"), "{}", run.stderr);
+}
