@@ -157,6 +157,10 @@ pub struct Event {
     pub at: String,
     /// `sha256(previous hash ‖ canonical bytes of this event)`, lowercase hex.
     pub hash: String,
+    /// Structured facts of rollout events (step, traffic, instances, probe results); null on
+    /// lifecycle events.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
 }
 
 impl From<loco_core::Event> for Event {
@@ -172,6 +176,7 @@ impl From<loco_core::Event> for Event {
             to_status: e.to_status,
             at: e.at.to_string(),
             hash: e.hash,
+            data: e.data,
         }
     }
 }
@@ -303,7 +308,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorInfo {
     /// Stable machine-readable code (`validation_error`, `not_found`, `invalid_transition`,
-    /// `self_approval`, `idempotency_conflict`, `payload_too_large`, `storage_error`; from the
+    /// `self_approval`, `idempotency_conflict`, `payload_too_large`, `storage_error`,
+    /// `rollout_conflict`, `rollout_in_progress`, `platform_error`, `rollback_failed`; from the
     /// HTTP layer itself also `not_found` for unknown paths, `method_not_allowed` and
     /// `internal_error`).
     #[schema(example = "invalid_transition")]

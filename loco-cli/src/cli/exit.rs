@@ -32,6 +32,14 @@ pub mod code {
     pub const UNREACHABLE: u8 = 10;
     /// `loco verify` found a broken audit chain.
     pub const AUDIT_BROKEN: u8 = 11;
+    /// `rollout_conflict`: another rollout is active on the same service and environment.
+    pub const ROLLOUT_CONFLICT: u8 = 12;
+    /// `rollout_in_progress`: the deployment's rollout is running; only rollback is allowed.
+    pub const ROLLOUT_IN_PROGRESS: u8 = 13;
+    /// `platform_error`: the deployment platform failed.
+    pub const PLATFORM: u8 = 14;
+    /// `rollback_failed`: restoring the previous release failed.
+    pub const ROLLBACK_FAILED: u8 = 15;
 }
 
 /// Everything a CLI command can fail with.
@@ -61,6 +69,10 @@ impl CliError {
                 "idempotency_conflict" => code::IDEMPOTENCY_CONFLICT,
                 "payload_too_large" => code::PAYLOAD_TOO_LARGE,
                 "storage_error" => code::STORAGE,
+                "rollout_conflict" => code::ROLLOUT_CONFLICT,
+                "rollout_in_progress" => code::ROLLOUT_IN_PROGRESS,
+                "platform_error" => code::PLATFORM,
+                "rollback_failed" => code::ROLLBACK_FAILED,
                 _ => code::INTERNAL,
             },
             CliError::Unreachable(_) => code::UNREACHABLE,
@@ -121,6 +133,10 @@ mod tests {
             "idempotency_conflict",
             "payload_too_large",
             "storage_error",
+            "rollout_conflict",
+            "rollout_in_progress",
+            "platform_error",
+            "rollback_failed",
         ];
         let mut seen: Vec<u8> = codes
             .iter()

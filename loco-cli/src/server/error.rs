@@ -40,15 +40,20 @@ impl From<Error> for ApiError {
 
 /// The HTTP status of a core error. The core enum is `#[non_exhaustive]`, so a variant added
 /// later falls to the last arm (500, still carrying its own code) until it is mapped here.
-#[allow(clippy::match_same_arms)] // `Storage` is named so its mapping is explicit, not implied by `_`.
+#[allow(clippy::match_same_arms)] // Every known variant is named so its mapping is explicit, not implied by `_`.
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::Validation { .. } => StatusCode::BAD_REQUEST,
-        Error::NotFound { .. } => StatusCode::NOT_FOUND,
-        Error::InvalidTransition { .. } | Error::IdempotencyConflict { .. } => StatusCode::CONFLICT,
+        Error::NotFound { .. } | Error::RolloutNotFound { .. } => StatusCode::NOT_FOUND,
+        Error::InvalidTransition { .. }
+        | Error::IdempotencyConflict { .. }
+        | Error::RolloutConflict { .. }
+        | Error::RolloutInProgress { .. } => StatusCode::CONFLICT,
         Error::SelfApproval { .. } => StatusCode::FORBIDDEN,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        Error::Storage { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        // The deployment platform (an upstream service) failed, not this server.
+        Error::Platform { .. } => StatusCode::BAD_GATEWAY,
+        Error::Storage { .. } | Error::RollbackFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -112,6 +117,11 @@ mod tests {
             (Error::IdempotencyConflict { key: "k".into() }, 409),
             (Error::PayloadTooLarge { limit_bytes: 1 }, 413),
             (Error::storage("disk I/O error"), 500),
+            (Error::RolloutNotFound { id: "d".into() }, 404),
+            (Error::RolloutConflict { service: "s".into(), environment: "e".into(), active: "d".into() }, 409),
+            (Error::RolloutInProgress { id: "d".into() }, 409),
+            (Error::Platform { platform: "local".into(), message: "m".into() }, 502),
+            (Error::RollbackFailed { id: "d".into(), message: "m".into() }, 500),
         ];
         for (error, status) in cases {
             let (got, body) = ApiError::Core(error.clone()).parts();

@@ -151,7 +151,7 @@ macro_rules! action_route {
                 (status = 400, description = "`validation_error`: bad `actor`/`note` or body", body = ErrorBody),
                 (status = 403, description = "`self_approval` (approve and reject only)", body = ErrorBody),
                 (status = 404, description = "`not_found`", body = ErrorBody),
-                (status = 409, description = $conflict, body = ErrorBody),
+                (status = 409, description = concat!($conflict, "; or `rollout_in_progress`: a running rollout owns the deployment (only rollback is allowed)"), body = ErrorBody),
                 (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
                 (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
             )

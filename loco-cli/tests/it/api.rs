@@ -24,8 +24,8 @@ const DEPLOYMENT_FIELDS: [&str; 13] = [
     "updated_at",
 ];
 
-const EVENT_FIELDS: [&str; 10] =
-    ["seq", "id", "deployment_id", "kind", "actor", "note", "from_status", "to_status", "at", "hash"];
+const EVENT_FIELDS: [&str; 11] =
+    ["seq", "id", "deployment_id", "kind", "actor", "note", "from_status", "to_status", "at", "hash", "data"];
 
 fn keys(v: &Value) -> BTreeSet<&str> {
     v.as_object().expect("object").keys().map(String::as_str).collect()
@@ -110,6 +110,7 @@ async fn events_are_oldest_first_with_seq_and_every_field() {
         assert_eq!(keys(e), EVENT_FIELDS.into_iter().collect());
         assert_eq!(e["deployment_id"], id);
         assert_eq!(e["hash"].as_str().unwrap().len(), 64);
+        assert_eq!(e["data"], Value::Null, "lifecycle events carry no data");
     }
     assert_eq!((events[0]["seq"].as_i64(), events[1]["seq"].as_i64()), (Some(1), Some(2)));
     assert_eq!(events[0]["kind"], "created");
