@@ -114,9 +114,12 @@ async fn drive_lifecycle(target: &[&str]) {
 
 #[tokio::test]
 async fn lifecycle_through_the_binary_against_a_server() {
-    let server = TestServer::start().await;
+    // The real `loco serve` process, driven by the real `loco` client.
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::common::LocoProcess::start(&dir.path().join("served.db"));
     drive_lifecycle(&["--server", &server.url]).await;
-    server.stop().await;
+    server.terminate();
+    assert_eq!(server.wait(), Some(0));
 }
 
 #[tokio::test]
