@@ -2,9 +2,9 @@
 //! [`Reply`] turns a core `Result` into that object or a raised `loco.LocoError` — at the moment
 //! the result is handed to Python, where the GIL is already held.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
-use serde_json::Value;
+use pyo3::types::PyList;
 
 use crate::error;
 
@@ -57,38 +57,12 @@ pub fn into_python<T: ToPython>(py: Python<'_>, result: loco_core::Result<T>) ->
     }
 }
 
-/// The Python form of `value`'s JSON serialization: the exact shape the HTTP API returns.
+/// `value` as the HTTP API's JSON object: serialized by the same serde code as the HTTP responses,
+/// then read by Python's `json.loads`, so keys keep the HTTP field order.
 pub fn to_json_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let json = serde_json::to_value(value)
+    let text = serde_json::to_string(value)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("cannot serialize: {e}")))?;
-    json_to_python(py, &json)
-}
-
-fn json_to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.into_pyobject(py)?.into_any(),
-            (None, Some(u)) => u.into_pyobject(py)?.into_any(),
-            (None, None) => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
-        },
-        Value::String(s) => s.into_pyobject(py)?.into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(json_to_python(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(fields) => {
-            let dict = PyDict::new(py);
-            for (key, item) in fields {
-                dict.set_item(key, json_to_python(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
+    py.import(intern!(py, "json"))?.call_method1(intern!(py, "loads"), (text,))
 }
 
 /// `Name(field=repr(value), …)`, with Python's own `repr` of each value.

@@ -9,7 +9,7 @@ use loco_core::Error;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 create_exception!(
     loco,
@@ -54,6 +54,26 @@ create_exception!(
     LocoError,
     "The database failed; nothing of the failed operation was written (`storage_error`)."
 );
+create_exception!(
+    loco,
+    RolloutConflictError,
+    LocoError,
+    "Another rollout is already active on the same service and environment (`rollout_conflict`)."
+);
+create_exception!(
+    loco,
+    RolloutInProgressError,
+    LocoError,
+    "The deployment's rollout is running; only rollback is allowed until it ends (`rollout_in_progress`)."
+);
+create_exception!(loco, PlatformError, LocoError, "A platform operation failed (`platform_error`).");
+create_exception!(
+    loco,
+    RollbackFailedError,
+    LocoError,
+    "Restoring the previous release failed; the deployment is not serving a known-good release \
+     (`rollback_failed`)."
+);
 
 /// Adds the exception classes to the module, each subclass with its `code` class attribute.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -67,6 +87,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("IdempotencyConflictError", py.get_type::<IdempotencyConflictError>(), "idempotency_conflict"),
         ("PayloadTooLargeError", py.get_type::<PayloadTooLargeError>(), "payload_too_large"),
         ("StorageError", py.get_type::<StorageError>(), "storage_error"),
+        ("RolloutConflictError", py.get_type::<RolloutConflictError>(), "rollout_conflict"),
+        ("RolloutInProgressError", py.get_type::<RolloutInProgressError>(), "rollout_in_progress"),
+        ("PlatformError", py.get_type::<PlatformError>(), "platform_error"),
+        ("RollbackFailedError", py.get_type::<RollbackFailedError>(), "rollback_failed"),
     ] {
         class.setattr("code", code)?;
         m.add(name, class)?;
@@ -83,35 +107,39 @@ pub fn to_pyerr(py: Python<'_>, error: &Error) -> PyErr {
 }
 
 fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
+    let text = |value: &str| PyString::new(py, value).into_any();
     let message = error.to_string();
     let (err, facts): (PyErr, Vec<(&str, Bound<'_, PyAny>)>) = match error {
         Error::Validation { .. } => (ValidationError::new_err(message), vec![]),
-        Error::NotFound { id } => {
-            (NotFoundError::new_err(message), vec![("deployment_id", id.into_pyobject(py)?.into_any())])
+        Error::NotFound { id } | Error::RolloutNotFound { id } => {
+            (NotFoundError::new_err(message), vec![("deployment_id", text(id))])
         }
         Error::InvalidTransition { id, from, action } => (
             InvalidTransitionError::new_err(message),
-            vec![
-                ("deployment_id", id.into_pyobject(py)?.into_any()),
-                ("from_status", from.as_str().into_pyobject(py)?.into_any()),
-                ("action", action.as_str().into_pyobject(py)?.into_any()),
-            ],
+            vec![("deployment_id", text(id)), ("from_status", text(from.as_str())), ("action", text(action.as_str()))],
         ),
         Error::SelfApproval { id, actor, action } => (
             SelfApprovalError::new_err(message),
-            vec![
-                ("deployment_id", id.into_pyobject(py)?.into_any()),
-                ("actor", actor.into_pyobject(py)?.into_any()),
-                ("action", action.as_str().into_pyobject(py)?.into_any()),
-            ],
+            vec![("deployment_id", text(id)), ("actor", text(actor)), ("action", text(action.as_str()))],
         ),
-        Error::IdempotencyConflict { key } => {
-            (IdempotencyConflictError::new_err(message), vec![("key", key.into_pyobject(py)?.into_any())])
-        }
+        Error::IdempotencyConflict { key } => (IdempotencyConflictError::new_err(message), vec![("key", text(key))]),
         Error::PayloadTooLarge { limit_bytes } => {
             (PayloadTooLargeError::new_err(message), vec![("limit_bytes", limit_bytes.into_pyobject(py)?.into_any())])
         }
         Error::Storage { .. } => (StorageError::new_err(message), vec![]),
+        Error::RolloutConflict { service, environment, active } => (
+            RolloutConflictError::new_err(message),
+            vec![
+                ("service", text(service)),
+                ("environment", text(environment)),
+                ("active_deployment_id", text(active)),
+            ],
+        ),
+        Error::RolloutInProgress { id } => {
+            (RolloutInProgressError::new_err(message), vec![("deployment_id", text(id))])
+        }
+        Error::Platform { platform, .. } => (PlatformError::new_err(message), vec![("platform", text(platform))]),
+        Error::RollbackFailed { id, .. } => (RollbackFailedError::new_err(message), vec![("deployment_id", text(id))]),
         // `loco_core::Error` is `#[non_exhaustive]`: a code added to the core before this binding
         // learns it still arrives as the base class with the right `.code`.
         _ => (LocoError::new_err(message), vec![]),

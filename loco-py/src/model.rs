@@ -189,6 +189,16 @@ impl Event {
         self.0.at.to_string()
     }
 
+    /// Structured facts of rollout events (`step_progress`, `health_check`) as a `dict`; `None` on
+    /// lifecycle events.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.0.data {
+            Some(data) => to_json_python(py, data),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
     /// `sha256(previous event's hash ‖ canonical bytes of this event)`, lowercase hex.
     #[getter]
     fn hash(&self) -> &str {

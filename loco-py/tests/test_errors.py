@@ -19,6 +19,10 @@ CODES: Dict[Type[loco.LocoError], str] = {
     loco.IdempotencyConflictError: "idempotency_conflict",
     loco.PayloadTooLargeError: "payload_too_large",
     loco.StorageError: "storage_error",
+    loco.RolloutConflictError: "rollout_conflict",
+    loco.RolloutInProgressError: "rollout_in_progress",
+    loco.PlatformError: "platform_error",
+    loco.RollbackFailedError: "rollback_failed",
 }
 
 
@@ -28,7 +32,7 @@ def test_every_code_has_its_own_subclass_of_loco_error() -> None:
         assert issubclass(cls, loco.LocoError), cls
         assert cls.code == code, cls
         assert cls.__module__ == "loco", cls
-    assert len(set(CODES)) == 7
+    assert len(set(CODES.values())) == len(CODES) == 11
 
 
 def test_validation_error_lists_every_bad_field_in_order(sync_engine: loco.SyncEngine) -> None:

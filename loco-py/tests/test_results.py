@@ -27,7 +27,7 @@ DEPLOYMENT_FIELDS = {
     "created_at",
     "updated_at",
 }
-EVENT_FIELDS = {"seq", "id", "deployment_id", "kind", "actor", "note", "from_status", "to_status", "at", "hash"}
+EVENT_FIELDS = {"seq", "id", "deployment_id", "kind", "actor", "note", "from_status", "to_status", "at", "data", "hash"}
 RFC3339_UTC_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -75,6 +75,7 @@ def test_event_attributes_and_to_dict(sync_engine: loco.SyncEngine) -> None:
         "not this week",
     )
     assert rejected.at == sync_engine.get(d.id).reviewed_at
+    assert created.data is None and rejected.data is None  # only rollout events carry data
 
 
 def test_results_are_values(sync_engine: loco.SyncEngine) -> None:

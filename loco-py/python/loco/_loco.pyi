@@ -4,7 +4,7 @@ checks that they name exactly what the module exposes)."""
 import builtins
 import os
 from types import TracebackType
-from typing import Awaitable, ClassVar, Iterator, Sequence, final
+from typing import Any, Awaitable, ClassVar, Iterator, Sequence, final
 
 from ._types import (
     Action,
@@ -31,6 +31,10 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PayloadTooLargeError",
+    "PlatformError",
+    "RollbackFailedError",
+    "RolloutConflictError",
+    "RolloutInProgressError",
     "SelfApprovalError",
     "StorageError",
     "Subscription",
@@ -99,6 +103,8 @@ class Event:
     def to_status(self) -> Status | None: ...
     @property
     def at(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any] | None: ...
     @property
     def hash(self) -> str: ...
     def to_dict(self) -> EventDict: ...
@@ -299,3 +305,26 @@ class PayloadTooLargeError(LocoError):
 
 class StorageError(LocoError):
     """The database failed; nothing of the failed operation was written (``storage_error``)."""
+
+class RolloutConflictError(LocoError):
+    """Another rollout is already active on the same service and environment (``rollout_conflict``)."""
+
+    service: str
+    environment: str
+    active_deployment_id: str
+
+class RolloutInProgressError(LocoError):
+    """The deployment's rollout is running; only rollback is allowed until it ends (``rollout_in_progress``)."""
+
+    deployment_id: str
+
+class PlatformError(LocoError):
+    """A platform operation failed (``platform_error``)."""
+
+    platform: str
+
+class RollbackFailedError(LocoError):
+    """Restoring the previous release failed; the deployment is not serving a known-good release
+    (``rollback_failed``)."""
+
+    deployment_id: str

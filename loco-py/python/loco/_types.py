@@ -1,7 +1,7 @@
 """Type names of the ``loco`` package: status, event-kind and action literals, and the shapes of
 the dictionaries that ``to_dict()`` and ``LocoError.details`` return (the HTTP API's JSON)."""
 
-from typing import List, Literal, Optional, TypedDict
+from typing import Any, Dict, List, Literal, Optional, TypedDict
 
 #: Where a deployment is in its lifecycle.
 Status = Literal[
@@ -14,7 +14,8 @@ Status = Literal[
     "rolled_back",
 ]
 
-#: What an event records: ``created`` plus one kind per lifecycle action.
+#: What an event records: ``created`` and one kind per lifecycle action, plus the rollout events
+#: ``step_progress`` and ``health_check`` (which carry their facts in ``Event.data``).
 EventKind = Literal[
     "created",
     "approved",
@@ -23,6 +24,8 @@ EventKind = Literal[
     "succeeded",
     "failed",
     "rolled_back",
+    "step_progress",
+    "health_check",
 ]
 
 #: A lifecycle action, as named in ``InvalidTransitionError.action`` and ``SelfApprovalError.action``.
@@ -66,6 +69,7 @@ class EventDict(TypedDict):
     from_status: Optional[Status]
     to_status: Optional[Status]
     at: str
+    data: Optional[Dict[str, Any]]
     hash: str
 
 

@@ -38,7 +38,6 @@ impl Handle {
 pub const IN_MEMORY: &str = ":memory:";
 
 /// A create request from the keyword arguments of `create()`.
-#[allow(clippy::too_many_arguments)]
 pub fn new_deployment(
     service: Option<String>,
     environment: Option<String>,
