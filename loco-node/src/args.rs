@@ -53,7 +53,7 @@ impl Args {
         }
     }
 
-    /// A whole number that fits in an `i64` exactly (JavaScript's safe integers).
+    /// A whole number that must be given and be a JavaScript safe integer.
     pub(crate) fn integer(&mut self, value: Unknown, field: &str) -> i64 {
         const SAFE: f64 = 9_007_199_254_740_991.0;
         match self.read_number(value, field) {
