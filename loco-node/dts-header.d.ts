@@ -11,8 +11,20 @@ export type Status =
   | 'failed'
   | 'rolled_back'
 
-/** What an event records: `created`, or the action that was applied. */
-export type EventKind = 'created' | 'approved' | 'rejected' | 'started' | 'succeeded' | 'failed' | 'rolled_back'
+/**
+ * What an event records: `created` or the lifecycle action applied (one event per action), or a
+ * rollout fact (`step_progress`, `health_check`, with details in `data`).
+ */
+export type EventKind =
+  | 'created'
+  | 'approved'
+  | 'rejected'
+  | 'started'
+  | 'succeeded'
+  | 'failed'
+  | 'rolled_back'
+  | 'step_progress'
+  | 'health_check'
 
 /** The stable error codes, the same on every Loco surface (Rust, HTTP, Python, Node). */
 export type ErrorCode =
@@ -23,6 +35,10 @@ export type ErrorCode =
   | 'idempotency_conflict'
   | 'payload_too_large'
   | 'storage_error'
+  | 'rollout_conflict'
+  | 'rollout_in_progress'
+  | 'platform_error'
+  | 'rollback_failed'
 
 /**
  * What every rejected Loco Promise (and `subscribeAfter`) throws: an `Error` whose `code` is the
@@ -33,7 +49,10 @@ export interface LocoError extends Error {
   code: ErrorCode
   /** One entry per invalid field for `validation_error`; empty otherwise. */
   details: FieldError[]
-  /** The deployment concerned (`not_found`, `invalid_transition`, `self_approval`). */
+  /**
+   * The deployment concerned (`not_found`, `invalid_transition`, `self_approval`,
+   * `rollout_in_progress`, `rollback_failed`).
+   */
   deploymentId?: string
   /** The deployment's status when the action was tried (`invalid_transition`). */
   from?: Status
@@ -45,6 +64,13 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
+  /** The service and environment of a conflicting rollout (`rollout_conflict`). */
+  service?: string
+  environment?: string
+  /** The deployment whose rollout is already active (`rollout_conflict`). */
+  activeDeploymentId?: string
+  /** The platform that failed (`platform_error`). */
+  platform?: string
 }
 
 /** What to deploy: the request of `Engine.create`. The rules are checked by the core. */

@@ -77,6 +77,16 @@ fn build(env: Env, error: &CoreError, type_error: bool) -> napi::Result<napi::Er
             object.set_named_property("limitBytes", u32::try_from(*limit_bytes).unwrap_or(u32::MAX))?;
         }
         CoreError::Storage { .. } => {}
+        CoreError::RolloutConflict { service, environment, active } => {
+            object.set_named_property("service", service.as_str())?;
+            object.set_named_property("environment", environment.as_str())?;
+            object.set_named_property("activeDeploymentId", active.as_str())?;
+        }
+        CoreError::RolloutInProgress { id } | CoreError::RolloutNotFound { id } => {
+            object.set_named_property("deploymentId", id.as_str())?;
+        }
+        CoreError::Platform { platform, .. } => object.set_named_property("platform", platform.as_str())?,
+        CoreError::RollbackFailed { id, .. } => object.set_named_property("deploymentId", id.as_str())?,
         // `loco_core::Error` is `#[non_exhaustive]`: a variant added later still throws with its
         // own code and message; give it its properties here.
         _ => {}

@@ -83,6 +83,10 @@ pub struct Event {
     pub to_status: Option<String>,
     /// When it was recorded (RFC 3339, UTC, microseconds).
     pub at: String,
+    /// Structured facts of rollout events (`step_progress`, `health_check`); `null` on lifecycle
+    /// events.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub data: Option<serde_json::Value>,
     /// `sha256(previous event's hash ‖ canonical bytes of this event)`, lowercase hex.
     pub hash: String,
 }
@@ -99,6 +103,7 @@ impl From<loco_core::Event> for Event {
             from_status: e.from_status.map(|s| s.as_str().to_owned()),
             to_status: e.to_status.map(|s| s.as_str().to_owned()),
             at: e.at.to_string(),
+            data: e.data,
             hash: e.hash,
         }
     }
