@@ -35,6 +35,10 @@ test('a subscription yields every committed event in order and ends after close'
       [6, a.id, 'succeeded'],
     ],
   )
+  assert.ok(
+    events.every((e) => e.data === null),
+    'lifecycle events carry no rollout data',
+  )
   const reopened = await Engine.open(path)
   const stored = [...(await reopened.events(a.id)), ...(await reopened.events(b.id))].sort((x, y) => x.seq - y.seq)
   assert.deepEqual(events, stored, 'events come out exactly as stored')
