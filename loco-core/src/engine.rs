@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
+use crate::analysis::Thresholds;
 use crate::audit::AuditReport;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, ActionInput};
@@ -56,6 +57,7 @@ pub struct EngineBuilder {
     location: Location,
     sqlite: SqliteOptions,
     platforms: Vec<Arc<dyn Platform>>,
+    thresholds: Vec<(String, Thresholds)>,
     max_concurrent_rollouts: usize,
 }
 
@@ -88,6 +90,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Analysis thresholds for one environment (compared case-insensitively); plans may still
+    /// set their own. Without this, the defaults of [`Thresholds`] apply.
+    #[must_use]
+    pub fn thresholds(mut self, environment: &str, thresholds: Thresholds) -> Self {
+        self.thresholds.push((environment.to_owned(), thresholds));
+        self
+    }
+
     /// Most rollouts executing at once; further ones wait their turn (default 1024).
     #[must_use]
     pub fn max_concurrent_rollouts(mut self, limit: usize) -> Self {
@@ -107,6 +117,9 @@ impl EngineBuilder {
         for platform in self.platforms {
             engine.register_platform(platform);
         }
+        for (environment, thresholds) in self.thresholds {
+            engine.set_thresholds(&environment, thresholds)?;
+        }
         engine.recover_rollouts().await?;
         Ok(engine)
     }
@@ -125,6 +138,7 @@ impl Engine {
             location: Location::Memory,
             sqlite: SqliteOptions::default(),
             platforms: Vec::new(),
+            thresholds: Vec::new(),
             max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
         }
     }
@@ -276,6 +290,18 @@ impl Engine {
     /// `rolled_back` after a failed step (the deployment is then `rolled_back` too).
     pub async fn run_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
         self.start_rollout(id, plan, actor).await?.wait().await
+    }
+
+    /// Continues a rollout paused by its analysis (a high-severity finding or an inconclusive
+    /// window), on behalf of `actor`, who must say why (`note`). Fails with `rollout_not_paused`
+    /// when it is not paused. To roll a paused rollout back instead, use [`rollback`](Self::rollback).
+    pub async fn override_rollout(&self, id: &str, actor: &str, note: &str) -> Result<Rollout> {
+        self.orchestrator.override_pause(id, input(actor, Some(note))).await
+    }
+
+    /// Sets the analysis thresholds of one environment for rollouts started from now on.
+    pub fn set_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()> {
+        self.orchestrator.set_thresholds(environment, thresholds)
     }
 
     /// The rollout of one deployment.

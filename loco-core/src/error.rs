@@ -108,6 +108,14 @@ pub enum Error {
         /// The deployment.
         id: String,
     },
+    /// The rollout is not paused, so there is nothing to override.
+    #[error("the rollout of deployment '{id}' is {state}, not paused; only a paused rollout can be overridden")]
+    RolloutNotPaused {
+        /// The deployment.
+        id: String,
+        /// The rollout's state.
+        state: crate::rollout::RolloutState,
+    },
     /// A platform operation failed.
     #[error("platform '{platform}' failed: {message}")]
     Platform {
@@ -139,6 +147,7 @@ impl Error {
             Error::Storage { .. } => "storage_error",
             Error::RolloutConflict { .. } => "rollout_conflict",
             Error::RolloutInProgress { .. } => "rollout_in_progress",
+            Error::RolloutNotPaused { .. } => "rollout_not_paused",
             Error::Platform { .. } => "platform_error",
             Error::RollbackFailed { .. } => "rollback_failed",
         }
@@ -197,6 +206,10 @@ mod tests {
             (Error::RolloutInProgress { id: "d".into() }, "rollout_in_progress"),
             (Error::RolloutNotFound { id: "d".into() }, "not_found"),
             (Error::Platform { platform: "local".into(), message: "m".into() }, "platform_error"),
+            (
+                Error::RolloutNotPaused { id: "d".into(), state: crate::rollout::RolloutState::Running },
+                "rollout_not_paused",
+            ),
             (Error::RollbackFailed { id: "d".into(), message: "m".into() }, "rollback_failed"),
         ];
         for (error, code) in cases {

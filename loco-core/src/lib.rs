@@ -16,6 +16,7 @@
 //!   `memory` (simulated) platforms.
 //! - [`rollout`]: plans, strategies, the orchestrator and crash recovery.
 //! - [`health`]: HTTP, TCP, command and SQLite probes with retries and backoff.
+//! - [`analysis`]: metric windows, the statistical canary judge and rollback triggers.
 //! - [`error`]: [`Error`], one variant per stable error code.
 //!
 //! ## Quick start
@@ -55,6 +56,7 @@
 //! (`validation_error`, `not_found`, `invalid_transition`, `self_approval`,
 //! `idempotency_conflict`, `payload_too_large`, `storage_error`) that every surface reports.
 
+pub mod analysis;
 pub mod audit;
 pub mod engine;
 pub mod error;

@@ -128,11 +128,15 @@ pub enum EventKind {
     StepProgress,
     /// A health check of a rollout instance finished.
     HealthCheck,
+    /// The canary judge compared the new release's metrics with the baseline's.
+    Analysis,
+    /// A canary passed its observation and was given a larger share of traffic.
+    CanaryPromoted,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -142,6 +146,8 @@ impl EventKind {
         EventKind::RolledBack,
         EventKind::StepProgress,
         EventKind::HealthCheck,
+        EventKind::Analysis,
+        EventKind::CanaryPromoted,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -156,12 +162,17 @@ impl EventKind {
             EventKind::RolledBack => "rolled_back",
             EventKind::StepProgress => "step_progress",
             EventKind::HealthCheck => "health_check",
+            EventKind::Analysis => "analysis",
+            EventKind::CanaryPromoted => "canary_promoted",
         }
     }
 
     /// True for the kinds written by lifecycle actions (exactly one per action, plus `created`).
     pub fn is_lifecycle(self) -> bool {
-        !matches!(self, EventKind::StepProgress | EventKind::HealthCheck)
+        !matches!(
+            self,
+            EventKind::StepProgress | EventKind::HealthCheck | EventKind::Analysis | EventKind::CanaryPromoted
+        )
     }
 
     /// Parses a stored kind name.

@@ -12,11 +12,13 @@ pub mod local;
 pub mod memory;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::analysis::MetricSource;
 use crate::rollout::ReleaseSpec;
 
 /// Where a release runs: one service in one environment.
@@ -185,4 +187,9 @@ pub trait Platform: Send + Sync {
 
     /// Stops everything the platform runs for this engine (called when the engine closes).
     async fn shutdown(&self) -> PlatformResult<()>;
+
+    /// The platform's own per-version metrics for canary analysis, if it measures any.
+    fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
+        None
+    }
 }

@@ -14,6 +14,6 @@ pub mod record;
 pub mod steps;
 
 pub use orchestrator::RolloutHandle;
-pub use plan::{HealthSpec, Probe, ReleaseSpec, RolloutPlan, Strategy};
+pub use plan::{AnalysisSpec, HealthSpec, MetricSourceSpec, Probe, ReleaseSpec, RolloutPlan, Strategy};
 pub use record::{Release, Rollout, RolloutFailure, RolloutProgress, RolloutState};
 pub use steps::Step;

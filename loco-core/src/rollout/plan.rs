@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::Thresholds;
+use crate::analysis::prometheus::PrometheusSpec;
 use crate::error::{Error, FieldError, Result};
 
+/// Longest monitoring window after full promotion (30 minutes, from the requirements).
+pub const MAX_MONITOR_SECONDS: f64 = 1800.0;
 /// Longest observation or switch delay a plan may ask for (one day).
 pub const MAX_WAIT_SECONDS: f64 = 86_400.0;
 /// Most instances one rollout may run.
@@ -176,10 +180,57 @@ pub struct RolloutPlan {
     /// How new instances are checked.
     #[serde(default)]
     pub health: HealthSpec,
+    /// Metric analysis of the new release while it is observed; without it only health checks
+    /// decide.
+    #[serde(default)]
+    pub analysis: Option<AnalysisSpec>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// Where the analysis reads metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MetricSourceSpec {
+    /// The platform's own measurements (the local proxy measures every request it forwards).
+    #[default]
+    Platform,
+    /// A Prometheus server.
+    Prometheus(PrometheusSpec),
+}
+
+/// Canary analysis settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSpec {
+    /// Where metrics come from (default: the platform).
+    pub source: MetricSourceSpec,
+    /// Thresholds for this rollout; by default the engine's for the deployment's environment.
+    pub thresholds: Option<Thresholds>,
+    /// Observation at 100 % before the old release is stopped and the deployment succeeds
+    /// (default 300 s; 0–1800).
+    pub monitor_seconds: f64,
+    /// How long a paused rollout waits for a person before rolling back (default 3600 s).
+    pub pause_timeout_seconds: f64,
+    /// How often the metrics are judged while a step is observed (default 1 s).
+    pub poll_seconds: f64,
+    /// Extra observation windows granted when a window is inconclusive before pausing (default 2).
+    pub inconclusive_extensions: u32,
+}
+
+impl Default for AnalysisSpec {
+    fn default() -> Self {
+        Self {
+            source: MetricSourceSpec::Platform,
+            thresholds: None,
+            monitor_seconds: 300.0,
+            pause_timeout_seconds: 3600.0,
+            poll_seconds: 1.0,
+            inconclusive_extensions: 2,
+        }
+    }
 }
 
 impl RolloutPlan {
@@ -279,8 +330,42 @@ impl RolloutPlan {
                 _ => {}
             }
         }
+        if let Some(analysis) = &self.analysis {
+            validate_analysis(analysis, &mut details);
+        }
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
+
+    /// The monitoring window after full promotion, if any.
+    pub fn monitor_seconds(&self) -> f64 {
+        self.analysis.as_ref().map_or(0.0, |a| a.monitor_seconds)
+    }
+}
+
+fn validate_analysis(analysis: &AnalysisSpec, details: &mut Vec<FieldError>) {
+    let mut nested = Vec::new();
+    if let Some(t) = &analysis.thresholds
+        && let Err(Error::Validation { details: more }) = t.validate("analysis.thresholds.")
+    {
+        nested.extend(more);
+    }
+    if let MetricSourceSpec::Prometheus(spec) = &analysis.source
+        && let Err(Error::Validation { details: more }) = spec.validate("analysis.source.url")
+    {
+        nested.extend(more);
+    }
+    let mut bad = |field: &str, message: String| details.push(FieldError::new(field, message));
+    if !(0.0..=MAX_MONITOR_SECONDS).contains(&analysis.monitor_seconds) {
+        bad("analysis.monitor_seconds", format!("must be between 0 and {MAX_MONITOR_SECONDS} seconds"));
+    }
+    check_seconds(&mut bad, "analysis.pause_timeout_seconds", analysis.pause_timeout_seconds);
+    if !(analysis.poll_seconds > 0.0 && analysis.poll_seconds <= 3600.0) {
+        bad("analysis.poll_seconds", "must be greater than 0 and at most 3600".to_owned());
+    }
+    if analysis.inconclusive_extensions > 100 {
+        bad("analysis.inconclusive_extensions", "must be at most 100".to_owned());
+    }
+    details.extend(nested);
 }
 
 fn check_seconds(bad: &mut impl FnMut(&str, String), field: &str, value: f64) {
@@ -374,6 +459,24 @@ mod tests {
         let json = r#"{"platform": " ", "strategy": {"type": "immediate"}, "release": {}, "instances": 0,
             "health": {"timeout_seconds": 0, "probes": [{"type": "http", "path": "health"}]}}"#;
         assert_eq!(fields(json), ["platform", "instances", "health", "health.probes[0].path"]);
+    }
+
+    #[test]
+    fn analysis_settings_parse_and_validate() {
+        let p = RolloutPlan::from_json(
+            r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {}, "analysis": {"monitor_seconds": 5,
+                "source": {"type": "prometheus", "url": "http://127.0.0.1:9090"}, "thresholds": {"min_samples": 20}}}"#,
+        )
+        .unwrap();
+        let a = p.analysis.unwrap();
+        assert_eq!((a.monitor_seconds, a.poll_seconds, a.thresholds.unwrap().min_samples), (5.0, 1.0, 20));
+        assert!(matches!(a.source, MetricSourceSpec::Prometheus(_)));
+        let bad = r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {}, "analysis": {"monitor_seconds": 4000,
+            "source": {"type": "prometheus", "url": "https://x"}, "thresholds": {"alpha": 2}}}"#;
+        assert_eq!(fields(bad), ["analysis.monitor_seconds", "analysis.thresholds.alpha", "analysis.source.url"]);
+        let default = RolloutPlan::from_json(&plan(r#"{"type": "immediate"}"#)).unwrap();
+        assert_eq!(default.analysis, None, "no analysis, no monitoring window");
+        assert!(default.monitor_seconds().abs() < f64::EPSILON);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::Judgement;
 use crate::model::Timestamp;
 use crate::platform::{Instance, InstanceState, TrafficWeight};
 use crate::rollout::plan::{ReleaseSpec, RolloutPlan};
@@ -15,6 +16,9 @@ use crate::rollout::plan::{ReleaseSpec, RolloutPlan};
 pub enum RolloutState {
     /// Executing its steps.
     Running,
+    /// Waiting for a person: the analysis found a high-severity problem (or stayed
+    /// inconclusive); `rollback` rolls back, an override continues.
+    Paused,
     /// Every step done; the new release serves all traffic.
     Succeeded,
     /// A step failed or a rollback was requested; the previous release is being restored.
@@ -27,8 +31,9 @@ pub enum RolloutState {
 
 impl RolloutState {
     /// Every state.
-    pub const ALL: [RolloutState; 5] = [
+    pub const ALL: [RolloutState; 6] = [
         RolloutState::Running,
+        RolloutState::Paused,
         RolloutState::Succeeded,
         RolloutState::RollingBack,
         RolloutState::RolledBack,
@@ -39,6 +44,7 @@ impl RolloutState {
     pub fn as_str(self) -> &'static str {
         match self {
             RolloutState::Running => "running",
+            RolloutState::Paused => "paused",
             RolloutState::Succeeded => "succeeded",
             RolloutState::RollingBack => "rolling_back",
             RolloutState::RolledBack => "rolled_back",
@@ -46,9 +52,9 @@ impl RolloutState {
         }
     }
 
-    /// True while the rollout holds its service+environment (running or rolling back).
+    /// True while the rollout holds its service+environment (running, paused or rolling back).
     pub fn is_active(self) -> bool {
-        matches!(self, RolloutState::Running | RolloutState::RollingBack)
+        matches!(self, RolloutState::Running | RolloutState::Paused | RolloutState::RollingBack)
     }
 }
 
@@ -84,6 +90,8 @@ pub struct RolloutProgress {
     pub instances: Vec<Instance>,
     /// Where clients reach the service, when the platform says.
     pub endpoint: Option<String>,
+    /// The latest verdict of the canary analysis.
+    pub analysis: Option<Judgement>,
 }
 
 impl RolloutProgress {
@@ -104,8 +112,8 @@ impl RolloutProgress {
 /// Why a rollout did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutFailure {
-    /// `health_check_failed`, `step_failed`, `rollback_requested`, `engine_restarted` or
-    /// `rollback_failed`.
+    /// `health_check_failed`, `analysis_critical`, `pause_timeout`, `step_failed`,
+    /// `rollback_requested`, `engine_restarted` or `rollback_failed`.
     pub code: String,
     /// What happened, in one or two sentences.
     pub message: String,

@@ -26,6 +26,12 @@ pub enum Step {
         /// How long.
         seconds: f64,
     },
+    /// Hold at 100 % for `seconds` with the old release still running, so a rollback stays
+    /// instant; metrics are judged against absolute limits.
+    Monitor {
+        /// How long.
+        seconds: f64,
+    },
     /// Stop `count` instances of the old release (no traffic reaches them any more).
     StopOld {
         /// How many.
@@ -41,14 +47,26 @@ impl Step {
             Step::CheckNew => "health-check new instances".to_owned(),
             Step::Shift { percent } => format!("shift {percent}% of traffic to the new release"),
             Step::Observe { seconds } => format!("observe for {seconds}s"),
+            Step::Monitor { seconds } => format!("monitor at 100% for {seconds}s"),
             Step::StopOld { count } => format!("stop {count} old instance(s)"),
         }
     }
 }
 
 /// The steps that take a target from `old` running instances of the current release to `desired`
-/// instances of the new one with `strategy`.
-pub fn plan_steps(strategy: &Strategy, desired: u32, old: u32) -> Vec<Step> {
+/// instances of the new one with `strategy`, with a monitoring window of `monitor_seconds` right
+/// after traffic reaches 100 % (none when 0).
+pub fn plan_steps(strategy: &Strategy, desired: u32, old: u32, monitor_seconds: f64) -> Vec<Step> {
+    let mut steps = strategy_steps(strategy, desired, old);
+    if monitor_seconds > 0.0
+        && let Some(full) = steps.iter().rposition(|s| matches!(s, Step::Shift { percent: 100 }))
+    {
+        steps.insert(full + 1, Step::Monitor { seconds: monitor_seconds });
+    }
+    steps
+}
+
+fn strategy_steps(strategy: &Strategy, desired: u32, old: u32) -> Vec<Step> {
     let mut steps = Vec::new();
     match strategy {
         Strategy::Immediate {} => {
@@ -118,7 +136,11 @@ fn rolling(desired: u32, mut old: u32, surge: u32, unavailable: u32) -> Vec<Step
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Step::{CheckNew, Observe, Shift, StartNew, StopOld};
+    use Step::{CheckNew, Monitor, Observe, Shift, StartNew, StopOld};
+
+    fn plan_steps(strategy: &Strategy, desired: u32, old: u32) -> Vec<Step> {
+        super::plan_steps(strategy, desired, old, 0.0)
+    }
 
     #[test]
     fn immediate_replaces_everything_at_once() {
@@ -217,6 +239,20 @@ mod tests {
         for (d, o, s, u) in [(1, 0, 1, 0), (5, 5, 2, 1), (4, 2, 1, 1), (10, 10, 3, 0), (3, 3, 0, 3)] {
             check_rolling(d, o, s, u);
         }
+    }
+
+    #[test]
+    fn monitoring_window_keeps_the_old_release_until_it_ends() {
+        let steps = super::plan_steps(&Strategy::Immediate {}, 1, 1, 60.0);
+        assert_eq!(
+            steps,
+            [StartNew { count: 1 }, CheckNew, Shift { percent: 100 }, Monitor { seconds: 60.0 }, StopOld { count: 1 }]
+        );
+        let rolling = super::plan_steps(&Strategy::Rolling { max_surge: 1, max_unavailable: 0 }, 2, 2, 5.0);
+        assert_eq!(
+            &rolling[rolling.len() - 3..],
+            [Shift { percent: 100 }, Monitor { seconds: 5.0 }, StopOld { count: 1 }]
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn plan(strategy: Strategy, release: ReleaseSpec, instances: u32) -> RolloutPlan
             backoff_max_seconds: 0.2,
             interval_seconds: 0.1,
         },
+        analysis: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of `loco-core` against real SQLite files in temporary directories.
 
+mod analysis;
 mod atomicity;
 mod audit;
 mod common;
@@ -8,6 +9,7 @@ mod conformance;
 mod crash;
 mod local;
 mod metrics;
+mod prometheus;
 mod props;
 mod rollouts;
 mod store;

@@ -23,6 +23,7 @@ fn plan(strategy: Strategy, version: &str, instances: u32) -> RolloutPlan {
             interval_seconds: 0.02,
             ..Default::default()
         },
+        analysis: None,
     }
 }
 
@@ -155,12 +156,15 @@ async fn a_release_failing_its_checks_is_rolled_back_with_the_story_in_order() {
             EventKind::HealthCheck,  // it exited
             EventKind::Failed,
             EventKind::StepProgress, // rolling back
+            EventKind::StepProgress, // restored v1 to 100%
             EventKind::RolledBack,
         ]
     );
     assert_eq!(events[4].data.as_ref().unwrap()["ok"], false);
     assert_eq!(events[5].actor, "loco");
-    assert!(events[7].note.as_deref().unwrap().starts_with("automatic rollback"), "{:?}", events[7].note);
+    assert!(events[7].note.as_deref().unwrap().starts_with("restored v1 to 100% of traffic"), "{:?}", events[7].note);
+    assert!(events[7].data.as_ref().unwrap()["trigger_to_rollback_call_ms"].as_f64().is_some());
+    assert!(events[8].note.as_deref().unwrap().starts_with("automatic rollback"), "{:?}", events[8].note);
     // The previous release is current again; the failed one never became a release.
     let releases = engine.releases("api", "staging", 10).await.unwrap();
     assert_eq!(releases[0].version, "v1");

@@ -6,8 +6,9 @@
 //! `LOCO_SERVICE`, `LOCO_ENVIRONMENT`) and runs in its own process group; stopping it stops the
 //! whole group. A pidfile per instance in `state_dir` lets an engine restarted after a crash stop
 //! or re-adopt instances started before the crash. The proxy marks every response with
-//! `x-loco-version`.
+//! `x-loco-version` and records its status and latency per version for canary analysis.
 
+mod metrics;
 mod process;
 mod proxy;
 
@@ -18,12 +19,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+use crate::analysis::MetricSource;
 use crate::platform::{
     Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target,
     TrafficWeight,
 };
 use crate::rollout::ReleaseSpec;
 
+use metrics::LocalMetrics;
 use process::ManagedProcess;
 use proxy::Proxy;
 pub use proxy::VERSION_HEADER;
@@ -57,6 +60,7 @@ pub struct LocalPlatform {
     options: LocalOptions,
     pid_dir: PathBuf,
     targets: tokio::sync::Mutex<HashMap<Target, LocalTarget>>,
+    metrics: Arc<LocalMetrics>,
 }
 
 impl LocalPlatform {
@@ -65,7 +69,7 @@ impl LocalPlatform {
         let pid_dir = options.state_dir.join("instances");
         std::fs::create_dir_all(&pid_dir)
             .map_err(|e| PlatformError::new(format!("cannot create {}: {e}", pid_dir.display())))?;
-        Ok(Self { options, pid_dir, targets: tokio::sync::Mutex::new(HashMap::new()) })
+        Ok(Self { options, pid_dir, targets: tokio::sync::Mutex::new(HashMap::new()), metrics: Arc::default() })
     }
 
     /// The proxy address of a target, once something was deployed to it.
@@ -80,7 +84,7 @@ impl LocalPlatform {
     ) -> PlatformResult<&'a mut LocalTarget> {
         if !targets.contains_key(target) {
             let port = self.options.proxy_ports.get(target).copied().unwrap_or(0);
-            let proxy = Proxy::start(port).await?;
+            let proxy = Proxy::start(port, target.clone(), self.metrics.clone()).await?;
             tracing::info!(%target, addr = %proxy.addr, "local proxy listening");
             targets.insert(target.clone(), LocalTarget { proxy, processes: HashMap::new(), adopted: HashMap::new() });
         }
@@ -123,6 +127,7 @@ impl LocalPlatform {
         let mut started = Vec::with_capacity(ids.len());
         for id in ids {
             let (instance, process) = self.spawn(target, release, id)?;
+            self.metrics.add_pid(target, &instance.version, process.pid);
             if let Some(addr) = &instance.address {
                 t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add_backend(
                     &instance.version,
@@ -189,7 +194,10 @@ impl Platform for LocalPlatform {
         // Out of the routes first, then stopped, so no request is sent to a stopping instance.
         let stops = to_stop.into_iter().map(|(id, process)| async move {
             match process {
-                Some(p) => p.stop().await,
+                Some(p) => {
+                    self.metrics.remove_pid(p.pid);
+                    p.stop().await;
+                }
                 None => process::stop_orphan(&self.pid_dir, &id).await,
             }
         });
@@ -247,6 +255,9 @@ impl Platform for LocalPlatform {
                     }
                     if orphan_alive {
                         t.adopted.insert(k.id.clone(), k.clone());
+                        if let Some(pid) = k.pid {
+                            self.metrics.add_pid(target, &to.version, pid);
+                        }
                     }
                     serving.push(Instance { state: InstanceState::Running, ..k.clone() });
                 }
@@ -295,6 +306,10 @@ impl Platform for LocalPlatform {
             }
         });
         Ok(rx)
+    }
+
+    fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
+        Some(self.metrics.clone())
     }
 
     async fn shutdown(&self) -> PlatformResult<()> {

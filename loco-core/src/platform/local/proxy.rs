@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
@@ -21,7 +21,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::platform::{PlatformError, PlatformResult, TrafficWeight};
+use super::metrics::LocalMetrics;
+use crate::analysis::RequestSample;
+use crate::platform::{PlatformError, PlatformResult, Target, TrafficWeight};
 
 /// Longest time an upstream instance may take to answer a proxied request.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -121,8 +123,9 @@ pub(crate) struct Proxy {
 }
 
 impl Proxy {
-    /// Binds 127.0.0.1 (`port` 0 picks a free one) and starts serving.
-    pub async fn start(port: u16) -> PlatformResult<Proxy> {
+    /// Binds 127.0.0.1 (`port` 0 picks a free one) and starts serving, recording every forwarded
+    /// request in `metrics`.
+    pub async fn start(port: u16, target: Target, metrics: Arc<LocalMetrics>) -> PlatformResult<Proxy> {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| PlatformError::new(format!("cannot bind the proxy on 127.0.0.1:{port}: {e}")))?;
@@ -130,7 +133,8 @@ impl Proxy {
         let routes = Arc::new(Mutex::new(Routes::default()));
         let (stop, stopped) = watch::channel(false);
         let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build_http();
-        tokio::spawn(accept_loop(listener, routes.clone(), client, stopped));
+        let shared = Arc::new(Shared { routes: routes.clone(), client, target, metrics });
+        tokio::spawn(accept_loop(listener, shared, stopped));
         Ok(Proxy { addr, routes, stop })
     }
 
@@ -146,12 +150,15 @@ impl Drop for Proxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// What every proxied request needs.
+struct Shared {
     routes: Arc<Mutex<Routes>>,
     client: Client<HttpConnector, Incoming>,
-    mut stopped: watch::Receiver<bool>,
-) {
+    target: Target,
+    metrics: Arc<LocalMetrics>,
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -159,10 +166,9 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let routes = routes.clone();
-                let client = client.clone();
+                let shared = shared.clone();
                 connections.spawn(async move {
-                    let service = service_fn(move |req| forward(req, routes.clone(), client.clone()));
+                    let service = service_fn(move |req| forward(req, shared.clone()));
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                 });
             }
@@ -190,12 +196,8 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-async fn forward(
-    req: Request<Incoming>,
-    routes: Arc<Mutex<Routes>>,
-    client: Client<HttpConnector, Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
-    let picked = routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pick();
+async fn forward(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<ProxyBody>, Infallible> {
+    let picked = shared.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pick();
     let Some((version, addr)) = picked else {
         return Ok(text(StatusCode::SERVICE_UNAVAILABLE, "no release is serving this service\n"));
     };
@@ -210,17 +212,25 @@ async fn forward(
     }
     let upstream = Request::from_parts(parts, body);
     let version_value = HeaderValue::from_str(&version).ok();
-    match tokio::time::timeout(UPSTREAM_TIMEOUT, client.request(upstream)).await {
+    let started = Instant::now();
+    let response = match tokio::time::timeout(UPSTREAM_TIMEOUT, shared.client.request(upstream)).await {
         Ok(Ok(response)) => {
             let mut response = response.map(BodyExt::boxed);
             if let Some(v) = version_value {
                 response.headers_mut().insert(HeaderName::from_static(VERSION_HEADER), v);
             }
-            Ok(response)
+            response
         }
-        Ok(Err(e)) => Ok(text(StatusCode::BAD_GATEWAY, &format!("release {version} did not answer: {e}\n"))),
-        Err(_) => Ok(text(StatusCode::GATEWAY_TIMEOUT, &format!("release {version} took longer than 30s\n"))),
-    }
+        Ok(Err(e)) => text(StatusCode::BAD_GATEWAY, &format!("release {version} did not answer: {e}\n")),
+        Err(_) => text(StatusCode::GATEWAY_TIMEOUT, &format!("release {version} took longer than 30s\n")),
+    };
+    let at = Instant::now();
+    let latency_ms = at.duration_since(started).as_secs_f64() * 1000.0;
+    shared
+        .metrics
+        .samples
+        .record(&shared.target, RequestSample { version, status: response.status().as_u16(), latency_ms, at });
+    Ok(response)
 }
 
 #[cfg(test)]

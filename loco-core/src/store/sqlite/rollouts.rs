@@ -16,6 +16,9 @@ use super::writer::{EventDraft, WriteCtx};
 const ROLLOUT_COLUMNS: &str = "deployment_id, service, environment, platform, plan, state, progress, previous, failure, \
      actor, owner, heartbeat_at, started_at, updated_at, finished_at";
 
+/// The states [`RolloutState::is_active`] accepts, as an SQL list (the unique index uses the same).
+const ACTIVE_STATES: &str = "('running', 'paused', 'rolling_back')";
+
 const RELEASE_COLUMNS: &str = "version, deployment_id, platform, spec, instances, activated_at, retired_at";
 
 impl FromSql for RolloutState {
@@ -80,7 +83,7 @@ pub(crate) fn get_rollout(conn: &Connection, id: &str) -> Result<Rollout> {
 
 /// Every rollout (or the active ones), oldest first.
 pub(crate) fn list_rollouts(conn: &Connection, active_only: bool) -> Result<Vec<Rollout>> {
-    let filter = if active_only { "WHERE state IN ('running', 'rolling_back')" } else { "" };
+    let filter = if active_only { format!("WHERE state IN {ACTIVE_STATES}") } else { String::new() };
     let sql = format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts {filter} ORDER BY started_at, deployment_id");
     Ok(conn.prepare_cached(&sql)?.query_map([], rollout_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -106,10 +109,9 @@ fn current_release(conn: &Connection, service: &str, environment: &str) -> Resul
 
 fn active_rollout_on(conn: &Connection, service: &str, environment: &str) -> Result<Option<String>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT deployment_id FROM rollouts WHERE service = ?1 AND environment = ?2 \
-             AND state IN ('running', 'rolling_back')",
-        )?
+        .prepare_cached(&format!(
+            "SELECT deployment_id FROM rollouts WHERE service = ?1 AND environment = ?2 AND state IN {ACTIVE_STATES}"
+        ))?
         .query_row(params![service, environment], |r| r.get(0))
         .optional()?)
 }

@@ -91,6 +91,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX releases_by_target ON releases (service, environment, seq);
     ",
+    // v3: a paused rollout (waiting for a person after a high-severity analysis) still holds
+    // its service+environment.
+    "
+    DROP INDEX rollouts_one_active_per_target;
+    CREATE UNIQUE INDEX rollouts_one_active_per_target ON rollouts (service, environment)
+        WHERE state IN ('running', 'paused', 'rolling_back');
+    ",
 ];
 
 /// The schema version this build writes.
