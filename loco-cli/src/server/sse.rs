@@ -31,6 +31,8 @@ fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<i64
         },
     };
     match raw.trim().parse::<i64>() {
+        // The SSE spec lets a client send an empty last event id, which means "none".
+        _ if raw.trim().is_empty() => Ok(None),
         Ok(seq) if seq >= 0 => Ok(Some(seq)),
         _ => Err(Error::invalid(field, format!("'{raw}' is not an event seq; expected an integer ≥ 0"))),
     }
