@@ -309,9 +309,9 @@ pub struct ErrorBody {
 pub struct ErrorInfo {
     /// Stable machine-readable code (`validation_error`, `not_found`, `invalid_transition`,
     /// `self_approval`, `idempotency_conflict`, `payload_too_large`, `storage_error`,
-    /// `rollout_conflict`, `rollout_in_progress`, `platform_error`, `rollback_failed`; from the
-    /// HTTP layer itself also `not_found` for unknown paths, `method_not_allowed` and
-    /// `internal_error`).
+    /// `rollout_conflict`, `rollout_in_progress`, `rollout_not_paused`, `platform_error`,
+    /// `rollback_failed`; from the HTTP layer itself also `not_found` for unknown paths,
+    /// `method_not_allowed` and `internal_error`).
     #[schema(example = "invalid_transition")]
     pub code: String,
     /// A sentence for people; do not parse it.

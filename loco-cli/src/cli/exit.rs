@@ -40,6 +40,8 @@ pub mod code {
     pub const PLATFORM: u8 = 14;
     /// `rollback_failed`: restoring the previous release failed.
     pub const ROLLBACK_FAILED: u8 = 15;
+    /// `rollout_not_paused`: the rollout must be paused for this (resume, promote).
+    pub const ROLLOUT_NOT_PAUSED: u8 = 16;
 }
 
 /// Everything a CLI command can fail with.
@@ -73,6 +75,7 @@ impl CliError {
                 "rollout_in_progress" => code::ROLLOUT_IN_PROGRESS,
                 "platform_error" => code::PLATFORM,
                 "rollback_failed" => code::ROLLBACK_FAILED,
+                "rollout_not_paused" => code::ROLLOUT_NOT_PAUSED,
                 _ => code::INTERNAL,
             },
             CliError::Unreachable(_) => code::UNREACHABLE,
@@ -137,6 +140,7 @@ mod tests {
             "rollout_in_progress",
             "platform_error",
             "rollback_failed",
+            "rollout_not_paused",
         ];
         let mut seen: Vec<u8> = codes
             .iter()

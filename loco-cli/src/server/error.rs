@@ -48,7 +48,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::InvalidTransition { .. }
         | Error::IdempotencyConflict { .. }
         | Error::RolloutConflict { .. }
-        | Error::RolloutInProgress { .. } => StatusCode::CONFLICT,
+        | Error::RolloutInProgress { .. }
+        | Error::RolloutNotPaused { .. } => StatusCode::CONFLICT,
         Error::SelfApproval { .. } => StatusCode::FORBIDDEN,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // The deployment platform (an upstream service) failed, not this server.
@@ -120,6 +121,7 @@ mod tests {
             (Error::RolloutNotFound { id: "d".into() }, 404),
             (Error::RolloutConflict { service: "s".into(), environment: "e".into(), active: "d".into() }, 409),
             (Error::RolloutInProgress { id: "d".into() }, 409),
+            (Error::RolloutNotPaused { id: "d".into(), state: loco_core::rollout::RolloutState::Running }, 409),
             (Error::Platform { platform: "local".into(), message: "m".into() }, 502),
             (Error::RollbackFailed { id: "d".into(), message: "m".into() }, 500),
         ];
