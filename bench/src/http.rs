@@ -127,6 +127,7 @@ pub fn run(dir: &Path, setup: &Setup<'_>, scale: HttpScale, p2_rate: Option<f64>
                 baseline: p2_cell,
                 ratio: vs_p2,
                 target: Target::None,
+                value: None,
             });
             rows.push(Row::measured(
                 "P7",

@@ -147,9 +147,14 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         ));
     } else {
         let secs = stats::median(&t.node);
+        let addon = match node_addon_profile(setup.root) {
+            Some("debug") => " (**debug build** of the addon: rebuild with `--release` for a fair number)",
+            Some(_) => " (release build of the addon)",
+            None => "",
+        };
         rows.push(Row::measured(
             "P6",
-            format!("{n} lifecycles from Node `Engine` vs from Rust (time ratio); median of {reps}"),
+            format!("{n} lifecycles from Node `Engine`{addon} vs from Rust (time ratio); median of {reps}"),
             cell(secs),
             cell(rust_s),
             secs / rust_s,
@@ -188,6 +193,22 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         Target::None,
     ));
     rows
+}
+
+/// Which cargo profile built the Node addon: napi-rs hard-links
+/// `target/<triple>/<profile>/libloco_node.so` to `loco-node/*.node`.
+fn node_addon_profile(root: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    let addon = std::fs::read_dir(root.join("loco-node"))
+        .ok()?
+        .filter_map(std::result::Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "node"))?;
+    let inode = std::fs::metadata(addon).ok()?.ino();
+    ["debug", "release"].into_iter().find(|profile| {
+        let built = root.join("target/x86_64-unknown-linux-gnu").join(profile).join("libloco_node.so");
+        std::fs::metadata(built).is_ok_and(|m| m.ino() == inode)
+    })
 }
 
 fn script(cmd: &mut Command, db: &Path, count: usize) -> Result<Outcome> {

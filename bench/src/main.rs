@@ -11,6 +11,7 @@ mod lifecycles;
 mod machine;
 mod raw;
 mod reads;
+mod rollouts;
 mod seed;
 mod stats;
 mod table;
@@ -25,15 +26,17 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
-use crate::table::{Row, Target};
+use crate::table::Row;
 
-/// Errors end the run with a message; every measurement either happened or the run failed.
-pub(crate) type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+/// Any error; it ends the run with its message.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Every measurement either happened or the run failed.
+pub(crate) type Result<T, E = BoxError> = std::result::Result<T, E>;
 
 const USAGE: &str = "usage: loco-bench [--quick] [--only P1,P3,...]
 
   --quick   CI smoke run: smaller counts, P3 at 100,000 rows only (under 2 minutes on 2 cores)
-  --only    run only these rows (P1 and P2 always run together)
+  --only    run only these rows (P1 and P2 run together, and so do P4 and P5)
 
 environment: LOCO_BENCH_PYTHON (default python3), LOCO_BIN (the `loco` binary for P7;
 default target/release/loco), TMPDIR (where the throwaway databases go; use a real disk)";
@@ -44,6 +47,7 @@ struct Scale {
     quick: bool,
     writes: writes::WritesScale,
     reads: reads::ReadsScale,
+    rollouts: rollouts::RolloutsScale,
     lifecycles: usize,
     lifecycle_reps: usize,
     http: http::HttpScale,
@@ -53,6 +57,7 @@ const FULL: Scale = Scale {
     quick: false,
     writes: writes::WritesScale { reps: 3, p1_deployments: 500, p2_deployments_per_caller: 100 },
     reads: reads::ReadsScale { get_rows: 100_000, list_rows: 1_000_000, get_samples: 20_000, list_samples: 10_000 },
+    rollouts: rollouts::RolloutsScale { concurrent: 10_000, failures: 200 },
     lifecycles: 1_000,
     lifecycle_reps: 3,
     http: http::HttpScale { pairs_per_client: 50, limit: Duration::from_secs(120) },
@@ -62,6 +67,7 @@ const QUICK: Scale = Scale {
     quick: true,
     writes: writes::WritesScale { reps: 2, p1_deployments: 250, p2_deployments_per_caller: 25 },
     reads: reads::ReadsScale { get_rows: 100_000, list_rows: 100_000, get_samples: 5_000, list_samples: 3_000 },
+    rollouts: rollouts::RolloutsScale { concurrent: 1_000, failures: 50 },
     lifecycles: 250,
     lifecycle_reps: 1,
     http: http::HttpScale { pairs_per_client: 10, limit: Duration::from_secs(30) },
@@ -122,7 +128,15 @@ struct Context {
 }
 
 fn run() -> Result<()> {
-    let Some(args) = Args::parse(std::env::args().skip(1))? else {
+    let mut command_line = std::env::args().skip(1).peekable();
+    if command_line.peek().map(String::as_str) == Some(rollouts::CHILD_ARG) {
+        let db = command_line.nth(1).ok_or("no database")?;
+        let count = command_line.next().ok_or("no count")?.parse()?;
+        let line = rollouts::child_main(Path::new(&db), count)?;
+        std::io::stdout().lock().write_all(format!("{line}\n").as_bytes())?;
+        return Ok(());
+    }
+    let Some(args) = Args::parse(command_line)? else {
         eprintln!("{USAGE}");
         return Ok(());
     };
@@ -162,7 +176,12 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
         rows.extend(r.rows);
         notes.push(r.note);
     }
-    rows.extend(rollout_rows().into_iter().filter(|r| args.wants(r.id)));
+    if args.wants("P4") || args.wants("P5") {
+        eprintln!("P4/P5: rollouts");
+        let r = rollouts::run(&runtime, dir.path(), scale.rollouts)?;
+        rows.extend(r.rows);
+        notes.push(r.note);
+    }
     if args.wants("P6") {
         eprintln!("P6: full lifecycles");
         let setup = lifecycles::Setup { root, python, count: scale.lifecycles, reps: scale.lifecycle_reps };
@@ -183,40 +202,13 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
     Ok((rows, notes))
 }
 
-/// P4 and P5 need the rollout engine, which is not built yet.
-fn rollout_rows() -> Vec<Row> {
-    let why = "rollout engine not landed";
-    vec![
-        Row::unmeasurable(
-            "P4",
-            "10,000 concurrent rollouts in one process against an in-process simulated platform: peak RSS",
-            why,
-            "—".to_owned(),
-            Target::Absolute("< 200 MB"),
-        ),
-        Row::unmeasurable(
-            "P4",
-            "the same: engine CPU time per rollout step",
-            why,
-            "—".to_owned(),
-            Target::Absolute("< 1 ms"),
-        ),
-        Row::unmeasurable(
-            "P5",
-            "failing health/metric sample → rollback call, p50/p99",
-            why,
-            "—".to_owned(),
-            Target::Absolute("p99 < 10 ms"),
-        ),
-    ]
-}
-
 /// The whole report: machine, versions, the one table, and how things were measured.
 fn report(context: &Context, scale: &Scale, took: Duration, rows: &[Row], notes: &[String]) -> String {
     let (machine, versions) = (&context.machine, &context.versions);
     let mut out = String::new();
     let kind = if scale.quick {
-        "quick (CI smoke: smaller counts; P3 list at 100,000 rows instead of 1,000,000; fewer repetitions)"
+        "quick (CI smoke: smaller counts; P3 list at 100,000 rows instead of 1,000,000; P4 with 1,000 rollouts \
+         instead of 10,000; fewer repetitions)"
     } else {
         "full"
     };

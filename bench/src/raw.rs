@@ -84,8 +84,8 @@ impl RawWriter {
                     )?;
                     let mut insert = tx.prepare_cached(
                         "INSERT INTO deployment_events \
-                         (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )?;
                     for (id, reviewed_at) in chunk.iter().zip(&mut reviewed_at) {
                         let now = Timestamp::now().to_string();
@@ -107,6 +107,7 @@ impl RawWriter {
                             step.to,
                             now,
                             format!("{seq:064x}"),
+                            Option::<String>::None,
                         ])?;
                         self.next_seq += 1;
                         written += 1;

@@ -11,8 +11,8 @@ pub enum Target {
     AtLeast(f64),
     /// The ratio must be at most this.
     AtMost(f64),
-    /// An absolute target on the raw number (for example `< 200 MB`), judged by the row's owner.
-    Absolute(&'static str),
+    /// The row's raw value (in the target's unit) must be below this; the text shows the unit.
+    Below(f64, &'static str),
     /// Reported for information; no target.
     None,
 }
@@ -30,8 +30,10 @@ pub struct Row {
     pub baseline: String,
     /// Loco relative to the baseline, in the row's direction (see `measure`).
     pub ratio: Option<f64>,
-    /// The target for `ratio`.
+    /// The target for `ratio` (or for `value`, with [`Target::Below`]).
     pub target: Target,
+    /// The raw value an absolute target is judged on.
+    pub value: Option<f64>,
 }
 
 impl Row {
@@ -44,7 +46,19 @@ impl Row {
         ratio: f64,
         target: Target,
     ) -> Self {
-        Self { id, measure: measure.into(), loco, baseline, ratio: Some(ratio), target }
+        Self { id, measure: measure.into(), loco, baseline, ratio: Some(ratio), target, value: None }
+    }
+
+    /// A measured row judged on its raw value against an absolute target.
+    pub fn absolute(
+        id: &'static str,
+        measure: impl Into<String>,
+        loco: String,
+        baseline: String,
+        value: f64,
+        target: Target,
+    ) -> Self {
+        Self { id, measure: measure.into(), loco, baseline, ratio: None, target, value: Some(value) }
     }
 
     /// A row whose Loco side cannot be measured yet; the baseline may still be.
@@ -55,14 +69,23 @@ impl Row {
         baseline: String,
         target: Target,
     ) -> Self {
-        Self { id, measure: measure.into(), loco: format!("not yet measurable: {why}"), baseline, ratio: None, target }
+        Self {
+            id,
+            measure: measure.into(),
+            loco: format!("not yet measurable: {why}"),
+            baseline,
+            ratio: None,
+            target,
+            value: None,
+        }
     }
 
     /// `Some(true)` when a target exists and the ratio meets it.
     pub fn met(&self) -> Option<bool> {
-        match (self.ratio, self.target) {
-            (Some(r), Target::AtLeast(t)) => Some(r >= t),
-            (Some(r), Target::AtMost(t)) => Some(r <= t),
+        match (self.ratio, self.value, self.target) {
+            (Some(r), _, Target::AtLeast(t)) => Some(r >= t),
+            (Some(r), _, Target::AtMost(t)) => Some(r <= t),
+            (_, Some(v), Target::Below(t, _)) => Some(v < t),
             _ => None,
         }
     }
@@ -79,7 +102,7 @@ pub fn render(rows: &[Row]) -> String {
         let target = match row.target {
             Target::AtLeast(t) => format!("≥ {t}×"),
             Target::AtMost(t) => format!("≤ {t}×"),
-            Target::Absolute(t) => t.to_owned(),
+            Target::Below(_, text) => format!("< {text}"),
             Target::None => "— (report only)".to_owned(),
         };
         let met = match row.met() {
@@ -114,12 +137,12 @@ pub fn rate(per_second: f64, unit: &str) -> String {
     format!("{} {unit}", thousands(per_second))
 }
 
-/// A latency with one decimal: `41.3 µs` below 10 ms, `118.1 ms` above.
+/// A latency: `41.3 µs` below 1 ms, `3.16 ms` above.
 pub fn micros(d: Duration) -> String {
-    if d < Duration::from_millis(10) {
+    if d < Duration::from_millis(1) {
         format!("{:.1} µs", d.as_secs_f64() * 1e6)
     } else {
-        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
     }
 }
 
@@ -143,6 +166,9 @@ mod tests {
         assert_eq!(row(1.6, Target::AtMost(1.5)).met(), Some(false));
         assert_eq!(row(1.0, Target::None).met(), None);
         assert_eq!(Row::unmeasurable("P4", "x", "later", String::new(), Target::AtMost(1.0)).met(), None);
+        let mb = |value| Row::absolute("P4", "x", String::new(), String::new(), value, Target::Below(200.0, "200 MB"));
+        assert_eq!(mb(150.0).met(), Some(true));
+        assert_eq!(mb(250.0).met(), Some(false));
     }
 
     #[test]
