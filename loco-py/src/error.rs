@@ -66,6 +66,12 @@ create_exception!(
     LocoError,
     "The deployment's rollout is running; only rollback is allowed until it ends (`rollout_in_progress`)."
 );
+create_exception!(
+    loco,
+    RolloutNotPausedError,
+    LocoError,
+    "The rollout is not paused, so there is nothing to override (`rollout_not_paused`)."
+);
 create_exception!(loco, PlatformError, LocoError, "A platform operation failed (`platform_error`).");
 create_exception!(
     loco,
@@ -89,6 +95,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("StorageError", py.get_type::<StorageError>(), "storage_error"),
         ("RolloutConflictError", py.get_type::<RolloutConflictError>(), "rollout_conflict"),
         ("RolloutInProgressError", py.get_type::<RolloutInProgressError>(), "rollout_in_progress"),
+        ("RolloutNotPausedError", py.get_type::<RolloutNotPausedError>(), "rollout_not_paused"),
         ("PlatformError", py.get_type::<PlatformError>(), "platform_error"),
         ("RollbackFailedError", py.get_type::<RollbackFailedError>(), "rollback_failed"),
     ] {
@@ -138,6 +145,10 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
         Error::RolloutInProgress { id } => {
             (RolloutInProgressError::new_err(message), vec![("deployment_id", text(id))])
         }
+        Error::RolloutNotPaused { id, state } => (
+            RolloutNotPausedError::new_err(message),
+            vec![("deployment_id", text(id)), ("state", text(state.as_str()))],
+        ),
         Error::Platform { platform, .. } => (PlatformError::new_err(message), vec![("platform", text(platform))]),
         Error::RollbackFailed { id, .. } => (RollbackFailedError::new_err(message), vec![("deployment_id", text(id))]),
         // `loco_core::Error` is `#[non_exhaustive]`: a code added to the core before this binding

@@ -46,6 +46,7 @@ pub mod runtime;
 pub mod subscription;
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 /// The extension module `loco._loco`; the package `loco` re-exports everything in it.
 #[pymodule]
@@ -61,6 +62,10 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<audit::AuditReport>()?;
     m.add_class::<audit::BrokenLink>()?;
     error::register(m)?;
+    m.add("STATUSES", PyTuple::new(m.py(), loco_core::Status::ALL.map(loco_core::Status::as_str))?)?;
+    m.add("EVENT_KINDS", PyTuple::new(m.py(), loco_core::EventKind::ALL.map(loco_core::EventKind::as_str))?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let shut_down = wrap_pyfunction!(runtime::shut_down, m)?;
+    m.py().import("atexit")?.call_method1("register", (shut_down,))?;
     Ok(())
 }

@@ -7,10 +7,17 @@
 //! is stored with the id of the process that built it; a call from another process (a child
 //! after `os.fork()`) leaks the inherited, thread-less runtime and builds its own. The lock around
 //! the slot is held only to copy a reference, so a fork cannot realistically catch it held.
+//!
+//! Results reach asyncio from the runtime's blocking threads, which take the GIL to do so. A
+//! thread that waits for the GIL while the interpreter finalizes is killed by the interpreter (a
+//! crash at exit), so an `atexit` hook ([`shut_down`]) stops new deliveries and waits, with the
+//! GIL released, for the ones under way.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
@@ -42,6 +49,38 @@ pub fn get() -> &'static tokio::runtime::Runtime {
             runtime
         }
     }
+}
+
+/// Blocking-thread jobs (result deliveries to asyncio) running now.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Set at interpreter exit: later deliveries are dropped unrun.
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// The longest the exit hook waits for deliveries under way.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// The `atexit` hook: refuses new deliveries to Python, then waits (GIL released, at most
+/// [`EXIT_GRACE`]) until the ones under way have finished with the GIL.
+#[pyfunction]
+pub fn shut_down(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + EXIT_GRACE;
+        while IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// Runs `f` unless the interpreter is exiting; see [`shut_down`].
+fn deliver(f: impl FnOnce()) {
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    if EXITING.load(Ordering::SeqCst) {
+        // Its Python objects must not be touched (or dropped) any more.
+        std::mem::forget(f);
+    } else {
+        f();
+    }
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// Runs `future` to completion on the runtime, blocking the calling thread. Call it inside
@@ -94,7 +133,7 @@ impl Runtime for LocoRuntime {
     where
         F: FnOnce() + Send + 'static,
     {
-        let handle = get().spawn_blocking(f);
+        let handle = get().spawn_blocking(move || deliver(f));
         Box::pin(async move { handle.await.map_err(LocoJoinError) })
     }
 }

@@ -21,6 +21,7 @@ CODES: Dict[Type[loco.LocoError], str] = {
     loco.StorageError: "storage_error",
     loco.RolloutConflictError: "rollout_conflict",
     loco.RolloutInProgressError: "rollout_in_progress",
+    loco.RolloutNotPausedError: "rollout_not_paused",
     loco.PlatformError: "platform_error",
     loco.RollbackFailedError: "rollback_failed",
 }
@@ -32,7 +33,7 @@ def test_every_code_has_its_own_subclass_of_loco_error() -> None:
         assert issubclass(cls, loco.LocoError), cls
         assert cls.code == code, cls
         assert cls.__module__ == "loco", cls
-    assert len(set(CODES.values())) == len(CODES) == 11
+    assert len(set(CODES.values())) == len(CODES) == 12
 
 
 def test_validation_error_lists_every_bad_field_in_order(sync_engine: loco.SyncEngine) -> None:

@@ -18,6 +18,8 @@ See ``docs/python.md``.
 """
 
 from ._loco import (
+    EVENT_KINDS,
+    STATUSES,
     AuditReport,
     BrokenLink,
     Deployment,
@@ -33,6 +35,7 @@ from ._loco import (
     RollbackFailedError,
     RolloutConflictError,
     RolloutInProgressError,
+    RolloutNotPausedError,
     SelfApprovalError,
     StorageError,
     Subscription,
@@ -54,6 +57,8 @@ from ._types import (
 )
 
 __all__ = [
+    "EVENT_KINDS",
+    "STATUSES",
     "Action",
     "AuditReport",
     "AuditReportDict",
@@ -77,6 +82,7 @@ __all__ = [
     "RollbackFailedError",
     "RolloutConflictError",
     "RolloutInProgressError",
+    "RolloutNotPausedError",
     "SelfApprovalError",
     "Status",
     "StorageError",

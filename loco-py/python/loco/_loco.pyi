@@ -19,7 +19,11 @@ from ._types import (
 )
 
 __version__: str
+STATUSES: tuple[Status, ...]
+EVENT_KINDS: tuple[EventKind, ...]
 __all__ = [
+    "EVENT_KINDS",
+    "STATUSES",
     "AuditReport",
     "BrokenLink",
     "Deployment",
@@ -35,6 +39,7 @@ __all__ = [
     "RollbackFailedError",
     "RolloutConflictError",
     "RolloutInProgressError",
+    "RolloutNotPausedError",
     "SelfApprovalError",
     "StorageError",
     "Subscription",
@@ -317,6 +322,12 @@ class RolloutInProgressError(LocoError):
     """The deployment's rollout is running; only rollback is allowed until it ends (``rollout_in_progress``)."""
 
     deployment_id: str
+
+class RolloutNotPausedError(LocoError):
+    """The rollout is not paused, so there is nothing to override (``rollout_not_paused``)."""
+
+    deployment_id: str
+    state: str
 
 class PlatformError(LocoError):
     """A platform operation failed (``platform_error``)."""

@@ -15,7 +15,8 @@ Status = Literal[
 ]
 
 #: What an event records: ``created`` and one kind per lifecycle action, plus the rollout events
-#: ``step_progress`` and ``health_check`` (which carry their facts in ``Event.data``).
+#: ``step_progress``, ``health_check``, ``analysis`` and ``canary_promoted`` (which carry their facts
+#: in ``Event.data``).
 EventKind = Literal[
     "created",
     "approved",
@@ -26,6 +27,8 @@ EventKind = Literal[
     "rolled_back",
     "step_progress",
     "health_check",
+    "analysis",
+    "canary_promoted",
 ]
 
 #: A lifecycle action, as named in ``InvalidTransitionError.action`` and ``SelfApprovalError.action``.
