@@ -110,7 +110,7 @@ pub fn populate(path: &Path, count: usize) -> Result<Populated> {
                     data: None,
                     hash: String::new(),
                 };
-                event.hash = loco_core::audit::event_hash(&head, &event);
+                event.hash = loco_core::audit::event_hash(&head, &event, None);
                 insert_event.execute(params![
                     event.seq,
                     event.id,

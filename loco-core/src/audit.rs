@@ -11,11 +11,12 @@ use crate::model::Event;
 pub const GENESIS_HASH: &str = "";
 
 /// `sha256(prev_hash ‖ canonical(event))` as lowercase hex. The canonical bytes are the JSON array
-/// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, followed by `data`
-/// when the event has any. Elements are plain strings, numbers or null, and `data` objects are
-/// serialized with sorted keys, so the bytes are stable.
-pub fn event_hash(prev_hash: &str, event: &Event) -> String {
-    let mut fields = vec![
+/// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, followed by the
+/// event's data as stored — `data_text`, made by [`canonical_data`] — when it has any. The stored
+/// text itself is hashed, never a re-serialization of parsed JSON, so floating-point numbers in
+/// the data cannot change the bytes between writing and verifying.
+pub fn event_hash(prev_hash: &str, event: &Event, data_text: Option<&str>) -> String {
+    let fields = vec![
         serde_json::json!(event.seq),
         serde_json::json!(event.id),
         serde_json::json!(event.deployment_id),
@@ -26,12 +27,22 @@ pub fn event_hash(prev_hash: &str, event: &Event) -> String {
         serde_json::json!(event.to_status),
         serde_json::json!(event.at),
     ];
-    if let Some(data) = &event.data {
-        fields.push(data.clone());
-    }
     let mut canonical = String::new();
     write_canonical(&serde_json::Value::Array(fields), &mut canonical);
+    if let Some(text) = data_text {
+        canonical.pop(); // the closing ']'
+        canonical.push(',');
+        canonical.push_str(text);
+        canonical.push(']');
+    }
     sha256_hex(&[prev_hash.as_bytes(), canonical.as_bytes()])
+}
+
+/// The text an event's data is stored (and hashed) as: JSON with object keys sorted at every level.
+pub fn canonical_data(data: &serde_json::Value) -> String {
+    let mut text = String::new();
+    write_canonical(data, &mut text);
+    text
 }
 
 /// JSON with object keys sorted at every level, independent of how a `serde_json::Map` orders
@@ -122,15 +133,16 @@ impl ChainVerifier {
         Self { prev_hash: GENESIS_HASH.to_owned(), expected_seq: 1, checked: 0, broken: None }
     }
 
-    /// Checks the next event. Returns false once a broken link has been found (stop feeding).
-    pub fn check(&mut self, event: &Event) -> bool {
+    /// Checks the next event, whose data is stored as `data_text`. Returns false once a broken
+    /// link has been found (stop feeding).
+    pub fn check(&mut self, event: &Event, data_text: Option<&str>) -> bool {
         if self.broken.is_some() {
             return false;
         }
         self.checked += 1;
         let reason = if event.seq != self.expected_seq {
             Some(format!("expected event #{} but found #{} (an event is missing)", self.expected_seq, event.seq))
-        } else if event_hash(&self.prev_hash, event) == event.hash {
+        } else if event_hash(&self.prev_hash, event, data_text) == event.hash {
             None
         } else {
             Some("stored hash does not match the event and its predecessor (edited or reordered)".to_owned())
@@ -191,17 +203,21 @@ mod tests {
                     data: (seq % 2 == 0).then(|| serde_json::json!({"step": seq, "traffic": {"v2": 25}})),
                     hash: String::new(),
                 };
-                e.hash = event_hash(&prev, &e);
+                e.hash = event_hash(&prev, &e, text(&e).as_deref());
                 prev.clone_from(&e.hash);
                 e
             })
             .collect()
     }
 
+    fn text(e: &Event) -> Option<String> {
+        e.data.as_ref().map(canonical_data)
+    }
+
     fn verify(events: &[Event]) -> AuditReport {
         let mut v = ChainVerifier::new();
         for e in events {
-            if !v.check(e) {
+            if !v.check(e, text(e).as_deref()) {
                 break;
             }
         }
@@ -233,10 +249,20 @@ mod tests {
         let mut b = a.clone();
         a.data = Some(serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"d": 2, "c": 3}], "x": null}}"#).unwrap());
         b.data = Some(serde_json::from_str(r#"{"a": {"x": null, "y": [1, {"c": 3, "d": 2}]}, "b": 1}"#).unwrap());
-        assert_eq!(event_hash("", &a), event_hash("", &b));
-        let mut s = String::new();
-        write_canonical(a.data.as_ref().unwrap(), &mut s);
-        assert_eq!(s, r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#);
+        assert_eq!(event_hash("", &a, text(&a).as_deref()), event_hash("", &b, text(&b).as_deref()));
+        assert_eq!(text(&a).unwrap(), r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn the_stored_text_is_hashed_not_a_reparse() {
+        // 0.1 + 0.2 has a 17-digit shortest form; parsing it back must not be needed to verify.
+        let mut e = chain(1).remove(0);
+        e.data = Some(serde_json::json!({"p_value": 0.1 + 0.2, "z": 1.0e-300}));
+        let stored = text(&e).unwrap();
+        let hash = event_hash("", &e, Some(&stored));
+        e.data = serde_json::from_str(&stored).ok();
+        assert_eq!(event_hash("", &e, Some(&stored)), hash);
+        assert_ne!(event_hash("", &e, Some(&stored.replace("0.30000000000000004", "0.3"))), hash);
     }
 
     #[test]
@@ -244,6 +270,9 @@ mod tests {
         let mut events = chain(5);
         events[3].data = Some(serde_json::json!({"step": 4, "traffic": {"v2": 100}}));
         assert_eq!(verify(&events).first_broken.unwrap().seq, 4);
+        let mut dropped = chain(5);
+        dropped[1].data = None;
+        assert_eq!(verify(&dropped).first_broken.unwrap().seq, 2, "removing data breaks the link too");
     }
 
     #[test]

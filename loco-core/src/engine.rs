@@ -392,10 +392,16 @@ impl EventSubscription {
             }
             if let Some(from) = self.replay_from {
                 match self.store.events_after(from - 1, CATCH_UP_BATCH).await {
-                    Ok(batch) if batch.is_empty() => self.replay_from = None,
                     Ok(batch) => {
-                        self.replay_from = batch.last().map(|e| e.seq + 1);
+                        // A short batch reached the head: no need to ask again.
+                        let more = batch.len() == CATCH_UP_BATCH as usize;
+                        self.replay_from = batch.last().filter(|_| more).map(|e| e.seq + 1);
                         self.pending.extend(batch);
+                    }
+                    // The engine closed while catching up: the stream ends like a live one does.
+                    Err(_) if self.live.is_closed() => {
+                        self.replay_from = None;
+                        return None;
                     }
                     Err(e) => return Some(Err(e)),
                 }

@@ -134,6 +134,22 @@ pub enum Error {
     },
 }
 
+/// Every code [`Error::code`] can return, for surfaces that check their own tables against it.
+pub const CODES: [&str; 12] = [
+    "validation_error",
+    "not_found",
+    "invalid_transition",
+    "self_approval",
+    "idempotency_conflict",
+    "payload_too_large",
+    "storage_error",
+    "rollout_conflict",
+    "rollout_in_progress",
+    "rollout_not_paused",
+    "platform_error",
+    "rollback_failed",
+];
+
 impl Error {
     /// The stable code of this error, the same string on every surface.
     pub fn code(&self) -> &'static str {
@@ -212,8 +228,9 @@ mod tests {
             ),
             (Error::RollbackFailed { id: "d".into(), message: "m".into() }, "rollback_failed"),
         ];
-        for (error, code) in cases {
-            assert_eq!(error.code(), code, "{error}");
+        for (error, code) in &cases {
+            assert_eq!(error.code(), *code, "{error}");
+            assert!(CODES.contains(code), "{code} is missing from CODES");
         }
     }
 

@@ -109,9 +109,11 @@ pub struct RolloutUpdate {
     pub state: Option<RolloutState>,
     /// Why it failed.
     pub failure: Option<RolloutFailure>,
+    /// Rollout events appended before the lifecycle action (what led to it).
+    pub lead_events: Vec<NewEvent>,
     /// A lifecycle action applied to the deployment in the same transaction.
     pub action: Option<(Action, ActionInput)>,
-    /// Rollout events to append.
+    /// Rollout events appended after the action.
     pub events: Vec<NewEvent>,
     /// A release that becomes the target's current one (the current one is retired).
     pub activate: Option<Release>,

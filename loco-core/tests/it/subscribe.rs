@@ -76,3 +76,14 @@ async fn subscription_ends_when_the_engine_closes() {
     let end = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap();
     assert!(end.is_none());
 }
+
+#[tokio::test]
+async fn a_replaying_subscription_ends_cleanly_when_the_engine_closes() {
+    let (_dir, _path, engine) = temp_engine().await;
+    engine.create(request("a", "dev"), None).await.unwrap();
+    let mut sub = engine.subscribe_after(0);
+    assert_eq!(sub.next().await.unwrap().unwrap().seq, 1);
+    engine.close().await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.unwrap();
+    assert!(end.is_none(), "ended, not a storage error: {end:?}");
+}

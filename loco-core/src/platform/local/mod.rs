@@ -15,6 +15,7 @@ mod proxy;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -28,8 +29,8 @@ use crate::rollout::ReleaseSpec;
 
 use metrics::LocalMetrics;
 use process::ManagedProcess;
-use proxy::Proxy;
 pub use proxy::VERSION_HEADER;
+use proxy::{Proxy, Routes};
 
 /// Settings of a [`LocalPlatform`].
 #[derive(Debug, Clone)]
@@ -128,17 +129,39 @@ impl LocalPlatform {
         for id in ids {
             let (instance, process) = self.spawn(target, release, id)?;
             self.metrics.add_pid(target, &instance.version, process.pid);
-            if let Some(addr) = &instance.address {
-                t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add_backend(
-                    &instance.version,
-                    id,
-                    addr,
-                );
-            }
+            admit_when_listening(t.proxy.routes.clone(), process.clone(), instance.clone());
             t.processes.insert(id.clone(), (instance.clone(), process));
             started.push(instance);
         }
         Ok(started)
+    }
+}
+
+/// How long a new instance may take to start listening before it is left out of the routes.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The readiness gate: an instance joins the proxy's routes only once its port accepts
+/// connections (a process still starting would answer every request with 502), and never after
+/// it was retired.
+fn admit_when_listening(routes: Arc<std::sync::Mutex<Routes>>, process: Arc<ManagedProcess>, instance: Instance) {
+    let Some(addr) = instance.address.clone() else { return };
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        while tokio::time::Instant::now() < deadline && !process.is_retired() && process.exit_reason().is_none() {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                admit(&routes, &process, &instance);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+}
+
+fn admit(routes: &std::sync::Mutex<Routes>, process: &ManagedProcess, instance: &Instance) {
+    let mut routes = routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Checked under the routes lock, which `stop` holds while it retires and removes.
+    if let (false, Some(addr)) = (process.is_retired(), &instance.address) {
+        routes.add_backend(&instance.version, &instance.id, addr);
     }
 }
 
@@ -183,6 +206,9 @@ impl Platform for LocalPlatform {
             if let Some(t) = targets.get_mut(target) {
                 let mut routes = t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 for i in instances {
+                    if let Some((_, p)) = t.processes.get(&i.id) {
+                        p.retire();
+                    }
                     routes.remove_backend(&i.id);
                     t.adopted.remove(&i.id);
                     to_stop.push((i.id.clone(), t.processes.remove(&i.id).map(|(_, p)| p)));
@@ -207,11 +233,20 @@ impl Platform for LocalPlatform {
 
     async fn health(&self, target: &Target, instance: &Instance) -> PlatformResult<InstanceHealth> {
         let targets = self.targets.lock().await;
-        if let Some((_, p)) = targets.get(target).and_then(|t| t.processes.get(&instance.id)) {
-            return Ok(match p.exit_reason() {
-                None => InstanceHealth::Running,
-                Some(reason) => InstanceHealth::Exited { reason },
-            });
+        if let Some(t) = targets.get(target)
+            && let Some((known, p)) = t.processes.get(&instance.id)
+        {
+            if let Some(reason) = p.exit_reason() {
+                return Ok(InstanceHealth::Exited { reason });
+            }
+            // A health check that finds the port open admits the instance at once, so traffic can
+            // follow a passed check without waiting for the background readiness poll.
+            if let Some(addr) = &known.address
+                && tokio::net::TcpStream::connect(addr).await.is_ok()
+            {
+                admit(&t.proxy.routes, p, known);
+            }
+            return Ok(InstanceHealth::Running);
         }
         let alive = process::read_pidfile(&self.pid_dir, &instance.id).is_some_and(|r| process::is_alive(&r));
         Ok(if alive { InstanceHealth::Running } else { InstanceHealth::Exited { reason: "not running".to_owned() } })

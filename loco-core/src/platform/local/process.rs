@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub(crate) struct PidRecord {
 pub(crate) struct ManagedProcess {
     child: Mutex<Option<Child>>,
     pub pid: u32,
+    /// Set when the instance is taken out of service, so a late readiness check cannot put it back.
+    retired: AtomicBool,
     logs: broadcast::Sender<LogLine>,
     backlog: Arc<Mutex<VecDeque<LogLine>>>,
     pidfile: PathBuf,
@@ -70,7 +73,24 @@ impl ManagedProcess {
         if let Some(err) = child.stderr.take() {
             capture(err, LogStream::Stderr, instance_id, logs.clone(), backlog.clone());
         }
-        Ok(Arc::new(ManagedProcess { child: Mutex::new(Some(child)), pid, logs, backlog, pidfile }))
+        Ok(Arc::new(ManagedProcess {
+            child: Mutex::new(Some(child)),
+            pid,
+            retired: AtomicBool::new(false),
+            logs,
+            backlog,
+            pidfile,
+        }))
+    }
+
+    /// Marks the instance as out of service (before it is removed from the routes).
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the instance was taken out of service.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::SeqCst)
     }
 
     /// `None` while running, else why it exited.
@@ -93,6 +113,7 @@ impl ManagedProcess {
 
     /// Stops the whole process group: SIGTERM, then SIGKILL after a grace period. Idempotent.
     pub async fn stop(&self) {
+        self.retire();
         let child = self.child.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(mut child) = child {
             if matches!(child.try_wait(), Ok(None)) {

@@ -136,9 +136,9 @@ impl<'o> Execution<'o> {
     /// Applies one atomic rollout change and keeps the returned record.
     pub(super) async fn update(&mut self, mut update: RolloutUpdate) -> Result<()> {
         if !self.pending.is_empty() {
-            let mut events = std::mem::take(&mut self.pending);
-            events.append(&mut update.events);
-            update.events = events;
+            let mut lead = std::mem::take(&mut self.pending);
+            lead.append(&mut update.lead_events);
+            update.lead_events = lead;
         }
         self.rollout = self.orch.store.update_rollout(&self.rollout.deployment_id, update).await?;
         self.last_save = Instant::now();

@@ -134,7 +134,9 @@ pub(crate) fn verify_audit(conn: &Connection) -> Result<AuditReport> {
         let mut stmt = tx.prepare(&format!("SELECT {EVENT_COLUMNS} FROM deployment_events ORDER BY seq"))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            if !verifier.check(&event_from_row(row)?) {
+            // The data column's raw text is what was hashed.
+            let data_text: Option<String> = row.get(10)?;
+            if !verifier.check(&event_from_row(row)?, data_text.as_deref()) {
                 break;
             }
         }

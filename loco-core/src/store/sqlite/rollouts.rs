@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, ActionInput};
 use crate::model::{Deployment, Timestamp};
 use crate::rollout::{Release, Rollout, RolloutProgress, RolloutState};
-use crate::store::{BeginRollout, RolloutUpdate};
+use crate::store::{BeginRollout, NewEvent, RolloutUpdate};
 
 use super::rows::{get_deployment, json_column};
 use super::writer::{EventDraft, WriteCtx};
@@ -193,6 +193,22 @@ pub(crate) fn begin_in_tx(ctx: &mut WriteCtx<'_>, begin: BeginRollout) -> Result
     Ok((deployment, rollout))
 }
 
+fn append_events(ctx: &mut WriteCtx<'_>, id: &str, events: Vec<NewEvent>, at: Timestamp) -> Result<()> {
+    for event in events {
+        ctx.append_event(&EventDraft {
+            deployment_id: id,
+            kind: event.kind,
+            actor: &event.actor,
+            note: event.note.as_deref(),
+            from_status: None,
+            to_status: None,
+            at,
+            data: event.data,
+        })?;
+    }
+    Ok(())
+}
+
 pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpdate) -> Result<Rollout> {
     let mut rollout = get_rollout(ctx.conn, id)?;
     if let Some(expected) = &update.expect_owner
@@ -211,22 +227,12 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
     {
         return Err(Error::RolloutConflict { service: rollout.service, environment: rollout.environment, active });
     }
+    let now = Timestamp::now();
+    append_events(ctx, id, update.lead_events, now)?;
     if let Some((action, input)) = &update.action {
         super::apply_in_tx(ctx, id, *action, input)?;
     }
-    let now = Timestamp::now();
-    for event in update.events {
-        ctx.append_event(&EventDraft {
-            deployment_id: id,
-            kind: event.kind,
-            actor: &event.actor,
-            note: event.note.as_deref(),
-            from_status: None,
-            to_status: None,
-            at: now,
-            data: event.data,
-        })?;
-    }
+    append_events(ctx, id, update.events, now)?;
     if let Some(progress) = update.progress {
         rollout.progress = progress;
     }

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::audit::{GENESIS_HASH, event_hash};
+use crate::audit::{GENESIS_HASH, canonical_data, event_hash};
 use crate::error::{Error, Result};
 use crate::lifecycle::Status;
 use crate::model::{Event, EventKind, Timestamp, new_event_id};
@@ -51,7 +51,8 @@ impl WriteCtx<'_> {
             data: draft.data.clone(),
             hash: String::new(),
         };
-        event.hash = event_hash(&self.head_hash, &event);
+        let data_text = event.data.as_ref().map(canonical_data);
+        event.hash = event_hash(&self.head_hash, &event, data_text.as_deref());
         self.conn
             .prepare_cached(
                 "INSERT INTO deployment_events \
@@ -69,7 +70,7 @@ impl WriteCtx<'_> {
                 event.to_status,
                 event.at,
                 event.hash,
-                event.data.as_ref().map(serde_json::Value::to_string),
+                data_text,
             ])?;
         self.head_seq = event.seq;
         self.head_hash.clone_from(&event.hash);
