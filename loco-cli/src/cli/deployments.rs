@@ -97,7 +97,7 @@ pub struct IdArgs {
     pub id: String,
 }
 
-/// Runs a deployment command (every [`Command`] except `serve`).
+/// Runs a deployment command (every [`Command`] except `serve` and `demo`).
 pub async fn run(target: &Target, command: Command, output: Output) -> Result<(), CliError> {
     let backend = target.backend().await?;
     let result = execute(&backend, command, output).await;
@@ -134,7 +134,9 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
             output.audit(&report)?;
             if report.valid { Ok(()) } else { Err(CliError::AuditBroken) }
         }
-        Command::Serve(_) => Err(CliError::Internal("serve is not a deployment command".to_owned())),
+        Command::Serve(_) | Command::Demo(_) => {
+            Err(CliError::Internal("serve and demo are not deployment commands".to_owned()))
+        }
     }
 }
 

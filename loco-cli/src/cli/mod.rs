@@ -8,6 +8,7 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod backend;
+pub mod demo;
 pub mod deployments;
 pub mod exit;
 pub mod output;
@@ -69,6 +70,8 @@ impl Target {
 /// Every `loco` subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a real canary rollout on this machine: a bad release rolled back, a good one promoted.
+    Demo(demo::DemoArgs),
     /// Run the HTTP API server.
     Serve(serve::ServeArgs),
     /// Request a deployment (it starts in pending_approval).
@@ -120,6 +123,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let output = Output { json: cli.json };
     match cli.command {
+        Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(&cli.target, args).await,
         command => deployments::run(&cli.target, command, output).await,
     }

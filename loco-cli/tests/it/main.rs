@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod concurrency;
 mod conformance;
+mod demo;
 mod durability;
 mod openapi;
 mod sse;
