@@ -304,6 +304,25 @@ impl Engine {
         self.orchestrator.set_thresholds(environment, thresholds)
     }
 
+    /// Waits until the deployment's rollout is no longer active — succeeded, rolled back or failed
+    /// to roll back (a paused rollout is still active and keeps this waiting) — and returns it.
+    /// For surfaces that started a rollout without keeping its handle.
+    pub async fn wait_rollout(&self, id: &str) -> Result<Rollout> {
+        // Subscribe first so no change between the check and the wait is missed.
+        let mut events = self.store.subscribe();
+        loop {
+            let rollout = self.store.rollout(id).await?;
+            if !rollout.state.is_active() {
+                return Ok(rollout);
+            }
+            match events.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                // Closed engine: whatever state it reached is the answer.
+                Err(RecvError::Closed) => return self.store.rollout(id).await,
+            }
+        }
+    }
+
     /// The rollout of one deployment.
     pub async fn rollout(&self, id: &str) -> Result<Rollout> {
         self.store.rollout(id).await

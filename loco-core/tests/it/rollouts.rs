@@ -107,6 +107,19 @@ async fn every_strategy_moves_all_traffic_to_a_good_release_and_stops_the_old_on
 }
 
 #[tokio::test]
+async fn wait_rollout_returns_once_the_rollout_ends() {
+    let (_dir, path) = temp_db();
+    let sim = Arc::new(MemoryPlatform::new("sim"));
+    let engine = engine_with(&sim, &path).await;
+    let id = approved(&engine, "api").await;
+    drop(engine.start_rollout(&id, plan(canary(vec![50], 0.2), "v1", 1), "ops").await.unwrap());
+    let done = tokio::time::timeout(Duration::from_secs(5), engine.wait_rollout(&id)).await.unwrap().unwrap();
+    assert_eq!(done.state, RolloutState::Succeeded);
+    assert_eq!(engine.wait_rollout(&id).await.unwrap().state, RolloutState::Succeeded, "already ended: returns at once");
+    assert_eq!(engine.wait_rollout("dep_nope").await.unwrap_err().code(), "not_found");
+}
+
+#[tokio::test]
 async fn canary_steps_shift_traffic_in_order() {
     let (_dir, path) = temp_db();
     let sim = Arc::new(MemoryPlatform::new("sim"));
