@@ -15,6 +15,10 @@ use crate::rollout::Rollout;
 
 /// The label value used while a deployment has no platform or strategy (lifecycle-only use).
 pub const NONE_LABEL: &str = "none";
+/// The stage label of validation errors beyond the first [`MAX_VALIDATION_STAGES`] environments.
+pub const OTHER_LABEL: &str = "other";
+/// Distinct environments the validation-error counter labels individually.
+pub const MAX_VALIDATION_STAGES: usize = 64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeploymentLabels {
@@ -50,6 +54,7 @@ pub struct Metrics {
     durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
     validation_errors: Family<ValidationLabels, Counter>,
     rollbacks: Family<RollbackLabels, Counter>,
+    validation_stages: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Buckets of `sparki_deployment_duration_seconds`, from the requirements.
@@ -89,7 +94,14 @@ impl Default for Metrics {
             "Rollout duration from start to its final state, by stage, platform and strategy",
             durations.clone(),
         );
-        Self { registry, deployments, durations, validation_errors, rollbacks }
+        Self {
+            registry,
+            deployments,
+            durations,
+            validation_errors,
+            rollbacks,
+            validation_stages: std::sync::Mutex::default(),
+        }
     }
 }
 
@@ -127,8 +139,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a refused creation request once per invalid field.
+    /// Counts a refused creation request once per invalid field. The stage label is the
+    /// environment only when that field itself was valid and one of the first
+    /// [`MAX_VALIDATION_STAGES`] seen; otherwise `other`, so bad input cannot grow the label set.
     pub fn record_validation_error(&self, environment: &str, error: &Error) {
+        let environment_ok = !error.details().iter().any(|d| d.field == "environment");
+        let environment = if environment_ok && self.admit_stage(environment) { environment } else { OTHER_LABEL };
         for detail in error.details() {
             // `work_refs[3]` and `work_refs` are one error type; keeps label cardinality bounded.
             let field = detail.field.split('[').next().unwrap_or_default();
@@ -136,6 +152,14 @@ impl Metrics {
                 .get_or_create(&ValidationLabels { stage: environment.to_owned(), error_type: field.to_owned() })
                 .inc();
         }
+    }
+
+    fn admit_stage(&self, environment: &str) -> bool {
+        let mut seen = self.validation_stages.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(environment) {
+            return true;
+        }
+        seen.len() < MAX_VALIDATION_STAGES && seen.insert(environment.to_owned())
     }
 
     /// Counts a rollback; `reason` is `manual` for a person's rollback, else the failure code.

@@ -39,3 +39,25 @@ async fn lifecycle_metrics_count_exactly_what_happened() {
     assert!(text.contains("# TYPE sparki_deployment counter"));
     assert!(text.ends_with("# EOF\n"));
 }
+
+#[tokio::test]
+async fn validation_error_labels_stay_bounded() {
+    let (_dir, _path, engine) = temp_engine().await;
+    for i in 0..100 {
+        let mut bad = request("api", &format!("env-{i}"));
+        bad.rollback_plan = String::new();
+        engine.create(bad, None).await.unwrap_err();
+    }
+    let mut junk = request("api", "");
+    junk.version = String::new();
+    engine.create(junk, None).await.unwrap_err();
+    let text = engine.metrics().render();
+    let series: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("sparki_deployment_validation_errors_total{")).collect();
+    assert_eq!(series.iter().filter(|l| !l.contains(r#"stage="other""#)).count(), 64, "the first 64 environments");
+    let other = |field: &str| {
+        value(&text, &format!(r#"sparki_deployment_validation_errors_total{{stage="other",error_type="{field}"}}"#))
+    };
+    assert_eq!(other("rollback_plan"), Some(36));
+    assert_eq!(other("environment"), Some(1), "an invalid environment is never a label");
+}

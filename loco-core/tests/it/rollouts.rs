@@ -115,7 +115,11 @@ async fn wait_rollout_returns_once_the_rollout_ends() {
     drop(engine.start_rollout(&id, plan(canary(vec![50], 0.2), "v1", 1), "ops").await.unwrap());
     let done = tokio::time::timeout(Duration::from_secs(5), engine.wait_rollout(&id)).await.unwrap().unwrap();
     assert_eq!(done.state, RolloutState::Succeeded);
-    assert_eq!(engine.wait_rollout(&id).await.unwrap().state, RolloutState::Succeeded, "already ended: returns at once");
+    assert_eq!(
+        engine.wait_rollout(&id).await.unwrap().state,
+        RolloutState::Succeeded,
+        "already ended: returns at once"
+    );
     assert_eq!(engine.wait_rollout("dep_nope").await.unwrap_err().code(), "not_found");
 }
 
