@@ -13,7 +13,8 @@ export type Status =
 
 /**
  * What an event records: `created` or the lifecycle action applied (one event per action), or a
- * rollout fact (`step_progress`, `health_check`, with details in `data`).
+ * rollout fact (`step_progress`, `health_check`, `analysis`, `canary_promoted`, with details in
+ * `data`).
  */
 export type EventKind =
   | 'created'
@@ -25,6 +26,8 @@ export type EventKind =
   | 'rolled_back'
   | 'step_progress'
   | 'health_check'
+  | 'analysis'
+  | 'canary_promoted'
 
 /** The stable error codes, the same on every Loco surface (Rust, HTTP, Python, Node). */
 export type ErrorCode =
@@ -37,7 +40,17 @@ export type ErrorCode =
   | 'storage_error'
   | 'rollout_conflict'
   | 'rollout_in_progress'
+  | 'rollout_not_paused'
   | 'platform_error'
+  | 'rollback_failed'
+
+/** Where a rollout is. `running`, `paused` and `rolling_back` hold the service+environment. */
+export type RolloutState =
+  | 'running'
+  | 'paused'
+  | 'succeeded'
+  | 'rolling_back'
+  | 'rolled_back'
   | 'rollback_failed'
 
 /**
@@ -51,7 +64,7 @@ export interface LocoError extends Error {
   details: FieldError[]
   /**
    * The deployment concerned (`not_found`, `invalid_transition`, `self_approval`,
-   * `rollout_in_progress`, `rollback_failed`).
+   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`).
    */
   deploymentId?: string
   /** The deployment's status when the action was tried (`invalid_transition`). */
@@ -71,6 +84,8 @@ export interface LocoError extends Error {
   activeDeploymentId?: string
   /** The platform that failed (`platform_error`). */
   platform?: string
+  /** The state of a rollout that is not paused (`rollout_not_paused`). */
+  state?: RolloutState
 }
 
 /** What to deploy: the request of `Engine.create`. The rules are checked by the core. */

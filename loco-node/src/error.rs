@@ -85,6 +85,10 @@ fn build(env: Env, error: &CoreError, type_error: bool) -> napi::Result<napi::Er
         CoreError::RolloutInProgress { id } | CoreError::RolloutNotFound { id } => {
             object.set_named_property("deploymentId", id.as_str())?;
         }
+        CoreError::RolloutNotPaused { id, state } => {
+            object.set_named_property("deploymentId", id.as_str())?;
+            object.set_named_property("state", state.as_str())?;
+        }
         CoreError::Platform { platform, .. } => object.set_named_property("platform", platform.as_str())?,
         CoreError::RollbackFailed { id, .. } => object.set_named_property("deploymentId", id.as_str())?,
         // `loco_core::Error` is `#[non_exhaustive]`: a variant added later still throws with its
