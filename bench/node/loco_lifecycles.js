@@ -1,13 +1,19 @@
 // P6: full lifecycles (create -> approve -> start -> succeed) through Loco's Node binding.
 //
-// Usage: node loco_lifecycles.js --db PATH --count N [--warmup W]
+// Usage: node loco_lifecycles.js --db PATH --count N [--warmup W] [--package DIR]
+// DIR is the loco-node package directory (default: the repository's loco-node/).
 // Prints `RESULT variant=node lifecycles=N seconds=S` (timed part only). Exits with status 3 and
 // `UNAVAILABLE: ...` when the loco-node package is not built.
 'use strict';
 
 const path = require('node:path');
 
-const packageDir = path.resolve(__dirname, '..', '..', 'loco-node');
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const packageDir = path.resolve(option('package', path.join(__dirname, '..', '..', 'loco-node')));
 let Engine;
 try {
   ({ Engine } = require(packageDir));
@@ -19,11 +25,6 @@ try {
 if (typeof Engine?.open !== 'function') {
   console.log(`UNAVAILABLE: ${packageDir} loads but does not export Engine.open yet`);
   process.exit(3);
-}
-
-function option(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
 async function lifecycle(engine, i) {

@@ -25,6 +25,8 @@ pub struct Setup<'a> {
     pub root: &'a Path,
     /// The Python interpreter.
     pub python: &'a str,
+    /// The loco-node package directory.
+    pub node_package: &'a Path,
     /// Lifecycles per run.
     pub count: usize,
     /// Repetitions of each implementation, interleaved.
@@ -94,7 +96,9 @@ fn measure_rep(runtime: &Runtime, dir: &Path, setup: &Setup<'_>, rep: usize, t: 
     }
     if t.node_missing.is_none() {
         let db = dir.join(format!("p6-node-{rep}.db"));
-        match script(Command::new("node").arg(setup.root.join("bench/node/loco_lifecycles.js")), &db, count)? {
+        let mut cmd = Command::new("node");
+        cmd.arg(setup.root.join("bench/node/loco_lifecycles.js")).arg("--package").arg(setup.node_package);
+        match script(&mut cmd, &db, count)? {
             Outcome::Results(r) => t.node.push(child::seconds(r.first().ok_or("the Node script printed no RESULT")?)?),
             Outcome::Unavailable(why) => t.node_missing = Some(why),
         }
@@ -147,7 +151,7 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         ));
     } else {
         let secs = stats::median(&t.node);
-        let addon = match node_addon_profile(setup.root) {
+        let addon = match node_addon_profile(setup.root, setup.node_package) {
             Some("debug") => " (**debug build** of the addon: rebuild with `--release` for a fair number)",
             Some(_) => " (release build of the addon)",
             None => "",
@@ -196,10 +200,10 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
 }
 
 /// Which cargo profile built the Node addon: napi-rs hard-links
-/// `target/<triple>/<profile>/libloco_node.so` to `loco-node/*.node`.
-fn node_addon_profile(root: &Path) -> Option<&'static str> {
+/// `target/<triple>/<profile>/libloco_node.so` to `<package>/*.node`.
+fn node_addon_profile(root: &Path, package: &Path) -> Option<&'static str> {
     use std::os::unix::fs::MetadataExt;
-    let addon = std::fs::read_dir(root.join("loco-node"))
+    let addon = std::fs::read_dir(package)
         .ok()?
         .filter_map(std::result::Result::ok)
         .map(|e| e.path())

@@ -38,8 +38,9 @@ const USAGE: &str = "usage: loco-bench [--quick] [--only P1,P3,...]
   --quick   CI smoke run: smaller counts, P3 at 100,000 rows only (under 2 minutes on 2 cores)
   --only    run only these rows (P1 and P2 run together, and so do P4 and P5)
 
-environment: LOCO_BENCH_PYTHON (default python3), LOCO_BIN (the `loco` binary for P7;
-default target/release/loco), TMPDIR (where the throwaway databases go; use a real disk)";
+environment: LOCO_BENCH_PYTHON (default python3; use the venv where `loco` is installed),
+LOCO_NODE_PACKAGE (the loco-node package directory; default loco-node/), LOCO_BIN (the `loco`
+binary for P7; default target/release/loco), TMPDIR (where the throwaway databases go; a real disk)";
 
 /// How big a run is.
 #[derive(Debug, Clone, Copy)]
@@ -184,7 +185,14 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
     }
     if args.wants("P6") {
         eprintln!("P6: full lifecycles");
-        let setup = lifecycles::Setup { root, python, count: scale.lifecycles, reps: scale.lifecycle_reps };
+        let node_package = std::env::var_os("LOCO_NODE_PACKAGE").map_or_else(|| root.join("loco-node"), PathBuf::from);
+        let setup = lifecycles::Setup {
+            root,
+            python,
+            node_package: &node_package,
+            count: scale.lifecycles,
+            reps: scale.lifecycle_reps,
+        };
         let l = lifecycles::run(&runtime, dir.path(), &setup)?;
         rows.extend(l.rows);
         notes.push(l.note);
