@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+import sqlite3
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -153,6 +154,32 @@ def test_audit_report(sync_engine: loco.SyncEngine) -> None:
     report = sync_engine.verify_audit()
     assert (report.valid, report.events_checked, report.first_broken) == (True, 2, None)
     assert report.head_hash == sync_engine.events(d.id)[-1].hash
+
+
+def test_audit_report_names_the_first_broken_link(db_path: pathlib.Path) -> None:
+    engine = loco.SyncEngine.open(db_path)
+    d = engine.create(**request())
+    engine.approve(d.id, "bob", "fine")
+    engine.start(d.id, "bot")
+    engine.close()
+    # Tamper the way an attacker with file access would: drop the append-only guard, edit a note.
+    with sqlite3.connect(db_path) as db:
+        db.execute("DROP TRIGGER deployment_events_are_append_only_update")
+        db.execute("UPDATE deployment_events SET note = 'edited' WHERE seq = 2")
+    db.close()
+
+    engine = loco.SyncEngine.open(db_path)
+    report = engine.verify_audit()
+    engine.close()
+    assert (report.valid, report.events_checked, report.head_hash) == (False, 2, None)
+    link = report.first_broken
+    assert link is not None
+    assert (link.seq, link.deployment_id) == (2, d.id)
+    assert link.event_id.startswith("evt_") and link.reason
+    as_dict: Dict[str, Any] = dict(report.to_dict())
+    assert as_dict["first_broken"] == link.to_dict()
+    assert set(link.to_dict()) == {"seq", "event_id", "deployment_id", "reason"}
+    assert repr(link).startswith("BrokenLink(seq=2, event_id='evt_")
 
 
 def test_metrics_text_counts_statuses(sync_engine: loco.SyncEngine) -> None:
