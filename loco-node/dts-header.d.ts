@@ -53,6 +53,28 @@ export type RolloutState =
   | 'rolled_back'
   | 'rollback_failed'
 
+/** What the engine last recorded about an instance. */
+export type InstanceState = 'starting' | 'running' | 'stopped'
+
+/** The canary judge's answer: no worse than the baseline, worse, or not enough data to tell. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive'
+
+/** How bad a failed verdict is: `critical` rolls back at once, `high` pauses for a person. */
+export type Severity = 'critical' | 'high'
+
+/** Which output stream a log line came from. */
+export type LogStream = 'stdout' | 'stderr'
+
+/** Why a rollout did not succeed (`Rollout.failure.code`). */
+export type RolloutFailureCode =
+  | 'health_check_failed'
+  | 'analysis_critical'
+  | 'pause_timeout'
+  | 'step_failed'
+  | 'rollback_requested'
+  | 'engine_restarted'
+  | 'rollback_failed'
+
 /**
  * What every rejected Loco Promise (and `subscribeAfter`) throws: an `Error` whose `code` is the
  * core's error code. Arguments of the wrong JavaScript type throw a `TypeError` with code
@@ -120,8 +142,178 @@ export interface ListQuery {
   cursor?: string | null
 }
 
+/** Options of `Engine.open` and `Engine.openInMemory`; every property is optional. */
+export interface OpenOptions {
+  /**
+   * Registers the local platform (`local`: child processes behind a weighted proxy on 127.0.0.1)
+   * with its pidfiles in this directory, created if missing. Use the same directory across
+   * restarts: rollouts an earlier engine left unfinished are recovered while opening.
+   */
+  localStateDir?: string | null
+  /**
+   * Analysis thresholds per environment (names compared case-insensitively), for rollouts whose
+   * plan sets none. Each is a thresholds document (snake_case keys) or its JSON text.
+   */
+  thresholds?: Record<string, Thresholds | string> | null
+}
+
+/** Filter of `Engine.rollouts`. */
+export interface RolloutQuery {
+  /** Only rollouts that are running, paused or rolling back. */
+  activeOnly?: boolean | null
+}
+
+/**
+ * A rollout plan: the same JSON document in every language (the HTTP body, Python, Node), so
+ * its keys are snake_case. Pass it to `startRollout`/`runRollout` as an object or as JSON text;
+ * the core validates it and names bad fields as written here (`strategy.steps[1]`).
+ */
+export interface RolloutPlan {
+  /** Name of a platform registered with the engine (`local` with `OpenOptions.localStateDir`). */
+  platform: string
+  /** How traffic moves from the old release to the new one. */
+  strategy: Strategy
+  /** What to run. */
+  release: ReleaseSpec
+  /** Desired instance count of the new release, 1–100 (default 1). */
+  instances?: number
+  /** How new instances are checked. */
+  health?: HealthSpec
+  /** Canary analysis while the new release is observed; without it only health checks decide. */
+  analysis?: AnalysisSpec | null
+}
+
+/** A strategy, told apart by `type`. */
+export type Strategy = ImmediateStrategy | RollingStrategy | BlueGreenStrategy | CanaryStrategy
+
+/** Start the new release, check it, send it all traffic, stop the old one. */
+export interface ImmediateStrategy {
+  type: 'immediate'
+}
+
+/** Replace instances in batches; `max_surge` and `max_unavailable` may not both be 0. */
+export interface RollingStrategy {
+  type: 'rolling'
+  /** Extra instances allowed above the desired count during the rollout. */
+  max_surge: number
+  /** Instances allowed to be missing below the desired count during the rollout. */
+  max_unavailable: number
+}
+
+/** Start the whole new release beside the old one, check it, wait, switch all traffic at once. */
+export interface BlueGreenStrategy {
+  type: 'blue_green'
+  /** Wait between the new release passing its checks and the switch (default 0). */
+  switch_delay_seconds?: number
+}
+
+/** Send growing shares of traffic to the new release, observing each, then promote it to 100 %. */
+export interface CanaryStrategy {
+  type: 'canary'
+  /** Traffic percentages, strictly increasing, each 1–100. */
+  steps: number[]
+  /** How long each share is observed before the next. */
+  interval_seconds: number
+}
+
+/** How to run one release. */
+export interface ReleaseSpec {
+  /** The version label; the deployment's version when empty or absent. */
+  version?: string
+  /**
+   * For the local platform: the program and its arguments. Each instance gets `PORT`,
+   * `LOCO_INSTANCE_ID`, `LOCO_VERSION`, `LOCO_SERVICE` and `LOCO_ENVIRONMENT`.
+   */
+  command?: string[]
+  /** Extra environment variables for every instance. */
+  env?: Record<string, string>
+  /** For cloud platforms: the image or source reference to deploy. */
+  image?: string | null
+}
+
+/** Health checking of new instances: which probes, and how patiently. */
+export interface HealthSpec {
+  /** Probes that must all pass; with none, only the platform's view (process alive) counts. */
+  probes?: Probe[]
+  /** Time limit of one attempt (default 10). */
+  timeout_seconds?: number
+  /** Further attempts after a failed one (default 5, at most 100). */
+  retries?: number
+  /** Wait before the first retry (default 0.5); doubles each retry. */
+  backoff_initial_seconds?: number
+  /** Longest wait between retries (default 10). */
+  backoff_max_seconds?: number
+  /** How often instances are re-checked while a step is observed (default 1). */
+  interval_seconds?: number
+}
+
+/** One way to check that an instance serves, told apart by `type`. */
+export type Probe =
+  | { type: 'http'; path: string; expect_status?: number }
+  | { type: 'tcp' }
+  | { type: 'command'; command: string[] }
+  | { type: 'sqlite'; path: string }
+
+/** Canary analysis settings (see docs/canary.md). */
+export interface AnalysisSpec {
+  /** Where metrics come from (default: the platform's own measurements). */
+  source?: MetricSourceSpec
+  /** Thresholds for this rollout; by default the engine's for the deployment's environment. */
+  thresholds?: Thresholds | null
+  /** Observation at 100 % before the old release is stopped (default 300, at most 1800). */
+  monitor_seconds?: number
+  /** How long a paused rollout waits for a person before rolling back (default 3600). */
+  pause_timeout_seconds?: number
+  /** How often the metrics are judged while a step is observed (default 1). */
+  poll_seconds?: number
+  /** Extra observation windows when a window is inconclusive, before pausing (default 2). */
+  inconclusive_extensions?: number
+}
+
+/** Where the analysis reads metrics, told apart by `type`. */
+export type MetricSourceSpec =
+  | { type: 'platform' }
+  | {
+      type: 'prometheus'
+      /** A plain `http://host:port` base URL. */
+      url: string
+      /** PromQL templates with `{service}`, `{environment}`, `{version}` and `{window}`. */
+      queries?: { requests?: string; errors?: string; p50?: string; p95?: string; p99?: string }
+    }
+
+/** When a canary counts as worse than its baseline; every threshold has a default. */
+export interface Thresholds {
+  /** Requests needed on each side for a pass or a high verdict (default 50). */
+  min_samples?: number
+  /** Canary requests needed before a critical trigger may fire (default 10). */
+  critical_min_samples?: number
+  /** Critical: canary error rate above this (default 0.5). */
+  critical_error_rate?: number
+  /** Critical: canary tail latency above this multiple of the baseline's (default 5). */
+  critical_latency_ratio?: number
+  /** High: canary error rate above the baseline's by more than this (default 0.10). */
+  high_error_rate_increase?: number
+  /** High: canary tail latency above this multiple of the baseline's (default 2). */
+  high_latency_ratio?: number
+  /** High: canary p99 above this many milliseconds while the baseline's is not (default 500). */
+  max_p99_ms?: number
+  /** Latency ratios only count above this difference in milliseconds (default 20). */
+  latency_noise_floor_ms?: number
+  /** High: CPU above this percent of one core (default 90). */
+  max_cpu_percent?: number
+  /** High: memory above this percent of the machine (default 85). */
+  max_memory_percent?: number
+  /** Significance level of the statistical tests (default 0.05). */
+  alpha?: number
+}
+
 /** A `Subscription` is an async iterable: `for await (const event of engine.subscribe())`. */
 export interface Subscription {
   [Symbol.asyncIterator](): Subscription
+}
+
+/** `InstanceLogs` is an async iterable: `for await (const line of engine.logs(id, instanceId))`. */
+export interface InstanceLogs {
+  [Symbol.asyncIterator](): InstanceLogs
 }
 

@@ -53,6 +53,28 @@ export type RolloutState =
   | 'rolled_back'
   | 'rollback_failed'
 
+/** What the engine last recorded about an instance. */
+export type InstanceState = 'starting' | 'running' | 'stopped'
+
+/** The canary judge's answer: no worse than the baseline, worse, or not enough data to tell. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive'
+
+/** How bad a failed verdict is: `critical` rolls back at once, `high` pauses for a person. */
+export type Severity = 'critical' | 'high'
+
+/** Which output stream a log line came from. */
+export type LogStream = 'stdout' | 'stderr'
+
+/** Why a rollout did not succeed (`Rollout.failure.code`). */
+export type RolloutFailureCode =
+  | 'health_check_failed'
+  | 'analysis_critical'
+  | 'pause_timeout'
+  | 'step_failed'
+  | 'rollback_requested'
+  | 'engine_restarted'
+  | 'rollback_failed'
+
 /**
  * What every rejected Loco Promise (and `subscribeAfter`) throws: an `Error` whose `code` is the
  * core's error code. Arguments of the wrong JavaScript type throw a `TypeError` with code
@@ -120,9 +142,179 @@ export interface ListQuery {
   cursor?: string | null
 }
 
+/** Options of `Engine.open` and `Engine.openInMemory`; every property is optional. */
+export interface OpenOptions {
+  /**
+   * Registers the local platform (`local`: child processes behind a weighted proxy on 127.0.0.1)
+   * with its pidfiles in this directory, created if missing. Use the same directory across
+   * restarts: rollouts an earlier engine left unfinished are recovered while opening.
+   */
+  localStateDir?: string | null
+  /**
+   * Analysis thresholds per environment (names compared case-insensitively), for rollouts whose
+   * plan sets none. Each is a thresholds document (snake_case keys) or its JSON text.
+   */
+  thresholds?: Record<string, Thresholds | string> | null
+}
+
+/** Filter of `Engine.rollouts`. */
+export interface RolloutQuery {
+  /** Only rollouts that are running, paused or rolling back. */
+  activeOnly?: boolean | null
+}
+
+/**
+ * A rollout plan: the same JSON document in every language (the HTTP body, Python, Node), so
+ * its keys are snake_case. Pass it to `startRollout`/`runRollout` as an object or as JSON text;
+ * the core validates it and names bad fields as written here (`strategy.steps[1]`).
+ */
+export interface RolloutPlan {
+  /** Name of a platform registered with the engine (`local` with `OpenOptions.localStateDir`). */
+  platform: string
+  /** How traffic moves from the old release to the new one. */
+  strategy: Strategy
+  /** What to run. */
+  release: ReleaseSpec
+  /** Desired instance count of the new release, 1–100 (default 1). */
+  instances?: number
+  /** How new instances are checked. */
+  health?: HealthSpec
+  /** Canary analysis while the new release is observed; without it only health checks decide. */
+  analysis?: AnalysisSpec | null
+}
+
+/** A strategy, told apart by `type`. */
+export type Strategy = ImmediateStrategy | RollingStrategy | BlueGreenStrategy | CanaryStrategy
+
+/** Start the new release, check it, send it all traffic, stop the old one. */
+export interface ImmediateStrategy {
+  type: 'immediate'
+}
+
+/** Replace instances in batches; `max_surge` and `max_unavailable` may not both be 0. */
+export interface RollingStrategy {
+  type: 'rolling'
+  /** Extra instances allowed above the desired count during the rollout. */
+  max_surge: number
+  /** Instances allowed to be missing below the desired count during the rollout. */
+  max_unavailable: number
+}
+
+/** Start the whole new release beside the old one, check it, wait, switch all traffic at once. */
+export interface BlueGreenStrategy {
+  type: 'blue_green'
+  /** Wait between the new release passing its checks and the switch (default 0). */
+  switch_delay_seconds?: number
+}
+
+/** Send growing shares of traffic to the new release, observing each, then promote it to 100 %. */
+export interface CanaryStrategy {
+  type: 'canary'
+  /** Traffic percentages, strictly increasing, each 1–100. */
+  steps: number[]
+  /** How long each share is observed before the next. */
+  interval_seconds: number
+}
+
+/** How to run one release. */
+export interface ReleaseSpec {
+  /** The version label; the deployment's version when empty or absent. */
+  version?: string
+  /**
+   * For the local platform: the program and its arguments. Each instance gets `PORT`,
+   * `LOCO_INSTANCE_ID`, `LOCO_VERSION`, `LOCO_SERVICE` and `LOCO_ENVIRONMENT`.
+   */
+  command?: string[]
+  /** Extra environment variables for every instance. */
+  env?: Record<string, string>
+  /** For cloud platforms: the image or source reference to deploy. */
+  image?: string | null
+}
+
+/** Health checking of new instances: which probes, and how patiently. */
+export interface HealthSpec {
+  /** Probes that must all pass; with none, only the platform's view (process alive) counts. */
+  probes?: Probe[]
+  /** Time limit of one attempt (default 10). */
+  timeout_seconds?: number
+  /** Further attempts after a failed one (default 5, at most 100). */
+  retries?: number
+  /** Wait before the first retry (default 0.5); doubles each retry. */
+  backoff_initial_seconds?: number
+  /** Longest wait between retries (default 10). */
+  backoff_max_seconds?: number
+  /** How often instances are re-checked while a step is observed (default 1). */
+  interval_seconds?: number
+}
+
+/** One way to check that an instance serves, told apart by `type`. */
+export type Probe =
+  | { type: 'http'; path: string; expect_status?: number }
+  | { type: 'tcp' }
+  | { type: 'command'; command: string[] }
+  | { type: 'sqlite'; path: string }
+
+/** Canary analysis settings (see docs/canary.md). */
+export interface AnalysisSpec {
+  /** Where metrics come from (default: the platform's own measurements). */
+  source?: MetricSourceSpec
+  /** Thresholds for this rollout; by default the engine's for the deployment's environment. */
+  thresholds?: Thresholds | null
+  /** Observation at 100 % before the old release is stopped (default 300, at most 1800). */
+  monitor_seconds?: number
+  /** How long a paused rollout waits for a person before rolling back (default 3600). */
+  pause_timeout_seconds?: number
+  /** How often the metrics are judged while a step is observed (default 1). */
+  poll_seconds?: number
+  /** Extra observation windows when a window is inconclusive, before pausing (default 2). */
+  inconclusive_extensions?: number
+}
+
+/** Where the analysis reads metrics, told apart by `type`. */
+export type MetricSourceSpec =
+  | { type: 'platform' }
+  | {
+      type: 'prometheus'
+      /** A plain `http://host:port` base URL. */
+      url: string
+      /** PromQL templates with `{service}`, `{environment}`, `{version}` and `{window}`. */
+      queries?: { requests?: string; errors?: string; p50?: string; p95?: string; p99?: string }
+    }
+
+/** When a canary counts as worse than its baseline; every threshold has a default. */
+export interface Thresholds {
+  /** Requests needed on each side for a pass or a high verdict (default 50). */
+  min_samples?: number
+  /** Canary requests needed before a critical trigger may fire (default 10). */
+  critical_min_samples?: number
+  /** Critical: canary error rate above this (default 0.5). */
+  critical_error_rate?: number
+  /** Critical: canary tail latency above this multiple of the baseline's (default 5). */
+  critical_latency_ratio?: number
+  /** High: canary error rate above the baseline's by more than this (default 0.10). */
+  high_error_rate_increase?: number
+  /** High: canary tail latency above this multiple of the baseline's (default 2). */
+  high_latency_ratio?: number
+  /** High: canary p99 above this many milliseconds while the baseline's is not (default 500). */
+  max_p99_ms?: number
+  /** Latency ratios only count above this difference in milliseconds (default 20). */
+  latency_noise_floor_ms?: number
+  /** High: CPU above this percent of one core (default 90). */
+  max_cpu_percent?: number
+  /** High: memory above this percent of the machine (default 85). */
+  max_memory_percent?: number
+  /** Significance level of the statistical tests (default 0.05). */
+  alpha?: number
+}
+
 /** A `Subscription` is an async iterable: `for await (const event of engine.subscribe())`. */
 export interface Subscription {
   [Symbol.asyncIterator](): Subscription
+}
+
+/** `InstanceLogs` is an async iterable: `for await (const line of engine.logs(id, instanceId))`. */
+export interface InstanceLogs {
+  [Symbol.asyncIterator](): InstanceLogs
 }
 
 
@@ -135,14 +327,22 @@ export interface Subscription {
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
- * The deployment engine over one SQLite database. Open it with `Engine.open(path)` or
- * `Engine.openInMemory()`; every method returns a Promise and runs off the JavaScript thread.
+ * The deployment engine over one SQLite database. Open it with `Engine.open(path, options?)` or
+ * `Engine.openInMemory(options?)`; every method returns a Promise and runs off the JavaScript
+ * thread.
  */
 export declare class Engine {
-  /** Opens (creating if needed) a SQLite database file with fully durable writes. */
-  static open(path: string): Promise<Engine>
-  /** Opens a private in-memory database, gone when the engine is closed or collected. */
-  static openInMemory(): Promise<Engine>
+  /**
+   * Opens (creating if needed) a SQLite database file with fully durable writes. With
+   * `localStateDir`, the local platform (`local`) is registered, so rollouts can run, and
+   * rollouts interrupted by an earlier engine are recovered before the Promise resolves.
+   */
+  static open(path: string, options?: OpenOptions | null): Promise<Engine>
+  /**
+   * Opens a private in-memory database, gone when the engine is closed or collected; the
+   * options are those of `open`.
+   */
+  static openInMemory(options?: OpenOptions | null): Promise<Engine>
   /**
    * Creates a deployment in `pending_approval`. With `idempotencyKey`, repeating the same
    * request returns the original deployment; the same key with another request fails with
@@ -186,6 +386,68 @@ export declare class Engine {
    * and subscriptions end once they have delivered every committed event.
    */
   close(): Promise<void>
+  /**
+   * Starts rolling out an approved deployment: the core validates the plan, records `started`
+   * and the rollout atomically (`rollout_conflict` when the service+environment already has an
+   * active rollout) and executes the steps in the background. Resolves with the rollout record
+   * as it stands right after the start.
+   */
+  startRollout(id: string, plan: RolloutPlan | string, actor: string): Promise<Rollout>
+  /**
+   * `startRollout`, then waits for the outcome: `succeeded`, `rolled_back`
+   * after a failed step, or `rollback_failed`.
+   */
+  runRollout(id: string, plan: RolloutPlan | string, actor: string): Promise<Rollout>
+  /**
+   * Waits until the deployment's rollout is no longer active (a paused rollout still is) and
+   * resolves with it; for a rollout started earlier or by another call.
+   */
+  waitRollout(id: string): Promise<Rollout>
+  /** The rollout of one deployment; `not_found` when it has none. */
+  rollout(id: string): Promise<Rollout>
+  /** Every rollout, or with `activeOnly` only those running, paused or rolling back. */
+  rollouts(query?: RolloutQuery | null): Promise<Array<Rollout>>
+  /**
+   * The releases that served a service+environment, newest first (the first is current
+   * unless retired); `limit` is 1 to 500, 50 when absent.
+   */
+  releases(service: string, environment: string, limit?: number | null): Promise<Array<Release>>
+  /**
+   * Continues a rollout paused by its analysis, on behalf of `actor`, who must say why;
+   * `rollout_not_paused` when it is not paused. To roll a paused rollout back, use `rollback`.
+   */
+  overrideRollout(id: string, actor: string, note: string): Promise<Rollout>
+  /**
+   * Follows the output of one instance of a deployment's rollout, as an async iterator
+   * (`for await (const line of engine.logs(id, instanceId))`): its recent lines, then new ones
+   * until it stops. Errors of the lookup (`not_found`, `platform_error`) reject the first
+   * `next()`.
+   */
+  logs(id: string, instanceId: string): InstanceLogs
+  /**
+   * Sets the analysis thresholds of one environment (compared case-insensitively) for
+   * rollouts started from now on; a plan's `analysis.thresholds` still wins. Throws a
+   * `validation_error` naming the fields the core refuses.
+   */
+  setThresholds(environment: string, thresholds: Thresholds | string): void
+}
+
+/**
+ * The output of one instance: its recent lines, then new ones as they are written, until the
+ * instance stops. Use it with `for await`; leaving the loop ends it.
+ */
+export declare class InstanceLogs {
+  /**
+   * The next line as `{ done: false, value }`, or `{ done: true }` once the instance stopped
+   * (or the engine closed). The first call rejects with `not_found` when the deployment has no
+   * rollout, or `platform_error` when the instance does not run on this engine.
+   */
+  next(): Promise<IteratorResult<LogLine, undefined>>
+  /**
+   * Stops following (`for await` calls this when the loop is left early); a `next()` that is
+   * waiting for a line resolves as done.
+   */
+  return(): Promise<IteratorResult<LogLine, undefined>>
 }
 
 /**
@@ -302,4 +564,173 @@ export interface FieldError {
   field: string
   /** What is wrong with it, in one sentence. */
   message: string
+}
+
+/** One running copy of a release. */
+export interface Instance {
+  /** Chosen by the engine (`ins_` + ULID) and recorded before the platform starts it. */
+  id: string
+  /** The release version it runs. */
+  version: string
+  /** Where it listens (`host:port`), when the platform exposes it. */
+  address: string | null
+  /** The process id, on platforms that run local processes. */
+  pid: number | null
+  /** What the engine last recorded about it. */
+  state: InstanceState
+}
+
+/** A verdict of the canary judge, with the numbers behind it. */
+export interface Judgement {
+  /** `pass`, `fail` or `inconclusive`. */
+  verdict: Verdict
+  /** For a failure: `critical` (rolled back at once) or `high` (paused for a person). */
+  severity: Severity | null
+  /** One sentence per rule that fired, or why the verdict is inconclusive. */
+  reasons: Array<string>
+  /** The new release's window. */
+  canary: WindowStats
+  /**
+   * The old release's window over the same period; `null` for a service's first release or
+   * when the old release no longer takes traffic.
+   */
+  baseline: WindowStats | null
+  /** The one-sided two-proportion z-test on error rates, when both sides had requests. */
+  errorRateTest: TestResult | null
+  /** The one-sided Mann-Whitney U test on latencies, when both sides had raw latencies. */
+  latencyTest: TestResult | null
+}
+
+/** One line of an instance's output. */
+export interface LogLine {
+  /** The instance that wrote it. */
+  instanceId: string
+  /** `stdout` or `stderr`. */
+  stream: LogStream
+  /** The text, without the trailing newline. */
+  line: string
+}
+
+/** A release that served (or serves) a service+environment. */
+export interface Release {
+  /** The version label. */
+  version: string
+  /** The deployment that brought it. */
+  deploymentId: string
+  /** The platform it runs on. */
+  platform: string
+  /** How to run it again: the plan's `release`, with every default filled in. */
+  spec: Required<ReleaseSpec>
+  /** Its instances when it was last recorded. */
+  instances: Array<Instance>
+  /** When it started serving all traffic (RFC 3339, UTC, microseconds). */
+  activatedAt: string
+  /** When another release replaced it; `null` while current. */
+  retiredAt: string | null
+}
+
+/** The durable record of one deployment's rollout. */
+export interface Rollout {
+  /** The deployment being rolled out. */
+  deploymentId: string
+  /** Its service. */
+  service: string
+  /** Its environment. */
+  environment: string
+  /** The platform running it. */
+  platform: string
+  /** The plan being executed, as a plan document with every default filled in. */
+  plan: RolloutPlan
+  /** Where it is. */
+  state: RolloutState
+  /** Its steps, traffic and instances, as recorded after the last step. */
+  progress: RolloutProgress
+  /** The release it restores on rollback; `null` for a service's first release. */
+  previous: Release | null
+  /** Why it did not succeed, when it did not. */
+  failure: RolloutFailure | null
+  /** Who started it. */
+  actor: string
+  /** The engine process executing it (host, pid, process start time). */
+  owner: string
+  /** When its owner last showed it was alive (RFC 3339, UTC, microseconds). */
+  heartbeatAt: string
+  /** When it started. */
+  startedAt: string
+  /** When it last changed. */
+  updatedAt: string
+  /** When it reached a final state; `null` while active. */
+  finishedAt: string | null
+}
+
+/** Why a rollout did not succeed. */
+export interface RolloutFailure {
+  /** What kind of failure. */
+  code: RolloutFailureCode
+  /** What happened, in one or two sentences. */
+  message: string
+  /** The step (1-based) during which it happened, if any. */
+  step: number | null
+}
+
+/** Where a rollout's steps stand. */
+export interface RolloutProgress {
+  /** Steps completed so far. */
+  completedSteps: number
+  /** Steps in the plan. */
+  totalSteps: number
+  /** What the current (or last) step does. */
+  step: string
+  /** The traffic split last applied. */
+  traffic: Array<TrafficWeight>
+  /**
+   * Every instance of the new release the engine asked for, and the old release's instances
+   * this rollout retired.
+   */
+  instances: Array<Instance>
+  /**
+   * Where clients reach the service (the local platform's proxy, `127.0.0.1:port`), when the
+   * platform says.
+   */
+  endpoint: string | null
+  /** The latest verdict of the canary analysis. */
+  analysis: Judgement | null
+}
+
+/** The outcome of one statistical test: is the canary worse than the baseline? */
+export interface TestResult {
+  /** The test statistic (U for Mann-Whitney, the difference in rates for the proportion test). */
+  statistic: number
+  /** The standardized statistic. */
+  z: number
+  /** The chance of a result at least this extreme if the canary were no worse. */
+  pValue: number
+}
+
+/** A share of traffic for one release version. */
+export interface TrafficWeight {
+  /** The release version. */
+  version: string
+  /** Its share in percent, 0–100; the shares of one split add up to 100. */
+  percent: number
+}
+
+/** Metrics of one release version over an observation window. */
+export interface WindowStats {
+  /** Requests served. */
+  requests: number
+  /** Requests that failed (status 500 or above). */
+  errors: number
+  /** `errors / requests` (0 without requests). */
+  errorRate: number
+  /** Median latency to the response head, in milliseconds. */
+  p50Ms: number | null
+  /** 95th percentile latency, in milliseconds. */
+  p95Ms: number | null
+  /** 99th percentile latency, in milliseconds. */
+  p99Ms: number | null
+  /** CPU use of the version's instances, percent of one core, when the source measures it. */
+  cpuPercent: number | null
+  /** Resident memory of the version's instances, percent of the machine's, when measured. */
+  memoryPercent: number | null
 }

@@ -7,7 +7,7 @@
 
 use loco_core::{Error as CoreError, FieldError};
 use napi::bindgen_prelude::{
-    JsObjectValue, JsValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown, ValueType,
+    Env, Function, JsObjectValue, JsValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown, ValueType,
 };
 
 use crate::error::Failure;
@@ -96,24 +96,62 @@ impl Args {
         }
     }
 
+    /// An optional boolean: `undefined` or `null` is `None`.
+    pub(crate) fn optional_bool(&mut self, value: Unknown, field: &str) -> Option<bool> {
+        match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => None,
+            Ok(ValueType::Boolean) => match value.coerce_to_bool() {
+                Ok(flag) => Some(flag),
+                Err(e) => {
+                    self.wrong(field, &format!("could not be read: {}", e.reason));
+                    None
+                }
+            },
+            other => {
+                self.wrong(field, &format!("must be a boolean; got {}", name(&other)));
+                None
+            }
+        }
+    }
+
+    /// A JSON document (a rollout plan, analysis thresholds): a JSON string is passed on as it
+    /// is, a plain object is serialized with `JSON.stringify` (so `undefined` properties are
+    /// absent). What the document says is for the core to judge.
+    pub(crate) fn document(&mut self, env: Env, value: Unknown, field: &str) -> String {
+        match kind(value) {
+            Ok(ValueType::String) => return self.text(value, field),
+            Ok(ValueType::Object) if !value.is_array().unwrap_or(true) => {}
+            other => {
+                self.wrong(field, &format!("must be an object or a JSON string; got {}", name(&other)));
+                return String::new();
+            }
+        }
+        match stringify(env, value) {
+            Ok(json) => json,
+            Err(e) => {
+                self.wrong(field, &format!("cannot be written as JSON: {}", e.reason));
+                String::new()
+            }
+        }
+    }
+
+    /// The own enumerable properties of a plain object used as a map (`Record<string, T>`); empty
+    /// when absent or not an object.
+    pub(crate) fn entries<'a>(&mut self, value: Unknown<'a>, field: &str) -> Vec<(String, Unknown<'a>)> {
+        let Some(object) = self.plain_object(value, field) else { return Vec::new() };
+        let read = property_names(&object).and_then(|names| {
+            names.into_iter().map(|n| Ok((n.clone(), object.get_named_property_unchecked::<Unknown>(&n)?))).collect()
+        });
+        read.unwrap_or_else(|e| {
+            self.wrong(field, &format!("could not be read: {}", e.reason));
+            Vec::new()
+        })
+    }
+
     /// A plain options object whose own property names must all be in `known`; `None` when
     /// absent or not an object.
     pub(crate) fn object<'a>(&mut self, value: Unknown<'a>, field: &str, known: &[&str]) -> Option<Object<'a>> {
-        match kind(value) {
-            Ok(ValueType::Undefined | ValueType::Null) => return None,
-            Ok(ValueType::Object) if !value.is_array().unwrap_or(true) => {}
-            other => {
-                self.wrong(field, &format!("must be an object; got {}", name(&other)));
-                return None;
-            }
-        }
-        let object = match value.coerce_to_object() {
-            Ok(object) => object,
-            Err(e) => {
-                self.wrong(field, &format!("could not be read: {}", e.reason));
-                return None;
-            }
-        };
+        let object = self.plain_object(value, field)?;
         match property_names(&object) {
             Ok(names) => {
                 for unknown in names.iter().filter(|n| !known.contains(&n.as_str())) {
@@ -123,6 +161,25 @@ impl Args {
             Err(e) => self.wrong(field, &format!("could not be read: {}", e.reason)),
         }
         Some(object)
+    }
+
+    /// A plain object (not an array); `None` when absent or not an object.
+    fn plain_object<'a>(&mut self, value: Unknown<'a>, field: &str) -> Option<Object<'a>> {
+        match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => return None,
+            Ok(ValueType::Object) if !value.is_array().unwrap_or(true) => {}
+            other => {
+                self.wrong(field, &format!("must be an object; got {}", name(&other)));
+                return None;
+            }
+        }
+        match value.coerce_to_object() {
+            Ok(object) => Some(object),
+            Err(e) => {
+                self.wrong(field, &format!("could not be read: {}", e.reason));
+                None
+            }
+        }
     }
 
     /// The property `name` of `object` (`undefined` when missing).
@@ -186,6 +243,17 @@ impl Args {
 
 fn kind(value: Unknown) -> napi::Result<ValueType> {
     value.get_type()
+}
+
+/// `JSON.stringify(value)`; a throw (a cycle, a `BigInt`) or a value with no JSON form is an error.
+fn stringify(env: Env, value: Unknown) -> napi::Result<String> {
+    let json: Object = env.get_global()?.get_named_property_unchecked("JSON")?;
+    let stringify: Function<Unknown, Unknown> = json.get_named_property_unchecked("stringify")?;
+    let text = stringify.call(value)?;
+    if text.get_type()? != ValueType::String {
+        return Err(napi::Error::from_reason("it has no JSON form"));
+    }
+    text.coerce_to_string()?.into_utf8()?.into_owned()
 }
 
 /// The object's own enumerable string keys (what `Object.keys` returns).

@@ -1,8 +1,12 @@
-//! `Engine`, the JavaScript class over `loco_core::Engine`: one Promise-returning method per core
-//! operation. Each reads its arguments, awaits the core off the JavaScript thread and converts
-//! the result; none holds a lifecycle rule.
+//! `Engine`, the JavaScript class over `loco_core::Engine`: opening (with the local platform and
+//! analysis thresholds), the lifecycle, history, audit and subscriptions, one Promise-returning
+//! method per core operation (the rollout methods are in `rollout`). Each reads its arguments,
+//! awaits the core off the JavaScript thread and converts the result; none holds a lifecycle rule.
 
-use loco_core::{Action, ActionInput, Status};
+use std::sync::Arc;
+
+use loco_core::platform::local::{LocalOptions, LocalPlatform};
+use loco_core::{Action, ActionInput, Error as CoreError, Status};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
 
@@ -11,30 +15,44 @@ use crate::audit::AuditReport;
 use crate::error::{self, Failure};
 use crate::model::{self, Deployment, DeploymentPage, Event};
 use crate::promise::settle;
+use crate::rollout::plan;
 use crate::subscription::Subscription;
 
-/// The deployment engine over one SQLite database. Open it with `Engine.open(path)` or
-/// `Engine.openInMemory()`; every method returns a Promise and runs off the JavaScript thread.
+/// The deployment engine over one SQLite database. Open it with `Engine.open(path, options?)` or
+/// `Engine.openInMemory(options?)`; every method returns a Promise and runs off the JavaScript
+/// thread.
 #[napi]
 pub struct Engine {
-    inner: loco_core::Engine,
+    pub(crate) inner: loco_core::Engine,
 }
+
+/// The properties of the options of `Engine.open` (`OpenOptions` in `dts-header.d.ts`).
+const OPEN_OPTIONS_FIELDS: [&str; 2] = ["localStateDir", "thresholds"];
 
 #[napi]
 impl Engine {
-    /// Opens (creating if needed) a SQLite database file with fully durable writes.
-    #[napi(ts_args_type = "path: string")]
-    pub fn open<'env>(env: &'env Env, path: Unknown) -> napi::Result<PromiseRaw<'env, Engine>> {
+    /// Opens (creating if needed) a SQLite database file with fully durable writes. With
+    /// `localStateDir`, the local platform (`local`) is registered, so rollouts can run, and
+    /// rollouts interrupted by an earlier engine are recovered before the Promise resolves.
+    #[napi(ts_args_type = "path: string, options?: OpenOptions | null")]
+    pub fn open<'env>(env: &'env Env, path: Unknown, options: Unknown) -> napi::Result<PromiseRaw<'env, Engine>> {
         let mut args = Args::new();
-        let path = args.required(path, "path");
-        let path = args.finish(path);
-        settle(env, async move { Ok(Engine { inner: loco_core::Engine::open(path?).await? }) })
+        let input = (args.required(path, "path"), open_options(&mut args, *env, options));
+        let input = args.finish(input);
+        settle(env, async move {
+            let (path, options) = input?;
+            open_engine(Some(path), options).await
+        })
     }
 
-    /// Opens a private in-memory database, gone when the engine is closed or collected.
-    #[napi]
-    pub fn open_in_memory(env: &Env) -> napi::Result<PromiseRaw<'_, Engine>> {
-        settle(env, async move { Ok(Engine { inner: loco_core::Engine::open_in_memory().await? }) })
+    /// Opens a private in-memory database, gone when the engine is closed or collected; the
+    /// options are those of `open`.
+    #[napi(ts_args_type = "options?: OpenOptions | null")]
+    pub fn open_in_memory<'env>(env: &'env Env, options: Unknown) -> napi::Result<PromiseRaw<'env, Engine>> {
+        let mut args = Args::new();
+        let options = open_options(&mut args, *env, options);
+        let options = args.finish(options);
+        settle(env, async move { open_engine(None, options?).await })
     }
 
     /// Creates a deployment in `pending_approval`. With `idempotencyKey`, repeating the same
@@ -223,7 +241,57 @@ impl Engine {
     }
 }
 
-fn read_id(id: Unknown) -> Result<String, Failure> {
+/// `Engine.open`'s options as read: the local platform's state directory and, per environment,
+/// a thresholds document.
+#[derive(Default)]
+struct OpenOptions {
+    local_state_dir: Option<String>,
+    thresholds: Vec<(String, String)>,
+}
+
+fn open_options(args: &mut Args, env: Env, value: Unknown) -> OpenOptions {
+    let mut options = OpenOptions::default();
+    let Some(object) = args.object(value, "options", &OPEN_OPTIONS_FIELDS) else { return options };
+    if let Some(dir) = args.property(&object, "localStateDir") {
+        options.local_state_dir = args.optional_text(dir, "localStateDir");
+    }
+    if let Some(by_environment) = args.property(&object, "thresholds") {
+        for (environment, thresholds) in args.entries(by_environment, "thresholds") {
+            let json = args.document(env, thresholds, &format!("thresholds.{environment}"));
+            options.thresholds.push((environment, json));
+        }
+    }
+    options
+}
+
+/// Opens the engine with its platforms registered and thresholds set; the core then recovers
+/// interrupted rollouts of those platforms.
+async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engine, Failure> {
+    let mut builder = loco_core::Engine::builder();
+    // Every environment's thresholds are checked, so one error names every bad field.
+    let mut details = Vec::new();
+    for (environment, json) in &options.thresholds {
+        match plan::thresholds(json, &format!("thresholds.{environment}"), true) {
+            Ok(thresholds) => builder = builder.thresholds(environment, thresholds),
+            Err(Failure::Document(CoreError::Validation { details: more })) => details.extend(more),
+            Err(other) => return Err(other),
+        }
+    }
+    if !details.is_empty() {
+        return Err(Failure::Document(CoreError::Validation { details }));
+    }
+    if let Some(path) = path {
+        builder = builder.path(path);
+    }
+    if let Some(dir) = options.local_state_dir {
+        let local = LocalPlatform::new(LocalOptions::new(dir))
+            .map_err(|e| CoreError::Platform { platform: "local".to_owned(), message: e.message })?;
+        builder = builder.platform(Arc::new(local));
+    }
+    Ok(Engine { inner: builder.open().await? })
+}
+
+pub(crate) fn read_id(id: Unknown) -> Result<String, Failure> {
     let mut args = Args::new();
     let id = args.required(id, "id");
     args.finish(id)

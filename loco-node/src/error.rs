@@ -1,5 +1,6 @@
 //! Turns `loco_core::Error` into the JavaScript errors this package throws: `.code` is the core's
-//! stable code string, `.details` lists `{field, message}` (empty unless `validation_error`).
+//! stable code string, `.details` lists `{field, message}` (empty unless `validation_error`), and
+//! each variant's structured fields are camelCase properties (`deploymentId`, `activeDeploymentId`).
 //!
 //! Promise rejections cannot carry a custom `code` through `napi::Error` (its status is a fixed
 //! enum there), so the error object is built on the JavaScript thread and the rejection refers to
@@ -20,9 +21,14 @@ pub struct FieldError {
 
 /// Why an operation failed before or inside the core.
 #[derive(Debug)]
-pub(crate) enum Failure {
-    /// The core refused the operation.
+pub enum Failure {
+    /// The core refused the operation; field names of a `validation_error` become the camelCase
+    /// property names the caller wrote (`work_refs` → `workRefs`).
     Core(CoreError),
+    /// The core refused an operation on a JSON document (a rollout plan, analysis thresholds),
+    /// whose keys are snake_case in every language: field names stay as the core wrote them
+    /// (`strategy.steps[1]`, `analysis.thresholds.min_samples`).
+    Document(CoreError),
     /// Arguments had the wrong JavaScript type; thrown as a `TypeError` with code `validation_error`.
     Argument(CoreError),
 }
@@ -42,7 +48,7 @@ pub(crate) fn to_js(env: Env, failure: &Failure) -> napi::Error {
             let details = details.iter().map(|d| CoreFieldError::new(camel_case(&d.field), &d.message)).collect();
             build(env, &CoreError::Validation { details }, false)
         }
-        Failure::Core(error) => build(env, error, false),
+        Failure::Core(error) | Failure::Document(error) => build(env, error, false),
         Failure::Argument(error) => build(env, error, true),
     };
     built.unwrap_or_else(|e| e)

@@ -13,7 +13,11 @@
 //! ```
 //!
 //! ## Modules (named after the core modules they mirror)
-//! - [`engine`]: the `Engine` class, one shim per core operation.
+//! - [`engine`]: the `Engine` class — opening, lifecycle, history — one shim per core operation.
+//! - [`rollout`]: `Engine`'s rollout methods, plans and thresholds as JSON documents, and the
+//!   rollout and release records.
+//! - [`analysis`], [`platform`]: canary verdicts; instances, traffic, log lines and
+//!   `InstanceLogs`, one instance's output as an async iterator.
 //! - [`subscription`]: `Subscription`, committed events as an async iterator.
 //! - [`model`], [`audit`]: the plain objects returned (camelCase HTTP JSON names) and the
 //!   reading of create/list arguments.
@@ -25,27 +29,34 @@
 //! ## Crate features
 //! None. The crate builds a `cdylib` loaded by Node; it has no Rust API of its own.
 
+mod analysis;
 mod args;
 mod audit;
 mod engine;
 mod error;
 mod model;
+mod platform;
 mod promise;
+mod rollout;
 mod subscription;
 
 use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, Unknown};
 use napi_derive::napi;
 
-/// Makes every `Subscription` an async iterable: `Subscription.prototype[Symbol.asyncIterator]`
-/// returns the subscription itself, whose `next()`/`return()` follow the iterator protocol.
-/// (napi-rs has no attribute for a symbol-named method, so it is installed when the module loads.)
+/// Makes every `Subscription` and `InstanceLogs` an async iterable: the class's
+/// `prototype[Symbol.asyncIterator]` returns the object itself, whose `next()`/`return()` follow
+/// the iterator protocol. (napi-rs has no attribute for a symbol-named method, so it is installed
+/// when the module loads.)
 #[napi(module_exports)]
 pub fn install_async_iterator(exports: Object, env: Env) -> napi::Result<()> {
-    let class: Object = exports.get_named_property_unchecked("Subscription")?;
-    let mut prototype: Object = class.get_named_property_unchecked("prototype")?;
     let symbol: Object = env.get_global()?.get_named_property_unchecked("Symbol")?;
     let async_iterator: Unknown = symbol.get_named_property_unchecked("asyncIterator")?;
-    let itself: Function<(), Unknown> =
-        env.create_function_from_closure("[Symbol.asyncIterator]", |call| call.this::<Unknown>())?;
-    prototype.set_property(async_iterator, itself)
+    for class_name in ["Subscription", "InstanceLogs"] {
+        let class: Object = exports.get_named_property_unchecked(class_name)?;
+        let mut prototype: Object = class.get_named_property_unchecked("prototype")?;
+        let itself: Function<(), Unknown> =
+            env.create_function_from_closure("[Symbol.asyncIterator]", |call| call.this::<Unknown>())?;
+        prototype.set_property(async_iterator, itself)?;
+    }
+    Ok(())
 }

@@ -124,6 +124,13 @@ impl From<loco_core::Page<loco_core::Deployment>> for DeploymentPage {
     }
 }
 
+/// The name the core gives a unit enum variant in its JSON (`"pass"`, `"stdout"`), from
+/// `serde_json::to_value(variant)`, so every name a JavaScript caller sees comes from loco-core.
+pub(crate) fn wire_name(json: serde_json::Result<serde_json::Value>) -> String {
+    // Unit variants always serialize to a JSON string.
+    json.ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
 /// The properties of `Engine.create`'s request (`NewDeployment` in `dts-header.d.ts`).
 const NEW_DEPLOYMENT_FIELDS: [&str; 7] =
     ["service", "environment", "version", "requester", "workRefs", "rollbackPlan", "risk"];

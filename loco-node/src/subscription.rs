@@ -8,14 +8,13 @@
 use std::sync::Arc;
 
 use loco_core::EventSubscription;
-use std::future::Future;
-
 use napi::bindgen_prelude::{Env, Object, PromiseRaw};
 use napi_derive::napi;
 use tokio::sync::{Mutex, watch};
 
-use crate::error::{self, Failure};
+use crate::error::Failure;
 use crate::model::Event;
+use crate::promise::settle_next;
 
 /// A stream of committed events, in commit order. Use it with `for await`; it ends once the
 /// engine is closed and every committed event was delivered, or when the loop is left.
@@ -46,7 +45,7 @@ impl Subscription {
     pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Object<'env>>> {
         let shared = self.shared.clone();
         let mut stopped = self.shared.stopped.subscribe();
-        settle_step(env, async move {
+        settle_next(env, async move {
             let mut events = shared.events.lock().await;
             let Some(subscription) = events.as_mut() else { return Ok(None) };
             let next = tokio::select! {
@@ -54,7 +53,7 @@ impl Subscription {
                 _ = stopped.wait_for(|stopped| *stopped) => None,
             };
             match next {
-                Some(Ok(event)) => Ok(Some(event)),
+                Some(Ok(event)) => Ok(Some(Event::from(event))),
                 Some(Err(error)) => Err(Failure::Core(error)),
                 None => {
                     events.take();
@@ -72,23 +71,6 @@ impl Subscription {
         if let Ok(mut events) = self.shared.events.try_lock() {
             events.take();
         }
-        settle_step(env, async { Ok(None) })
+        settle_next::<Event, _>(env, async { Ok(None) })
     }
-}
-
-/// A Promise of an iterator result for `work`'s event (`None` = done), rejected with a coded
-/// error when `work` fails.
-fn settle_step<F>(env: &Env, work: F) -> napi::Result<PromiseRaw<'_, Object<'_>>>
-where
-    F: Future<Output = Result<Option<loco_core::Event>, Failure>> + Send + 'static,
-{
-    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| {
-        let event = outcome.map_err(|failure| error::to_js(*env, &failure))?;
-        let mut result = Object::new(env)?;
-        result.set("done", event.is_none())?;
-        if let Some(event) = event {
-            result.set("value", Event::from(event))?;
-        }
-        Ok(result)
-    })
 }

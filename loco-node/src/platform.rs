@@ -1,0 +1,149 @@
+//! What platforms report, as plain JavaScript objects (instances, traffic weights, log lines), and
+//! `InstanceLogs`: one instance's output as an async iterator over the core's log feed
+//! (`next()` and `return()` here; `[Symbol.asyncIterator]` is installed by `lib.rs`).
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Env, Object, PromiseRaw};
+use napi_derive::napi;
+use tokio::sync::{Mutex, mpsc, watch};
+
+use crate::error::Failure;
+use crate::model::wire_name;
+use crate::promise::settle_next;
+
+/// One running copy of a release.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct Instance {
+    /// Chosen by the engine (`ins_` + ULID) and recorded before the platform starts it.
+    pub id: String,
+    /// The release version it runs.
+    pub version: String,
+    /// Where it listens (`host:port`), when the platform exposes it.
+    pub address: Option<String>,
+    /// The process id, on platforms that run local processes.
+    pub pid: Option<u32>,
+    /// What the engine last recorded about it.
+    #[napi(ts_type = "InstanceState")]
+    pub state: String,
+}
+
+impl From<loco_core::platform::Instance> for Instance {
+    fn from(i: loco_core::platform::Instance) -> Self {
+        Self {
+            id: i.id,
+            version: i.version,
+            address: i.address,
+            pid: i.pid,
+            state: wire_name(serde_json::to_value(i.state)),
+        }
+    }
+}
+
+/// A share of traffic for one release version.
+#[napi(object, object_from_js = false)]
+pub struct TrafficWeight {
+    /// The release version.
+    pub version: String,
+    /// Its share in percent, 0–100; the shares of one split add up to 100.
+    pub percent: u8,
+}
+
+impl From<loco_core::platform::TrafficWeight> for TrafficWeight {
+    fn from(w: loco_core::platform::TrafficWeight) -> Self {
+        Self { version: w.version, percent: w.percent }
+    }
+}
+
+/// One line of an instance's output.
+#[napi(object, object_from_js = false)]
+pub struct LogLine {
+    /// The instance that wrote it.
+    pub instance_id: String,
+    /// `stdout` or `stderr`.
+    #[napi(ts_type = "LogStream")]
+    pub stream: String,
+    /// The text, without the trailing newline.
+    pub line: String,
+}
+
+impl From<loco_core::platform::LogLine> for LogLine {
+    fn from(l: loco_core::platform::LogLine) -> Self {
+        Self { instance_id: l.instance_id, stream: wire_name(serde_json::to_value(l.stream)), line: l.line }
+    }
+}
+
+/// The output of one instance: its recent lines, then new ones as they are written, until the
+/// instance stops. Use it with `for await`; leaving the loop ends it.
+#[napi]
+pub struct InstanceLogs {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Where the lines come from; the lock also keeps `next()` calls in order.
+    source: Mutex<Source>,
+    /// Set by `return()`, which must end a `next()` that is waiting for a line.
+    stopped: watch::Sender<bool>,
+}
+
+enum Source {
+    /// Not followed yet: the first `next()` asks the engine, so its errors reject that call.
+    Pending {
+        engine: loco_core::Engine,
+        deployment_id: String,
+        instance_id: String,
+    },
+    Following(mpsc::Receiver<loco_core::platform::LogLine>),
+    Ended,
+}
+
+impl InstanceLogs {
+    pub(crate) fn new(engine: loco_core::Engine, deployment_id: String, instance_id: String) -> Self {
+        let source = Source::Pending { engine, deployment_id, instance_id };
+        Self { shared: Arc::new(Shared { source: Mutex::new(source), stopped: watch::Sender::new(false) }) }
+    }
+}
+
+#[napi]
+impl InstanceLogs {
+    /// The next line as `{ done: false, value }`, or `{ done: true }` once the instance stopped
+    /// (or the engine closed). The first call rejects with `not_found` when the deployment has no
+    /// rollout, or `platform_error` when the instance does not run on this engine.
+    #[napi(ts_return_type = "Promise<IteratorResult<LogLine, undefined>>")]
+    pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Object<'env>>> {
+        let shared = self.shared.clone();
+        let mut stopped = self.shared.stopped.subscribe();
+        settle_next(env, async move {
+            let mut source = shared.source.lock().await;
+            if let Source::Pending { engine, deployment_id, instance_id } =
+                std::mem::replace(&mut *source, Source::Ended)
+            {
+                tokio::select! {
+                    opened = engine.logs(&deployment_id, &instance_id) => *source = Source::Following(opened?),
+                    _ = stopped.wait_for(|stopped| *stopped) => return Ok(None),
+                }
+            }
+            let Source::Following(lines) = &mut *source else { return Ok(None) };
+            let line = tokio::select! {
+                line = lines.recv() => line,
+                _ = stopped.wait_for(|stopped| *stopped) => None,
+            };
+            if line.is_none() {
+                *source = Source::Ended;
+            }
+            Ok(line.map(LogLine::from))
+        })
+    }
+
+    /// Stops following (`for await` calls this when the loop is left early); a `next()` that is
+    /// waiting for a line resolves as done.
+    #[napi(js_name = "return", ts_return_type = "Promise<IteratorResult<LogLine, undefined>>")]
+    pub fn stop<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Object<'env>>> {
+        self.shared.stopped.send_replace(true);
+        if let Ok(mut source) = self.shared.source.try_lock() {
+            *source = Source::Ended;
+        }
+        settle_next::<LogLine, _>(env, async { Ok::<_, Failure>(None) })
+    }
+}

@@ -1,0 +1,168 @@
+//! The rollout methods of `Engine`: start, wait for, inspect and override rollouts, list
+//! releases, follow instance logs, set analysis thresholds. Each reads its arguments, awaits the
+//! core off the JavaScript thread and converts the result; plans are checked by the core alone.
+//!
+//! - [`plan`]: rollout plans and thresholds as JSON documents.
+//! - [`record`]: the rollout record and release history as plain objects.
+
+pub(crate) mod plan;
+pub(crate) mod record;
+
+use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
+use napi_derive::napi;
+
+use crate::args::Args;
+use crate::engine::{Engine, read_id};
+use crate::error::{self, Failure};
+use crate::platform::InstanceLogs;
+use crate::promise::settle;
+use record::{Release, Rollout};
+
+/// The properties of `Engine.rollouts`' query (`RolloutQuery` in `dts-header.d.ts`).
+const ROLLOUT_QUERY_FIELDS: [&str; 1] = ["activeOnly"];
+
+#[napi]
+impl Engine {
+    /// Starts rolling out an approved deployment: the core validates the plan, records `started`
+    /// and the rollout atomically (`rollout_conflict` when the service+environment already has an
+    /// active rollout) and executes the steps in the background. Resolves with the rollout record
+    /// as it stands right after the start.
+    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string")]
+    pub fn start_rollout<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown,
+        plan: Unknown,
+        actor: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Rollout>> {
+        let mut args = Args::new();
+        let input = (args.required(id, "id"), args.document(*env, plan, "plan"), args.text(actor, "actor"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle(env, async move {
+            let (id, plan, actor) = input?;
+            engine.start_rollout(&id, plan::plan(&plan)?, &actor).await.map_err(Failure::Document)?;
+            engine.rollout(&id).await?.try_into()
+        })
+    }
+
+    /// `startRollout`, then waits for the outcome: `succeeded`, `rolled_back`
+    /// after a failed step, or `rollback_failed`.
+    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string")]
+    pub fn run_rollout<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown,
+        plan: Unknown,
+        actor: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Rollout>> {
+        let mut args = Args::new();
+        let input = (args.required(id, "id"), args.document(*env, plan, "plan"), args.text(actor, "actor"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle(env, async move {
+            let (id, plan, actor) = input?;
+            engine.run_rollout(&id, plan::plan(&plan)?, &actor).await.map_err(Failure::Document)?.try_into()
+        })
+    }
+
+    /// Waits until the deployment's rollout is no longer active (a paused rollout still is) and
+    /// resolves with it; for a rollout started earlier or by another call.
+    #[napi(ts_args_type = "id: string")]
+    pub fn wait_rollout<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Rollout>> {
+        let id = read_id(id);
+        let engine = self.inner.clone();
+        settle(env, async move { engine.wait_rollout(&id?).await?.try_into() })
+    }
+
+    /// The rollout of one deployment; `not_found` when it has none.
+    #[napi(ts_args_type = "id: string")]
+    pub fn rollout<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Rollout>> {
+        let id = read_id(id);
+        let engine = self.inner.clone();
+        settle(env, async move { engine.rollout(&id?).await?.try_into() })
+    }
+
+    /// Every rollout, or with `activeOnly` only those running, paused or rolling back.
+    #[napi(ts_args_type = "query?: RolloutQuery | null")]
+    pub fn rollouts<'env>(&self, env: &'env Env, query: Unknown) -> napi::Result<PromiseRaw<'env, Vec<Rollout>>> {
+        let mut args = Args::new();
+        let active_only = args
+            .object(query, "query", &ROLLOUT_QUERY_FIELDS)
+            .and_then(|query| args.property(&query, "activeOnly"))
+            .and_then(|flag| args.optional_bool(flag, "activeOnly"));
+        let active_only = args.finish(active_only.unwrap_or(false));
+        let engine = self.inner.clone();
+        settle(env, async move { record::all(engine.rollouts(active_only?).await?) })
+    }
+
+    /// The releases that served a service+environment, newest first (the first is current
+    /// unless retired); `limit` is 1 to 500, 50 when absent.
+    #[napi(ts_args_type = "service: string, environment: string, limit?: number | null")]
+    pub fn releases<'env>(
+        &self,
+        env: &'env Env,
+        service: Unknown,
+        environment: Unknown,
+        limit: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Vec<Release>>> {
+        let mut args = Args::new();
+        let input =
+            (args.text(service, "service"), args.text(environment, "environment"), args.optional_u32(limit, "limit"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle(env, async move {
+            let (service, environment, limit) = input?;
+            let limit = limit.unwrap_or(loco_core::model::DEFAULT_PAGE_LIMIT);
+            record::all(engine.releases(&service, &environment, limit).await?)
+        })
+    }
+
+    /// Continues a rollout paused by its analysis, on behalf of `actor`, who must say why;
+    /// `rollout_not_paused` when it is not paused. To roll a paused rollout back, use `rollback`.
+    #[napi(ts_args_type = "id: string, actor: string, note: string")]
+    pub fn override_rollout<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown,
+        actor: Unknown,
+        note: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Rollout>> {
+        let mut args = Args::new();
+        let input = (args.required(id, "id"), args.text(actor, "actor"), args.text(note, "note"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle(env, async move {
+            let (id, actor, note) = input?;
+            engine.override_rollout(&id, &actor, &note).await.map_err(Failure::Document)?.try_into()
+        })
+    }
+
+    /// Follows the output of one instance of a deployment's rollout, as an async iterator
+    /// (`for await (const line of engine.logs(id, instanceId))`): its recent lines, then new ones
+    /// until it stops. Errors of the lookup (`not_found`, `platform_error`) reject the first
+    /// `next()`.
+    #[napi(ts_args_type = "id: string, instanceId: string")]
+    pub fn logs(&self, env: Env, id: Unknown, instance_id: Unknown) -> napi::Result<InstanceLogs> {
+        let mut args = Args::new();
+        let input = (args.required(id, "id"), args.required(instance_id, "instanceId"));
+        match args.finish(input) {
+            Ok((id, instance_id)) => Ok(InstanceLogs::new(self.inner.clone(), id, instance_id)),
+            Err(failure) => Err(error::to_js(env, &failure)),
+        }
+    }
+
+    /// Sets the analysis thresholds of one environment (compared case-insensitively) for
+    /// rollouts started from now on; a plan's `analysis.thresholds` still wins. Throws a
+    /// `validation_error` naming the fields the core refuses.
+    #[napi(ts_args_type = "environment: string, thresholds: Thresholds | string")]
+    pub fn set_thresholds(&self, env: Env, environment: Unknown, thresholds: Unknown) -> napi::Result<()> {
+        let mut args = Args::new();
+        let input = (args.required(environment, "environment"), args.document(env, thresholds, "thresholds"));
+        let set = args.finish(input).and_then(|(environment, json)| {
+            let thresholds = plan::thresholds(&json, "thresholds", false)?;
+            self.inner.set_thresholds(&environment, thresholds).map_err(Failure::Document)
+        });
+        set.map_err(|failure| error::to_js(env, &failure))
+    }
+}
