@@ -10,6 +10,8 @@
 //! # }
 //! ```
 
+use std::marker::PhantomData;
+
 use loco_core::Action;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -17,6 +19,7 @@ use serde::de::DeserializeOwned;
 
 use crate::wire::{
     ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, Event, EventList, ListParams,
+    LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, StartRollout,
 };
 
 /// Why a request failed.
@@ -159,6 +162,49 @@ impl Client {
         if let Some(after) = after {
             request = request.header("Last-Event-ID", after.to_string());
         }
+        self.stream(request).await
+    }
+
+    /// `POST /api/v1/deployments/{id}/rollout`: starts the rollout on the server, which runs it.
+    pub async fn start_rollout(&self, id: &str, body: &StartRollout) -> Result<Rollout, ClientError> {
+        self.post(&format!("/api/v1/deployments/{}/rollout", encode_segment(id)), body).await
+    }
+
+    /// `GET /api/v1/deployments/{id}/rollout`.
+    pub async fn rollout(&self, id: &str) -> Result<Rollout, ClientError> {
+        self.send(self.request(Method::GET, &format!("/api/v1/deployments/{}/rollout", encode_segment(id)))).await
+    }
+
+    /// `POST /api/v1/deployments/{id}/rollout/override`.
+    pub async fn override_rollout(&self, id: &str, body: &ActionRequest) -> Result<Rollout, ClientError> {
+        self.post(&format!("/api/v1/deployments/{}/rollout/override", encode_segment(id)), body).await
+    }
+
+    /// `GET /api/v1/rollouts`, optionally only the active ones.
+    pub async fn rollouts(&self, active_only: bool) -> Result<RolloutList, ClientError> {
+        let path = if active_only { "/api/v1/rollouts?active=true" } else { "/api/v1/rollouts" };
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    /// `GET /api/v1/releases?service=&environment=&limit=`.
+    pub async fn releases(&self, params: &ReleaseParams) -> Result<ReleaseList, ClientError> {
+        let query = serde_urlencoded::to_string(params)
+            .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
+        self.send(self.request(Method::GET, &format!("/api/v1/releases?{query}"))).await
+    }
+
+    /// `GET /api/v1/deployments/{id}/rollout/instances/{instance_id}/logs`: the instance's recent
+    /// output lines, then new ones until it stops.
+    pub async fn logs(&self, id: &str, instance_id: &str) -> Result<LogStream, ClientError> {
+        let path = format!(
+            "/api/v1/deployments/{}/rollout/instances/{}/logs",
+            encode_segment(id),
+            encode_segment(instance_id)
+        );
+        self.stream(self.request(Method::GET, &path)).await
+    }
+
+    async fn stream<T>(&self, request: RequestBuilder) -> Result<SseStream<T>, ClientError> {
         let response =
             request.send().await.map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
         let status = response.status();
@@ -169,7 +215,7 @@ impl Client {
                 Err(_) => ClientError::Unexpected { status, detail: String::from_utf8_lossy(&bytes).into_owned() },
             });
         }
-        Ok(EventStream { response, buffer: Vec::new() })
+        Ok(SseStream { response, buffer: Vec::new(), item: PhantomData })
     }
 
     /// `GET /api/v1/audit/verify`.
@@ -178,16 +224,25 @@ impl Client {
     }
 }
 
-/// A server-sent event stream of committed events; see [`Client::follow`].
+/// A server-sent event stream whose `data:` frames are JSON `T`s; see [`Client::follow`] and
+/// [`Client::logs`].
 #[derive(Debug)]
-pub struct EventStream {
+pub struct SseStream<T> {
     response: reqwest::Response,
     buffer: Vec<u8>,
+    item: PhantomData<fn() -> T>,
 }
 
-impl EventStream {
-    /// The next event; `None` when the server ended the stream (for example on shutdown).
-    pub async fn next(&mut self) -> Option<Result<Event, ClientError>> {
+/// Committed events as they happen ([`Client::follow`]).
+pub type EventStream = SseStream<Event>;
+
+/// An instance's output lines ([`Client::logs`]).
+pub type LogStream = SseStream<LogLine>;
+
+impl<T: DeserializeOwned> SseStream<T> {
+    /// The next item; `None` when the server ended the stream (for example on shutdown, or when
+    /// the instance whose logs it follows stopped).
+    pub async fn next(&mut self) -> Option<Result<T, ClientError>> {
         loop {
             if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
                 let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
@@ -209,8 +264,8 @@ impl EventStream {
     }
 }
 
-/// One SSE frame: an event, an `event: error` frame, or `None` for a comment-only frame.
-fn parse_frame(frame: &str) -> Option<Result<Event, ClientError>> {
+/// One SSE frame: an item, an `event: error` frame, or `None` for a comment-only frame.
+fn parse_frame<T: DeserializeOwned>(frame: &str) -> Option<Result<T, ClientError>> {
     let mut kind = None;
     let mut data = String::new();
     for line in frame.lines() {
@@ -233,7 +288,7 @@ fn parse_frame(frame: &str) -> Option<Result<Event, ClientError>> {
             Err(e) => Err(ClientError::Unexpected { status, detail: format!("bad error frame: {e}") }),
         }
     } else {
-        serde_json::from_str::<Event>(&data)
+        serde_json::from_str::<T>(&data)
             .map_err(|e| ClientError::Unexpected { status, detail: format!("bad event frame: {e}") })
     })
 }
@@ -264,12 +319,20 @@ mod tests {
 
     #[test]
     fn sse_frames_parse_into_events_errors_and_comments() {
-        assert!(parse_frame(": keep-alive\n\n").is_none());
-        let error = parse_frame(
+        assert!(parse_frame::<Event>(": keep-alive\n\n").is_none());
+        let error = parse_frame::<Event>(
             "event: error\ndata: {\"error\":{\"code\":\"storage_error\",\"message\":\"m\",\"details\":[]}}\n\n",
         );
         assert!(matches!(error, Some(Err(ClientError::Api { ref body, .. })) if body.error.code == "storage_error"));
-        assert!(matches!(parse_frame("id: 1\ndata: {\"seq\": 1}\n\n"), Some(Err(ClientError::Unexpected { .. }))));
+        assert!(matches!(
+            parse_frame::<Event>("id: 1\ndata: {\"seq\": 1}\n\n"),
+            Some(Err(ClientError::Unexpected { .. }))
+        ));
+        let line =
+            parse_frame::<LogLine>("data: {\"instance_id\":\"ins_1\",\"stream\":\"stdout\",\"line\":\"hi\"}\n\n");
+        assert!(
+            matches!(line, Some(Ok(ref l)) if l.line == "hi" && l.stream == loco_core::platform::LogStream::Stdout)
+        );
     }
 
     #[test]

@@ -2,11 +2,18 @@
 //! client, the CLI's `--json` output and the OpenAPI document, so all four always agree.
 //!
 //! These types carry no lifecycle rules: request fields are optional here so that a missing field
-//! reaches `loco_core::lifecycle` as an empty value and the core names it.
+//! reaches `loco_core::lifecycle` as an empty value and the core names it. Rollout shapes mirror
+//! `loco_core::rollout` field for field (the rollout plan and the analysis judgement are kept as
+//! the core's JSON), so the API renders exactly what the core serializes.
+
+use std::collections::BTreeMap;
 
 use loco_core::lifecycle::Status;
+use loco_core::platform::{InstanceState, LogStream};
+use loco_core::rollout::RolloutState;
 use loco_core::{AuditReport as CoreAuditReport, ListQuery, NewDeployment};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 
@@ -297,6 +304,347 @@ impl From<CoreAuditReport> for AuditReport {
     }
 }
 
+/// Body of `POST /api/v1/deployments/{id}/rollout`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRollout {
+    /// Who starts the rollout (required, non-blank).
+    #[schema(example = "deploy-bot")]
+    pub actor: Option<String>,
+    /// The rollout plan, exactly as `RolloutPlan::from_json` accepts it (see docs/rollouts.md):
+    /// `platform`, `strategy`, `release`, `instances`, `health`, `analysis`. Kept as raw JSON
+    /// text so the core parses and validates it, naming each bad field.
+    #[schema(value_type = Object, example = json!({
+        "platform": "local",
+        "strategy": {"type": "canary", "steps": [10, 50], "interval_seconds": 60},
+        "release": {"version": "2.4.0", "command": ["python3", "app.py"]},
+        "instances": 2,
+        "health": {"probes": [{"type": "http", "path": "/health"}]}
+    }))]
+    pub plan: Option<Box<RawValue>>,
+}
+
+impl StartRollout {
+    /// The plan's JSON text for `RolloutPlan::from_json`; an absent plan is `null`, which the
+    /// core reports as field `plan`.
+    pub fn plan_json(&self) -> &str {
+        self.plan.as_deref().map_or("null", RawValue::get)
+    }
+
+    /// The core actor: absent becomes empty, which the core rejects by name.
+    pub fn actor(&self) -> &str {
+        self.actor.as_deref().unwrap_or_default()
+    }
+}
+
+/// The durable record of one deployment's rollout, as the core serializes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Rollout {
+    /// The deployment being rolled out.
+    #[schema(example = "dep_01JDQ7Z6W3K8V9X2Y4B5C6D7E8")]
+    pub deployment_id: String,
+    /// Its service.
+    pub service: String,
+    /// Its environment.
+    pub environment: String,
+    /// The platform running it (`local`, …).
+    pub platform: String,
+    /// The plan being executed, with every default filled in (see `StartRollout.plan`).
+    #[schema(value_type = Object)]
+    pub plan: serde_json::Value,
+    /// Where it is: `running`, `paused`, `succeeded`, `rolling_back`, `rolled_back`,
+    /// `rollback_failed` (the first three hold the service+environment).
+    #[schema(schema_with = rollout_state_schema)]
+    pub state: RolloutState,
+    /// Its steps, traffic, instances and latest analysis.
+    pub progress: RolloutProgress,
+    /// The release it restores on rollback (null for a service's first release).
+    pub previous: Option<Release>,
+    /// Why it did not succeed, when it did not.
+    pub failure: Option<RolloutFailure>,
+    /// Who started it.
+    pub actor: String,
+    /// The engine process executing it (`host:pid:start`).
+    pub owner: String,
+    /// When its owner last showed it was alive (RFC 3339 UTC).
+    #[schema(format = DateTime)]
+    pub heartbeat_at: String,
+    /// When it started (RFC 3339 UTC).
+    #[schema(format = DateTime)]
+    pub started_at: String,
+    /// When it last changed (RFC 3339 UTC).
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// When it reached a final state (RFC 3339 UTC), or null.
+    #[schema(format = DateTime)]
+    pub finished_at: Option<String>,
+}
+
+/// Where a rollout's steps stand, recorded after every step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutProgress {
+    /// Steps completed so far.
+    pub completed_steps: u32,
+    /// Steps in the plan.
+    pub total_steps: u32,
+    /// What the current (or last) step does, e.g. `shift 10% of traffic to the new release`.
+    pub step: String,
+    /// The traffic split last applied.
+    pub traffic: Vec<TrafficWeight>,
+    /// Every instance of the new release, and the old release's instances this rollout retired.
+    pub instances: Vec<Instance>,
+    /// Where clients reach the service (`host:port` of the local proxy), when the platform says.
+    pub endpoint: Option<String>,
+    /// The latest canary-analysis judgement (`verdict` pass/fail/inconclusive, `severity`,
+    /// `reasons`, `canary` and `baseline` windows, `error_rate_test`, `latency_test`), or null.
+    #[schema(value_type = Option<Object>)]
+    pub analysis: Option<serde_json::Value>,
+}
+
+/// A share of traffic for one release version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrafficWeight {
+    /// The release version.
+    pub version: String,
+    /// Its share, 0–100; the shares of one split add up to 100.
+    pub percent: u8,
+}
+
+/// One running copy of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Instance {
+    /// `ins_` followed by a ULID, chosen before the platform starts it.
+    pub id: String,
+    /// The release version it runs.
+    pub version: String,
+    /// Where it listens (`host:port`), when the platform exposes it.
+    pub address: Option<String>,
+    /// Its process id, for platforms that run local processes.
+    pub pid: Option<u32>,
+    /// `starting`, `running` or `stopped`.
+    #[schema(schema_with = instance_state_schema)]
+    pub state: InstanceState,
+}
+
+/// Why a rollout did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutFailure {
+    /// `health_check_failed`, `analysis_critical`, `pause_timeout`, `step_failed`,
+    /// `rollback_requested`, `engine_restarted` or `rollback_failed`.
+    #[schema(example = "analysis_critical")]
+    pub code: String,
+    /// What happened, in one or two sentences.
+    pub message: String,
+    /// The step (1-based) during which it happened, or null.
+    pub step: Option<u32>,
+}
+
+/// A release that served (or serves) a service+environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Release {
+    /// The version label.
+    pub version: String,
+    /// The deployment that brought it.
+    pub deployment_id: String,
+    /// The platform it runs on.
+    pub platform: String,
+    /// How to run it again.
+    pub spec: ReleaseSpec,
+    /// Its instances when it was last recorded.
+    pub instances: Vec<Instance>,
+    /// When it started serving all traffic (RFC 3339 UTC).
+    #[schema(format = DateTime)]
+    pub activated_at: String,
+    /// When another release replaced it (RFC 3339 UTC); null while current.
+    #[schema(format = DateTime)]
+    pub retired_at: Option<String>,
+}
+
+/// How a release is run (the plan's `release`, with the version filled in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseSpec {
+    /// The version label.
+    pub version: String,
+    /// For the local platform: the program and its arguments.
+    pub command: Vec<String>,
+    /// Extra environment variables of every instance.
+    pub env: BTreeMap<String, String>,
+    /// For cloud platforms: the image or source reference, or null.
+    pub image: Option<String>,
+}
+
+/// `GET /api/v1/rollouts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutList {
+    /// The rollouts.
+    pub items: Vec<Rollout>,
+}
+
+/// `GET /api/v1/releases`: newest first; the first is current unless retired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseList {
+    /// The releases.
+    pub items: Vec<Release>,
+}
+
+/// One line of an instance's output (`GET …/rollout/instances/{instance_id}/logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LogLine {
+    /// The instance that wrote it.
+    pub instance_id: String,
+    /// `stdout` or `stderr`.
+    #[schema(schema_with = log_stream_schema)]
+    pub stream: LogStream,
+    /// The text, without the trailing newline.
+    pub line: String,
+}
+
+/// Query parameters of `GET /api/v1/rollouts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RolloutsParams {
+    /// `true`: only active rollouts (running, paused, rolling back); `false` or absent: all.
+    pub active: Option<String>,
+}
+
+impl RolloutsParams {
+    /// Whether only active rollouts are wanted; anything but `true`/`false` names `active`.
+    pub fn active_only(&self) -> loco_core::Result<bool> {
+        match self.active.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(loco_core::Error::invalid("active", format!("'{other}' is not true or false"))),
+        }
+    }
+}
+
+/// Query parameters of `GET /api/v1/releases`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReleaseParams {
+    /// The service (required).
+    pub service: Option<String>,
+    /// The environment (required).
+    pub environment: Option<String>,
+    /// How many, newest first (default 50; the core keeps it within 1–500).
+    pub limit: Option<String>,
+}
+
+impl ReleaseParams {
+    /// The service, environment and limit; a missing service or environment or a limit that is
+    /// not a number is a validation error naming each.
+    pub fn parts(&self) -> loco_core::Result<(&str, &str, u32)> {
+        let mut details = Vec::new();
+        let service = self.service.as_deref().filter(|v| !v.trim().is_empty());
+        let environment = self.environment.as_deref().filter(|v| !v.trim().is_empty());
+        for (name, value) in [("service", service), ("environment", environment)] {
+            if value.is_none() {
+                details.push(loco_core::FieldError::new(name, "is required"));
+            }
+        }
+        let limit = match self.limit.as_deref() {
+            None => Some(loco_core::model::DEFAULT_PAGE_LIMIT),
+            Some(l) => l.trim().parse::<u32>().ok(),
+        };
+        if limit.is_none() {
+            let l = self.limit.as_deref().unwrap_or_default();
+            details.push(loco_core::FieldError::new("limit", format!("'{l}' is not a count of releases")));
+        }
+        match (service, environment, limit) {
+            (Some(service), Some(environment), Some(limit)) if details.is_empty() => Ok((service, environment, limit)),
+            _ => Err(loco_core::Error::Validation { details }),
+        }
+    }
+}
+
+fn timestamp(t: loco_core::Timestamp) -> String {
+    t.to_string()
+}
+
+/// The core's JSON of plain data (string keys, no custom serializers that fail).
+fn json_of<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+impl From<loco_core::rollout::Rollout> for Rollout {
+    fn from(r: loco_core::rollout::Rollout) -> Self {
+        Self {
+            deployment_id: r.deployment_id,
+            service: r.service,
+            environment: r.environment,
+            platform: r.platform,
+            plan: json_of(&r.plan),
+            state: r.state,
+            progress: r.progress.into(),
+            previous: r.previous.map(Into::into),
+            failure: r.failure.map(Into::into),
+            actor: r.actor,
+            owner: r.owner,
+            heartbeat_at: timestamp(r.heartbeat_at),
+            started_at: timestamp(r.started_at),
+            updated_at: timestamp(r.updated_at),
+            finished_at: r.finished_at.map(timestamp),
+        }
+    }
+}
+
+impl From<loco_core::rollout::RolloutProgress> for RolloutProgress {
+    fn from(p: loco_core::rollout::RolloutProgress) -> Self {
+        Self {
+            completed_steps: p.completed_steps,
+            total_steps: p.total_steps,
+            step: p.step,
+            traffic: p.traffic.into_iter().map(Into::into).collect(),
+            instances: p.instances.into_iter().map(Into::into).collect(),
+            endpoint: p.endpoint,
+            analysis: p.analysis.as_ref().map(json_of),
+        }
+    }
+}
+
+impl From<loco_core::platform::TrafficWeight> for TrafficWeight {
+    fn from(w: loco_core::platform::TrafficWeight) -> Self {
+        Self { version: w.version, percent: w.percent }
+    }
+}
+
+impl From<loco_core::platform::Instance> for Instance {
+    fn from(i: loco_core::platform::Instance) -> Self {
+        Self { id: i.id, version: i.version, address: i.address, pid: i.pid, state: i.state }
+    }
+}
+
+impl From<loco_core::rollout::RolloutFailure> for RolloutFailure {
+    fn from(f: loco_core::rollout::RolloutFailure) -> Self {
+        Self { code: f.code, message: f.message, step: f.step }
+    }
+}
+
+impl From<loco_core::rollout::Release> for Release {
+    fn from(r: loco_core::rollout::Release) -> Self {
+        Self {
+            version: r.version,
+            deployment_id: r.deployment_id,
+            platform: r.platform,
+            spec: ReleaseSpec {
+                version: r.spec.version,
+                command: r.spec.command,
+                env: r.spec.env,
+                image: r.spec.image,
+            },
+            instances: r.instances.into_iter().map(Into::into).collect(),
+            activated_at: timestamp(r.activated_at),
+            retired_at: r.retired_at.map(timestamp),
+        }
+    }
+}
+
+impl From<loco_core::platform::LogLine> for LogLine {
+    fn from(l: loco_core::platform::LogLine) -> Self {
+        Self { instance_id: l.instance_id, stream: l.stream, line: l.line }
+    }
+}
+
 /// Every error response: `{"error": {"code", "message", "details"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -355,6 +703,36 @@ fn nullable_status_schema() -> ObjectBuilder {
         .enum_values(Some(Status::ALL.map(|s| Some(s.as_str())).into_iter().chain([None])))
 }
 
+fn rollout_state_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(RolloutState::ALL.map(RolloutState::as_str)))
+}
+
+/// The JSON names of every variant of a core enum that serializes to a plain string.
+fn names<T: Serialize>(all: &[T]) -> Vec<String> {
+    all.iter().filter_map(|v| json_of(v).as_str().map(str::to_owned)).collect()
+}
+
+fn instance_state_schema() -> ObjectBuilder {
+    // The match makes a new core variant a compile error here until it is listed.
+    let all = [InstanceState::Starting, InstanceState::Running, InstanceState::Stopped];
+    for state in all {
+        match state {
+            InstanceState::Starting | InstanceState::Running | InstanceState::Stopped => {}
+        }
+    }
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names(&all)))
+}
+
+fn log_stream_schema() -> ObjectBuilder {
+    let all = [LogStream::Stdout, LogStream::Stderr];
+    for stream in all {
+        match stream {
+            LogStream::Stdout | LogStream::Stderr => {}
+        }
+    }
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names(&all)))
+}
+
 fn event_kind_schema() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -400,6 +778,75 @@ mod tests {
             serde_json::to_value(AuditReport::from(report.clone())).unwrap(),
             serde_json::to_value(report).unwrap()
         );
+    }
+
+    /// Rollouts and releases render exactly what the core serializes, through a real rollout on
+    /// the in-memory platform: two releases, then a third one rolled back by a crash.
+    #[tokio::test]
+    async fn rollout_wire_json_equals_core_json() {
+        use loco_core::platform::memory::MemoryPlatform;
+        use loco_core::rollout::RolloutPlan;
+
+        let sim = std::sync::Arc::new(MemoryPlatform::new("sim"));
+        let engine = loco_core::Engine::builder().platform(sim.clone()).open().await.unwrap();
+        let plan = |version: &str| {
+            RolloutPlan::from_json(&format!(
+                r#"{{"platform": "sim", "strategy": {{"type": "canary", "steps": [50], "interval_seconds": 0}},
+                    "release": {{"version": "{version}", "env": {{"A": "1"}}}}, "instances": 2,
+                    "health": {{"retries": 0, "interval_seconds": 0.01}}}}"#
+            ))
+            .unwrap()
+        };
+        let mut ids = Vec::new();
+        for version in ["v1", "v2", "v3"] {
+            let new = CreateDeployment {
+                service: Some("api".into()),
+                environment: Some("dev".into()),
+                version: Some(version.into()),
+                requester: Some("alice".into()),
+                work_refs: Some(vec!["W-1".into()]),
+                rollback_plan: Some("redo".into()),
+                risk: None,
+            };
+            let d = engine.create(new.into_new(), None).await.unwrap();
+            engine.approve(&d.id, "bob", None).await.unwrap();
+            if version == "v3" {
+                sim.crash_version("v3");
+            }
+            engine.run_rollout(&d.id, plan(version), "ops").await.unwrap();
+            ids.push(d.id);
+        }
+        for id in &ids {
+            let core = engine.rollout(id).await.unwrap();
+            assert_eq!(
+                serde_json::to_value(Rollout::from(core.clone())).unwrap(),
+                serde_json::to_value(&core).unwrap()
+            );
+        }
+        let v3 = engine.rollout(&ids[2]).await.unwrap();
+        assert_eq!(v3.state, RolloutState::RolledBack);
+        assert!(v3.previous.is_some() && v3.failure.is_some() && v3.finished_at.is_some());
+        let releases = engine.releases("api", "dev", 10).await.unwrap();
+        assert_eq!(releases.len(), 2, "v2 serving, v1 retired");
+        assert!(releases[0].retired_at.is_none() && releases[1].retired_at.is_some());
+        for release in releases {
+            let core = serde_json::to_value(&release).unwrap();
+            assert_eq!(serde_json::to_value(Release::from(release)).unwrap(), core);
+        }
+        // The analysis judgement travels as the core's JSON too.
+        let mut progress = v3.progress.clone();
+        let canary = loco_core::analysis::WindowStats { requests: 10, errors: 6, ..Default::default() };
+        progress.analysis =
+            Some(loco_core::analysis::judge(&canary, None, &loco_core::analysis::Thresholds::default()));
+        let core = serde_json::to_value(&progress).unwrap();
+        assert_eq!(serde_json::to_value(RolloutProgress::from(progress)).unwrap(), core);
+        let line = loco_core::platform::LogLine {
+            instance_id: "ins_1".into(),
+            stream: LogStream::Stderr,
+            line: "boom".into(),
+        };
+        assert_eq!(serde_json::to_value(LogLine::from(line.clone())).unwrap(), serde_json::to_value(line).unwrap());
+        engine.close().await.unwrap();
     }
 
     #[test]

@@ -1,11 +1,22 @@
 //! Where CLI commands run: against a server over HTTP, or directly on a database file through
 //! `Engine`. Both return the API's JSON types, so output is identical either way.
 
+use std::time::Duration;
+
+use loco_core::rollout::RolloutPlan;
 use loco_core::{Action, Engine};
+use serde_json::value::RawValue;
 
 use crate::cli::exit::CliError;
 use crate::client::Client;
-use crate::wire::{ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, Event, ListParams};
+use crate::wire::{
+    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, Event, ListParams, LogLine, ReleaseList,
+    ReleaseParams, Rollout, RolloutList, StartRollout,
+};
+
+/// How often a rollout in a database file is re-read while watched: another process may be
+/// running it, and only a server sees every writer's events.
+const DB_POLL: Duration = Duration::from_millis(500);
 
 /// The target of CLI commands.
 #[derive(Debug)]
@@ -90,6 +101,140 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.verify_audit().await?),
             Backend::Local(engine) => Ok(engine.verify_audit().await?.into()),
+        }
+    }
+
+    /// Starts rolling out `id` with the plan in `plan_json` (the text of a plan file). On a
+    /// server the rollout runs there; on a database file it runs in this process, in the
+    /// background, until the engine closes.
+    pub async fn start_rollout(&self, id: &str, actor: Option<String>, plan_json: &str) -> Result<Rollout, CliError> {
+        // Text that is not JSON cannot travel inside a request body; like a malformed body over
+        // HTTP, it is reported here, naming `plan`. Everything else is the core's to judge.
+        let plan = RawValue::from_string(plan_json.trim().to_owned())
+            .map_err(|e| loco_core::Error::invalid("plan", format!("is not valid JSON: {e}")))?;
+        match self {
+            Backend::Remote(client) => Ok(client.start_rollout(id, &StartRollout { actor, plan: Some(plan) }).await?),
+            Backend::Local(engine) => {
+                let plan = RolloutPlan::from_json(plan.get())?;
+                let handle = engine.start_rollout(id, plan, actor.as_deref().unwrap_or_default()).await?;
+                Ok(engine.rollout(handle.deployment_id()).await?.into())
+            }
+        }
+    }
+
+    /// The rollout of one deployment.
+    pub async fn rollout(&self, id: &str) -> Result<Rollout, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.rollout(id).await?),
+            Backend::Local(engine) => Ok(engine.rollout(id).await?.into()),
+        }
+    }
+
+    /// Calls `each` with the rollout now and after every change, until it is no longer active
+    /// (succeeded, rolled back or failed to roll back), and returns it as it ended.
+    pub async fn watch(
+        &self,
+        id: &str,
+        mut each: impl FnMut(&Rollout) -> Result<(), CliError>,
+    ) -> Result<Rollout, CliError> {
+        match self {
+            Backend::Remote(client) => {
+                // Subscribed before the first read, so no change in between is missed.
+                let mut events = client.follow(Some(id), None).await?;
+                loop {
+                    let rollout = client.rollout(id).await?;
+                    each(&rollout)?;
+                    if !rollout.state.is_active() {
+                        return Ok(rollout);
+                    }
+                    match events.next().await {
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => {
+                            return Err(CliError::Unreachable(format!(
+                                "the server ended the event stream while the rollout of '{id}' was {}; a server that \
+                                 shuts down suspends its rollouts and recovers them when it starts again",
+                                rollout.state
+                            )));
+                        }
+                    }
+                }
+            }
+            Backend::Local(engine) => {
+                // This process's own writes arrive as events; another process's are seen by polling.
+                let mut events = Some(engine.subscribe());
+                loop {
+                    let rollout: Rollout = engine.rollout(id).await?.into();
+                    each(&rollout)?;
+                    if !rollout.state.is_active() {
+                        return Ok(rollout);
+                    }
+                    match events.as_mut() {
+                        Some(subscription) => tokio::select! {
+                            next = subscription.next() => if next.is_none() { events = None },
+                            () = tokio::time::sleep(DB_POLL) => {}
+                        },
+                        None => tokio::time::sleep(DB_POLL).await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Continues a paused rollout. Only the process running a rollout can continue it, so on a
+    /// database file (where the rollout runs in the `rollout start` process) this needs a server.
+    pub async fn override_rollout(&self, id: &str, body: ActionRequest) -> Result<Rollout, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.override_rollout(id, &body).await?),
+            Backend::Local(_) => Err(CliError::Usage(
+                "rollout override needs --server: a paused rollout is continued by the process running it, and \
+                 with --db that is the `loco rollout start` process"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    /// Every rollout, or only the active ones.
+    pub async fn rollouts(&self, active_only: bool) -> Result<RolloutList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.rollouts(active_only).await?),
+            Backend::Local(engine) => {
+                Ok(RolloutList { items: engine.rollouts(active_only).await?.into_iter().map(Into::into).collect() })
+            }
+        }
+    }
+
+    /// The releases of a service+environment, newest first.
+    pub async fn releases(&self, params: ReleaseParams) -> Result<ReleaseList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.releases(&params).await?),
+            Backend::Local(engine) => {
+                let (service, environment, limit) = params.parts()?;
+                let releases = engine.releases(service, environment, limit).await?;
+                Ok(ReleaseList { items: releases.into_iter().map(Into::into).collect() })
+            }
+        }
+    }
+
+    /// Calls `each` with every output line of an instance until it stops. Instance output is
+    /// held by the process running the instance, so this needs a server.
+    pub async fn logs(
+        &self,
+        id: &str,
+        instance_id: &str,
+        mut each: impl FnMut(LogLine) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => {
+                let mut lines = client.logs(id, instance_id).await?;
+                while let Some(line) = lines.next().await {
+                    each(line?)?;
+                }
+                Ok(())
+            }
+            Backend::Local(_) => Err(CliError::Usage(
+                "logs needs --server: instance output is held by the process running the instance".to_owned(),
+            )),
         }
     }
 

@@ -97,9 +97,14 @@ pub struct IdArgs {
     pub id: String,
 }
 
-/// Runs a deployment command (every [`Command`] except `serve` and `demo`).
+/// Runs a deployment command (every [`Command`] except `serve`, `demo` and the rollout commands).
 pub async fn run(target: &Target, command: Command, output: Output) -> Result<(), CliError> {
-    let backend = target.backend().await?;
+    // Rolling back a deployment that has a rollout restores its previous release on the platform.
+    let backend = if matches!(command, Command::Rollback(_)) {
+        target.platform_backend().await?
+    } else {
+        target.backend().await?
+    };
     let result = execute(&backend, command, output).await;
     let closed = backend.close().await;
     result.and(closed)
@@ -134,8 +139,13 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
             output.audit(&report)?;
             if report.valid { Ok(()) } else { Err(CliError::AuditBroken) }
         }
-        Command::Serve(_) | Command::Demo(_) => {
-            Err(CliError::Internal("serve and demo are not deployment commands".to_owned()))
+        Command::Serve(_)
+        | Command::Demo(_)
+        | Command::Rollout(_)
+        | Command::Rollouts(_)
+        | Command::Releases(_)
+        | Command::Logs(_) => {
+            Err(CliError::Internal("serve, demo and the rollout commands are not deployment commands".to_owned()))
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
+use loco_core::rollout::RolloutState;
+
 use crate::client::ClientError;
-use crate::wire::ErrorBody;
+use crate::wire::{ErrorBody, RolloutFailure};
 
 /// Exit codes of the `loco` binary (also listed in `docs/cli.md`).
 pub mod code {
@@ -42,6 +44,13 @@ pub mod code {
     pub const ROLLBACK_FAILED: u8 = 15;
     /// `rollout_not_paused`: the rollout must be paused for this (resume, promote).
     pub const ROLLOUT_NOT_PAUSED: u8 = 16;
+    /// A rollout waited for (`rollout wait`, `rollout start --wait`) ended `rolled_back`.
+    pub const ROLLOUT_ROLLED_BACK: u8 = 17;
+    /// A rollout waited for ended `rollback_failed`: the previous release may not be serving.
+    pub const ROLLOUT_ROLLBACK_FAILED: u8 = 18;
+    /// Interrupted (Ctrl-C or SIGTERM) while running a rollout in this process: the engine was
+    /// closed, and the rollout is suspended until the next engine on the database recovers it.
+    pub const INTERRUPTED: u8 = 19;
 }
 
 /// Everything a CLI command can fail with.
@@ -57,6 +66,18 @@ pub enum CliError {
     Internal(String),
     /// The audit chain did not verify (the report was already printed).
     AuditBroken,
+    /// A rollout that was waited for ended `rolled_back` or `rollback_failed` (the rollout was
+    /// already printed).
+    RolloutEnded {
+        /// The deployment.
+        deployment_id: String,
+        /// `rolled_back` or `rollback_failed`.
+        state: RolloutState,
+        /// Why, as the rollout recorded it.
+        failure: Option<RolloutFailure>,
+    },
+    /// A signal stopped a rollout running in this process; the engine was closed.
+    Interrupted(String),
 }
 
 impl CliError {
@@ -82,6 +103,9 @@ impl CliError {
             CliError::Usage(_) => code::USAGE,
             CliError::Internal(_) => code::INTERNAL,
             CliError::AuditBroken => code::AUDIT_BROKEN,
+            CliError::RolloutEnded { state: RolloutState::RollbackFailed, .. } => code::ROLLOUT_ROLLBACK_FAILED,
+            CliError::RolloutEnded { .. } => code::ROLLOUT_ROLLED_BACK,
+            CliError::Interrupted(_) => code::INTERRUPTED,
         }
     }
 
@@ -96,6 +120,19 @@ impl CliError {
             CliError::Usage(m) => plain("usage", m),
             CliError::Internal(m) => plain("internal_error", m),
             CliError::AuditBroken => plain("audit_broken", "the audit chain did not verify"),
+            CliError::RolloutEnded { deployment_id, state, failure } => {
+                let why = failure.as_ref().map_or_else(String::new, |f| {
+                    let step = f.step.map_or_else(String::new, |s| format!(" at step {s}"));
+                    format!(": {}{step}: {}", f.code, f.message)
+                });
+                let code = if *state == RolloutState::RollbackFailed {
+                    "rollout_rollback_failed"
+                } else {
+                    "rollout_rolled_back"
+                };
+                plain(code, &format!("the rollout of deployment '{deployment_id}' ended {state}{why}"))
+            }
+            CliError::Interrupted(m) => plain("interrupted", m),
         }
     }
 
@@ -156,11 +193,35 @@ mod tests {
             CliError::Usage(String::new()).exit_code(),
             CliError::Internal(String::new()).exit_code(),
             CliError::AuditBroken.exit_code(),
+            CliError::RolloutEnded { deployment_id: String::new(), state: RolloutState::RolledBack, failure: None }
+                .exit_code(),
+            CliError::RolloutEnded { deployment_id: String::new(), state: RolloutState::RollbackFailed, failure: None }
+                .exit_code(),
+            CliError::Interrupted(String::new()).exit_code(),
         ]);
         let mut unique = seen.clone();
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), seen.len(), "{seen:?}");
         assert!(!seen.contains(&code::OK));
+        assert_eq!(*unique.last().unwrap(), code::INTERRUPTED, "new codes go at the end of the table");
+    }
+
+    #[test]
+    fn an_ended_rollout_says_why() {
+        let failure =
+            RolloutFailure { code: "analysis_critical".into(), message: "error rate 60%".into(), step: Some(4) };
+        let error = CliError::RolloutEnded {
+            deployment_id: "dep_1".into(),
+            state: RolloutState::RolledBack,
+            failure: Some(failure),
+        };
+        assert_eq!(error.exit_code(), 17);
+        let body = error.body();
+        assert_eq!(body.error.code, "rollout_rolled_back");
+        assert_eq!(
+            body.error.message,
+            "the rollout of deployment 'dep_1' ended rolled_back: analysis_critical at step 4: error rate 60%"
+        );
     }
 }

@@ -11,7 +11,9 @@ pub mod backend;
 pub mod demo;
 pub mod deployments;
 pub mod exit;
+pub mod local;
 pub mod output;
+pub mod rollouts;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -52,6 +54,12 @@ pub struct Target {
     /// SQLite database file to use directly (created if missing). `loco serve` defaults to loco.db.
     #[arg(long, global = true, env = "LOCO_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
+
+    /// Where the local platform keeps instance pidfiles, for `loco serve` and the --db commands
+    /// that run rollouts (default: the database path plus .state, e.g. loco.db.state; unused with
+    /// --server).
+    #[arg(long, global = true, env = "LOCO_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Target {
@@ -60,10 +68,27 @@ impl Target {
         match (&self.server, &self.db) {
             (Some(url), _) => Ok(Backend::Remote(Client::new(url)?)),
             (None, Some(path)) => Ok(Backend::Local(loco_core::Engine::open(path).await?)),
-            (None, None) => Err(CliError::Usage(
-                "say where deployments live: --server URL or --db PATH (or set LOCO_SERVER / LOCO_DB)".to_owned(),
-            )),
+            (None, None) => Err(Self::nowhere()),
         }
+    }
+
+    /// Like [`Target::backend`], but a database file is opened with the local platform
+    /// registered (see [`local::open_engine`]), for commands that run or restore releases; this
+    /// also recovers rollouts an earlier process left unfinished.
+    pub async fn platform_backend(&self) -> Result<Backend, CliError> {
+        match (&self.server, &self.db) {
+            (Some(url), _) => Ok(Backend::Remote(Client::new(url)?)),
+            (None, Some(path)) => Ok(Backend::Local(
+                local::open_engine(path, self.state_dir.as_deref(), std::collections::BTreeMap::new()).await?,
+            )),
+            (None, None) => Err(Self::nowhere()),
+        }
+    }
+
+    fn nowhere() -> CliError {
+        CliError::Usage(
+            "say where deployments live: --server URL or --db PATH (or set LOCO_SERVER / LOCO_DB)".to_owned(),
+        )
     }
 }
 
@@ -96,6 +121,14 @@ pub enum Command {
     Events(deployments::EventsArgs),
     /// Verify the audit chain of every event (exit code 11 when broken).
     Verify,
+    /// Roll out an approved deployment on a platform and follow it: start, status, wait, override.
+    Rollout(rollouts::RolloutArgs),
+    /// List rollouts, oldest first (--active: only running, paused or rolling back ones).
+    Rollouts(rollouts::RolloutsArgs),
+    /// List the releases that served a service and environment, newest first.
+    Releases(rollouts::ReleasesArgs),
+    /// Follow one instance's output until it stops (needs --server).
+    Logs(rollouts::LogsArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -125,6 +158,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(&cli.target, args).await,
+        command @ (Command::Rollout(_) | Command::Rollouts(_) | Command::Releases(_) | Command::Logs(_)) => {
+            rollouts::run(&cli.target, command, output).await
+        }
         command => deployments::run(&cli.target, command, output).await,
     }
 }

@@ -7,7 +7,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::cli::exit::CliError;
-use crate::wire::{AuditReport, Deployment, DeploymentPage, Event, EventList};
+use crate::wire::{
+    AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList,
+};
 
 /// The chosen output style.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +138,126 @@ impl Output {
         print_text(&text)
     }
 
+    /// One rollout: a key/value block with its progress, instances, analysis and failure.
+    pub fn rollout(self, r: &Rollout) -> Result<(), CliError> {
+        if self.json {
+            return print_json(r);
+        }
+        let p = &r.progress;
+        let mut rows = vec![
+            ("deployment", r.deployment_id.clone()),
+            ("service", cell(&r.service)),
+            ("environment", cell(&r.environment)),
+            ("version", cell(r.plan["release"]["version"].as_str().unwrap_or("-"))),
+            ("platform", cell(&r.platform)),
+            ("strategy", strategy(&r.plan)),
+            ("state", r.state.to_string()),
+            ("step", format!("{}/{} {}", p.completed_steps, p.total_steps, cell(&p.step))),
+            ("traffic", traffic(r)),
+            ("endpoint", p.endpoint.as_deref().map_or_else(|| "-".to_owned(), cell)),
+        ];
+        match &p.analysis {
+            None => rows.push(("analysis", "-".to_owned())),
+            Some(judgement) => {
+                rows.push(("analysis", verdict(judgement)));
+                for reason in judgement["reasons"].as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
+                    rows.push(("", format!("- {}", cell(reason))));
+                }
+            }
+        }
+        for (i, instance) in p.instances.iter().enumerate() {
+            let pid = instance.pid.map_or_else(String::new, |pid| format!(" pid {pid}"));
+            let address = instance.address.as_deref().map_or_else(String::new, |a| format!(" {}", cell(a)));
+            let line =
+                format!("{} {} {}{address}{pid}", instance.id, cell(&instance.version), json_name(&instance.state));
+            rows.push((if i == 0 { "instances" } else { "" }, line));
+        }
+        let previous = r
+            .previous
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |p| format!("{} ({})", cell(&p.version), p.deployment_id));
+        rows.push(("previous", previous));
+        if let Some(f) = &r.failure {
+            let step = f.step.map_or_else(String::new, |s| format!(" at step {s}"));
+            rows.push(("failure", format!("{}{step}: {}", f.code, cell(&f.message))));
+        }
+        rows.push(("started by", cell(&r.actor)));
+        rows.push(("started at", r.started_at.clone()));
+        rows.push(("finished at", r.finished_at.clone().unwrap_or_else(|| "-".to_owned())));
+        let mut text = String::new();
+        for (key, value) in rows {
+            let _ = writeln!(text, "{key:<12} {value}");
+        }
+        print_text(&text)
+    }
+
+    /// One line saying where a watched rollout is (JSON: the whole rollout on one line).
+    pub fn progress_line(self, r: &Rollout) -> Result<(), CliError> {
+        if self.json {
+            let line = serde_json::to_string(r).map_err(|err| CliError::Internal(err.to_string()))?;
+            return print_text(&(line + "\n"));
+        }
+        print_text(&(progress(r) + "\n"))
+    }
+
+    /// Rollouts as a table.
+    pub fn rollouts(self, list: &RolloutList) -> Result<(), CliError> {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|r| {
+                vec![
+                    r.deployment_id.clone(),
+                    cell(&r.service),
+                    cell(&r.environment),
+                    cell(r.plan["release"]["version"].as_str().unwrap_or("-")),
+                    cell(r.plan["strategy"]["type"].as_str().unwrap_or("-")),
+                    r.state.to_string(),
+                    format!("{}/{}", r.progress.completed_steps, r.progress.total_steps),
+                    r.started_at.clone(),
+                ]
+            })
+            .collect();
+        print_text(&table(
+            &["DEPLOYMENT", "SERVICE", "ENVIRONMENT", "VERSION", "STRATEGY", "STATE", "STEPS", "STARTED"],
+            &rows,
+        ))
+    }
+
+    /// Releases as a table, newest first.
+    pub fn releases(self, list: &ReleaseList) -> Result<(), CliError> {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|r| {
+                vec![
+                    cell(&r.version),
+                    r.deployment_id.clone(),
+                    cell(&r.platform),
+                    r.instances.len().to_string(),
+                    r.activated_at.clone(),
+                    r.retired_at.clone().unwrap_or_else(|| "-".to_owned()),
+                ]
+            })
+            .collect();
+        print_text(&table(&["VERSION", "DEPLOYMENT", "PLATFORM", "INSTANCES", "ACTIVATED", "RETIRED"], &rows))
+    }
+
+    /// One line of instance output (JSON: one object per line).
+    pub fn log_line(self, l: &LogLine) -> Result<(), CliError> {
+        if self.json {
+            let line = serde_json::to_string(l).map_err(|err| CliError::Internal(err.to_string()))?;
+            return print_text(&(line + "\n"));
+        }
+        print_text(&format!("{:<6} {}\n", json_name(&l.stream), cell(&l.line)))
+    }
+
     /// Reports a failure on stderr.
     pub fn error(self, error: &CliError) {
         if matches!(error, CliError::AuditBroken) {
@@ -154,6 +276,61 @@ impl Output {
         }
         eprint!("{text}");
     }
+}
+
+/// Where a rollout is, in one line: state, step k/n, traffic split, latest analysis verdict.
+pub fn progress(r: &Rollout) -> String {
+    let p = &r.progress;
+    let mut line =
+        format!("{:<13} step {}/{} {} | {}", r.state, p.completed_steps, p.total_steps, cell(&p.step), traffic(r));
+    if let Some(judgement) = &p.analysis {
+        let _ = write!(line, " | analysis {}", verdict(judgement));
+    }
+    if let Some(f) = &r.failure {
+        let _ = write!(line, " | {}", f.code);
+    }
+    line
+}
+
+fn traffic(r: &Rollout) -> String {
+    if r.progress.traffic.is_empty() {
+        return "-".to_owned();
+    }
+    r.progress.traffic.iter().map(|w| format!("{} {}%", cell(&w.version), w.percent)).collect::<Vec<_>>().join(" / ")
+}
+
+/// `pass`, `inconclusive`, `fail (critical)` from a judgement's JSON.
+fn verdict(judgement: &serde_json::Value) -> String {
+    let verdict = judgement["verdict"].as_str().unwrap_or("-");
+    match judgement["severity"].as_str() {
+        Some(severity) => format!("{verdict} ({severity})"),
+        None => verdict.to_owned(),
+    }
+}
+
+/// `canary 10% → 50%, 60s per step, with analysis` from a plan's JSON.
+fn strategy(plan: &serde_json::Value) -> String {
+    let s = &plan["strategy"];
+    let kind = s["type"].as_str().unwrap_or("-");
+    let mut text = match kind {
+        "canary" => {
+            let steps: Vec<String> = s["steps"].as_array().into_iter().flatten().map(|p| format!("{p}%")).collect();
+            format!("canary {}, {}s per step", steps.join(" → "), s["interval_seconds"])
+        }
+        "rolling" => format!("rolling, max surge {}, max unavailable {}", s["max_surge"], s["max_unavailable"]),
+        "blue_green" => format!("blue_green, switch after {}s", s["switch_delay_seconds"]),
+        other => cell(other),
+    };
+    let _ = write!(text, ", {} instance(s)", plan["instances"]);
+    if !plan["analysis"].is_null() {
+        text.push_str(", with analysis");
+    }
+    text
+}
+
+/// The JSON name of a core enum value (`running`, `stdout`).
+fn json_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {

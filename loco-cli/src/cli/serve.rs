@@ -1,6 +1,8 @@
-//! `loco serve`: opens the database, sets up logging, binds the address and runs the HTTP API
-//! until SIGINT or SIGTERM, then shuts down gracefully.
+//! `loco serve`: opens the database with the local platform (recovering interrupted rollouts),
+//! sets up logging, binds the address and runs the HTTP API until SIGINT or SIGTERM, then shuts
+//! down gracefully: running rollouts are suspended and recovered by the next start.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,12 +12,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::Target;
 use crate::cli::exit::CliError;
+use crate::cli::local;
 use crate::server::{self, ServeError, ServerConfig};
 
 /// The database `loco serve` uses when `--db` is not given.
 pub const DEFAULT_DB: &str = "loco.db";
 
-/// Flags of `loco serve` (the database is the global `--db`, default `loco.db`).
+/// Flags of `loco serve` (the database is the global `--db`, default `loco.db`; the local
+/// platform's state directory the global `--state-dir`, default `<db>.state`).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
@@ -30,6 +34,10 @@ pub struct ServeArgs {
     /// Seconds between keep-alive comments on idle event streams.
     #[arg(long, default_value_t = 15, value_name = "SECONDS")]
     pub sse_keep_alive: u64,
+    /// Canary-analysis thresholds per environment: a JSON file like
+    /// {"production": {"min_samples": 100, "max_p99_ms": 300}} (plans may still set their own).
+    #[arg(long, value_name = "FILE")]
+    pub thresholds: Option<PathBuf>,
 }
 
 /// How log lines look.
@@ -61,8 +69,14 @@ pub async fn run(target: &Target, args: ServeArgs) -> Result<(), CliError> {
     }
     init_logging(args.log_format);
     let db = target.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+    let thresholds = match &args.thresholds {
+        Some(file) => local::read_thresholds(file)?,
+        None => BTreeMap::new(),
+    };
     let signal = shutdown_signal()?;
-    let engine = loco_core::Engine::open(&db).await?;
+    let state_dir = target.state_dir.clone().unwrap_or_else(|| local::default_state_dir(&db));
+    // Opening recovers rollouts a previous server left unfinished, before any request is served.
+    let engine = local::open_engine(&db, Some(&state_dir), thresholds).await?;
     let listener = match tokio::net::TcpListener::bind(&args.addr).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -72,7 +86,7 @@ pub async fn run(target: &Target, args: ServeArgs) -> Result<(), CliError> {
         }
     };
     let local = listener.local_addr().map_err(|e| CliError::Internal(e.to_string()))?;
-    tracing::info!(addr = %local, db = %db.display(), "listening");
+    tracing::info!(addr = %local, db = %db.display(), state_dir = %state_dir.display(), "listening");
     // One plain line on stdout so scripts and tests can learn the port chosen for `:0`.
     {
         let mut out = std::io::stdout().lock();
@@ -90,7 +104,7 @@ pub async fn run(target: &Target, args: ServeArgs) -> Result<(), CliError> {
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives while the server is
 /// still starting is not fatal) and returns a future completing on the first of them.
-fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
+pub(crate) fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
     use tokio::signal::unix::{SignalKind, signal};
     let install = |kind| signal(kind).map_err(|e| CliError::Internal(format!("cannot install a signal handler: {e}")));
     let mut interrupt = install(SignalKind::interrupt())?;

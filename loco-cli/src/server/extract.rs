@@ -10,7 +10,7 @@ use loco_core::Error;
 use serde::de::DeserializeOwned;
 
 use crate::server::error::ApiError;
-use crate::wire::{BODY_LIMIT_BYTES, ListParams, StreamParams};
+use crate::wire::{BODY_LIMIT_BYTES, ListParams, ReleaseParams, RolloutsParams, StreamParams};
 
 /// A JSON request body parsed strictly (unknown fields, wrong types and malformed JSON are
 /// validation errors naming the field). An empty body counts as `{}` so that the core, not the
@@ -99,6 +99,18 @@ pub fn stream_params(raw: Option<&str>) -> Result<StreamParams, Error> {
     Ok(StreamParams { after: p.remove("after") })
 }
 
+/// Parses the query string of `GET /api/v1/rollouts`.
+pub fn rollouts_params(raw: Option<&str>) -> Result<RolloutsParams, Error> {
+    let mut p = query_pairs(raw, &["active"])?;
+    Ok(RolloutsParams { active: p.remove("active") })
+}
+
+/// Parses the query string of `GET /api/v1/releases`.
+pub fn release_params(raw: Option<&str>) -> Result<ReleaseParams, Error> {
+    let mut p = query_pairs(raw, &["service", "environment", "limit"])?;
+    Ok(ReleaseParams { service: p.remove("service"), environment: p.remove("environment"), limit: p.remove("limit") })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +150,32 @@ mod tests {
         assert_eq!(list_params(None).unwrap(), ListParams::default());
         assert_eq!(stream_params(Some("after=3")).unwrap().after.as_deref(), Some("3"));
         assert_eq!(stream_params(Some("since=3")).unwrap_err().details()[0].field, "since");
+        assert!(rollouts_params(Some("active=true")).unwrap().active_only().unwrap());
+        assert!(!rollouts_params(None).unwrap().active_only().unwrap());
+        assert_eq!(
+            rollouts_params(Some("active=yes")).unwrap().active_only().unwrap_err().details()[0].field,
+            "active"
+        );
+        let releases = release_params(Some("service=shop&environment=prod&limit=3")).unwrap();
+        assert_eq!(releases.parts().unwrap(), ("shop", "prod", 3));
+        let missing: Vec<String> = release_params(Some("limit=x"))
+            .unwrap()
+            .parts()
+            .unwrap_err()
+            .details()
+            .iter()
+            .map(|d| d.field.clone())
+            .collect();
+        assert_eq!(missing, ["service", "environment", "limit"]);
+    }
+
+    #[test]
+    fn a_rollout_plan_is_kept_as_its_json_text() {
+        let body: crate::wire::StartRollout =
+            parse_json(br#"{"actor": "ops", "plan": {"platform": "local", "instances": 2}}"#).unwrap();
+        assert_eq!(body.plan_json(), r#"{"platform": "local", "instances": 2}"#);
+        assert_eq!(parse_json::<crate::wire::StartRollout>(b"{}").unwrap().plan_json(), "null");
+        assert_eq!(field_of::<crate::wire::StartRollout>(r#"{"actor": "ops", "plna": {}}"#), "plna");
+        assert_eq!(field_of::<crate::wire::StartRollout>(r#"{"actor": 1, "plan": {}}"#), "actor");
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod request_log;
+pub mod rollouts;
 pub mod routes;
 pub mod sse;
 
@@ -81,13 +82,16 @@ pub enum ServeError {
     info(
         title = "Loco HTTP API",
         description = "Deployment lifecycle over HTTP: create, review, start, finish and roll back deployments, \
-                       read their append-only event history, and stream committed events. Errors are \
+                       roll them out on a platform with canary analysis, read their append-only event history, \
+                       and stream committed events. Errors are \
                        `{\"error\": {\"code\", \"message\", \"details\"}}` with stable codes.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     tags(
         (name = "deployments", description = "Create deployments and move them through their lifecycle"),
         (name = "events", description = "Append-only history and live event streams"),
+        (name = "rollouts", description = "Run approved deployments on a platform step by step, with canary \
+                                           analysis, and follow their progress, releases and instance output"),
         (name = "operations", description = "Health, metrics, audit and this document"),
     )
 )]
@@ -106,6 +110,11 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(routes::succeed))
         .routes(routes!(routes::fail))
         .routes(routes!(routes::rollback))
+        .routes(routes!(rollouts::start_rollout, rollouts::get_rollout))
+        .routes(routes!(rollouts::override_rollout))
+        .routes(routes!(rollouts::instance_logs))
+        .routes(routes!(rollouts::list_rollouts))
+        .routes(routes!(rollouts::list_releases))
         .routes(routes!(sse::all_events))
         .routes(routes!(routes::verify_audit))
         .routes(routes!(routes::healthz))

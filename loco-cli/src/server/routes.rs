@@ -153,7 +153,9 @@ macro_rules! action_route {
                 (status = 404, description = "`not_found`", body = ErrorBody),
                 (status = 409, description = concat!($conflict, "; or `rollout_in_progress`: a running rollout owns the deployment (only rollback is allowed)"), body = ErrorBody),
                 (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
-                (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
+                (status = 500, description = "`storage_error`: nothing was written; or `rollback_failed` (rollback \
+                                              of a rollout only): restoring the previous release failed", body = ErrorBody),
+                (status = 502, description = "`platform_error` (rollback of a rollout only)", body = ErrorBody),
             )
         )]
         pub async fn $name(
@@ -205,7 +207,9 @@ action_route!(
     rollback,
     Action::Rollback,
     "/api/v1/deployments/{id}/rollback",
-    "Roll back: started | succeeded | failed → rolled_back (note required)",
+    "Roll back: started | succeeded | failed → rolled_back (note required); a running or paused rollout is \
+     stopped and the previous release restored at 100 % first, a succeeded one still serving is replaced by the \
+     release before it",
     "`invalid_transition`: not started, succeeded or failed"
 );
 

@@ -83,12 +83,12 @@ fn frames(
         .take_until(closing)
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     // Plain data structs with string keys always serialize.
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn keep_alive(state: &AppState) -> KeepAlive {
+pub(crate) fn keep_alive(state: &AppState) -> KeepAlive {
     KeepAlive::new().interval(state.config.sse_keep_alive)
 }
 

@@ -8,32 +8,52 @@ use serde_json::Value;
 use crate::common::TestServer;
 
 /// What one `loco` invocation produced.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Everything printed on stdout.
+    pub stdout: String,
+    /// Everything printed on stderr.
+    pub stderr: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    /// Stdout as JSON.
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", self.stdout))
     }
 
-    fn error_json(&self) -> Value {
+    /// Stderr as JSON.
+    pub fn error_json(&self) -> Value {
         serde_json::from_str(self.stderr.trim()).unwrap_or_else(|e| panic!("stderr is JSON ({e}): {}", self.stderr))
     }
 }
 
-async fn loco(target: &[&str], args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"))
+/// Runs `loco` with `target` and `args` and no stdin.
+pub async fn loco(target: &[&str], args: &[&str]) -> Run {
+    loco_fed(target, args, "").await
+}
+
+/// Runs `loco` with `target` and `args`, writing `stdin` to its standard input.
+pub async fn loco_fed(target: &[&str], args: &[&str], stdin: &str) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"))
         .args(target)
         .args(args)
         .env_remove("LOCO_SERVER")
         .env_remove("LOCO_DB")
         .env_remove("LOCO_ACTOR")
-        .output()
-        .await
+        .env_remove("LOCO_STATE_DIR")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run loco");
+    let mut input = child.stdin.take().expect("stdin");
+    // A command that does not read stdin may exit first; a broken pipe then is fine.
+    let _ = input.write_all(stdin.as_bytes()).await;
+    drop(input);
+    let output = child.wait_with_output().await.expect("loco finishes");
     Run {
         code: output.status.code().expect("exit code"),
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),

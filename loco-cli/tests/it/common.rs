@@ -1,13 +1,15 @@
 //! Helpers shared by the integration tests: a real server on a loopback port over a real SQLite
-//! file, and small JSON request helpers.
+//! file (optionally with the local platform), small JSON request helpers, and an SSE reader.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use loco_cli::server::{self, ServerConfig};
 use loco_core::Engine;
+use loco_core::platform::local::{LocalOptions, LocalPlatform};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -32,11 +34,24 @@ impl TestServer {
         Self::start_with(ServerConfig::default()).await
     }
 
+    /// Starts a server on a fresh database with the local platform registered (pidfiles in a
+    /// state directory inside the temp dir), as `loco serve` runs it.
+    pub async fn start_local() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let local = LocalPlatform::new(LocalOptions::new(dir.path().join("state"))).expect("local platform");
+        let engine =
+            Engine::builder().path(dir.path().join("loco.db")).platform(Arc::new(local)).open().await.expect("open");
+        Self::serve(dir, engine, ServerConfig::default()).await
+    }
+
     /// Starts a server on a fresh database with the given config.
     pub async fn start_with(config: ServerConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("loco.db");
-        let engine = Engine::open(&db).await.expect("open engine");
+        let engine = Engine::open(dir.path().join("loco.db")).await.expect("open engine");
+        Self::serve(dir, engine, config).await
+    }
+
+    async fn serve(dir: TempDir, engine: Engine, config: ServerConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -167,7 +182,17 @@ impl LocoProcess {
 
 impl Drop for LocoProcess {
     fn drop(&mut self) {
-        // Only reached when a test failed half-way: do not leave the server running.
+        // Only reached when a test failed half-way (or after `wait`): stop the server gracefully
+        // so it closes its engine and stops the instances it runs, then make sure it is gone.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            for _ in 0..300 {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -201,4 +226,88 @@ pub fn assert_error(body: &Value, code: &str, fields: &[&str]) {
     let got: Vec<&str> = details.iter().map(|d| d["field"].as_str().expect("field")).collect();
     assert_eq!(got, fields, "{body}");
     assert!(details.iter().all(|d| d["message"].as_str().is_some_and(|m| !m.is_empty())), "{body}");
+}
+
+/// Generous bound so a broken stream fails the test instead of hanging it; never an assertion
+/// about speed.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// One SSE frame.
+#[derive(Debug, Default)]
+pub struct Frame {
+    /// The `id:` field.
+    pub id: Option<String>,
+    /// The `event:` field.
+    pub event: Option<String>,
+    /// The `data:` lines, joined.
+    pub data: String,
+    /// Whether it held a comment (keep-alive) line.
+    pub comment: bool,
+}
+
+/// Reads SSE frames from a streaming response.
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Opens `path` on a test server.
+    pub async fn open(server: &TestServer, path: &str, last_event_id: Option<&str>) -> Self {
+        Self::open_url(&server.http, &server.at(path), last_event_id).await
+    }
+
+    /// Opens an absolute URL.
+    pub async fn open_url(http: &reqwest::Client, url: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = http.get(url);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = tokio::time::timeout(PATIENCE, request.send()).await.expect("headers in time").unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self { response, buffer: String::new() }
+    }
+
+    /// The next frame, or `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let raw: String = self.buffer.drain(..end + 2).collect();
+                let mut frame = Frame::default();
+                for line in raw.lines() {
+                    if line.starts_with(':') {
+                        frame.comment = true;
+                    } else if let Some((field, value)) = line.split_once(':') {
+                        let value = value.strip_prefix(' ').unwrap_or(value);
+                        match field {
+                            "id" => frame.id = Some(value.to_owned()),
+                            "event" => frame.event = Some(value.to_owned()),
+                            "data" => frame.data.push_str(value),
+                            _ => {}
+                        }
+                    }
+                }
+                return Some(frame);
+            }
+            let chunk =
+                tokio::time::timeout(PATIENCE, self.response.chunk()).await.expect("a frame in time").ok()??;
+            self.buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    }
+
+    /// The next event frame (skipping keep-alive comments), parsed.
+    pub async fn event(&mut self) -> (i64, Value) {
+        loop {
+            let frame = self.next().await.expect("stream still open");
+            if frame.comment && frame.data.is_empty() {
+                continue;
+            }
+            assert_eq!(frame.event, None, "{frame:?}");
+            let data: Value = serde_json::from_str(&frame.data).expect("JSON data");
+            let id: i64 = frame.id.expect("id").parse().expect("numeric id");
+            assert_eq!(data["seq"], id, "the SSE id is the event seq");
+            return (id, data);
+        }
+    }
 }

@@ -3,10 +3,14 @@
 
 mod api;
 mod cli;
+mod cli_rollouts;
 mod common;
 mod concurrency;
 mod conformance;
 mod demo;
 mod durability;
 mod openapi;
+mod recovery;
+mod rollout_support;
+mod rollouts;
 mod sse;

@@ -7,8 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::TestServer;
+use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 16] = [
+const ROUTES: [(&str, &str); 22] = [
     ("post", "/api/v1/deployments"),
     ("get", "/api/v1/deployments"),
     ("get", "/api/v1/deployments/{id}"),
@@ -20,6 +21,12 @@ const ROUTES: [(&str, &str); 16] = [
     ("post", "/api/v1/deployments/{id}/succeed"),
     ("post", "/api/v1/deployments/{id}/fail"),
     ("post", "/api/v1/deployments/{id}/rollback"),
+    ("post", "/api/v1/deployments/{id}/rollout"),
+    ("get", "/api/v1/deployments/{id}/rollout"),
+    ("post", "/api/v1/deployments/{id}/rollout/override"),
+    ("get", "/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs"),
+    ("get", "/api/v1/rollouts"),
+    ("get", "/api/v1/releases"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/healthz"),
@@ -136,5 +143,47 @@ async fn schemas_match_real_responses() {
     for code in ["200", "400", "403", "404", "409", "413", "500"] {
         assert!(approve.get(code).is_some(), "approve documents {code}");
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rollout_schemas_match_real_responses() {
+    let server = TestServer::start_local().await;
+    let api = Api::of(&server);
+    let (_, doc) = server.get("/openapi.json").await;
+    let id = api.approved("docs", "1.0.0").await;
+    let started = api.start(&id, &plan("v1", immediate(), json!({}))).await;
+    assert_eq!(property_names(&doc, "Rollout"), object_keys(&started));
+    let rollout = api.ended(&id).await;
+    assert_eq!(rollout["state"], "succeeded");
+    assert_eq!(property_names(&doc, "Rollout"), object_keys(&rollout));
+    assert_eq!(property_names(&doc, "RolloutProgress"), object_keys(&rollout["progress"]));
+    assert_eq!(property_names(&doc, "Instance"), object_keys(&rollout["progress"]["instances"][0]));
+    assert_eq!(property_names(&doc, "TrafficWeight"), object_keys(&rollout["progress"]["traffic"][0]));
+    let (_, rollouts) = server.get("/api/v1/rollouts").await;
+    assert_eq!(property_names(&doc, "RolloutList"), object_keys(&rollouts));
+    let (_, releases) = server.get("/api/v1/releases?service=docs&environment=staging").await;
+    assert_eq!(property_names(&doc, "ReleaseList"), object_keys(&releases));
+    assert_eq!(property_names(&doc, "Release"), object_keys(&releases["items"][0]));
+    assert_eq!(property_names(&doc, "ReleaseSpec"), object_keys(&releases["items"][0]["spec"]));
+    assert_eq!(property_names(&doc, "StartRollout"), BTreeSet::from(["actor".to_owned(), "plan".to_owned()]));
+    assert_eq!(
+        property_names(&doc, "RolloutFailure"),
+        BTreeSet::from(["code".to_owned(), "message".to_owned(), "step".to_owned()])
+    );
+    // The state enum lists exactly the core's rollout states.
+    let states: BTreeSet<&str> = doc["components"]["schemas"]["Rollout"]["properties"]["state"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(states, loco_core::RolloutState::ALL.iter().map(|s| s.as_str()).collect());
+    let start = &doc["paths"]["/api/v1/deployments/{id}/rollout"]["post"]["responses"];
+    for code in ["202", "400", "404", "409", "413", "500"] {
+        assert!(start.get(code).is_some(), "starting a rollout documents {code}");
+    }
+    let logs = &doc["paths"]["/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs"]["get"]["responses"];
+    assert_eq!(logs["200"]["content"].as_object().unwrap().keys().collect::<Vec<_>>(), ["text/event-stream"]);
     server.stop().await;
 }

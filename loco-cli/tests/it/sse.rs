@@ -5,83 +5,8 @@ use std::time::Duration;
 
 use loco_cli::server::ServerConfig;
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::common::{TestServer, assert_error};
-
-/// Generous bound so a broken stream fails the test instead of hanging it; never an assertion
-/// about speed.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// One SSE frame.
-#[derive(Debug, Default)]
-struct Frame {
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
-    comment: bool,
-}
-
-/// Reads SSE frames from a streaming response.
-struct SseReader {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl SseReader {
-    async fn open(server: &TestServer, path: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = server.http.get(server.at(path));
-        if let Some(id) = last_event_id {
-            request = request.header("Last-Event-ID", id);
-        }
-        let response = tokio::time::timeout(PATIENCE, request.send()).await.expect("headers in time").unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        Self { response, buffer: String::new() }
-    }
-
-    /// The next frame, or `None` when the stream ended.
-    async fn next(&mut self) -> Option<Frame> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let raw: String = self.buffer.drain(..end + 2).collect();
-                let mut frame = Frame::default();
-                for line in raw.lines() {
-                    if line.starts_with(':') {
-                        frame.comment = true;
-                    } else if let Some((field, value)) = line.split_once(':') {
-                        let value = value.strip_prefix(' ').unwrap_or(value);
-                        match field {
-                            "id" => frame.id = Some(value.to_owned()),
-                            "event" => frame.event = Some(value.to_owned()),
-                            "data" => frame.data.push_str(value),
-                            _ => {}
-                        }
-                    }
-                }
-                return Some(frame);
-            }
-            let chunk =
-                tokio::time::timeout(PATIENCE, self.response.chunk()).await.expect("a frame in time").ok()??;
-            self.buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
-        }
-    }
-
-    /// The next event frame (skipping keep-alive comments), parsed.
-    async fn event(&mut self) -> (i64, Value) {
-        loop {
-            let frame = self.next().await.expect("stream still open");
-            if frame.comment && frame.data.is_empty() {
-                continue;
-            }
-            assert_eq!(frame.event, None, "{frame:?}");
-            let data: Value = serde_json::from_str(&frame.data).expect("JSON data");
-            let id: i64 = frame.id.expect("id").parse().expect("numeric id");
-            assert_eq!(data["seq"], id, "the SSE id is the event seq");
-            return (id, data);
-        }
-    }
-}
+use crate::common::{SseReader, TestServer, assert_error};
 
 #[tokio::test]
 async fn all_events_arrive_in_seq_order_with_their_json() {

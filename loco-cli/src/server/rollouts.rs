@@ -1,0 +1,199 @@
+//! The rollout handlers of `/api/v1`: start a rollout, read it, override a pause, list rollouts
+//! and releases, and follow an instance's output as server-sent events. Each parses its input,
+//! calls one `Engine` method and renders the result; the plan is parsed by
+//! `RolloutPlan::from_json` alone.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::sse::{Event as SseEvent, Sse};
+use futures_util::{Stream, StreamExt, stream};
+use loco_core::Error;
+use loco_core::rollout::RolloutPlan;
+
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::extract::{JsonBody, release_params, rollouts_params};
+use crate::server::routes::DeploymentId;
+use crate::server::sse::{keep_alive, to_json};
+use crate::wire::{
+    ActionRequest, ErrorBody, LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, RolloutsParams, StartRollout,
+};
+
+/// The `{id}` and `{instance_id}` path segments of the instance log route.
+#[derive(Debug)]
+pub struct InstancePath {
+    /// The deployment id.
+    pub id: String,
+    /// The instance id.
+    pub instance_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for InstancePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map(|Path((id, instance_id))| InstancePath { id, instance_id })
+            .map_err(|rejection| ApiError::Core(Error::invalid("id", rejection.body_text())))
+    }
+}
+
+/// Start rolling out an approved deployment; it runs in the background in the server process.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{id}/rollout",
+    tag = "rollouts",
+    request_body = StartRollout,
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 202, description = "Started (`approved → started`); follow it with GET …/rollout or the event stream",
+         body = Rollout),
+        (status = 400, description = "`validation_error`: bad body, unknown field, or a plan problem named by the \
+                                      core (`strategy.steps[1]`, `platform`, …)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: not approved; or `rollout_conflict`: another rollout is \
+                                      active on the same service and environment", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
+        (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
+    )
+)]
+pub async fn start_rollout(
+    State(state): State<Arc<AppState>>,
+    DeploymentId(id): DeploymentId,
+    JsonBody(body): JsonBody<StartRollout>,
+) -> Result<(StatusCode, Json<Rollout>), ApiError> {
+    let plan = RolloutPlan::from_json(body.plan_json())?;
+    // The handle is not kept: the rollout runs on in the engine, and its record is the API.
+    let handle = state.engine.start_rollout(&id, plan, body.actor()).await?;
+    let rollout = state.engine.rollout(handle.deployment_id()).await?;
+    Ok((StatusCode::ACCEPTED, Json(rollout.into())))
+}
+
+/// The rollout of one deployment: state, progress, latest analysis, failure.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/rollout",
+    tag = "rollouts",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The rollout record", body = Rollout),
+        (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn get_rollout(
+    State(state): State<Arc<AppState>>,
+    DeploymentId(id): DeploymentId,
+) -> Result<Json<Rollout>, ApiError> {
+    Ok(Json(state.engine.rollout(&id).await?.into()))
+}
+
+/// Continue a rollout paused by its analysis (actor and note required).
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{id}/rollout/override",
+    tag = "rollouts",
+    request_body = ActionRequest,
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The rollout after the override was recorded", body = Rollout),
+        (status = 400, description = "`validation_error`: bad `actor`/`note` or body", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
+        (status = 409, description = "`rollout_not_paused`: only a paused rollout can be overridden", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn override_rollout(
+    State(state): State<Arc<AppState>>,
+    DeploymentId(id): DeploymentId,
+    JsonBody(body): JsonBody<ActionRequest>,
+) -> Result<Json<Rollout>, ApiError> {
+    let input = body.into_input();
+    let note = input.note.as_deref().unwrap_or_default();
+    Ok(Json(state.engine.override_rollout(&id, &input.actor, note).await?.into()))
+}
+
+/// Every rollout, or only the active ones.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rollouts",
+    tag = "rollouts",
+    params(RolloutsParams),
+    responses(
+        (status = 200, description = "The rollouts", body = RolloutList),
+        (status = 400, description = "`validation_error`: bad `active` or unknown parameter", body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn list_rollouts(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<RolloutList>, ApiError> {
+    let active_only = rollouts_params(query.as_deref())?.active_only()?;
+    let rollouts = state.engine.rollouts(active_only).await?;
+    Ok(Json(RolloutList { items: rollouts.into_iter().map(Into::into).collect() }))
+}
+
+/// The releases that served a service+environment, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases",
+    tag = "rollouts",
+    params(ReleaseParams),
+    responses(
+        (status = 200, description = "The releases, newest first; the first is current unless retired",
+         body = ReleaseList),
+        (status = 400, description = "`validation_error`: missing `service`/`environment`, bad `limit` or unknown \
+                                      parameter", body = ErrorBody),
+        (status = 500, description = "`storage_error`", body = ErrorBody),
+    )
+)]
+pub async fn list_releases(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ReleaseList>, ApiError> {
+    let params = release_params(query.as_deref())?;
+    let (service, environment, limit) = params.parts()?;
+    let releases = state.engine.releases(service, environment, limit).await?;
+    Ok(Json(ReleaseList { items: releases.into_iter().map(Into::into).collect() }))
+}
+
+/// Follow one instance's output: its recent lines, then new ones until it stops.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs",
+    tag = "rollouts",
+    params(
+        ("id" = String, Path, description = "Deployment id"),
+        ("instance_id" = String, Path, description = "Instance id (`progress.instances[].id`)"),
+    ),
+    responses(
+        (status = 200, description = "An SSE stream; each `data:` is a LogLine", body = LogLine,
+         content_type = "text/event-stream"),
+        (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
+        (status = 502, description = "`platform_error`: the platform does not run this instance here",
+         body = ErrorBody),
+    )
+)]
+pub async fn instance_logs(
+    State(state): State<Arc<AppState>>,
+    path: InstancePath,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let lines = state.engine.logs(&path.id, &path.instance_id).await?;
+    let mut shutdown = state.shutdown.clone();
+    let closing = async move {
+        // An error means the server (the sender) is gone, which is also the end.
+        let _ = shutdown.wait_for(|closing| *closing).await;
+    };
+    let frames = stream::unfold(lines, |mut lines| async move { lines.recv().await.map(|line| (line, lines)) })
+        .map(|line| Ok(SseEvent::default().data(to_json(&LogLine::from(line)))))
+        .take_until(closing);
+    Ok(Sse::new(frames).keep_alive(keep_alive(&state)))
+}
