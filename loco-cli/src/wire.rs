@@ -364,7 +364,7 @@ pub struct Rollout {
     pub failure: Option<RolloutFailure>,
     /// Who started it.
     pub actor: String,
-    /// The engine process executing it (`host:pid:start`).
+    /// The engine process executing it (`host/pid/process start time`).
     pub owner: String,
     /// When its owner last showed it was alive (RFC 3339 UTC).
     #[schema(format = DateTime)]
