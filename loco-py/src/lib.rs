@@ -6,9 +6,12 @@
 //! deployment rule lives here.
 //!
 //! ## Modules
-//! - [`engine`]: `loco.Engine` (asyncio awaitables) and its blocking twin `loco.SyncEngine`.
+//! - [`engine`]: `loco.Engine` (asyncio awaitables) and its blocking twin `loco.SyncEngine`,
+//!   sharing one set of operations (lifecycle, history, audit, rollouts).
 //! - [`subscription`]: `loco.Subscription` (`async for`) and `loco.SyncSubscription` (`for`).
 //! - [`model`]: `Deployment`, `Event` and `Page`; [`audit`]: `AuditReport` and `BrokenLink`.
+//! - [`rollout`]: `Rollout` and `Release`; [`document`]: rollout plans and thresholds as JSON
+//!   documents; [`platform`]: `LogLine` and instance log streams.
 //! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
 //! - [`convert`]: how core values and errors become Python objects.
 //! - [`runtime`]: the extension's tokio runtime (rebuilt after `os.fork()`); [`process`]: handles
@@ -38,10 +41,13 @@
 
 pub mod audit;
 pub mod convert;
+pub mod document;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod platform;
 pub mod process;
+pub mod rollout;
 pub mod runtime;
 pub mod subscription;
 
@@ -61,9 +67,15 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Page>()?;
     m.add_class::<audit::AuditReport>()?;
     m.add_class::<audit::BrokenLink>()?;
+    m.add_class::<rollout::Rollout>()?;
+    m.add_class::<rollout::Release>()?;
+    m.add_class::<platform::LogLine>()?;
+    m.add_class::<platform::InstanceLogs>()?;
+    m.add_class::<platform::SyncInstanceLogs>()?;
     error::register(m)?;
     m.add("STATUSES", PyTuple::new(m.py(), loco_core::Status::ALL.map(loco_core::Status::as_str))?)?;
     m.add("EVENT_KINDS", PyTuple::new(m.py(), loco_core::EventKind::ALL.map(loco_core::EventKind::as_str))?)?;
+    m.add("ROLLOUT_STATES", PyTuple::new(m.py(), loco_core::RolloutState::ALL.map(loco_core::RolloutState::as_str))?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let shut_down = wrap_pyfunction!(runtime::shut_down, m)?;
     m.py().import("atexit")?.call_method1("register", (shut_down,))?;

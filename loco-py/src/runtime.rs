@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime};
@@ -87,6 +88,28 @@ fn deliver(f: impl FnOnce()) {
 /// `py.detach` so other Python threads run meanwhile.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     get().block_on(future)
+}
+
+/// Runs `future` on the runtime with the GIL released, for at most `timeout` seconds (forever
+/// when `None`); `None` when the time ran out (the future is dropped then, so it must be
+/// cancel-safe). Raises `ValueError` for a negative or non-finite `timeout`.
+pub fn block_on_within<F>(py: Python<'_>, timeout: Option<f64>, future: F) -> PyResult<Option<F::Output>>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let limit = timeout
+        .map(Duration::try_from_secs_f64)
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("timeout must be a non-negative number of seconds: {e}")))?;
+    Ok(py.detach(|| {
+        block_on(async {
+            match limit {
+                Some(limit) => tokio::time::timeout(limit, future).await.ok(),
+                None => Some(future.await),
+            }
+        })
+    }))
 }
 
 /// An asyncio awaitable for `future`, which runs on the runtime; cancelling the awaitable drops

@@ -2,10 +2,9 @@
 //! (`for`, plus `next_event(timeout)`), both over one [`loco_core::EventSubscription`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use loco_core::EventSubscription;
-use pyo3::exceptions::{PyStopAsyncIteration, PyTimeoutError, PyValueError};
+use pyo3::exceptions::{PyStopAsyncIteration, PyTimeoutError};
 use pyo3::prelude::*;
 
 use crate::convert::{Reply, into_python};
@@ -92,19 +91,8 @@ impl SyncSubscription {
     /// engine is closed. Raises `TimeoutError` when the time runs out; no event is lost by that.
     #[pyo3(signature = (timeout=None))]
     fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let limit = timeout
-            .map(Duration::try_from_secs_f64)
-            .transpose()
-            .map_err(|e| PyValueError::new_err(format!("timeout must be a non-negative number of seconds: {e}")))?;
         let inner = self.inner.clone();
-        let outcome = py.detach(|| {
-            runtime::block_on(async {
-                match limit {
-                    Some(limit) => tokio::time::timeout(limit, next(&inner)).await.ok(),
-                    None => Some(next(&inner).await),
-                }
-            })
-        });
+        let outcome = runtime::block_on_within(py, timeout, async move { next(&inner).await })?;
         match outcome {
             Some(event) => event.map(|event| into_python(py, event)).transpose(),
             None => Err(PyTimeoutError::new_err(format!("no event within {} seconds", timeout.unwrap_or_default()))),

@@ -11,14 +11,19 @@ Two doors into the same Rust engine:
 - :class:`SyncEngine` for blocking code: ``engine = loco.SyncEngine.open("loco.db")``; the same
   methods return results directly and release the GIL while they work.
 
+With ``local_state_dir=...`` at open, the engine also runs rollouts on this machine
+(``run_rollout(id, plan, actor)``: processes behind a weighted proxy, canary analysis, automatic
+rollback) and recovers rollouts an earlier engine left unfinished.
+
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
-:class:`AuditReport`) whose ``to_dict()`` is the HTTP API's JSON; timestamps are RFC 3339 UTC
-strings. Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface.
+:class:`AuditReport`, :class:`Rollout`, :class:`Release`) whose ``to_dict()`` is the HTTP API's
+JSON; timestamps are RFC 3339 UTC strings. Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface.
 See ``docs/python.md``.
 """
 
 from ._loco import (
     EVENT_KINDS,
+    ROLLOUT_STATES,
     STATUSES,
     AuditReport,
     BrokenLink,
@@ -26,13 +31,17 @@ from ._loco import (
     Engine,
     Event,
     IdempotencyConflictError,
+    InstanceLogs,
     InvalidTransitionError,
     LocoError,
+    LogLine,
     NotFoundError,
     Page,
     PayloadTooLargeError,
     PlatformError,
+    Release,
     RollbackFailedError,
+    Rollout,
     RolloutConflictError,
     RolloutInProgressError,
     RolloutNotPausedError,
@@ -40,6 +49,7 @@ from ._loco import (
     StorageError,
     Subscription,
     SyncEngine,
+    SyncInstanceLogs,
     SyncSubscription,
     ValidationError,
     __version__,
@@ -52,12 +62,29 @@ from ._types import (
     EventDict,
     EventKind,
     FieldError,
+    InstanceDict,
+    InstanceState,
+    JudgementDict,
+    LogLineDict,
+    LogStream,
     PageDict,
+    ReleaseDict,
+    ReleaseSpecDict,
+    RolloutDict,
+    RolloutFailureDict,
+    RolloutProgressDict,
+    RolloutState,
+    Severity,
+    SignificanceTestDict,
     Status,
+    TrafficWeightDict,
+    Verdict,
+    WindowStatsDict,
 )
 
 __all__ = [
     "EVENT_KINDS",
+    "ROLLOUT_STATES",
     "STATUSES",
     "Action",
     "AuditReport",
@@ -72,23 +99,44 @@ __all__ = [
     "EventKind",
     "FieldError",
     "IdempotencyConflictError",
+    "InstanceDict",
+    "InstanceLogs",
+    "InstanceState",
     "InvalidTransitionError",
+    "JudgementDict",
     "LocoError",
+    "LogLine",
+    "LogLineDict",
+    "LogStream",
     "NotFoundError",
     "Page",
     "PageDict",
     "PayloadTooLargeError",
     "PlatformError",
+    "Release",
+    "ReleaseDict",
+    "ReleaseSpecDict",
     "RollbackFailedError",
+    "Rollout",
     "RolloutConflictError",
+    "RolloutDict",
+    "RolloutFailureDict",
     "RolloutInProgressError",
     "RolloutNotPausedError",
+    "RolloutProgressDict",
+    "RolloutState",
     "SelfApprovalError",
+    "Severity",
+    "SignificanceTestDict",
     "Status",
     "StorageError",
     "Subscription",
     "SyncEngine",
+    "SyncInstanceLogs",
     "SyncSubscription",
+    "TrafficWeightDict",
     "ValidationError",
+    "Verdict",
+    "WindowStatsDict",
     "__version__",
 ]

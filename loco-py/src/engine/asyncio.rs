@@ -1,26 +1,23 @@
 //! `loco.Engine`: every engine operation as an asyncio awaitable running on the extension's tokio
 //! runtime, never on the event loop's thread and never holding the GIL while it works.
 
-use std::future::Future;
 use std::path::PathBuf;
 
 use loco_core::Action;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::{Handle, IN_MEMORY, action_input, list_query, new_deployment};
+use super::{Handle, OpenOptions, Operation, list_query, new_deployment};
 use crate::convert::{Reply, ToPython};
+use crate::document::{Document, ThresholdsByEnvironment};
 use crate::error::to_pyerr;
+use crate::platform::InstanceLogs;
 use crate::runtime;
 use crate::subscription::Subscription;
 
-/// An awaitable resolving to `future`'s value, or raising its error as a `loco.LocoError`.
-fn awaitable<T, F>(py: Python<'_>, future: F) -> PyResult<Bound<'_, PyAny>>
-where
-    T: ToPython,
-    F: Future<Output = loco_core::Result<T>> + Send + 'static,
-{
-    runtime::future_into_py(py, async move { Ok(Reply(future.await)) })
+/// An awaitable resolving to `operation`'s value, or raising its error as a `loco.LocoError`.
+fn awaitable<T: ToPython>(py: Python<'_>, operation: Operation<T>) -> PyResult<Bound<'_, PyAny>> {
+    runtime::future_into_py(py, async move { Ok(Reply(operation.await)) })
 }
 
 /// The deployment engine for asyncio code: `engine = await loco.Engine.open("loco.db")`.
@@ -32,46 +29,41 @@ pub struct Engine {
     handle: Handle,
 }
 
-/// An opened engine on its way to Python.
-struct Opened(Handle);
-
-impl ToPython for Opened {
+impl ToPython for Handle {
     fn to_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        Ok(Bound::new(py, Engine { handle: self.0 })?.into_any())
-    }
-}
-
-impl Engine {
-    fn act<'py>(
-        &self,
-        py: Python<'py>,
-        action: Action,
-        id: String,
-        actor: String,
-        note: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.apply(&id, action, action_input(actor, note)).await })
+        Ok(Bound::new(py, Engine { handle: self })?.into_any())
     }
 }
 
 #[pymethods]
 impl Engine {
     /// Opens (creating if needed) the SQLite database file at `path`, fully durable
-    /// (`synchronous=FULL`). Resolves to an `Engine`.
+    /// (`synchronous=FULL`). With `local_state_dir`, the local platform is registered so rollouts
+    /// can run, and rollouts interrupted by an earlier engine are recovered before it resolves;
+    /// `thresholds` sets analysis thresholds per environment. Resolves to an `Engine`.
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyAny>> {
-        let location = path.display().to_string();
-        awaitable(py, async move { Ok(Opened(Handle::new(loco_core::Engine::open(&path).await?, location))) })
+    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        local_state_dir: Option<PathBuf>,
+        thresholds: Option<ThresholdsByEnvironment>,
+    ) -> PyResult<Bound<'_, PyAny>> {
+        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        awaitable(py, Handle::open(Some(path), options))
     }
 
-    /// Opens a private in-memory database, gone when the engine is dropped. Resolves to an `Engine`.
+    /// Opens a private in-memory database, gone when the engine is dropped; the options are those
+    /// of `open`. Resolves to an `Engine`.
     #[staticmethod]
-    fn open_in_memory(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        awaitable(
-            py,
-            async move { Ok(Opened(Handle::new(loco_core::Engine::open_in_memory().await?, IN_MEMORY.into()))) },
-        )
+    #[pyo3(signature = (*, local_state_dir=None, thresholds=None))]
+    fn open_in_memory(
+        py: Python<'_>,
+        local_state_dir: Option<PathBuf>,
+        thresholds: Option<ThresholdsByEnvironment>,
+    ) -> PyResult<Bound<'_, PyAny>> {
+        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        awaitable(py, Handle::open(None, options))
     }
 
     /// Creates a deployment in `pending_approval`; the keyword arguments are the HTTP JSON fields.
@@ -93,8 +85,7 @@ impl Engine {
         idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let new = new_deployment(service, environment, version, requester, work_refs, rollback_plan, risk);
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.create(new, idempotency_key.as_deref()).await })
+        awaitable(py, self.handle.create(new, idempotency_key))
     }
 
     /// `pending_approval → approved`; the actor must not be the requester.
@@ -106,7 +97,7 @@ impl Engine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Approve, id, actor, note)
+        awaitable(py, self.handle.apply(id, Action::Approve, actor, note))
     }
 
     /// `pending_approval → rejected` (terminal); needs a note; the actor must not be the requester.
@@ -118,7 +109,7 @@ impl Engine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Reject, id, actor, note)
+        awaitable(py, self.handle.apply(id, Action::Reject, actor, note))
     }
 
     /// `approved → started`.
@@ -130,7 +121,7 @@ impl Engine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Start, id, actor, note)
+        awaitable(py, self.handle.apply(id, Action::Start, actor, note))
     }
 
     /// `started → succeeded`.
@@ -142,7 +133,7 @@ impl Engine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Succeed, id, actor, note)
+        awaitable(py, self.handle.apply(id, Action::Succeed, actor, note))
     }
 
     /// `started → failed`; needs a note.
@@ -154,10 +145,11 @@ impl Engine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Fail, id, actor, note)
+        awaitable(py, self.handle.apply(id, Action::Fail, actor, note))
     }
 
-    /// `started | succeeded | failed → rolled_back` (terminal); needs a note.
+    /// `started | succeeded | failed → rolled_back` (terminal); needs a note. During a rollout,
+    /// restores the previous release first.
     #[pyo3(signature = (id, actor, note=None))]
     fn rollback<'py>(
         &self,
@@ -166,13 +158,12 @@ impl Engine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Rollback, id, actor, note)
+        awaitable(py, self.handle.apply(id, Action::Rollback, actor, note))
     }
 
     /// The current state of one deployment. Resolves to a `Deployment`.
     fn get<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.get(&id).await })
+        awaitable(py, self.handle.get(id))
     }
 
     /// Deployments matching the filters, newest first, one page (50 by default, 1–500) at a time.
@@ -187,28 +178,23 @@ impl Engine {
         limit: Option<i64>,
         cursor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = list_query(service, environment, status, limit, cursor);
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.list(&query?).await })
+        awaitable(py, self.handle.list(list_query(service, environment, status, limit, cursor)))
     }
 
     /// Every event of one deployment, oldest first. Resolves to a `list[Event]`.
     fn events<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.events(&id).await })
+        awaitable(py, self.handle.events(id))
     }
 
     /// Walks the whole audit chain and checks every deployment against its history.
     /// Resolves to an `AuditReport`.
     fn verify_audit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.verify_audit().await })
+        awaitable(py, self.handle.verify_audit())
     }
 
     /// The engine's deployment metrics in Prometheus/OpenMetrics text format. Resolves to a `str`.
     fn metrics_text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        awaitable(py, async move { Ok(engine?.metrics().render()) })
+        awaitable(py, self.handle.metrics_text())
     }
 
     /// Every event committed from now on, in commit order: `async for event in engine.subscribe()`.
@@ -224,10 +210,90 @@ impl Engine {
         Ok(Subscription::new(engine.subscribe_after(after)))
     }
 
-    /// Finishes queued writes and closes the database; later operations raise `StorageError`.
+    /// Starts rolling out an approved deployment with `plan` (a `dict` or JSON `str`, checked by
+    /// the core); the steps run in the background. Resolves to the `Rollout` right after the start.
+    fn start_rollout<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        plan: Document,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.start_rollout(id, plan, actor))
+    }
+
+    /// `start_rollout`, then waits for the outcome (`succeeded`, `rolled_back` or
+    /// `rollback_failed`). Resolves to the `Rollout`.
+    fn run_rollout<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        plan: Document,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.run_rollout(id, plan, actor))
+    }
+
+    /// Waits until the deployment's rollout is no longer active (a paused rollout still is).
+    /// Resolves to the `Rollout`.
+    fn wait_rollout<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.wait_rollout(id))
+    }
+
+    /// The rollout of one deployment (`NotFoundError` when it has none). Resolves to a `Rollout`.
+    fn rollout<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.rollout(id))
+    }
+
+    /// Every rollout, or with `active_only` those running, paused or rolling back.
+    /// Resolves to a `list[Rollout]`.
+    #[pyo3(signature = (*, active_only=false))]
+    fn rollouts<'py>(&self, py: Python<'py>, active_only: bool) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.rollouts(active_only))
+    }
+
+    /// The releases that served a service+environment, newest first (the first is current unless
+    /// retired); `limit` is clamped to 1–500. Resolves to a `list[Release]`.
+    #[pyo3(signature = (service, environment, *, limit=50))]
+    fn releases<'py>(
+        &self,
+        py: Python<'py>,
+        service: String,
+        environment: String,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.releases(service, environment, limit))
+    }
+
+    /// Continues a rollout paused by its analysis, on behalf of `actor`, who must say why.
+    /// Resolves to the `Rollout`.
+    fn override_rollout<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        actor: String,
+        note: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.override_rollout(id, actor, note))
+    }
+
+    /// Sets the analysis thresholds of one environment for rollouts started from now on; a plan's
+    /// `analysis.thresholds` still wins.
+    fn set_thresholds(&self, py: Python<'_>, environment: &str, thresholds: Document) -> PyResult<()> {
+        self.handle.set_thresholds(environment, thresholds).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// The output of one instance of the deployment's rollout:
+    /// `async for line in engine.logs(id, instance_id)`.
+    fn logs(&self, py: Python<'_>, id: String, instance_id: String) -> PyResult<InstanceLogs> {
+        self.handle.logs(id, instance_id).map(InstanceLogs::new).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Stops running rollouts (the next engine on this file recovers them) and the local
+    /// platform's processes, finishes queued writes and closes the database; later operations
+    /// raise `StorageError`.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        awaitable(py, async move { engine?.close().await })
+        awaitable(py, self.handle.close())
     }
 
     fn __aenter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {

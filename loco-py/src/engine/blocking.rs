@@ -1,26 +1,23 @@
 //! `loco.SyncEngine`: the blocking twin of `loco.Engine`. Each method waits for the core on the
 //! calling thread with the GIL released, so other Python threads keep running meanwhile.
 
-use std::future::Future;
 use std::path::PathBuf;
 
 use loco_core::Action;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::{Handle, IN_MEMORY, action_input, list_query, new_deployment};
+use super::{Handle, OpenOptions, Operation, list_query, new_deployment};
 use crate::convert::{ToPython, into_python};
+use crate::document::{Document, ThresholdsByEnvironment};
 use crate::error::to_pyerr;
+use crate::platform::SyncInstanceLogs;
 use crate::runtime;
 use crate::subscription::SyncSubscription;
 
-/// Runs `future` to completion with the GIL released, then converts its outcome.
-fn blocking<T, F>(py: Python<'_>, future: F) -> PyResult<Bound<'_, PyAny>>
-where
-    T: ToPython,
-    F: Future<Output = loco_core::Result<T>> + Send,
-{
-    let result = py.detach(|| runtime::block_on(future));
+/// Runs `operation` to completion with the GIL released, then converts its outcome.
+fn blocking<T: ToPython>(py: Python<'_>, operation: Operation<T>) -> PyResult<Bound<'_, PyAny>> {
+    let result = py.detach(|| runtime::block_on(operation));
     into_python(py, result)
 }
 
@@ -34,44 +31,46 @@ pub struct SyncEngine {
 }
 
 impl SyncEngine {
-    fn opened(py: Python<'_>, opened: loco_core::Result<loco_core::Engine>, location: String) -> PyResult<Self> {
-        let engine = opened.map_err(|e| to_pyerr(py, &e))?;
-        Ok(Self { handle: Handle::new(engine, location) })
-    }
-
-    fn act<'py>(
-        &self,
-        py: Python<'py>,
-        action: Action,
-        id: String,
-        actor: String,
-        note: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.apply(&id, action, action_input(actor, note)).await })
+    fn open_with(py: Python<'_>, path: Option<PathBuf>, options: OpenOptions) -> PyResult<Self> {
+        let opened = py.detach(|| runtime::block_on(Handle::open(path, options)));
+        Ok(Self { handle: opened.map_err(|e| to_pyerr(py, &e))? })
     }
 }
 
 #[pymethods]
 impl SyncEngine {
     /// Opens (creating if needed) the SQLite database file at `path`, fully durable
-    /// (`synchronous=FULL`).
+    /// (`synchronous=FULL`). With `local_state_dir`, the local platform is registered so rollouts
+    /// can run, and rollouts interrupted by an earlier engine are recovered before it returns;
+    /// `thresholds` sets analysis thresholds per environment.
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let location = path.display().to_string();
-        let opened = py.detach(|| runtime::block_on(loco_core::Engine::open(path)));
-        Self::opened(py, opened, location)
+    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        local_state_dir: Option<PathBuf>,
+        thresholds: Option<ThresholdsByEnvironment>,
+    ) -> PyResult<Self> {
+        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        Self::open_with(py, Some(path), options)
     }
 
-    /// Opens a private in-memory database, gone when the engine is dropped.
+    /// Opens a private in-memory database, gone when the engine is dropped; the options are those
+    /// of `open`.
     #[staticmethod]
-    fn open_in_memory(py: Python<'_>) -> PyResult<Self> {
-        let opened = py.detach(|| runtime::block_on(loco_core::Engine::open_in_memory()));
-        Self::opened(py, opened, IN_MEMORY.into())
+    #[pyo3(signature = (*, local_state_dir=None, thresholds=None))]
+    fn open_in_memory(
+        py: Python<'_>,
+        local_state_dir: Option<PathBuf>,
+        thresholds: Option<ThresholdsByEnvironment>,
+    ) -> PyResult<Self> {
+        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        Self::open_with(py, None, options)
     }
 
     /// Creates a deployment in `pending_approval`; the keyword arguments are the HTTP JSON fields.
     /// With `idempotency_key`, repeating the same request returns the original deployment.
+    /// Returns a `Deployment`.
     #[pyo3(signature = (*, service=None, environment=None, version=None, requester=None, work_refs=None,
                         rollback_plan=None, risk=None, idempotency_key=None))]
     #[allow(clippy::too_many_arguments)]
@@ -88,8 +87,7 @@ impl SyncEngine {
         idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let new = new_deployment(service, environment, version, requester, work_refs, rollback_plan, risk);
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.create(new, idempotency_key.as_deref()).await })
+        blocking(py, self.handle.create(new, idempotency_key))
     }
 
     /// `pending_approval → approved`; the actor must not be the requester.
@@ -101,7 +99,7 @@ impl SyncEngine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Approve, id, actor, note)
+        blocking(py, self.handle.apply(id, Action::Approve, actor, note))
     }
 
     /// `pending_approval → rejected` (terminal); needs a note; the actor must not be the requester.
@@ -113,7 +111,7 @@ impl SyncEngine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Reject, id, actor, note)
+        blocking(py, self.handle.apply(id, Action::Reject, actor, note))
     }
 
     /// `approved → started`.
@@ -125,7 +123,7 @@ impl SyncEngine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Start, id, actor, note)
+        blocking(py, self.handle.apply(id, Action::Start, actor, note))
     }
 
     /// `started → succeeded`.
@@ -137,7 +135,7 @@ impl SyncEngine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Succeed, id, actor, note)
+        blocking(py, self.handle.apply(id, Action::Succeed, actor, note))
     }
 
     /// `started → failed`; needs a note.
@@ -149,10 +147,11 @@ impl SyncEngine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Fail, id, actor, note)
+        blocking(py, self.handle.apply(id, Action::Fail, actor, note))
     }
 
-    /// `started | succeeded | failed → rolled_back` (terminal); needs a note.
+    /// `started | succeeded | failed → rolled_back` (terminal); needs a note. During a rollout,
+    /// restores the previous release first.
     #[pyo3(signature = (id, actor, note=None))]
     fn rollback<'py>(
         &self,
@@ -161,17 +160,16 @@ impl SyncEngine {
         actor: String,
         note: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.act(py, Action::Rollback, id, actor, note)
+        blocking(py, self.handle.apply(id, Action::Rollback, actor, note))
     }
 
-    /// The current state of one deployment.
+    /// The current state of one deployment. Returns a `Deployment`.
     fn get<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.get(&id).await })
+        blocking(py, self.handle.get(id))
     }
 
-    /// Deployments matching the filters, newest first, one page (50 by default, 1–500) at a time;
-    /// pass the page's `next_cursor` as `cursor` for the next one.
+    /// Deployments matching the filters, newest first, one page (50 by default, 1–500) at a time.
+    /// Returns a `Page`; pass its `next_cursor` as `cursor` for the next one.
     #[pyo3(signature = (service=None, environment=None, status=None, limit=None, cursor=None))]
     fn list<'py>(
         &self,
@@ -182,27 +180,23 @@ impl SyncEngine {
         limit: Option<i64>,
         cursor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = list_query(service, environment, status, limit, cursor);
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.list(&query?).await })
+        blocking(py, self.handle.list(list_query(service, environment, status, limit, cursor)))
     }
 
-    /// Every event of one deployment, oldest first.
+    /// Every event of one deployment, oldest first. Returns a `list[Event]`.
     fn events<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.events(&id).await })
+        blocking(py, self.handle.events(id))
     }
 
     /// Walks the whole audit chain and checks every deployment against its history.
+    /// Returns an `AuditReport`.
     fn verify_audit<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.verify_audit().await })
+        blocking(py, self.handle.verify_audit())
     }
 
-    /// The engine's deployment metrics in Prometheus/OpenMetrics text format.
+    /// The engine's deployment metrics in Prometheus/OpenMetrics text format. Returns a `str`.
     fn metrics_text<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        blocking(py, async move { Ok(engine?.metrics().render()) })
+        blocking(py, self.handle.metrics_text())
     }
 
     /// Every event committed from now on, in commit order: `for event in engine.subscribe()`.
@@ -218,10 +212,90 @@ impl SyncEngine {
         Ok(SyncSubscription::new(engine.subscribe_after(after)))
     }
 
-    /// Finishes queued writes and closes the database; later operations raise `StorageError`.
+    /// Starts rolling out an approved deployment with `plan` (a `dict` or JSON `str`, checked by
+    /// the core); the steps run in the background. Returns the `Rollout` right after the start.
+    fn start_rollout<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        plan: Document,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.start_rollout(id, plan, actor))
+    }
+
+    /// `start_rollout`, then waits for the outcome (`succeeded`, `rolled_back` or
+    /// `rollback_failed`). Returns the `Rollout`.
+    fn run_rollout<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        plan: Document,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.run_rollout(id, plan, actor))
+    }
+
+    /// Waits until the deployment's rollout is no longer active (a paused rollout still is).
+    /// Returns the `Rollout`.
+    fn wait_rollout<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.wait_rollout(id))
+    }
+
+    /// The rollout of one deployment (`NotFoundError` when it has none). Returns a `Rollout`.
+    fn rollout<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.rollout(id))
+    }
+
+    /// Every rollout, or with `active_only` those running, paused or rolling back.
+    /// Returns a `list[Rollout]`.
+    #[pyo3(signature = (*, active_only=false))]
+    fn rollouts<'py>(&self, py: Python<'py>, active_only: bool) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.rollouts(active_only))
+    }
+
+    /// The releases that served a service+environment, newest first (the first is current unless
+    /// retired); `limit` is clamped to 1–500. Returns a `list[Release]`.
+    #[pyo3(signature = (service, environment, *, limit=50))]
+    fn releases<'py>(
+        &self,
+        py: Python<'py>,
+        service: String,
+        environment: String,
+        limit: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.releases(service, environment, limit))
+    }
+
+    /// Continues a rollout paused by its analysis, on behalf of `actor`, who must say why.
+    /// Returns the `Rollout`.
+    fn override_rollout<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        actor: String,
+        note: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.override_rollout(id, actor, note))
+    }
+
+    /// Sets the analysis thresholds of one environment for rollouts started from now on; a plan's
+    /// `analysis.thresholds` still wins.
+    fn set_thresholds(&self, py: Python<'_>, environment: &str, thresholds: Document) -> PyResult<()> {
+        self.handle.set_thresholds(environment, thresholds).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// The output of one instance of the deployment's rollout:
+    /// `for line in engine.logs(id, instance_id)`.
+    fn logs(&self, py: Python<'_>, id: String, instance_id: String) -> PyResult<SyncInstanceLogs> {
+        self.handle.logs(id, instance_id).map(SyncInstanceLogs::new).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Stops running rollouts (the next engine on this file recovers them) and the local
+    /// platform's processes, finishes queued writes and closes the database; later operations
+    /// raise `StorageError`.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.handle.engine();
-        blocking(py, async move { engine?.close().await })
+        blocking(py, self.handle.close())
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -1,15 +1,28 @@
 //! The two doors into [`loco_core::Engine`]: `loco.Engine` (asyncio, [`asyncio`]) and
-//! `loco.SyncEngine` (blocking, [`blocking`]). They share what is here — the engine handle and the
-//! argument conversions — and differ only in how they wait. Neither holds a deployment rule:
-//! arguments pass to the core as given (an omitted field is an empty value, so the core reports
-//! it as a `validation_error` exactly as for a missing JSON field).
+//! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here and in [`rollout`]:
+//! the engine [`Handle`], whose methods turn Python arguments into one core [`Operation`] each,
+//! and opening with the local platform and thresholds. The two classes differ only in how they
+//! wait for an operation. Neither holds a deployment rule: arguments pass to the core as given
+//! (an omitted field is an empty value, so the core reports it as a `validation_error` exactly as
+//! for a missing JSON field).
 
 pub mod asyncio;
 pub mod blocking;
+pub mod rollout;
 
-use loco_core::{ActionInput, ListQuery, NewDeployment, Status};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
 
+use loco_core::platform::local::{LocalOptions, LocalPlatform};
+use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page, Status};
+
+use crate::document::Document;
 use crate::process::ProcessBound;
+
+/// One core call with its arguments moved in, ready to be awaited or blocked on.
+pub type Operation<T> = Pin<Box<dyn Future<Output = loco_core::Result<T>> + Send>>;
 
 /// An open engine and where it lives (for `repr`).
 pub struct Handle {
@@ -17,10 +30,46 @@ pub struct Handle {
     location: String,
 }
 
+/// The location shown for an in-memory engine.
+pub const IN_MEMORY: &str = ":memory:";
+
+/// The keyword options of `open` and `open_in_memory`.
+pub struct OpenOptions {
+    /// Registers the local platform with its state (pidfiles, logs) in this directory.
+    pub local_state_dir: Option<PathBuf>,
+    /// Analysis thresholds per environment.
+    pub thresholds: Vec<(String, Document)>,
+}
+
 impl Handle {
-    /// Wraps an opened engine; `location` is its path, or `:memory:`.
-    pub fn new(engine: loco_core::Engine, location: String) -> Self {
-        Self { engine: ProcessBound::new(engine), location }
+    /// Opens the SQLite file at `path` (a private in-memory database without one) with the
+    /// options' platform and thresholds; the core then recovers rollouts interrupted on them.
+    pub fn open(path: Option<PathBuf>, options: OpenOptions) -> Operation<Handle> {
+        let location = path.as_ref().map_or_else(|| IN_MEMORY.to_owned(), |p| p.display().to_string());
+        Box::pin(async move {
+            let mut builder = loco_core::Engine::builder();
+            // Every environment's thresholds are checked, so one error names every bad field.
+            let mut details = Vec::new();
+            for (environment, json) in options.thresholds {
+                match json.into_thresholds(&format!("thresholds.{environment}"), true) {
+                    Ok(thresholds) => builder = builder.thresholds(&environment, thresholds),
+                    Err(loco_core::Error::Validation { details: more }) => details.extend(more),
+                    Err(other) => return Err(other),
+                }
+            }
+            if !details.is_empty() {
+                return Err(loco_core::Error::Validation { details });
+            }
+            if let Some(path) = path {
+                builder = builder.path(path);
+            }
+            if let Some(dir) = options.local_state_dir {
+                let local = LocalPlatform::new(LocalOptions::new(dir))
+                    .map_err(|e| loco_core::Error::Platform { platform: "local".to_owned(), message: e.message })?;
+                builder = builder.platform(Arc::new(local));
+            }
+            Ok(Handle { engine: ProcessBound::new(builder.open().await?), location })
+        })
     }
 
     /// A clone of the engine to move into an operation (clones share one store).
@@ -32,10 +81,55 @@ impl Handle {
     pub fn location(&self) -> &str {
         &self.location
     }
-}
 
-/// The location shown for an in-memory engine.
-pub const IN_MEMORY: &str = ":memory:";
+    /// `create(**fields)`.
+    pub fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Operation<Deployment> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.create(new, idempotency_key.as_deref()).await })
+    }
+
+    /// One lifecycle action (`approve`, `start`, …).
+    pub fn apply(&self, id: String, action: Action, actor: String, note: Option<String>) -> Operation<Deployment> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.apply(&id, action, ActionInput { actor, note }).await })
+    }
+
+    /// `get(id)`.
+    pub fn get(&self, id: String) -> Operation<Deployment> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.get(&id).await })
+    }
+
+    /// `list(...)`; the core parses and checks every filter.
+    pub fn list(&self, query: loco_core::Result<ListQuery>) -> Operation<Page<Deployment>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.list(&query?).await })
+    }
+
+    /// `events(id)`.
+    pub fn events(&self, id: String) -> Operation<Vec<Event>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.events(&id).await })
+    }
+
+    /// `verify_audit()`.
+    pub fn verify_audit(&self) -> Operation<AuditReport> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.verify_audit().await })
+    }
+
+    /// `metrics_text()`.
+    pub fn metrics_text(&self) -> Operation<String> {
+        let engine = self.engine();
+        Box::pin(async move { Ok(engine?.metrics().render()) })
+    }
+
+    /// `close()`: stops running rollouts and the platforms' processes, finishes queued writes.
+    pub fn close(&self) -> Operation<()> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.close().await })
+    }
+}
 
 /// A create request from the keyword arguments of `create()`.
 pub fn new_deployment(
@@ -70,13 +164,12 @@ pub fn list_query(
         service,
         environment,
         status: status.map(|s| Status::parse_field(&s, "status")).transpose()?,
-        // Out-of-range values saturate so the core's range check reports them.
-        limit: limit.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+        limit: limit.map(saturating_u32),
         cursor,
     })
 }
 
-/// The input of a lifecycle action.
-pub fn action_input(actor: String, note: Option<String>) -> ActionInput {
-    ActionInput { actor, note }
+/// Out-of-range values saturate so the core's range check (or clamp) deals with them.
+pub fn saturating_u32(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }

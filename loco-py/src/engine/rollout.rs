@@ -1,0 +1,72 @@
+//! The rollout operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: start,
+//! wait for, inspect and override rollouts, list releases, follow instance logs, set analysis
+//! thresholds. Plans and thresholds are checked by the core alone.
+
+use loco_core::Rollout;
+use loco_core::rollout::Release;
+
+use super::{Handle, Operation, saturating_u32};
+use crate::document::Document;
+use crate::platform::LogSource;
+
+impl Handle {
+    /// `start_rollout(id, plan, actor)`: the core validates the plan and starts executing it in
+    /// the background; the result is the rollout record as it stands right after the start.
+    pub fn start_rollout(&self, id: String, plan: Document, actor: String) -> Operation<Rollout> {
+        let engine = self.engine();
+        Box::pin(async move {
+            let engine = engine?;
+            engine.start_rollout(&id, plan.into_plan()?, &actor).await?;
+            engine.rollout(&id).await
+        })
+    }
+
+    /// `run_rollout(id, plan, actor)`: starts it and waits for the outcome.
+    pub fn run_rollout(&self, id: String, plan: Document, actor: String) -> Operation<Rollout> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.run_rollout(&id, plan.into_plan()?, &actor).await })
+    }
+
+    /// `wait_rollout(id)`: waits until the rollout is no longer active (a paused one still is).
+    pub fn wait_rollout(&self, id: String) -> Operation<Rollout> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.wait_rollout(&id).await })
+    }
+
+    /// `rollout(id)`.
+    pub fn rollout(&self, id: String) -> Operation<Rollout> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.rollout(&id).await })
+    }
+
+    /// `rollouts(active_only=...)`.
+    pub fn rollouts(&self, active_only: bool) -> Operation<Vec<Rollout>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.rollouts(active_only).await })
+    }
+
+    /// `releases(service, environment, limit=...)`; the core clamps `limit` to 1–500.
+    pub fn releases(&self, service: String, environment: String, limit: i64) -> Operation<Vec<Release>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.releases(&service, &environment, saturating_u32(limit)).await })
+    }
+
+    /// `override_rollout(id, actor, note)`: continues a paused rollout.
+    pub fn override_rollout(&self, id: String, actor: String, note: String) -> Operation<Rollout> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.override_rollout(&id, &actor, &note).await })
+    }
+
+    /// `set_thresholds(environment, thresholds)`; the core names the fields it refuses under
+    /// `thresholds.`.
+    pub fn set_thresholds(&self, environment: &str, thresholds: Document) -> loco_core::Result<()> {
+        let thresholds = thresholds.into_thresholds("thresholds", false)?;
+        self.engine()?.set_thresholds(environment, thresholds)
+    }
+
+    /// `logs(id, instance_id)`: the lookup happens on the first line asked for, so its errors
+    /// (`not_found`, `platform_error`) are raised there.
+    pub fn logs(&self, id: String, instance_id: String) -> loco_core::Result<LogSource> {
+        Ok(LogSource::new(self.engine()?, id, instance_id))
+    }
+}
