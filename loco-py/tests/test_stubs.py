@@ -118,6 +118,7 @@ def test_status_literals_match_the_lifecycle_vectors() -> None:
 def test_status_and_event_kind_literals_match_the_core() -> None:
     assert get_args(loco.Status) == loco.STATUSES
     assert get_args(loco.EventKind) == loco.EVENT_KINDS
+    assert get_args(loco.RolloutState) == loco.ROLLOUT_STATES
 
 
 def test_every_public_class_and_member_has_a_docstring() -> None:
