@@ -5,7 +5,10 @@ test closes its engine and checks that none of its service's processes survives.
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
+import subprocess
+import sys
 import time
 from typing import Any, Dict
 
@@ -290,6 +293,61 @@ def test_the_blocking_twin_runs_a_canary_follows_logs_and_keeps_the_release_hist
         assert repr(releases[0]).startswith(f"Release(version='v2', deployment_id='{v2}', activated_at='")
         assert loco.ROLLOUT_STATES == ("running", "paused", "succeeded", "rolling_back", "rolled_back",
                                        "rollback_failed")
+    finally:
+        engine.close()
+    assert service_processes(service) == []
+
+
+#: Runs in a child process: releases v1, starts a ten-minute canary of v2, prints the facts as
+#: JSON and waits to be killed.
+ROLLOUT_THEN_HANG = """
+import json, sys, time
+import loco
+sys.path.insert(0, sys.argv[4])
+from rollout_helpers import approved, plan
+db, state, service = sys.argv[1:4]
+engine = loco.SyncEngine.open(db, local_state_dir=state)
+v1 = approved(engine, service, "v1")
+first = engine.run_rollout(v1, plan("v1"), "deploy-bot")
+v2 = approved(engine, service, "v2")
+engine.start_rollout(v2, plan("v2", strategy={"type": "canary", "steps": [50], "interval_seconds": 600}), "deploy-bot")
+deadline = time.monotonic() + 30
+while engine.rollout(v2).progress["completed_steps"] < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
+pids = lambda r, version: [i["pid"] for i in r.progress["instances"] if i["version"] == version]
+print(json.dumps({"v1": v1, "v2": v2, "v1_pids": pids(first, "v1"), "v2_pids": pids(engine.rollout(v2), "v2")}),
+      flush=True)
+time.sleep(600)
+"""
+
+
+def test_opening_with_the_same_state_dir_recovers_a_rollout_whose_engine_was_killed(tmp_path: pathlib.Path) -> None:
+    db, state, service = tmp_path / "loco.db", tmp_path / "state", unique_service()
+    with subprocess.Popen(
+        [sys.executable, "-c", ROLLOUT_THEN_HANG, str(db), str(state), service, str(pathlib.Path(__file__).parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            facts = json.loads(child.stdout.readline())
+        finally:
+            child.kill()
+    # The killed engine's instances run on, orphaned.
+    assert service_processes(service) == sorted(facts["v1_pids"] + facts["v2_pids"])
+
+    engine = loco.SyncEngine.open(db, local_state_dir=state)
+    try:
+        recovered = engine.rollout(facts["v2"])
+        assert recovered.state == "rolled_back", "recovered while opening"
+        assert recovered.failure is not None and recovered.failure["code"] == "engine_restarted"
+        assert engine.get(facts["v2"]).status == "rolled_back"
+        assert engine.rollouts(active_only=True) == []
+        # v1's live processes were adopted and serve all traffic; the canary's were stopped.
+        assert service_processes(service) == sorted(facts["v1_pids"])
+        endpoint = recovered.progress["endpoint"]
+        assert endpoint is not None
+        assert versions(endpoint, 4) == {"v1": 4}
     finally:
         engine.close()
     assert service_processes(service) == []
