@@ -126,7 +126,7 @@ pub fn run(dir: &Path, setup: &Setup<'_>, scale: HttpScale, p2_rate: Option<f64>
                 loco: cell.clone(),
                 baseline: p2_cell,
                 ratio: vs_p2,
-                target: Target::None,
+                target: Target::AtLeast(0.3),
                 value: None,
             });
             rows.push(Row::measured(
@@ -135,17 +135,17 @@ pub fn run(dir: &Path, setup: &Setup<'_>, scale: HttpScale, p2_rate: Option<f64>
                 cell,
                 peer_cell,
                 loco.rate() / peer.rate(),
-                Target::None,
+                Target::AtLeast(10.0),
             ));
         }
         Err(why) => {
-            rows.push(Row::unmeasurable("P7", format!("{what} vs P2"), &why, p2_cell, Target::None));
+            rows.push(Row::unmeasurable("P7", format!("{what} vs P2"), &why, p2_cell, Target::AtLeast(0.3)));
             rows.push(Row::unmeasurable(
                 "P7",
                 format!("{what} vs the pure-Python peer on `http.server`"),
                 &why,
                 peer_cell,
-                Target::None,
+                Target::AtLeast(10.0),
             ));
         }
     }
