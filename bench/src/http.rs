@@ -166,7 +166,7 @@ fn with_log(e: impl std::fmt::Display, log: &Path) -> Box<dyn std::error::Error 
 
 /// The `loco` binary when it has a working `serve` command, or why not.
 fn serve_available(bin: Option<&Path>) -> std::result::Result<PathBuf, String> {
-    let bin = bin.ok_or("`loco serve` not landed (no loco binary built)")?;
+    let bin = bin.ok_or("no `loco` binary (scripts/bench builds one, or set LOCO_BIN)")?;
     let mut guard = Guard(
         Command::new(bin)
             .args(["serve", "--help"])
@@ -180,7 +180,7 @@ fn serve_available(bin: Option<&Path>) -> std::result::Result<PathBuf, String> {
     loop {
         match guard.0.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(bin.to_owned()),
-            Ok(Some(_)) => return Err("`loco serve` not landed (`loco serve --help` fails)".to_owned()),
+            Ok(Some(_)) => return Err("`loco serve --help` fails".to_owned()),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             _ => return Err("`loco serve --help` did not answer".to_owned()),
         }

@@ -128,7 +128,7 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         rows.push(Row::unmeasurable(
             "P6",
             format!("{n} lifecycles from Python vs from Rust (time ratio)"),
-            &format!("binding not landed ({})", t.python_missing.as_deref().unwrap_or("no result")),
+            &format!("Python binding not available ({})", t.python_missing.as_deref().unwrap_or("no result")),
             cell(rust_s),
             Target::AtMost(1.5),
         ));
@@ -148,7 +148,7 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         rows.push(Row::unmeasurable(
             "P6",
             format!("{n} lifecycles from Node vs from Rust (time ratio)"),
-            &format!("binding not landed ({})", t.node_missing.as_deref().unwrap_or("no result")),
+            &format!("Node binding not available ({})", t.node_missing.as_deref().unwrap_or("no result")),
             cell(rust_s),
             Target::AtMost(1.5),
         ));
@@ -172,7 +172,7 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         None => rows.push(Row::unmeasurable(
             "P6",
             format!("{n} lifecycles from Python through Loco vs the pure-Python peer (time ratio)"),
-            "binding not landed",
+            "Python binding not available",
             cell(peer_s),
             PEER_TARGET,
         )),
