@@ -193,7 +193,7 @@ pub fn child_main(db: &Path, count: usize) -> Result<String> {
         }
         let mut steps = 0u64;
         for handle in handles {
-            let rollout = handle.wait().await?;
+            let rollout = e.wait_rollout(&handle.deployment_id).await?;
             if rollout.state != RolloutState::Succeeded {
                 return Err(format!("rollout {} ended {:?}", rollout.deployment_id, rollout.state).into());
             }

@@ -616,7 +616,7 @@ impl From<loco_core::platform::Instance> for Instance {
 
 impl From<loco_core::rollout::RolloutFailure> for RolloutFailure {
     fn from(f: loco_core::rollout::RolloutFailure) -> Self {
-        Self { code: f.code, message: f.message, step: f.step }
+        Self { code: f.code.as_str().to_owned(), message: f.message, step: f.step }
     }
 }
 

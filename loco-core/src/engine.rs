@@ -1,29 +1,28 @@
 //! [`Engine`]: the one facade every surface (Rust, HTTP, CLI, Python, Node) calls. It validates
-//! input, then hands each operation to its [`Store`].
+//! input, then hands each operation to its store or its orchestrator.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::mpsc;
+use loco_platform::{Platform, Target};
+use loco_rollout::Orchestrator;
+use loco_store::{SqliteOptions, SqliteStore, Store};
+use loco_types::analysis::Thresholds;
+use loco_types::audit::AuditReport;
+use loco_types::lifecycle::{self, Action, ActionInput};
+use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, check_limit};
+use loco_types::plan::RolloutPlan;
+use loco_types::rollout::{Release, Rollout};
+use loco_types::{Error, Result};
+use tokio::sync::broadcast::error::RecvError;
 
-use crate::analysis::Thresholds;
-use crate::audit::AuditReport;
-use crate::error::{Error, Result};
-use crate::lifecycle::{self, Action, ActionInput};
+use crate::builder::EngineBuilder;
+use crate::follow::{LogFollower, RolloutWatch};
 use crate::metrics::Metrics;
-use crate::model::{Deployment, Event, ListQuery, NewDeployment, Page};
-use crate::platform::{LogLine, Platform, Target};
-use crate::rollout::orchestrator::Orchestrator;
-use crate::rollout::{Release, Rollout, RolloutHandle, RolloutPlan};
-use crate::store::{SqliteOptions, SqliteStore, Store};
+use crate::subscription::EventSubscription;
 
 /// Rollouts executing at once per engine unless [`EngineBuilder::max_concurrent_rollouts`] says otherwise.
 pub const DEFAULT_MAX_CONCURRENT_ROLLOUTS: usize = 1024;
-
-/// Events fetched per query while a subscription catches up from the database.
-const CATCH_UP_BATCH: u32 = 512;
 
 /// The deployment engine. Cheap to clone; clones share one store.
 ///
@@ -36,95 +35,6 @@ pub struct Engine {
     orchestrator: Arc<Orchestrator>,
 }
 
-enum Location {
-    File(std::path::PathBuf),
-    Memory,
-    Store(Arc<dyn Store>),
-}
-
-/// Opens an [`Engine`] with platforms registered and interrupted rollouts recovered.
-///
-/// ```no_run
-/// # async fn demo() -> loco_core::Result<()> {
-/// use std::sync::Arc;
-/// use loco_core::platform::local::{LocalOptions, LocalPlatform};
-///
-/// let local = LocalPlatform::new(LocalOptions::new("loco-state")).expect("state dir");
-/// let engine = loco_core::Engine::builder().path("loco.db").platform(Arc::new(local)).open().await?;
-/// # Ok(()) }
-/// ```
-pub struct EngineBuilder {
-    location: Location,
-    sqlite: SqliteOptions,
-    platforms: Vec<Arc<dyn Platform>>,
-    thresholds: Vec<(String, Thresholds)>,
-    max_concurrent_rollouts: usize,
-}
-
-impl EngineBuilder {
-    /// Stores everything in the SQLite file at `path` (the default is a private in-memory database).
-    #[must_use]
-    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
-        self.location = Location::File(path.as_ref().to_path_buf());
-        self
-    }
-
-    /// Uses any [`Store`] implementation.
-    #[must_use]
-    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.location = Location::Store(store);
-        self
-    }
-
-    /// SQLite tuning (durability, pool size, batch size).
-    #[must_use]
-    pub fn sqlite_options(mut self, options: SqliteOptions) -> Self {
-        self.sqlite = options;
-        self
-    }
-
-    /// Registers a platform that rollout plans can name.
-    #[must_use]
-    pub fn platform(mut self, platform: Arc<dyn Platform>) -> Self {
-        self.platforms.push(platform);
-        self
-    }
-
-    /// Analysis thresholds for one environment (compared case-insensitively); plans may still
-    /// set their own. Without this, the defaults of [`Thresholds`] apply.
-    #[must_use]
-    pub fn thresholds(mut self, environment: &str, thresholds: Thresholds) -> Self {
-        self.thresholds.push((environment.to_owned(), thresholds));
-        self
-    }
-
-    /// Most rollouts executing at once; further ones wait their turn (default 1024).
-    #[must_use]
-    pub fn max_concurrent_rollouts(mut self, limit: usize) -> Self {
-        self.max_concurrent_rollouts = limit;
-        self
-    }
-
-    /// Opens the store, registers the platforms, then recovers rollouts left unfinished by an
-    /// engine that stopped (see [`Engine::recover_rollouts`]) before returning.
-    pub async fn open(self) -> Result<Engine> {
-        let store: Arc<dyn Store> = match self.location {
-            Location::File(path) => Arc::new(SqliteStore::open(path, self.sqlite).await?),
-            Location::Memory => Arc::new(SqliteStore::open_in_memory(self.sqlite).await?),
-            Location::Store(store) => store,
-        };
-        let engine = Engine::assemble(store, self.max_concurrent_rollouts);
-        for platform in self.platforms {
-            engine.register_platform(platform);
-        }
-        for (environment, thresholds) in self.thresholds {
-            engine.set_thresholds(&environment, thresholds)?;
-        }
-        engine.recover_rollouts().await?;
-        Ok(engine)
-    }
-}
-
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").finish_non_exhaustive()
@@ -134,13 +44,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// A builder for an engine with platforms (needed for rollouts) and custom settings.
     pub fn builder() -> EngineBuilder {
-        EngineBuilder {
-            location: Location::Memory,
-            sqlite: SqliteOptions::default(),
-            platforms: Vec::new(),
-            thresholds: Vec::new(),
-            max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
-        }
+        EngineBuilder::new()
     }
 
     /// Opens (creating if needed) a SQLite database file with the default, fully durable settings.
@@ -163,9 +67,10 @@ impl Engine {
         Self::assemble(store, DEFAULT_MAX_CONCURRENT_ROLLOUTS)
     }
 
-    fn assemble(store: Arc<dyn Store>, max_concurrent_rollouts: usize) -> Self {
+    pub(crate) fn assemble(store: Arc<dyn Store>, max_concurrent_rollouts: usize) -> Self {
         let metrics = Arc::new(Metrics::default());
-        let orchestrator = Arc::new(Orchestrator::new(store.clone(), metrics.clone(), max_concurrent_rollouts));
+        let observer: Arc<dyn loco_rollout::RolloutObserver> = metrics.clone();
+        let orchestrator = Arc::new(Orchestrator::new(store.clone(), observer, max_concurrent_rollouts));
         Self { store, metrics, orchestrator }
     }
 
@@ -280,16 +185,18 @@ impl Engine {
 
     /// Starts rolling out an approved deployment: validates the plan, records `started` and the
     /// rollout atomically (`rollout_conflict` if its service+environment already has an active
-    /// rollout), then executes the steps in the background. Progress is recorded after every step
-    /// as `step_progress` and `health_check` events.
-    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<RolloutHandle> {
-        self.orchestrator.start(id, plan, actor).await
+    /// rollout), then executes the steps in the background and returns the rollout as recorded at
+    /// its start. Progress is recorded after every step as `step_progress` and `health_check`
+    /// events; follow it with [`watch_rollout`](Self::watch_rollout) or
+    /// [`wait_rollout`](Self::wait_rollout).
+    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
+        Ok(self.orchestrator.start(id, plan, actor).await?.0)
     }
 
     /// [`start_rollout`](Self::start_rollout) and wait for the outcome: `succeeded`, or
     /// `rolled_back` after a failed step (the deployment is then `rolled_back` too).
     pub async fn run_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
-        self.start_rollout(id, plan, actor).await?.wait().await
+        self.orchestrator.start(id, plan, actor).await?.1.wait().await
     }
 
     /// Continues a rollout paused by its analysis (a high-severity finding or an inconclusive
@@ -299,7 +206,8 @@ impl Engine {
         self.orchestrator.override_pause(id, input(actor, Some(note))).await
     }
 
-    /// Sets the analysis thresholds of one environment for rollouts started from now on.
+    /// Sets the analysis thresholds of one environment for rollouts started from now on; problems
+    /// name `thresholds.<environment>.<field>`.
     pub fn set_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()> {
         self.orchestrator.set_thresholds(environment, thresholds)
     }
@@ -333,21 +241,32 @@ impl Engine {
         self.store.rollouts(active_only).await
     }
 
-    /// The releases that served a service+environment, newest first (the first is current
-    /// unless retired).
-    pub async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
-        self.store.releases(service, environment, limit.clamp(1, crate::model::MAX_PAGE_LIMIT)).await
+    /// Every state a deployment's rollout passes through from now on: the rollout as it is, then
+    /// again after every change, ending after the first state that is no longer active
+    /// (succeeded, rolled back, failed to roll back). Changes written by another engine on the
+    /// same database are seen too.
+    pub async fn watch_rollout(&self, id: &str) -> Result<RolloutWatch> {
+        RolloutWatch::start(self.store.clone(), id).await
     }
 
-    /// Follows the output of one instance of a deployment's rollout.
-    pub async fn logs(&self, id: &str, instance_id: &str) -> Result<mpsc::Receiver<LogLine>> {
+    /// The releases that served a service+environment, newest first (the first is current
+    /// unless retired); `limit` is 1..=500.
+    pub async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
+        check_limit(limit, "limit")?;
+        self.store.releases(service, environment, limit).await
+    }
+
+    /// Follows the output of one instance of a deployment's rollout: recent lines first, then new
+    /// ones until the instance stops.
+    pub async fn follow_logs(&self, id: &str, instance_id: &str) -> Result<LogFollower> {
         let rollout = self.store.rollout(id).await?;
         let platform = self.orchestrator.platform(&rollout.platform)?;
         let target = Target { service: rollout.service, environment: rollout.environment };
-        platform
+        let lines = platform
             .logs(&target, instance_id)
             .await
-            .map_err(|e| Error::Platform { platform: rollout.platform, message: e.message })
+            .map_err(|e| Error::Platform { platform: rollout.platform, message: e.message })?;
+        Ok(LogFollower::new(lines))
     }
 
     /// Finishes rollouts whose engine stopped mid-way (crash or close), for every registered
@@ -375,78 +294,4 @@ impl Engine {
 
 fn input(actor: &str, note: Option<&str>) -> ActionInput {
     ActionInput { actor: actor.to_owned(), note: note.map(str::to_owned) }
-}
-
-/// A stream of committed events; see [`Engine::subscribe`].
-pub struct EventSubscription {
-    store: Arc<dyn Store>,
-    live: broadcast::Receiver<Event>,
-    pending: VecDeque<Event>,
-    last_delivered: Option<i64>,
-    replay_from: Option<i64>,
-    missed_before_first: u64,
-}
-
-impl EventSubscription {
-    fn new(store: Arc<dyn Store>, after: Option<i64>) -> Self {
-        // Subscribe before any replay query so nothing committed in between is lost.
-        let live = store.subscribe();
-        Self {
-            store,
-            live,
-            pending: VecDeque::new(),
-            last_delivered: after,
-            replay_from: after.map(|seq| seq + 1),
-            missed_before_first: 0,
-        }
-    }
-
-    /// The next committed event; `None` once the engine is closed and every event was delivered.
-    /// An `Err` means catching up from the database failed; calling again retries.
-    pub async fn next(&mut self) -> Option<Result<Event>> {
-        loop {
-            if let Some(event) = self.pending.pop_front() {
-                self.last_delivered = Some(event.seq);
-                return Some(Ok(event));
-            }
-            if let Some(from) = self.replay_from {
-                match self.store.events_after(from - 1, CATCH_UP_BATCH).await {
-                    Ok(batch) => {
-                        // A short batch reached the head: no need to ask again.
-                        let more = batch.len() == CATCH_UP_BATCH as usize;
-                        self.replay_from = batch.last().filter(|_| more).map(|e| e.seq + 1);
-                        self.pending.extend(batch);
-                    }
-                    // The engine closed while catching up: the stream ends like a live one does.
-                    Err(_) if self.live.is_closed() => {
-                        self.replay_from = None;
-                        return None;
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-                continue;
-            }
-            match self.live.recv().await {
-                Ok(event) => match self.last_delivered {
-                    Some(last) if event.seq <= last => {}
-                    Some(last) if event.seq > last + 1 => self.replay_from = Some(last + 1),
-                    None if self.missed_before_first > 0 => {
-                        // Seqs have no gaps and arrive in order, so the missed ones are the
-                        // `missed` seqs just before this one.
-                        self.replay_from = Some(event.seq - self.missed_before_first as i64);
-                        self.missed_before_first = 0;
-                    }
-                    _ => {
-                        self.last_delivered = Some(event.seq);
-                        return Some(Ok(event));
-                    }
-                },
-                Err(RecvError::Lagged(missed)) => match self.last_delivered {
-                    Some(last) => self.replay_from = Some(last + 1),
-                    None => self.missed_before_first += missed,
-                },
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    }
 }

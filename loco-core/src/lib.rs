@@ -5,19 +5,23 @@
 //! store with an append-only, hash-chained event history, and the [`Engine`] facade that the HTTP
 //! server, the CLI and the Python and Node bindings all call.
 //!
-//! ## Modules
-//! - [`lifecycle`]: statuses, actions, the transition table and every input rule (pure, no I/O).
-//! - [`model`]: [`Deployment`], [`Event`], list queries and pages.
-//! - [`store`]: the [`Store`] trait and [`SqliteStore`] (WAL, `synchronous=FULL`, group commit).
-//! - [`audit`]: the SHA-256 event chain and its verifier.
-//! - [`engine`]: [`Engine`], the facade.
-//! - [`metrics`]: deployment metrics in Prometheus text format.
-//! - [`platform`]: the [`Platform`] trait and the `local` (processes + weighted proxy) and
-//!   `memory` (simulated) platforms.
-//! - [`rollout`]: plans, strategies, the orchestrator and crash recovery.
-//! - [`health`]: HTTP, TCP, command and SQLite probes with retries and backoff.
-//! - [`analysis`]: metric windows, the statistical canary judge and rollback triggers.
-//! - [`error`]: [`Error`], one variant per stable error code.
+//! ## Crates and modules
+//! `loco-core` is the facade of five crates (see `docs/architecture.md`); everything is
+//! re-exported here, so users depend on this crate alone.
+//! - [`lifecycle`], [`model`], [`event_data`], [`plan`], [`audit`], [`error`], [`rules`],
+//!   [`schema`] (from `loco-types`): the data model and the rules, no I/O.
+//! - [`store`] (from `loco-store`): the [`Store`] trait, [`SqliteStore`] and the store
+//!   conformance suite.
+//! - [`platform`] and [`health`] (from `loco-platform`): the [`Platform`] trait, the `local`
+//!   (processes + weighted proxy) and `memory` (simulated) platforms, health probes, metric
+//!   sources.
+//! - [`rollout`] and [`analysis`] (records from `loco-types`, the orchestrator and the judge from
+//!   `loco-rollout`).
+//! - [`Engine`], [`EngineBuilder`], [`EventSubscription`], [`RolloutWatch`], [`LogFollower`] and
+//!   [`Metrics`]: the facade itself.
+//!
+//! ## Crate features
+//! None; SQLite is bundled.
 //!
 //! ## Quick start
 //!
@@ -56,24 +60,52 @@
 //! (`validation_error`, `not_found`, `invalid_transition`, `self_approval`,
 //! `idempotency_conflict`, `payload_too_large`, `storage_error`) that every surface reports.
 
-pub mod analysis;
-pub mod audit;
-pub mod engine;
-pub mod error;
-pub mod health;
-pub mod lifecycle;
+mod builder;
+mod engine;
+mod follow;
 pub mod metrics;
-pub mod model;
-pub mod platform;
-pub mod rollout;
-pub mod store;
+mod subscription;
+
+pub use loco_types::{audit, cursor, document, error, event_data, lifecycle, model, plan, rules, schema};
+
+/// Canary analysis: thresholds and verdicts, the statistical judge, and the metric sources.
+pub mod analysis {
+    pub use loco_platform::metrics::{MetricSource, RequestSample, SampleBuffer, prometheus};
+    pub use loco_rollout::analysis::{CriticalWatch, judge, stats};
+    pub use loco_types::analysis::*;
+}
+
+/// Platforms: the [`Platform`](loco_platform::Platform) trait and its adapters.
+pub mod platform {
+    pub use loco_platform::*;
+}
+
+/// Health probes of rollout instances.
+pub mod health {
+    pub use loco_platform::health::*;
+}
+
+/// Rollouts: plans, records, steps and the orchestrator.
+pub mod rollout {
+    pub use loco_rollout::{RolloutHandle, lease, observer, orchestrator, steps};
+    pub use loco_types::plan::*;
+    pub use loco_types::rollout::*;
+}
+
+/// Storage: the [`Store`](loco_store::Store) trait, the SQLite store and the conformance suite.
+pub mod store {
+    pub use loco_store::*;
+}
 
 pub use audit::{AuditReport, BrokenLink};
-pub use engine::{Engine, EngineBuilder, EventSubscription};
-pub use error::{Error, FieldError, Result};
+pub use builder::EngineBuilder;
+pub use engine::{DEFAULT_MAX_CONCURRENT_ROLLOUTS, Engine};
+pub use error::{Error, ErrorCode, FieldError, Result};
+pub use follow::{LogFollower, RolloutWatch};
 pub use lifecycle::{Action, ActionInput, Status};
 pub use metrics::Metrics;
 pub use model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp};
 pub use platform::Platform;
 pub use rollout::{Rollout, RolloutPlan, RolloutState};
 pub use store::{Created, Durability, SqliteOptions, SqliteStore, Store};
+pub use subscription::EventSubscription;

@@ -8,10 +8,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::error::Error;
-use crate::lifecycle::{Action, Status};
-use crate::model::{Deployment, Timestamp};
-use crate::rollout::Rollout;
+use std::time::Duration;
+
+use loco_rollout::{RolloutLabels, RolloutObserver};
+use loco_types::Error;
+use loco_types::lifecycle::{Action, Status};
+use loco_types::model::Deployment;
 
 /// The label value used while a deployment has no platform or strategy (lifecycle-only use).
 pub const NONE_LABEL: &str = "none";
@@ -111,23 +113,6 @@ impl Metrics {
         self.count(&deployment.environment, NONE_LABEL, NONE_LABEL, deployment.status);
     }
 
-    /// Counts a rollout's deployment reaching `status`; final statuses also record the duration.
-    pub fn record_rollout_status(&self, rollout: &Rollout, status: Status) {
-        let strategy = rollout.plan.strategy.name();
-        self.count(&rollout.environment, &rollout.platform, strategy, status);
-        if matches!(status, Status::Succeeded | Status::RolledBack) {
-            let elapsed =
-                (Timestamp::now().as_datetime() - rollout.started_at.as_datetime()).to_std().unwrap_or_default();
-            self.durations
-                .get_or_create(&DurationLabels {
-                    stage: rollout.environment.clone(),
-                    platform: rollout.platform.clone(),
-                    strategy: strategy.to_owned(),
-                })
-                .observe(elapsed.as_secs_f64());
-        }
-    }
-
     fn count(&self, stage: &str, platform: &str, strategy: &str, status: Status) {
         self.deployments
             .get_or_create(&DeploymentLabels {
@@ -190,5 +175,24 @@ impl Metrics {
         self.encode_into(&mut out);
         let _ = encode_eof(&mut out);
         out
+    }
+}
+
+impl RolloutObserver for Metrics {
+    fn status(&self, labels: RolloutLabels<'_>, status: Status, elapsed: Option<Duration>) {
+        self.count(labels.environment, labels.platform, labels.strategy, status);
+        if let Some(elapsed) = elapsed {
+            self.durations
+                .get_or_create(&DurationLabels {
+                    stage: labels.environment.to_owned(),
+                    platform: labels.platform.to_owned(),
+                    strategy: labels.strategy.to_owned(),
+                })
+                .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    fn rollback(&self, trigger: &str, automatic: bool) {
+        self.record_rollback(trigger, automatic);
     }
 }

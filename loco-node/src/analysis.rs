@@ -88,8 +88,8 @@ impl From<loco_core::analysis::WindowStats> for WindowStats {
     }
 }
 
-impl From<loco_core::analysis::stats::TestResult> for TestResult {
-    fn from(t: loco_core::analysis::stats::TestResult) -> Self {
+impl From<loco_core::analysis::TestResult> for TestResult {
+    fn from(t: loco_core::analysis::TestResult) -> Self {
         Self { statistic: t.statistic, z: t.z, p_value: t.p_value }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{Env, Object, PromiseRaw};
 use napi_derive::napi;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, watch};
 
 use crate::error::Failure;
 use crate::model::wire_name;
@@ -94,7 +94,7 @@ enum Source {
         deployment_id: String,
         instance_id: String,
     },
-    Following(mpsc::Receiver<loco_core::platform::LogLine>),
+    Following(loco_core::LogFollower),
     Ended,
 }
 
@@ -120,13 +120,13 @@ impl InstanceLogs {
                 std::mem::replace(&mut *source, Source::Ended)
             {
                 tokio::select! {
-                    opened = engine.logs(&deployment_id, &instance_id) => *source = Source::Following(opened?),
+                    opened = engine.follow_logs(&deployment_id, &instance_id) => *source = Source::Following(opened?),
                     _ = stopped.wait_for(|stopped| *stopped) => return Ok(None),
                 }
             }
             let Source::Following(lines) = &mut *source else { return Ok(None) };
             let line = tokio::select! {
-                line = lines.recv() => line,
+                line = lines.next() => line,
                 _ = stopped.wait_for(|stopped| *stopped) => None,
             };
             if line.is_none() {

@@ -8,7 +8,7 @@ use loco_core::platform::{LogLine as CoreLogLine, LogStream};
 use pyo3::exceptions::{PyStopAsyncIteration, PyTimeoutError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 
 use crate::convert::{Reply, ToPython, into_python, repr, to_json_python};
 use crate::process::ProcessBound;
@@ -77,7 +77,7 @@ enum Source {
         deployment_id: String,
         instance_id: String,
     },
-    Following(mpsc::Receiver<CoreLogLine>),
+    Following(loco_core::LogFollower),
     Ended,
 }
 
@@ -99,7 +99,7 @@ impl LogSource {
             Err(e) => return Some(Err(e)),
         };
         if let Source::Pending { engine, deployment_id, instance_id } = source {
-            match engine.logs(deployment_id, instance_id).await {
+            match engine.follow_logs(deployment_id, instance_id).await {
                 Ok(lines) => *source = Source::Following(lines),
                 Err(e) => {
                     *source = Source::Ended;
@@ -108,7 +108,7 @@ impl LogSource {
             }
         }
         let Source::Following(lines) = source else { return None };
-        let line = lines.recv().await;
+        let line = lines.next().await;
         if line.is_none() {
             *source = Source::Ended;
         }

@@ -116,8 +116,7 @@ impl Backend {
             Backend::Remote(client) => Ok(client.start_rollout(id, &StartRollout { actor, plan: Some(plan) }).await?),
             Backend::Local(engine) => {
                 let plan = RolloutPlan::from_json(plan.get())?;
-                let handle = engine.start_rollout(id, plan, actor.as_deref().unwrap_or_default()).await?;
-                Ok(engine.rollout(handle.deployment_id()).await?.into())
+                Ok(engine.start_rollout(id, plan, actor.as_deref().unwrap_or_default()).await?.into())
             }
         }
     }

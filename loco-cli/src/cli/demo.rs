@@ -183,7 +183,7 @@ impl Demo {
             },
             analysis,
         };
-        let handle = self.engine.start_rollout(&d.id, plan, "deploy-bot").await?;
+        self.engine.start_rollout(&d.id, plan, "deploy-bot").await?;
         let bar = self.bar();
         loop {
             let rollout = self.engine.rollout(&d.id).await?;
@@ -194,7 +194,7 @@ impl Demo {
             }
             tokio::time::sleep(Duration::from_millis(if self.fancy { 150 } else { 1500 })).await;
         }
-        Ok(handle.wait().await?)
+        Ok(self.engine.wait_rollout(&d.id).await?)
     }
 
     fn bar(&self) -> ProgressBar {

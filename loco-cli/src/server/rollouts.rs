@@ -69,9 +69,7 @@ pub async fn start_rollout(
     JsonBody(body): JsonBody<StartRollout>,
 ) -> Result<(StatusCode, Json<Rollout>), ApiError> {
     let plan = RolloutPlan::from_json(body.plan_json())?;
-    // The handle is not kept: the rollout runs on in the engine, and its record is the API.
-    let handle = state.engine.start_rollout(&id, plan, body.actor()).await?;
-    let rollout = state.engine.rollout(handle.deployment_id()).await?;
+    let rollout = state.engine.start_rollout(&id, plan, body.actor()).await?;
     Ok((StatusCode::ACCEPTED, Json(rollout.into())))
 }
 
@@ -186,13 +184,13 @@ pub async fn instance_logs(
     State(state): State<Arc<AppState>>,
     path: InstancePath,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    let lines = state.engine.logs(&path.id, &path.instance_id).await?;
+    let lines = state.engine.follow_logs(&path.id, &path.instance_id).await?;
     let mut shutdown = state.shutdown.clone();
     let closing = async move {
         // An error means the server (the sender) is gone, which is also the end.
         let _ = shutdown.wait_for(|closing| *closing).await;
     };
-    let frames = stream::unfold(lines, |mut lines| async move { lines.recv().await.map(|line| (line, lines)) })
+    let frames = stream::unfold(lines, |mut lines| async move { lines.next().await.map(|line| (line, lines)) })
         .map(|line| Ok(SseEvent::default().data(to_json(&LogLine::from(line)))))
         .take_until(closing);
     Ok(Sse::new(frames).keep_alive(keep_alive(&state)))

@@ -124,7 +124,7 @@ async fn sixty_percent_errors_roll_back_automatically_on_the_deciding_request() 
 
     assert_eq!(rollout.state, RolloutState::RolledBack);
     let failure = rollout.failure.clone().unwrap();
-    assert_eq!(failure.code, "analysis_critical", "{failure:?}");
+    assert_eq!(failure.code.as_str(), "analysis_critical", "{failure:?}");
     assert!(failure.message.contains("above the critical 50%"), "{}", failure.message);
     assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
     let events = engine.events(&id).await.unwrap();
@@ -158,7 +158,7 @@ async fn fifteen_points_more_errors_pause_until_the_rollback_is_approved() {
 
     let d = engine.rollback(&id, "carol", "approve the rollback: errors up 15 points").await.unwrap();
     assert_eq!(d.status, Status::RolledBack);
-    let rollout = handle.wait().await.unwrap();
+    let rollout = engine.wait_rollout(&handle.deployment_id).await.unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
     assert_eq!(rollout.progress.traffic[0].version, "v1");
     engine.close().await.unwrap();
@@ -181,7 +181,7 @@ async fn override_continues_a_paused_canary() {
 
     let continued = engine.override_rollout(&id, "carol", "known noisy endpoint; accept").await.unwrap();
     assert_ne!(continued.state, RolloutState::Paused);
-    let rollout = handle.wait().await.unwrap();
+    let rollout = engine.wait_rollout(&handle.deployment_id).await.unwrap();
     assert_eq!(rollout.state, RolloutState::Succeeded, "{:?}", rollout.failure);
     let events = engine.events(&id).await.unwrap();
     let over = events.iter().find(|e| e.data.as_ref().is_some_and(|d| d["action"] == "override")).unwrap();

@@ -127,7 +127,7 @@ async fn every_strategy_really_moves_traffic_to_the_new_version() {
             .await;
             assert_eq!(versions(&endpoint, 20).await, HashMap::from([("v1".to_owned(), 10), ("v2".to_owned(), 10)]));
         }
-        let rollout = handle.wait().await.unwrap();
+        let rollout = engine.wait_rollout(&handle.deployment_id).await.unwrap();
         assert_eq!(rollout.state, RolloutState::Succeeded, "{name}: {:?}", rollout.failure);
         assert_eq!(engine.get(&v2).await.unwrap().status, Status::Succeeded);
         assert_eq!(versions(&endpoint, 10).await, HashMap::from([("v2".to_owned(), 10)]), "{name}");
@@ -219,10 +219,10 @@ async fn instance_output_is_streamed_as_logs() {
     let id = approved(&engine).await;
     let rollout = engine.run_rollout(&id, plan(Strategy::Immediate {}, release("v7", &[]), 1), "ops").await.unwrap();
     let instance = rollout.progress.instances.iter().find(|i| i.state == InstanceState::Running).unwrap();
-    let mut logs = engine.logs(&id, &instance.id).await.unwrap();
-    let line = tokio::time::timeout(Duration::from_secs(5), logs.recv()).await.unwrap().unwrap();
+    let mut logs = engine.follow_logs(&id, &instance.id).await.unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(5), logs.next()).await.unwrap().unwrap();
     assert!(line.line.starts_with("demo-service v7 listening on 127.0.0.1:"), "{line:?}");
-    assert_eq!(engine.logs(&id, "ins_nope").await.unwrap_err().code(), "platform_error");
+    assert_eq!(engine.follow_logs(&id, "ins_nope").await.unwrap_err().code(), "platform_error");
     engine.close().await.unwrap();
 }
 
@@ -290,7 +290,7 @@ async fn an_engine_killed_mid_canary_is_recovered_with_traffic_back_on_the_old_v
     let engine = local_engine(dir.path()).await; // recovers while opening
     let after = engine.rollout(&v2).await.unwrap();
     assert_eq!(after.state, RolloutState::RolledBack, "{:?}", after.failure);
-    assert_eq!(after.failure.as_ref().unwrap().code, "engine_restarted");
+    assert_eq!(after.failure.as_ref().unwrap().code.as_str(), "engine_restarted");
     assert_eq!(engine.get(&v2).await.unwrap().status, Status::RolledBack);
     assert!(orphans_v2.iter().all(|p| !alive(*p)), "the canary's processes were stopped");
     let endpoint = after.progress.endpoint.clone().expect("the new proxy");

@@ -168,7 +168,7 @@ async fn a_rollout_judged_by_prometheus_rolls_back_a_bad_canary() {
         }
         assert_eq!(rollout.state, RolloutState::RolledBack);
         let failure = rollout.failure.unwrap();
-        assert_eq!(failure.code, "analysis_critical");
+        assert_eq!(failure.code.as_str(), "analysis_critical");
         assert!(
             failure.message.contains("error rate 60.0%") && failure.message.contains("p99 latency 900.0 ms"),
             "{}",

@@ -202,7 +202,10 @@ async fn a_canary_that_breaks_while_observed_rolls_back_at_that_step() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     sim.crash_version("v2");
-    let rollout = tokio::time::timeout(Duration::from_secs(5), handle.wait()).await.unwrap().unwrap();
+    let rollout = tokio::time::timeout(Duration::from_secs(5), engine.wait_rollout(&handle.deployment_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
     assert_eq!(rollout.failure.as_ref().unwrap().step, Some(4), "failed while observing the 10% step");
     assert_eq!(sim.traffic(&target("api")), only("v1"));
@@ -218,7 +221,7 @@ async fn a_first_release_that_fails_is_taken_down() {
     sim.fail_deploys_of("v1");
     let rollout = engine.run_rollout(&id, plan(Strategy::Immediate {}, "v1", 1), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
-    assert_eq!(rollout.failure.unwrap().code, "step_failed");
+    assert_eq!(rollout.failure.unwrap().code.as_str(), "step_failed");
     assert!(sim.running(&target("api")).is_empty());
     assert!(engine.releases("api", "staging", 10).await.unwrap().is_empty());
 }
@@ -244,8 +247,8 @@ async fn one_active_rollout_per_service_and_environment() {
     let other = engine.start_rollout(&other, slow.clone(), "ops").await.unwrap();
     let err = engine.succeed(&first, "ops", None).await.unwrap_err();
     assert_eq!(err.code(), "rollout_in_progress");
-    assert_eq!(running.wait().await.unwrap().state, RolloutState::Succeeded);
-    assert_eq!(other.wait().await.unwrap().state, RolloutState::Succeeded);
+    assert_eq!(engine.wait_rollout(&running.deployment_id).await.unwrap().state, RolloutState::Succeeded);
+    assert_eq!(engine.wait_rollout(&other.deployment_id).await.unwrap().state, RolloutState::Succeeded);
     // Once it finished, the next one may go.
     let next = engine.run_rollout(&second, plan(Strategy::Immediate {}, "v2", 1), "ops").await.unwrap();
     assert_eq!(next.state, RolloutState::Succeeded);
@@ -262,7 +265,7 @@ async fn the_concurrency_limit_queues_rollouts() {
         handles.push(engine.start_rollout(&id, plan(canary(vec![50], 0.05), "v1", 1), "ops").await.unwrap());
     }
     for h in handles {
-        assert_eq!(h.wait().await.unwrap().state, RolloutState::Succeeded);
+        assert_eq!(engine.wait_rollout(&h.deployment_id).await.unwrap().state, RolloutState::Succeeded);
     }
     // With one slot, each service's calls form one unbroken run.
     let services: Vec<String> =
@@ -319,9 +322,9 @@ async fn rollback_during_a_running_canary_restores_the_old_release() {
         .unwrap()
         .unwrap();
     assert_eq!(d.status, Status::RolledBack);
-    let rollout = handle.wait().await.unwrap();
+    let rollout = engine.wait_rollout(&handle.deployment_id).await.unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
-    assert_eq!(rollout.failure.unwrap().code, "rollback_requested");
+    assert_eq!(rollout.failure.unwrap().code.as_str(), "rollback_requested");
     assert_eq!(sim.traffic(&target("api")), only("v1"));
     let last = engine.events(&id).await.unwrap().pop().unwrap();
     assert_eq!(
@@ -372,7 +375,7 @@ async fn a_failed_rollback_is_recorded_and_can_be_retried() {
     sim.fail_rollbacks(true);
     let rollout = engine.run_rollout(&id, plan(Strategy::Immediate {}, "v2", 1), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::RollbackFailed);
-    assert_eq!(rollout.failure.as_ref().unwrap().code, "rollback_failed");
+    assert_eq!(rollout.failure.as_ref().unwrap().code.as_str(), "rollback_failed");
     assert_eq!(engine.get(&id).await.unwrap().status, Status::Failed);
 
     let err = engine.rollback(&id, "carol", "retry").await.unwrap_err();
@@ -412,7 +415,7 @@ async fn an_interrupted_rollout_is_rolled_back_by_the_next_engine() {
     let engine = engine_with(&restarted, &path).await; // recovers while opening
     let rollout = engine.rollout(&id).await.unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
-    assert_eq!(rollout.failure.unwrap().code, "engine_restarted");
+    assert_eq!(rollout.failure.unwrap().code.as_str(), "engine_restarted");
     assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
     assert_eq!(restarted.traffic(&target("api")), only("v1"));
     assert_eq!(restarted.running(&target("api")).len(), 1, "a replacement v1 instance serves");

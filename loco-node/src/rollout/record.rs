@@ -120,7 +120,11 @@ impl TryFrom<loco_core::Rollout> for Rollout {
                 analysis: p.analysis.map(Judgement::from),
             },
             previous: r.previous.map(Release::try_from).transpose()?,
-            failure: r.failure.map(|f| RolloutFailure { code: f.code, message: f.message, step: f.step }),
+            failure: r.failure.map(|f| RolloutFailure {
+                code: f.code.as_str().to_owned(),
+                message: f.message,
+                step: f.step,
+            }),
             actor: r.actor,
             owner: r.owner,
             heartbeat_at: r.heartbeat_at.to_string(),

@@ -1,0 +1,142 @@
+//! [`EngineBuilder`]: opens an [`Engine`] on a store, with platforms (the local one included, by
+//! its state directory), per-environment analysis thresholds and a concurrency limit, and
+//! recovers rollouts an earlier engine left unfinished before handing it over. Every surface
+//! (HTTP server, CLI, Python, Node) assembles its engine here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use loco_platform::Platform;
+use loco_platform::local::{LocalOptions, LocalPlatform};
+use loco_store::{SqliteOptions, SqliteStore, Store};
+use loco_types::analysis::Thresholds;
+use loco_types::{Error, Result};
+
+use crate::engine::{DEFAULT_MAX_CONCURRENT_ROLLOUTS, Engine};
+
+enum Location {
+    File(PathBuf),
+    Memory,
+    Store(Arc<dyn Store>),
+}
+
+/// Opens an [`Engine`] with platforms registered and interrupted rollouts recovered.
+///
+/// ```no_run
+/// # async fn demo() -> loco_core::Result<()> {
+/// let engine = loco_core::Engine::builder().path("loco.db").local_platform("loco.db.state").open().await?;
+/// # Ok(()) }
+/// ```
+pub struct EngineBuilder {
+    location: Location,
+    sqlite: SqliteOptions,
+    platforms: Vec<Arc<dyn Platform>>,
+    local_state_dir: Option<PathBuf>,
+    thresholds: Vec<(String, Thresholds)>,
+    max_concurrent_rollouts: usize,
+}
+
+impl EngineBuilder {
+    pub(crate) fn new() -> Self {
+        Self {
+            location: Location::Memory,
+            sqlite: SqliteOptions::default(),
+            platforms: Vec::new(),
+            local_state_dir: None,
+            thresholds: Vec::new(),
+            max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Stores everything in the SQLite file at `path` (the default is a private in-memory database).
+    #[must_use]
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.location = Location::File(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Uses any [`Store`] implementation.
+    #[must_use]
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.location = Location::Store(store);
+        self
+    }
+
+    /// SQLite tuning (durability, pool size, batch size).
+    #[must_use]
+    pub fn sqlite_options(mut self, options: SqliteOptions) -> Self {
+        self.sqlite = options;
+        self
+    }
+
+    /// Registers a platform that rollout plans can name.
+    #[must_use]
+    pub fn platform(mut self, platform: Arc<dyn Platform>) -> Self {
+        self.platforms.push(platform);
+        self
+    }
+
+    /// Registers the local platform (child processes behind a weighted proxy on 127.0.0.1), keeping
+    /// its pidfiles and logs in `state_dir` (created if missing); use the same directory across
+    /// restarts so a restarted engine can adopt or stop what an earlier one started.
+    #[must_use]
+    pub fn local_platform(mut self, state_dir: impl AsRef<Path>) -> Self {
+        self.local_state_dir = Some(state_dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Analysis thresholds for every environment of a JSON document mapping environment names to
+    /// thresholds (`{"production": {"min_samples": 100}}`), as a thresholds file or a binding's
+    /// dictionary gives them. Problems are validation errors naming the full path
+    /// (`thresholds.production.alpha`).
+    pub fn thresholds_json(mut self, json: &str) -> Result<Self> {
+        self.thresholds.extend(Thresholds::by_environment_from_json(json)?);
+        Ok(self)
+    }
+
+    /// Analysis thresholds for one environment (compared case-insensitively); plans may still
+    /// set their own. Without this, the defaults of [`Thresholds`] apply.
+    #[must_use]
+    pub fn thresholds(mut self, environment: &str, thresholds: Thresholds) -> Self {
+        self.thresholds.push((environment.to_owned(), thresholds));
+        self
+    }
+
+    /// Most rollouts executing at once; further ones wait their turn (default 1024).
+    #[must_use]
+    pub fn max_concurrent_rollouts(mut self, limit: usize) -> Self {
+        self.max_concurrent_rollouts = limit;
+        self
+    }
+
+    /// Opens the store, registers the platforms, then recovers rollouts left unfinished by an
+    /// engine that stopped (see [`Engine::recover_rollouts`]) before returning. Thresholds are
+    /// checked before anything is opened.
+    pub async fn open(self) -> Result<Engine> {
+        for (environment, thresholds) in &self.thresholds {
+            thresholds.validate(&format!("thresholds.{environment}."))?;
+        }
+        let mut platforms = self.platforms;
+        if let Some(state_dir) = &self.local_state_dir {
+            let local = LocalPlatform::new(LocalOptions::new(state_dir))
+                .map_err(|e| Error::Platform { platform: "local".to_owned(), message: e.message })?;
+            platforms.push(Arc::new(local));
+        }
+        let store: Arc<dyn Store> = match self.location {
+            Location::File(path) => Arc::new(SqliteStore::open(path, self.sqlite).await?),
+            Location::Memory => Arc::new(SqliteStore::open_in_memory(self.sqlite).await?),
+            Location::Store(store) => store,
+        };
+        let engine = Engine::assemble(store, self.max_concurrent_rollouts);
+        for platform in platforms {
+            engine.register_platform(platform);
+        }
+        for (environment, thresholds) in self.thresholds {
+            engine.set_thresholds(&environment, thresholds)?;
+        }
+        engine.recover_rollouts().await?;
+        Ok(engine)
+    }
+}

@@ -1,0 +1,347 @@
+//! One rollout being executed: its steps one by one, each recorded before the next begins.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loco_platform::{HealthOutcome, Instance, InstanceState, Platform, Target, TrafficWeight, health};
+use loco_store::{NewEvent, RolloutUpdate};
+use loco_types::Result;
+use loco_types::analysis::Thresholds;
+use loco_types::event_data::{
+    CanaryPromotedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn, StepDone, StepProgressData,
+};
+use loco_types::lifecycle::{Action, ActionInput, Status};
+use loco_types::model::Timestamp;
+use loco_types::plan::Strategy;
+use loco_types::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutState, Step};
+use tokio::sync::mpsc;
+
+use super::{Halt, Interrupt, Mode, Orchestrator, Reason, SYSTEM_ACTOR};
+use crate::steps::plan_steps;
+
+/// A step's verdict: go on, or stop with a failure code and message.
+pub(super) type StepOutcome = std::result::Result<(), (FailureCode, String)>;
+
+/// One rollout being executed.
+pub(super) struct Execution<'o> {
+    pub(super) orch: &'o Orchestrator,
+    pub(super) platform: Arc<dyn Platform>,
+    pub(super) target: Target,
+    pub(super) rollout: Rollout,
+    pub(super) interrupts: mpsc::UnboundedReceiver<Interrupt>,
+    pub(super) thresholds: Thresholds,
+    checked: HashSet<String>,
+    pub(super) last_save: Instant,
+    /// Events written with the next update (so a critical finding and the decision to roll
+    /// back share one transaction, one disk flush, before the platform is called).
+    pub(super) pending: Vec<NewEvent>,
+}
+
+impl<'o> Execution<'o> {
+    pub(super) fn new(
+        orch: &'o Orchestrator,
+        rollout: Rollout,
+        platform: Arc<dyn Platform>,
+        interrupts: mpsc::UnboundedReceiver<Interrupt>,
+        thresholds: Thresholds,
+    ) -> Self {
+        let target = Target { service: rollout.service.clone(), environment: rollout.environment.clone() };
+        Self {
+            orch,
+            platform,
+            target,
+            rollout,
+            interrupts,
+            thresholds,
+            checked: HashSet::new(),
+            last_save: Instant::now(),
+            pending: Vec::new(),
+        }
+    }
+
+    pub(super) fn new_version(&self) -> &str {
+        &self.rollout.plan.release.version
+    }
+
+    pub(super) fn old_version(&self) -> Option<&str> {
+        self.rollout.previous.as_ref().map(|p| p.version.as_str())
+    }
+
+    pub(super) async fn run(&mut self, mode: Mode) -> Result<()> {
+        match mode {
+            Mode::Rollback(input) => self.roll_back(Reason::Requested(input)).await,
+            Mode::Recover => {
+                let p = &self.rollout.progress;
+                if self.rollout.state == RolloutState::RollingBack {
+                    self.roll_back(Reason::Resume).await
+                } else if p.total_steps > 0 && p.completed_steps == p.total_steps {
+                    self.succeed().await
+                } else {
+                    let message = format!(
+                        "the engine stopped during step {} of {}; the new release was not observed since, so the previous \
+                         release is restored",
+                        p.completed_steps + 1,
+                        p.total_steps.max(1)
+                    );
+                    let failure = RolloutFailure {
+                        code: FailureCode::EngineRestarted,
+                        message,
+                        step: Some(p.completed_steps + 1),
+                    };
+                    self.roll_back(Reason::Failed(failure, None)).await
+                }
+            }
+            Mode::Run => self.run_steps().await,
+        }
+    }
+
+    async fn run_steps(&mut self) -> Result<()> {
+        let plan = &self.rollout.plan;
+        let old = self.rollout.previous.as_ref().map_or(0, |p| running(&p.instances).count() as u32);
+        let steps = plan_steps(&plan.strategy, plan.instances, old, plan.monitor_seconds());
+        self.rollout.progress.total_steps = steps.len() as u32;
+        "starting".clone_into(&mut self.rollout.progress.step);
+        self.save(Vec::new()).await?;
+        for (index, step) in steps.iter().enumerate() {
+            let halt = match self.take_interrupt() {
+                Some(interrupt) => Some(Halt::Interrupted(interrupt)),
+                None => self.execute(index, step).await?.err(),
+            };
+            match halt {
+                // An override outside a pause has nothing to continue.
+                None | Some(Halt::Interrupted(Interrupt::Override(_))) => self.step_done(index, step).await?,
+                Some(Halt::Interrupted(Interrupt::Suspend)) => return Ok(()),
+                Some(Halt::Interrupted(Interrupt::Rollback(input))) => {
+                    return self.roll_back(Reason::Requested(input)).await;
+                }
+                Some(Halt::Failed(failure, at)) => return self.roll_back(Reason::Failed(failure, at)).await,
+            }
+        }
+        self.succeed().await
+    }
+
+    /// The next pending request, if any (an override outside a pause is dropped).
+    pub(super) fn take_interrupt(&mut self) -> Option<Interrupt> {
+        loop {
+            match self.interrupts.try_recv().ok()? {
+                Interrupt::Override(_) => {}
+                other => return Some(other),
+            }
+        }
+    }
+
+    /// Persists progress (refreshing the heartbeat) with `events`.
+    pub(super) async fn save(&mut self, events: Vec<NewEvent>) -> Result<()> {
+        self.update(RolloutUpdate { progress: Some(self.rollout.progress.clone()), events, ..RolloutUpdate::default() })
+            .await
+    }
+
+    /// Applies one atomic rollout change and keeps the returned record.
+    pub(super) async fn update(&mut self, mut update: RolloutUpdate) -> Result<()> {
+        if !self.pending.is_empty() {
+            let mut lead = std::mem::take(&mut self.pending);
+            lead.append(&mut update.lead_events);
+            update.lead_events = lead;
+        }
+        self.rollout = self.orch.store.update_rollout(&self.rollout.deployment_id, update).await?;
+        self.last_save = Instant::now();
+        Ok(())
+    }
+
+    pub(super) fn event(note: String, data: EventData) -> NewEvent {
+        NewEvent::new(SYSTEM_ACTOR, note, data)
+    }
+
+    async fn step_done(&mut self, index: usize, step: &Step) -> Result<()> {
+        let p = &mut self.rollout.progress;
+        p.completed_steps = index as u32 + 1;
+        p.step = step.describe();
+        let new = running(&p.instances).filter(|i| i.version == self.rollout.plan.release.version).count();
+        let data = EventData::StepProgress(StepProgressData::StepDone(StepDone {
+            step: index as u32 + 1,
+            of: p.total_steps,
+            action: step.clone(),
+            traffic: p.traffic.clone(),
+            running_new_instances: new as u32,
+            endpoint: p.endpoint.clone(),
+        }));
+        let note = format!("step {}/{}: {}", index + 1, p.total_steps, step.describe());
+        let mut events = vec![Self::event(note, data)];
+        if let Some(promoted) = self.promotion(step) {
+            events.push(promoted);
+        }
+        self.save(events).await
+    }
+
+    /// A `canary_promoted` event when a canary's share grows after an observed step.
+    fn promotion(&self, step: &Step) -> Option<NewEvent> {
+        let Step::Shift { percent } = step else { return None };
+        let Strategy::Canary { steps, .. } = &self.rollout.plan.strategy else { return None };
+        let before = steps.iter().copied().filter(|p| p < percent).max()?;
+        let analysis = self
+            .rollout
+            .progress
+            .analysis
+            .as_ref()
+            .map(|j| PromotionVerdict { verdict: j.verdict, reasons: j.reasons.clone() });
+        let data =
+            EventData::CanaryPromoted(CanaryPromotedData { from_percent: before, to_percent: *percent, analysis });
+        Some(Self::event(format!("canary promoted from {before}% to {percent}%"), data))
+    }
+
+    /// Executes one step. The outer `Result` is a recording failure; the inner one says whether
+    /// the rollout may go on.
+    async fn execute(&mut self, index: usize, step: &Step) -> Result<std::result::Result<(), Halt>> {
+        let step_no = Some(index as u32 + 1);
+        let outcome = match step {
+            Step::StartNew { count } => self.start_new(*count, step).await?,
+            Step::CheckNew => self.check_new().await?,
+            Step::Shift { percent } => self.shift(*percent).await,
+            Step::Observe { seconds } | Step::Monitor { seconds } => {
+                return self.observe(Duration::from_secs_f64(*seconds), step_no).await;
+            }
+            Step::StopOld { count } => self.stop_old(*count).await,
+        };
+        Ok(outcome.map_err(|(code, message)| {
+            Halt::Failed(RolloutFailure { code, message, step: step_no }, Some(Instant::now()))
+        }))
+    }
+
+    async fn start_new(&mut self, count: u32, step: &Step) -> Result<StepOutcome> {
+        let ids: Vec<String> = (0..count).map(|_| format!("ins_{}", ulid::Ulid::new())).collect();
+        for id in &ids {
+            self.rollout.progress.upsert(Instance {
+                id: id.clone(),
+                version: self.new_version().to_owned(),
+                address: None,
+                pid: None,
+                state: InstanceState::Starting,
+            });
+        }
+        // Recorded before the platform acts, so a crash cannot leave instances nobody knows of.
+        self.rollout.progress.step = step.describe();
+        self.save(Vec::new()).await?;
+        match self.platform.deploy(&self.target, &self.rollout.plan.release, &ids).await {
+            Ok(started) => {
+                for instance in started {
+                    self.rollout.progress.upsert(instance);
+                }
+                if let Ok(status) = self.platform.status(&self.target).await {
+                    self.rollout.progress.endpoint = status.endpoint;
+                }
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err((FailureCode::StepFailed, format!("starting {count} instance(s) failed: {e}")))),
+        }
+    }
+
+    async fn check_new(&mut self) -> Result<StepOutcome> {
+        let pending: Vec<Instance> = running(&self.rollout.progress.instances)
+            .filter(|i| i.version == self.new_version() && !self.checked.contains(&i.id))
+            .cloned()
+            .collect();
+        let spec = &self.rollout.plan.health;
+        let checks = pending.iter().map(|i| health::check_with_retries(spec, self.platform.as_ref(), &self.target, i));
+        let outcomes = futures_util::future::join_all(checks).await;
+        let events = outcomes.iter().map(|o| self.health_event(o)).collect();
+        self.save(events).await?;
+        if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
+            let message = format!(
+                "instance {} failed its health check after {} attempt(s): {}",
+                bad.instance_id, bad.attempts, bad.detail
+            );
+            return Ok(Err((FailureCode::HealthCheckFailed, message)));
+        }
+        self.checked.extend(outcomes.into_iter().map(|o| o.instance_id));
+        Ok(Ok(()))
+    }
+
+    async fn shift(&mut self, percent: u8) -> StepOutcome {
+        let new = TrafficWeight { version: self.new_version().to_owned(), percent: 100 };
+        let split = match self.old_version() {
+            Some(old) if percent < 100 => {
+                vec![
+                    TrafficWeight { percent, ..new },
+                    TrafficWeight { version: old.to_owned(), percent: 100 - percent },
+                ]
+            }
+            _ => vec![new],
+        };
+        match self.platform.set_traffic(&self.target, &split).await {
+            Ok(()) => {
+                self.rollout.progress.traffic = split;
+                Ok(())
+            }
+            Err(e) => Err((FailureCode::StepFailed, format!("shifting traffic failed: {e}"))),
+        }
+    }
+
+    async fn stop_old(&mut self, count: u32) -> StepOutcome {
+        let Some(previous) = &self.rollout.previous else { return Ok(()) };
+        let progress = &self.rollout.progress;
+        let already: HashSet<&str> =
+            progress.instances.iter().filter(|i| i.state == InstanceState::Stopped).map(|i| i.id.as_str()).collect();
+        let victims: Vec<Instance> = running(&previous.instances)
+            .filter(|i| !already.contains(i.id.as_str()))
+            .take(count as usize)
+            .cloned()
+            .collect();
+        match self.platform.stop(&self.target, &victims).await {
+            Ok(()) => {
+                for v in victims {
+                    self.rollout.progress.upsert(Instance { state: InstanceState::Stopped, ..v });
+                }
+                Ok(())
+            }
+            Err(e) => Err((FailureCode::StepFailed, format!("stopping old instances failed: {e}"))),
+        }
+    }
+
+    pub(super) fn health_event(&self, outcome: &HealthOutcome) -> NewEvent {
+        let verdict = if outcome.ok { "passed" } else { "failed" };
+        let note = format!(
+            "instance {} {verdict} health check ({} attempt(s)): {}",
+            outcome.instance_id, outcome.attempts, outcome.detail
+        );
+        let data = HealthCheckData { outcome: outcome.clone(), version: self.new_version().to_owned() };
+        Self::event(note, EventData::HealthCheck(data))
+    }
+
+    async fn succeed(&mut self) -> Result<()> {
+        let p = &self.rollout.progress;
+        let release = Release {
+            version: self.new_version().to_owned(),
+            deployment_id: self.rollout.deployment_id.clone(),
+            platform: self.rollout.platform.clone(),
+            spec: self.rollout.plan.release.clone(),
+            instances: running(&p.instances)
+                .filter(|i| i.version == self.rollout.plan.release.version)
+                .cloned()
+                .collect(),
+            activated_at: Timestamp::now(),
+            retired_at: None,
+        };
+        let note = format!("rollout completed: {} in {} steps", self.rollout.plan.strategy.name(), p.total_steps);
+        self.update(RolloutUpdate {
+            state: Some(RolloutState::Succeeded),
+            progress: Some(self.rollout.progress.clone()),
+            action: Some((Action::Succeed, ActionInput::new(SYSTEM_ACTOR).with_note(note))),
+            activate: Some(release),
+            ..RolloutUpdate::default()
+        })
+        .await?;
+        self.orch.report_status(&self.rollout, Status::Succeeded);
+        tracing::info!(deployment_id = %self.rollout.deployment_id, "rollout succeeded");
+        Ok(())
+    }
+}
+
+/// The data of a `step_progress` event that records a turn of the rollout.
+pub(super) fn turn(turn: RolloutTurn) -> EventData {
+    EventData::StepProgress(StepProgressData::Turn(turn))
+}
+
+pub(super) fn running(instances: &[Instance]) -> impl Iterator<Item = &Instance> {
+    instances.iter().filter(|i| i.state == InstanceState::Running)
+}

@@ -1,0 +1,220 @@
+//! Rolling a rollout back: record the decision, restore the previous release at 100 % on the
+//! platform (or take a first release down), then record `rolled_back` with how long it took.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use loco_platform::{Instance, InstanceState, PlatformResult, TrafficWeight};
+use loco_store::RolloutUpdate;
+use loco_types::Result;
+use loco_types::event_data::RolloutTurn;
+use loco_types::lifecycle::{Action, ActionInput, Status};
+use loco_types::model::Timestamp;
+use loco_types::rollout::{FailureCode, Release, RolloutFailure, RolloutState};
+
+use super::execution::{Execution, turn};
+use super::{Reason, SYSTEM_ACTOR};
+
+/// What the final `rollback` action records, and the timing of the restore.
+struct Decision {
+    actor: String,
+    note: String,
+    trigger: String,
+    automatic: bool,
+    /// When the deciding sample or check arrived, for automatic rollbacks.
+    trigger_at: Option<Instant>,
+}
+
+/// How the restore went, in milliseconds.
+struct Timing {
+    /// From the deciding sample to the platform rollback call.
+    trigger_to_call_ms: Option<f64>,
+    /// The platform rollback call itself.
+    restore_ms: f64,
+}
+
+fn ms(from: Instant, to: Instant) -> f64 {
+    to.saturating_duration_since(from).as_secs_f64() * 1000.0
+}
+
+impl Execution<'_> {
+    pub(super) async fn roll_back(&mut self, reason: Reason) -> Result<()> {
+        let decision = self.decide(&reason);
+        self.record_decision(reason, &decision).await?;
+        let called = Instant::now();
+        let restored = self.restore().await;
+        let timing = Timing {
+            trigger_to_call_ms: decision.trigger_at.map(|t| ms(t, called)),
+            restore_ms: ms(called, Instant::now()),
+        };
+        match restored {
+            Ok(restored) => self.record_rolled_back(decision, restored, &timing).await,
+            Err(e) => {
+                let message = format!("restoring the previous release failed: {e}");
+                tracing::error!(deployment_id = %self.rollout.deployment_id, %message);
+                let data = turn(RolloutTurn::Rollback { trigger: None, ok: Some(false) });
+                self.update(RolloutUpdate {
+                    state: Some(RolloutState::RollbackFailed),
+                    failure: Some(RolloutFailure {
+                        code: FailureCode::RollbackFailed,
+                        message: message.clone(),
+                        step: None,
+                    }),
+                    events: vec![Self::event(message, data)],
+                    ..RolloutUpdate::default()
+                })
+                .await
+            }
+        }
+    }
+
+    /// Who the final `rollback` action is recorded for, and why.
+    fn decide(&self, reason: &Reason) -> Decision {
+        match reason {
+            Reason::Failed(f, at) => Decision {
+                actor: SYSTEM_ACTOR.to_owned(),
+                note: format!("automatic rollback: {}", f.message),
+                trigger: f.code.as_str().to_owned(),
+                automatic: true,
+                trigger_at: *at,
+            },
+            Reason::Requested(input) => Decision {
+                actor: input.actor.clone(),
+                note: input.note.clone().unwrap_or_else(|| "rollback requested".to_owned()),
+                trigger: "manual".to_owned(),
+                automatic: false,
+                trigger_at: None,
+            },
+            Reason::Resume => {
+                let f = self.rollout.failure.as_ref();
+                Decision {
+                    actor: SYSTEM_ACTOR.to_owned(),
+                    note: format!("automatic rollback: {}", f.map_or("interrupted rollback", |f| f.message.as_str())),
+                    trigger: f.map_or(FailureCode::EngineRestarted, |f| f.code).as_str().to_owned(),
+                    automatic: true,
+                    trigger_at: None,
+                }
+            }
+        }
+    }
+
+    /// Records the decision to roll back (and `failed` for a failed rollout) before the platform acts.
+    async fn record_decision(&mut self, reason: Reason, decision: &Decision) -> Result<()> {
+        let mut update = match reason {
+            Reason::Failed(failure, _) => {
+                let fail = matches!(self.rollout.state, RolloutState::Running | RolloutState::Paused);
+                RolloutUpdate {
+                    action: fail
+                        .then(|| (Action::Fail, ActionInput::new(SYSTEM_ACTOR).with_note(failure.message.clone()))),
+                    failure: Some(failure),
+                    ..RolloutUpdate::default()
+                }
+            }
+            Reason::Requested(input) => RolloutUpdate {
+                failure: Some(RolloutFailure {
+                    code: FailureCode::RollbackRequested,
+                    message: format!(
+                        "{} requested a rollback: {}",
+                        input.actor,
+                        input.note.as_deref().unwrap_or_default()
+                    ),
+                    step: None,
+                }),
+                ..RolloutUpdate::default()
+            },
+            Reason::Resume => return Ok(()),
+        };
+        update.state = Some(RolloutState::RollingBack);
+        update.progress = Some(self.rollout.progress.clone());
+        let data = turn(RolloutTurn::Rollback { trigger: Some(decision.trigger.clone()), ok: None });
+        update.events.push(Self::event(format!("rolling back: {}", decision.note), data));
+        let failed_now = update.action.is_some();
+        self.update(update).await?;
+        if failed_now {
+            self.orch.report_status(&self.rollout, Status::Failed);
+        }
+        Ok(())
+    }
+
+    /// Restores the previous release at 100 % (or, for a first release, takes the new one down)
+    /// and stops the new instances. Returns the previous release and its serving instances.
+    async fn restore(&self) -> PlatformResult<Option<(Release, Vec<Instance>)>> {
+        let retire = self.new_instances_not_stopped();
+        let Some(previous) = &self.rollout.previous else {
+            self.platform.stop(&self.target, &retire).await?;
+            self.platform.set_traffic(&self.target, &[]).await?;
+            return Ok(None);
+        };
+        let replacements: Vec<String> =
+            (0..previous.instances.len().max(1)).map(|_| format!("ins_{}", ulid::Ulid::new())).collect();
+        let serving =
+            self.platform.rollback(&self.target, &previous.spec, &previous.instances, &replacements, &retire).await?;
+        Ok(Some((previous.clone(), serving)))
+    }
+
+    fn new_instances_not_stopped(&self) -> Vec<Instance> {
+        let version = self.new_version();
+        self.rollout
+            .progress
+            .instances
+            .iter()
+            .filter(|i| i.version == version && i.state != InstanceState::Stopped)
+            .cloned()
+            .collect()
+    }
+
+    async fn record_rolled_back(
+        &mut self,
+        decision: Decision,
+        restored: Option<(Release, Vec<Instance>)>,
+        timing: &Timing,
+    ) -> Result<()> {
+        for instance in self.new_instances_not_stopped() {
+            self.rollout.progress.upsert(Instance { state: InstanceState::Stopped, ..instance });
+        }
+        let mut activate = None;
+        self.rollout.progress.traffic = Vec::new();
+        let restored_version = restored.as_ref().map(|(p, _)| p.version.clone());
+        if let Some((previous, serving)) = restored {
+            self.rollout.progress.traffic = vec![TrafficWeight { version: previous.version.clone(), percent: 100 }];
+            let same: HashSet<&str> = previous.instances.iter().map(|i| i.id.as_str()).collect();
+            let moved = serving.len() != same.len() || serving.iter().any(|i| !same.contains(i.id.as_str()));
+            let current = self.orch.store.releases(&self.rollout.service, &self.rollout.environment, 1).await?;
+            let previous_is_current = current.first().is_some_and(|r| r.deployment_id == previous.deployment_id);
+            // Record the release again when its instances changed or when it replaces this one.
+            if moved || !previous_is_current {
+                activate =
+                    Some(Release { instances: serving, activated_at: Timestamp::now(), retired_at: None, ..previous });
+            }
+        }
+        if let Ok(status) = self.platform.status(&self.target).await {
+            self.rollout.progress.endpoint = status.endpoint;
+        }
+        "rolled back".clone_into(&mut self.rollout.progress.step);
+        let summary = match &restored_version {
+            Some(v) => format!("restored {v} to 100% of traffic in {:.1} ms", timing.restore_ms),
+            None => format!("took the first release down in {:.1} ms", timing.restore_ms),
+        };
+        let data = turn(RolloutTurn::Restored {
+            version: restored_version,
+            trigger: decision.trigger.clone(),
+            trigger_to_rollback_call_ms: timing.trigger_to_call_ms,
+            restore_ms: timing.restore_ms,
+        });
+        // The platform's state is recorded first, then the lifecycle's last word.
+        self.save(vec![Self::event(summary, data)]).await?;
+        let Decision { actor, note, trigger, automatic, .. } = decision;
+        self.update(RolloutUpdate {
+            state: Some(RolloutState::RolledBack),
+            progress: Some(self.rollout.progress.clone()),
+            action: Some((Action::Rollback, ActionInput::new(actor).with_note(note))),
+            activate,
+            ..RolloutUpdate::default()
+        })
+        .await?;
+        self.orch.report_status(&self.rollout, Status::RolledBack);
+        self.orch.observer.rollback(&trigger, automatic);
+        tracing::warn!(deployment_id = %self.rollout.deployment_id, %trigger, "rollout rolled back");
+        Ok(())
+    }
+}

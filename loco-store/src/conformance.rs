@@ -1,0 +1,409 @@
+//! The store conformance suite: the behaviour every [`Store`] backend must show, written once
+//! against the trait. A backend's tests call [`run`] with a [`Backend`] that opens its stores;
+//! SQLite runs it in this crate's tests, and any later backend runs the same suite unchanged.
+//!
+//! Each check uses its own database (named by the check) and panics with the check's name and
+//! what differed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use loco_types::lifecycle::{Action, ActionInput, Status};
+use loco_types::model::{Deployment, EventKind, ListQuery, NewDeployment};
+use loco_types::plan::RolloutPlan;
+use loco_types::rollout::{Release, RolloutFailure, RolloutProgress, RolloutState};
+use loco_types::rules::{BeginRollout, NewEvent, RolloutUpdate};
+use loco_types::{ErrorCode, Result};
+
+use crate::Store;
+
+/// Opens stores of one backend for the suite.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Opens the store named `name`: empty the first time, and the same data every later time
+    /// (after the previous handle was closed), so durability can be checked.
+    async fn open(&self, name: &str) -> Result<Arc<dyn Store>>;
+}
+
+/// Runs every check against `backend`.
+pub async fn run(backend: &dyn Backend) {
+    creates_are_durable(backend).await;
+    idempotency_keys_replay_or_conflict(backend).await;
+    refused_actions_write_nothing(backend).await;
+    lists_page_newest_first(backend).await;
+    subscribers_see_committed_events_in_order(backend).await;
+    the_audit_chain_covers_every_event(backend).await;
+    beginning_a_rollout_starts_the_deployment(backend).await;
+    one_active_rollout_per_target(backend).await;
+    rollout_changes_are_atomic(backend).await;
+    releases_are_history_newest_first(backend).await;
+    a_closed_store_refuses_writes(backend).await;
+}
+
+fn request(service: &str) -> NewDeployment {
+    NewDeployment {
+        service: service.to_owned(),
+        environment: "staging".to_owned(),
+        version: "1.0.0".to_owned(),
+        requester: "alice".to_owned(),
+        work_refs: vec!["PAY-1".to_owned()],
+        rollback_plan: "redeploy".to_owned(),
+        risk: None,
+    }
+}
+
+fn plan(version: &str) -> RolloutPlan {
+    let json = format!(
+        r#"{{"platform": "memory", "strategy": {{"type": "immediate"}}, "release": {{"version": "{version}"}}}}"#
+    );
+    RolloutPlan::from_json(&json).expect("a valid plan")
+}
+
+async fn open(backend: &dyn Backend, name: &str) -> Arc<dyn Store> {
+    backend.open(name).await.unwrap_or_else(|e| panic!("{name}: cannot open the store: {e}"))
+}
+
+fn code<T: std::fmt::Debug>(check: &str, result: Result<T>) -> ErrorCode {
+    match result {
+        Ok(value) => panic!("{check}: expected an error, got {value:?}"),
+        Err(e) => e.kind(),
+    }
+}
+
+async fn approved(store: &dyn Store, service: &str) -> Deployment {
+    let d = store.create(request(service), None).await.expect("create").deployment;
+    store.apply(&d.id, Action::Approve, ActionInput::new("bob")).await.expect("approve")
+}
+
+async fn begin(store: &dyn Store, id: &str, version: &str) -> Result<(Deployment, loco_types::rollout::Rollout)> {
+    store
+        .begin_rollout(BeginRollout {
+            deployment_id: id.to_owned(),
+            plan: plan(version),
+            actor: "deployer".to_owned(),
+            owner: "engine-a".to_owned(),
+        })
+        .await
+}
+
+fn progress_event(note: &str) -> NewEvent {
+    use loco_types::event_data::{EventData, RolloutTurn, StepProgressData};
+    NewEvent::new("loco", note, EventData::StepProgress(StepProgressData::Turn(RolloutTurn::Extend { extension: 1 })))
+}
+
+async fn creates_are_durable(backend: &dyn Backend) {
+    let check = "creates_are_durable";
+    let store = open(backend, check).await;
+    let created = store.create(request("api"), None).await.expect("create");
+    assert!(!created.replayed, "{check}");
+    let d = created.deployment;
+    assert_eq!((d.status, d.reviewed_by.as_deref()), (Status::PendingApproval, None), "{check}");
+    assert_eq!(store.get(&d.id).await.expect("get"), d, "{check}: get returns the created row");
+    store.close().await.expect("close");
+    let store = open(backend, check).await;
+    assert_eq!(store.get(&d.id).await.expect("get after reopen"), d, "{check}: the row survives a reopen");
+    let events = store.events(&d.id).await.expect("events");
+    assert_eq!(events.len(), 1, "{check}: exactly one event");
+    assert_eq!(
+        (events[0].seq, events[0].kind, events[0].from_status, events[0].to_status, events[0].actor.as_str()),
+        (1, EventKind::Created, None, Some(Status::PendingApproval), "alice"),
+        "{check}"
+    );
+    assert_eq!(code(check, store.get("dep_missing").await), ErrorCode::NotFound);
+    assert_eq!(code(check, store.events("dep_missing").await), ErrorCode::NotFound);
+    store.close().await.expect("close");
+}
+
+async fn idempotency_keys_replay_or_conflict(backend: &dyn Backend) {
+    let check = "idempotency_keys_replay_or_conflict";
+    let store = open(backend, check).await;
+    let first = store.create(request("api"), Some("key-1".into())).await.expect("create");
+    store.apply(&first.deployment.id, Action::Approve, ActionInput::new("bob")).await.expect("approve");
+    let again = store.create(request("api"), Some("key-1".into())).await.expect("replay");
+    assert!(again.replayed, "{check}: the same request with the same key is a replay");
+    assert_eq!(again.deployment.id, first.deployment.id, "{check}");
+    assert_eq!(again.deployment.status, Status::Approved, "{check}: a replay returns the deployment as it is now");
+    let other = store.create(request("web"), Some("key-1".into())).await;
+    assert_eq!(code(check, other), ErrorCode::IdempotencyConflict);
+    let page = store.list(&ListQuery::default()).await.expect("list");
+    assert_eq!(page.items.len(), 1, "{check}: neither the replay nor the conflict wrote a row");
+    assert_eq!(store.events_after(0, 100).await.expect("events").len(), 2, "{check}: created + approved only");
+    store.close().await.expect("close");
+}
+
+async fn refused_actions_write_nothing(backend: &dyn Backend) {
+    let check = "refused_actions_write_nothing";
+    let store = open(backend, check).await;
+    let d = store.create(request("api"), None).await.expect("create").deployment;
+    let by_requester = store.apply(&d.id, Action::Approve, ActionInput::new("alice")).await;
+    assert_eq!(code(check, by_requester), ErrorCode::SelfApproval);
+    let too_early = store.apply(&d.id, Action::Start, ActionInput::new("bob")).await;
+    assert_eq!(code(check, too_early), ErrorCode::InvalidTransition);
+    let missing = store.apply("dep_missing", Action::Approve, ActionInput::new("bob")).await;
+    assert_eq!(code(check, missing), ErrorCode::NotFound);
+    assert_eq!(store.get(&d.id).await.expect("get"), d, "{check}: the row is unchanged");
+    assert_eq!(store.events(&d.id).await.expect("events").len(), 1, "{check}: no event was written");
+    let approved = store.apply(&d.id, Action::Approve, ActionInput::new("bob").with_note("ok")).await.expect("approve");
+    assert_eq!((approved.status, approved.reviewed_by.as_deref()), (Status::Approved, Some("bob")), "{check}");
+    assert_eq!(approved.reviewed_at, Some(approved.updated_at), "{check}");
+    let events = store.events(&d.id).await.expect("events");
+    assert_eq!(events.len(), 2, "{check}");
+    assert_eq!(
+        (events[1].kind, events[1].from_status, events[1].to_status, events[1].note.as_deref()),
+        (EventKind::Approved, Some(Status::PendingApproval), Some(Status::Approved), Some("ok")),
+        "{check}"
+    );
+    store.close().await.expect("close");
+}
+
+async fn lists_page_newest_first(backend: &dyn Backend) {
+    let check = "lists_page_newest_first";
+    let store = open(backend, check).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let service = if i % 2 == 0 { "api" } else { "web" };
+        ids.push(store.create(request(service), None).await.expect("create").deployment.id);
+    }
+    store.apply(&ids[6], Action::Approve, ActionInput::new("bob")).await.expect("approve");
+    let mut seen = Vec::new();
+    let mut query = ListQuery { limit: Some(3), ..ListQuery::default() };
+    let mut pages = 0;
+    loop {
+        let page = store.list(&query).await.expect("list");
+        pages += 1;
+        seen.extend(page.items.iter().map(|d| d.id.clone()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!((seen, pages), (ids.clone(), 3), "{check}: every deployment once, newest first");
+    let api = ListQuery { service: Some("api".into()), ..ListQuery::default() };
+    assert_eq!(store.list(&api).await.expect("list").items.len(), 4, "{check}");
+    let approved = ListQuery { status: Some(Status::Approved), ..ListQuery::default() };
+    let approved: Vec<String> = store.list(&approved).await.expect("list").items.into_iter().map(|d| d.id).collect();
+    assert_eq!(approved, vec![ids[0].clone()], "{check}");
+    let forged = ListQuery { cursor: Some("not-a-cursor".into()), ..ListQuery::default() };
+    assert_eq!(code(check, store.list(&forged).await), ErrorCode::ValidationError);
+    store.close().await.expect("close");
+}
+
+async fn subscribers_see_committed_events_in_order(backend: &dyn Backend) {
+    let check = "subscribers_see_committed_events_in_order";
+    let store = open(backend, check).await;
+    let mut live = store.subscribe();
+    let d = store.create(request("api"), None).await.expect("create").deployment;
+    let _ = store.apply(&d.id, Action::Approve, ActionInput::new("alice")).await; // refused: self-approval
+    store.apply(&d.id, Action::Approve, ActionInput::new("bob")).await.expect("approve");
+    let first = live.recv().await.expect("first event");
+    let second = live.recv().await.expect("second event");
+    assert_eq!((first.seq, first.kind), (1, EventKind::Created), "{check}");
+    assert_eq!((second.seq, second.kind), (2, EventKind::Approved), "{check}: the refused write sent nothing");
+    let replay = store.events_after(1, 10).await.expect("events_after");
+    assert_eq!(replay, vec![second], "{check}: catching up returns the same events");
+    store.close().await.expect("close");
+}
+
+async fn the_audit_chain_covers_every_event(backend: &dyn Backend) {
+    let check = "the_audit_chain_covers_every_event";
+    let store = open(backend, check).await;
+    let d = approved(store.as_ref(), "api").await;
+    store.apply(&d.id, Action::Start, ActionInput::new("bot")).await.expect("start");
+    let report = store.verify_audit().await.expect("verify");
+    let events = store.events(&d.id).await.expect("events");
+    assert!(report.valid, "{check}: {report:?}");
+    assert_eq!(report.events_checked, 3, "{check}");
+    assert_eq!(report.head_hash.as_deref(), Some(events[2].hash.as_str()), "{check}");
+    let mut previous = loco_types::audit::GENESIS_HASH.to_owned();
+    for event in &events {
+        assert_eq!(
+            event.hash,
+            loco_types::audit::event_hash(&previous, event, None),
+            "{check}: event {} chains from the one before",
+            event.seq
+        );
+        previous.clone_from(&event.hash);
+    }
+    store.close().await.expect("close");
+}
+
+async fn beginning_a_rollout_starts_the_deployment(backend: &dyn Backend) {
+    let check = "beginning_a_rollout_starts_the_deployment";
+    let store = open(backend, check).await;
+    let d = approved(store.as_ref(), "api").await;
+    let (started, rollout) = begin(store.as_ref(), &d.id, "").await.expect("begin");
+    assert_eq!(started.status, Status::Started, "{check}");
+    assert_eq!((rollout.state, rollout.previous.clone()), (RolloutState::Running, None), "{check}");
+    assert_eq!(rollout.plan.release.version, "1.0.0", "{check}: an empty version takes the deployment's");
+    assert_eq!(store.rollout(&d.id).await.expect("rollout"), rollout, "{check}");
+    let events = store.events(&d.id).await.expect("events");
+    let last = events.last().expect("an event");
+    assert_eq!(
+        (last.kind, last.actor.as_str(), last.note.as_deref()),
+        (EventKind::Started, "deployer", Some("rollout: immediate on memory")),
+        "{check}"
+    );
+    let by_caller = store.apply(&d.id, Action::Succeed, ActionInput::new("bob")).await;
+    assert_eq!(code(check, by_caller), ErrorCode::RolloutInProgress);
+    let pending = store.create(request("web"), None).await.expect("create").deployment;
+    assert_eq!(code(check, begin(store.as_ref(), &pending.id, "2").await), ErrorCode::InvalidTransition);
+    assert_eq!(code(check, store.rollout(&pending.id).await), ErrorCode::NotFound);
+    store.close().await.expect("close");
+}
+
+async fn one_active_rollout_per_target(backend: &dyn Backend) {
+    let check = "one_active_rollout_per_target";
+    let store = open(backend, check).await;
+    let first = approved(store.as_ref(), "api").await;
+    let second = approved(store.as_ref(), "api").await;
+    begin(store.as_ref(), &first.id, "2").await.expect("begin");
+    let events_before = store.events_after(0, 1000).await.expect("events").len();
+    match begin(store.as_ref(), &second.id, "3").await {
+        Err(loco_types::Error::RolloutConflict { active, .. }) => assert_eq!(active, first.id, "{check}"),
+        other => panic!("{check}: expected rollout_conflict, got {other:?}"),
+    }
+    assert_eq!(store.get(&second.id).await.expect("get").status, Status::Approved, "{check}");
+    assert_eq!(store.events_after(0, 1000).await.expect("events").len(), events_before, "{check}");
+    let finished = RolloutUpdate { state: Some(RolloutState::RolledBack), ..RolloutUpdate::default() };
+    store.update_rollout(&first.id, finished).await.expect("finish");
+    let (_, rollout) = begin(store.as_ref(), &second.id, "3").await.expect("begin after the first finished");
+    assert_eq!(rollout.state, RolloutState::Running, "{check}");
+    let revive = RolloutUpdate { state: Some(RolloutState::Running), ..RolloutUpdate::default() };
+    assert_eq!(code(check, store.update_rollout(&first.id, revive).await), ErrorCode::RolloutConflict);
+    let active: Vec<String> =
+        store.rollouts(true).await.expect("rollouts").into_iter().map(|r| r.deployment_id).collect();
+    assert_eq!(active, vec![second.id.clone()], "{check}");
+    assert_eq!(store.rollouts(false).await.expect("rollouts").len(), 2, "{check}");
+    store.close().await.expect("close");
+}
+
+async fn rollout_changes_are_atomic(backend: &dyn Backend) {
+    let check = "rollout_changes_are_atomic";
+    let store = open(backend, check).await;
+    let d = approved(store.as_ref(), "api").await;
+    begin(store.as_ref(), &d.id, "2").await.expect("begin");
+    let before = store.events(&d.id).await.expect("events").len();
+    let stolen = RolloutUpdate {
+        owner: Some("engine-b".into()),
+        expect_owner: Some("engine-x".into()),
+        events: vec![progress_event("must not be written")],
+        ..RolloutUpdate::default()
+    };
+    assert_eq!(code(check, store.update_rollout(&d.id, stolen).await), ErrorCode::RolloutConflict);
+    let bad_action = RolloutUpdate {
+        lead_events: vec![progress_event("must not be written")],
+        action: Some((Action::Approve, ActionInput::new("loco"))),
+        progress: Some(RolloutProgress { completed_steps: 9, ..RolloutProgress::default() }),
+        ..RolloutUpdate::default()
+    };
+    assert_eq!(code(check, store.update_rollout(&d.id, bad_action).await), ErrorCode::InvalidTransition);
+    assert_eq!(store.events(&d.id).await.expect("events").len(), before, "{check}: refused changes wrote nothing");
+    assert_eq!(store.rollout(&d.id).await.expect("rollout").progress.completed_steps, 0, "{check}");
+    let release = Release {
+        version: "2".into(),
+        deployment_id: d.id.clone(),
+        platform: "memory".into(),
+        spec: plan("2").release,
+        instances: Vec::new(),
+        activated_at: loco_types::model::Timestamp::now(),
+        retired_at: None,
+    };
+    let done = RolloutUpdate {
+        state: Some(RolloutState::Succeeded),
+        progress: Some(RolloutProgress { completed_steps: 3, total_steps: 3, ..RolloutProgress::default() }),
+        lead_events: vec![progress_event("lead")],
+        action: Some((Action::Succeed, ActionInput::new("loco").with_note("done"))),
+        events: vec![progress_event("after")],
+        activate: Some(release),
+        owner: Some("engine-b".into()),
+        expect_owner: Some("engine-a".into()),
+        ..RolloutUpdate::default()
+    };
+    let rollout = store.update_rollout(&d.id, done).await.expect("succeed");
+    assert_eq!((rollout.state, rollout.owner.as_str()), (RolloutState::Succeeded, "engine-b"), "{check}");
+    assert_eq!(rollout.finished_at, Some(rollout.updated_at), "{check}: a final state sets finished_at");
+    assert_eq!(store.rollout(&d.id).await.expect("rollout"), rollout, "{check}");
+    assert_eq!(store.get(&d.id).await.expect("get").status, Status::Succeeded, "{check}");
+    let events = store.events(&d.id).await.expect("events");
+    let tail: Vec<(EventKind, Option<&str>)> = events[before..].iter().map(|e| (e.kind, e.note.as_deref())).collect();
+    assert_eq!(
+        tail,
+        [
+            (EventKind::StepProgress, Some("lead")),
+            (EventKind::Succeeded, Some("done")),
+            (EventKind::StepProgress, Some("after"))
+        ],
+        "{check}: lead events, the action's event, then the others"
+    );
+    let releases = store.releases("api", "staging", 10).await.expect("releases");
+    assert_eq!(releases.len(), 1, "{check}");
+    assert_eq!((releases[0].version.as_str(), releases[0].retired_at), ("2", None), "{check}");
+    assert!(store.verify_audit().await.expect("verify").valid, "{check}");
+    store.close().await.expect("close");
+}
+
+async fn releases_are_history_newest_first(backend: &dyn Backend) {
+    let check = "releases_are_history_newest_first";
+    let store = open(backend, check).await;
+    for version in ["2", "3"] {
+        let d = approved(store.as_ref(), "api").await;
+        let (_, rollout) = begin(store.as_ref(), &d.id, version).await.expect("begin");
+        let release = Release {
+            version: version.into(),
+            deployment_id: d.id.clone(),
+            platform: "memory".into(),
+            spec: rollout.plan.release.clone(),
+            instances: Vec::new(),
+            activated_at: loco_types::model::Timestamp::now(),
+            retired_at: None,
+        };
+        let done = RolloutUpdate {
+            state: Some(RolloutState::Succeeded),
+            action: Some((Action::Succeed, ActionInput::new("loco"))),
+            activate: Some(release),
+            ..RolloutUpdate::default()
+        };
+        store.update_rollout(&d.id, done).await.expect("succeed");
+    }
+    let releases = store.releases("api", "staging", 10).await.expect("releases");
+    let versions: Vec<(&str, bool)> = releases.iter().map(|r| (r.version.as_str(), r.retired_at.is_some())).collect();
+    assert_eq!(versions, [("3", false), ("2", true)], "{check}: the newest is current, the older retired");
+    assert_eq!(store.releases("api", "staging", 1).await.expect("releases").len(), 1, "{check}: limit");
+    let serving = approved(store.as_ref(), "api").await;
+    match begin(store.as_ref(), &serving.id, "3").await {
+        Err(loco_types::Error::Validation { details }) => assert_eq!(details[0].field, "release.version", "{check}"),
+        other => panic!("{check}: expected a validation error for the serving version, got {other:?}"),
+    }
+    let (_, next) = begin(store.as_ref(), &serving.id, "4").await.expect("begin");
+    assert_eq!(next.previous.map(|p| p.version), Some("3".to_owned()), "{check}: it restores the current release");
+    let failed = RolloutUpdate {
+        state: Some(RolloutState::RollingBack),
+        failure: Some(RolloutFailure {
+            code: loco_types::rollout::FailureCode::HealthCheckFailed,
+            message: "instance exited".into(),
+            step: Some(2),
+        }),
+        action: Some((Action::Fail, ActionInput::new("loco").with_note("instance exited"))),
+        ..RolloutUpdate::default()
+    };
+    let rolling_back = store.update_rollout(&serving.id, failed).await.expect("fail");
+    assert_eq!((rolling_back.state, rolling_back.finished_at), (RolloutState::RollingBack, None), "{check}");
+    assert_eq!(store.get(&serving.id).await.expect("get").status, Status::Failed, "{check}");
+    store.close().await.expect("close");
+}
+
+async fn a_closed_store_refuses_writes(backend: &dyn Backend) {
+    let check = "a_closed_store_refuses_writes";
+    let store = open(backend, check).await;
+    let d = store.create(request("api"), None).await.expect("create").deployment;
+    store.close().await.expect("close");
+    assert_eq!(code(check, store.create(request("api"), None).await), ErrorCode::StorageError);
+    assert_eq!(
+        code(check, store.apply(&d.id, Action::Approve, ActionInput::new("bob")).await),
+        ErrorCode::StorageError
+    );
+    let store = open(backend, check).await;
+    assert_eq!(store.get(&d.id).await.expect("get").status, Status::PendingApproval, "{check}");
+    store.close().await.expect("close");
+}

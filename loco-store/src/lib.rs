@@ -1,0 +1,80 @@
+//! # Loco storage
+//!
+//! The [`Store`] trait every backend implements, the embedded default [`SqliteStore`] (WAL,
+//! `synchronous=FULL`, group commit), and [`conformance`], the behaviour suite every backend must
+//! pass.
+//!
+//! A store keeps current state (one row per deployment, one per rollout, the release history) and
+//! an append-only, hash-chained event history. It decides nothing itself: inside one transaction
+//! it reads the facts a rule of [`loco_types::rules`] names, asks the rule, and persists exactly
+//! the change the rule returns — rows and events together, or nothing. Inputs reach a store
+//! already validated by the engine.
+
+pub mod conformance;
+mod error;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use loco_types::Result;
+use loco_types::audit::AuditReport;
+use loco_types::lifecycle::{Action, ActionInput};
+use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_types::rollout::{Release, Rollout};
+use tokio::sync::broadcast;
+
+pub use loco_types::rules::{BeginRollout, Created, NewEvent, RolloutUpdate};
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+
+/// A durable home for deployments and their events.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Inserts a new deployment in `pending_approval` with its `created` event. With an
+    /// idempotency key already used for an identical request, returns that deployment as it is
+    /// now (`replayed: true`) and writes nothing; with a key used for a different request, fails
+    /// with `idempotency_conflict`.
+    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Created>;
+
+    /// Applies one lifecycle action atomically and returns the deployment after it.
+    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment>;
+
+    /// The current state of one deployment.
+    async fn get(&self, id: &str) -> Result<Deployment>;
+
+    /// Deployments matching the filters, newest first, one page at a time.
+    async fn list(&self, query: &ListQuery) -> Result<Page<Deployment>>;
+
+    /// Every event of one deployment, oldest first.
+    async fn events(&self, id: &str) -> Result<Vec<Event>>;
+
+    /// Up to `limit` events of any deployment with `seq > after`, in `seq` order (for catching up
+    /// on a subscription).
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>>;
+
+    /// Walks the whole audit chain and checks every deployment's state against its history.
+    async fn verify_audit(&self) -> Result<AuditReport>;
+
+    /// A receiver of every event, in commit order, sent only after its transaction committed.
+    fn subscribe(&self) -> broadcast::Receiver<Event>;
+
+    /// Starts a rollout atomically: applies `start` to the approved deployment, records the
+    /// rollout (refusing with `rollout_conflict` when its service+environment already has an
+    /// active one) with the target's current release as the one to restore, and appends the
+    /// `started` event.
+    async fn begin_rollout(&self, begin: BeginRollout) -> Result<(Deployment, Rollout)>;
+
+    /// Applies one rollout change atomically: progress, state, failure, an optional lifecycle
+    /// action (with its event), extra events and a release activation, all or nothing.
+    async fn update_rollout(&self, id: &str, update: RolloutUpdate) -> Result<Rollout>;
+
+    /// The rollout of one deployment (`not_found` when it has none).
+    async fn rollout(&self, id: &str) -> Result<Rollout>;
+
+    /// Every rollout, or only the active ones (running or rolling back), oldest first.
+    async fn rollouts(&self, active_only: bool) -> Result<Vec<Rollout>>;
+
+    /// The release history of a service+environment, newest first (at most `limit`).
+    async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>>;
+
+    /// Finishes queued writes and stops accepting new ones. Later writes fail with `storage_error`.
+    async fn close(&self) -> Result<()>;
+}

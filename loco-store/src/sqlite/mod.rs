@@ -1,0 +1,274 @@
+//! [`SqliteStore`]: the embedded default store — one SQLite file in WAL mode, one writer thread
+//! doing group commit, and a small pool of read-only connections used off the async runtime.
+
+mod reads;
+mod rollouts;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::broadcast;
+
+use loco_types::audit::AuditReport;
+use loco_types::lifecycle::{Action, ActionInput};
+use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
+use loco_types::rollout::{Release, Rollout};
+use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment, Origin};
+use loco_types::{Error, Result as LocoResult};
+
+use crate::error::Result;
+use crate::{BeginRollout, Created, RolloutUpdate, Store};
+
+use reads::ReadPool;
+pub use schema::SCHEMA_VERSION;
+use writer::{WriteCtx, Writer};
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: an acknowledged write survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: an acknowledged write survives a process crash but the last
+    /// transactions may be lost on power loss. Several times faster per commit.
+    Normal,
+}
+
+/// Tuning for [`SqliteStore`]; the defaults suit almost everyone.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability (default [`Durability::Full`]).
+    pub durability: Durability,
+    /// Idle read-only connections kept for reuse (default 4).
+    pub read_connections: usize,
+    /// Most writes committed in one transaction (default 512).
+    pub max_batch: usize,
+    /// Capacity of the committed-event broadcast before slow subscribers must catch up from the
+    /// database (default 4096).
+    pub event_buffer: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { durability: Durability::Full, read_connections: 4, max_batch: 512, event_buffer: 4096 }
+    }
+}
+
+/// The SQLite-backed [`Store`].
+pub struct SqliteStore {
+    writer: Writer,
+    reads: Arc<ReadPool>,
+    // Dropped on close so subscriptions end once the writer thread (the other sender) stops.
+    events: std::sync::Mutex<Option<broadcast::Sender<Event>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub async fn open(path: impl AsRef<Path>, options: SqliteOptions) -> LocoResult<Self> {
+        let path = path.as_ref();
+        let uri = format!("file:{}", uri_path(path)?);
+        Self::open_uri(uri, true, options).await
+    }
+
+    /// Opens a private in-memory database (gone when the store is dropped).
+    pub async fn open_in_memory(options: SqliteOptions) -> LocoResult<Self> {
+        // The memdb VFS lets the writer and the readers share one in-memory database.
+        let uri = format!("file:/loco-{}?vfs=memdb", ulid::Ulid::new());
+        Self::open_uri(uri, false, options).await
+    }
+
+    async fn open_uri(uri: String, wal: bool, options: SqliteOptions) -> LocoResult<Self> {
+        let reader_uri = uri.clone();
+        let conn = tokio::task::spawn_blocking(move || open_writer(&uri, wal, options.durability))
+            .await
+            .map_err(|e| Error::storage(format!("open task failed: {e}")))?
+            .map_err(Error::from)?;
+        let (events, _) = broadcast::channel(options.event_buffer.max(16));
+        let writer = Writer::start(conn, options.max_batch, events.clone())?;
+        let reads = Arc::new(ReadPool::new(reader_uri, options.read_connections));
+        Ok(Self { writer, reads, events: std::sync::Mutex::new(Some(events)) })
+    }
+}
+
+fn uri_path(path: &Path) -> LocoResult<String> {
+    let s = path.to_str().ok_or_else(|| Error::storage(format!("path {} is not valid UTF-8", path.display())))?;
+    // Percent-encode the characters that have a meaning in SQLite URIs.
+    Ok(s.replace('%', "%25").replace('?', "%3f").replace('#', "%23"))
+}
+
+fn open_writer(uri: &str, wal: bool, durability: Durability) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(uri, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    if wal {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::storage(format!("cannot switch the database to WAL mode (got '{mode}')")).into());
+        }
+    }
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    schema::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// The deployment an idempotency key created, with the hash of its request.
+fn keyed_deployment(conn: &Connection, key: &str) -> Result<Option<KeyedDeployment>> {
+    let existing: Option<(String, Option<String>)> = conn
+        .prepare_cached("SELECT id, request_hash FROM deployments WHERE idempotency_key = ?1")?
+        .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    existing
+        .map(|(id, request_hash)| Ok(KeyedDeployment { deployment: rows::get_deployment(conn, &id)?, request_hash }))
+        .transpose()
+}
+
+fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>) -> Result<Created> {
+    let existing = key.as_deref().map(|k| keyed_deployment(ctx.conn, k)).transpose()?.flatten();
+    match rules::decide_create(new, key, existing, Timestamp::now())? {
+        CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
+        CreateDecision::Insert { change, idempotency_key, request_hash } => {
+            let d = &change.deployment;
+            let work_refs = serde_json::to_string(&d.work_refs).map_err(Error::storage)?;
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
+                     risk, status, created_at, updated_at, idempotency_key, request_hash) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![
+                    d.id,
+                    d.service,
+                    d.environment,
+                    d.version,
+                    d.requester,
+                    work_refs,
+                    d.rollback_plan,
+                    d.risk,
+                    d.status.as_str(),
+                    d.created_at.to_string(),
+                    d.updated_at.to_string(),
+                    idempotency_key,
+                    request_hash,
+                ])?;
+            ctx.append_event(change.event)?;
+            Ok(Created { deployment: change.deployment, replayed: false })
+        }
+    }
+}
+
+/// Writes the columns a lifecycle action changes.
+pub(crate) fn update_deployment_row(conn: &Connection, d: &Deployment) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE deployments SET status = ?1, updated_at = ?2, reviewed_by = ?3, reviewed_at = ?4 WHERE id = ?5",
+    )?
+    .execute(params![
+        d.status.as_str(),
+        d.updated_at.to_string(),
+        d.reviewed_by,
+        d.reviewed_at.map(|t| t.to_string()),
+        d.id
+    ])?;
+    Ok(())
+}
+
+/// Writes a deployment row changed by a rule, and its event.
+pub(crate) fn persist_change(ctx: &mut WriteCtx<'_>, change: DeploymentChange) -> Result<Deployment> {
+    update_deployment_row(ctx.conn, &change.deployment)?;
+    ctx.append_event(change.event)?;
+    Ok(change.deployment)
+}
+
+fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Deployment> {
+    let current = rows::get_deployment(ctx.conn, id)?;
+    let rollout_state = rollouts::rollout_state(ctx.conn, id)?;
+    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, input, Timestamp::now())?;
+    persist_change(ctx, change)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> LocoResult<Created> {
+        self.writer.submit(move |ctx| create_in_tx(ctx, new, idempotency_key)).await
+    }
+
+    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Deployment> {
+        let id = id.to_owned();
+        self.writer.submit(move |ctx| apply_in_tx(ctx, &id, action, &input)).await
+    }
+
+    async fn get(&self, id: &str) -> LocoResult<Deployment> {
+        let id = id.to_owned();
+        self.reads.run(move |conn| rows::get_deployment(conn, &id)).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> LocoResult<Page<Deployment>> {
+        let query = query.clone();
+        self.reads.run(move |conn| reads::list(conn, &query)).await
+    }
+
+    async fn events(&self, id: &str) -> LocoResult<Vec<Event>> {
+        let id = id.to_owned();
+        self.reads.run(move |conn| rows::deployment_events(conn, &id)).await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> LocoResult<Vec<Event>> {
+        self.reads.run(move |conn| reads::events_after(conn, after, limit)).await
+    }
+
+    async fn verify_audit(&self) -> LocoResult<AuditReport> {
+        self.reads.run(reads::verify_audit).await
+    }
+
+    async fn begin_rollout(&self, begin: BeginRollout) -> LocoResult<(Deployment, Rollout)> {
+        self.writer.submit(move |ctx| rollouts::begin_in_tx(ctx, begin)).await
+    }
+
+    async fn update_rollout(&self, id: &str, update: RolloutUpdate) -> LocoResult<Rollout> {
+        let id = id.to_owned();
+        self.writer.submit(move |ctx| rollouts::update_in_tx(ctx, &id, update)).await
+    }
+
+    async fn rollout(&self, id: &str) -> LocoResult<Rollout> {
+        let id = id.to_owned();
+        self.reads.run(move |conn| rollouts::get_rollout(conn, &id)).await
+    }
+
+    async fn rollouts(&self, active_only: bool) -> LocoResult<Vec<Rollout>> {
+        self.reads.run(move |conn| rollouts::list_rollouts(conn, active_only)).await
+    }
+
+    async fn releases(&self, service: &str, environment: &str, limit: u32) -> LocoResult<Vec<Release>> {
+        let (service, environment) = (service.to_owned(), environment.to_owned());
+        self.reads.run(move |conn| rollouts::list_releases(conn, &service, &environment, limit)).await
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        match self.events.lock().ok().as_ref().and_then(|sender| sender.as_ref().map(broadcast::Sender::subscribe)) {
+            Some(receiver) => receiver,
+            // Closed: a receiver whose channel has already ended.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    async fn close(&self) -> LocoResult<()> {
+        if let Ok(mut sender) = self.events.lock() {
+            sender.take();
+        }
+        self.reads.close();
+        self.writer.close().await
+    }
+}

@@ -1,0 +1,199 @@
+//! Rollout persistence in SQLite: beginning a rollout together with the `start` action, applying
+//! rollout changes atomically with their events, and the release history.
+
+use loco_types::Error;
+use loco_types::model::{Deployment, Timestamp};
+use loco_types::rollout::{Release, Rollout, RolloutState};
+use loco_types::rules::{self, RolloutChanged};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::Result;
+use crate::{BeginRollout, RolloutUpdate};
+
+use super::rows::{get_deployment, json_column, parsed, parsed_opt};
+use super::writer::WriteCtx;
+
+const ROLLOUT_COLUMNS: &str = "deployment_id, service, environment, platform, plan, state, progress, previous, failure, \
+     actor, owner, heartbeat_at, started_at, updated_at, finished_at";
+
+/// The states [`RolloutState::is_active`] accepts, as an SQL list (the unique index uses the same).
+const ACTIVE_STATES: &str = "('running', 'paused', 'rolling_back')";
+
+const RELEASE_COLUMNS: &str = "version, deployment_id, platform, spec, instances, activated_at, retired_at";
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::storage(e).into())
+}
+
+fn required<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    json_column(row, idx)?.ok_or(rusqlite::Error::InvalidColumnType(idx, "json".into(), Type::Null))
+}
+
+fn rollout_from_row(row: &Row<'_>) -> rusqlite::Result<Rollout> {
+    Ok(Rollout {
+        deployment_id: row.get(0)?,
+        service: row.get(1)?,
+        environment: row.get(2)?,
+        platform: row.get(3)?,
+        plan: required(row, 4)?,
+        state: parsed(row, 5)?,
+        progress: required(row, 6)?,
+        previous: json_column(row, 7)?,
+        failure: json_column(row, 8)?,
+        actor: row.get(9)?,
+        owner: row.get(10)?,
+        heartbeat_at: parsed(row, 11)?,
+        started_at: parsed(row, 12)?,
+        updated_at: parsed(row, 13)?,
+        finished_at: parsed_opt(row, 14)?,
+    })
+}
+
+fn release_from_row(row: &Row<'_>) -> rusqlite::Result<Release> {
+    Ok(Release {
+        version: row.get(0)?,
+        deployment_id: row.get(1)?,
+        platform: row.get(2)?,
+        spec: required(row, 3)?,
+        instances: required(row, 4)?,
+        activated_at: parsed(row, 5)?,
+        retired_at: parsed_opt(row, 6)?,
+    })
+}
+
+/// The rollout of one deployment, or `not_found`.
+pub(crate) fn get_rollout(conn: &Connection, id: &str) -> Result<Rollout> {
+    conn.prepare_cached(&format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts WHERE deployment_id = ?1"))?
+        .query_row(params![id], rollout_from_row)
+        .optional()?
+        .ok_or_else(|| Error::RolloutNotFound { id: id.to_owned() }.into())
+}
+
+/// Every rollout (or the active ones), oldest first.
+pub(crate) fn list_rollouts(conn: &Connection, active_only: bool) -> Result<Vec<Rollout>> {
+    let filter = if active_only { format!("WHERE state IN {ACTIVE_STATES}") } else { String::new() };
+    let sql = format!("SELECT {ROLLOUT_COLUMNS} FROM rollouts {filter} ORDER BY started_at, deployment_id");
+    Ok(conn.prepare_cached(&sql)?.query_map([], rollout_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Release history of a target, newest first.
+pub(crate) fn list_releases(conn: &Connection, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
+    let sql = format!(
+        "SELECT {RELEASE_COLUMNS} FROM releases WHERE service = ?1 AND environment = ?2 ORDER BY seq DESC LIMIT ?3"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_map(params![service, environment, limit], release_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn current_release(conn: &Connection, service: &str, environment: &str) -> Result<Option<Release>> {
+    let sql = format!(
+        "SELECT {RELEASE_COLUMNS} FROM releases WHERE service = ?1 AND environment = ?2 AND retired_at IS NULL \
+         ORDER BY seq DESC LIMIT 1"
+    );
+    Ok(conn.prepare_cached(&sql)?.query_row(params![service, environment], release_from_row).optional()?)
+}
+
+fn active_rollout_on(conn: &Connection, service: &str, environment: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT deployment_id FROM rollouts WHERE service = ?1 AND environment = ?2 AND state IN {ACTIVE_STATES}"
+        ))?
+        .query_row(params![service, environment], |r| r.get(0))
+        .optional()?)
+}
+
+/// The state of a deployment's rollout, if it has one.
+pub(crate) fn rollout_state(conn: &Connection, id: &str) -> Result<Option<RolloutState>> {
+    Ok(conn
+        .prepare_cached("SELECT state FROM rollouts WHERE deployment_id = ?1")?
+        .query_row(params![id], |r| parsed(r, 0))
+        .optional()?)
+}
+
+pub(crate) fn begin_in_tx(ctx: &mut WriteCtx<'_>, begin: BeginRollout) -> Result<(Deployment, Rollout)> {
+    let deployment = get_deployment(ctx.conn, &begin.deployment_id)?;
+    let active = active_rollout_on(ctx.conn, &deployment.service, &deployment.environment)?;
+    let current = current_release(ctx.conn, &deployment.service, &deployment.environment)?;
+    let decision = rules::decide_begin_rollout(&deployment, active, current, begin, Timestamp::now())?;
+    let deployment = super::persist_change(ctx, decision.start)?;
+    let rollout = decision.rollout;
+    ctx.conn
+        .prepare_cached(&format!(
+            "INSERT INTO rollouts ({ROLLOUT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, NULL)"
+        ))?
+        .execute(params![
+            rollout.deployment_id,
+            rollout.service,
+            rollout.environment,
+            rollout.platform,
+            json(&rollout.plan)?,
+            rollout.state.as_str(),
+            json(&rollout.progress)?,
+            rollout.previous.as_ref().map(json).transpose()?,
+            Option::<String>::None,
+            rollout.actor,
+            rollout.owner,
+            rollout.started_at.to_string(),
+        ])?;
+    Ok((deployment, rollout))
+}
+
+pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpdate) -> Result<Rollout> {
+    let current = get_rollout(ctx.conn, id)?;
+    let deployment = if update.needs_deployment() { Some(get_deployment(ctx.conn, id)?) } else { None };
+    let active = if update.needs_active_on_target(&current) {
+        active_rollout_on(ctx.conn, &current.service, &current.environment)?
+    } else {
+        None
+    };
+    let RolloutChanged { rollout, deployment, events, activate } =
+        rules::decide_rollout_update(current, deployment.as_ref(), active, update, Timestamp::now())?;
+    for event in events {
+        ctx.append_event(event)?;
+    }
+    if let Some(d) = &deployment {
+        super::update_deployment_row(ctx.conn, d)?;
+    }
+    ctx.conn
+        .prepare_cached(
+            "UPDATE rollouts SET state = ?1, progress = ?2, failure = ?3, owner = ?4, heartbeat_at = ?5, \
+             updated_at = ?6, finished_at = ?7 WHERE deployment_id = ?8",
+        )?
+        .execute(params![
+            rollout.state.as_str(),
+            json(&rollout.progress)?,
+            rollout.failure.as_ref().map(json).transpose()?,
+            rollout.owner,
+            rollout.heartbeat_at.to_string(),
+            rollout.updated_at.to_string(),
+            rollout.finished_at.map(|t| t.to_string()),
+            id,
+        ])?;
+    if let Some(release) = activate {
+        let at = release.activated_at.to_string();
+        ctx.conn
+            .prepare_cached(
+                "UPDATE releases SET retired_at = ?1 WHERE service = ?2 AND environment = ?3 AND retired_at IS NULL",
+            )?
+            .execute(params![at, rollout.service, rollout.environment])?;
+        ctx.conn
+            .prepare_cached(
+                "INSERT INTO releases (service, environment, version, deployment_id, platform, spec, instances, \
+                 activated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                rollout.service,
+                rollout.environment,
+                release.version,
+                release.deployment_id,
+                release.platform,
+                json(&release.spec)?,
+                json(&release.instances)?,
+                at,
+            ])?;
+    }
+    Ok(rollout)
+}

@@ -1,0 +1,159 @@
+//! The SQLite schema as a list of forward migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use loco_types::Error;
+
+use crate::error::Result;
+
+/// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // v1: deployments (current state) and deployment_events (append-only history + audit chain).
+    "
+    CREATE TABLE deployments (
+        seq             INTEGER PRIMARY KEY,          -- insertion order; the keyset for paging
+        id              TEXT NOT NULL UNIQUE,
+        service         TEXT NOT NULL,
+        environment     TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        requester       TEXT NOT NULL,
+        work_refs       TEXT NOT NULL,                -- JSON array of strings
+        rollback_plan   TEXT NOT NULL,
+        risk            TEXT,
+        status          TEXT NOT NULL,
+        reviewed_by     TEXT,
+        reviewed_at     TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        idempotency_key TEXT UNIQUE,
+        request_hash    TEXT
+    );
+    CREATE INDEX deployments_by_service_env ON deployments (service, environment, seq);
+    CREATE INDEX deployments_by_service ON deployments (service, seq);
+    CREATE INDEX deployments_by_env ON deployments (environment, seq);
+    CREATE INDEX deployments_by_status ON deployments (status, seq);
+
+    CREATE TABLE deployment_events (
+        seq           INTEGER PRIMARY KEY,            -- global order, 1, 2, 3, ... without gaps
+        id            TEXT NOT NULL UNIQUE,
+        deployment_id TEXT NOT NULL REFERENCES deployments (id),
+        kind          TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        note          TEXT,
+        from_status   TEXT,
+        to_status     TEXT,
+        at            TEXT NOT NULL,
+        hash          TEXT NOT NULL
+    );
+    CREATE INDEX deployment_events_by_deployment ON deployment_events (deployment_id, seq);
+
+    CREATE TRIGGER deployment_events_are_append_only_update BEFORE UPDATE ON deployment_events
+    BEGIN SELECT RAISE(ABORT, 'deployment_events is append-only'); END;
+    CREATE TRIGGER deployment_events_are_append_only_delete BEFORE DELETE ON deployment_events
+    BEGIN SELECT RAISE(ABORT, 'deployment_events is append-only'); END;
+    ",
+    // v2: rollouts (orchestration progress, one per deployment) and the release history per
+    // service+environment; structured data on events.
+    "
+    ALTER TABLE deployment_events ADD COLUMN data TEXT;       -- JSON, rollout events only
+
+    CREATE TABLE rollouts (
+        deployment_id TEXT PRIMARY KEY REFERENCES deployments (id),
+        service       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        plan          TEXT NOT NULL,                  -- JSON RolloutPlan
+        state         TEXT NOT NULL,
+        progress      TEXT NOT NULL,                  -- JSON RolloutProgress
+        previous      TEXT,                           -- JSON Release restored on rollback
+        failure       TEXT,                           -- JSON RolloutFailure
+        actor         TEXT NOT NULL,
+        owner         TEXT NOT NULL,                  -- the engine process running it
+        heartbeat_at  TEXT NOT NULL,
+        started_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        finished_at   TEXT
+    );
+    -- At most one active rollout per service+environment, enforced by the database itself.
+    CREATE UNIQUE INDEX rollouts_one_active_per_target ON rollouts (service, environment)
+        WHERE state IN ('running', 'rolling_back');
+    CREATE INDEX rollouts_by_state ON rollouts (state);
+
+    CREATE TABLE releases (
+        seq           INTEGER PRIMARY KEY,
+        service       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        deployment_id TEXT NOT NULL REFERENCES deployments (id),
+        platform      TEXT NOT NULL,
+        spec          TEXT NOT NULL,                  -- JSON ReleaseSpec
+        instances     TEXT NOT NULL,                  -- JSON [Instance]
+        activated_at  TEXT NOT NULL,
+        retired_at    TEXT
+    );
+    CREATE INDEX releases_by_target ON releases (service, environment, seq);
+    ",
+    // v3: a paused rollout (waiting for a person after a high-severity analysis) still holds
+    // its service+environment.
+    "
+    DROP INDEX rollouts_one_active_per_target;
+    CREATE UNIQUE INDEX rollouts_one_active_per_target ON rollouts (service, environment)
+        WHERE state IN ('running', 'paused', 'rolling_back');
+    ",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`], one transaction per migration. Refuses a database
+/// written by a newer Loco.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    loop {
+        // The version is read inside the exclusive transaction so two processes opening a new
+        // file at once cannot both apply the same migration.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > SCHEMA_VERSION {
+            return Err(Error::storage(format!(
+                "database schema version {current} is newer than this Loco supports ({SCHEMA_VERSION}); \
+                 upgrade Loco to open it"
+            ))
+            .into());
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
+        tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_migrates_forward_keeping_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, status, \
+             created_at, updated_at) VALUES ('dep_1', 'api', 'dev', '1', 'a', '[\"X\"]', 'r', 'pending_approval', 't', 't');
+             INSERT INTO deployment_events (seq, id, deployment_id, kind, actor, at, hash)
+             VALUES (1, 'evt_1', 'dep_1', 'created', 'a', 't', 'h');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let (kind, data): (String, Option<String>) = conn
+            .query_row("SELECT kind, data FROM deployment_events WHERE seq = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((kind.as_str(), data), ("created", None));
+        let rollouts: i64 = conn.query_row("SELECT count(*) FROM rollouts", [], |r| r.get(0)).unwrap();
+        assert_eq!(rollouts, 0);
+        migrate(&mut conn).unwrap(); // idempotent
+    }
+}

@@ -1,0 +1,264 @@
+//! The single writer thread and its group commit: it drains every queued write (up to a bound)
+//! into one transaction, runs each inside its own SAVEPOINT so one failing write does not undo its
+//! neighbours, commits once, publishes the committed events, and only then answers each caller.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{broadcast, oneshot};
+
+use loco_types::audit::{GENESIS_HASH, canonical_data, event_hash};
+use loco_types::lifecycle::Status;
+use loco_types::model::{Event, new_event_id};
+use loco_types::rules::EventDraft;
+use loco_types::{Error, Result as LocoResult};
+
+use crate::error::Result;
+
+/// What a write sees: the open batch transaction and the head of the audit chain.
+pub(crate) struct WriteCtx<'c> {
+    /// The writer connection, inside the batch transaction and the write's savepoint.
+    pub conn: &'c Connection,
+    head_seq: i64,
+    head_hash: String,
+    events: Vec<Event>,
+}
+
+impl WriteCtx<'_> {
+    /// Appends one event at the head of the audit chain.
+    pub fn append_event(&mut self, draft: EventDraft) -> Result<Event> {
+        let mut event = Event {
+            seq: self.head_seq + 1,
+            id: new_event_id(),
+            deployment_id: draft.deployment_id,
+            kind: draft.kind,
+            actor: draft.actor,
+            note: draft.note,
+            from_status: draft.from_status,
+            to_status: draft.to_status,
+            at: draft.at,
+            hash: String::new(),
+            data: draft.data,
+        };
+        let data_text = event.data.as_ref().map(canonical_data);
+        event.hash = event_hash(&self.head_hash, &event, data_text.as_deref());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO deployment_events \
+                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                event.seq,
+                event.id,
+                event.deployment_id,
+                event.kind.as_str(),
+                event.actor,
+                event.note,
+                event.from_status.map(Status::as_str),
+                event.to_status.map(Status::as_str),
+                event.at.to_string(),
+                event.hash,
+                data_text,
+            ])?;
+        self.head_seq = event.seq;
+        self.head_hash.clone_from(&event.hash);
+        self.events.push(event.clone());
+        Ok(event)
+    }
+}
+
+/// A queued write, type-erased so one channel carries every kind of write.
+trait Job: Send {
+    /// Runs inside the batch transaction; returns whether it succeeded.
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool;
+    /// Answers the caller once the batch's fate (`commit`) is known.
+    fn complete(self: Box<Self>, commit: &LocoResult<()>);
+}
+
+struct TypedJob<T, F> {
+    work: Option<F>,
+    result: Option<LocoResult<T>>,
+    reply: oneshot::Sender<LocoResult<T>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send,
+{
+    fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool {
+        let result = match self.work.take() {
+            Some(work) => catch_unwind(AssertUnwindSafe(|| work(ctx))).map_or_else(
+                |_| Err(Error::storage("a write panicked; it was rolled back")),
+                |r| r.map_err(Error::from),
+            ),
+            None => Err(Error::storage("a write was run twice")),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn complete(self: Box<Self>, commit: &LocoResult<()>) {
+        let result = match (self.result, commit) {
+            (Some(Ok(_)) | None, Err(e)) => Err(e.clone()),
+            (Some(result), _) => result,
+            (None, Ok(())) => Err(Error::storage("a write was never run")),
+        };
+        // The caller may have gone away (its future dropped); the write stands either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+enum Msg {
+    Job(Box<dyn Job>),
+    Close(oneshot::Sender<()>),
+}
+
+/// The handle callers use to queue writes.
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Msg>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+fn closed() -> Error {
+    Error::storage("the store is closed")
+}
+
+impl Writer {
+    /// Starts the writer thread that owns `conn`.
+    pub fn start(conn: Connection, max_batch: usize, events: broadcast::Sender<Event>) -> LocoResult<Self> {
+        let (queue, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("loco-sqlite-writer".into())
+            .spawn(move || writer_loop(&conn, &rx, max_batch.max(1), &events))
+            .map_err(|e| Error::storage(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { queue, thread: std::sync::Mutex::new(Some(thread)) })
+    }
+
+    /// Queues `work` and waits until its batch has committed (or failed).
+    pub async fn submit<T, F>(&self, work: F) -> LocoResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = TypedJob { work: Some(work), result: None, reply };
+        self.queue.send(Msg::Job(Box::new(job))).map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Lets queued writes finish, then stops the thread and closes the connection.
+    pub async fn close(&self) -> LocoResult<()> {
+        let (done, finished) = oneshot::channel();
+        if self.queue.send(Msg::Close(done)).is_ok() {
+            let _ = finished.await;
+        }
+        let thread = self.thread.lock().map_err(|_| closed())?.take();
+        if let Some(thread) = thread {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .map_err(|e| Error::storage(format!("writer thread did not stop: {e}")))?
+                .map_err(|_| Error::storage("writer thread panicked"))?;
+        }
+        Ok(())
+    }
+}
+
+fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Msg>, max_batch: usize, events: &broadcast::Sender<Event>) {
+    let mut closing = None;
+    while closing.is_none() {
+        let Ok(first) = rx.recv() else { break };
+        let mut batch = Vec::new();
+        match first {
+            Msg::Job(job) => batch.push(job),
+            Msg::Close(done) => closing = Some(done),
+        }
+        while closing.is_none() && batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => batch.push(job),
+                Ok(Msg::Close(done)) => closing = Some(done),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(conn, batch, events);
+        }
+    }
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+fn chain_head(conn: &Connection) -> Result<(i64, String)> {
+    Ok(conn
+        .prepare_cached("SELECT seq, hash FROM deployment_events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, GENESIS_HASH.to_owned())))
+}
+
+fn exec(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, events: &broadcast::Sender<Event>) {
+    // The chain head is read inside the transaction, so another process writing the same file
+    // between batches cannot fork the chain.
+    let begun = exec(conn, "BEGIN IMMEDIATE").and_then(|()| chain_head(conn)).map_err(Error::from);
+    let (head_seq, head_hash) = match begun {
+        Ok(head) => head,
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            let failed = Err(e);
+            for job in batch {
+                job.complete(&failed);
+            }
+            return;
+        }
+    };
+    let mut ctx = WriteCtx { conn, head_seq, head_hash, events: Vec::new() };
+    // A failing savepoint statement leaves the transaction in an unknown state: the whole batch
+    // is then rolled back and every caller told so.
+    let mut fatal = None;
+    for job in &mut batch {
+        let saved = (ctx.head_seq, ctx.head_hash.clone(), ctx.events.len());
+        if let Err(e) = exec(conn, "SAVEPOINT loco_write") {
+            fatal = Some(e);
+            break;
+        }
+        let ok = job.run(&mut ctx);
+        let ended = if ok {
+            exec(conn, "RELEASE loco_write")
+        } else {
+            exec(conn, "ROLLBACK TO loco_write").and_then(|()| exec(conn, "RELEASE loco_write"))
+        };
+        if let Err(e) = ended {
+            fatal = Some(e);
+            break;
+        }
+        if !ok {
+            (ctx.head_seq, ctx.head_hash) = (saved.0, saved.1);
+            ctx.events.truncate(saved.2);
+        }
+    }
+    let commit = match fatal {
+        Some(e) => Err(Error::from(e)),
+        None => exec(conn, "COMMIT").map_err(Error::from),
+    };
+    if commit.is_err() {
+        let _ = exec(conn, "ROLLBACK");
+    } else {
+        for event in ctx.events {
+            // No subscribers is not an error.
+            let _ = events.send(event);
+        }
+    }
+    for job in batch {
+        job.complete(&commit);
+    }
+}

@@ -1,0 +1,297 @@
+//! The tamper-evident audit chain: every event's hash covers the previous event's hash and the
+//! event's own canonical bytes, so editing, deleting or reordering any stored event breaks the
+//! chain at that point.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::Event;
+
+/// The hash the first event chains from.
+pub const GENESIS_HASH: &str = "";
+
+/// `sha256(prev_hash ‖ canonical(event))` as lowercase hex. The canonical bytes are the JSON array
+/// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, followed by the
+/// event's data as stored — `data_text`, made by [`canonical_data`] — when it has any. The stored
+/// text itself is hashed, never a re-serialization of parsed JSON, so floating-point numbers in
+/// the data cannot change the bytes between writing and verifying.
+pub fn event_hash(prev_hash: &str, event: &Event, data_text: Option<&str>) -> String {
+    let fields = vec![
+        serde_json::json!(event.seq),
+        serde_json::json!(event.id),
+        serde_json::json!(event.deployment_id),
+        serde_json::json!(event.kind),
+        serde_json::json!(event.actor),
+        serde_json::json!(event.note),
+        serde_json::json!(event.from_status),
+        serde_json::json!(event.to_status),
+        serde_json::json!(event.at),
+    ];
+    let mut canonical = String::new();
+    write_canonical(&serde_json::Value::Array(fields), &mut canonical);
+    if let Some(text) = data_text {
+        canonical.pop(); // the closing ']'
+        canonical.push(',');
+        canonical.push_str(text);
+        canonical.push(']');
+    }
+    sha256_hex(&[prev_hash.as_bytes(), canonical.as_bytes()])
+}
+
+/// The text an event's data is stored (and hashed) as: JSON with object keys sorted at every level.
+pub fn canonical_data(data: &serde_json::Value) -> String {
+    let mut text = String::new();
+    write_canonical(data, &mut text);
+    text
+}
+
+/// JSON with object keys sorted at every level, independent of how a `serde_json::Map` orders
+/// keys in a given build (the `preserve_order` feature may be on in one binary and off in another).
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// The SHA-256 of the concatenated `parts`, as lowercase hex.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    use std::fmt::Write;
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The result of walking the whole audit chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditReport {
+    /// True when every link and every deployment's state matched.
+    pub valid: bool,
+    /// How many events were checked.
+    pub events_checked: u64,
+    /// The hash of the last event checked (record it elsewhere to detect truncation later).
+    #[schemars(required)]
+    pub head_hash: Option<String>,
+    /// The first problem found, if any.
+    #[schemars(required)]
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Where and why the chain first failed to verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BrokenLink {
+    /// The sequence number of the offending event (or of the last event of the deployment whose
+    /// current state disagrees with its history).
+    pub seq: i64,
+    /// The offending event's id.
+    pub event_id: String,
+    /// The deployment it belongs to.
+    pub deployment_id: String,
+    /// What is wrong, in one sentence.
+    pub reason: String,
+}
+
+/// Walks events in `seq` order and checks every link. Feed it with [`ChainVerifier::check`] and
+/// finish with [`ChainVerifier::finish`]; storage backends share this so the rule exists once.
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    prev_hash: String,
+    expected_seq: i64,
+    checked: u64,
+    broken: Option<BrokenLink>,
+}
+
+impl ChainVerifier {
+    /// A verifier positioned before the first event.
+    pub fn new() -> Self {
+        Self { prev_hash: GENESIS_HASH.to_owned(), expected_seq: 1, checked: 0, broken: None }
+    }
+
+    /// Checks the next event, whose data is stored as `data_text`. Returns false once a broken
+    /// link has been found (stop feeding).
+    pub fn check(&mut self, event: &Event, data_text: Option<&str>) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        self.checked += 1;
+        let reason = if event.seq != self.expected_seq {
+            Some(format!("expected event #{} but found #{} (an event is missing)", self.expected_seq, event.seq))
+        } else if event_hash(&self.prev_hash, event, data_text) == event.hash {
+            None
+        } else {
+            Some("stored hash does not match the event and its predecessor (edited or reordered)".to_owned())
+        };
+        if let Some(reason) = reason {
+            self.broken = Some(BrokenLink {
+                seq: event.seq,
+                event_id: event.id.clone(),
+                deployment_id: event.deployment_id.clone(),
+                reason,
+            });
+            return false;
+        }
+        self.prev_hash.clone_from(&event.hash);
+        self.expected_seq += 1;
+        true
+    }
+
+    /// Records a problem found outside the chain itself (for example a deployment whose current
+    /// status disagrees with its last event), unless an earlier problem was already found.
+    pub fn report(&mut self, link: BrokenLink) {
+        if self.broken.is_none() {
+            self.broken = Some(link);
+        }
+    }
+
+    /// The report for everything checked so far.
+    pub fn finish(self) -> AuditReport {
+        AuditReport {
+            valid: self.broken.is_none(),
+            events_checked: self.checked,
+            head_hash: (self.checked > 0 && self.broken.is_none()).then_some(self.prev_hash),
+            first_broken: self.broken,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Status;
+    use crate::model::{EventKind, Timestamp};
+
+    fn chain(n: i64) -> Vec<Event> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = Event {
+                    seq,
+                    id: format!("evt_{seq}"),
+                    deployment_id: "dep_1".into(),
+                    kind: EventKind::Created,
+                    actor: "alice".into(),
+                    note: None,
+                    from_status: None,
+                    to_status: Some(Status::PendingApproval),
+                    at: Timestamp::parse("2026-11-23T00:00:00Z").unwrap(),
+                    data: (seq % 2 == 0).then(|| serde_json::json!({"step": seq, "traffic": {"v2": 25}})),
+                    hash: String::new(),
+                };
+                e.hash = event_hash(&prev, &e, text(&e).as_deref());
+                prev.clone_from(&e.hash);
+                e
+            })
+            .collect()
+    }
+
+    fn text(e: &Event) -> Option<String> {
+        e.data.as_ref().map(canonical_data)
+    }
+
+    fn verify(events: &[Event]) -> AuditReport {
+        let mut v = ChainVerifier::new();
+        for e in events {
+            if !v.check(e, text(e).as_deref()) {
+                break;
+            }
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let events = chain(5);
+        let report = verify(&events);
+        assert!(report.valid);
+        assert_eq!(report.events_checked, 5);
+        assert_eq!(report.head_hash.as_deref(), Some(events[4].hash.as_str()));
+        assert_eq!(events[0].hash.len(), 64);
+    }
+
+    #[test]
+    fn edited_note_breaks_at_that_event() {
+        let mut events = chain(5);
+        events[2].note = Some("edited".into());
+        let broken = verify(&events).first_broken.unwrap();
+        assert_eq!(broken.seq, 3);
+        assert!(broken.reason.contains("does not match"));
+    }
+
+    #[test]
+    fn canonical_bytes_do_not_depend_on_key_order() {
+        let mut a = chain(1).remove(0);
+        let mut b = a.clone();
+        a.data = Some(serde_json::from_str(r#"{"b": 1, "a": {"y": [1, {"d": 2, "c": 3}], "x": null}}"#).unwrap());
+        b.data = Some(serde_json::from_str(r#"{"a": {"x": null, "y": [1, {"c": 3, "d": 2}]}, "b": 1}"#).unwrap());
+        assert_eq!(event_hash("", &a, text(&a).as_deref()), event_hash("", &b, text(&b).as_deref()));
+        assert_eq!(text(&a).unwrap(), r#"{"a":{"x":null,"y":[1,{"c":3,"d":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn the_stored_text_is_hashed_not_a_reparse() {
+        // 0.1 + 0.2 has a 17-digit shortest form; parsing it back must not be needed to verify.
+        let mut e = chain(1).remove(0);
+        e.data = Some(serde_json::json!({"p_value": 0.1 + 0.2, "z": 1.0e-300}));
+        let stored = text(&e).unwrap();
+        let hash = event_hash("", &e, Some(&stored));
+        e.data = serde_json::from_str(&stored).ok();
+        assert_eq!(event_hash("", &e, Some(&stored)), hash);
+        assert_ne!(event_hash("", &e, Some(&stored.replace("0.30000000000000004", "0.3"))), hash);
+    }
+
+    #[test]
+    fn edited_data_breaks_at_that_event() {
+        let mut events = chain(5);
+        events[3].data = Some(serde_json::json!({"step": 4, "traffic": {"v2": 100}}));
+        assert_eq!(verify(&events).first_broken.unwrap().seq, 4);
+        let mut dropped = chain(5);
+        dropped[1].data = None;
+        assert_eq!(verify(&dropped).first_broken.unwrap().seq, 2, "removing data breaks the link too");
+    }
+
+    #[test]
+    fn deleted_event_breaks_at_the_gap() {
+        let mut events = chain(5);
+        events.remove(1);
+        let report = verify(&events);
+        assert!(!report.valid);
+        assert_eq!(report.first_broken.unwrap().seq, 3);
+        assert_eq!(report.head_hash, None);
+    }
+
+    #[test]
+    fn reordered_events_break() {
+        let mut events = chain(4);
+        events.swap(1, 2);
+        assert_eq!(verify(&events).first_broken.unwrap().seq, 3);
+    }
+}

@@ -1,0 +1,357 @@
+//! The one error type every Loco operation returns, with a stable machine-readable `code()` per variant.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::{Action, Status};
+use crate::rollout::RolloutState;
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One invalid input field: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldError {
+    /// The field name as it appears in the HTTP JSON body (`work_refs[2]` for list items).
+    pub field: String,
+    /// A human-readable sentence saying what is wrong.
+    pub message: String,
+}
+
+impl FieldError {
+    /// Builds a field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Everything that can go wrong in Loco. Every surface (HTTP, CLI, Python, Node) maps these
+/// variants by [`Error::code`], never by message text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input is missing or invalid; `details` names every offending field.
+    #[error("invalid input: {}", join_details(.details))]
+    Validation {
+        /// One entry per invalid field.
+        details: Vec<FieldError>,
+    },
+    /// No deployment has this id.
+    #[error("deployment '{id}' not found")]
+    NotFound {
+        /// The id that was looked up.
+        id: String,
+    },
+    /// The action is not allowed from the deployment's current status.
+    #[error("deployment '{id}' is {from}; cannot {action}")]
+    InvalidTransition {
+        /// The deployment the action was aimed at.
+        id: String,
+        /// Its status when the action was tried.
+        from: Status,
+        /// The refused action.
+        action: Action,
+    },
+    /// The requester tried to approve or reject their own deployment.
+    #[error("'{actor}' requested deployment '{id}' and cannot {action} it; review needs another person")]
+    SelfApproval {
+        /// The deployment under review.
+        id: String,
+        /// The actor, who is also the requester.
+        actor: String,
+        /// `approve` or `reject`.
+        action: Action,
+    },
+    /// The idempotency key was used before with a different request body.
+    #[error("idempotency key '{key}' was already used with a different request")]
+    IdempotencyConflict {
+        /// The reused key.
+        key: String,
+    },
+    /// A request body was larger than the accepted limit.
+    #[error("request body is larger than the limit of {limit_bytes} bytes")]
+    PayloadTooLarge {
+        /// The limit that was exceeded, in bytes.
+        limit_bytes: usize,
+    },
+    /// The database failed; nothing of the failed operation was written.
+    #[error("storage error: {message}")]
+    Storage {
+        /// What the database reported.
+        message: String,
+    },
+    /// Another rollout is already active on the same service and environment.
+    #[error("{service}/{environment} already has an active rollout (deployment '{active}')")]
+    RolloutConflict {
+        /// The service.
+        service: String,
+        /// The environment.
+        environment: String,
+        /// The deployment whose rollout is active.
+        active: String,
+    },
+    /// The deployment's rollout is running; the orchestrator alone moves it (rollback stays allowed).
+    #[error("deployment '{id}' has a rollout in progress; only rollback is allowed until it ends")]
+    RolloutInProgress {
+        /// The deployment.
+        id: String,
+    },
+    /// The deployment has no rollout.
+    #[error("deployment '{id}' has no rollout")]
+    RolloutNotFound {
+        /// The deployment.
+        id: String,
+    },
+    /// The rollout is not paused, so there is nothing to override.
+    #[error("the rollout of deployment '{id}' is {state}, not paused; only a paused rollout can be overridden")]
+    RolloutNotPaused {
+        /// The deployment.
+        id: String,
+        /// The rollout's state.
+        state: RolloutState,
+    },
+    /// A platform operation failed.
+    #[error("platform '{platform}' failed: {message}")]
+    Platform {
+        /// The platform's name.
+        platform: String,
+        /// What it reported.
+        message: String,
+    },
+    /// Restoring the previous release failed; the deployment is not serving a known-good release.
+    #[error("rollback of deployment '{id}' failed: {message}")]
+    RollbackFailed {
+        /// The deployment.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The stable error codes: one per kind of failure, the same string on every surface (HTTP
+/// `error.code`, Python `LocoError.code`, Node `error.code`, CLI exit codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Missing or invalid input; `details` names every bad field.
+    ValidationError,
+    /// No deployment (or rollout) has this id.
+    NotFound,
+    /// The action is not allowed from the deployment's current status.
+    InvalidTransition,
+    /// The requester tried to review their own deployment.
+    SelfApproval,
+    /// The idempotency key was used with a different request.
+    IdempotencyConflict,
+    /// A request body was over the limit.
+    PayloadTooLarge,
+    /// The database failed; nothing was written.
+    StorageError,
+    /// Another rollout is active on the same service and environment.
+    RolloutConflict,
+    /// The deployment's rollout is running; only rollback is allowed.
+    RolloutInProgress,
+    /// The rollout is not paused.
+    RolloutNotPaused,
+    /// A platform operation failed.
+    PlatformError,
+    /// Restoring the previous release failed.
+    RollbackFailed,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::ValidationError,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidTransition,
+        ErrorCode::SelfApproval,
+        ErrorCode::IdempotencyConflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::StorageError,
+        ErrorCode::RolloutConflict,
+        ErrorCode::RolloutInProgress,
+        ErrorCode::RolloutNotPaused,
+        ErrorCode::PlatformError,
+        ErrorCode::RollbackFailed,
+    ];
+
+    /// The code's string.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationError => "validation_error",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::SelfApproval => "self_approval",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::StorageError => "storage_error",
+            ErrorCode::RolloutConflict => "rollout_conflict",
+            ErrorCode::RolloutInProgress => "rollout_in_progress",
+            ErrorCode::RolloutNotPaused => "rollout_not_paused",
+            ErrorCode::PlatformError => "platform_error",
+            ErrorCode::RollbackFailed => "rollback_failed",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Every code [`Error::code`] can return, as strings, in the order of [`ErrorCode::ALL`].
+pub const CODES: [&str; ErrorCode::ALL.len()] = {
+    let mut codes = [""; ErrorCode::ALL.len()];
+    let mut i = 0;
+    while i < codes.len() {
+        codes[i] = ErrorCode::ALL[i].as_str();
+        i += 1;
+    }
+    codes
+};
+
+/// A structured fact an error carries besides its message, named the same on every surface
+/// (snake_case in Rust, HTTP and Python; camelCase in Node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact<'a> {
+    /// A string fact (an id, a status, an action, a name).
+    Text(&'a str),
+    /// A numeric fact (a limit).
+    Number(u64),
+}
+
+impl Error {
+    /// The stable code of this error, the same string on every surface.
+    pub fn code(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The kind of this error, as the [`ErrorCode`] every surface maps exhaustively.
+    pub fn kind(&self) -> ErrorCode {
+        match self {
+            Error::Validation { .. } => ErrorCode::ValidationError,
+            Error::NotFound { .. } | Error::RolloutNotFound { .. } => ErrorCode::NotFound,
+            Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Error::SelfApproval { .. } => ErrorCode::SelfApproval,
+            Error::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
+            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::Storage { .. } => ErrorCode::StorageError,
+            Error::RolloutConflict { .. } => ErrorCode::RolloutConflict,
+            Error::RolloutInProgress { .. } => ErrorCode::RolloutInProgress,
+            Error::RolloutNotPaused { .. } => ErrorCode::RolloutNotPaused,
+            Error::Platform { .. } => ErrorCode::PlatformError,
+            Error::RollbackFailed { .. } => ErrorCode::RollbackFailed,
+        }
+    }
+
+    /// The structured facts of this error besides its message and details, in a fixed order:
+    /// `deployment_id`, `from_status`, `actor`, `action`, `idempotency_key`, `limit_bytes`,
+    /// `service`, `environment`, `active_deployment_id`, `state`, `platform`. Surfaces expose each
+    /// under this name (camelCase in Node) instead of matching variants themselves.
+    pub fn facts(&self) -> Vec<(&'static str, Fact<'_>)> {
+        let text = Fact::Text;
+        match self {
+            Error::Validation { .. } | Error::Storage { .. } => Vec::new(),
+            Error::NotFound { id }
+            | Error::RolloutNotFound { id }
+            | Error::RolloutInProgress { id }
+            | Error::RollbackFailed { id, .. } => vec![("deployment_id", text(id))],
+            Error::InvalidTransition { id, from, action } => vec![
+                ("deployment_id", text(id)),
+                ("from_status", text(from.as_str())),
+                ("action", text(action.as_str())),
+            ],
+            Error::SelfApproval { id, actor, action } => {
+                vec![("deployment_id", text(id)), ("actor", text(actor)), ("action", text(action.as_str()))]
+            }
+            Error::IdempotencyConflict { key } => vec![("idempotency_key", text(key))],
+            Error::PayloadTooLarge { limit_bytes } => vec![("limit_bytes", Fact::Number(*limit_bytes as u64))],
+            Error::RolloutConflict { service, environment, active } => vec![
+                ("service", text(service)),
+                ("environment", text(environment)),
+                ("active_deployment_id", text(active)),
+            ],
+            Error::RolloutNotPaused { id, state } => {
+                vec![("deployment_id", text(id)), ("state", text(state.as_str()))]
+            }
+            Error::Platform { platform, .. } => vec![("platform", text(platform))],
+        }
+    }
+
+    /// The per-field details of a validation error; empty for every other error.
+    pub fn details(&self) -> &[FieldError] {
+        match self {
+            Error::Validation { details } => details,
+            _ => &[],
+        }
+    }
+
+    /// A validation error about a single field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation { details: vec![FieldError::new(field, message)] }
+    }
+
+    /// A storage error carrying the given message.
+    pub fn storage(message: impl fmt::Display) -> Self {
+        Error::Storage { message: message.to_string() }
+    }
+}
+
+fn join_details(details: &[FieldError]) -> String {
+    details.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_strings() {
+        let cases = [
+            (Error::invalid("service", "is required"), "validation_error"),
+            (Error::NotFound { id: "dep_x".into() }, "not_found"),
+            (
+                Error::InvalidTransition { id: "d".into(), from: Status::RolledBack, action: Action::Approve },
+                "invalid_transition",
+            ),
+            (Error::SelfApproval { id: "d".into(), actor: "a".into(), action: Action::Approve }, "self_approval"),
+            (Error::IdempotencyConflict { key: "k".into() }, "idempotency_conflict"),
+            (Error::PayloadTooLarge { limit_bytes: 1 }, "payload_too_large"),
+            (Error::storage("disk I/O error"), "storage_error"),
+            (
+                Error::RolloutConflict { service: "a".into(), environment: "b".into(), active: "d".into() },
+                "rollout_conflict",
+            ),
+            (Error::RolloutInProgress { id: "d".into() }, "rollout_in_progress"),
+            (Error::RolloutNotFound { id: "d".into() }, "not_found"),
+            (Error::Platform { platform: "local".into(), message: "m".into() }, "platform_error"),
+            (Error::RolloutNotPaused { id: "d".into(), state: RolloutState::Running }, "rollout_not_paused"),
+            (Error::RollbackFailed { id: "d".into(), message: "m".into() }, "rollback_failed"),
+        ];
+        for (error, code) in &cases {
+            assert_eq!(error.code(), *code, "{error}");
+            assert!(CODES.contains(code), "{code} is missing from CODES");
+        }
+    }
+
+    #[test]
+    fn messages_carry_the_facts() {
+        let e = Error::InvalidTransition { id: "dep_1".into(), from: Status::RolledBack, action: Action::Approve };
+        assert_eq!(e.to_string(), "deployment 'dep_1' is rolled_back; cannot approve");
+        let v = Error::Validation {
+            details: vec![FieldError::new("service", "is required"), FieldError::new("risk", "is required")],
+        };
+        assert_eq!(v.to_string(), "invalid input: service: is required; risk: is required");
+        assert_eq!(v.details().len(), 2);
+    }
+}

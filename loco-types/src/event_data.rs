@@ -1,0 +1,224 @@
+//! The facts rollout events carry in [`Event::data`](crate::model::Event::data), typed per event
+//! kind: `step_progress` (a step done, or a rollback, restore, pause, override or extension),
+//! `health_check`, `analysis` and `canary_promoted`. Lifecycle events carry none.
+//!
+//! Data is stored and hashed as canonical JSON (keys sorted), so these types decide what is
+//! written, and [`EventData::parse`] reads it back by kind.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{Judgement, Verdict};
+use crate::error::{Error, Result};
+use crate::model::EventKind;
+use crate::platform::{HealthOutcome, TrafficWeight};
+use crate::rollout::Step;
+
+/// The data of one rollout event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EventData {
+    /// A `step_progress` event.
+    StepProgress(StepProgressData),
+    /// A `health_check` event.
+    HealthCheck(HealthCheckData),
+    /// An `analysis` event.
+    Analysis(Box<AnalysisData>),
+    /// A `canary_promoted` event.
+    CanaryPromoted(CanaryPromotedData),
+}
+
+impl EventData {
+    /// The event kind this data belongs to.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventData::StepProgress(_) => EventKind::StepProgress,
+            EventData::HealthCheck(_) => EventKind::HealthCheck,
+            EventData::Analysis(_) => EventKind::Analysis,
+            EventData::CanaryPromoted(_) => EventKind::CanaryPromoted,
+        }
+    }
+
+    /// The JSON stored in the event.
+    pub fn to_value(&self) -> serde_json::Value {
+        // Serializing these plain structs cannot fail: every map key is a string.
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Reads the stored data of an event of `kind` (`None` for lifecycle kinds).
+    pub fn parse(kind: EventKind, value: &serde_json::Value) -> Result<Option<EventData>> {
+        let bad = |e: serde_json::Error| Error::storage(format!("the data of a {kind} event is malformed: {e}"));
+        let data = match kind {
+            EventKind::StepProgress => EventData::StepProgress(StepProgressData::deserialize(value).map_err(bad)?),
+            EventKind::HealthCheck => EventData::HealthCheck(HealthCheckData::deserialize(value).map_err(bad)?),
+            EventKind::Analysis => EventData::Analysis(Box::new(AnalysisData::deserialize(value).map_err(bad)?)),
+            EventKind::CanaryPromoted => {
+                EventData::CanaryPromoted(CanaryPromotedData::deserialize(value).map_err(bad)?)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(data))
+    }
+}
+
+/// What a `step_progress` event records: a finished step, or a turn of the rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StepProgressData {
+    /// A step finished.
+    StepDone(StepDone),
+    /// The rollout turned: rolling back, restored, paused, overridden, observation extended.
+    Turn(RolloutTurn),
+}
+
+/// A finished step and where the rollout stands after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepDone {
+    /// The step's number, 1-based.
+    pub step: u32,
+    /// Steps in the plan.
+    pub of: u32,
+    /// What the step did.
+    pub action: Step,
+    /// The traffic split after it.
+    pub traffic: Vec<TrafficWeight>,
+    /// Running instances of the new release.
+    pub running_new_instances: u32,
+    /// Where clients reach the service, when the platform says.
+    #[schemars(required)]
+    pub endpoint: Option<String>,
+}
+
+/// A turn of the rollout other than a finished step, named by `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RolloutTurn {
+    /// Rolling back was decided (with its trigger), or restoring the previous release failed
+    /// (`ok: false`).
+    Rollback {
+        /// What triggered it: a failure code, or `manual`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger: Option<String>,
+        /// `false` when restoring failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ok: Option<bool>,
+    },
+    /// The previous release serves all traffic again (or a first release was taken down).
+    Restored {
+        /// The version restored; `null` when a first release was taken down.
+        version: Option<String>,
+        /// What triggered the rollback.
+        trigger: String,
+        /// From the deciding sample or check to the platform's rollback call, for automatic
+        /// rollbacks.
+        trigger_to_rollback_call_ms: Option<f64>,
+        /// The platform's rollback call itself.
+        restore_ms: f64,
+    },
+    /// An inconclusive analysis window was extended.
+    Extend {
+        /// Which extension this is (1-based).
+        extension: u32,
+    },
+    /// The rollout paused for a person.
+    Pause {
+        /// Why.
+        reasons: Vec<String>,
+    },
+    /// A person overrode a pause; the rollout continues.
+    Override,
+}
+
+/// What a `health_check` event records: one instance's check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthCheckData {
+    /// The check's outcome.
+    #[serde(flatten)]
+    pub outcome: HealthOutcome,
+    /// The release version of the instance.
+    pub version: String,
+}
+
+/// What an `analysis` event records: one judgement of the new release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AnalysisData {
+    /// The new release's version.
+    pub version: String,
+    /// Its share of traffic when judged.
+    #[schemars(required)]
+    pub traffic_percent: Option<u8>,
+    /// The window judged, in seconds.
+    pub window_seconds: f64,
+    /// The reason of a critical trigger that fired on a single sample, if one did.
+    #[schemars(required)]
+    pub trigger: Option<String>,
+    /// The judgement.
+    pub judgement: Judgement,
+}
+
+/// What a `canary_promoted` event records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CanaryPromotedData {
+    /// The canary's share before.
+    pub from_percent: u8,
+    /// Its share after.
+    pub to_percent: u8,
+    /// The verdict that allowed it, when the rollout has analysis.
+    #[schemars(required)]
+    pub analysis: Option<PromotionVerdict>,
+}
+
+/// The verdict behind a promotion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionVerdict {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Its reasons.
+    pub reasons: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn stored_data_parses_by_kind_and_round_trips() {
+        let cases = [
+            (
+                EventKind::StepProgress,
+                json!({"action": {"action": "shift", "percent": 25}, "endpoint": null, "of": 9,
+                       "running_new_instances": 1, "step": 4, "traffic": [{"percent": 25, "version": "2"}]}),
+            ),
+            (EventKind::StepProgress, json!({"action": "rollback", "trigger": "analysis_critical"})),
+            (EventKind::StepProgress, json!({"action": "rollback", "ok": false})),
+            (
+                EventKind::StepProgress,
+                json!({"action": "restored", "version": "1", "trigger": "manual",
+                       "trigger_to_rollback_call_ms": null, "restore_ms": 3.5}),
+            ),
+            (EventKind::StepProgress, json!({"action": "extend", "extension": 1})),
+            (EventKind::StepProgress, json!({"action": "pause", "reasons": ["slow"]})),
+            (EventKind::StepProgress, json!({"action": "override"})),
+            (
+                EventKind::HealthCheck,
+                json!({"instance_id": "ins_1", "ok": true, "attempts": 1, "probes": [], "detail": "running",
+                       "exited": false, "duration_ms": 3, "version": "2"}),
+            ),
+            (
+                EventKind::CanaryPromoted,
+                json!({"from_percent": 25, "to_percent": 50, "analysis": {"verdict": "pass", "reasons": []}}),
+            ),
+        ];
+        for (kind, value) in cases {
+            let data = EventData::parse(kind, &value).unwrap().unwrap();
+            assert_eq!(data.kind(), kind);
+            assert_eq!(data.to_value(), value, "{kind}");
+        }
+        assert_eq!(EventData::parse(EventKind::Approved, &json!(null)).unwrap(), None);
+        let err = EventData::parse(EventKind::StepProgress, &json!({"action": "dance"})).unwrap_err();
+        assert_eq!(err.code(), "storage_error");
+    }
+}

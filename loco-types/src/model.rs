@@ -1,0 +1,378 @@
+//! The records Loco stores and returns: deployments, their events, list queries and pages.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::lifecycle::{Action, Status};
+
+/// Default page size of [`ListQuery`].
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+/// Largest accepted page size of [`ListQuery`].
+pub const MAX_PAGE_LIMIT: u32 = 500;
+
+/// A point in time, UTC, rendered as RFC 3339 with microseconds (`2026-11-23T08:36:00.123456Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// The current time, to the microsecond (the precision it is stored and rendered with).
+    pub fn now() -> Self {
+        Timestamp(Utc::now().trunc_subsecs(6))
+    }
+
+    /// Parses an RFC 3339 string.
+    pub fn parse(s: &str) -> Result<Self> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Timestamp(t.with_timezone(&Utc)))
+            .map_err(|e| Error::storage(format!("bad timestamp '{s}': {e}")))
+    }
+
+    /// The underlying chrono value.
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Timestamp::parse(s)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "A point in time, UTC, RFC 3339 with microseconds (`2026-11-23T08:36:00.123456Z`)."
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a caller asks to deploy. Validated by [`crate::lifecycle::validate_new`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NewDeployment {
+    /// The service being deployed.
+    pub service: String,
+    /// The target environment (`production`/`prod` require [`NewDeployment::risk`]).
+    pub environment: String,
+    /// The version or build being deployed.
+    pub version: String,
+    /// Who asks for the deployment; may not review it.
+    pub requester: String,
+    /// Issues, pull requests or other planning artifacts (at least one).
+    pub work_refs: Vec<String>,
+    /// How to recover if the deployment goes wrong.
+    pub rollback_plan: String,
+    /// Accepted risk; required for production.
+    pub risk: Option<String>,
+}
+
+/// The current state of one deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Deployment {
+    /// Generated id, `dep_` followed by a ULID.
+    pub id: String,
+    /// The service being deployed.
+    pub service: String,
+    /// The target environment.
+    pub environment: String,
+    /// The version or build being deployed.
+    pub version: String,
+    /// Who asked for the deployment.
+    pub requester: String,
+    /// Planning artifacts the deployment delivers.
+    pub work_refs: Vec<String>,
+    /// How to recover if the deployment goes wrong.
+    pub rollback_plan: String,
+    /// Accepted risk, if stated.
+    #[schemars(required)]
+    pub risk: Option<String>,
+    /// Where the deployment is in its lifecycle.
+    pub status: Status,
+    /// Who approved or rejected it.
+    #[schemars(required)]
+    pub reviewed_by: Option<String>,
+    /// When it was approved or rejected.
+    #[schemars(required)]
+    pub reviewed_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When its status last changed.
+    pub updated_at: Timestamp,
+}
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The deployment was created.
+    Created,
+    /// It was approved.
+    Approved,
+    /// It was rejected.
+    Rejected,
+    /// Its rollout started.
+    Started,
+    /// Its rollout succeeded.
+    Succeeded,
+    /// Its rollout failed.
+    Failed,
+    /// It was rolled back.
+    RolledBack,
+    /// A rollout step finished (traffic shifted, instances started or stopped, a window observed).
+    StepProgress,
+    /// A health check of a rollout instance finished.
+    HealthCheck,
+    /// The canary judge compared the new release's metrics with the baseline's.
+    Analysis,
+    /// A canary passed its observation and was given a larger share of traffic.
+    CanaryPromoted,
+}
+
+impl EventKind {
+    /// Every event kind.
+    pub const ALL: [EventKind; 11] = [
+        EventKind::Created,
+        EventKind::Approved,
+        EventKind::Rejected,
+        EventKind::Started,
+        EventKind::Succeeded,
+        EventKind::Failed,
+        EventKind::RolledBack,
+        EventKind::StepProgress,
+        EventKind::HealthCheck,
+        EventKind::Analysis,
+        EventKind::CanaryPromoted,
+    ];
+
+    /// The snake_case name used in JSON, the database and every binding.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
+            EventKind::Started => "started",
+            EventKind::Succeeded => "succeeded",
+            EventKind::Failed => "failed",
+            EventKind::RolledBack => "rolled_back",
+            EventKind::StepProgress => "step_progress",
+            EventKind::HealthCheck => "health_check",
+            EventKind::Analysis => "analysis",
+            EventKind::CanaryPromoted => "canary_promoted",
+        }
+    }
+
+    /// True for the kinds written by lifecycle actions (exactly one per action, plus `created`).
+    pub fn is_lifecycle(self) -> bool {
+        !matches!(
+            self,
+            EventKind::StepProgress | EventKind::HealthCheck | EventKind::Analysis | EventKind::CanaryPromoted
+        )
+    }
+
+    /// Parses a stored kind name.
+    pub fn parse(s: &str) -> Result<Self> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::storage(format!("unknown event kind '{s}' in the database")))
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        EventKind::parse(s)
+    }
+}
+
+impl From<Action> for EventKind {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Approve => EventKind::Approved,
+            Action::Reject => EventKind::Rejected,
+            Action::Start => EventKind::Started,
+            Action::Succeed => EventKind::Succeeded,
+            Action::Fail => EventKind::Failed,
+            Action::Rollback => EventKind::RolledBack,
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// One append-only history entry. Lifecycle events (one per action, plus `created`) always have a
+/// `to_status`; `from_status` is `None` only on `created`. Rollout events (`step_progress`,
+/// `health_check`) have neither and carry their facts in `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Event {
+    /// Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
+    pub seq: i64,
+    /// Generated id, `evt_` followed by a ULID.
+    pub id: String,
+    /// The deployment this event belongs to.
+    pub deployment_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who did it.
+    pub actor: String,
+    /// Why, if given.
+    #[schemars(required)]
+    pub note: Option<String>,
+    /// Status before the event (`None` on `created`).
+    #[schemars(required)]
+    pub from_status: Option<Status>,
+    /// Status after the event.
+    #[schemars(required)]
+    pub to_status: Option<Status>,
+    /// When it was recorded.
+    pub at: Timestamp,
+    /// `sha256(previous event's hash ‖ canonical bytes of this event)`, lowercase hex.
+    pub hash: String,
+    /// Structured facts of rollout events (step, traffic, instances, probe results); `None` on
+    /// lifecycle events. [`EventData::parse`](crate::event_data::EventData::parse) reads it typed.
+    #[schemars(required)]
+    #[schemars(with = "Option<crate::event_data::EventData>")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// Filters and paging for listing deployments, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only this service (exact match).
+    pub service: Option<String>,
+    /// Only this environment (exact match).
+    pub environment: Option<String>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Page size, 1..=500; 50 when `None`.
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// A query from text parameters, as a URL query string, CLI flags or binding arguments give
+    /// them: `status` must name a status and `limit` must be a whole number; each bad value is a
+    /// validation error naming its field (the range of `limit` and the cursor are checked when
+    /// the query runs).
+    pub fn parse(
+        service: Option<String>,
+        environment: Option<String>,
+        status: Option<&str>,
+        limit: Option<&str>,
+        cursor: Option<String>,
+    ) -> Result<Self> {
+        let status = status.map(|s| Status::parse_field(s, "status")).transpose()?;
+        let limit = limit.map(|l| parse_limit(l, "limit")).transpose()?;
+        Ok(ListQuery { service, environment, status, limit, cursor })
+    }
+
+    /// The page size to use, or a validation error when it is out of range.
+    pub fn effective_limit(&self) -> Result<u32> {
+        self.limit.map_or(Ok(DEFAULT_PAGE_LIMIT), |n| check_limit(n, "limit"))
+    }
+}
+
+/// Parses a page size written as text (`"50"`), or returns a validation error naming `field`.
+pub fn parse_limit(text: &str, field: &str) -> Result<u32> {
+    text.trim().parse::<u32>().map_err(|_| {
+        Error::invalid(
+            field,
+            format!("'{text}' is not a page size; expected an integer between 1 and {MAX_PAGE_LIMIT}"),
+        )
+    })
+}
+
+/// Checks a page size given as a number: 1..=500, or a validation error naming `field`.
+pub fn check_limit(limit: u32, field: &str) -> Result<u32> {
+    if (1..=MAX_PAGE_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::invalid(field, format!("must be between 1 and {MAX_PAGE_LIMIT}; got {limit}")))
+    }
+}
+
+/// One page of results and the cursor for the next one (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// Pass this as [`ListQuery::cursor`] to get the next page; `None` when there is no more.
+    #[schemars(required)]
+    pub next_cursor: Option<String>,
+}
+
+/// A new deployment id (`dep_` + ULID, so ids sort by creation time).
+pub fn new_deployment_id() -> String {
+    format!("dep_{}", ulid::Ulid::new())
+}
+
+/// A new event id (`evt_` + ULID).
+pub fn new_event_id() -> String {
+    format!("evt_{}", ulid::Ulid::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_render_rfc3339_utc_with_micros() {
+        let t = Timestamp::parse("2026-11-23T08:36:00.5+02:00").unwrap();
+        assert_eq!(t.to_string(), "2026-11-23T06:36:00.500000Z");
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2026-11-23T06:36:00.500000Z\"");
+        assert_eq!(Timestamp::parse("yesterday").unwrap_err().code(), "storage_error");
+    }
+
+    #[test]
+    fn limit_defaults_to_50_and_is_bounded() {
+        let q = |limit| ListQuery { limit, ..ListQuery::default() };
+        assert_eq!(q(None).effective_limit(), Ok(50));
+        assert_eq!(q(Some(1)).effective_limit(), Ok(1));
+        assert_eq!(q(Some(500)).effective_limit(), Ok(500));
+        assert_eq!(q(Some(0)).effective_limit().unwrap_err().details()[0].field, "limit");
+        assert_eq!(q(Some(501)).effective_limit().unwrap_err().code(), "validation_error");
+    }
+
+    #[test]
+    fn every_action_has_its_event_kind() {
+        for action in Action::ALL {
+            assert_eq!(EventKind::from(action).as_str(), action.target().as_str());
+        }
+    }
+}

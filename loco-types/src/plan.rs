@@ -1,0 +1,569 @@
+//! What a rollout should do: the release to run, the strategy, the instance count and the health
+//! checks — parsed from JSON and validated here, once, for every surface.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Thresholds;
+use crate::error::{Error, FieldError, Result};
+
+/// Longest monitoring window after full promotion (30 minutes, from the requirements).
+pub const MAX_MONITOR_SECONDS: f64 = 1800.0;
+/// Longest observation or switch delay a plan may ask for (one day).
+pub const MAX_WAIT_SECONDS: f64 = 86_400.0;
+/// Most instances one rollout may run.
+pub const MAX_INSTANCES: u32 = 100;
+
+/// How to run one release.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSpec {
+    /// The version label; when empty, the deployment's version is used.
+    #[serde(default)]
+    pub version: String,
+    /// For the local platform: the program and its arguments. Each instance gets `PORT`,
+    /// `LOCO_INSTANCE_ID`, `LOCO_VERSION` and `LOCO_SERVICE` in its environment.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Extra environment variables for every instance.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// For cloud platforms: the image or source reference to deploy.
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// How traffic moves from the old release to the new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Strategy {
+    /// Start the new release, check it, send it all traffic, stop the old one.
+    Immediate {},
+    /// Replace instances in batches, keeping at most `instances + max_surge` running and at least
+    /// `instances - max_unavailable` serving.
+    Rolling {
+        /// Extra instances allowed above the desired count during the rollout.
+        max_surge: u32,
+        /// Instances allowed to be missing below the desired count during the rollout.
+        max_unavailable: u32,
+    },
+    /// Start the whole new release beside the old one, check it, wait, switch all traffic at once.
+    BlueGreen {
+        /// Wait between the new release passing its checks and the switch.
+        #[serde(default)]
+        switch_delay_seconds: f64,
+    },
+    /// Send growing shares of traffic to the new release, observing each for `interval_seconds`,
+    /// then promote it to 100 %.
+    Canary {
+        /// Traffic percentages, strictly increasing, each 1–100.
+        steps: Vec<u8>,
+        /// How long each step is observed before the next.
+        interval_seconds: f64,
+    },
+}
+
+impl Strategy {
+    /// The strategy's name as used in JSON and metrics labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Immediate {} => "immediate",
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::BlueGreen { .. } => "blue_green",
+            Strategy::Canary { .. } => "canary",
+        }
+    }
+}
+
+/// One way to check that an instance serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Probe {
+    /// `GET path` on the instance's address must answer `expect_status`.
+    Http {
+        /// Request path, starting with `/`.
+        path: String,
+        /// Expected status code (default 200).
+        #[serde(default = "default_status")]
+        expect_status: u16,
+    },
+    /// A TCP connection to the instance's address must open.
+    Tcp,
+    /// A command must exit 0; it gets `LOCO_INSTANCE_ADDRESS` and `LOCO_INSTANCE_ID`.
+    Command {
+        /// The program and its arguments.
+        command: Vec<String>,
+    },
+    /// `SELECT 1` must succeed on a SQLite database file (the service's database).
+    Sqlite {
+        /// Path of the database file.
+        path: String,
+    },
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+impl Probe {
+    /// A short description for events and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Probe::Http { path, expect_status } => format!("http GET {path} expects {expect_status}"),
+            Probe::Tcp => "tcp connect".to_owned(),
+            Probe::Command { command } => format!("command {}", command.first().map_or("", String::as_str)),
+            Probe::Sqlite { path } => format!("sqlite SELECT 1 on {path}"),
+        }
+    }
+}
+
+/// Health checking of new instances: which probes, and how patiently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSpec {
+    /// Probes that must all pass; with none, only the platform's own view (process alive) counts.
+    pub probes: Vec<Probe>,
+    /// Time limit of one probe attempt (default 10 s).
+    pub timeout_seconds: f64,
+    /// Further attempts after a failed one (default 5), with exponential backoff.
+    pub retries: u32,
+    /// Wait before the first retry (default 0.5 s); doubles each retry.
+    pub backoff_initial_seconds: f64,
+    /// Longest wait between retries (default 10 s).
+    pub backoff_max_seconds: f64,
+    /// How often instances are re-checked while a step is observed (default 1 s).
+    pub interval_seconds: f64,
+}
+
+impl Default for HealthSpec {
+    fn default() -> Self {
+        Self {
+            probes: Vec::new(),
+            timeout_seconds: 10.0,
+            retries: 5,
+            backoff_initial_seconds: 0.5,
+            backoff_max_seconds: 10.0,
+            interval_seconds: 1.0,
+        }
+    }
+}
+
+impl HealthSpec {
+    /// Time limit of one attempt.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_seconds)
+    }
+
+    /// Wait before retry number `retry` (0-based): initial × 2^retry, capped.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let secs = self.backoff_initial_seconds * 2f64.powi(retry.min(30) as i32);
+        Duration::from_secs_f64(secs.min(self.backoff_max_seconds))
+    }
+}
+
+/// Everything a rollout needs besides the deployment itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutPlan {
+    /// Name of a platform registered with the engine (`local`, …).
+    pub platform: String,
+    /// How traffic moves.
+    pub strategy: Strategy,
+    /// What to run.
+    pub release: ReleaseSpec,
+    /// Desired instance count of the new release (default 1).
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// How new instances are checked.
+    #[serde(default)]
+    pub health: HealthSpec,
+    /// Metric analysis of the new release while it is observed; without it only health checks
+    /// decide.
+    #[serde(default)]
+    pub analysis: Option<AnalysisSpec>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Where the analysis reads metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MetricSourceSpec {
+    /// The platform's own measurements (the local proxy measures every request it forwards).
+    #[default]
+    Platform,
+    /// A Prometheus server.
+    Prometheus(PrometheusSpec),
+}
+
+/// Where the Prometheus server is and what to ask it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSpec {
+    /// Base URL, e.g. `http://127.0.0.1:9090` (plain HTTP).
+    pub url: String,
+    /// PromQL templates; the defaults suit the usual `http_requests_total` and
+    /// `http_request_duration_seconds` instrumentation.
+    #[serde(default)]
+    pub queries: PrometheusQueries,
+}
+
+/// PromQL templates with `{service}`, `{environment}`, `{version}` and `{window}` placeholders
+/// (label values are escaped). Latency queries must return milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusQueries {
+    /// Requests served in the window.
+    pub requests: String,
+    /// Failed (5xx) requests in the window.
+    pub errors: String,
+    /// Median latency, ms.
+    pub p50: String,
+    /// 95th percentile latency, ms.
+    pub p95: String,
+    /// 99th percentile latency, ms.
+    pub p99: String,
+}
+
+const SELECTOR: &str = r#"service="{service}",environment="{environment}",version="{version}""#;
+
+fn quantile(q: &str) -> String {
+    format!(
+        "1000 * histogram_quantile({q}, sum by (le) (rate(http_request_duration_seconds_bucket{{{SELECTOR}}}[{{window}}])))"
+    )
+}
+
+impl Default for PrometheusQueries {
+    fn default() -> Self {
+        Self {
+            requests: format!("sum(increase(http_requests_total{{{SELECTOR}}}[{{window}}]))"),
+            errors: format!(r#"sum(increase(http_requests_total{{{SELECTOR},code=~"5.."}}[{{window}}]))"#),
+            p50: quantile("0.5"),
+            p95: quantile("0.95"),
+            p99: quantile("0.99"),
+        }
+    }
+}
+
+impl PrometheusSpec {
+    /// Checks the URL: plain `http://host[:port]`, optionally with a path, and no query,
+    /// fragment, credentials or whitespace.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        if is_plain_http_url(&self.url) {
+            Ok(())
+        } else {
+            Err(Error::invalid(field, format!("'{}' is not a plain http:// URL", self.url)))
+        }
+    }
+}
+
+fn is_plain_http_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host_ok, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let Some((address, after)) = bracketed.split_once(']') else { return false };
+        let ok = !address.is_empty() && address.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'));
+        match after {
+            "" => (ok, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (ok, Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        (!host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')), port)
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    let path_ok = path.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#'));
+    host_ok && port_ok && path_ok
+}
+
+/// Canary analysis settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSpec {
+    /// Where metrics come from (default: the platform).
+    pub source: MetricSourceSpec,
+    /// Thresholds for this rollout; by default the engine's for the deployment's environment.
+    pub thresholds: Option<Thresholds>,
+    /// Observation at 100 % before the old release is stopped and the deployment succeeds
+    /// (default 300 s; 0–1800).
+    pub monitor_seconds: f64,
+    /// How long a paused rollout waits for a person before rolling back (default 3600 s).
+    pub pause_timeout_seconds: f64,
+    /// How often the metrics are judged while a step is observed (default 1 s).
+    pub poll_seconds: f64,
+    /// Extra observation windows granted when a window is inconclusive before pausing (default 2).
+    pub inconclusive_extensions: u32,
+}
+
+impl Default for AnalysisSpec {
+    fn default() -> Self {
+        Self {
+            source: MetricSourceSpec::Platform,
+            thresholds: None,
+            monitor_seconds: 300.0,
+            pause_timeout_seconds: 3600.0,
+            poll_seconds: 1.0,
+            inconclusive_extensions: 2,
+        }
+    }
+}
+
+impl RolloutPlan {
+    /// Parses a plan from JSON; unknown fields, unknown strategies and wrong types are
+    /// validation errors naming the field. The result is also [`validate`](Self::validate)d.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let plan: RolloutPlan = crate::document::parse(json, "", "plan")?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    /// Checks every rule of a plan and reports all broken ones.
+    pub fn validate(&self) -> Result<()> {
+        let mut details = Vec::new();
+        let mut bad = |field: &str, message: String| details.push(FieldError::new(field, message));
+        if self.platform.trim().is_empty() {
+            bad("platform", "is required".to_owned());
+        }
+        if self.instances == 0 || self.instances > MAX_INSTANCES {
+            bad("instances", format!("must be between 1 and {MAX_INSTANCES}; got {}", self.instances));
+        }
+        match &self.strategy {
+            Strategy::Immediate {} => {}
+            Strategy::Rolling { max_surge, max_unavailable } => {
+                if *max_surge == 0 && *max_unavailable == 0 {
+                    bad(
+                        "strategy.max_surge",
+                        "and max_unavailable cannot both be 0; the rollout could never progress".to_owned(),
+                    );
+                }
+                if *max_surge > MAX_INSTANCES {
+                    bad("strategy.max_surge", format!("must be at most {MAX_INSTANCES}"));
+                }
+            }
+            Strategy::BlueGreen { switch_delay_seconds } => {
+                check_seconds(&mut bad, "strategy.switch_delay_seconds", *switch_delay_seconds);
+            }
+            Strategy::Canary { steps, interval_seconds } => {
+                if steps.is_empty() {
+                    bad("strategy.steps", "needs at least one traffic percentage".to_owned());
+                }
+                for (i, percent) in steps.iter().enumerate() {
+                    if *percent == 0 || *percent > 100 {
+                        bad(&format!("strategy.steps[{i}]"), format!("must be between 1 and 100; got {percent}"));
+                    } else if i > 0 && *percent <= steps[i - 1] {
+                        bad(
+                            &format!("strategy.steps[{i}]"),
+                            format!("must be greater than the step before ({})", steps[i - 1]),
+                        );
+                    }
+                }
+                check_seconds(&mut bad, "strategy.interval_seconds", *interval_seconds);
+            }
+        }
+        if self.release.command.iter().any(String::is_empty) {
+            bad("release.command", "must not contain empty arguments".to_owned());
+        }
+        let h = &self.health;
+        for (field, value) in [
+            ("health.timeout_seconds", h.timeout_seconds),
+            ("health.backoff_initial_seconds", h.backoff_initial_seconds),
+            ("health.backoff_max_seconds", h.backoff_max_seconds),
+            ("health.interval_seconds", h.interval_seconds),
+        ] {
+            check_seconds(&mut bad, field, value);
+        }
+        if h.timeout_seconds == 0.0 || h.interval_seconds == 0.0 {
+            bad("health", "timeout_seconds and interval_seconds must be greater than 0".to_owned());
+        }
+        if h.retries > 100 {
+            bad("health.retries", "must be at most 100".to_owned());
+        }
+        for (i, probe) in h.probes.iter().enumerate() {
+            match probe {
+                Probe::Http { path, expect_status } => {
+                    if !path.starts_with('/') {
+                        bad(&format!("health.probes[{i}].path"), "must start with '/'".to_owned());
+                    }
+                    if !(100..=599).contains(expect_status) {
+                        bad(
+                            &format!("health.probes[{i}].expect_status"),
+                            "must be an HTTP status (100-599)".to_owned(),
+                        );
+                    }
+                }
+                Probe::Command { command } if command.is_empty() || command[0].is_empty() => {
+                    bad(&format!("health.probes[{i}].command"), "needs a program".to_owned());
+                }
+                Probe::Sqlite { path } if path.trim().is_empty() => {
+                    bad(&format!("health.probes[{i}].path"), "is required".to_owned());
+                }
+                _ => {}
+            }
+        }
+        if let Some(analysis) = &self.analysis {
+            validate_analysis(analysis, &mut details);
+        }
+        if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
+    }
+
+    /// The monitoring window after full promotion, if any.
+    pub fn monitor_seconds(&self) -> f64 {
+        self.analysis.as_ref().map_or(0.0, |a| a.monitor_seconds)
+    }
+}
+
+fn validate_analysis(analysis: &AnalysisSpec, details: &mut Vec<FieldError>) {
+    let mut nested = Vec::new();
+    if let Some(t) = &analysis.thresholds
+        && let Err(Error::Validation { details: more }) = t.validate("analysis.thresholds.")
+    {
+        nested.extend(more);
+    }
+    if let MetricSourceSpec::Prometheus(spec) = &analysis.source
+        && let Err(Error::Validation { details: more }) = spec.validate("analysis.source.url")
+    {
+        nested.extend(more);
+    }
+    let mut bad = |field: &str, message: String| details.push(FieldError::new(field, message));
+    if !(0.0..=MAX_MONITOR_SECONDS).contains(&analysis.monitor_seconds) {
+        bad("analysis.monitor_seconds", format!("must be between 0 and {MAX_MONITOR_SECONDS} seconds"));
+    }
+    check_seconds(&mut bad, "analysis.pause_timeout_seconds", analysis.pause_timeout_seconds);
+    if !(analysis.poll_seconds > 0.0 && analysis.poll_seconds <= 3600.0) {
+        bad("analysis.poll_seconds", "must be greater than 0 and at most 3600".to_owned());
+    }
+    if analysis.inconclusive_extensions > 100 {
+        bad("analysis.inconclusive_extensions", "must be at most 100".to_owned());
+    }
+    details.extend(nested);
+}
+
+fn check_seconds(bad: &mut impl FnMut(&str, String), field: &str, value: f64) {
+    if !value.is_finite() || !(0.0..=MAX_WAIT_SECONDS).contains(&value) {
+        bad(field, format!("must be between 0 and {MAX_WAIT_SECONDS} seconds; got {value}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(strategy: &str) -> String {
+        format!(r#"{{"platform": "local", "strategy": {strategy}, "release": {{"command": ["app"]}}}}"#)
+    }
+
+    fn fields(json: &str) -> Vec<String> {
+        match RolloutPlan::from_json(json) {
+            Err(Error::Validation { details }) => details.into_iter().map(|d| d.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_strategy_parses_with_defaults() {
+        let p = RolloutPlan::from_json(&plan(r#"{"type": "canary", "steps": [5, 25, 50], "interval_seconds": 60}"#))
+            .unwrap();
+        assert_eq!(p.strategy, Strategy::Canary { steps: vec![5, 25, 50], interval_seconds: 60.0 });
+        assert_eq!((p.instances, p.health.retries, p.health.timeout_seconds), (1, 5, 10.0));
+        for s in [
+            r#"{"type": "immediate"}"#,
+            r#"{"type": "rolling", "max_surge": 1, "max_unavailable": 0}"#,
+            r#"{"type": "blue_green", "switch_delay_seconds": 0.5}"#,
+            r#"{"type": "blue_green"}"#,
+        ] {
+            RolloutPlan::from_json(&plan(s)).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_canary_steps_are_named() {
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [0, 50], "interval_seconds": 1}"#)),
+            ["strategy.steps[0]"]
+        );
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [50, 25], "interval_seconds": 1}"#)),
+            ["strategy.steps[1]"]
+        );
+        assert_eq!(fields(&plan(r#"{"type": "canary", "steps": [], "interval_seconds": 1}"#)), ["strategy.steps"]);
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [10], "interval_seconds": -1}"#)),
+            ["strategy.interval_seconds"]
+        );
+    }
+
+    #[test]
+    fn over_100_percent_is_refused() {
+        // 101 fits in a u8 and must be refused by the rule, 300 does not fit and fails parsing.
+        assert_eq!(
+            fields(&plan(r#"{"type": "canary", "steps": [50, 101], "interval_seconds": 1}"#)),
+            ["strategy.steps[1]"]
+        );
+        // Inside a tagged strategy serde reports the strategy as a whole.
+        assert_eq!(fields(&plan(r#"{"type": "canary", "steps": [300], "interval_seconds": 1}"#)), ["strategy"]);
+    }
+
+    #[test]
+    fn rolling_needs_surge_or_unavailability() {
+        assert_eq!(
+            fields(&plan(r#"{"type": "rolling", "max_surge": 0, "max_unavailable": 0}"#)),
+            ["strategy.max_surge"]
+        );
+    }
+
+    #[test]
+    fn unknown_strategy_and_unknown_fields_are_validation_errors() {
+        for json in [
+            plan(r#"{"type": "yolo"}"#),
+            plan(r#"{"type": "immediate", "speed": 11}"#),
+            r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {}, "colour": "red"}"#.to_owned(),
+            "not json".to_owned(),
+        ] {
+            let err = RolloutPlan::from_json(&json).unwrap_err();
+            assert_eq!(err.code(), "validation_error", "{json}");
+        }
+    }
+
+    #[test]
+    fn instance_count_and_health_bounds() {
+        let json = r#"{"platform": " ", "strategy": {"type": "immediate"}, "release": {}, "instances": 0,
+            "health": {"timeout_seconds": 0, "probes": [{"type": "http", "path": "health"}]}}"#;
+        assert_eq!(fields(json), ["platform", "instances", "health", "health.probes[0].path"]);
+    }
+
+    #[test]
+    fn analysis_settings_parse_and_validate() {
+        let p = RolloutPlan::from_json(
+            r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {}, "analysis": {"monitor_seconds": 5,
+                "source": {"type": "prometheus", "url": "http://127.0.0.1:9090"}, "thresholds": {"min_samples": 20}}}"#,
+        )
+        .unwrap();
+        let a = p.analysis.unwrap();
+        assert_eq!((a.monitor_seconds, a.poll_seconds, a.thresholds.unwrap().min_samples), (5.0, 1.0, 20));
+        assert!(matches!(a.source, MetricSourceSpec::Prometheus(_)));
+        let bad = r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {}, "analysis": {"monitor_seconds": 4000,
+            "source": {"type": "prometheus", "url": "https://x"}, "thresholds": {"alpha": 2}}}"#;
+        assert_eq!(fields(bad), ["analysis.monitor_seconds", "analysis.thresholds.alpha", "analysis.source.url"]);
+        let default = RolloutPlan::from_json(&plan(r#"{"type": "immediate"}"#)).unwrap();
+        assert_eq!(default.analysis, None, "no analysis, no monitoring window");
+        assert!(default.monitor_seconds().abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let h = HealthSpec { backoff_initial_seconds: 0.5, backoff_max_seconds: 3.0, ..HealthSpec::default() };
+        let waits: Vec<f64> = (0..5).map(|r| h.backoff(r).as_secs_f64()).collect();
+        assert_eq!(waits, [0.5, 1.0, 2.0, 3.0, 3.0]);
+    }
+}
