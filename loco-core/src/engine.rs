@@ -3,11 +3,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use loco_platform::{Platform, Target};
 use loco_rollout::Orchestrator;
 use loco_store::{SqliteOptions, SqliteStore, Store};
-use loco_types::analysis::Thresholds;
+use loco_types::analysis::{Thresholds, WindowStats};
 use loco_types::audit::AuditReport;
 use loco_types::lifecycle::{self, Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, check_limit};
@@ -254,6 +255,23 @@ impl Engine {
     pub async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
         check_limit(limit, "limit")?;
         self.store.releases(service, environment, limit).await
+    }
+
+    /// Metrics of one release version of a deployment's rollout over the last `window`, as the
+    /// rollout's platform measures them (the local proxy measures every request it forwards):
+    /// requests, errors, error rate, latency percentiles. A platform that measures nothing gives
+    /// a `validation_error` on `platform`.
+    pub async fn release_metrics(&self, id: &str, version: &str, window: Duration) -> Result<WindowStats> {
+        let rollout = self.store.rollout(id).await?;
+        let platform = self.orchestrator.platform(&rollout.platform)?;
+        let Some(source) = platform.metric_source() else {
+            return Err(Error::invalid("platform", format!("platform '{}' measures no metrics", rollout.platform)));
+        };
+        let target = Target { service: rollout.service, environment: rollout.environment };
+        source
+            .stats(&target, version, window)
+            .await
+            .map_err(|e| Error::Platform { platform: rollout.platform, message: e.message })
     }
 
     /// Follows the output of one instance of a deployment's rollout: recent lines first, then new

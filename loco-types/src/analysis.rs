@@ -45,10 +45,10 @@ pub struct WindowStats {
     /// 99th percentile latency, ms.
     pub p99_ms: Option<f64>,
     /// CPU use of the version's instances, percent of one core, when the source reports it.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<f64>")]
     pub cpu_percent: Option<f64>,
     /// Resident memory of the version's instances, percent of the machine's, when reported.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<f64>")]
     pub memory_percent: Option<f64>,
     /// Every latency in the window, sorted (sources that only have aggregates leave it empty).
     #[serde(skip)]
@@ -219,20 +219,20 @@ pub struct Judgement {
     /// Pass, fail or inconclusive.
     pub verdict: Verdict,
     /// For a failure: critical or high.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Severity>")]
     pub severity: Option<Severity>,
     /// One sentence per rule that fired (or why the verdict is inconclusive).
     pub reasons: Vec<String>,
     /// The canary's window.
     pub canary: WindowStats,
     /// The baseline's window (absent for a service's first release, or at 100 %).
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<WindowStats>")]
     pub baseline: Option<WindowStats>,
     /// The error-rate test, when both sides had requests.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<TestResult>")]
     pub error_rate_test: Option<TestResult>,
     /// The latency test, when both sides had raw latencies.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<TestResult>")]
     pub latency_test: Option<TestResult>,
 }
 

@@ -99,10 +99,10 @@ pub struct AuditReport {
     /// How many events were checked.
     pub events_checked: u64,
     /// The hash of the last event checked (record it elsewhere to detect truncation later).
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub head_hash: Option<String>,
     /// The first problem found, if any.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<BrokenLink>")]
     pub first_broken: Option<BrokenLink>,
 }
 

@@ -203,6 +203,13 @@ impl ErrorCode {
     }
 }
 
+impl std::str::FromStr for ErrorCode {
+    type Err = crate::lifecycle::UnknownName;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| crate::lifecycle::UnknownName(s.to_owned()))
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())

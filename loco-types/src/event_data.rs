@@ -86,7 +86,7 @@ pub struct StepDone {
     /// Running instances of the new release.
     pub running_new_instances: u32,
     /// Where clients reach the service, when the platform says.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub endpoint: Option<String>,
 }
 
@@ -146,12 +146,12 @@ pub struct AnalysisData {
     /// The new release's version.
     pub version: String,
     /// Its share of traffic when judged.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<u8>")]
     pub traffic_percent: Option<u8>,
     /// The window judged, in seconds.
     pub window_seconds: f64,
     /// The reason of a critical trigger that fired on a single sample, if one did.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub trigger: Option<String>,
     /// The judgement.
     pub judgement: Judgement,
@@ -165,7 +165,7 @@ pub struct CanaryPromotedData {
     /// Its share after.
     pub to_percent: u8,
     /// The verdict that allowed it, when the rollout has analysis.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<PromotionVerdict>")]
     pub analysis: Option<PromotionVerdict>,
 }
 

@@ -209,12 +209,17 @@ pub fn is_production(environment: &str) -> bool {
     env.eq_ignore_ascii_case("production") || env.eq_ignore_ascii_case("prod")
 }
 
-/// Who performs an action, and why.
+/// Who performs an action, and why. As a JSON request body a missing or `null` actor reads as
+/// empty, so the rules name it; unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["actor"]))]
 pub struct ActionInput {
     /// The person or system performing the action; must be non-blank.
+    #[serde(default, deserialize_with = "crate::model::null_as_default")]
     pub actor: String,
     /// Free text; required (non-blank) for reject, fail and rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 

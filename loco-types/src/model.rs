@@ -78,22 +78,43 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// What a caller asks to deploy. Validated by [`crate::lifecycle::validate_new`].
+///
+/// As a JSON request body every field may be missing or `null`: it then reads as empty, so the
+/// lifecycle rules (not the parser) name it as required; unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["service", "environment", "version", "requester", "work_refs", "rollback_plan"]))]
 pub struct NewDeployment {
     /// The service being deployed.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub service: String,
     /// The target environment (`production`/`prod` require [`NewDeployment::risk`]).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub environment: String,
     /// The version or build being deployed.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub version: String,
     /// Who asks for the deployment; may not review it.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub requester: String,
     /// Issues, pull requests or other planning artifacts (at least one).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub work_refs: Vec<String>,
     /// How to recover if the deployment goes wrong.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub rollback_plan: String,
     /// Accepted risk; required for production.
+    #[serde(default)]
     pub risk: Option<String>,
+}
+
+/// Reads a `null` as the type's default (an empty string or list), like a missing field.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The current state of one deployment.
@@ -114,15 +135,15 @@ pub struct Deployment {
     /// How to recover if the deployment goes wrong.
     pub rollback_plan: String,
     /// Accepted risk, if stated.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub risk: Option<String>,
     /// Where the deployment is in its lifecycle.
     pub status: Status,
     /// Who approved or rejected it.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub reviewed_by: Option<String>,
     /// When it was approved or rejected.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Timestamp>")]
     pub reviewed_at: Option<Timestamp>,
     /// When it was created.
     pub created_at: Timestamp,
@@ -251,13 +272,13 @@ pub struct Event {
     /// Who did it.
     pub actor: String,
     /// Why, if given.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub note: Option<String>,
     /// Status before the event (`None` on `created`).
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Status>")]
     pub from_status: Option<Status>,
     /// Status after the event.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Status>")]
     pub to_status: Option<Status>,
     /// When it was recorded.
     pub at: Timestamp,
@@ -265,9 +286,18 @@ pub struct Event {
     pub hash: String,
     /// Structured facts of rollout events (step, traffic, instances, probe results); `None` on
     /// lifecycle events. [`EventData::parse`](crate::event_data::EventData::parse) reads it typed.
-    #[schemars(required)]
-    #[schemars(with = "Option<crate::event_data::EventData>")]
+    #[schemars(with = "crate::schema::Nullable<crate::event_data::EventData>")]
     pub data: Option<serde_json::Value>,
+}
+
+impl Event {
+    /// The event's data, typed by its kind (`None` for lifecycle events).
+    pub fn typed_data(&self) -> Result<Option<crate::event_data::EventData>> {
+        match &self.data {
+            Some(value) => crate::event_data::EventData::parse(self.kind, value),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Filters and paging for listing deployments, newest first.
@@ -333,7 +363,7 @@ pub struct Page<T> {
     /// The items on this page.
     pub items: Vec<T>,
     /// Pass this as [`ListQuery::cursor`] to get the next page; `None` when there is no more.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub next_cursor: Option<String>,
 }
 

@@ -41,10 +41,10 @@ pub struct Instance {
     /// The release version it runs.
     pub version: String,
     /// Where it listens (`host:port`), when the platform exposes it.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub address: Option<String>,
     /// The process id, for platforms that run local processes.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<u32>")]
     pub pid: Option<u32>,
     /// What the engine last recorded about it.
     pub state: InstanceState,
@@ -76,7 +76,7 @@ pub enum InstanceHealth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlatformStatus {
     /// Where clients reach the target (the local proxy's address, a public URL), if any.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub endpoint: Option<String>,
     /// The current traffic split.
     pub traffic: Vec<TrafficWeight>,

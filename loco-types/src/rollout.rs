@@ -89,10 +89,10 @@ pub struct RolloutProgress {
     /// instances this rollout retired.
     pub instances: Vec<Instance>,
     /// Where clients reach the service, when the platform says.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
     pub endpoint: Option<String>,
     /// The latest verdict of the canary analysis.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Judgement>")]
     pub analysis: Option<Judgement>,
 }
 
@@ -171,7 +171,7 @@ pub struct RolloutFailure {
     /// What happened, in one or two sentences.
     pub message: String,
     /// The step (1-based) during which it happened, if any.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<u32>")]
     pub step: Option<u32>,
 }
 
@@ -191,7 +191,7 @@ pub struct Release {
     /// When it started serving all traffic.
     pub activated_at: Timestamp,
     /// When another release replaced it (`None` while current).
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Timestamp>")]
     pub retired_at: Option<Timestamp>,
 }
 
@@ -213,10 +213,10 @@ pub struct Rollout {
     /// Its steps, traffic and instances.
     pub progress: RolloutProgress,
     /// The release it restores on rollback (`None` for a service's first release).
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Release>")]
     pub previous: Option<Release>,
     /// Why it failed, when it did.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<RolloutFailure>")]
     pub failure: Option<RolloutFailure>,
     /// Who started it.
     pub actor: String,
@@ -229,7 +229,7 @@ pub struct Rollout {
     /// When it last changed.
     pub updated_at: Timestamp,
     /// When it reached a final state.
-    #[schemars(required)]
+    #[schemars(with = "crate::schema::Nullable<Timestamp>")]
     pub finished_at: Option<Timestamp>,
 }
 

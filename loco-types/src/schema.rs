@@ -27,6 +27,25 @@ use crate::plan::{
 use crate::platform::{HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficWeight};
 use crate::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutProgress, RolloutState, Step};
 
+/// The schema of an `Option<T>` field that is always present in JSON (as a value or `null`):
+/// nullable, and required. Output records use it (`#[schemars(with = "Nullable<String>")]`) so
+/// generated types say "always there, maybe null" rather than "maybe absent".
+pub struct Nullable<T>(std::marker::PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for Nullable<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Option<T>>::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> schemars::Schema {
+        <Option<T>>::json_schema(generator)
+    }
+}
+
 /// Adds `T` (and everything it refers to) to the generator's definitions.
 fn add<T: JsonSchema>(generator: &mut SchemaGenerator) {
     generator.subschema_for::<T>();

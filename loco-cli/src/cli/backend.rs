@@ -1,8 +1,6 @@
 //! Where CLI commands run: against a server over HTTP, or directly on a database file through
 //! `Engine`. Both return the API's JSON types, so output is identical either way.
 
-use std::time::Duration;
-
 use loco_core::rollout::RolloutPlan;
 use loco_core::{Action, Engine};
 use serde_json::value::RawValue;
@@ -13,10 +11,6 @@ use crate::wire::{
     ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, Event, ListParams, LogLine, ReleaseList,
     ReleaseParams, Rollout, RolloutList, StartRollout,
 };
-
-/// How often a rollout in a database file is re-read while watched: another process may be
-/// running it, and only a server sees every writer's events.
-const DB_POLL: Duration = Duration::from_millis(500);
 
 /// The target of CLI commands.
 #[derive(Debug)]
@@ -32,7 +26,7 @@ impl Backend {
     pub async fn create(&self, body: CreateDeployment, key: Option<&str>) -> Result<Deployment, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.create(&body, key).await?),
-            Backend::Local(engine) => Ok(engine.create(body.into_new(), key).await?.into()),
+            Backend::Local(engine) => Ok(engine.create(body, key).await?),
         }
     }
 
@@ -40,7 +34,7 @@ impl Backend {
     pub async fn act(&self, id: &str, action: Action, body: ActionRequest) -> Result<Deployment, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.act(id, action, &body).await?),
-            Backend::Local(engine) => Ok(engine.apply(id, action, body.into_input()).await?.into()),
+            Backend::Local(engine) => Ok(engine.apply(id, action, body).await?),
         }
     }
 
@@ -48,7 +42,7 @@ impl Backend {
     pub async fn get(&self, id: &str) -> Result<Deployment, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.get(id).await?),
-            Backend::Local(engine) => Ok(engine.get(id).await?.into()),
+            Backend::Local(engine) => Ok(engine.get(id).await?),
         }
     }
 
@@ -56,13 +50,7 @@ impl Backend {
     pub async fn list(&self, params: ListParams) -> Result<DeploymentPage, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.list(&params).await?),
-            Backend::Local(engine) => {
-                let page = engine.list(&params.into_query()?).await?;
-                Ok(DeploymentPage {
-                    items: page.items.into_iter().map(Into::into).collect(),
-                    next_cursor: page.next_cursor,
-                })
-            }
+            Backend::Local(engine) => Ok(engine.list(&params.into_query()?).await?),
         }
     }
 
@@ -70,7 +58,7 @@ impl Backend {
     pub async fn events(&self, id: &str) -> Result<Vec<Event>, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.events(id).await?.items),
-            Backend::Local(engine) => Ok(engine.events(id).await?.into_iter().map(Into::into).collect()),
+            Backend::Local(engine) => Ok(engine.events(id).await?),
         }
     }
 
@@ -100,7 +88,7 @@ impl Backend {
     pub async fn verify_audit(&self) -> Result<AuditReport, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.verify_audit().await?),
-            Backend::Local(engine) => Ok(engine.verify_audit().await?.into()),
+            Backend::Local(engine) => Ok(engine.verify_audit().await?),
         }
     }
 
@@ -116,7 +104,7 @@ impl Backend {
             Backend::Remote(client) => Ok(client.start_rollout(id, &StartRollout { actor, plan: Some(plan) }).await?),
             Backend::Local(engine) => {
                 let plan = RolloutPlan::from_json(plan.get())?;
-                Ok(engine.start_rollout(id, plan, actor.as_deref().unwrap_or_default()).await?.into())
+                Ok(engine.start_rollout(id, plan, actor.as_deref().unwrap_or_default()).await?)
             }
         }
     }
@@ -125,7 +113,7 @@ impl Backend {
     pub async fn rollout(&self, id: &str) -> Result<Rollout, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.rollout(id).await?),
-            Backend::Local(engine) => Ok(engine.rollout(id).await?.into()),
+            Backend::Local(engine) => Ok(engine.rollout(id).await?),
         }
     }
 
@@ -160,22 +148,16 @@ impl Backend {
                 }
             }
             Backend::Local(engine) => {
-                // This process's own writes arrive as events; another process's are seen by polling.
-                let mut events = Some(engine.subscribe());
-                loop {
-                    let rollout: Rollout = engine.rollout(id).await?.into();
+                // The core's watch sees this process's writes at once and another process's by
+                // re-reading the database.
+                let mut watch = engine.watch_rollout(id).await?;
+                let mut last = None;
+                while let Some(rollout) = watch.next().await {
+                    let rollout = rollout?;
                     each(&rollout)?;
-                    if !rollout.state.is_active() {
-                        return Ok(rollout);
-                    }
-                    match events.as_mut() {
-                        Some(subscription) => tokio::select! {
-                            next = subscription.next() => if next.is_none() { events = None },
-                            () = tokio::time::sleep(DB_POLL) => {}
-                        },
-                        None => tokio::time::sleep(DB_POLL).await,
-                    }
+                    last = Some(rollout);
                 }
+                last.ok_or_else(|| CliError::Internal(format!("the watch of '{id}' ended without a state")))
             }
         }
     }
@@ -197,9 +179,7 @@ impl Backend {
     pub async fn rollouts(&self, active_only: bool) -> Result<RolloutList, CliError> {
         match self {
             Backend::Remote(client) => Ok(client.rollouts(active_only).await?),
-            Backend::Local(engine) => {
-                Ok(RolloutList { items: engine.rollouts(active_only).await?.into_iter().map(Into::into).collect() })
-            }
+            Backend::Local(engine) => Ok(RolloutList { items: engine.rollouts(active_only).await? }),
         }
     }
 
@@ -210,7 +190,7 @@ impl Backend {
             Backend::Local(engine) => {
                 let (service, environment, limit) = params.parts()?;
                 let releases = engine.releases(service, environment, limit).await?;
-                Ok(ReleaseList { items: releases.into_iter().map(Into::into).collect() })
+                Ok(ReleaseList { items: releases })
             }
         }
     }

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use loco_core::analysis::Thresholds;
-use loco_core::platform::local::{LocalOptions, LocalPlatform};
-use loco_core::platform::{Platform, Target};
+use loco_core::event_data::{EventData, RolloutTurn, StepProgressData};
 use loco_core::rollout::{AnalysisSpec, HealthSpec, Probe, ReleaseSpec, Rollout, RolloutPlan, RolloutState, Strategy};
 use loco_core::{Engine, Event, EventKind, NewDeployment};
 
@@ -50,13 +49,10 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
         tempfile::Builder::new().prefix("loco-demo-").tempdir().map_err(|e| internal("temporary directory", e))?;
     let script = dir.path().join("demo-service.py");
     std::fs::write(&script, DEMO_SERVICE).map_err(|e| internal("demo service", e))?;
-    let local = Arc::new(
-        LocalPlatform::new(LocalOptions::new(dir.path().join("state"))).map_err(|e| internal("local platform", e))?,
-    );
-    let engine = Engine::builder().path(dir.path().join("loco.db")).platform(local.clone()).open().await?;
+    let engine =
+        Engine::builder().path(dir.path().join("loco.db")).local_platform(dir.path().join("state")).open().await?;
     let demo = Demo {
         engine: engine.clone(),
-        local,
         python,
         script: script.display().to_string(),
         pace: if args.quick { Pace { interval: 4.0, monitor: 3.0 } } else { Pace { interval: 8.0, monitor: 6.0 } },
@@ -80,7 +76,6 @@ pub async fn run(args: DemoArgs) -> Result<(), CliError> {
 
 struct Demo {
     engine: Engine,
-    local: Arc<LocalPlatform>,
     python: String,
     script: String,
     pace: Pace,
@@ -216,21 +211,18 @@ impl Demo {
         let p = &rollout.progress;
         let split: Vec<String> = p.traffic.iter().map(|w| format!("{} {}%", w.version, w.percent)).collect();
         let mut line = format!("{} | {}", p.step, if split.is_empty() { "-".to_owned() } else { split.join(" / ") });
-        if let Some(source) = self.local.metric_source() {
-            let target = Target { service: SERVICE.to_owned(), environment: ENVIRONMENT.to_owned() };
-            for w in &p.traffic {
-                if let Ok(s) = source.stats(&target, &w.version, Duration::from_secs(5)).await
-                    && s.requests > 0
-                {
-                    let p99 = s.p99_ms.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}ms"));
-                    let _ = write!(
-                        line,
-                        " | {}: {:.0} req/s {:.1}% err p99 {p99}",
-                        w.version,
-                        s.requests as f64 / 5.0,
-                        s.error_rate * 100.0
-                    );
-                }
+        for w in &p.traffic {
+            if let Ok(s) = self.engine.release_metrics(&rollout.deployment_id, &w.version, Duration::from_secs(5)).await
+                && s.requests > 0
+            {
+                let p99 = s.p99_ms.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}ms"));
+                let _ = write!(
+                    line,
+                    " | {}: {:.0} req/s {:.1}% err p99 {p99}",
+                    w.version,
+                    s.requests as f64 / 5.0,
+                    s.error_rate * 100.0
+                );
             }
         }
         if self.fancy {
@@ -250,11 +242,13 @@ impl Demo {
         match (rollout.state, &rollout.failure) {
             (RolloutState::RolledBack, Some(f)) => {
                 let events = self.engine.events(&rollout.deployment_id).await?;
-                let timing = events
-                    .iter()
-                    .filter_map(|e| e.data.as_ref())
-                    .find(|d| d["action"] == "restored")
-                    .and_then(|d| d["trigger_to_rollback_call_ms"].as_f64());
+                let timing = events.iter().find_map(|e| match e.typed_data() {
+                    Ok(Some(EventData::StepProgress(StepProgressData::Turn(RolloutTurn::Restored {
+                        trigger_to_rollback_call_ms,
+                        ..
+                    })))) => trigger_to_rollback_call_ms,
+                    _ => None,
+                });
                 say(&format!("  ✗ rolled back automatically after {took:.1}s: {}", f.message));
                 if let Some(ms) = timing {
                     say(&format!(

@@ -8,7 +8,7 @@ use clap::Args;
 use loco_core::Action;
 
 use crate::cli::Command;
-use crate::cli::Target;
+use crate::cli::Connection;
 use crate::cli::backend::Backend;
 use crate::cli::exit::CliError;
 use crate::cli::output::Output;
@@ -98,12 +98,12 @@ pub struct IdArgs {
 }
 
 /// Runs a deployment command (every [`Command`] except `serve`, `demo` and the rollout commands).
-pub async fn run(target: &Target, command: Command, output: Output) -> Result<(), CliError> {
+pub async fn run(connection: &Connection, command: Command, output: Output) -> Result<(), CliError> {
     // Rolling back a deployment that has a rollout restores its previous release on the platform.
     let backend = if matches!(command, Command::Rollback(_)) {
-        target.platform_backend().await?
+        connection.platform_backend().await?
     } else {
-        target.backend().await?
+        connection.backend().await?
     };
     let result = execute(&backend, command, output).await;
     let closed = backend.close().await;
@@ -113,13 +113,14 @@ pub async fn run(target: &Target, command: Command, output: Output) -> Result<()
 async fn execute(backend: &Backend, command: Command, output: Output) -> Result<(), CliError> {
     match command {
         Command::Create(args) => {
+            // A missing flag is an empty value, which the core names as required.
             let body = CreateDeployment {
-                service: args.service,
-                environment: args.environment,
-                version: args.deploy_version,
-                requester: args.requester,
-                work_refs: (!args.work_refs.is_empty()).then_some(args.work_refs),
-                rollback_plan: args.rollback_plan,
+                service: args.service.unwrap_or_default(),
+                environment: args.environment.unwrap_or_default(),
+                version: args.deploy_version.unwrap_or_default(),
+                requester: args.requester.unwrap_or_default(),
+                work_refs: args.work_refs,
+                rollback_plan: args.rollback_plan.unwrap_or_default(),
                 risk: args.risk,
             };
             output.deployment(&backend.create(body, args.idempotency_key.as_deref()).await?)
@@ -151,7 +152,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
 }
 
 async fn act(backend: &Backend, action: Action, args: ActionArgs, output: Output) -> Result<(), CliError> {
-    let body = ActionRequest { actor: args.actor, note: args.note };
+    let body = ActionRequest { actor: args.actor.unwrap_or_default(), note: args.note };
     output.deployment(&backend.act(&args.id, action, body).await?)
 }
 

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use loco_core::rollout::RolloutState;
 
 use crate::client::ClientError;
-use crate::wire::{ErrorBody, RolloutFailure};
+use loco_core::ErrorCode;
+use loco_core::rollout::RolloutFailure;
+
+use crate::wire::ErrorBody;
 
 /// Exit codes of the `loco` binary (also listed in `docs/cli.md`).
 pub mod code {
@@ -84,21 +87,9 @@ impl CliError {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Api(body) => match body.error.code.as_str() {
-                "validation_error" => code::VALIDATION,
-                "not_found" => code::NOT_FOUND,
-                "invalid_transition" => code::INVALID_TRANSITION,
-                "self_approval" => code::SELF_APPROVAL,
-                "idempotency_conflict" => code::IDEMPOTENCY_CONFLICT,
-                "payload_too_large" => code::PAYLOAD_TOO_LARGE,
-                "storage_error" => code::STORAGE,
-                "rollout_conflict" => code::ROLLOUT_CONFLICT,
-                "rollout_in_progress" => code::ROLLOUT_IN_PROGRESS,
-                "platform_error" => code::PLATFORM,
-                "rollback_failed" => code::ROLLBACK_FAILED,
-                "rollout_not_paused" => code::ROLLOUT_NOT_PAUSED,
-                _ => code::INTERNAL,
-            },
+            // Codes of the HTTP layer itself (`method_not_allowed`, `internal_error`) are no
+            // core error: unexpected for this client.
+            CliError::Api(body) => body.error.code.parse().map_or(code::INTERNAL, exit_code_of),
             CliError::Unreachable(_) => code::UNREACHABLE,
             CliError::Usage(_) => code::USAGE,
             CliError::Internal(_) => code::INTERNAL,
@@ -142,6 +133,24 @@ impl CliError {
     }
 }
 
+/// The exit code of each core error code.
+fn exit_code_of(error: ErrorCode) -> u8 {
+    match error {
+        ErrorCode::ValidationError => code::VALIDATION,
+        ErrorCode::NotFound => code::NOT_FOUND,
+        ErrorCode::InvalidTransition => code::INVALID_TRANSITION,
+        ErrorCode::SelfApproval => code::SELF_APPROVAL,
+        ErrorCode::IdempotencyConflict => code::IDEMPOTENCY_CONFLICT,
+        ErrorCode::PayloadTooLarge => code::PAYLOAD_TOO_LARGE,
+        ErrorCode::StorageError => code::STORAGE,
+        ErrorCode::RolloutConflict => code::ROLLOUT_CONFLICT,
+        ErrorCode::RolloutInProgress => code::ROLLOUT_IN_PROGRESS,
+        ErrorCode::PlatformError => code::PLATFORM,
+        ErrorCode::RollbackFailed => code::ROLLBACK_FAILED,
+        ErrorCode::RolloutNotPaused => code::ROLLOUT_NOT_PAUSED,
+    }
+}
+
 impl From<loco_core::Error> for CliError {
     fn from(e: loco_core::Error) -> Self {
         CliError::Api(ErrorBody::from(&e))
@@ -161,29 +170,17 @@ impl From<ClientError> for CliError {
 
 #[cfg(test)]
 mod tests {
+    use loco_core::rollout::FailureCode;
+
     use super::*;
 
     #[test]
     fn every_core_code_has_its_own_exit_code() {
-        let codes = [
-            "validation_error",
-            "not_found",
-            "invalid_transition",
-            "self_approval",
-            "idempotency_conflict",
-            "payload_too_large",
-            "storage_error",
-            "rollout_conflict",
-            "rollout_in_progress",
-            "platform_error",
-            "rollback_failed",
-            "rollout_not_paused",
-        ];
-        let mut seen: Vec<u8> = codes
+        let mut seen: Vec<u8> = ErrorCode::ALL
             .iter()
             .map(|c| {
                 let body = ErrorBody {
-                    error: crate::wire::ErrorInfo { code: (*c).into(), message: String::new(), details: vec![] },
+                    error: crate::wire::ErrorInfo { code: c.as_str().into(), message: String::new(), details: vec![] },
                 };
                 CliError::Api(body).exit_code()
             })
@@ -210,7 +207,7 @@ mod tests {
     #[test]
     fn an_ended_rollout_says_why() {
         let failure =
-            RolloutFailure { code: "analysis_critical".into(), message: "error rate 60%".into(), step: Some(4) };
+            RolloutFailure { code: FailureCode::AnalysisCritical, message: "error rate 60%".into(), step: Some(4) };
         let error = CliError::RolloutEnded {
             deployment_id: "dep_1".into(),
             state: RolloutState::RolledBack,

@@ -1,16 +1,12 @@
 //! Opening a database file in this process with the local platform registered, as `loco serve`
 //! and the `--db` commands that run rollouts do: instance pidfiles live in a state directory
 //! (by default next to the database, `loco.db.state/`), and opening recovers the rollouts an
-//! earlier process left unfinished.
+//! earlier process left unfinished. The core's `EngineBuilder` does the assembly.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use loco_core::analysis::Thresholds;
-use loco_core::platform::local::{LocalOptions, LocalPlatform};
-use loco_core::{Engine, Error};
+use loco_core::Engine;
 
 use crate::cli::exit::CliError;
 
@@ -22,39 +18,23 @@ pub fn default_state_dir(db: &Path) -> PathBuf {
 }
 
 /// Opens `db` with the local platform keeping its state in `state_dir` (default
-/// [`default_state_dir`]) and the given analysis thresholds per environment. Interrupted
-/// rollouts are recovered before this returns.
+/// [`default_state_dir`]) and, from a thresholds file (a JSON object mapping environment names to
+/// thresholds, `{"production": {"min_samples": 100}}`), the analysis thresholds per environment;
+/// a bad file is a validation error naming the full path (`thresholds.production.alpha`).
+/// Interrupted rollouts are recovered before this returns.
 pub async fn open_engine(
     db: &Path,
     state_dir: Option<&Path>,
-    thresholds: BTreeMap<String, Thresholds>,
+    thresholds_file: Option<&Path>,
 ) -> Result<Engine, CliError> {
     let state_dir = state_dir.map_or_else(|| default_state_dir(db), Path::to_path_buf);
-    let local = LocalPlatform::new(LocalOptions::new(&state_dir))
-        .map_err(|e| Error::Platform { platform: "local".to_owned(), message: e.message })?;
-    let mut builder = Engine::builder().path(db).platform(Arc::new(local));
-    for (environment, t) in thresholds {
-        builder = builder.thresholds(&environment, t);
+    let mut builder = Engine::builder().path(db).local_platform(state_dir);
+    if let Some(file) = thresholds_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| CliError::Usage(format!("cannot read the thresholds file {}: {e}", file.display())))?;
+        builder = builder.thresholds_json(&text)?;
     }
     Ok(builder.open().await?)
-}
-
-/// Reads a thresholds file: a JSON object mapping environment names to [`Thresholds`]
-/// (`{"production": {"min_samples": 100}}`). Unknown fields and wrong types are validation errors
-/// naming the field (`production.alpha`); the values are checked by the engine when it opens.
-pub fn read_thresholds(path: &Path) -> Result<BTreeMap<String, Thresholds>, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Usage(format!("cannot read the thresholds file {}: {e}", path.display())))?;
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let thresholds = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = match e.path().to_string().as_str() {
-            "." => "thresholds".to_owned(),
-            path => format!("thresholds.{path}"),
-        };
-        Error::invalid(field, e.into_inner().to_string())
-    })?;
-    de.end().map_err(|e| Error::invalid("thresholds", e.to_string()))?;
-    Ok(thresholds)
 }
 
 #[cfg(test)]
@@ -67,16 +47,23 @@ mod tests {
         assert_eq!(default_state_dir(Path::new("/var/lib/x/app.sqlite")), PathBuf::from("/var/lib/x/app.sqlite.state"));
     }
 
-    #[test]
-    fn thresholds_files_are_parsed_strictly() {
+    #[tokio::test]
+    async fn thresholds_files_are_parsed_strictly_with_full_field_paths() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("t.json");
+        let (db, file) = (dir.path().join("loco.db"), dir.path().join("t.json"));
         std::fs::write(&file, r#"{"production": {"min_samples": 100}, "staging": {}}"#).unwrap();
-        let t = read_thresholds(&file).unwrap();
-        assert_eq!((t["production"].min_samples, t["staging"].min_samples), (100, 50));
-        std::fs::write(&file, r#"{"production": {"min_sample": 100}}"#).unwrap();
-        let Err(CliError::Api(body)) = read_thresholds(&file) else { panic!("a validation error") };
-        assert_eq!(body.error.details[0].field, "thresholds.production.min_sample");
-        assert!(matches!(read_thresholds(&dir.path().join("missing.json")), Err(CliError::Usage(_))));
+        open_engine(&db, None, Some(&file)).await.unwrap().close().await.unwrap();
+        for (text, field) in [
+            (r#"{"production": {"min_sample": 100}}"#, "thresholds.production.min_sample"),
+            (r#"{"production": {"alpha": 2}}"#, "thresholds.production.alpha"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let Err(CliError::Api(body)) = open_engine(&db, None, Some(&file)).await else {
+                panic!("a validation error")
+            };
+            assert_eq!(body.error.details[0].field, field);
+        }
+        let missing = open_engine(&db, None, Some(&dir.path().join("missing.json"))).await;
+        assert!(matches!(missing, Err(CliError::Usage(_))));
     }
 }

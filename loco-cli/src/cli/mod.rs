@@ -2,7 +2,7 @@
 //!
 //! To add a command, add a variant to [`Command`] with its own `Args` struct and a module that
 //! runs it; [`run`] dispatches on the variant. Commands that talk to deployments get a
-//! [`backend::Backend`] from [`Target::backend`] and print through [`output::Output`].
+//! [`backend::Backend`] from [`Connection::backend`] and print through [`output::Output`].
 
 // Doc comments on clap items are the `--help` text, printed verbatim: no Markdown backticks there.
 #![allow(clippy::doc_markdown)]
@@ -35,9 +35,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Where deployments live.
+    /// Where deployments live: a server or a database file.
     #[command(flatten)]
-    pub target: Target,
+    pub connection: Connection,
 
     /// What to do.
     #[command(subcommand)]
@@ -46,7 +46,7 @@ pub struct Cli {
 
 /// Where client commands send their work: exactly one of a server or a database file.
 #[derive(Debug, Args)]
-pub struct Target {
+pub struct Connection {
     /// Base URL of a running `loco serve`, e.g. http://127.0.0.1:8080.
     #[arg(long, global = true, env = "LOCO_SERVER", value_name = "URL", conflicts_with = "db")]
     pub server: Option<String>,
@@ -62,7 +62,7 @@ pub struct Target {
     pub state_dir: Option<PathBuf>,
 }
 
-impl Target {
+impl Connection {
     /// Connects to the server or opens the database file.
     pub async fn backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
@@ -72,15 +72,13 @@ impl Target {
         }
     }
 
-    /// Like [`Target::backend`], but a database file is opened with the local platform
+    /// Like [`Connection::backend`], but a database file is opened with the local platform
     /// registered (see [`local::open_engine`]), for commands that run or restore releases; this
     /// also recovers rollouts an earlier process left unfinished.
     pub async fn platform_backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
             (Some(url), _) => Ok(Backend::Remote(Client::new(url)?)),
-            (None, Some(path)) => Ok(Backend::Local(
-                local::open_engine(path, self.state_dir.as_deref(), std::collections::BTreeMap::new()).await?,
-            )),
+            (None, Some(path)) => Ok(Backend::Local(local::open_engine(path, self.state_dir.as_deref(), None).await?)),
             (None, None) => Err(Self::nowhere()),
         }
     }
@@ -157,10 +155,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let output = Output { json: cli.json };
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
-        Command::Serve(args) => serve::run(&cli.target, args).await,
+        Command::Serve(args) => serve::run(&cli.connection, args).await,
         command @ (Command::Rollout(_) | Command::Rollouts(_) | Command::Releases(_) | Command::Logs(_)) => {
-            rollouts::run(&cli.target, command, output).await
+            rollouts::run(&cli.connection, command, output).await
         }
-        command => deployments::run(&cli.target, command, output).await,
+        command => deployments::run(&cli.connection, command, output).await,
     }
 }

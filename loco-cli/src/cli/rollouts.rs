@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use loco_core::rollout::RolloutState;
 
 use crate::cli::Command;
-use crate::cli::Target;
+use crate::cli::Connection;
 use crate::cli::backend::Backend;
 use crate::cli::deployments::{ActionArgs, IdArgs};
 use crate::cli::exit::CliError;
@@ -105,7 +105,7 @@ pub struct LogsArgs {
 }
 
 /// Runs a rollout command.
-pub async fn run(target: &Target, command: Command, output: Output) -> Result<(), CliError> {
+pub async fn run(connection: &Connection, command: Command, output: Output) -> Result<(), CliError> {
     let plan = match &command {
         Command::Rollout(RolloutArgs { command: RolloutCommand::Start(args) }) => Some(read_plan(&args.plan)?),
         _ => None,
@@ -115,15 +115,15 @@ pub async fn run(target: &Target, command: Command, output: Output) -> Result<()
         &command,
         Command::Rollout(RolloutArgs { command: RolloutCommand::Start(_) | RolloutCommand::Wait(_) })
     );
-    if !(runs_rollouts && target.server.is_none()) {
-        let backend = target.backend().await?;
+    if !(runs_rollouts && connection.server.is_none()) {
+        let backend = connection.backend().await?;
         let result = execute(&backend, command, plan, output).await;
         let closed = backend.close().await;
         return result.and(closed);
     }
     // Installed before the engine opens, so an early Ctrl-C still closes it properly.
     let signal = shutdown_signal()?;
-    let backend = target.platform_backend().await?;
+    let backend = connection.platform_backend().await?;
     let result = tokio::select! {
         result = execute(&backend, command, plan, output) => result,
         () = signal => Err(CliError::Interrupted(
@@ -154,7 +154,7 @@ async fn execute(backend: &Backend, command: Command, plan: Option<String>, outp
             RolloutCommand::Status(args) => output.rollout(&backend.rollout(&args.id).await?),
             RolloutCommand::Wait(args) => follow_to_the_end(backend, &args.id, output).await,
             RolloutCommand::Override(args) => {
-                let body = ActionRequest { actor: args.actor, note: args.note };
+                let body = ActionRequest { actor: args.actor.unwrap_or_default(), note: args.note };
                 output.rollout(&backend.override_rollout(&args.id, body).await?)
             }
         },

@@ -2,7 +2,6 @@
 //! sets up logging, binds the address and runs the HTTP API until SIGINT or SIGTERM, then shuts
 //! down gracefully: running rollouts are suspended and recovered by the next start.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::Target;
+use crate::cli::Connection;
 use crate::cli::exit::CliError;
 use crate::cli::local;
 use crate::server::{self, ServeError, ServerConfig};
@@ -63,20 +62,16 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Runs the server until a shutdown signal arrives.
-pub async fn run(target: &Target, args: ServeArgs) -> Result<(), CliError> {
-    if target.server.is_some() {
+pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliError> {
+    if connection.server.is_some() {
         return Err(CliError::Usage("serve takes --db PATH, not --server".to_owned()));
     }
     init_logging(args.log_format);
-    let db = target.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-    let thresholds = match &args.thresholds {
-        Some(file) => local::read_thresholds(file)?,
-        None => BTreeMap::new(),
-    };
+    let db = connection.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
     let signal = shutdown_signal()?;
-    let state_dir = target.state_dir.clone().unwrap_or_else(|| local::default_state_dir(&db));
+    let state_dir = connection.state_dir.clone().unwrap_or_else(|| local::default_state_dir(&db));
     // Opening recovers rollouts a previous server left unfinished, before any request is served.
-    let engine = local::open_engine(&db, Some(&state_dir), thresholds).await?;
+    let engine = local::open_engine(&db, Some(&state_dir), args.thresholds.as_deref()).await?;
     let listener = match tokio::net::TcpListener::bind(&args.addr).await {
         Ok(listener) => listener,
         Err(e) => {

@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn empty_body_is_an_empty_object() {
-        assert_eq!(parse_json::<ActionRequest>(b"  ").unwrap(), ActionRequest::default());
+        assert_eq!(parse_json::<ActionRequest>(b"  ").unwrap(), ActionRequest::new(""));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod request_log;
 pub mod rollouts;
 pub mod routes;
@@ -122,17 +123,19 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(routes::openapi_json))
 }
 
-/// The OpenAPI document of this server, generated from the handlers' types.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+/// The OpenAPI document of this server: paths from the handlers' annotations, record schemas from
+/// the core's JSON Schema.
+pub fn openapi() -> serde_json::Value {
+    openapi::document(&api().split_for_parts().1)
 }
 
 /// The complete application: routes, error fallbacks, body limit, request logs and metrics.
 /// `shutdown` ends open SSE streams when it turns `true`.
 pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bool>) -> Router {
     let (router, doc) = api().split_for_parts();
-    // Serializing a document built from our own types cannot fail.
-    let doc = routes::OpenApiJson(Arc::new(doc.to_pretty_json().unwrap_or_default()));
+    let doc = openapi::document(&doc);
+    // Serializing a JSON value cannot fail.
+    let doc = routes::OpenApiJson(Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default()));
     let state = Arc::new(AppState { engine, http_metrics: HttpMetrics::default(), shutdown, config });
     router
         .fallback(error::route_not_found)

@@ -18,10 +18,11 @@ use loco_core::rollout::RolloutPlan;
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, release_params, rollouts_params};
+use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
 use crate::server::sse::{keep_alive, to_json};
 use crate::wire::{
-    ActionRequest, ErrorBody, LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, RolloutsParams, StartRollout,
+    ActionRequest, ErrorBody, ReleaseList, ReleaseParams, Rollout, RolloutList, RolloutsParams, StartRollout,
 };
 
 /// The `{id}` and `{instance_id}` path segments of the instance log route.
@@ -53,7 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for InstancePath {
     params(("id" = String, Path, description = "Deployment id")),
     responses(
         (status = 202, description = "Started (`approved → started`); follow it with GET …/rollout or the event stream",
-         body = Rollout),
+         body = refs::Rollout),
         (status = 400, description = "`validation_error`: bad body, unknown field, or a plan problem named by the \
                                       core (`strategy.steps[1]`, `platform`, …)", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -70,7 +71,7 @@ pub async fn start_rollout(
 ) -> Result<(StatusCode, Json<Rollout>), ApiError> {
     let plan = RolloutPlan::from_json(body.plan_json())?;
     let rollout = state.engine.start_rollout(&id, plan, body.actor()).await?;
-    Ok((StatusCode::ACCEPTED, Json(rollout.into())))
+    Ok((StatusCode::ACCEPTED, Json(rollout)))
 }
 
 /// The rollout of one deployment: state, progress, latest analysis, failure.
@@ -80,7 +81,7 @@ pub async fn start_rollout(
     tag = "rollouts",
     params(("id" = String, Path, description = "Deployment id")),
     responses(
-        (status = 200, description = "The rollout record", body = Rollout),
+        (status = 200, description = "The rollout record", body = refs::Rollout),
         (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
         (status = 500, description = "`storage_error`", body = ErrorBody),
     )
@@ -89,7 +90,7 @@ pub async fn get_rollout(
     State(state): State<Arc<AppState>>,
     DeploymentId(id): DeploymentId,
 ) -> Result<Json<Rollout>, ApiError> {
-    Ok(Json(state.engine.rollout(&id).await?.into()))
+    Ok(Json(state.engine.rollout(&id).await?))
 }
 
 /// Continue a rollout paused by its analysis (actor and note required).
@@ -97,10 +98,10 @@ pub async fn get_rollout(
     post,
     path = "/api/v1/deployments/{id}/rollout/override",
     tag = "rollouts",
-    request_body = ActionRequest,
+    request_body = refs::ActionRequest,
     params(("id" = String, Path, description = "Deployment id")),
     responses(
-        (status = 200, description = "The rollout after the override was recorded", body = Rollout),
+        (status = 200, description = "The rollout after the override was recorded", body = refs::Rollout),
         (status = 400, description = "`validation_error`: bad `actor`/`note` or body", body = ErrorBody),
         (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
         (status = 409, description = "`rollout_not_paused`: only a paused rollout can be overridden", body = ErrorBody),
@@ -113,9 +114,9 @@ pub async fn override_rollout(
     DeploymentId(id): DeploymentId,
     JsonBody(body): JsonBody<ActionRequest>,
 ) -> Result<Json<Rollout>, ApiError> {
-    let input = body.into_input();
+    let input = body;
     let note = input.note.as_deref().unwrap_or_default();
-    Ok(Json(state.engine.override_rollout(&id, &input.actor, note).await?.into()))
+    Ok(Json(state.engine.override_rollout(&id, &input.actor, note).await?))
 }
 
 /// Every rollout, or only the active ones.
@@ -136,7 +137,7 @@ pub async fn list_rollouts(
 ) -> Result<Json<RolloutList>, ApiError> {
     let active_only = rollouts_params(query.as_deref())?.active_only()?;
     let rollouts = state.engine.rollouts(active_only).await?;
-    Ok(Json(RolloutList { items: rollouts.into_iter().map(Into::into).collect() }))
+    Ok(Json(RolloutList { items: rollouts }))
 }
 
 /// The releases that served a service+environment, newest first.
@@ -160,7 +161,7 @@ pub async fn list_releases(
     let params = release_params(query.as_deref())?;
     let (service, environment, limit) = params.parts()?;
     let releases = state.engine.releases(service, environment, limit).await?;
-    Ok(Json(ReleaseList { items: releases.into_iter().map(Into::into).collect() }))
+    Ok(Json(ReleaseList { items: releases }))
 }
 
 /// Follow one instance's output: its recent lines, then new ones until it stops.
@@ -173,7 +174,7 @@ pub async fn list_releases(
         ("instance_id" = String, Path, description = "Instance id (`progress.instances[].id`)"),
     ),
     responses(
-        (status = 200, description = "An SSE stream; each `data:` is a LogLine", body = LogLine,
+        (status = 200, description = "An SSE stream; each `data:` is a LogLine", body = refs::LogLine,
          content_type = "text/event-stream"),
         (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
         (status = 502, description = "`platform_error`: the platform does not run this instance here",
@@ -191,7 +192,7 @@ pub async fn instance_logs(
         let _ = shutdown.wait_for(|closing| *closing).await;
     };
     let frames = stream::unfold(lines, |mut lines| async move { lines.next().await.map(|line| (line, lines)) })
-        .map(|line| Ok(SseEvent::default().data(to_json(&LogLine::from(line)))))
+        .map(|line| Ok(SseEvent::default().data(to_json(&line))))
         .take_until(closing);
     Ok(Sse::new(frames).keep_alive(keep_alive(&state)))
 }

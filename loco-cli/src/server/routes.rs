@@ -13,6 +13,7 @@ use loco_core::{Action, Error};
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, list_params};
+use crate::server::openapi::refs;
 use crate::wire::{
     ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList, Health, ListParams,
 };
@@ -40,12 +41,12 @@ impl<S: Send + Sync> FromRequestParts<S> for DeploymentId {
     post,
     path = "/api/v1/deployments",
     tag = "deployments",
-    request_body = CreateDeployment,
+    request_body = refs::CreateDeployment,
     params(("Idempotency-Key" = Option<String>, Header,
             description = "Repeat-safe create: the same key and body return the original deployment")),
     responses(
         (status = 201, description = "Created, or the original deployment of an identical idempotent request",
-         body = Deployment),
+         body = refs::Deployment),
         (status = 400, description = "`validation_error`: missing, invalid, unknown or mistyped fields",
          body = ErrorBody),
         (status = 409, description = "`idempotency_conflict`: the key was used with a different body",
@@ -66,8 +67,8 @@ pub async fn create_deployment(
             })?),
             None => None,
         };
-    let deployment = state.engine.create(body.into_new(), key).await?;
-    Ok((StatusCode::CREATED, Json(deployment.into())))
+    let deployment = state.engine.create(body, key).await?;
+    Ok((StatusCode::CREATED, Json(deployment)))
 }
 
 /// List deployments, newest first, one page at a time.
@@ -77,7 +78,7 @@ pub async fn create_deployment(
     tag = "deployments",
     params(ListParams),
     responses(
-        (status = 200, description = "One page; follow `next_cursor` for the next", body = DeploymentPage),
+        (status = 200, description = "One page; follow `next_cursor` for the next", body = refs::DeploymentPage),
         (status = 400, description = "`validation_error`: bad `limit`, `cursor`, `status` or unknown parameter",
          body = ErrorBody),
         (status = 500, description = "`storage_error`", body = ErrorBody),
@@ -89,7 +90,7 @@ pub async fn list_deployments(
 ) -> Result<Json<DeploymentPage>, ApiError> {
     let query = list_params(query.as_deref())?.into_query()?;
     let page = state.engine.list(&query).await?;
-    Ok(Json(DeploymentPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(page))
 }
 
 /// One deployment's current state.
@@ -99,7 +100,7 @@ pub async fn list_deployments(
     tag = "deployments",
     params(("id" = String, Path, description = "Deployment id")),
     responses(
-        (status = 200, description = "The deployment", body = Deployment),
+        (status = 200, description = "The deployment", body = refs::Deployment),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 500, description = "`storage_error`", body = ErrorBody),
     )
@@ -108,7 +109,7 @@ pub async fn get_deployment(
     State(state): State<Arc<AppState>>,
     DeploymentId(id): DeploymentId,
 ) -> Result<Json<Deployment>, ApiError> {
-    Ok(Json(state.engine.get(&id).await?.into()))
+    Ok(Json(state.engine.get(&id).await?))
 }
 
 /// Every event of one deployment, oldest first.
@@ -128,11 +129,11 @@ pub async fn deployment_events(
     DeploymentId(id): DeploymentId,
 ) -> Result<Json<EventList>, ApiError> {
     let events = state.engine.events(&id).await?;
-    Ok(Json(EventList { items: events.into_iter().map(Into::into).collect() }))
+    Ok(Json(EventList { items: events }))
 }
 
 async fn act(state: &AppState, id: &str, action: Action, body: ActionRequest) -> Result<Json<Deployment>, ApiError> {
-    Ok(Json(state.engine.apply(id, action, body.into_input()).await?.into()))
+    Ok(Json(state.engine.apply(id, action, body).await?))
 }
 
 /// Declares one documented handler per lifecycle action; they differ only in the action.
@@ -144,10 +145,10 @@ macro_rules! action_route {
             path = $path,
             tag = "deployments",
             summary = $summary,
-            request_body = ActionRequest,
+            request_body = refs::ActionRequest,
             params(("id" = String, Path, description = "Deployment id")),
             responses(
-                (status = 200, description = "The deployment after the action", body = Deployment),
+                (status = 200, description = "The deployment after the action", body = refs::Deployment),
                 (status = 400, description = "`validation_error`: bad `actor`/`note` or body", body = ErrorBody),
                 (status = 403, description = "`self_approval` (approve and reject only)", body = ErrorBody),
                 (status = 404, description = "`not_found`", body = ErrorBody),
@@ -220,12 +221,12 @@ action_route!(
     tag = "operations",
     responses(
         (status = 200, description = "The verification report (`valid` false names the first broken link)",
-         body = AuditReport),
+         body = refs::AuditReport),
         (status = 500, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn verify_audit(State(state): State<Arc<AppState>>) -> Result<Json<AuditReport>, ApiError> {
-    Ok(Json(state.engine.verify_audit().await?.into()))
+    Ok(Json(state.engine.verify_audit().await?))
 }
 
 /// Liveness: answers while the server runs.

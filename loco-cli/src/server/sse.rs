@@ -15,8 +15,9 @@ use tokio::sync::watch;
 use crate::server::AppState;
 use crate::server::error::ApiError;
 use crate::server::extract::stream_params;
+use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
-use crate::wire::{ErrorBody, Event, StreamParams};
+use crate::wire::{ErrorBody, StreamParams};
 
 /// The header browsers and SSE clients send when they reconnect.
 const LAST_EVENT_ID: &str = "last-event-id";
@@ -75,7 +76,7 @@ fn frames(
             Ok(match item {
                 Ok(event) => {
                     let seq = event.seq;
-                    SseEvent::default().id(seq.to_string()).data(to_json(&Event::from(event)))
+                    SseEvent::default().id(seq.to_string()).data(to_json(&event))
                 }
                 Err(error) => SseEvent::default().event("error").data(to_json(&ErrorBody::from(&error))),
             })
@@ -102,7 +103,7 @@ pub(crate) fn keep_alive(state: &AppState) -> KeepAlive {
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq (sent by SSE clients on reconnect)"),
     ),
     responses(
-        (status = 200, description = "An SSE stream; each `data:` is an Event and each `id:` its seq", body = Event,
+        (status = 200, description = "An SSE stream; each `data:` is an Event and each `id:` its seq", body = refs::Event,
          content_type = "text/event-stream"),
         (status = 400, description = "Bad `Last-Event-ID` or `after`", body = ErrorBody),
     )
@@ -128,7 +129,7 @@ pub async fn all_events(
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq (sent by SSE clients on reconnect)"),
     ),
     responses(
-        (status = 200, description = "An SSE stream of this deployment's events", body = Event,
+        (status = 200, description = "An SSE stream of this deployment's events", body = refs::Event,
          content_type = "text/event-stream"),
         (status = 400, description = "Bad `Last-Event-ID` or `after`", body = ErrorBody),
         (status = 404, description = "No such deployment", body = ErrorBody),

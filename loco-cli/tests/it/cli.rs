@@ -306,15 +306,15 @@ async fn ls_all_follows_every_cursor() {
         let engine = loco_core::Engine::open(&db).await.unwrap();
         for i in 0..7 {
             let body = loco_cli::wire::CreateDeployment {
-                service: Some(format!("svc-{i}")),
-                environment: Some("dev".into()),
-                version: Some("1".into()),
-                requester: Some("alice".into()),
-                work_refs: Some(vec!["W-1".into()]),
-                rollback_plan: Some("redo".into()),
+                service: format!("svc-{i}"),
+                environment: "dev".into(),
+                version: "1".into(),
+                requester: "alice".into(),
+                work_refs: vec!["W-1".into()],
+                rollback_plan: "redo".into(),
                 risk: None,
             };
-            engine.create(body.into_new(), None).await.unwrap();
+            engine.create(body, None).await.unwrap();
         }
         engine.close().await.unwrap();
     }

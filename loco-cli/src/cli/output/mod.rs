@@ -4,12 +4,18 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use loco_core::analysis::Judgement;
+use loco_core::rollout::{RolloutPlan, Strategy};
 use serde::Serialize;
 
 use crate::cli::exit::CliError;
+
+mod text;
+
 use crate::wire::{
     AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList,
 };
+use text::{cell, table};
 
 /// The chosen output style.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +45,8 @@ impl Output {
             ("rollback plan", cell(&d.rollback_plan)),
             ("risk", d.risk.as_deref().map_or_else(|| "-".to_owned(), cell)),
             ("reviewed", review),
-            ("created at", d.created_at.clone()),
-            ("updated at", d.updated_at.clone()),
+            ("created at", d.created_at.to_string()),
+            ("updated at", d.updated_at.to_string()),
         ];
         let mut text = String::new();
         for (key, value) in rows {
@@ -65,7 +71,7 @@ impl Output {
                     cell(&d.version),
                     d.status.to_string(),
                     cell(&d.requester),
-                    d.created_at.clone(),
+                    d.created_at.to_string(),
                 ]
             })
             .collect();
@@ -87,8 +93,8 @@ impl Output {
             .map(|e| {
                 vec![
                     e.seq.to_string(),
-                    e.at.clone(),
-                    e.kind.clone(),
+                    e.at.to_string(),
+                    e.kind.to_string(),
                     cell(&e.actor),
                     status(e.from_status),
                     status(e.to_status),
@@ -148,7 +154,7 @@ impl Output {
             ("deployment", r.deployment_id.clone()),
             ("service", cell(&r.service)),
             ("environment", cell(&r.environment)),
-            ("version", cell(r.plan["release"]["version"].as_str().unwrap_or("-"))),
+            ("version", cell(&r.plan.release.version)),
             ("platform", cell(&r.platform)),
             ("strategy", strategy(&r.plan)),
             ("state", r.state.to_string()),
@@ -160,7 +166,7 @@ impl Output {
             None => rows.push(("analysis", "-".to_owned())),
             Some(judgement) => {
                 rows.push(("analysis", verdict(judgement)));
-                for reason in judgement["reasons"].as_array().into_iter().flatten().filter_map(|r| r.as_str()) {
+                for reason in &judgement.reasons {
                     rows.push(("", format!("- {}", cell(reason))));
                 }
             }
@@ -182,8 +188,8 @@ impl Output {
             rows.push(("failure", format!("{}{step}: {}", f.code, cell(&f.message))));
         }
         rows.push(("started by", cell(&r.actor)));
-        rows.push(("started at", r.started_at.clone()));
-        rows.push(("finished at", r.finished_at.clone().unwrap_or_else(|| "-".to_owned())));
+        rows.push(("started at", r.started_at.to_string()));
+        rows.push(("finished at", r.finished_at.map_or_else(|| "-".to_owned(), |t| t.to_string())));
         let mut text = String::new();
         for (key, value) in rows {
             let _ = writeln!(text, "{key:<12} {value}");
@@ -213,11 +219,11 @@ impl Output {
                     r.deployment_id.clone(),
                     cell(&r.service),
                     cell(&r.environment),
-                    cell(r.plan["release"]["version"].as_str().unwrap_or("-")),
-                    cell(r.plan["strategy"]["type"].as_str().unwrap_or("-")),
+                    cell(&r.plan.release.version),
+                    r.plan.strategy.name().to_owned(),
                     r.state.to_string(),
                     format!("{}/{}", r.progress.completed_steps, r.progress.total_steps),
-                    r.started_at.clone(),
+                    r.started_at.to_string(),
                 ]
             })
             .collect();
@@ -241,8 +247,8 @@ impl Output {
                     r.deployment_id.clone(),
                     cell(&r.platform),
                     r.instances.len().to_string(),
-                    r.activated_at.clone(),
-                    r.retired_at.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.activated_at.to_string(),
+                    r.retired_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
                 ]
             })
             .collect();
@@ -299,33 +305,40 @@ fn traffic(r: &Rollout) -> String {
     r.progress.traffic.iter().map(|w| format!("{} {}%", cell(&w.version), w.percent)).collect::<Vec<_>>().join(" / ")
 }
 
-/// `pass`, `inconclusive`, `fail (critical)` from a judgement's JSON.
-fn verdict(judgement: &serde_json::Value) -> String {
-    let verdict = judgement["verdict"].as_str().unwrap_or("-");
-    match judgement["severity"].as_str() {
-        Some(severity) => format!("{verdict} ({severity})"),
-        None => verdict.to_owned(),
+/// `pass`, `inconclusive`, `fail (critical)`.
+fn verdict(judgement: &Judgement) -> String {
+    let verdict = json_name(&judgement.verdict);
+    match &judgement.severity {
+        Some(severity) => format!("{verdict} ({})", json_name(severity)),
+        None => verdict,
     }
 }
 
-/// `canary 10% → 50%, 60s per step, with analysis` from a plan's JSON.
-fn strategy(plan: &serde_json::Value) -> String {
-    let s = &plan["strategy"];
-    let kind = s["type"].as_str().unwrap_or("-");
-    let mut text = match kind {
-        "canary" => {
-            let steps: Vec<String> = s["steps"].as_array().into_iter().flatten().map(|p| format!("{p}%")).collect();
-            format!("canary {}, {}s per step", steps.join(" → "), s["interval_seconds"])
+/// `canary 10% → 50%, 60.0s per step, 2 instance(s), with analysis`.
+fn strategy(plan: &RolloutPlan) -> String {
+    let mut text = match &plan.strategy {
+        Strategy::Canary { steps, interval_seconds } => {
+            let steps: Vec<String> = steps.iter().map(|p| format!("{p}%")).collect();
+            format!("canary {}, {}s per step", steps.join(" → "), seconds(*interval_seconds))
         }
-        "rolling" => format!("rolling, max surge {}, max unavailable {}", s["max_surge"], s["max_unavailable"]),
-        "blue_green" => format!("blue_green, switch after {}s", s["switch_delay_seconds"]),
-        other => cell(other),
+        Strategy::Rolling { max_surge, max_unavailable } => {
+            format!("rolling, max surge {max_surge}, max unavailable {max_unavailable}")
+        }
+        Strategy::BlueGreen { switch_delay_seconds } => {
+            format!("blue_green, switch after {}s", seconds(*switch_delay_seconds))
+        }
+        Strategy::Immediate {} => plan.strategy.name().to_owned(),
     };
-    let _ = write!(text, ", {} instance(s)", plan["instances"]);
-    if !plan["analysis"].is_null() {
+    let _ = write!(text, ", {} instance(s)", plan.instances);
+    if plan.analysis.is_some() {
         text.push_str(", with analysis");
     }
     text
+}
+
+/// Seconds as the plan's JSON writes them (`60.0`).
+fn seconds(value: f64) -> String {
+    serde_json::Value::from(value).to_string()
 }
 
 /// The JSON name of a core enum value (`running`, `stdout`).
@@ -344,65 +357,5 @@ fn print_text(text: &str) -> Result<(), CliError> {
         // A closed pipe (`loco ls | head`) is the reader's choice, not our failure.
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(CliError::Internal(format!("cannot write output: {e}"))),
         _ => Ok(()),
-    }
-}
-
-/// A value safe for one table cell: control characters (newlines, tabs, escapes) are shown
-/// escaped so user text cannot break the layout or drive the terminal.
-fn cell(value: &str) -> String {
-    value.chars().fold(String::with_capacity(value.len()), |mut out, c| {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-        out
-    })
-}
-
-/// Left-aligned columns separated by two spaces.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, value) in widths.iter_mut().zip(row) {
-            *w = (*w).max(value.chars().count());
-        }
-    }
-    let mut text = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut l = String::new();
-        for (i, value) in cells.enumerate() {
-            if i + 1 == widths.len() {
-                l.push_str(value);
-            } else {
-                let pad = widths[i].saturating_sub(value.chars().count());
-                l.push_str(value);
-                l.extend(std::iter::repeat_n(' ', pad + 2));
-            }
-        }
-        text.push_str(l.trim_end());
-        text.push('\n');
-    };
-    line(&mut headers.iter().copied());
-    for row in rows {
-        line(&mut row.iter().map(String::as_str));
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_columns() {
-        let t = table(&["A", "BB"], &[vec!["xyz".into(), "1".into()], vec!["é".into(), "22".into()]]);
-        assert_eq!(t, "A    BB\nxyz  1\né    22\n");
-    }
-
-    #[test]
-    fn control_characters_are_escaped_in_cells() {
-        assert_eq!(cell("a\nb\t\u{1b}[31m"), "a\\nb\\t\\u{1b}[31m");
-        assert_eq!(cell("支付 🚀"), "支付 🚀");
     }
 }

@@ -1,0 +1,219 @@
+//! The rules every store applies inside its write transaction, decided here once so no backend
+//! can disagree: a backend reads the facts a rule names, asks the rule, and persists exactly the
+//! change it returns — rows and events together, or nothing.
+//!
+//! | write | rule | refuses with |
+//! |---|---|---|
+//! | create | [`decide_create`] | `idempotency_conflict` |
+//! | lifecycle action | [`decide_action`] | `rollout_in_progress`, `invalid_transition`, `self_approval` |
+//! | begin a rollout | [`decide_begin_rollout`] | `invalid_transition`, `rollout_conflict`, `validation_error` (version already serving) |
+//! | change a rollout | [`decide_rollout_update`] | `rollout_conflict` (owner compare-and-set, one active rollout per target) |
+
+use crate::audit::sha256_hex;
+use crate::error::{Error, Result};
+use crate::event_data::EventData;
+use crate::lifecycle::{self, Action, ActionInput, Status};
+use crate::model::{Deployment, EventKind, NewDeployment, Timestamp, new_deployment_id};
+use crate::rollout::RolloutState;
+
+mod rollout;
+
+pub use rollout::{
+    BeginRollout, RolloutBegun, RolloutChanged, RolloutUpdate, decide_begin_rollout, decide_rollout_update,
+};
+
+/// A rollout event to append with a rollout change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Who or what caused it.
+    pub actor: String,
+    /// A one-line summary.
+    pub note: Option<String>,
+    /// The structured facts; they also decide the event's kind.
+    pub data: EventData,
+}
+
+impl NewEvent {
+    /// An event of the kind `data` belongs to.
+    pub fn new(actor: impl Into<String>, note: impl Into<String>, data: EventData) -> Self {
+        Self { actor: actor.into(), note: Some(note.into()), data }
+    }
+}
+
+/// An event as a store appends it at the head of its chain (the store assigns `seq`, `id` and
+/// `hash`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    /// The deployment it belongs to.
+    pub deployment_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Who did it.
+    pub actor: String,
+    /// Why, if given.
+    pub note: Option<String>,
+    /// Status before (lifecycle events other than `created`).
+    pub from_status: Option<Status>,
+    /// Status after (lifecycle events).
+    pub to_status: Option<Status>,
+    /// When.
+    pub at: Timestamp,
+    /// Rollout facts.
+    pub data: Option<serde_json::Value>,
+}
+
+impl EventDraft {
+    pub(crate) fn rollout(deployment_id: &str, event: NewEvent, at: Timestamp) -> Self {
+        Self {
+            deployment_id: deployment_id.to_owned(),
+            kind: event.data.kind(),
+            actor: event.actor,
+            note: event.note,
+            from_status: None,
+            to_status: None,
+            at,
+            data: Some(event.data.to_value()),
+        }
+    }
+}
+
+/// A deployment row to write and the one lifecycle event that records the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentChange {
+    /// The row as it is after the change.
+    pub deployment: Deployment,
+    /// The event.
+    pub event: EventDraft,
+}
+
+/// The outcome of a create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The new deployment, or the original one for a replayed idempotent request.
+    pub deployment: Deployment,
+    /// True when an idempotency key matched an earlier identical request.
+    pub replayed: bool,
+}
+
+/// The deployment an idempotency key created earlier, with the hash of that request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedDeployment {
+    /// The deployment as it is now.
+    pub deployment: Deployment,
+    /// [`request_hash`] of the request that created it.
+    pub request_hash: Option<String>,
+}
+
+/// What a store does for a create.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateDecision {
+    /// Write nothing; answer with the deployment the key created.
+    Replay(Deployment),
+    /// Insert the row (with the key and request hash, when given) and its `created` event.
+    Insert {
+        /// The row and event.
+        change: DeploymentChange,
+        /// The idempotency key to store with it.
+        idempotency_key: Option<String>,
+        /// The request's hash, stored with the key.
+        request_hash: Option<String>,
+    },
+}
+
+/// The hash that tells an idempotent replay (same request) from a conflict (another request).
+pub fn request_hash(new: &NewDeployment) -> String {
+    // A struct of strings always serializes.
+    let bytes = serde_json::to_vec(new).unwrap_or_default();
+    sha256_hex(&[&bytes])
+}
+
+/// A create: a replay when `existing` (the deployment the key created) came from the same
+/// request, `idempotency_conflict` when it came from another, otherwise a new deployment in
+/// `pending_approval` with its `created` event.
+pub fn decide_create(
+    new: NewDeployment,
+    idempotency_key: Option<String>,
+    existing: Option<KeyedDeployment>,
+    now: Timestamp,
+) -> Result<CreateDecision> {
+    let hash = idempotency_key.as_ref().map(|_| request_hash(&new));
+    if let (Some(key), Some(existing)) = (&idempotency_key, existing) {
+        return if existing.request_hash == hash {
+            Ok(CreateDecision::Replay(existing.deployment))
+        } else {
+            Err(Error::IdempotencyConflict { key: key.clone() })
+        };
+    }
+    let deployment = Deployment {
+        id: new_deployment_id(),
+        service: new.service,
+        environment: new.environment,
+        version: new.version,
+        requester: new.requester,
+        work_refs: new.work_refs,
+        rollback_plan: new.rollback_plan,
+        risk: new.risk,
+        status: Status::PendingApproval,
+        reviewed_by: None,
+        reviewed_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = EventDraft {
+        deployment_id: deployment.id.clone(),
+        kind: EventKind::Created,
+        actor: deployment.requester.clone(),
+        note: None,
+        from_status: None,
+        to_status: Some(Status::PendingApproval),
+        at: now,
+        data: None,
+    };
+    Ok(CreateDecision::Insert { change: DeploymentChange { deployment, event }, idempotency_key, request_hash: hash })
+}
+
+/// Who asks for a lifecycle action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A person or program through the engine: refused while the deployment's rollout is active
+    /// (the orchestrator alone moves it then).
+    Caller,
+    /// The orchestrator, as part of a rollout change.
+    Rollout,
+}
+
+/// A lifecycle action on `current`, whose rollout (if any) is in `rollout_state`: the row after
+/// it and its event. Checks, in order: a caller's action while the rollout is active
+/// (`rollout_in_progress`), the transition table (`invalid_transition`), self-review
+/// (`self_approval`).
+pub fn decide_action(
+    current: &Deployment,
+    rollout_state: Option<RolloutState>,
+    origin: Origin,
+    action: Action,
+    input: &ActionInput,
+    now: Timestamp,
+) -> Result<DeploymentChange> {
+    if origin == Origin::Caller && rollout_state.is_some_and(RolloutState::is_active) {
+        return Err(Error::RolloutInProgress { id: current.id.clone() });
+    }
+    let transition = lifecycle::transition(&current.id, current.status, &current.requester, action, &input.actor)?;
+    let mut deployment = current.clone();
+    deployment.status = transition.to;
+    deployment.updated_at = now;
+    if transition.is_review {
+        deployment.reviewed_by = Some(input.actor.clone());
+        deployment.reviewed_at = Some(now);
+    }
+    let event = EventDraft {
+        deployment_id: current.id.clone(),
+        kind: action.into(),
+        actor: input.actor.clone(),
+        note: input.note.clone(),
+        from_status: Some(transition.from),
+        to_status: Some(transition.to),
+        at: now,
+        data: None,
+    };
+    Ok(DeploymentChange { deployment, event })
+}
