@@ -217,3 +217,70 @@ pub fn decide_action(
     };
     Ok(DeploymentChange { deployment, event })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::RolloutState;
+
+    fn new(service: &str) -> NewDeployment {
+        NewDeployment {
+            service: service.into(),
+            environment: "dev".into(),
+            version: "1".into(),
+            requester: "alice".into(),
+            work_refs: vec!["W-1".into()],
+            rollback_plan: "redo".into(),
+            risk: None,
+        }
+    }
+
+    fn inserted(decision: CreateDecision) -> DeploymentChange {
+        match decision {
+            CreateDecision::Insert { change, .. } => change,
+            CreateDecision::Replay(d) => panic!("expected an insert, got a replay of {}", d.id),
+        }
+    }
+
+    #[test]
+    fn a_key_replays_the_same_request_and_refuses_another() {
+        let now = Timestamp::now();
+        let first = inserted(decide_create(new("api"), Some("k".into()), None, now).unwrap());
+        assert_eq!((first.event.kind, first.event.to_status), (EventKind::Created, Some(Status::PendingApproval)));
+        let keyed = |request: &NewDeployment| KeyedDeployment {
+            deployment: first.deployment.clone(),
+            request_hash: Some(request_hash(request)),
+        };
+        let replay = decide_create(new("api"), Some("k".into()), Some(keyed(&new("api"))), now).unwrap();
+        assert_eq!(replay, CreateDecision::Replay(first.deployment.clone()));
+        let conflict = decide_create(new("web"), Some("k".into()), Some(keyed(&new("api"))), now).unwrap_err();
+        assert_eq!(conflict.code(), "idempotency_conflict");
+    }
+
+    #[test]
+    fn a_caller_is_refused_while_the_rollout_is_active_but_the_rollout_is_not() {
+        let now = Timestamp::now();
+        let mut d = inserted(decide_create(new("api"), None, None, now).unwrap()).deployment;
+        d.status = Status::Started;
+        let input = ActionInput::new("bob").with_note("done");
+        for state in RolloutState::ALL {
+            let by_caller = decide_action(&d, Some(state), Origin::Caller, Action::Succeed, &input, now);
+            assert_eq!(by_caller.is_err(), state.is_active(), "{state}");
+            let by_rollout = decide_action(&d, Some(state), Origin::Rollout, Action::Succeed, &input, now).unwrap();
+            assert_eq!(by_rollout.deployment.status, Status::Succeeded);
+        }
+        // The rollout rule comes first: an impossible action is still `rollout_in_progress`.
+        let err = decide_action(&d, Some(RolloutState::Running), Origin::Caller, Action::Approve, &input, now);
+        assert_eq!(err.unwrap_err().code(), "rollout_in_progress");
+    }
+
+    #[test]
+    fn a_review_records_the_reviewer_and_time() {
+        let now = Timestamp::now();
+        let d = inserted(decide_create(new("api"), None, None, now).unwrap()).deployment;
+        let change = decide_action(&d, None, Origin::Caller, Action::Approve, &ActionInput::new("bob"), now).unwrap();
+        assert_eq!(change.deployment.reviewed_by.as_deref(), Some("bob"));
+        assert_eq!((change.deployment.reviewed_at, change.deployment.updated_at), (Some(now), now));
+        assert_eq!((change.event.from_status, change.event.actor.as_str()), (Some(Status::PendingApproval), "bob"));
+    }
+}

@@ -198,3 +198,73 @@ pub fn decide_rollout_update(
     let activate = update.activate.map(|release| Release { activated_at: now, retired_at: None, ..release });
     Ok(RolloutChanged { rollout, deployment: changed_deployment, events, activate })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::FailureCode;
+
+    fn rollout(state: RolloutState, owner: &str) -> Rollout {
+        let now = Timestamp::now();
+        let plan =
+            RolloutPlan::from_json(r#"{"platform": "sim", "strategy": {"type": "immediate"}, "release": {}}"#).unwrap();
+        Rollout {
+            deployment_id: "dep_1".into(),
+            service: "api".into(),
+            environment: "dev".into(),
+            platform: "sim".into(),
+            plan,
+            state,
+            progress: RolloutProgress::default(),
+            previous: None,
+            failure: None,
+            actor: "ops".into(),
+            owner: owner.into(),
+            heartbeat_at: now,
+            started_at: now,
+            updated_at: now,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn only_the_owner_it_expects_may_hand_a_rollout_over() {
+        let update = |expect: &str| RolloutUpdate {
+            owner: Some("b".into()),
+            expect_owner: Some(expect.into()),
+            ..RolloutUpdate::default()
+        };
+        let now = Timestamp::now();
+        let err = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, update("x"), now).unwrap_err();
+        assert_eq!(err.code(), "rollout_conflict");
+        let changed = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, update("a"), now).unwrap();
+        assert_eq!((changed.rollout.owner.as_str(), changed.rollout.heartbeat_at), ("b", now));
+    }
+
+    #[test]
+    fn reactivating_needs_a_free_target_and_a_final_state_sets_finished_at() {
+        let now = Timestamp::now();
+        let revive = RolloutUpdate { state: Some(RolloutState::Running), ..RolloutUpdate::default() };
+        let finished = rollout(RolloutState::RolledBack, "a");
+        assert!(revive.needs_active_on_target(&finished));
+        let err = decide_rollout_update(finished.clone(), None, Some("dep_2".into()), revive.clone(), now);
+        assert_eq!(err.unwrap_err().code(), "rollout_conflict");
+        assert!(decide_rollout_update(finished, None, None, revive, now).is_ok());
+        let fail = RolloutUpdate {
+            state: Some(RolloutState::RolledBack),
+            failure: Some(RolloutFailure { code: FailureCode::StepFailed, message: "m".into(), step: Some(1) }),
+            ..RolloutUpdate::default()
+        };
+        let changed = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, fail, now).unwrap();
+        assert_eq!((changed.rollout.state, changed.rollout.finished_at), (RolloutState::RolledBack, Some(now)));
+    }
+
+    #[test]
+    fn an_action_without_its_deployment_row_is_a_storage_error() {
+        let update =
+            RolloutUpdate { action: Some((Action::Succeed, ActionInput::new("loco"))), ..RolloutUpdate::default() };
+        assert!(update.needs_deployment());
+        let err = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, update, Timestamp::now());
+        assert_eq!(err.unwrap_err().code(), "storage_error");
+    }
+}
