@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   } catch (error) {
     if (!isLocoError(error)) throw error
     const code: ErrorCode = error.code
-    console.log(`refused (${code}): ${error.from} cannot ${error.action}`)
+    console.log(`refused (${code}): ${error.fromStatus} cannot ${error.action}`)
   }
 
   await engine.approve(d.id, 'bob@example.com')

@@ -65,6 +65,7 @@ mod engine;
 mod follow;
 pub mod metrics;
 mod subscription;
+pub mod vault;
 
 pub use loco_types::{audit, cursor, document, error, event_data, lifecycle, model, plan, rules, schema};
 
@@ -109,3 +110,4 @@ pub use platform::Platform;
 pub use rollout::{Rollout, RolloutPlan, RolloutState};
 pub use store::{Created, Durability, SqliteOptions, SqliteStore, Store};
 pub use subscription::EventSubscription;
+pub use vault::Vault;

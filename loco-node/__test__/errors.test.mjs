@@ -61,11 +61,12 @@ test('not_found names the missing deployment', async () => {
   await engine.close()
 })
 
-test('invalid_transition carries from and action', async () => {
+test('invalid_transition carries fromStatus (also as from) and action', async () => {
   const engine = await openEngine()
   const d = await engine.create(request())
   const error = await rejection(engine.succeed(d.id, 'deploy-bot'))
   assert.equal(error.code, 'invalid_transition')
+  assert.equal(error.fromStatus, 'pending_approval')
   assert.equal(error.from, 'pending_approval')
   assert.equal(error.action, 'succeed')
   assert.equal(error.deploymentId, d.id)

@@ -131,10 +131,21 @@ test('not_found and invalid_transition: no rollout, no deployment, not approved'
   assert.equal(unknown.deploymentId, missing)
   const pending = await rejection(engine.runRollout(d.id, plan('v1'), 'ops'))
   assert.equal(pending.code, 'invalid_transition')
+  assert.equal(pending.fromStatus, 'pending_approval')
   assert.equal(pending.from, 'pending_approval')
   assert.equal(pending.action, 'start')
   assert.deepEqual(await engine.rollouts(), [])
   assert.deepEqual(await engine.releases(d.service, d.environment), [])
+  for (const limit of [0, 501]) {
+    const outside = await rejection(engine.releases(d.service, d.environment, limit))
+    assert.ok(!(outside instanceof TypeError))
+    assert.equal(outside.code, 'validation_error', `limit ${limit}`)
+    assert.deepEqual(
+      outside.details.map((e) => [e.field, e.message]),
+      [['limit', `must be between 1 and 500; got ${limit}`]],
+    )
+  }
+  assert.deepEqual(await engine.releases(d.service, d.environment, 500), [])
   await engine.close()
 })
 
@@ -187,22 +198,30 @@ test('threshold documents are validated by the core, with the environment in the
   )
   assert.ok(!(error instanceof TypeError))
   assert.equal(error.code, 'validation_error')
-  // A document that does not parse is named as a whole, its message naming the culprit.
+  // Every environment is checked, so one error names every bad field, with its full path.
   assert.deepEqual(
     error.details.map((d) => d.field),
-    ['thresholds.production.min_samples', 'thresholds.production.alpha', 'thresholds.staging'],
+    ['thresholds.production.min_samples', 'thresholds.production.alpha', 'thresholds.staging.minSamples'],
   )
   assert.match(error.details[2].message, /^unknown field `minSamples`, expected one of `min_samples`/)
+  const malformed = await rejection(Engine.openInMemory({ thresholds: { staging: '{"min_samples": ' } }))
+  assert.deepEqual(
+    malformed.details.map((d) => d.field),
+    ['thresholds.staging'],
+  )
   const engine = await Engine.openInMemory({ thresholds: { staging: '{"min_samples": 5}' } })
   assert.throws(
     () => engine.setThresholds('production', { critical_error_rate: 1.5 }),
-    (e) => !(e instanceof TypeError) && e.code === 'validation_error' && e.details[0].field === 'thresholds.critical_error_rate',
+    (e) =>
+      !(e instanceof TypeError) &&
+      e.code === 'validation_error' &&
+      e.details[0].field === 'thresholds.production.critical_error_rate',
   )
   assert.throws(
     () => engine.setThresholds('production', { critical_error_rate: 'high' }),
     (e) =>
       e.code === 'validation_error' &&
-      e.details[0].field === 'thresholds' &&
+      e.details[0].field === 'thresholds.production.critical_error_rate' &&
       /^invalid type: string "high", expected f64/.test(e.details[0].message),
   )
   engine.setThresholds('production', {})

@@ -1,89 +1,86 @@
-// The committed index.d.ts: its string unions are exactly the names loco-core uses (read from its
-// source, so a new status, event kind, error code, rollout state, verdict … fails here until
-// index.d.ts has it), and the public API has no `any`.
+// The committed index.d.ts against the core's data model: its string unions are exactly the
+// names in the JSON Schema that loco-types dumps (schema/loco.schema.json, from which
+// scripts/codegen/typescript.py generates them), the records it declares have exactly the schema's
+// properties in camelCase, and the public API has no `any`.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
 
+import { camel } from './helpers.mjs'
+
 const dts = readFileSync(new URL('../index.d.ts', import.meta.url), 'utf8')
-const doc = JSON.parse(readFileSync(new URL('../../tests/conformance/lifecycle.json', import.meta.url), 'utf8'))
+const schema = JSON.parse(readFileSync(new URL('../../schema/loco.schema.json', import.meta.url), 'utf8'))
+const vectors = JSON.parse(readFileSync(new URL('../../tests/conformance/lifecycle.json', import.meta.url), 'utf8'))
 
 /** The members of `export type NAME = 'a' | 'b' | …` in index.d.ts. */
 function union(name) {
   const match = dts.match(new RegExp(`export type ${name} =([^=]*?)\\n\\n`, 's'))
   assert.ok(match, `index.d.ts declares ${name}`)
-  return [...match[1].matchAll(/'([a-z_]+)'/g)].map((m) => m[1]).sort()
+  return [...match[1].matchAll(/'([a-z_]+)'/g)].map((m) => m[1])
 }
 
-function coreSource(file) {
-  return readFileSync(new URL(`../../loco-core/src/${file}`, import.meta.url), 'utf8')
+/** The values of a string enum of the schema, in declaration order. */
+function schemaNames(name) {
+  return schema.$defs[name].oneOf.map((v) => v.const)
 }
 
-/** The quoted names returned by the match arms of `fn NAME` in a loco-core source file. */
-function coreNames(file, fn) {
-  const source = coreSource(file)
-  const body = source.match(new RegExp(`fn ${fn}\\(&?self\\)[^{]*\\{(.*?)\\n    \\}\\n`, 's'))
-  assert.ok(body, `loco-core/src/${file} has fn ${fn}`)
-  return [...body[1].matchAll(/=> "([a-z_]+)"/g)].map((m) => m[1]).sort()
+/** The property names of `export interface NAME { … }` in index.d.ts. */
+function properties(name) {
+  const match = dts.match(new RegExp(`export interface ${name} \\{\\n(.*?)\\n\\}`, 's'))
+  assert.ok(match, `index.d.ts declares ${name}`)
+  return [...match[1].matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])
 }
 
-test('Status is exactly the core statuses, which the lifecycle vectors cover', () => {
-  const statuses = new Set(doc.vectors.map((v) => v.name.match(/ from ([a-z_]+)$/)?.[1]).filter(Boolean))
-  // The first `as_str` of lifecycle.rs is `Status::as_str`.
-  assert.deepEqual(coreNames('lifecycle.rs', 'as_str'), [...statuses].sort())
-  assert.deepEqual(union('Status'), [...statuses].sort())
+test('the string unions are exactly the names of the schema, in its order', () => {
+  for (const [ts, core] of [
+    ['Status', 'Status'],
+    ['Action', 'Action'],
+    ['EventKind', 'EventKind'],
+    ['ErrorCode', 'ErrorCode'],
+    ['RolloutState', 'RolloutState'],
+    ['RolloutFailureCode', 'FailureCode'],
+    ['InstanceState', 'InstanceState'],
+    ['Verdict', 'Verdict'],
+    ['Severity', 'Severity'],
+    ['LogStream', 'LogStream'],
+  ]) {
+    assert.deepEqual(union(ts), schemaNames(core), ts)
+  }
 })
 
-test('EventKind is exactly the core event kinds', () => {
-  const kinds = coreNames('model.rs', 'as_str')
-  assert.deepEqual(union('EventKind'), kinds)
-  const lifecycle = new Set(doc.vectors.flatMap((v) => v.steps.flatMap((s) => s.expect.events ?? [])))
-  assert.equal(lifecycle.size, 7)
-  for (const kind of lifecycle) assert.ok(kinds.includes(kind), kind)
+test('Status and EventKind cover the lifecycle vectors', () => {
+  const statuses = new Set(vectors.vectors.map((v) => v.name.match(/ from ([a-z_]+)$/)?.[1]).filter(Boolean))
+  assert.deepEqual(union('Status').sort(), [...statuses].sort())
+  const kinds = new Set(vectors.vectors.flatMap((v) => v.steps.flatMap((s) => s.expect.events ?? [])))
+  assert.equal(kinds.size, 7)
+  for (const kind of kinds) assert.ok(union('EventKind').includes(kind), kind)
 })
 
-test('ErrorCode is exactly the core error codes', () => {
-  const codes = [...new Set(coreNames('error.rs', 'code'))].sort()
-  assert.ok(codes.includes('validation_error') && codes.includes('storage_error'))
-  assert.deepEqual(union('ErrorCode'), codes)
-})
-
-test('RolloutState is exactly the core rollout states', () => {
-  assert.deepEqual(union('RolloutState'), coreNames('rollout/record.rs', 'as_str'))
-})
-
-/** The JSON names of a loco-core enum serialized with `rename_all = "snake_case"`. */
-function serdeNames(file, name) {
-  const body = coreSource(file).match(
-    new RegExp(`#\\[serde\\(rename_all = "snake_case"\\)\\]\\npub enum ${name} \\{(.*?)\\n\\}`, 's'),
-  )
-  assert.ok(body, `loco-core/src/${file} has the snake_case enum ${name}`)
-  return [...body[1].matchAll(/^ {4}([A-Z]\w*)/gm)]
-    .map((m) => m[1].replace(/(?<!^)([A-Z])/g, '_$1').toLowerCase())
-    .sort()
-}
-
-test('InstanceState, Verdict, Severity and LogStream are exactly the core enums as JSON names', () => {
-  assert.deepEqual(union('InstanceState'), serdeNames('platform/mod.rs', 'InstanceState'))
-  assert.deepEqual(union('LogStream'), serdeNames('platform/mod.rs', 'LogStream'))
-  assert.deepEqual(union('Verdict'), serdeNames('analysis/mod.rs', 'Verdict'))
-  assert.deepEqual(union('Severity'), serdeNames('analysis/mod.rs', 'Severity'))
-  assert.deepEqual(union('InstanceState'), ['running', 'starting', 'stopped'])
-})
-
-test('RolloutFailureCode is exactly the codes the core documents and the orchestrator records', () => {
-  const doc = coreSource('rollout/record.rs').match(/((?:\s*\/\/\/[^\n]*\n)+)\s*pub code: String/)
-  assert.ok(doc, 'RolloutFailure.code is documented')
-  const documented = [...doc[1].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).sort()
-  assert.deepEqual(union('RolloutFailureCode'), documented)
-  const orchestrator = ['mod.rs', 'execution.rs', 'observe.rs', 'rollback.rs']
-    .map((f) => coreSource(`rollout/orchestrator/${f}`))
-    .join('\n')
-  const recorded = new Set(
-    [...orchestrator.matchAll(/(?:halt\(|Err\(\(|code: )"([a-z_]+)"/g)].map((m) => m[1]),
-  )
-  assert.ok(recorded.size >= 6, [...recorded].join())
-  for (const code of recorded) assert.ok(documented.includes(code), `${code} is recorded but not documented`)
+test('records have the schema properties in camelCase; documents keep snake_case', () => {
+  for (const [ts, core] of [
+    ['Deployment', 'Deployment'],
+    ['DeploymentPage', 'Page'],
+    ['Event', 'Event'],
+    ['AuditReport', 'AuditReport'],
+    ['BrokenLink', 'BrokenLink'],
+    ['Rollout', 'Rollout'],
+    ['RolloutProgress', 'RolloutProgress'],
+    ['RolloutFailure', 'RolloutFailure'],
+    ['Release', 'Release'],
+    ['Instance', 'Instance'],
+    ['TrafficWeight', 'TrafficWeight'],
+    ['Judgement', 'Judgement'],
+    ['WindowStats', 'WindowStats'],
+    ['TestResult', 'TestResult'],
+    ['LogLine', 'LogLine'],
+    ['FieldError', 'FieldError'],
+    ['NewDeployment', 'NewDeployment'],
+  ]) {
+    assert.deepEqual(properties(ts).sort(), Object.keys(schema.$defs[core].properties).map(camel).sort(), ts)
+  }
+  for (const name of ['RolloutPlan', 'ReleaseSpec', 'HealthSpec', 'AnalysisSpec', 'Thresholds']) {
+    assert.deepEqual(properties(name).sort(), Object.keys(schema.$defs[name].properties).sort(), name)
+  }
 })
 
 test('the public API has no `any`', () => {

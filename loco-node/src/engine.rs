@@ -3,19 +3,15 @@
 //! method per core operation (the rollout methods are in `rollout`). Each reads its arguments,
 //! awaits the core off the JavaScript thread and converts the result; none holds a lifecycle rule.
 
-use std::sync::Arc;
-
-use loco_core::platform::local::{LocalOptions, LocalPlatform};
-use loco_core::{Action, ActionInput, Error as CoreError, Status};
+use loco_core::analysis::Thresholds;
+use loco_core::{Action, ActionInput, Error as CoreError};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
 
 use crate::args::Args;
-use crate::audit::AuditReport;
 use crate::error::{self, Failure};
-use crate::model::{self, Deployment, DeploymentPage, Event};
-use crate::promise::settle;
-use crate::rollout::plan;
+use crate::model;
+use crate::promise::{settle, settle_record};
 use crate::subscription::Subscription;
 
 /// The deployment engine over one SQLite database. Open it with `Engine.open(path, options?)` or
@@ -26,7 +22,7 @@ pub struct Engine {
     pub(crate) inner: loco_core::Engine,
 }
 
-/// The properties of the options of `Engine.open` (`OpenOptions` in `dts-header.d.ts`).
+/// The properties of the options of `Engine.open` (`OpenOptions` in `dts-api.d.ts`).
 const OPEN_OPTIONS_FIELDS: [&str; 2] = ["localStateDir", "thresholds"];
 
 #[napi]
@@ -58,131 +54,130 @@ impl Engine {
     /// Creates a deployment in `pending_approval`. With `idempotencyKey`, repeating the same
     /// request returns the original deployment; the same key with another request fails with
     /// `idempotency_conflict`.
-    #[napi(ts_args_type = "request: NewDeployment, idempotencyKey?: string | null")]
+    #[napi(
+        ts_args_type = "request: NewDeployment, idempotencyKey?: string | null",
+        ts_return_type = "Promise<Deployment>"
+    )]
     pub fn create<'env>(
         &self,
         env: &'env Env,
         request: Unknown,
         idempotency_key: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let new = model::new_deployment(&mut args, request);
         let key = args.optional_text(idempotency_key, "idempotencyKey");
         let input = args.finish((new, key));
         let engine = self.inner.clone();
-        settle(env, async move {
+        settle_record(env, async move {
             let (new, key) = input?;
-            Ok(engine.create(new, key.as_deref()).await?.into())
+            Ok(engine.create(new, key.as_deref()).await?)
         })
     }
 
     /// `pending_approval → approved`. The actor must not be the requester.
-    #[napi(ts_args_type = "id: string, actor: string, note?: string | null")]
+    #[napi(ts_args_type = "id: string, actor: string, note?: string | null", ts_return_type = "Promise<Deployment>")]
     pub fn approve<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         self.apply(env, Action::Approve, id, actor, note)
     }
 
     /// `pending_approval → rejected` (terminal). Needs a note; the actor must not be the requester.
-    #[napi(ts_args_type = "id: string, actor: string, note: string")]
+    #[napi(ts_args_type = "id: string, actor: string, note: string", ts_return_type = "Promise<Deployment>")]
     pub fn reject<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         self.apply(env, Action::Reject, id, actor, note)
     }
 
     /// `approved → started`.
-    #[napi(ts_args_type = "id: string, actor: string, note?: string | null")]
+    #[napi(ts_args_type = "id: string, actor: string, note?: string | null", ts_return_type = "Promise<Deployment>")]
     pub fn start<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         self.apply(env, Action::Start, id, actor, note)
     }
 
     /// `started → succeeded`.
-    #[napi(ts_args_type = "id: string, actor: string, note?: string | null")]
+    #[napi(ts_args_type = "id: string, actor: string, note?: string | null", ts_return_type = "Promise<Deployment>")]
     pub fn succeed<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         self.apply(env, Action::Succeed, id, actor, note)
     }
 
     /// `started → failed`. Needs a note.
-    #[napi(ts_args_type = "id: string, actor: string, note: string")]
+    #[napi(ts_args_type = "id: string, actor: string, note: string", ts_return_type = "Promise<Deployment>")]
     pub fn fail<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         self.apply(env, Action::Fail, id, actor, note)
     }
 
     /// `started | succeeded | failed → rolled_back` (terminal). Needs a note.
-    #[napi(ts_args_type = "id: string, actor: string, note: string")]
+    #[napi(ts_args_type = "id: string, actor: string, note: string", ts_return_type = "Promise<Deployment>")]
     pub fn rollback<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         self.apply(env, Action::Rollback, id, actor, note)
     }
 
     /// The current state of one deployment.
-    #[napi(ts_args_type = "id: string")]
-    pub fn get<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Deployment>")]
+    pub fn get<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let id = read_id(id);
         let engine = self.inner.clone();
-        settle(env, async move { Ok(engine.get(&id?).await?.into()) })
+        settle_record(env, async move { Ok(engine.get(&id?).await?) })
     }
 
     /// Deployments matching the query's filters, newest first, one page at a time.
-    #[napi(ts_args_type = "query?: ListQuery | null")]
-    pub fn list<'env>(&self, env: &'env Env, query: Unknown) -> napi::Result<PromiseRaw<'env, DeploymentPage>> {
+    #[napi(ts_args_type = "query?: ListQuery | null", ts_return_type = "Promise<DeploymentPage>")]
+    pub fn list<'env>(&self, env: &'env Env, query: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let query = model::list_query(&mut args, query);
         let query = args.finish(query);
         let engine = self.inner.clone();
-        settle(env, async move {
-            let (mut query, status) = query?;
-            query.status = status.map(|s| Status::parse_field(&s, "status")).transpose()?;
-            Ok(engine.list(&query).await?.into())
-        })
+        settle_record(env, async move { Ok(engine.list(&query??).await?) })
     }
 
     /// Every event of one deployment, oldest first.
-    #[napi(ts_args_type = "id: string")]
-    pub fn events<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Vec<Event>>> {
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Array<Event>>")]
+    pub fn events<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let id = read_id(id);
         let engine = self.inner.clone();
-        settle(env, async move { Ok(engine.events(&id?).await?.into_iter().map(Event::from).collect()) })
+        settle_record(env, async move { Ok(engine.events(&id?).await?) })
     }
 
     /// Walks the whole audit chain and checks each deployment's state against its history.
-    #[napi]
-    pub fn verify_audit<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, AuditReport>> {
+    #[napi(ts_return_type = "Promise<AuditReport>")]
+    pub fn verify_audit<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let engine = self.inner.clone();
-        settle(env, async move { Ok(engine.verify_audit().await?.into()) })
+        settle_record(env, async move { Ok(engine.verify_audit().await?) })
     }
 
     /// The engine's deployment metrics in Prometheus text format.
@@ -228,15 +223,15 @@ impl Engine {
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Deployment>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let id = args.required(id, "id");
         let input = ActionInput { actor: args.text(actor, "actor"), note: args.optional_text(note, "note") };
         let checked = args.finish((id, input));
         let engine = self.inner.clone();
-        settle(env, async move {
+        settle_record(env, async move {
             let (id, input) = checked?;
-            Ok(engine.apply(&id, action, input).await?.into())
+            Ok(engine.apply(&id, action, input).await?)
         })
     }
 }
@@ -264,17 +259,17 @@ fn open_options(args: &mut Args, env: Env, value: Unknown) -> OpenOptions {
     options
 }
 
-/// Opens the engine with its platforms registered and thresholds set; the core then recovers
-/// interrupted rollouts of those platforms.
+/// Opens the engine with the core's builder: the local platform, per-environment thresholds
+/// (every environment's document is checked, so one error names every bad field), then the core
+/// recovers interrupted rollouts.
 async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engine, Failure> {
     let mut builder = loco_core::Engine::builder();
-    // Every environment's thresholds are checked, so one error names every bad field.
     let mut details = Vec::new();
     for (environment, json) in &options.thresholds {
-        match plan::thresholds(json, &format!("thresholds.{environment}"), true) {
+        match Thresholds::from_json(json, &format!("thresholds.{environment}.")) {
             Ok(thresholds) => builder = builder.thresholds(environment, thresholds),
-            Err(Failure::Document(CoreError::Validation { details: more })) => details.extend(more),
-            Err(other) => return Err(other),
+            Err(CoreError::Validation { details: more }) => details.extend(more),
+            Err(other) => return Err(Failure::Document(other)),
         }
     }
     if !details.is_empty() {
@@ -284,9 +279,7 @@ async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engin
         builder = builder.path(path);
     }
     if let Some(dir) = options.local_state_dir {
-        let local = LocalPlatform::new(LocalOptions::new(dir))
-            .map_err(|e| CoreError::Platform { platform: "local".to_owned(), message: e.message })?;
-        builder = builder.platform(Arc::new(local));
+        builder = builder.local_platform(dir);
     }
     Ok(Engine { inner: builder.open().await? })
 }

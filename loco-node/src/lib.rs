@@ -14,24 +14,25 @@
 //!
 //! ## Modules (named after the core modules they mirror)
 //! - [`engine`]: the `Engine` class — opening, lifecycle, history — one shim per core operation.
-//! - [`rollout`]: `Engine`'s rollout methods, plans and thresholds as JSON documents, and the
-//!   rollout and release records.
-//! - [`analysis`], [`platform`]: canary verdicts; instances, traffic, log lines and
-//!   `InstanceLogs`, one instance's output as an async iterator.
+//! - [`rollout`]: `Engine`'s rollout methods; plans and thresholds are JSON documents the core
+//!   parses.
+//! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
 //! - [`subscription`]: `Subscription`, committed events as an async iterator.
-//! - [`model`], [`audit`]: the plain objects returned (camelCase HTTP JSON names) and the
-//!   reading of create/list arguments.
-//! - [`args`]: JavaScript type checks for arguments (wrong types are a `TypeError` with code
-//!   `validation_error`, never a crash).
-//! - [`error`]: the one mapping of `loco_core::Error` to thrown errors with `.code` and `.details`.
+//! - [`value`]: every record the core returns (deployments, events, rollouts, …) as a plain
+//!   object, by one generic conversion: camelCase keys, documents kept snake_case.
+//! - [`model`], [`args`]: the reading of create/list arguments, and JavaScript type checks for
+//!   arguments (wrong types are a `TypeError` with code `validation_error`, never a crash).
+//! - [`error`]: the one mapping of `loco_core::Error` to thrown errors with `.code`, `.details`
+//!   and the error's facts.
 //! - [`promise`]: runs core futures on tokio and settles their Promises.
+//!
+//! The TypeScript types of the records are generated from the core's JSON Schema into
+//! `dts-header.d.ts` (`scripts/codegen/run`), which napi-rs prepends to `index.d.ts`.
 //!
 //! ## Crate features
 //! None. The crate builds a `cdylib` loaded by Node; it has no Rust API of its own.
 
-mod analysis;
 mod args;
-mod audit;
 mod engine;
 mod error;
 mod model;
@@ -39,6 +40,7 @@ mod platform;
 mod promise;
 mod rollout;
 mod subscription;
+mod value;
 
 use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, Unknown};
 use napi_derive::napi;

@@ -1,77 +1,15 @@
-//! What platforms report, as plain JavaScript objects (instances, traffic weights, log lines), and
-//! `InstanceLogs`: one instance's output as an async iterator over the core's log feed
+//! `InstanceLogs`: one instance's output as an async iterator over the core's `LogFollower`
 //! (`next()` and `return()` here; `[Symbol.asyncIterator]` is installed by `lib.rs`).
 
 use std::sync::Arc;
 
+use loco_core::platform::LogLine;
 use napi::bindgen_prelude::{Env, Object, PromiseRaw};
 use napi_derive::napi;
 use tokio::sync::{Mutex, watch};
 
 use crate::error::Failure;
-use crate::model::wire_name;
 use crate::promise::settle_next;
-
-/// One running copy of a release.
-#[napi(object, object_from_js = false, use_nullable = true)]
-pub struct Instance {
-    /// Chosen by the engine (`ins_` + ULID) and recorded before the platform starts it.
-    pub id: String,
-    /// The release version it runs.
-    pub version: String,
-    /// Where it listens (`host:port`), when the platform exposes it.
-    pub address: Option<String>,
-    /// The process id, on platforms that run local processes.
-    pub pid: Option<u32>,
-    /// What the engine last recorded about it.
-    #[napi(ts_type = "InstanceState")]
-    pub state: String,
-}
-
-impl From<loco_core::platform::Instance> for Instance {
-    fn from(i: loco_core::platform::Instance) -> Self {
-        Self {
-            id: i.id,
-            version: i.version,
-            address: i.address,
-            pid: i.pid,
-            state: wire_name(serde_json::to_value(i.state)),
-        }
-    }
-}
-
-/// A share of traffic for one release version.
-#[napi(object, object_from_js = false)]
-pub struct TrafficWeight {
-    /// The release version.
-    pub version: String,
-    /// Its share in percent, 0–100; the shares of one split add up to 100.
-    pub percent: u8,
-}
-
-impl From<loco_core::platform::TrafficWeight> for TrafficWeight {
-    fn from(w: loco_core::platform::TrafficWeight) -> Self {
-        Self { version: w.version, percent: w.percent }
-    }
-}
-
-/// One line of an instance's output.
-#[napi(object, object_from_js = false)]
-pub struct LogLine {
-    /// The instance that wrote it.
-    pub instance_id: String,
-    /// `stdout` or `stderr`.
-    #[napi(ts_type = "LogStream")]
-    pub stream: String,
-    /// The text, without the trailing newline.
-    pub line: String,
-}
-
-impl From<loco_core::platform::LogLine> for LogLine {
-    fn from(l: loco_core::platform::LogLine) -> Self {
-        Self { instance_id: l.instance_id, stream: wire_name(serde_json::to_value(l.stream)), line: l.line }
-    }
-}
 
 /// The output of one instance: its recent lines, then new ones as they are written, until the
 /// instance stops. Use it with `for await`; leaving the loop ends it.
@@ -132,7 +70,7 @@ impl InstanceLogs {
             if line.is_none() {
                 *source = Source::Ended;
             }
-            Ok(line.map(LogLine::from))
+            Ok(line)
         })
     }
 
@@ -142,6 +80,9 @@ impl InstanceLogs {
     pub fn stop<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Object<'env>>> {
         self.shared.stopped.send_replace(true);
         if let Ok(mut source) = self.shared.source.try_lock() {
+            if let Source::Following(lines) = &mut *source {
+                lines.close();
+            }
             *source = Source::Ended;
         }
         settle_next::<LogLine, _>(env, async { Ok::<_, Failure>(None) })

@@ -1,13 +1,17 @@
 //! Runs core work on napi-rs's tokio runtime, off the JavaScript thread, and settles the returned
-//! Promise back on the JavaScript thread, where a failure becomes the error `error.rs` builds.
+//! Promise back on the JavaScript thread, where a record becomes a plain object (`value`) and a
+//! failure the error `error.rs` builds.
 
 use std::future::Future;
 
-use napi::bindgen_prelude::{Env, Object, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{Env, Object, PromiseRaw, ToNapiValue, Unknown};
+use serde::Serialize;
 
 use crate::error::{self, Failure};
+use crate::value::Json;
 
-/// A Promise of `work`'s value; rejected with a coded error when `work` fails.
+/// A Promise of `work`'s value (an `Engine`, a string); rejected with a coded error when `work`
+/// fails.
 pub(crate) fn settle<T, F>(env: &Env, work: F) -> napi::Result<PromiseRaw<'_, T>>
 where
     T: ToNapiValue + Send + 'static,
@@ -18,19 +22,34 @@ where
     })
 }
 
-/// A Promise of an async iterator result for `work`'s item: `{ done: false, value }`, or
+/// A Promise of `work`'s record (or list of records) as a plain object; it is serialized on the
+/// runtime's thread. Rejected with a coded error when `work` fails.
+pub(crate) fn settle_record<T, F>(env: &Env, work: F) -> napi::Result<PromiseRaw<'_, Unknown<'_>>>
+where
+    T: Serialize,
+    F: Future<Output = Result<T, Failure>> + Send + 'static,
+{
+    let work = async move { Ok(work.await.and_then(|record| Json::of(&record))) };
+    env.spawn_future_with_callback(work, |env, outcome| match outcome {
+        Ok(json) => json.into_js(env),
+        Err(failure) => Err(error::to_js(*env, &failure)),
+    })
+}
+
+/// A Promise of an async iterator result for `work`'s record: `{ done: false, value }`, or
 /// `{ done: true }` for `None`; rejected with a coded error when `work` fails.
 pub(crate) fn settle_next<T, F>(env: &Env, work: F) -> napi::Result<PromiseRaw<'_, Object<'_>>>
 where
-    T: ToNapiValue + Send + 'static,
+    T: Serialize,
     F: Future<Output = Result<Option<T>, Failure>> + Send + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| {
+    let work = async move { Ok(work.await.and_then(|item| item.map(|record| Json::of(&record)).transpose())) };
+    env.spawn_future_with_callback(work, |env, outcome| {
         let item = outcome.map_err(|failure| error::to_js(*env, &failure))?;
         let mut result = Object::new(env)?;
         result.set("done", item.is_none())?;
-        if let Some(value) = item {
-            result.set("value", value)?;
+        if let Some(json) = item {
+            result.set("value", json.into_js(env)?)?;
         }
         Ok(result)
     })

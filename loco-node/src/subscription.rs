@@ -7,13 +7,12 @@
 
 use std::sync::Arc;
 
-use loco_core::EventSubscription;
+use loco_core::{Event, EventSubscription};
 use napi::bindgen_prelude::{Env, Object, PromiseRaw};
 use napi_derive::napi;
 use tokio::sync::{Mutex, watch};
 
 use crate::error::Failure;
-use crate::model::Event;
 use crate::promise::settle_next;
 
 /// A stream of committed events, in commit order. Use it with `for await`; it ends once the
@@ -53,7 +52,7 @@ impl Subscription {
                 _ = stopped.wait_for(|stopped| *stopped) => None,
             };
             match next {
-                Some(Ok(event)) => Ok(Some(Event::from(event))),
+                Some(Ok(event)) => Ok(Some(event)),
                 Some(Err(error)) => Err(Failure::Core(error)),
                 None => {
                     events.take();

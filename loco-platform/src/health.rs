@@ -98,7 +98,7 @@ async fn run_probe(probe: &Probe, instance: &Instance) -> Result<(), String> {
         }
         Probe::Command { command } => {
             let (program, args) = command.split_first().ok_or("empty command")?;
-            let status = tokio::process::Command::new(program)
+            let status = crate::child_env::clean_command(program)
                 .args(args)
                 .env("LOCO_INSTANCE_ID", &instance.id)
                 .env("LOCO_INSTANCE_ADDRESS", instance.address.as_deref().unwrap_or_default())

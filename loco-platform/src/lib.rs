@@ -13,6 +13,7 @@
 //! [`Platform::deploy`] is called (so a crash never leaves an instance the engine does not know
 //! of), and errors are [`PlatformError`]s whose message is safe to record (no secrets).
 
+pub mod child_env;
 pub mod health;
 pub mod local;
 pub mod memory;

@@ -2,7 +2,10 @@
 // core accepts type-check, shapes it refuses do not (`@ts-expect-error` fails when they would),
 // and results narrow on their string unions.
 import type {
+  Action,
+  Deployment,
   Engine,
+  Event,
   InstanceLogs,
   LocoError,
   LogLine,
@@ -11,9 +14,25 @@ import type {
   RolloutFailureCode,
   RolloutPlan,
   RolloutState,
+  Status,
   Strategy,
   Thresholds,
 } from '../../index.js'
+
+// Records: every property is present, `null` when empty; timestamps are strings.
+export function describe(d: Deployment, e: Event): string {
+  const risk: string | null = d.risk
+  const at: string = e.at
+  const from: Status | null = e.fromStatus
+  const data: Record<string, unknown> | null = e.data
+  // @ts-expect-error a record property is never undefined
+  const absent: undefined = d.reviewedAt
+  return `${risk} ${at} ${from} ${JSON.stringify(data)} ${absent}`
+}
+
+export function facts(error: LocoError): [Status | undefined, Status | undefined, Action | undefined] {
+  return [error.fromStatus, error.from, error.action]
+}
 
 export const canary: RolloutPlan = {
   platform: 'local',

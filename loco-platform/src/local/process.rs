@@ -12,7 +12,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::broadcast;
 
 use crate::local::procfs::process_start_time;
@@ -52,7 +52,7 @@ impl ManagedProcess {
     ) -> PlatformResult<Arc<ManagedProcess>> {
         let (program, args) =
             command.split_first().ok_or_else(|| PlatformError::new("the release has no command to run"))?;
-        let mut cmd = Command::new(program);
+        let mut cmd = crate::child_env::clean_command(program);
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

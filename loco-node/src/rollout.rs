@@ -1,13 +1,12 @@
 //! The rollout methods of `Engine`: start, wait for, inspect and override rollouts, list
 //! releases, follow instance logs, set analysis thresholds. Each reads its arguments, awaits the
-//! core off the JavaScript thread and converts the result; plans are checked by the core alone.
-//!
-//! - [`plan`]: rollout plans and thresholds as JSON documents.
-//! - [`record`]: the rollout record and release history as plain objects.
+//! core off the JavaScript thread and converts the result. Plans and thresholds arrive as JSON
+//! documents with the same snake_case keys in every language (`args.rs` turns a JavaScript object
+//! into that JSON); the core alone parses and checks them, naming fields as the document does.
 
-pub(crate) mod plan;
-pub(crate) mod record;
-
+use loco_core::analysis::Thresholds;
+use loco_core::model::DEFAULT_PAGE_LIMIT;
+use loco_core::rollout::RolloutPlan;
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
 
@@ -15,10 +14,9 @@ use crate::args::Args;
 use crate::engine::{Engine, read_id};
 use crate::error::{self, Failure};
 use crate::platform::InstanceLogs;
-use crate::promise::settle;
-use record::{Release, Rollout};
+use crate::promise::settle_record;
 
-/// The properties of `Engine.rollouts`' query (`RolloutQuery` in `dts-header.d.ts`).
+/// The properties of `Engine.rollouts`' query (`RolloutQuery` in `dts-api.d.ts`).
 const ROLLOUT_QUERY_FIELDS: [&str; 1] = ["activeOnly"];
 
 #[napi]
@@ -27,65 +25,64 @@ impl Engine {
     /// and the rollout atomically (`rollout_conflict` when the service+environment already has an
     /// active rollout) and executes the steps in the background. Resolves with the rollout record
     /// as it stands right after the start.
-    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string")]
+    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string", ts_return_type = "Promise<Rollout>")]
     pub fn start_rollout<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         plan: Unknown,
         actor: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Rollout>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let input = (args.required(id, "id"), args.document(*env, plan, "plan"), args.text(actor, "actor"));
         let input = args.finish(input);
         let engine = self.inner.clone();
-        settle(env, async move {
+        settle_record(env, async move {
             let (id, plan, actor) = input?;
-            engine.start_rollout(&id, plan::plan(&plan)?, &actor).await.map_err(Failure::Document)?;
-            engine.rollout(&id).await?.try_into()
+            engine.start_rollout(&id, parse_plan(&plan)?, &actor).await.map_err(Failure::Document)
         })
     }
 
     /// `startRollout`, then waits for the outcome: `succeeded`, `rolled_back`
     /// after a failed step, or `rollback_failed`.
-    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string")]
+    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string", ts_return_type = "Promise<Rollout>")]
     pub fn run_rollout<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         plan: Unknown,
         actor: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Rollout>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let input = (args.required(id, "id"), args.document(*env, plan, "plan"), args.text(actor, "actor"));
         let input = args.finish(input);
         let engine = self.inner.clone();
-        settle(env, async move {
+        settle_record(env, async move {
             let (id, plan, actor) = input?;
-            engine.run_rollout(&id, plan::plan(&plan)?, &actor).await.map_err(Failure::Document)?.try_into()
+            engine.run_rollout(&id, parse_plan(&plan)?, &actor).await.map_err(Failure::Document)
         })
     }
 
     /// Waits until the deployment's rollout is no longer active (a paused rollout still is) and
     /// resolves with it; for a rollout started earlier or by another call.
-    #[napi(ts_args_type = "id: string")]
-    pub fn wait_rollout<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Rollout>> {
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Rollout>")]
+    pub fn wait_rollout<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let id = read_id(id);
         let engine = self.inner.clone();
-        settle(env, async move { engine.wait_rollout(&id?).await?.try_into() })
+        settle_record(env, async move { Ok(engine.wait_rollout(&id?).await?) })
     }
 
     /// The rollout of one deployment; `not_found` when it has none.
-    #[napi(ts_args_type = "id: string")]
-    pub fn rollout<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Rollout>> {
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Rollout>")]
+    pub fn rollout<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let id = read_id(id);
         let engine = self.inner.clone();
-        settle(env, async move { engine.rollout(&id?).await?.try_into() })
+        settle_record(env, async move { Ok(engine.rollout(&id?).await?) })
     }
 
     /// Every rollout, or with `activeOnly` only those running, paused or rolling back.
-    #[napi(ts_args_type = "query?: RolloutQuery | null")]
-    pub fn rollouts<'env>(&self, env: &'env Env, query: Unknown) -> napi::Result<PromiseRaw<'env, Vec<Rollout>>> {
+    #[napi(ts_args_type = "query?: RolloutQuery | null", ts_return_type = "Promise<Array<Rollout>>")]
+    pub fn rollouts<'env>(&self, env: &'env Env, query: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let active_only = args
             .object(query, "query", &ROLLOUT_QUERY_FIELDS)
@@ -93,48 +90,50 @@ impl Engine {
             .and_then(|flag| args.optional_bool(flag, "activeOnly"));
         let active_only = args.finish(active_only.unwrap_or(false));
         let engine = self.inner.clone();
-        settle(env, async move { record::all(engine.rollouts(active_only?).await?) })
+        settle_record(env, async move { Ok(engine.rollouts(active_only?).await?) })
     }
 
     /// The releases that served a service+environment, newest first (the first is current
-    /// unless retired); `limit` is 1 to 500, 50 when absent.
-    #[napi(ts_args_type = "service: string, environment: string, limit?: number | null")]
+    /// unless retired); `limit` is 1 to 500 (a `validation_error` otherwise), 50 when absent.
+    #[napi(
+        ts_args_type = "service: string, environment: string, limit?: number | null",
+        ts_return_type = "Promise<Array<Release>>"
+    )]
     pub fn releases<'env>(
         &self,
         env: &'env Env,
         service: Unknown,
         environment: Unknown,
         limit: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Vec<Release>>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let input =
             (args.text(service, "service"), args.text(environment, "environment"), args.optional_u32(limit, "limit"));
         let input = args.finish(input);
         let engine = self.inner.clone();
-        settle(env, async move {
+        settle_record(env, async move {
             let (service, environment, limit) = input?;
-            let limit = limit.unwrap_or(loco_core::model::DEFAULT_PAGE_LIMIT);
-            record::all(engine.releases(&service, &environment, limit).await?)
+            Ok(engine.releases(&service, &environment, limit.unwrap_or(DEFAULT_PAGE_LIMIT)).await?)
         })
     }
 
     /// Continues a rollout paused by its analysis, on behalf of `actor`, who must say why;
     /// `rollout_not_paused` when it is not paused. To roll a paused rollout back, use `rollback`.
-    #[napi(ts_args_type = "id: string, actor: string, note: string")]
+    #[napi(ts_args_type = "id: string, actor: string, note: string", ts_return_type = "Promise<Rollout>")]
     pub fn override_rollout<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
-    ) -> napi::Result<PromiseRaw<'env, Rollout>> {
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let input = (args.required(id, "id"), args.text(actor, "actor"), args.text(note, "note"));
         let input = args.finish(input);
         let engine = self.inner.clone();
-        settle(env, async move {
+        settle_record(env, async move {
             let (id, actor, note) = input?;
-            engine.override_rollout(&id, &actor, &note).await.map_err(Failure::Document)?.try_into()
+            engine.override_rollout(&id, &actor, &note).await.map_err(Failure::Document)
         })
     }
 
@@ -154,15 +153,20 @@ impl Engine {
 
     /// Sets the analysis thresholds of one environment (compared case-insensitively) for
     /// rollouts started from now on; a plan's `analysis.thresholds` still wins. Throws a
-    /// `validation_error` naming the fields the core refuses.
+    /// `validation_error` naming the fields the core refuses (`thresholds.production.alpha`).
     #[napi(ts_args_type = "environment: string, thresholds: Thresholds | string")]
     pub fn set_thresholds(&self, env: Env, environment: Unknown, thresholds: Unknown) -> napi::Result<()> {
         let mut args = Args::new();
         let input = (args.required(environment, "environment"), args.document(env, thresholds, "thresholds"));
         let set = args.finish(input).and_then(|(environment, json)| {
-            let thresholds = plan::thresholds(&json, "thresholds", false)?;
-            self.inner.set_thresholds(&environment, thresholds).map_err(Failure::Document)
+            let thresholds = Thresholds::from_json(&json, &format!("thresholds.{environment}."));
+            thresholds.and_then(|t| self.inner.set_thresholds(&environment, t)).map_err(Failure::Document)
         });
         set.map_err(|failure| error::to_js(env, &failure))
     }
+}
+
+/// Parses and validates a rollout plan (`RolloutPlan::from_json`, the one place plans are checked).
+fn parse_plan(json: &str) -> Result<RolloutPlan, Failure> {
+    RolloutPlan::from_json(json).map_err(Failure::Document)
 }
