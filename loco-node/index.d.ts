@@ -636,16 +636,16 @@ export interface WindowStats {
   errors: number
   /** `errors / requests` (0 without requests). */
   errorRate: number
-  /** CPU use of the version's instances, percent of one core, when the source reports it. */
-  cpuPercent: number | null
-  /** Resident memory of the version's instances, percent of the machine's, when reported. */
-  memoryPercent: number | null
   /** Median latency, ms. */
   p50Ms: number | null
   /** 95th percentile latency, ms. */
   p95Ms: number | null
   /** 99th percentile latency, ms. */
   p99Ms: number | null
+  /** CPU use of the version's instances, percent of one core, when the source reports it. */
+  cpuPercent: number | null
+  /** Resident memory of the version's instances, percent of the machine's, when reported. */
+  memoryPercent: number | null
 }
 
 /** The result of a one-sided test. */

@@ -1,12 +1,14 @@
-//! How core results reach Python: [`ToPython`] turns each core value into its Python object, and
-//! [`Reply`] turns a core `Result` into that object or a raised `loco.LocoError` — at the moment
-//! the result is handed to Python, where the GIL is already held.
+//! How core results reach Python: a core record becomes its HTTP JSON object (built by the same
+//! serde code as the HTTP responses, see [`value`](crate::value)) inside its class from
+//! `loco._types`, the classes generated from the JSON Schema of loco-types. [`Reply`] turns a core
+//! `Result` into that object or a raised `loco.LocoError` at the moment the result is handed to
+//! Python, where the GIL is already held.
 
-use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyList;
 
-use crate::error;
+use crate::{error, value};
 
 /// A core value with a Python representation.
 pub trait ToPython: Send + 'static {
@@ -36,6 +38,97 @@ impl<T: ToPython> ToPython for Vec<T> {
     }
 }
 
+/// The generated classes of `loco._types` that core records become.
+#[derive(Debug, Clone, Copy)]
+pub enum Class {
+    /// `loco.Deployment`.
+    Deployment,
+    /// `loco.Event`.
+    Event,
+    /// `loco.Page`.
+    Page,
+    /// `loco.AuditReport`.
+    AuditReport,
+    /// `loco.Rollout`.
+    Rollout,
+    /// `loco.Release`.
+    Release,
+    /// `loco.LogLine`.
+    LogLine,
+}
+
+impl Class {
+    /// Every class, in declaration order (so `class as usize` is its index here).
+    const ALL: [Class; 7] = [
+        Class::Deployment,
+        Class::Event,
+        Class::Page,
+        Class::AuditReport,
+        Class::Rollout,
+        Class::Release,
+        Class::LogLine,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Class::Deployment => "Deployment",
+            Class::Event => "Event",
+            Class::Page => "Page",
+            Class::AuditReport => "AuditReport",
+            Class::Rollout => "Rollout",
+            Class::Release => "Release",
+            Class::LogLine => "LogLine",
+        }
+    }
+}
+
+/// A core record that Python sees as one of the generated classes, built from its JSON object.
+pub trait Record: serde::Serialize + Send + 'static {
+    /// Its class.
+    const CLASS: Class;
+}
+
+impl Record for loco_core::Deployment {
+    const CLASS: Class = Class::Deployment;
+}
+
+impl Record for loco_core::Event {
+    const CLASS: Class = Class::Event;
+}
+
+impl Record for loco_core::Page<loco_core::Deployment> {
+    const CLASS: Class = Class::Page;
+}
+
+impl Record for loco_core::AuditReport {
+    const CLASS: Class = Class::AuditReport;
+}
+
+impl Record for loco_core::Rollout {
+    const CLASS: Class = Class::Rollout;
+}
+
+impl Record for loco_core::rollout::Release {
+    const CLASS: Class = Class::Release;
+}
+
+impl Record for loco_core::platform::LogLine {
+    const CLASS: Class = Class::LogLine;
+}
+
+/// The classes, indexed by [`Class`], looked up on first use.
+static CLASSES: PyOnceLock<Vec<Py<PyAny>>> = PyOnceLock::new();
+
+impl<T: Record> ToPython for T {
+    fn to_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        let classes = CLASSES.get_or_try_init(py, || {
+            let types = py.import("loco._types")?;
+            Class::ALL.iter().map(|c| types.getattr(c.name()).map(Bound::unbind)).collect()
+        })?;
+        classes[T::CLASS as usize].bind(py).call1((value::to_python(py, &self)?,))
+    }
+}
+
 /// The outcome of a core operation, converted to Python when it is delivered.
 pub struct Reply<T>(pub loco_core::Result<T>);
 
@@ -55,21 +148,4 @@ pub fn into_python<T: ToPython>(py: Python<'_>, result: loco_core::Result<T>) ->
         Ok(value) => value.to_python(py),
         Err(e) => Err(error::to_pyerr(py, &e)),
     }
-}
-
-/// `value` as the HTTP API's JSON object: serialized by the same serde code as the HTTP responses,
-/// then read by Python's `json.loads`, so keys keep the HTTP field order.
-pub fn to_json_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("cannot serialize: {e}")))?;
-    py.import(intern!(py, "json"))?.call_method1(intern!(py, "loads"), (text,))
-}
-
-/// `Name(field=repr(value), …)`, with Python's own `repr` of each value.
-pub fn repr(name: &str, fields: &[(&str, Bound<'_, PyAny>)]) -> PyResult<String> {
-    let mut parts = Vec::with_capacity(fields.len());
-    for (field, value) in fields {
-        parts.push(format!("{field}={}", value.repr()?));
-    }
-    Ok(format!("{name}({})", parts.join(", ")))
 }

@@ -1,8 +1,8 @@
 //! Rollout plans and analysis thresholds arrive from Python as JSON documents — a `dict` or a JSON
-//! `str` with the same snake_case keys as in every other language — and are parsed and checked by
-//! the core alone, so validation errors name the fields as written in the document.
+//! `str` with the same snake_case keys as in every other language — and are handed to the core as
+//! JSON text, which alone parses and checks them, so validation errors name the fields as written
+//! in the document (`strategy.steps[1]`, `thresholds.production.alpha`).
 
-use loco_core::Error;
 use loco_core::analysis::Thresholds;
 use loco_core::rollout::RolloutPlan;
 use pyo3::exceptions::PyTypeError;
@@ -33,8 +33,50 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Document {
     }
 }
 
-/// `{environment: thresholds document}`, in the order given (the `thresholds` option of `open`).
-pub struct ThresholdsByEnvironment(pub Vec<(String, Document)>);
+impl Document {
+    /// Parses and validates a rollout plan (`RolloutPlan::from_json`, the one place plans are
+    /// checked).
+    pub fn into_plan(self) -> loco_core::Result<RolloutPlan> {
+        RolloutPlan::from_json(&self.0)
+    }
+}
+
+/// The JSON document `{environment: thresholds, …}` the core reads analysis thresholds from
+/// ([`Thresholds::by_environment_from_json`]): from `open`'s `thresholds` (a `dict` of environment
+/// to document) or from one `set_thresholds(environment, document)`.
+pub struct ThresholdsByEnvironment(String);
+
+impl ThresholdsByEnvironment {
+    /// One environment's document.
+    pub fn one(environment: &str, thresholds: Document) -> Self {
+        Self::from_entries([(environment.to_owned(), thresholds)])
+    }
+
+    /// The entries as one JSON object, each document's text placed as its value.
+    fn from_entries(entries: impl IntoIterator<Item = (String, Document)>) -> Self {
+        let members: Vec<String> = entries
+            .into_iter()
+            .map(|(environment, document)| format!("{}:{}", json_string(&environment), document.0))
+            .collect();
+        Self(format!("{{{}}}", members.join(",")))
+    }
+
+    /// The document as JSON text, for `EngineBuilder::thresholds_json`.
+    pub fn json(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses and checks the document: each environment's thresholds, problems named
+    /// `thresholds.<environment>.<field>`.
+    pub fn parse(&self) -> loco_core::Result<Vec<(String, Thresholds)>> {
+        Ok(Thresholds::by_environment_from_json(&self.0)?.into_iter().collect())
+    }
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
 
 impl<'a, 'py> FromPyObject<'a, 'py> for ThresholdsByEnvironment {
     type Error = PyErr;
@@ -54,26 +96,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ThresholdsByEnvironment {
                 .map_err(|e| PyTypeError::new_err(format!("[{environment:?}] {}", e.value(obj.py()))))?;
             entries.push((environment, document));
         }
-        Ok(Self(entries))
-    }
-}
-
-impl Document {
-    /// Parses and validates a rollout plan (`RolloutPlan::from_json`, the one place plans are
-    /// checked).
-    pub fn into_plan(self) -> loco_core::Result<RolloutPlan> {
-        RolloutPlan::from_json(&self.0)
-    }
-
-    /// Parses analysis thresholds given as `field` (`thresholds.production` for the environment
-    /// `production` of `open`'s `thresholds`); with `validate`, the core's rules are checked too,
-    /// with field names under `field`. A document that does not parse is reported against `field`
-    /// as a whole, the message naming the culprit (loco-core has no `Thresholds::from_json`).
-    pub fn into_thresholds(self, field: &str, validate: bool) -> loco_core::Result<Thresholds> {
-        let parsed: Thresholds = serde_json::from_str(&self.0).map_err(|e| Error::invalid(field, e.to_string()))?;
-        if validate {
-            parsed.validate(&format!("{field}."))?;
-        }
-        Ok(parsed)
+        Ok(Self::from_entries(entries))
     }
 }

@@ -1,15 +1,16 @@
 //! Python exceptions for [`loco_core::Error`]: `loco.LocoError` and one subclass per error code,
-//! mapped in one exhaustive `match` on the variants (never on message text).
+//! chosen by one exhaustive `match` on [`ErrorCode`] (never on message text).
 //!
 //! Every exception carries `.code` (also a class attribute of each subclass) and `.details` (the
-//! `{field, message}` list of a validation error, empty otherwise), plus the facts of its variant
-//! (`deployment_id`, `from_status`, `action`, …).
+//! `{field, message}` list of a validation error, empty otherwise), plus each fact the core names
+//! for it (`deployment_id`, `from_status`, `action`, `idempotency_key`, …) as an attribute.
 
-use loco_core::Error;
+use loco_core::error::Fact;
+use loco_core::{Error, ErrorCode};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 create_exception!(
     loco,
@@ -81,32 +82,42 @@ create_exception!(
      (`rollback_failed`)."
 );
 
+/// The exception class of each error code.
+fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
+    match code {
+        ErrorCode::ValidationError => py.get_type::<ValidationError>(),
+        ErrorCode::NotFound => py.get_type::<NotFoundError>(),
+        ErrorCode::InvalidTransition => py.get_type::<InvalidTransitionError>(),
+        ErrorCode::SelfApproval => py.get_type::<SelfApprovalError>(),
+        ErrorCode::IdempotencyConflict => py.get_type::<IdempotencyConflictError>(),
+        ErrorCode::PayloadTooLarge => py.get_type::<PayloadTooLargeError>(),
+        ErrorCode::StorageError => py.get_type::<StorageError>(),
+        ErrorCode::RolloutConflict => py.get_type::<RolloutConflictError>(),
+        ErrorCode::RolloutInProgress => py.get_type::<RolloutInProgressError>(),
+        ErrorCode::RolloutNotPaused => py.get_type::<RolloutNotPausedError>(),
+        ErrorCode::PlatformError => py.get_type::<PlatformError>(),
+        ErrorCode::RollbackFailed => py.get_type::<RollbackFailedError>(),
+    }
+}
+
+/// Names Python gave facts before the core named them, kept as second attributes:
+/// `IdempotencyConflictError.key` is also `.idempotency_key`.
+const FACT_ALIASES: [(&str, &str); 1] = [("idempotency_key", "key")];
+
 /// Adds the exception classes to the module, each subclass with its `code` class attribute.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("LocoError", py.get_type::<LocoError>())?;
-    for (name, class, code) in [
-        ("ValidationError", py.get_type::<ValidationError>(), "validation_error"),
-        ("NotFoundError", py.get_type::<NotFoundError>(), "not_found"),
-        ("InvalidTransitionError", py.get_type::<InvalidTransitionError>(), "invalid_transition"),
-        ("SelfApprovalError", py.get_type::<SelfApprovalError>(), "self_approval"),
-        ("IdempotencyConflictError", py.get_type::<IdempotencyConflictError>(), "idempotency_conflict"),
-        ("PayloadTooLargeError", py.get_type::<PayloadTooLargeError>(), "payload_too_large"),
-        ("StorageError", py.get_type::<StorageError>(), "storage_error"),
-        ("RolloutConflictError", py.get_type::<RolloutConflictError>(), "rollout_conflict"),
-        ("RolloutInProgressError", py.get_type::<RolloutInProgressError>(), "rollout_in_progress"),
-        ("RolloutNotPausedError", py.get_type::<RolloutNotPausedError>(), "rollout_not_paused"),
-        ("PlatformError", py.get_type::<PlatformError>(), "platform_error"),
-        ("RollbackFailedError", py.get_type::<RollbackFailedError>(), "rollback_failed"),
-    ] {
-        class.setattr("code", code)?;
-        m.add(name, class)?;
+    for code in ErrorCode::ALL {
+        let class = class(py, code);
+        class.setattr("code", code.as_str())?;
+        m.add(class.name()?, class)?;
     }
     Ok(())
 }
 
-/// The Python exception for `error`: its class by variant, `.code`, `.details` and the
-/// variant's facts as attributes.
+/// The Python exception for `error`: its class by code, `.code`, `.details` and every fact the
+/// core names ([`Error::facts`]) as an attribute of that name.
 pub fn to_pyerr(py: Python<'_>, error: &Error) -> PyErr {
     match build(py, error) {
         Ok(err) | Err(err) => err,
@@ -114,51 +125,18 @@ pub fn to_pyerr(py: Python<'_>, error: &Error) -> PyErr {
 }
 
 fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
-    let text = |value: &str| PyString::new(py, value).into_any();
-    let message = error.to_string();
-    let (err, facts): (PyErr, Vec<(&str, Bound<'_, PyAny>)>) = match error {
-        Error::Validation { .. } => (ValidationError::new_err(message), vec![]),
-        Error::NotFound { id } | Error::RolloutNotFound { id } => {
-            (NotFoundError::new_err(message), vec![("deployment_id", text(id))])
-        }
-        Error::InvalidTransition { id, from, action } => (
-            InvalidTransitionError::new_err(message),
-            vec![("deployment_id", text(id)), ("from_status", text(from.as_str())), ("action", text(action.as_str()))],
-        ),
-        Error::SelfApproval { id, actor, action } => (
-            SelfApprovalError::new_err(message),
-            vec![("deployment_id", text(id)), ("actor", text(actor)), ("action", text(action.as_str()))],
-        ),
-        Error::IdempotencyConflict { key } => (IdempotencyConflictError::new_err(message), vec![("key", text(key))]),
-        Error::PayloadTooLarge { limit_bytes } => {
-            (PayloadTooLargeError::new_err(message), vec![("limit_bytes", limit_bytes.into_pyobject(py)?.into_any())])
-        }
-        Error::Storage { .. } => (StorageError::new_err(message), vec![]),
-        Error::RolloutConflict { service, environment, active } => (
-            RolloutConflictError::new_err(message),
-            vec![
-                ("service", text(service)),
-                ("environment", text(environment)),
-                ("active_deployment_id", text(active)),
-            ],
-        ),
-        Error::RolloutInProgress { id } => {
-            (RolloutInProgressError::new_err(message), vec![("deployment_id", text(id))])
-        }
-        Error::RolloutNotPaused { id, state } => (
-            RolloutNotPausedError::new_err(message),
-            vec![("deployment_id", text(id)), ("state", text(state.as_str()))],
-        ),
-        Error::Platform { platform, .. } => (PlatformError::new_err(message), vec![("platform", text(platform))]),
-        Error::RollbackFailed { id, .. } => (RollbackFailedError::new_err(message), vec![("deployment_id", text(id))]),
-        // `loco_core::Error` is `#[non_exhaustive]`: a code added to the core before this binding
-        // learns it still arrives as the base class with the right `.code`.
-        _ => (LocoError::new_err(message), vec![]),
-    };
+    let err = PyErr::from_type(class(py, error.kind()), error.to_string());
     let value = err.value(py);
     value.setattr("code", error.code())?;
     value.setattr("details", details(py, error)?)?;
-    for (name, fact) in facts {
+    for (name, fact) in error.facts() {
+        let fact = match fact {
+            Fact::Text(text) => PyString::new(py, text).into_any(),
+            Fact::Number(number) => number.into_pyobject(py)?.into_any(),
+        };
+        for (_, alias) in FACT_ALIASES.iter().filter(|(fact_name, _)| *fact_name == name) {
+            value.setattr(*alias, &fact)?;
+        }
         value.setattr(name, fact)?;
     }
     Ok(err)

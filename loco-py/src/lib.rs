@@ -9,11 +9,14 @@
 //! - [`engine`]: `loco.Engine` (asyncio awaitables) and its blocking twin `loco.SyncEngine`,
 //!   sharing one set of operations (lifecycle, history, audit, rollouts).
 //! - [`subscription`]: `loco.Subscription` (`async for`) and `loco.SyncSubscription` (`for`).
-//! - [`model`]: `Deployment`, `Event` and `Page`; [`audit`]: `AuditReport` and `BrokenLink`.
-//! - [`rollout`]: `Rollout` and `Release`; [`document`]: rollout plans and thresholds as JSON
-//!   documents; [`platform`]: `LogLine` and instance log streams.
+//! - [`platform`]: instance log streams; [`document`]: rollout plans and thresholds as JSON
+//!   documents for the core.
 //! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
-//! - [`convert`]: how core values and errors become Python objects.
+//! - [`convert`]: how core results and errors become Python objects. The result classes
+//!   (`Deployment`, `Event`, `Page`, `AuditReport`, `BrokenLink`, `Rollout`, `Release`, `LogLine`)
+//!   and the `TypedDict`s live in `loco/_types.py`, generated from the JSON Schema of loco-types by
+//!   `scripts/codegen/python.py`; this module hands them the records' JSON objects, which
+//!   [`value`] builds.
 //! - [`runtime`]: the extension's tokio runtime (rebuilt after `os.fork()`); [`process`]: handles
 //!   bound to the process that opened them.
 //!
@@ -39,18 +42,17 @@
 //!
 //! `examples/python/quickstart.py` is the runnable version; `scripts/test-python` runs it.
 
-pub mod audit;
 pub mod convert;
 pub mod document;
 pub mod engine;
 pub mod error;
-pub mod model;
 pub mod platform;
 pub mod process;
-pub mod rollout;
 pub mod runtime;
 pub mod subscription;
+pub mod value;
 
+use loco_core::{EventKind, RolloutState, Status};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -62,20 +64,15 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::blocking::SyncEngine>()?;
     m.add_class::<subscription::Subscription>()?;
     m.add_class::<subscription::SyncSubscription>()?;
-    m.add_class::<model::Deployment>()?;
-    m.add_class::<model::Event>()?;
-    m.add_class::<model::Page>()?;
-    m.add_class::<audit::AuditReport>()?;
-    m.add_class::<audit::BrokenLink>()?;
-    m.add_class::<rollout::Rollout>()?;
-    m.add_class::<rollout::Release>()?;
-    m.add_class::<platform::LogLine>()?;
     m.add_class::<platform::InstanceLogs>()?;
     m.add_class::<platform::SyncInstanceLogs>()?;
     error::register(m)?;
-    m.add("STATUSES", PyTuple::new(m.py(), loco_core::Status::ALL.map(loco_core::Status::as_str))?)?;
-    m.add("EVENT_KINDS", PyTuple::new(m.py(), loco_core::EventKind::ALL.map(loco_core::EventKind::as_str))?)?;
-    m.add("ROLLOUT_STATES", PyTuple::new(m.py(), loco_core::RolloutState::ALL.map(loco_core::RolloutState::as_str))?)?;
+    let py = m.py();
+    m.add("STATUSES", PyTuple::new(py, Status::ALL.map(Status::as_str))?)?;
+    m.add("EVENT_KINDS", PyTuple::new(py, EventKind::ALL.map(EventKind::as_str))?)?;
+    m.add("ROLLOUT_STATES", PyTuple::new(py, RolloutState::ALL.map(RolloutState::as_str))?)?;
+    let active: Vec<&str> = RolloutState::ALL.into_iter().filter(|s| s.is_active()).map(RolloutState::as_str).collect();
+    m.add("ACTIVE_ROLLOUT_STATES", PyTuple::new(py, active)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     let shut_down = wrap_pyfunction!(runtime::shut_down, m)?;
     m.py().import("atexit")?.call_method1("register", (shut_down,))?;

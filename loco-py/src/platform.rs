@@ -1,73 +1,17 @@
-//! What platforms report to Python: `loco.LogLine`, and one instance's output as `loco.InstanceLogs`
-//! (`async for`) and `loco.SyncInstanceLogs` (`for`, plus `next_line(timeout)`), both over one
-//! [`LogSource`] following the core's log feed.
+//! What platforms report to Python: one instance's output as `loco.InstanceLogs` (`async for`) and
+//! `loco.SyncInstanceLogs` (`for`, plus `next_line(timeout)`), both over one [`LogSource`]
+//! following the core's [`loco_core::LogFollower`]; each line is a `loco.LogLine`.
 
 use std::sync::Arc;
 
-use loco_core::platform::{LogLine as CoreLogLine, LogStream};
+use loco_core::platform::LogLine;
 use pyo3::exceptions::{PyStopAsyncIteration, PyTimeoutError};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 use tokio::sync::Mutex;
 
-use crate::convert::{Reply, ToPython, into_python, repr, to_json_python};
+use crate::convert::{Reply, into_python};
 use crate::process::ProcessBound;
 use crate::runtime;
-
-/// One line of an instance's output.
-#[pyclass(frozen, eq, module = "loco", name = "LogLine")]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine(pub CoreLogLine);
-
-fn stream_name(stream: LogStream) -> &'static str {
-    match stream {
-        LogStream::Stdout => "stdout",
-        LogStream::Stderr => "stderr",
-    }
-}
-
-#[pymethods]
-impl LogLine {
-    /// The instance that wrote it.
-    #[getter]
-    fn instance_id(&self) -> &str {
-        &self.0.instance_id
-    }
-
-    /// `stdout` or `stderr`.
-    #[getter]
-    fn stream(&self) -> &'static str {
-        stream_name(self.0.stream)
-    }
-
-    /// The text, without the trailing newline.
-    #[getter]
-    fn line(&self) -> &str {
-        &self.0.line
-    }
-
-    /// The line as the HTTP API's JSON object.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_json_python(py, &self.0)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        repr(
-            "LogLine",
-            &[
-                ("instance_id", PyString::new(py, &self.0.instance_id).into_any()),
-                ("stream", PyString::new(py, stream_name(self.0.stream)).into_any()),
-                ("line", PyString::new(py, &self.0.line).into_any()),
-            ],
-        )
-    }
-}
-
-impl ToPython for CoreLogLine {
-    fn to_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        Ok(Bound::new(py, LogLine(self))?.into_any())
-    }
-}
 
 enum Source {
     /// Not followed yet: the first line asked for looks the instance up, so its errors are
@@ -92,7 +36,7 @@ impl LogSource {
     }
 
     /// The next line; `None` once the instance stopped (or the engine closed). Cancel-safe.
-    async fn next(&self) -> Option<loco_core::Result<CoreLogLine>> {
+    async fn next(&self) -> Option<loco_core::Result<LogLine>> {
         let mut guard = self.0.lock().await;
         let source = match guard.get_mut() {
             Ok(source) => source,

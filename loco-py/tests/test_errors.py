@@ -104,6 +104,22 @@ def test_idempotency_conflict_names_the_key(sync_engine: loco.SyncEngine) -> Non
     assert len(sync_engine.list()) == 1
 
 
+def test_idempotency_conflict_names_the_key_as_idempotency_key_too(sync_engine: loco.SyncEngine) -> None:
+    sync_engine.create(**request(), idempotency_key="req-2")
+    with pytest.raises(loco.IdempotencyConflictError) as caught:
+        sync_engine.create(**request(version="9.9.9"), idempotency_key="req-2")
+    assert (caught.value.idempotency_key, caught.value.key) == ("req-2", "req-2")
+
+
+def test_facts_are_attributes_named_as_in_the_core(sync_engine: loco.SyncEngine) -> None:
+    d = sync_engine.create(**request())
+    with pytest.raises(loco.InvalidTransitionError) as caught:
+        sync_engine.succeed(d.id, "bot")
+    facts = {name: getattr(caught.value, name) for name in ("deployment_id", "from_status", "action")}
+    assert facts == {"deployment_id": d.id, "from_status": "pending_approval", "action": "succeed"}
+    assert not hasattr(caught.value, "actor"), "only the facts of this error are set"
+
+
 def test_reject_without_note_is_refused_by_the_core(sync_engine: loco.SyncEngine) -> None:
     d = sync_engine.create(**request())
     for action in (sync_engine.reject,):

@@ -175,7 +175,7 @@ def test_the_asyncio_engine_raises_the_same_errors(tmp_path: pathlib.Path) -> No
             assert fields(bad.value) == ["colour"]
             with pytest.raises(loco.ValidationError) as thresholds:
                 engine.set_thresholds("production", {"critical_error_rate": 1.5})
-            assert fields(thresholds.value) == ["thresholds.critical_error_rate"]
+            assert fields(thresholds.value) == ["thresholds.production.critical_error_rate"]
             assert await engine.rollouts(active_only=True) == []
 
     asyncio.run(main())
@@ -222,23 +222,38 @@ def test_threshold_documents_are_validated_by_the_core_with_the_environment_in_t
     with pytest.raises(loco.ValidationError) as error:
         loco.SyncEngine.open(
             tmp_path / "loco.db",
-            thresholds={"production": {"min_samples": 0, "alpha": 2}, "staging": {"minSamples": 5}},
+            thresholds={"production": {"min_samples": 0, "alpha": 2}, "staging": {"min_samples": 5}},
         )
-    # A document that does not parse is named as a whole, its message naming the culprit.
-    assert fields(error.value) == [
-        "thresholds.production.min_samples", "thresholds.production.alpha", "thresholds.staging"]
-    assert error.value.details[2]["message"].startswith("unknown field `minSamples`, expected one of `min_samples`")
+    assert fields(error.value) == ["thresholds.production.min_samples", "thresholds.production.alpha"]
+    # A document that does not parse names the culprit's full path; nothing else is checked then.
+    with pytest.raises(loco.ValidationError) as unknown:
+        loco.SyncEngine.open_in_memory(
+            thresholds={"production": {"min_samples": 0}, "staging": {"minSamples": 5}})
+    assert fields(unknown.value) == ["thresholds.staging.minSamples"]
+    assert unknown.value.details[0]["message"].startswith("unknown field `minSamples`, expected one of `min_samples`")
+    with pytest.raises(loco.ValidationError) as malformed:
+        loco.SyncEngine.open_in_memory(thresholds={"staging": '{"min_samples": '})
+    assert fields(malformed.value) == ["thresholds"]
 
     engine = loco.SyncEngine.open_in_memory(thresholds={"staging": '{"min_samples": 5}'})
     with pytest.raises(loco.ValidationError) as too_high:
         engine.set_thresholds("production", {"critical_error_rate": 1.5})
-    assert fields(too_high.value) == ["thresholds.critical_error_rate"]
+    assert fields(too_high.value) == ["thresholds.production.critical_error_rate"]
     with pytest.raises(loco.ValidationError) as wrong_type:
         engine.set_thresholds("production", {"critical_error_rate": "high"})
-    assert fields(wrong_type.value) == ["thresholds"]
+    assert fields(wrong_type.value) == ["thresholds.production.critical_error_rate"]
     assert wrong_type.value.details[0]["message"].startswith('invalid type: string "high", expected f64')
     engine.set_thresholds("production", {})
     engine.close()
+
+
+def test_releases_refuse_a_limit_outside_1_to_500(sync_engine: loco.SyncEngine) -> None:
+    for limit in (0, 501, -3, 2**40):
+        with pytest.raises(loco.ValidationError) as error:
+            sync_engine.releases("checkout", "staging", limit=limit)
+        assert fields(error.value) == ["limit"], limit
+    assert sync_engine.releases("checkout", "staging", limit=1) == []
+    assert sync_engine.releases("checkout", "staging", limit=500) == []
 
 
 def test_arguments_of_the_wrong_type_raise_type_error(tmp_path: pathlib.Path) -> None:

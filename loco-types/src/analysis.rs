@@ -39,10 +39,13 @@ pub struct WindowStats {
     /// `errors / requests` (0 without requests).
     pub error_rate: f64,
     /// Median latency, ms.
+    #[schemars(with = "crate::schema::Nullable<f64>")]
     pub p50_ms: Option<f64>,
     /// 95th percentile latency, ms.
+    #[schemars(with = "crate::schema::Nullable<f64>")]
     pub p95_ms: Option<f64>,
     /// 99th percentile latency, ms.
+    #[schemars(with = "crate::schema::Nullable<f64>")]
     pub p99_ms: Option<f64>,
     /// CPU use of the version's instances, percent of one core, when the source reports it.
     #[schemars(with = "crate::schema::Nullable<f64>")]

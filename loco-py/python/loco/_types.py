@@ -1,238 +1,1684 @@
-"""Type names of the ``loco`` package: status, event-kind, action and rollout literals, and the
-shapes of the dictionaries that ``to_dict()``, the rollout attributes and ``LocoError.details``
-return (the HTTP API's JSON)."""
+"""The data model of the ``loco`` package, generated from ``schema/loco.schema.json`` (the JSON
+Schema of the Rust types in loco-types) by ``scripts/codegen/python.py``: do not edit; run
+``scripts/codegen/run``.
 
-from typing import Any, Dict, List, Literal, Optional, TypedDict
+- ``Literal`` aliases of every status, kind and code;
+- one ``TypedDict`` per JSON object: the ``to_dict()`` shapes, nested records, rollout plan and
+  thresholds documents, event data;
+- the immutable result classes the engine returns, each a read-only view of its HTTP JSON object.
+"""
+
+from __future__ import annotations
+
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Tuple,
+    TypedDict,
+    Union,
+    cast,
+    final,
+)
+
+from ._loco import ACTIVE_ROLLOUT_STATES
+
+__all__: List[str] = [
+    "Action",
+    "AnalysisDataDict",
+    "AnalysisSpecDict",
+    "AuditReport",
+    "AuditReportDict",
+    "BlueGreenStrategyDict",
+    "BrokenLink",
+    "BrokenLinkDict",
+    "CanaryPromotedDataDict",
+    "CanaryStrategyDict",
+    "CheckNewStepDict",
+    "CommandProbeDict",
+    "Deployment",
+    "DeploymentDict",
+    "ErrorCode",
+    "Event",
+    "EventDataDict",
+    "EventDict",
+    "EventKind",
+    "ExtendRolloutTurnDict",
+    "FailureCode",
+    "FieldError",
+    "HealthCheckDataDict",
+    "HealthSpecDict",
+    "HttpProbeDict",
+    "ImmediateStrategyDict",
+    "InstanceDict",
+    "InstanceState",
+    "JudgementDict",
+    "LogLine",
+    "LogLineDict",
+    "LogStream",
+    "MetricSourceSpecDict",
+    "MonitorStepDict",
+    "ObserveStepDict",
+    "OverrideRolloutTurnDict",
+    "Page",
+    "PageDict",
+    "PauseRolloutTurnDict",
+    "PlatformMetricSourceSpecDict",
+    "ProbeDict",
+    "PrometheusMetricSourceSpecDict",
+    "PrometheusQueriesDict",
+    "PromotionVerdictDict",
+    "Release",
+    "ReleaseDict",
+    "ReleaseSpecDict",
+    "RestoredRolloutTurnDict",
+    "RollbackRolloutTurnDict",
+    "RollingStrategyDict",
+    "Rollout",
+    "RolloutDict",
+    "RolloutFailureDict",
+    "RolloutPlanDict",
+    "RolloutProgressDict",
+    "RolloutState",
+    "RolloutTurnDict",
+    "Severity",
+    "ShiftStepDict",
+    "SignificanceTestDict",
+    "SqliteProbeDict",
+    "StartNewStepDict",
+    "Status",
+    "StepDict",
+    "StepDoneDict",
+    "StepProgressDataDict",
+    "StopOldStepDict",
+    "StrategyDict",
+    "TcpProbeDict",
+    "ThresholdsDict",
+    "TrafficWeightDict",
+    "Verdict",
+    "WindowStatsDict",
+]
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts and lists are copied, everything else is immutable)."""
+    if type(value) is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copy(item) for item in value]
+    return value
+
 
 #: Where a deployment is in its lifecycle.
 Status = Literal[
+    # Created and waiting for a reviewer.
     "pending_approval",
+    # Approved by a reviewer other than the requester.
     "approved",
+    # Rejected by a reviewer. Terminal.
     "rejected",
+    # Rollout has begun.
     "started",
+    # Rollout finished well. Final unless rolled back.
     "succeeded",
+    # Rollout failed. Final unless rolled back.
     "failed",
+    # Reverted. Terminal.
     "rolled_back",
 ]
 
-#: What an event records: ``created`` and one kind per lifecycle action, plus the rollout events
-#: ``step_progress``, ``health_check``, ``analysis`` and ``canary_promoted`` (which carry their facts
-#: in ``Event.data``).
+
+#: What an event records.
 EventKind = Literal[
+    # The deployment was created.
     "created",
+    # It was approved.
     "approved",
+    # It was rejected.
     "rejected",
+    # Its rollout started.
     "started",
+    # Its rollout succeeded.
     "succeeded",
+    # Its rollout failed.
     "failed",
+    # It was rolled back.
     "rolled_back",
+    # A rollout step finished (traffic shifted, instances started or stopped, a window observed).
     "step_progress",
+    # A health check of a rollout instance finished.
     "health_check",
+    # The canary judge compared the new release's metrics with the baseline's.
     "analysis",
+    # A canary passed its observation and was given a larger share of traffic.
     "canary_promoted",
 ]
 
-#: A lifecycle action, as named in ``InvalidTransitionError.action`` and ``SelfApprovalError.action``.
-Action = Literal["approve", "reject", "start", "succeed", "fail", "rollback"]
+
+#: Something a person or the orchestrator does to an existing deployment.
+Action = Literal[
+    # Review: accept a pending deployment.
+    "approve",
+    # Review: refuse a pending deployment (note required).
+    "reject",
+    # Begin the rollout of an approved deployment.
+    "start",
+    # Record that a started rollout finished well.
+    "succeed",
+    # Record that a started rollout failed (note required).
+    "fail",
+    # Record a reversal of a started, succeeded or failed deployment (note required).
+    "rollback",
+]
+
+
+#: The stable error codes: one per kind of failure, the same string on every surface (HTTP
+#: ``error.code``, Python ``LocoError.code``, Node ``error.code``, CLI exit codes).
+ErrorCode = Literal[
+    # Missing or invalid input; ``details`` names every bad field.
+    "validation_error",
+    # No deployment (or rollout) has this id.
+    "not_found",
+    # The action is not allowed from the deployment's current status.
+    "invalid_transition",
+    # The requester tried to review their own deployment.
+    "self_approval",
+    # The idempotency key was used with a different request.
+    "idempotency_conflict",
+    # A request body was over the limit.
+    "payload_too_large",
+    # The database failed; nothing was written.
+    "storage_error",
+    # Another rollout is active on the same service and environment.
+    "rollout_conflict",
+    # The deployment's rollout is running; only rollback is allowed.
+    "rollout_in_progress",
+    # The rollout is not paused.
+    "rollout_not_paused",
+    # A platform operation failed.
+    "platform_error",
+    # Restoring the previous release failed.
+    "rollback_failed",
+]
+
+
+#: The judge's answer.
+Verdict = Literal[
+    # The canary is no worse than the baseline.
+    "pass",
+    # The canary is worse (see the severity).
+    "fail",
+    # Not enough data to tell.
+    "inconclusive",
+]
+
+
+#: How bad a failed verdict is.
+Severity = Literal[
+    # Roll back at once.
+    "critical",
+    # Pause and wait for a person to approve the rollback or override.
+    "high",
+]
+
+
+#: Where a rollout is.
+RolloutState = Literal[
+    # Executing its steps.
+    "running",
+    # Waiting for a person: the analysis found a high-severity problem (or stayed inconclusive);
+    # ``rollback`` rolls back, an override continues.
+    "paused",
+    # Every step done; the new release serves all traffic.
+    "succeeded",
+    # A step failed or a rollback was requested; the previous release is being restored.
+    "rolling_back",
+    # The previous release serves all traffic again.
+    "rolled_back",
+    # Restoring the previous release failed; a person must look (code ``rollback_failed``).
+    "rollback_failed",
+]
+
+
+#: Lifecycle of one instance as the engine records it.
+InstanceState = Literal[
+    # Its id is recorded; the platform may or may not have started it yet.
+    "starting",
+    # The platform started it.
+    "running",
+    # The platform stopped it (retired, rolled back or crashed).
+    "stopped",
+]
+
+
+#: Why a rollout did not succeed, as a stable code.
+FailureCode = Literal[
+    # A new instance failed its health checks (or exited, or failed 3 re-checks in a row).
+    "health_check_failed",
+    # The canary analysis found a critical problem.
+    "analysis_critical",
+    # A paused rollout got no decision in time.
+    "pause_timeout",
+    # A platform operation of a step failed.
+    "step_failed",
+    # A person asked for the rollback.
+    "rollback_requested",
+    # The engine stopped mid-rollout; the next engine rolled it back.
+    "engine_restarted",
+    # Restoring the previous release failed.
+    "rollback_failed",
+]
+
+
+#: Which output stream a log line came from.
+LogStream = Literal[
+    # Standard output.
+    "stdout",
+    # Standard error.
+    "stderr",
+]
 
 
 class FieldError(TypedDict):
-    """One invalid input field of a ``ValidationError``."""
+    """One invalid input field: which field, and what is wrong with it."""
 
+    #: The field name as it appears in the HTTP JSON body (``work_refs[2]`` for list items).
     field: str
+    #: A human-readable sentence saying what is wrong.
     message: str
 
 
 class DeploymentDict(TypedDict):
-    """``Deployment.to_dict()``: the HTTP API's deployment JSON."""
+    """The current state of one deployment. Returned by ``Deployment.to_dict()``."""
 
+    #: Generated id, ``dep_`` followed by a ULID.
     id: str
+    #: The service being deployed.
     service: str
+    #: The target environment.
     environment: str
+    #: The version or build being deployed.
     version: str
+    #: Who asked for the deployment.
     requester: str
+    #: Planning artifacts the deployment delivers.
     work_refs: List[str]
+    #: How to recover if the deployment goes wrong.
     rollback_plan: str
+    #: Accepted risk, if stated.
     risk: Optional[str]
+    #: Where the deployment is in its lifecycle.
     status: Status
+    #: Who approved or rejected it.
     reviewed_by: Optional[str]
+    #: When it was approved or rejected.
     reviewed_at: Optional[str]
+    #: When it was created.
     created_at: str
+    #: When its status last changed.
     updated_at: str
 
 
-class EventDict(TypedDict):
-    """``Event.to_dict()``: the HTTP API's event JSON."""
+class StartNewStepDict(TypedDict):
+    """Start ``count`` instances of the new release (they get no traffic yet)."""
 
+    action: Literal["start_new"]
+    #: How many.
+    count: int
+
+
+class CheckNewStepDict(TypedDict):
+    """Health-check every new instance not checked yet; failure fails the rollout."""
+
+    action: Literal["check_new"]
+
+
+class ShiftStepDict(TypedDict):
+    """Send ``percent`` of traffic to the new release and the rest to the old one."""
+
+    action: Literal["shift"]
+    #: The new release's share.
+    percent: int
+
+
+class ObserveStepDict(TypedDict):
+    """Hold for ``seconds`` while re-checking the new instances."""
+
+    action: Literal["observe"]
+    #: How long.
+    seconds: float
+
+
+class MonitorStepDict(TypedDict):
+    """Hold at 100 % for ``seconds`` with the old release still running, so a rollback stays
+    instant; metrics are judged against absolute limits.
+    """
+
+    action: Literal["monitor"]
+    #: How long.
+    seconds: float
+
+
+class StopOldStepDict(TypedDict):
+    """Stop ``count`` instances of the old release (no traffic reaches them any more)."""
+
+    action: Literal["stop_old"]
+    #: How many.
+    count: int
+
+
+#: One unit of rollout work.
+StepDict = Union[
+    StartNewStepDict,
+    CheckNewStepDict,
+    ShiftStepDict,
+    ObserveStepDict,
+    MonitorStepDict,
+    StopOldStepDict,
+]
+
+
+class TrafficWeightDict(TypedDict):
+    """A share of traffic for one release version, in percent."""
+
+    #: The release version.
+    version: str
+    #: Its share, 0–100; the shares of one split add up to 100.
+    percent: int
+
+
+class StepDoneDict(TypedDict):
+    """A finished step and where the rollout stands after it."""
+
+    #: The step's number, 1-based.
+    step: int
+    #: Steps in the plan.
+    of: int
+    #: What the step did.
+    action: StepDict
+    #: The traffic split after it.
+    traffic: List[TrafficWeightDict]
+    #: Running instances of the new release.
+    running_new_instances: int
+    #: Where clients reach the service, when the platform says.
+    endpoint: Optional[str]
+
+
+class RollbackRolloutTurnDict(TypedDict, total=False):
+    """Rolling back was decided (with its trigger), or restoring the previous release failed (``ok:
+    false``). Keys that must be present: ``action``.
+    """
+
+    action: Literal["rollback"]
+    #: ``false`` when restoring failed.
+    ok: Optional[bool]
+    #: What triggered it: a failure code, or ``manual``.
+    trigger: Optional[str]
+
+
+class RestoredRolloutTurnDict(TypedDict, total=False):
+    """The previous release serves all traffic again (or a first release was taken down). Keys that
+    must be present: ``action``, ``trigger``, ``restore_ms``.
+    """
+
+    action: Literal["restored"]
+    #: What triggered the rollback.
+    trigger: str
+    #: The platform's rollback call itself.
+    restore_ms: float
+    #: From the deciding sample or check to the platform's rollback call, for automatic rollbacks.
+    trigger_to_rollback_call_ms: Optional[float]
+    #: The version restored; ``null`` when a first release was taken down.
+    version: Optional[str]
+
+
+class ExtendRolloutTurnDict(TypedDict):
+    """An inconclusive analysis window was extended."""
+
+    action: Literal["extend"]
+    #: Which extension this is (1-based).
+    extension: int
+
+
+class PauseRolloutTurnDict(TypedDict):
+    """The rollout paused for a person."""
+
+    action: Literal["pause"]
+    #: Why.
+    reasons: List[str]
+
+
+class OverrideRolloutTurnDict(TypedDict):
+    """A person overrode a pause; the rollout continues."""
+
+    action: Literal["override"]
+
+
+#: A turn of the rollout other than a finished step, named by ``action``.
+RolloutTurnDict = Union[
+    RollbackRolloutTurnDict,
+    RestoredRolloutTurnDict,
+    ExtendRolloutTurnDict,
+    PauseRolloutTurnDict,
+    OverrideRolloutTurnDict,
+]
+
+
+#: What a ``step_progress`` event records: a finished step, or a turn of the rollout.
+StepProgressDataDict = Union[StepDoneDict, RolloutTurnDict]
+
+
+class HealthCheckDataDict(TypedDict):
+    """What a ``health_check`` event records: one instance's check."""
+
+    #: The instance checked.
+    instance_id: str
+    #: Whether every probe passed.
+    ok: bool
+    #: Attempts made (1 + retries used).
+    attempts: int
+    #: What was checked.
+    probes: List[str]
+    #: The last failure, or what passed.
+    detail: str
+    #: The instance is gone (no retry can help).
+    exited: bool
+    #: Wall time of the whole check, in milliseconds.
+    duration_ms: int
+    #: The release version of the instance.
+    version: str
+
+
+class WindowStatsDict(TypedDict):
+    """Metrics of one release version over a window."""
+
+    #: Requests served.
+    requests: int
+    #: Requests that failed (5xx).
+    errors: int
+    #: ``errors / requests`` (0 without requests).
+    error_rate: float
+    #: Median latency, ms.
+    p50_ms: Optional[float]
+    #: 95th percentile latency, ms.
+    p95_ms: Optional[float]
+    #: 99th percentile latency, ms.
+    p99_ms: Optional[float]
+    #: CPU use of the version's instances, percent of one core, when the source reports it.
+    cpu_percent: Optional[float]
+    #: Resident memory of the version's instances, percent of the machine's, when reported.
+    memory_percent: Optional[float]
+
+
+class SignificanceTestDict(TypedDict):
+    """The result of a one-sided test."""
+
+    #: The test statistic (U for Mann-Whitney, the difference in rates for the proportion test).
+    statistic: float
+    #: The standardized statistic.
+    z: float
+    #: Probability of a result at least this extreme if the canary were no worse.
+    p_value: float
+
+
+class JudgementDict(TypedDict):
+    """A verdict with the numbers behind it."""
+
+    #: Pass, fail or inconclusive.
+    verdict: Verdict
+    #: For a failure: critical or high.
+    severity: Optional[Severity]
+    #: One sentence per rule that fired (or why the verdict is inconclusive).
+    reasons: List[str]
+    #: The canary's window.
+    canary: WindowStatsDict
+    #: The baseline's window (absent for a service's first release, or at 100 %).
+    baseline: Optional[WindowStatsDict]
+    #: The error-rate test, when both sides had requests.
+    error_rate_test: Optional[SignificanceTestDict]
+    #: The latency test, when both sides had raw latencies.
+    latency_test: Optional[SignificanceTestDict]
+
+
+class AnalysisDataDict(TypedDict):
+    """What an ``analysis`` event records: one judgement of the new release."""
+
+    #: The new release's version.
+    version: str
+    #: Its share of traffic when judged.
+    traffic_percent: Optional[int]
+    #: The window judged, in seconds.
+    window_seconds: float
+    #: The reason of a critical trigger that fired on a single sample, if one did.
+    trigger: Optional[str]
+    #: The judgement.
+    judgement: JudgementDict
+
+
+class PromotionVerdictDict(TypedDict):
+    """The verdict behind a promotion."""
+
+    #: The verdict.
+    verdict: Verdict
+    #: Its reasons.
+    reasons: List[str]
+
+
+class CanaryPromotedDataDict(TypedDict):
+    """What a ``canary_promoted`` event records."""
+
+    #: The canary's share before.
+    from_percent: int
+    #: Its share after.
+    to_percent: int
+    #: The verdict that allowed it, when the rollout has analysis.
+    analysis: Optional[PromotionVerdictDict]
+
+
+#: The data of one rollout event.
+EventDataDict = Union[
+    StepProgressDataDict,
+    HealthCheckDataDict,
+    AnalysisDataDict,
+    CanaryPromotedDataDict,
+]
+
+
+class EventDict(TypedDict):
+    """One append-only history entry. Lifecycle events (one per action, plus ``created``) always
+    have a ``to_status``; ``from_status`` is ``None`` only on ``created``. Rollout events
+    (``step_progress``, ``health_check``) have neither and carry their facts in ``data``.
+    Returned by ``Event.to_dict()``.
+    """
+
+    #: Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
     seq: int
+    #: Generated id, ``evt_`` followed by a ULID.
     id: str
+    #: The deployment this event belongs to.
     deployment_id: str
+    #: What happened.
     kind: EventKind
+    #: Who did it.
     actor: str
+    #: Why, if given.
     note: Optional[str]
+    #: Status before the event (``None`` on ``created``).
     from_status: Optional[Status]
+    #: Status after the event.
     to_status: Optional[Status]
+    #: When it was recorded.
     at: str
-    data: Optional[Dict[str, Any]]
+    #: ``sha256(previous event's hash ‖ canonical bytes of this event)``, lowercase hex.
     hash: str
+    #: Structured facts of rollout events (step, traffic, instances, probe results) as a ``dict``
+    #: shaped like ``EventDataDict``; ``None`` on lifecycle events.
+    data: Optional[Dict[str, Any]]
 
 
 class PageDict(TypedDict):
-    """``Page.to_dict()``: the HTTP API's list response."""
+    """One page of results and the cursor for the next one (``None`` on the last page). Returned by
+    ``Page.to_dict()``.
+    """
 
+    #: The items on this page.
     items: List[DeploymentDict]
+    #: Pass this as ``cursor=`` to get the next page; ``None`` on the last page.
     next_cursor: Optional[str]
 
 
 class BrokenLinkDict(TypedDict):
-    """``BrokenLink.to_dict()``."""
+    """Where and why the chain first failed to verify. Returned by ``BrokenLink.to_dict()``."""
 
+    #: The sequence number of the offending event (or of the last event of the deployment whose
+    #: current state disagrees with its history).
     seq: int
+    #: The offending event's id.
     event_id: str
+    #: The deployment it belongs to.
     deployment_id: str
+    #: What is wrong, in one sentence.
     reason: str
 
 
 class AuditReportDict(TypedDict):
-    """``AuditReport.to_dict()``."""
+    """The result of walking the whole audit chain. Returned by ``AuditReport.to_dict()``."""
 
+    #: True when every link and every deployment's state matched.
     valid: bool
+    #: How many events were checked.
     events_checked: int
+    #: The hash of the last event checked (record it elsewhere to detect truncation later).
     head_hash: Optional[str]
+    #: The first problem found, if any.
     first_broken: Optional[BrokenLinkDict]
 
 
-#: Where a rollout is; ``running``, ``paused`` and ``rolling_back`` hold the service+environment.
-RolloutState = Literal["running", "paused", "succeeded", "rolling_back", "rolled_back", "rollback_failed"]
+class ImmediateStrategyDict(TypedDict):
+    """Start the new release, check it, send it all traffic, stop the old one."""
 
-#: The canary judge's answer.
-Verdict = Literal["pass", "fail", "inconclusive"]
-
-#: How bad a failed verdict is: ``critical`` rolls back at once, ``high`` pauses for a person.
-Severity = Literal["critical", "high"]
-
-#: What the engine last recorded about an instance.
-InstanceState = Literal["starting", "running", "stopped"]
-
-#: Which output stream a log line came from.
-LogStream = Literal["stdout", "stderr"]
+    type: Literal["immediate"]
 
 
-class TrafficWeightDict(TypedDict):
-    """A share of traffic for one release version (the shares of one split add up to 100)."""
+class RollingStrategyDict(TypedDict):
+    """Replace instances in batches, keeping at most ``instances + max_surge`` running and at least
+    ``instances - max_unavailable`` serving.
+    """
 
+    type: Literal["rolling"]
+    #: Extra instances allowed above the desired count during the rollout.
+    max_surge: int
+    #: Instances allowed to be missing below the desired count during the rollout.
+    max_unavailable: int
+
+
+class BlueGreenStrategyDict(TypedDict, total=False):
+    """Start the whole new release beside the old one, check it, wait, switch all traffic at once.
+    Keys that must be present: ``type``.
+    """
+
+    type: Literal["blue_green"]
+    #: Wait between the new release passing its checks and the switch.
+    switch_delay_seconds: float
+
+
+class CanaryStrategyDict(TypedDict):
+    """Send growing shares of traffic to the new release, observing each for ``interval_seconds``,
+    then promote it to 100 %.
+    """
+
+    type: Literal["canary"]
+    #: Traffic percentages, strictly increasing, each 1–100.
+    steps: List[int]
+    #: How long each step is observed before the next.
+    interval_seconds: float
+
+
+#: How traffic moves from the old release to the new one.
+StrategyDict = Union[
+    ImmediateStrategyDict,
+    RollingStrategyDict,
+    BlueGreenStrategyDict,
+    CanaryStrategyDict,
+]
+
+
+class ReleaseSpecDict(TypedDict, total=False):
+    """How to run one release."""
+
+    #: For the local platform: the program and its arguments. Each instance gets ``PORT``,
+    #: ``LOCO_INSTANCE_ID``, ``LOCO_VERSION`` and ``LOCO_SERVICE`` in its environment.
+    command: List[str]
+    #: Extra environment variables for every instance.
+    env: Dict[str, str]
+    #: For cloud platforms: the image or source reference to deploy.
+    image: Optional[str]
+    #: The version label; when empty, the deployment's version is used.
     version: str
-    percent: int
+
+
+class PrometheusQueriesDict(TypedDict, total=False):
+    """PromQL templates with ``{service}``, ``{environment}``, ``{version}`` and ``{window}``
+    placeholders (label values are escaped). Latency queries must return milliseconds.
+    """
+
+    #: Failed (5xx) requests in the window.
+    errors: str
+    #: Median latency, ms.
+    p50: str
+    #: 95th percentile latency, ms.
+    p95: str
+    #: 99th percentile latency, ms.
+    p99: str
+    #: Requests served in the window.
+    requests: str
+
+
+class PlatformMetricSourceSpecDict(TypedDict):
+    """The platform's own measurements (the local proxy measures every request it forwards)."""
+
+    type: Literal["platform"]
+
+
+class PrometheusMetricSourceSpecDict(TypedDict, total=False):
+    """A Prometheus server. Keys that must be present: ``type``, ``url``."""
+
+    type: Literal["prometheus"]
+    #: Base URL, e.g. ``http://127.0.0.1:9090`` (plain HTTP).
+    url: str
+    #: PromQL templates; the defaults suit the usual ``http_requests_total`` and
+    #: ``http_request_duration_seconds`` instrumentation.
+    queries: PrometheusQueriesDict
+
+
+#: Where the analysis reads metrics.
+MetricSourceSpecDict = Union[PlatformMetricSourceSpecDict, PrometheusMetricSourceSpecDict]
+
+
+class ThresholdsDict(TypedDict, total=False):
+    """When a canary counts as worse than its baseline. Defaults follow the requirements."""
+
+    #: Significance level of the statistical tests (default 0.05).
+    alpha: float
+    #: Critical: canary error rate above this (default 0.5).
+    critical_error_rate: float
+    #: Critical: canary p99 above this multiple of the baseline's (default 5).
+    critical_latency_ratio: float
+    #: Canary requests needed before a critical trigger may fire (default 10).
+    critical_min_samples: int
+    #: High: canary error rate above the baseline's by more than this (default 0.10).
+    high_error_rate_increase: float
+    #: High: canary p99 above this multiple of the baseline's (default 2).
+    high_latency_ratio: float
+    #: Latency ratios only count when the canary's p99 is also this many milliseconds above the
+    #: baseline's (default 20): a 3 ms → 7 ms change is noise, not a regression.
+    latency_noise_floor_ms: float
+    #: High: CPU above this percent (default 90).
+    max_cpu_percent: float
+    #: High: memory above this percent of the machine (default 85).
+    max_memory_percent: float
+    #: High: canary p99 above this many milliseconds while the baseline's is not (default 500).
+    max_p99_ms: float
+    #: Canary requests (and baseline requests, when there is a baseline) needed for a pass or a
+    #: high-severity verdict (default 50).
+    min_samples: int
+
+
+class AnalysisSpecDict(TypedDict, total=False):
+    """Canary analysis settings."""
+
+    #: Extra observation windows granted when a window is inconclusive before pausing (default 2).
+    inconclusive_extensions: int
+    #: Observation at 100 % before the old release is stopped and the deployment succeeds (default
+    #: 300 s; 0–1800).
+    monitor_seconds: float
+    #: How long a paused rollout waits for a person before rolling back (default 3600 s).
+    pause_timeout_seconds: float
+    #: How often the metrics are judged while a step is observed (default 1 s).
+    poll_seconds: float
+    #: Where metrics come from (default: the platform).
+    source: MetricSourceSpecDict
+    #: Thresholds for this rollout; by default the engine's for the deployment's environment.
+    thresholds: Optional[ThresholdsDict]
+
+
+class HttpProbeDict(TypedDict, total=False):
+    """``GET path`` on the instance's address must answer ``expect_status``. Keys that must be
+    present: ``type``, ``path``.
+    """
+
+    type: Literal["http"]
+    #: Request path, starting with ``/``.
+    path: str
+    #: Expected status code (default 200).
+    expect_status: int
+
+
+class TcpProbeDict(TypedDict):
+    """A TCP connection to the instance's address must open."""
+
+    type: Literal["tcp"]
+
+
+class CommandProbeDict(TypedDict):
+    """A command must exit 0; it gets ``LOCO_INSTANCE_ADDRESS`` and ``LOCO_INSTANCE_ID``."""
+
+    type: Literal["command"]
+    #: The program and its arguments.
+    command: List[str]
+
+
+class SqliteProbeDict(TypedDict):
+    """``SELECT 1`` must succeed on a SQLite database file (the service's database)."""
+
+    type: Literal["sqlite"]
+    #: Path of the database file.
+    path: str
+
+
+#: One way to check that an instance serves.
+ProbeDict = Union[HttpProbeDict, TcpProbeDict, CommandProbeDict, SqliteProbeDict]
+
+
+class HealthSpecDict(TypedDict, total=False):
+    """Health checking of new instances: which probes, and how patiently."""
+
+    #: Wait before the first retry (default 0.5 s); doubles each retry.
+    backoff_initial_seconds: float
+    #: Longest wait between retries (default 10 s).
+    backoff_max_seconds: float
+    #: How often instances are re-checked while a step is observed (default 1 s).
+    interval_seconds: float
+    #: Probes that must all pass; with none, only the platform's own view (process alive) counts.
+    probes: List[ProbeDict]
+    #: Further attempts after a failed one (default 5), with exponential backoff.
+    retries: int
+    #: Time limit of one probe attempt (default 10 s).
+    timeout_seconds: float
+
+
+class RolloutPlanDict(TypedDict, total=False):
+    """Everything a rollout needs besides the deployment itself. Keys that must be present:
+    ``platform``, ``strategy``, ``release``.
+    """
+
+    #: Name of a platform registered with the engine (``local``, …).
+    platform: str
+    #: How traffic moves.
+    strategy: StrategyDict
+    #: What to run.
+    release: ReleaseSpecDict
+    #: Metric analysis of the new release while it is observed; without it only health checks
+    #: decide.
+    analysis: Optional[AnalysisSpecDict]
+    #: How new instances are checked.
+    health: HealthSpecDict
+    #: Desired instance count of the new release (default 1).
+    instances: int
 
 
 class InstanceDict(TypedDict):
     """One running copy of a release."""
 
+    #: Chosen by the orchestrator (``ins_`` + ULID) before the platform starts it.
     id: str
+    #: The release version it runs.
     version: str
+    #: Where it listens (``host:port``), when the platform exposes it.
     address: Optional[str]
+    #: The process id, for platforms that run local processes.
     pid: Optional[int]
+    #: What the engine last recorded about it.
     state: InstanceState
 
 
-class WindowStatsDict(TypedDict):
-    """Metrics of one release version over an observation window."""
-
-    requests: int
-    errors: int
-    error_rate: float
-    p50_ms: Optional[float]
-    p95_ms: Optional[float]
-    p99_ms: Optional[float]
-    cpu_percent: Optional[float]
-    memory_percent: Optional[float]
-
-
-class SignificanceTestDict(TypedDict):
-    """One statistical test: is the canary worse than the baseline?"""
-
-    statistic: float
-    z: float
-    p_value: float
-
-
-class JudgementDict(TypedDict):
-    """A verdict of the canary analysis with the numbers behind it (``Rollout.analysis``)."""
-
-    verdict: Verdict
-    severity: Optional[Severity]
-    reasons: List[str]
-    canary: WindowStatsDict
-    baseline: Optional[WindowStatsDict]
-    error_rate_test: Optional[SignificanceTestDict]
-    latency_test: Optional[SignificanceTestDict]
-
-
 class RolloutProgressDict(TypedDict):
-    """``Rollout.progress``: where a rollout's steps stand, recorded after every step."""
+    """Where the rollout's steps stand, persisted after every step."""
 
+    #: Steps completed so far.
     completed_steps: int
+    #: Steps in the plan.
     total_steps: int
+    #: What the current (or last) step does.
     step: str
+    #: The traffic split last applied.
     traffic: List[TrafficWeightDict]
+    #: Every instance of the new release the engine ever asked for, and the old release's instances
+    #: this rollout retired.
     instances: List[InstanceDict]
+    #: Where clients reach the service, when the platform says.
     endpoint: Optional[str]
+    #: The latest verdict of the canary analysis.
     analysis: Optional[JudgementDict]
 
 
-class RolloutFailureDict(TypedDict):
-    """``Rollout.failure``: why a rollout did not succeed (``code`` such as ``analysis_critical``,
-    ``health_check_failed``, ``pause_timeout``, ``rollback_requested``, ``engine_restarted``)."""
-
-    code: str
-    message: str
-    step: Optional[int]
-
-
-class ReleaseSpecDict(TypedDict):
-    """``Release.spec``: how a release is run (the plan's ``release`` with defaults filled in)."""
-
-    version: str
-    command: List[str]
-    env: Dict[str, str]
-    image: Optional[str]
-
-
 class ReleaseDict(TypedDict):
-    """``Release.to_dict()``: the HTTP API's release JSON."""
+    """A release that served (or serves) a service+environment. Returned by ``Release.to_dict()``.
+    """
 
+    #: The version label.
     version: str
+    #: The deployment that brought it.
     deployment_id: str
+    #: The platform it runs on.
     platform: str
+    #: How to run it again.
     spec: ReleaseSpecDict
+    #: Its instances when it was last recorded.
     instances: List[InstanceDict]
+    #: When it started serving all traffic.
     activated_at: str
+    #: When another release replaced it (``None`` while current).
     retired_at: Optional[str]
 
 
-class RolloutDict(TypedDict):
-    """``Rollout.to_dict()``: the HTTP API's rollout JSON."""
+class RolloutFailureDict(TypedDict):
+    """Why a rollout did not succeed."""
 
+    #: What kind of failure.
+    code: FailureCode
+    #: What happened, in one or two sentences.
+    message: str
+    #: The step (1-based) during which it happened, if any.
+    step: Optional[int]
+
+
+class RolloutDict(TypedDict):
+    """The durable record of one deployment's rollout. Returned by ``Rollout.to_dict()``."""
+
+    #: The deployment being rolled out.
     deployment_id: str
+    #: Its service.
     service: str
+    #: Its environment.
     environment: str
+    #: The platform running it.
     platform: str
+    #: The plan being executed.
     plan: Dict[str, Any]
+    #: Where it is.
     state: RolloutState
+    #: Its steps, traffic and instances.
     progress: RolloutProgressDict
+    #: The release it restores on rollback (``None`` for a service's first release).
     previous: Optional[ReleaseDict]
+    #: Why it failed, when it did.
     failure: Optional[RolloutFailureDict]
+    #: Who started it.
     actor: str
+    #: The engine process executing it.
     owner: str
+    #: When its owner last showed it was alive.
     heartbeat_at: str
+    #: When it started.
     started_at: str
+    #: When it last changed.
     updated_at: str
+    #: When it reached a final state.
     finished_at: Optional[str]
 
 
 class LogLineDict(TypedDict):
-    """``LogLine.to_dict()``."""
+    """One line of instance output. Returned by ``LogLine.to_dict()``."""
 
+    #: The instance that wrote it.
     instance_id: str
+    #: Which stream.
     stream: LogStream
+    #: The text, without the trailing newline.
     line: str
+
+
+@final
+class Deployment:
+    """The current state of one deployment. Immutable: attributes mirror the HTTP JSON fields and
+    ``to_dict()`` returns the HTTP JSON object. ``Deployment(data)`` wraps such an object (typed
+    ``DeploymentDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: DeploymentDict
+
+    def __init__(self, data: DeploymentDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def id(self) -> str:
+        """Generated id, ``dep_`` followed by a ULID."""
+        return self._d["id"]
+
+    @property
+    def service(self) -> str:
+        """The service being deployed."""
+        return self._d["service"]
+
+    @property
+    def environment(self) -> str:
+        """The target environment."""
+        return self._d["environment"]
+
+    @property
+    def version(self) -> str:
+        """The version or build being deployed."""
+        return self._d["version"]
+
+    @property
+    def requester(self) -> str:
+        """Who asked for the deployment."""
+        return self._d["requester"]
+
+    @property
+    def work_refs(self) -> List[str]:
+        """Planning artifacts the deployment delivers."""
+        return list(self._d["work_refs"])
+
+    @property
+    def rollback_plan(self) -> str:
+        """How to recover if the deployment goes wrong."""
+        return self._d["rollback_plan"]
+
+    @property
+    def risk(self) -> Optional[str]:
+        """Accepted risk, if stated; ``None`` when absent."""
+        return self._d["risk"]
+
+    @property
+    def status(self) -> Status:
+        """Where the deployment is in its lifecycle."""
+        return self._d["status"]
+
+    @property
+    def reviewed_by(self) -> Optional[str]:
+        """Who approved or rejected it; ``None`` when absent."""
+        return self._d["reviewed_by"]
+
+    @property
+    def reviewed_at(self) -> Optional[str]:
+        """When it was approved or rejected (RFC 3339 UTC); ``None`` when absent."""
+        return self._d["reviewed_at"]
+
+    @property
+    def created_at(self) -> str:
+        """When it was created (RFC 3339 UTC)."""
+        return self._d["created_at"]
+
+    @property
+    def updated_at(self) -> str:
+        """When its status last changed (RFC 3339 UTC)."""
+        return self._d["updated_at"]
+
+    def to_dict(self) -> DeploymentDict:
+        """The deployment as the HTTP API's JSON object (a new copy each time)."""
+        return cast("DeploymentDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Deployment):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Deployment(id=%r, service=%r, environment=%r, version=%r, status=%r)" % (
+            d["id"],
+            d["service"],
+            d["environment"],
+            d["version"],
+            d["status"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Deployment, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class Event:
+    """One append-only history entry. Lifecycle events (one per action, plus ``created``) always
+    have a ``to_status``; ``from_status`` is ``None`` only on ``created``. Rollout events
+    (``step_progress``, ``health_check``) have neither and carry their facts in ``data``.
+    Immutable: attributes mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON
+    object. ``Event(data)`` wraps such an object (typed ``EventDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: EventDict
+
+    def __init__(self, data: EventDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def seq(self) -> int:
+        """Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain
+        order.
+        """
+        return self._d["seq"]
+
+    @property
+    def id(self) -> str:
+        """Generated id, ``evt_`` followed by a ULID."""
+        return self._d["id"]
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment this event belongs to."""
+        return self._d["deployment_id"]
+
+    @property
+    def kind(self) -> EventKind:
+        """What happened."""
+        return self._d["kind"]
+
+    @property
+    def actor(self) -> str:
+        """Who did it."""
+        return self._d["actor"]
+
+    @property
+    def note(self) -> Optional[str]:
+        """Why, if given; ``None`` when absent."""
+        return self._d["note"]
+
+    @property
+    def from_status(self) -> Optional[Status]:
+        """Status before the event (``None`` on ``created``)."""
+        return self._d["from_status"]
+
+    @property
+    def to_status(self) -> Optional[Status]:
+        """Status after the event; ``None`` when absent."""
+        return self._d["to_status"]
+
+    @property
+    def at(self) -> str:
+        """When it was recorded (RFC 3339 UTC)."""
+        return self._d["at"]
+
+    @property
+    def hash(self) -> str:
+        """``sha256(previous event's hash ‖ canonical bytes of this event)``, lowercase hex."""
+        return self._d["hash"]
+
+    @property
+    def data(self) -> Optional[Dict[str, Any]]:
+        """Structured facts of rollout events (step, traffic, instances, probe results) as a
+        ``dict`` shaped like ``EventDataDict``; ``None`` on lifecycle events.
+        """
+        return cast("Optional[Dict[str, Any]]", _copy(self._d["data"]))
+
+    def to_dict(self) -> EventDict:
+        """The event as the HTTP API's JSON object (a new copy each time)."""
+        return cast("EventDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Event(seq=%r, deployment_id=%r, kind=%r, actor=%r, to_status=%r)" % (
+            d["seq"],
+            d["deployment_id"],
+            d["kind"],
+            d["actor"],
+            d["to_status"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Event, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class Page:
+    """One page of results and the cursor for the next one (``None`` on the last page). Immutable:
+    attributes mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object.
+    ``Page(data)`` wraps such an object (typed ``PageDict``) without copying it.
+    """
+
+    __slots__ = ("_d", "_items",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: PageDict
+    _items: List[Deployment]
+
+    def __init__(self, data: PageDict) -> None:
+        object.__setattr__(self, "_d", data)
+        object.__setattr__(self, "_items", [Deployment(item) for item in data["items"]])
+
+    @property
+    def items(self) -> List[Deployment]:
+        """The items on this page (a new list each time, of the same objects)."""
+        return list(self._items)
+
+    @property
+    def next_cursor(self) -> Optional[str]:
+        """Pass this as ``cursor=`` to get the next page; ``None`` on the last page."""
+        return self._d["next_cursor"]
+
+    def to_dict(self) -> PageDict:
+        """The page as the HTTP API's JSON object (a new copy each time)."""
+        return cast("PageDict", _copy(self._d))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Deployment]:
+        return iter(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Page):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Page(items=%r, next_cursor=%r)" % (
+            self._items,
+            d["next_cursor"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Page, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class BrokenLink:
+    """Where and why the chain first failed to verify. Immutable: attributes mirror the HTTP JSON
+    fields and ``to_dict()`` returns the HTTP JSON object. ``BrokenLink(data)`` wraps such an
+    object (typed ``BrokenLinkDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: BrokenLinkDict
+
+    def __init__(self, data: BrokenLinkDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the offending event (or of the last event of the deployment whose
+        current state disagrees with its history).
+        """
+        return self._d["seq"]
+
+    @property
+    def event_id(self) -> str:
+        """The offending event's id."""
+        return self._d["event_id"]
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment it belongs to."""
+        return self._d["deployment_id"]
+
+    @property
+    def reason(self) -> str:
+        """What is wrong, in one sentence."""
+        return self._d["reason"]
+
+    def to_dict(self) -> BrokenLinkDict:
+        """The broken link as the HTTP API's JSON object (a new copy each time)."""
+        return cast("BrokenLinkDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BrokenLink):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "BrokenLink(seq=%r, event_id=%r, reason=%r)" % (
+            d["seq"],
+            d["event_id"],
+            d["reason"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (BrokenLink, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class AuditReport:
+    """The result of walking the whole audit chain. Immutable: attributes mirror the HTTP JSON
+    fields and ``to_dict()`` returns the HTTP JSON object. ``AuditReport(data)`` wraps such an
+    object (typed ``AuditReportDict``) without copying it.
+    """
+
+    __slots__ = ("_d", "_first_broken",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: AuditReportDict
+    _first_broken: Optional[BrokenLink]
+
+    def __init__(self, data: AuditReportDict) -> None:
+        object.__setattr__(self, "_d", data)
+        value = data["first_broken"]
+        object.__setattr__(self, "_first_broken", None if value is None else BrokenLink(value))
+
+    @property
+    def valid(self) -> bool:
+        """True when every link and every deployment's state matched."""
+        return self._d["valid"]
+
+    @property
+    def events_checked(self) -> int:
+        """How many events were checked."""
+        return self._d["events_checked"]
+
+    @property
+    def head_hash(self) -> Optional[str]:
+        """The hash of the last event checked (record it elsewhere to detect truncation later);
+        ``None`` when absent.
+        """
+        return self._d["head_hash"]
+
+    @property
+    def first_broken(self) -> Optional[BrokenLink]:
+        """The first problem found, if any; ``None`` when absent."""
+        return self._first_broken
+
+    def to_dict(self) -> AuditReportDict:
+        """The audit report as the HTTP API's JSON object (a new copy each time)."""
+        return cast("AuditReportDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AuditReport):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "AuditReport(valid=%r, events_checked=%r, first_broken=%r)" % (
+            d["valid"],
+            d["events_checked"],
+            self._first_broken,
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (AuditReport, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class Release:
+    """A release that served (or serves) a service+environment. Immutable: attributes mirror the
+    HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object. ``Release(data)`` wraps such
+    an object (typed ``ReleaseDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ReleaseDict
+
+    def __init__(self, data: ReleaseDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def version(self) -> str:
+        """The version label."""
+        return self._d["version"]
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment that brought it."""
+        return self._d["deployment_id"]
+
+    @property
+    def platform(self) -> str:
+        """The platform it runs on."""
+        return self._d["platform"]
+
+    @property
+    def spec(self) -> ReleaseSpecDict:
+        """How to run it again."""
+        return cast("ReleaseSpecDict", _copy(self._d["spec"]))
+
+    @property
+    def instances(self) -> List[InstanceDict]:
+        """Its instances when it was last recorded."""
+        return cast("List[InstanceDict]", _copy(self._d["instances"]))
+
+    @property
+    def activated_at(self) -> str:
+        """When it started serving all traffic (RFC 3339 UTC)."""
+        return self._d["activated_at"]
+
+    @property
+    def retired_at(self) -> Optional[str]:
+        """When another release replaced it (``None`` while current). RFC 3339 UTC."""
+        return self._d["retired_at"]
+
+    def to_dict(self) -> ReleaseDict:
+        """The release as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ReleaseDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Release):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Release(version=%r, deployment_id=%r, activated_at=%r, retired_at=%r)" % (
+            d["version"],
+            d["deployment_id"],
+            d["activated_at"],
+            d["retired_at"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Release, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class Rollout:
+    """The durable record of one deployment's rollout. Immutable: attributes mirror the HTTP JSON
+    fields and ``to_dict()`` returns the HTTP JSON object. ``Rollout(data)`` wraps such an object
+    (typed ``RolloutDict``) without copying it.
+    """
+
+    __slots__ = ("_d", "_previous",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: RolloutDict
+    _previous: Optional[Release]
+
+    def __init__(self, data: RolloutDict) -> None:
+        object.__setattr__(self, "_d", data)
+        value = data["previous"]
+        object.__setattr__(self, "_previous", None if value is None else Release(value))
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment being rolled out."""
+        return self._d["deployment_id"]
+
+    @property
+    def service(self) -> str:
+        """Its service."""
+        return self._d["service"]
+
+    @property
+    def environment(self) -> str:
+        """Its environment."""
+        return self._d["environment"]
+
+    @property
+    def platform(self) -> str:
+        """The platform running it."""
+        return self._d["platform"]
+
+    @property
+    def plan(self) -> Dict[str, Any]:
+        """The plan being executed."""
+        return cast("Dict[str, Any]", _copy(self._d["plan"]))
+
+    @property
+    def state(self) -> RolloutState:
+        """Where it is."""
+        return self._d["state"]
+
+    @property
+    def progress(self) -> RolloutProgressDict:
+        """Its steps, traffic and instances."""
+        return cast("RolloutProgressDict", _copy(self._d["progress"]))
+
+    @property
+    def previous(self) -> Optional[Release]:
+        """The release it restores on rollback (``None`` for a service's first release)."""
+        return self._previous
+
+    @property
+    def failure(self) -> Optional[RolloutFailureDict]:
+        """Why it failed, when it did; ``None`` when absent."""
+        return cast("Optional[RolloutFailureDict]", _copy(self._d["failure"]))
+
+    @property
+    def actor(self) -> str:
+        """Who started it."""
+        return self._d["actor"]
+
+    @property
+    def owner(self) -> str:
+        """The engine process executing it."""
+        return self._d["owner"]
+
+    @property
+    def heartbeat_at(self) -> str:
+        """When its owner last showed it was alive (RFC 3339 UTC)."""
+        return self._d["heartbeat_at"]
+
+    @property
+    def started_at(self) -> str:
+        """When it started (RFC 3339 UTC)."""
+        return self._d["started_at"]
+
+    @property
+    def updated_at(self) -> str:
+        """When it last changed (RFC 3339 UTC)."""
+        return self._d["updated_at"]
+
+    @property
+    def finished_at(self) -> Optional[str]:
+        """When it reached a final state (RFC 3339 UTC); ``None`` when absent."""
+        return self._d["finished_at"]
+
+    @property
+    def analysis(self) -> Optional[JudgementDict]:
+        """The latest verdict of the canary analysis; ``None`` when absent
+        (``progress["analysis"]``).
+        """
+        return cast("Optional[JudgementDict]", _copy(self._d["progress"]["analysis"]))
+
+    @property
+    def is_active(self) -> bool:
+        """True while it holds its service+environment: its state is one of
+        ``loco.ACTIVE_ROLLOUT_STATES`` (decided by the core).
+        """
+        return self._d["state"] in ACTIVE_ROLLOUT_STATES
+
+    def to_dict(self) -> RolloutDict:
+        """The rollout as the HTTP API's JSON object (a new copy each time)."""
+        return cast("RolloutDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rollout):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Rollout(deployment_id=%r, service=%r, environment=%r, state=%r, steps=%r)" % (
+            d["deployment_id"],
+            d["service"],
+            d["environment"],
+            d["state"],
+            "%s/%s" % (d["progress"]["completed_steps"], d["progress"]["total_steps"]),
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Rollout, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class LogLine:
+    """One line of instance output. Immutable: attributes mirror the HTTP JSON fields and
+    ``to_dict()`` returns the HTTP JSON object. ``LogLine(data)`` wraps such an object (typed
+    ``LogLineDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: LogLineDict
+
+    def __init__(self, data: LogLineDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def instance_id(self) -> str:
+        """The instance that wrote it."""
+        return self._d["instance_id"]
+
+    @property
+    def stream(self) -> LogStream:
+        """Which stream."""
+        return self._d["stream"]
+
+    @property
+    def line(self) -> str:
+        """The text, without the trailing newline."""
+        return self._d["line"]
+
+    def to_dict(self) -> LogLineDict:
+        """The log line as the HTTP API's JSON object (a new copy each time)."""
+        return cast("LogLineDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LogLine):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "LogLine(instance_id=%r, stream=%r, line=%r)" % (
+            d["instance_id"],
+            d["stream"],
+            d["line"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (LogLine, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")

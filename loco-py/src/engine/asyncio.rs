@@ -49,7 +49,7 @@ impl Engine {
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
     ) -> PyResult<Bound<'_, PyAny>> {
-        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        let options = OpenOptions { local_state_dir, thresholds };
         awaitable(py, Handle::open(Some(path), options))
     }
 
@@ -62,7 +62,7 @@ impl Engine {
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
     ) -> PyResult<Bound<'_, PyAny>> {
-        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        let options = OpenOptions { local_state_dir, thresholds };
         awaitable(py, Handle::open(None, options))
     }
 
@@ -174,7 +174,7 @@ impl Engine {
         py: Python<'py>,
         service: Option<String>,
         environment: Option<String>,
-        status: Option<String>,
+        status: Option<&str>,
         limit: Option<i64>,
         cursor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -253,7 +253,7 @@ impl Engine {
     }
 
     /// The releases that served a service+environment, newest first (the first is current unless
-    /// retired); `limit` is clamped to 1–500. Resolves to a `list[Release]`.
+    /// retired); `limit` is 1–500 (a `ValidationError` otherwise). Resolves to a `list[Release]`.
     #[pyo3(signature = (service, environment, *, limit=50))]
     fn releases<'py>(
         &self,

@@ -51,7 +51,7 @@ impl SyncEngine {
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        let options = OpenOptions { local_state_dir, thresholds };
         Self::open_with(py, Some(path), options)
     }
 
@@ -64,7 +64,7 @@ impl SyncEngine {
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { local_state_dir, thresholds: thresholds.map(|t| t.0).unwrap_or_default() };
+        let options = OpenOptions { local_state_dir, thresholds };
         Self::open_with(py, None, options)
     }
 
@@ -176,7 +176,7 @@ impl SyncEngine {
         py: Python<'py>,
         service: Option<String>,
         environment: Option<String>,
-        status: Option<String>,
+        status: Option<&str>,
         limit: Option<i64>,
         cursor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -255,7 +255,7 @@ impl SyncEngine {
     }
 
     /// The releases that served a service+environment, newest first (the first is current unless
-    /// retired); `limit` is clamped to 1–500. Returns a `list[Release]`.
+    /// retired); `limit` is 1–500 (a `ValidationError` otherwise). Returns a `list[Release]`.
     #[pyo3(signature = (service, environment, *, limit=50))]
     fn releases<'py>(
         &self,

@@ -1,10 +1,10 @@
 //! The two doors into [`loco_core::Engine`]: `loco.Engine` (asyncio, [`asyncio`]) and
 //! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here and in [`rollout`]:
 //! the engine [`Handle`], whose methods turn Python arguments into one core [`Operation`] each,
-//! and opening with the local platform and thresholds. The two classes differ only in how they
-//! wait for an operation. Neither holds a deployment rule: arguments pass to the core as given
-//! (an omitted field is an empty value, so the core reports it as a `validation_error` exactly as
-//! for a missing JSON field).
+//! and opening through [`loco_core::EngineBuilder`]. The two classes differ only in how they wait
+//! for an operation. Neither holds a deployment rule: arguments pass to the core as given (an
+//! omitted field is an empty value, so the core reports it as a `validation_error` exactly as for
+//! a missing JSON field; numbers the core reads as text, like a URL query, are passed as text).
 
 pub mod asyncio;
 pub mod blocking;
@@ -13,12 +13,10 @@ pub mod rollout;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use loco_core::platform::local::{LocalOptions, LocalPlatform};
-use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page, Status};
+use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page};
 
-use crate::document::Document;
+use crate::document::ThresholdsByEnvironment;
 use crate::process::ProcessBound;
 
 /// One core call with its arguments moved in, ready to be awaited or blocked on.
@@ -38,7 +36,7 @@ pub struct OpenOptions {
     /// Registers the local platform with its state (pidfiles, logs) in this directory.
     pub local_state_dir: Option<PathBuf>,
     /// Analysis thresholds per environment.
-    pub thresholds: Vec<(String, Document)>,
+    pub thresholds: Option<ThresholdsByEnvironment>,
 }
 
 impl Handle {
@@ -48,25 +46,14 @@ impl Handle {
         let location = path.as_ref().map_or_else(|| IN_MEMORY.to_owned(), |p| p.display().to_string());
         Box::pin(async move {
             let mut builder = loco_core::Engine::builder();
-            // Every environment's thresholds are checked, so one error names every bad field.
-            let mut details = Vec::new();
-            for (environment, json) in options.thresholds {
-                match json.into_thresholds(&format!("thresholds.{environment}"), true) {
-                    Ok(thresholds) => builder = builder.thresholds(&environment, thresholds),
-                    Err(loco_core::Error::Validation { details: more }) => details.extend(more),
-                    Err(other) => return Err(other),
-                }
-            }
-            if !details.is_empty() {
-                return Err(loco_core::Error::Validation { details });
+            if let Some(thresholds) = options.thresholds {
+                builder = builder.thresholds_json(thresholds.json())?;
             }
             if let Some(path) = path {
                 builder = builder.path(path);
             }
             if let Some(dir) = options.local_state_dir {
-                let local = LocalPlatform::new(LocalOptions::new(dir))
-                    .map_err(|e| loco_core::Error::Platform { platform: "local".to_owned(), message: e.message })?;
-                builder = builder.platform(Arc::new(local));
+                builder = builder.local_platform(dir);
             }
             Ok(Handle { engine: ProcessBound::new(builder.open().await?), location })
         })
@@ -156,20 +143,9 @@ pub fn new_deployment(
 pub fn list_query(
     service: Option<String>,
     environment: Option<String>,
-    status: Option<String>,
+    status: Option<&str>,
     limit: Option<i64>,
     cursor: Option<String>,
 ) -> loco_core::Result<ListQuery> {
-    Ok(ListQuery {
-        service,
-        environment,
-        status: status.map(|s| Status::parse_field(&s, "status")).transpose()?,
-        limit: limit.map(saturating_u32),
-        cursor,
-    })
-}
-
-/// Out-of-range values saturate so the core's range check (or clamp) deals with them.
-pub fn saturating_u32(n: i64) -> u32 {
-    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+    ListQuery::parse(service, environment, status, limit.map(|n| n.to_string()).as_deref(), cursor)
 }

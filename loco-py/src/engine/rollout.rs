@@ -1,12 +1,13 @@
 //! The rollout operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: start,
 //! wait for, inspect and override rollouts, list releases, follow instance logs, set analysis
-//! thresholds. Plans and thresholds are checked by the core alone.
+//! thresholds. Plans, thresholds and limits are checked by the core alone.
 
 use loco_core::Rollout;
+use loco_core::model::parse_limit;
 use loco_core::rollout::Release;
 
-use super::{Handle, Operation, saturating_u32};
-use crate::document::Document;
+use super::{Handle, Operation};
+use crate::document::{Document, ThresholdsByEnvironment};
 use crate::platform::LogSource;
 
 impl Handle {
@@ -14,11 +15,7 @@ impl Handle {
     /// the background; the result is the rollout record as it stands right after the start.
     pub fn start_rollout(&self, id: String, plan: Document, actor: String) -> Operation<Rollout> {
         let engine = self.engine();
-        Box::pin(async move {
-            let engine = engine?;
-            engine.start_rollout(&id, plan.into_plan()?, &actor).await?;
-            engine.rollout(&id).await
-        })
+        Box::pin(async move { engine?.start_rollout(&id, plan.into_plan()?, &actor).await })
     }
 
     /// `run_rollout(id, plan, actor)`: starts it and waits for the outcome.
@@ -45,10 +42,14 @@ impl Handle {
         Box::pin(async move { engine?.rollouts(active_only).await })
     }
 
-    /// `releases(service, environment, limit=...)`; the core clamps `limit` to 1–500.
+    /// `releases(service, environment, limit=...)`; the core reads `limit` as a page size and
+    /// refuses one outside 1–500.
     pub fn releases(&self, service: String, environment: String, limit: i64) -> Operation<Vec<Release>> {
         let engine = self.engine();
-        Box::pin(async move { engine?.releases(&service, &environment, saturating_u32(limit)).await })
+        Box::pin(async move {
+            let limit = parse_limit(&limit.to_string(), "limit")?;
+            engine?.releases(&service, &environment, limit).await
+        })
     }
 
     /// `override_rollout(id, actor, note)`: continues a paused rollout.
@@ -57,11 +58,14 @@ impl Handle {
         Box::pin(async move { engine?.override_rollout(&id, &actor, &note).await })
     }
 
-    /// `set_thresholds(environment, thresholds)`; the core names the fields it refuses under
-    /// `thresholds.`.
+    /// `set_thresholds(environment, thresholds)`; the core names the fields it refuses
+    /// `thresholds.<environment>.<field>`.
     pub fn set_thresholds(&self, environment: &str, thresholds: Document) -> loco_core::Result<()> {
-        let thresholds = thresholds.into_thresholds("thresholds", false)?;
-        self.engine()?.set_thresholds(environment, thresholds)
+        let engine = self.engine()?;
+        for (environment, thresholds) in ThresholdsByEnvironment::one(environment, thresholds).parse()? {
+            engine.set_thresholds(&environment, thresholds)?;
+        }
+        Ok(())
     }
 
     /// `logs(id, instance_id)`: the lookup happens on the first line asked for, so its errors
