@@ -66,19 +66,46 @@ pub struct Client {
     base: String,
 }
 
+/// How a [`Client`] authenticates and which certificates it trusts.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// The API token sent as `Authorization: Bearer` (from `--token` or `LOCO_TOKEN`).
+    pub token: Option<String>,
+    /// A PEM certificate to trust besides the system's (a self-signed server's, or its CA).
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
 impl Client {
-    /// A client for the server at `base_url` (for example `http://127.0.0.1:8080`).
+    /// A client for the server at `base_url` (for example `http://127.0.0.1:8080`), without a
+    /// token.
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
+        Self::with_options(base_url, &ClientOptions::default())
+    }
+
+    /// A client for the server at `base_url` (`http://` or `https://`) with `options`.
+    pub fn with_options(base_url: &str, options: &ClientOptions) -> Result<Self, ClientError> {
+        let bad = |reason: String| ClientError::BadUrl { url: base_url.to_owned(), reason };
         let base = base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base)
-            .map_err(|e| ClientError::BadUrl { url: base_url.to_owned(), reason: e.to_string() })?;
-        if parsed.scheme() != "http" {
-            return Err(ClientError::BadUrl { url: base_url.to_owned(), reason: "only http:// is supported".into() });
+        let parsed = reqwest::Url::parse(&base).map_err(|e| bad(e.to_string()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(bad("only http:// and https:// are supported".into()));
         }
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::BadUrl { url: base_url.to_owned(), reason: e.to_string() })?;
+        let mut builder = reqwest::Client::builder().tcp_nodelay(true);
+        if let Some(token) = &options.token {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                .map_err(|_| bad("the token is not printable ASCII".into()))?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        if let Some(path) = &options.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| bad(format!("{} holds no usable certificate: {e}", path.display())))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| bad(e.to_string()))?;
         Ok(Self { http, base })
     }
 
@@ -336,9 +363,15 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls_are_accepted() {
+    fn only_http_and_https_urls_are_accepted() {
         assert!(Client::new("http://127.0.0.1:8080/").is_ok());
-        assert!(matches!(Client::new("https://example.com"), Err(ClientError::BadUrl { .. })));
-        assert!(matches!(Client::new("not a url"), Err(ClientError::BadUrl { .. })));
+        assert!(Client::new("https://loco.example").is_ok());
+        for bad in ["ftp://example.com", "not a url", "file:///etc/passwd"] {
+            assert!(matches!(Client::new(bad), Err(ClientError::BadUrl { .. })), "{bad}");
+        }
+        let missing = ClientOptions { ca_cert: Some("/nonexistent/ca.pem".into()), token: None };
+        assert!(matches!(Client::with_options("https://x", &missing), Err(ClientError::BadUrl { .. })));
+        let bad_token = ClientOptions { token: Some("line\nbreak".into()), ca_cert: None };
+        assert!(matches!(Client::with_options("https://x", &bad_token), Err(ClientError::BadUrl { .. })));
     }
 }

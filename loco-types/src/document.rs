@@ -15,7 +15,7 @@ pub fn parse<T: DeserializeOwned>(json: &str, prefix: &str, whole: &str) -> Resu
         let path = e.path().to_string();
         let inner = e.into_inner();
         let broken = inner.is_syntax() || inner.is_eof();
-        let field = if path == "." || broken { whole.to_owned() } else { format!("{prefix}{path}") };
+        let field = if path == "." || path.is_empty() || broken { whole.to_owned() } else { format!("{prefix}{path}") };
         Error::invalid(field, inner.to_string())
     })?;
     de.end().map_err(|e| Error::invalid(whole, e.to_string()))?;

@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::cli::backend::Backend;
 use crate::cli::exit::CliError;
 use crate::cli::output::Output;
-use crate::client::Client;
+use crate::client::{Client, ClientOptions};
 
 /// Loco: an embeddable deployment engine. Serve its HTTP API, or drive deployments from the
 /// shell against a server (`--server`) or a database file (`--db`).
@@ -60,13 +60,21 @@ pub struct Connection {
     /// --server).
     #[arg(long, global = true, env = "LOCO_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// API token for --server (prefer the LOCO_TOKEN environment variable: a flag shows in `ps`).
+    #[arg(long, global = true, env = "LOCO_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// A PEM certificate to trust for an https:// --server (a self-signed server's, or its CA).
+    #[arg(long, global = true, env = "LOCO_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Connection {
     /// Connects to the server or opens the database file.
     pub async fn backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
-            (Some(url), _) => Ok(Backend::Remote(Client::new(url)?)),
+            (Some(url), _) => Ok(Backend::Remote(self.client(url)?)),
             (None, Some(path)) => Ok(Backend::Local(loco_core::Engine::open(path).await?)),
             (None, None) => Err(Self::nowhere()),
         }
@@ -77,10 +85,15 @@ impl Connection {
     /// also recovers rollouts an earlier process left unfinished.
     pub async fn platform_backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
-            (Some(url), _) => Ok(Backend::Remote(Client::new(url)?)),
+            (Some(url), _) => Ok(Backend::Remote(self.client(url)?)),
             (None, Some(path)) => Ok(Backend::Local(local::open_engine(path, self.state_dir.as_deref(), None).await?)),
             (None, None) => Err(Self::nowhere()),
         }
+    }
+
+    fn client(&self, url: &str) -> Result<Client, CliError> {
+        let options = ClientOptions { token: self.token.clone(), ca_cert: self.ca_cert.clone() };
+        Ok(Client::with_options(url, &options)?)
     }
 
     fn nowhere() -> CliError {

@@ -37,6 +37,25 @@ pub struct ServeArgs {
     /// {"production": {"min_samples": 100, "max_p99_ms": 300}} (plans may still set their own).
     #[arg(long, value_name = "FILE")]
     pub thresholds: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on an address other than loopback (anyone on the path can read tokens).
+    #[arg(long)]
+    pub insecure_plain_http: bool,
+    /// A host name (or host:port) requests may address besides the bound address; repeatable.
+    /// Any other Host header is refused with 421, which defeats DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a request (not an event stream) may run before it is answered 503.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub request_timeout: u64,
+    /// Most event streams (SSE) open at once; more are answered 429.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_streams: usize,
 }
 
 /// How log lines look.
@@ -68,6 +87,10 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
     }
     init_logging(args.log_format);
     let db = connection.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server::tls::server_config(cert, key).map_err(CliError::Usage)?),
+        _ => None,
+    };
     let signal = shutdown_signal()?;
     let state_dir = connection.state_dir.clone().unwrap_or_else(|| local::default_state_dir(&db));
     // Opening recovers rollouts a previous server left unfinished, before any request is served.
@@ -81,15 +104,30 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
         }
     };
     let local = listener.local_addr().map_err(|e| CliError::Internal(e.to_string()))?;
+    if !local.ip().is_loopback() && tls.is_none() && !args.insecure_plain_http {
+        let _ = engine.close().await;
+        return Err(CliError::Usage(format!(
+            "{local} is reachable from other machines: serve HTTPS (--tls-cert FILE --tls-key FILE), or accept plain \
+             HTTP with --insecure-plain-http"
+        )));
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, db = %db.display(), state_dir = %state_dir.display(), "listening");
     // One plain line on stdout so scripts and tests can learn the port chosen for `:0`.
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "loco listening on http://{local}").and_then(|()| out.flush());
+        let _ = writeln!(out, "loco listening on {scheme}://{local}").and_then(|()| out.flush());
     }
     let config = ServerConfig {
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         sse_keep_alive: Duration::from_secs(args.sse_keep_alive.max(1)),
+        hosts: server::guard::HostPolicy {
+            allowed: args.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+            bound: None,
+        },
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        max_streams: args.max_streams.max(1),
+        tls,
     };
     server::serve(listener, engine, config, signal).await.map_err(|e| match e {
         ServeError::Io(e) => CliError::Internal(format!("server failed: {e}")),

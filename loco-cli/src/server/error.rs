@@ -2,7 +2,7 @@
 //! status code here, and the body is always `{"error": {"code", "message", "details"}}`.
 
 use axum::Json;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use loco_core::Error;
 
@@ -24,6 +24,26 @@ pub enum ApiError {
         method: Method,
         /// The requested path.
         path: String,
+    },
+    /// The `Host` header names another server (DNS rebinding, or a misdirected request).
+    HostNotAllowed {
+        /// The header's value.
+        host: String,
+    },
+    /// A mutating request without `Content-Type: application/json`.
+    UnsupportedMediaType {
+        /// The content type it declared, if any.
+        content_type: Option<String>,
+    },
+    /// The request ran longer than the server's limit; what it wrote stands.
+    Timeout {
+        /// The limit.
+        seconds: f64,
+    },
+    /// Every stream slot is taken.
+    TooManyStreams {
+        /// The cap.
+        limit: usize,
     },
     /// A bug in the server (a handler panicked); nothing about the request was wrong.
     Internal {
@@ -71,6 +91,28 @@ impl ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 plain("method_not_allowed", format!("{method} is not allowed on '{path}'")),
             ),
+            ApiError::HostNotAllowed { host } => (
+                StatusCode::MISDIRECTED_REQUEST,
+                plain("host_not_allowed", format!("this server does not answer to host '{host}'")),
+            ),
+            ApiError::UnsupportedMediaType { content_type } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                plain(
+                    "unsupported_media_type",
+                    format!(
+                        "a request body must be sent as Content-Type: application/json (got {})",
+                        content_type.as_deref().unwrap_or("none")
+                    ),
+                ),
+            ),
+            ApiError::Timeout { seconds } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                plain("timeout", format!("the request took longer than {seconds} s; what it wrote stands")),
+            ),
+            ApiError::TooManyStreams { limit } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                plain("rate_limited", format!("all {limit} event streams are in use; retry later")),
+            ),
             ApiError::Internal { message } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, plain("internal_error", message.clone()))
             }
@@ -88,7 +130,11 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(code = %body.error.code, message = %body.error.message, "request failed");
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -54,7 +54,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         if inner.is_syntax() || inner.is_eof() {
             Error::invalid("body", format!("is not valid JSON: {inner}"))
         } else {
-            Error::invalid(if path == "." { "body".to_owned() } else { path }, inner.to_string())
+            Error::invalid(if path == "." || path.is_empty() { "body".to_owned() } else { path }, inner.to_string())
         }
     })?;
     de.end().map_err(|e| Error::invalid("body", format!("is not valid JSON: {e}")))?;
@@ -70,7 +70,7 @@ fn query_pairs(raw: Option<&str>, names: &[&str]) -> Result<BTreeMap<String, Str
     for (name, value) in pairs {
         if !names.contains(&name.as_str()) {
             let message = format!("is not a query parameter here; expected one of {}", names.join(", "));
-            return Err(Error::invalid(name, message));
+            return Err(Error::invalid(if name.is_empty() { "query".to_owned() } else { name }, message));
         }
         if params.contains_key(&name) {
             return Err(Error::invalid(name, "is given more than once"));

@@ -14,14 +14,16 @@
 
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod metrics;
 pub mod openapi;
 pub mod request_log;
 pub mod rollouts;
 pub mod routes;
 pub mod sse;
+pub mod tls;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,11 +48,26 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests before closing the engine anyway
     /// (default 30 s).
     pub shutdown_grace: Duration,
+    /// Which `Host` headers the server answers to ([`serve`] adds the bound address).
+    pub hosts: guard::HostPolicy,
+    /// Longest a request (not a stream) may run (default 30 s).
+    pub request_timeout: Duration,
+    /// Most event streams open at once (default 256).
+    pub max_streams: usize,
+    /// Serve HTTPS with this configuration instead of plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { sse_keep_alive: Duration::from_secs(15), shutdown_grace: Duration::from_secs(30) }
+        Self {
+            sse_keep_alive: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(30),
+            hosts: guard::HostPolicy::default(),
+            request_timeout: Duration::from_secs(30),
+            max_streams: 256,
+            tls: None,
+        }
     }
 }
 
@@ -65,6 +82,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Tuning.
     pub config: ServerConfig,
+    /// One permit per open event stream.
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why [`serve`] stopped with an error.
@@ -136,12 +155,17 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
     let doc = openapi::document(&doc);
     // Serializing a JSON value cannot fail.
     let doc = routes::OpenApiJson(Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default()));
-    let state = Arc::new(AppState { engine, http_metrics: HttpMetrics::default(), shutdown, config });
+    let streams = Arc::new(tokio::sync::Semaphore::new(config.max_streams));
+    let state = Arc::new(AppState { engine, http_metrics: HttpMetrics::default(), shutdown, config, streams });
     router
+        // Only matched routes demand JSON: an unknown path or method still gets its 404 or 405.
+        .route_layer(middleware::from_fn(guard::require_json))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(Extension(doc))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::check_host))
         .layer(middleware::from_fn(request_log::log_requests))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
@@ -154,25 +178,34 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,
-    config: ServerConfig,
+    mut config: ServerConfig,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (closing_tx, closing_rx) = watch::channel(false);
     let mut closing = closing_tx.subscribe();
     let grace = config.shutdown_grace;
+    config.hosts.bound = Some(listener.local_addr()?);
+    let tls = config.tls.clone();
     let app = router(engine.clone(), config, closing_rx);
-    // Small JSON responses must not wait for Nagle's algorithm (~40 ms stalls otherwise).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
     let shutdown = async move {
         signal.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
         let _ = closing_tx.send(true);
     };
-    let serving = axum::serve(listener, app).with_graceful_shutdown(shutdown).into_future();
+    let serving = async move {
+        if let Some(tls) = tls {
+            let listener = tls::TlsListener::new(listener, tls)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        } else {
+            // Small JSON responses must not wait for Nagle's algorithm (~40 ms stalls otherwise).
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
+            });
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    };
     let deadline = async move {
         let _ = closing.wait_for(|c| *c).await;
         tokio::time::sleep(grace).await;

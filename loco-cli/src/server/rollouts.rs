@@ -20,7 +20,7 @@ use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, release_params, rollouts_params};
 use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
-use crate::server::sse::{keep_alive, to_json};
+use crate::server::sse::{holding, keep_alive, stream_slot, to_json};
 use crate::wire::{
     ActionRequest, ErrorBody, ReleaseList, ReleaseParams, Rollout, RolloutList, RolloutsParams, StartRollout,
 };
@@ -185,6 +185,7 @@ pub async fn instance_logs(
     State(state): State<Arc<AppState>>,
     path: InstancePath,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let slot = stream_slot(&state)?;
     let lines = state.engine.follow_logs(&path.id, &path.instance_id).await?;
     let mut shutdown = state.shutdown.clone();
     let closing = async move {
@@ -194,5 +195,5 @@ pub async fn instance_logs(
     let frames = stream::unfold(lines, |mut lines| async move { lines.next().await.map(|line| (line, lines)) })
         .map(|line| Ok(SseEvent::default().data(to_json(&line))))
         .take_until(closing);
-    Ok(Sse::new(frames).keep_alive(keep_alive(&state)))
+    Ok(Sse::new(holding(slot, frames)).keep_alive(keep_alive(&state)))
 }

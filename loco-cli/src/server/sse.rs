@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt, stream};
 use loco_core::{Error, EventSubscription};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::server::AppState;
 use crate::server::error::ApiError;
@@ -37,6 +37,20 @@ fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<i64
         Ok(seq) if seq >= 0 => Ok(Some(seq)),
         _ => Err(Error::invalid(field, format!("'{raw}' is not an event seq; expected an integer ≥ 0"))),
     }
+}
+
+/// One of the server's stream slots, held for as long as the stream is open; `rate_limited`
+/// (429) when every slot is taken.
+pub fn stream_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    state.streams.clone().try_acquire_owned().map_err(|_| ApiError::TooManyStreams { limit: state.config.max_streams })
+}
+
+/// `stream`, keeping `slot` until the stream is dropped (the client went away or it ended).
+pub fn holding<S: Stream>(slot: OwnedSemaphorePermit, stream: S) -> impl Stream<Item = S::Item> {
+    stream.map(move |item| {
+        let _slot = &slot;
+        item
+    })
 }
 
 fn subscribe(state: &AppState, after: Option<i64>) -> EventSubscription {
@@ -114,8 +128,9 @@ pub async fn all_events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
+    let slot = stream_slot(&state)?;
     let subscription = subscribe(&state, after);
-    Ok(Sse::new(frames(subscription, None, state.shutdown.clone())).keep_alive(keep_alive(&state)))
+    Ok(Sse::new(holding(slot, frames(subscription, None, state.shutdown.clone()))).keep_alive(keep_alive(&state)))
 }
 
 /// `GET /api/v1/deployments/{id}/events/stream`: one deployment's committed events.
@@ -142,8 +157,9 @@ pub async fn deployment_events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
+    let slot = stream_slot(&state)?;
     // Subscribe before the existence check so nothing committed in between is missed.
     let subscription = subscribe(&state, after);
     state.engine.get(&id).await?;
-    Ok(Sse::new(frames(subscription, Some(id), state.shutdown.clone())).keep_alive(keep_alive(&state)))
+    Ok(Sse::new(holding(slot, frames(subscription, Some(id), state.shutdown.clone()))).keep_alive(keep_alive(&state)))
 }

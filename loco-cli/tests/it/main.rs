@@ -9,6 +9,7 @@ mod concurrency;
 mod conformance;
 mod demo;
 mod durability;
+mod guards;
 mod openapi;
 mod recovery;
 mod rollout_support;
