@@ -83,6 +83,10 @@ export type EventKind =
  * - `rollout_not_paused`: The rollout is not paused.
  * - `platform_error`: A platform operation failed.
  * - `rollback_failed`: Restoring the previous release failed.
+ * - `unauthenticated`: No valid credentials.
+ * - `permission_denied`: The identity lacks the role.
+ * - `unsupported_media_type`: A request body was not declared as JSON.
+ * - `rate_limited`: Too many requests; retry later.
  */
 export type ErrorCode =
   | 'validation_error'
@@ -97,6 +101,10 @@ export type ErrorCode =
   | 'rollout_not_paused'
   | 'platform_error'
   | 'rollback_failed'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'unsupported_media_type'
+  | 'rate_limited'
 
 /**
  * Where a rollout is.
@@ -344,8 +352,20 @@ export interface ReleaseSpec {
   env?: Record<string, string>
   /** For cloud platforms: the image or source reference to deploy. */
   image?: string | null
+  /**
+   * Environment variables whose values are secrets: sealed (AES-256-GCM) before they are
+   * stored, revealed only to the platform, and shown everywhere as `"***"`.
+   */
+  secret_env?: Record<string, string>
+  /**
+   * A service registered by an admin whose command (and working directory, and command
+   * probes) this release runs; plans sent over the network must name one instead of a command.
+   */
+  service?: string | null
   /** The version label; when empty, the deployment's version is used. */
   version?: string
+  /** For the local platform: the directory the command runs in (the engine's when absent). */
+  working_dir?: string | null
 }
 
 /** How traffic moves from the old release to the new one. */

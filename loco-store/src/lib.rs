@@ -17,9 +17,11 @@ pub mod sqlite;
 use async_trait::async_trait;
 use loco_types::Result;
 use loco_types::audit::AuditReport;
+use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::rollout::{Release, Rollout};
+use loco_types::service::ServiceDefinition;
 use tokio::sync::broadcast;
 
 pub use loco_types::rules::{BeginRollout, Created, NewEvent, RolloutUpdate};
@@ -75,6 +77,37 @@ pub trait Store: Send + Sync {
     /// The release history of a service+environment, newest first (at most `limit`).
     async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>>;
 
+    /// Stores a new API token with the hash of its secret (the secret itself is never stored).
+    async fn create_token(&self, token: Token, secret_hash: String) -> Result<Token>;
+
+    /// Every token, newest first.
+    async fn tokens(&self) -> Result<Vec<Token>>;
+
+    /// The token whose secret hashes to `secret_hash`, if any.
+    async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<Token>>;
+
+    /// Revokes a token (revoking twice keeps the first time); `not_found` for an unknown id.
+    async fn revoke_token(&self, id: &str) -> Result<Token>;
+
+    /// Registers a service definition, replacing one of the same name.
+    async fn put_service(&self, definition: ServiceDefinition, by: &str) -> Result<ServiceDefinition>;
+
+    /// Every registered service, by name.
+    async fn services(&self) -> Result<Vec<ServiceDefinition>>;
+
+    /// One registered service; `not_found` when there is none.
+    async fn service(&self, name: &str) -> Result<ServiceDefinition>;
+
+    /// Removes a registered service; `not_found` when there is none.
+    async fn remove_service(&self, name: &str) -> Result<()>;
+
+    /// Rewrites every secret value stored in rollout plans and release specs with `reseal` (a key
+    /// rotation), all in one transaction; returns how many values changed.
+    async fn reseal_secrets(&self, reseal: Resealer) -> Result<u64>;
+
     /// Finishes queued writes and stops accepting new ones. Later writes fail with `storage_error`.
     async fn close(&self) -> Result<()>;
 }
+
+/// Turns one sealed secret value into another (opens it with the old key, seals it with the new).
+pub type Resealer = std::sync::Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;

@@ -5,6 +5,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::identity::Role;
 use crate::lifecycle::{Action, Status};
 use crate::rollout::RolloutState;
 
@@ -110,6 +111,18 @@ pub enum Error {
         /// The deployment.
         id: String,
     },
+    /// No API token has this id.
+    #[error("token '{id}' not found")]
+    TokenNotFound {
+        /// The id that was looked up.
+        id: String,
+    },
+    /// No service of this name is registered.
+    #[error("service '{name}' is not registered")]
+    ServiceNotFound {
+        /// The name that was looked up.
+        name: String,
+    },
     /// The rollout is not paused, so there is nothing to override.
     #[error("the rollout of deployment '{id}' is {state}, not paused; only a paused rollout can be overridden")]
     RolloutNotPaused {
@@ -133,6 +146,36 @@ pub enum Error {
         id: String,
         /// What went wrong.
         message: String,
+    },
+    /// No valid credentials: a missing, malformed, unknown, expired or revoked token.
+    #[error("not authenticated: {reason}")]
+    Unauthenticated {
+        /// What was wrong with the credentials (never the token itself).
+        reason: String,
+    },
+    /// The identity lacks the role the operation needs.
+    #[error("'{subject}' may not do this: it needs the role {role}{}", .environment.as_ref().map_or(String::new(), |e| format!(" for environment '{e}'")))]
+    PermissionDenied {
+        /// Who asked.
+        subject: String,
+        /// The missing role.
+        role: Role,
+        /// The environment the role was needed for, if the operation has one.
+        environment: Option<String>,
+        /// One entry naming the missing role (field `role`).
+        details: Vec<FieldError>,
+    },
+    /// A request body was not declared as JSON (`Content-Type: application/json`).
+    #[error("a request body must be sent as Content-Type: application/json (got {})", .content_type.as_deref().unwrap_or("none"))]
+    UnsupportedMediaType {
+        /// The content type the request declared, if any.
+        content_type: Option<String>,
+    },
+    /// Too many requests from one identity (or too many open streams); retry later.
+    #[error("too many requests; retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds to wait before retrying.
+        retry_after_seconds: u64,
     },
 }
 
@@ -165,11 +208,19 @@ pub enum ErrorCode {
     PlatformError,
     /// Restoring the previous release failed.
     RollbackFailed,
+    /// No valid credentials.
+    Unauthenticated,
+    /// The identity lacks the role.
+    PermissionDenied,
+    /// A request body was not declared as JSON.
+    UnsupportedMediaType,
+    /// Too many requests; retry later.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::ValidationError,
         ErrorCode::NotFound,
         ErrorCode::InvalidTransition,
@@ -182,6 +233,10 @@ impl ErrorCode {
         ErrorCode::RolloutNotPaused,
         ErrorCode::PlatformError,
         ErrorCode::RollbackFailed,
+        ErrorCode::Unauthenticated,
+        ErrorCode::PermissionDenied,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::RateLimited,
     ];
 
     /// The code's string.
@@ -199,6 +254,10 @@ impl ErrorCode {
             ErrorCode::RolloutNotPaused => "rollout_not_paused",
             ErrorCode::PlatformError => "platform_error",
             ErrorCode::RollbackFailed => "rollback_failed",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }
@@ -247,7 +306,10 @@ impl Error {
     pub fn kind(&self) -> ErrorCode {
         match self {
             Error::Validation { .. } => ErrorCode::ValidationError,
-            Error::NotFound { .. } | Error::RolloutNotFound { .. } => ErrorCode::NotFound,
+            Error::NotFound { .. }
+            | Error::RolloutNotFound { .. }
+            | Error::TokenNotFound { .. }
+            | Error::ServiceNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
             Error::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
@@ -258,17 +320,22 @@ impl Error {
             Error::RolloutNotPaused { .. } => ErrorCode::RolloutNotPaused,
             Error::Platform { .. } => ErrorCode::PlatformError,
             Error::RollbackFailed { .. } => ErrorCode::RollbackFailed,
+            Error::Unauthenticated { .. } => ErrorCode::Unauthenticated,
+            Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            Error::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
         }
     }
 
     /// The structured facts of this error besides its message and details, in a fixed order:
-    /// `deployment_id`, `from_status`, `actor`, `action`, `idempotency_key`, `limit_bytes`,
-    /// `service`, `environment`, `active_deployment_id`, `state`, `platform`. Surfaces expose each
-    /// under this name (camelCase in Node) instead of matching variants themselves.
+    /// `deployment_id`, `from_status`, `actor`, `action`, `idempotency_key`, `token_id`,
+    /// `limit_bytes`, `service`, `environment`, `active_deployment_id`, `state`, `platform`, `subject`, `role`,
+    /// `content_type`, `retry_after_seconds`. Surfaces expose each under this name (camelCase in
+    /// Node) instead of matching variants themselves.
     pub fn facts(&self) -> Vec<(&'static str, Fact<'_>)> {
         let text = Fact::Text;
         match self {
-            Error::Validation { .. } | Error::Storage { .. } => Vec::new(),
+            Error::Validation { .. } | Error::Storage { .. } | Error::Unauthenticated { .. } => Vec::new(),
             Error::NotFound { id }
             | Error::RolloutNotFound { id }
             | Error::RolloutInProgress { id }
@@ -282,6 +349,8 @@ impl Error {
                 vec![("deployment_id", text(id)), ("actor", text(actor)), ("action", text(action.as_str()))]
             }
             Error::IdempotencyConflict { key } => vec![("idempotency_key", text(key))],
+            Error::TokenNotFound { id } => vec![("token_id", text(id))],
+            Error::ServiceNotFound { name } => vec![("service", text(name))],
             Error::PayloadTooLarge { limit_bytes } => vec![("limit_bytes", Fact::Number(*limit_bytes as u64))],
             Error::RolloutConflict { service, environment, active } => vec![
                 ("service", text(service)),
@@ -292,14 +361,42 @@ impl Error {
                 vec![("deployment_id", text(id)), ("state", text(state.as_str()))]
             }
             Error::Platform { platform, .. } => vec![("platform", text(platform))],
+            Error::PermissionDenied { subject, role, environment, .. } => {
+                let mut facts = vec![("subject", text(subject)), ("role", text(role.as_str()))];
+                if let Some(environment) = environment {
+                    facts.push(("environment", text(environment)));
+                }
+                facts
+            }
+            Error::UnsupportedMediaType { content_type } => {
+                content_type.iter().map(|c| ("content_type", text(c))).collect()
+            }
+            Error::RateLimited { retry_after_seconds } => {
+                vec![("retry_after_seconds", Fact::Number(*retry_after_seconds))]
+            }
         }
     }
 
     /// The per-field details of a validation error; empty for every other error.
     pub fn details(&self) -> &[FieldError] {
         match self {
-            Error::Validation { details } => details,
+            Error::Validation { details } | Error::PermissionDenied { details, .. } => details,
             _ => &[],
+        }
+    }
+
+    /// `permission_denied` for `subject` lacking `role` (in `environment`), its details naming
+    /// the role.
+    pub fn permission_denied(subject: &str, role: Role, environment: Option<&str>) -> Self {
+        let needed = match environment {
+            Some(environment) => format!("{role} for environment '{environment}' is needed"),
+            None => format!("{role} is needed"),
+        };
+        Error::PermissionDenied {
+            subject: subject.to_owned(),
+            role,
+            environment: environment.map(str::to_owned),
+            details: vec![FieldError::new("role", needed)],
         }
     }
 
@@ -344,11 +441,34 @@ mod tests {
             (Error::Platform { platform: "local".into(), message: "m".into() }, "platform_error"),
             (Error::RolloutNotPaused { id: "d".into(), state: RolloutState::Running }, "rollout_not_paused"),
             (Error::RollbackFailed { id: "d".into(), message: "m".into() }, "rollback_failed"),
+            (Error::Unauthenticated { reason: "the token expired".into() }, "unauthenticated"),
+            (Error::permission_denied("alice", Role::Approver, Some("production")), "permission_denied"),
+            (Error::UnsupportedMediaType { content_type: Some("text/plain".into()) }, "unsupported_media_type"),
+            (Error::RateLimited { retry_after_seconds: 1 }, "rate_limited"),
         ];
         for (error, code) in &cases {
             assert_eq!(error.code(), *code, "{error}");
             assert!(CODES.contains(code), "{code} is missing from CODES");
         }
+    }
+
+    #[test]
+    fn every_code_is_reached_by_a_variant_and_parses_back() {
+        for code in ErrorCode::ALL {
+            assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(code));
+        }
+        assert_eq!(CODES.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn a_denial_names_the_missing_role_in_its_details_and_facts() {
+        let e = Error::permission_denied("alice", Role::Approver, Some("production"));
+        assert_eq!(e.to_string(), "'alice' may not do this: it needs the role approver for environment 'production'");
+        assert_eq!(e.details()[0].field, "role");
+        let facts: Vec<&str> = e.facts().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(facts, ["subject", "role", "environment"]);
+        let limited = Error::RateLimited { retry_after_seconds: 3 };
+        assert_eq!(limited.facts(), vec![("retry_after_seconds", Fact::Number(3))]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod cursor;
 pub mod document;
 pub mod error;
 pub mod event_data;
+pub mod identity;
 pub mod lifecycle;
 pub mod model;
 pub mod plan;
@@ -28,5 +29,6 @@ pub mod platform;
 pub mod rollout;
 pub mod rules;
 pub mod schema;
+pub mod service;
 
 pub use error::{Error, ErrorCode, FieldError, Result};

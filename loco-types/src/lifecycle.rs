@@ -308,7 +308,8 @@ pub fn transition(id: &str, from: Status, requester: &str, action: Action, actor
     Ok(Transition { from, to, is_review: action.is_review() })
 }
 
-fn same_person(a: &str, b: &str) -> bool {
+/// Whether two names are the same person: equal ignoring surrounding whitespace and case.
+pub fn same_person(a: &str, b: &str) -> bool {
     a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 

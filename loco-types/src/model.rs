@@ -31,6 +31,13 @@ impl Timestamp {
             .map_err(|e| Error::storage(format!("bad timestamp '{s}': {e}")))
     }
 
+    /// The time `duration` after this one (saturating at the far future).
+    #[must_use]
+    pub fn after(self, duration: std::time::Duration) -> Self {
+        let delta = chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX);
+        Timestamp(self.0.checked_add_signed(delta).unwrap_or(DateTime::<Utc>::MAX_UTC))
+    }
+
     /// The underlying chrono value.
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0

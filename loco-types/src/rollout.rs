@@ -96,6 +96,25 @@ pub struct RolloutProgress {
     pub analysis: Option<Judgement>,
 }
 
+impl Rollout {
+    /// This record as every surface shows it: secret values replaced by `"***"`.
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        self.plan.release = self.plan.release.redacted();
+        self.previous = self.previous.map(Release::redacted);
+        self
+    }
+}
+
+impl Release {
+    /// This release as every surface shows it: secret values replaced by `"***"`.
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        self.spec = self.spec.redacted();
+        self
+    }
+}
+
 impl RolloutProgress {
     /// Instances of `version` in `state`.
     pub fn instances_of<'a>(&'a self, version: &'a str, state: InstanceState) -> impl Iterator<Item = &'a Instance> {

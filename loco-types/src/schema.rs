@@ -18,6 +18,7 @@ use crate::event_data::{
     AnalysisData, CanaryPromotedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn, StepDone,
     StepProgressData,
 };
+use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
 use crate::plan::{
@@ -26,6 +27,7 @@ use crate::plan::{
 };
 use crate::platform::{HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficWeight};
 use crate::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutProgress, RolloutState, Step};
+use crate::service::ServiceDefinition;
 
 /// The schema of an `Option<T>` field that is always present in JSON (as a value or `null`):
 /// nullable, and required. Output records use it (`#[schemars(with = "Nullable<String>")]`) so
@@ -108,6 +110,12 @@ pub fn document() -> Value {
     add::<Action>(&mut generator);
     add::<EventKind>(&mut generator);
     add::<ErrorCode>(&mut generator);
+    // Access and the service registry.
+    add::<Role>(&mut generator);
+    add::<Grant>(&mut generator);
+    add::<Token>(&mut generator);
+    add::<NewToken>(&mut generator);
+    add::<ServiceDefinition>(&mut generator);
     add::<FieldError>(&mut generator);
     let definitions: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     json!({

@@ -203,6 +203,14 @@ ErrorCode = Literal[
     "platform_error",
     # Restoring the previous release failed.
     "rollback_failed",
+    # No valid credentials.
+    "unauthenticated",
+    # The identity lacks the role.
+    "permission_denied",
+    # A request body was not declared as JSON.
+    "unsupported_media_type",
+    # Too many requests; retry later.
+    "rate_limited",
 ]
 
 
@@ -717,8 +725,16 @@ class ReleaseSpecDict(TypedDict, total=False):
     env: Dict[str, str]
     #: For cloud platforms: the image or source reference to deploy.
     image: Optional[str]
+    #: Environment variables whose values are secrets: sealed (AES-256-GCM) before they are stored,
+    #: revealed only to the platform, and shown everywhere as ``"***"``.
+    secret_env: Dict[str, str]
+    #: A service registered by an admin whose command (and working directory, and command probes)
+    #: this release runs; plans sent over the network must name one instead of a command.
+    service: Optional[str]
     #: The version label; when empty, the deployment's version is used.
     version: str
+    #: For the local platform: the directory the command runs in (the engine's when absent).
+    working_dir: Optional[str]
 
 
 class PrometheusQueriesDict(TypedDict, total=False):

@@ -16,6 +16,7 @@ use loco_types::{ErrorCode, Result};
 
 use crate::Store;
 
+mod access;
 mod rollouts;
 
 use rollouts::{
@@ -43,6 +44,9 @@ pub async fn run(backend: &dyn Backend) {
     one_active_rollout_per_target(backend).await;
     rollout_changes_are_atomic(backend).await;
     releases_are_history_newest_first(backend).await;
+    access::tokens_are_found_by_hash_and_revoked_once(backend).await;
+    access::services_are_registered_replaced_and_removed(backend).await;
+    access::resealing_rewrites_every_stored_secret(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 

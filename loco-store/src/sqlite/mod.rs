@@ -1,6 +1,7 @@
 //! [`SqliteStore`]: the embedded default store — one SQLite file in WAL mode, one writer thread
 //! doing group commit, and a small pool of read-only connections used off the async runtime.
 
+mod access;
 mod reads;
 mod rollouts;
 mod rows;
@@ -15,14 +16,16 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::broadcast;
 
 use loco_types::audit::AuditReport;
+use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
 use loco_types::rollout::{Release, Rollout};
 use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment, Origin};
+use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
 use crate::error::Result;
-use crate::{BeginRollout, Created, RolloutUpdate, Store};
+use crate::{BeginRollout, Created, Resealer, RolloutUpdate, Store};
 
 use reads::ReadPool;
 pub use schema::SCHEMA_VERSION;
@@ -262,6 +265,47 @@ impl Store for SqliteStore {
             // Closed: a receiver whose channel has already ended.
             None => broadcast::channel(1).1,
         }
+    }
+
+    async fn create_token(&self, token: Token, secret_hash: String) -> LocoResult<Token> {
+        self.writer.submit(move |ctx| access::create_token(ctx, token, &secret_hash)).await
+    }
+
+    async fn tokens(&self) -> LocoResult<Vec<Token>> {
+        self.reads.run(access::tokens).await
+    }
+
+    async fn token_by_hash(&self, secret_hash: &str) -> LocoResult<Option<Token>> {
+        let hash = secret_hash.to_owned();
+        self.reads.run(move |conn| access::token_by_hash(conn, &hash)).await
+    }
+
+    async fn revoke_token(&self, id: &str) -> LocoResult<Token> {
+        let id = id.to_owned();
+        self.writer.submit(move |ctx| access::revoke_token(ctx, &id)).await
+    }
+
+    async fn put_service(&self, definition: ServiceDefinition, by: &str) -> LocoResult<ServiceDefinition> {
+        let by = by.to_owned();
+        self.writer.submit(move |ctx| access::put_service(ctx, definition, &by)).await
+    }
+
+    async fn services(&self) -> LocoResult<Vec<ServiceDefinition>> {
+        self.reads.run(access::services).await
+    }
+
+    async fn service(&self, name: &str) -> LocoResult<ServiceDefinition> {
+        let name = name.to_owned();
+        self.reads.run(move |conn| access::service(conn, &name)).await
+    }
+
+    async fn remove_service(&self, name: &str) -> LocoResult<()> {
+        let name = name.to_owned();
+        self.writer.submit(move |ctx| access::remove_service(ctx, &name)).await
+    }
+
+    async fn reseal_secrets(&self, reseal: Resealer) -> LocoResult<u64> {
+        self.writer.submit(move |ctx| rollouts::reseal(ctx, reseal.as_ref())).await
     }
 
     async fn close(&self) -> LocoResult<()> {

@@ -3,6 +3,7 @@
 
 use loco_types::Error;
 use loco_types::model::{Deployment, Timestamp};
+use loco_types::plan::{ReleaseSpec, RolloutPlan};
 use loco_types::rollout::{Release, Rollout, RolloutState};
 use loco_types::rules::{self, RolloutChanged};
 use rusqlite::types::Type;
@@ -196,4 +197,42 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
             ])?;
     }
     Ok(rollout)
+}
+
+/// Passes every secret value of every rollout plan, restore point and release spec through
+/// `reseal`, rewriting the rows that changed; returns how many values changed.
+pub(crate) fn reseal(ctx: &mut WriteCtx<'_>, reseal: &dyn Fn(&str) -> loco_types::Result<String>) -> Result<u64> {
+    let mut changed = 0;
+    let rows: Vec<(String, RolloutPlan, Option<Release>)> = ctx
+        .conn
+        .prepare_cached("SELECT deployment_id, plan, previous FROM rollouts")?
+        .query_map([], |r| Ok((r.get(0)?, required(r, 1)?, json_column(r, 2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (id, mut plan, mut previous) in rows {
+        let mut here = rules::reseal_spec(&mut plan.release, reseal)?;
+        if let Some(previous) = &mut previous {
+            here += rules::reseal_spec(&mut previous.spec, reseal)?;
+        }
+        if here > 0 {
+            ctx.conn
+                .prepare_cached("UPDATE rollouts SET plan = ?1, previous = ?2 WHERE deployment_id = ?3")?
+                .execute(params![json(&plan)?, previous.as_ref().map(json).transpose()?, id])?;
+            changed += here;
+        }
+    }
+    let specs: Vec<(i64, ReleaseSpec)> = ctx
+        .conn
+        .prepare_cached("SELECT seq, spec FROM releases")?
+        .query_map([], |r| Ok((r.get(0)?, required(r, 1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (seq, mut spec) in specs {
+        let here = rules::reseal_spec(&mut spec, reseal)?;
+        if here > 0 {
+            ctx.conn
+                .prepare_cached("UPDATE releases SET spec = ?1 WHERE seq = ?2")?
+                .execute(params![json(&spec)?, seq])?;
+            changed += here;
+        }
+    }
+    Ok(changed)
 }

@@ -100,6 +100,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX rollouts_one_active_per_target ON rollouts (service, environment)
         WHERE state IN ('running', 'paused', 'rolling_back');
     ",
+    // v4: API tokens (only a hash of each secret) and the service registry.
+    "
+    CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        grants      TEXT NOT NULL,                    -- JSON [Grant]
+        token_hash  TEXT NOT NULL UNIQUE,             -- sha256 of the secret, hex
+        created_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT,
+        revoked_at  TEXT
+    );
+    CREATE TABLE services (
+        name        TEXT PRIMARY KEY,
+        definition  TEXT NOT NULL,                    -- JSON ServiceDefinition
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

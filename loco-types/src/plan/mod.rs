@@ -37,6 +37,31 @@ pub struct ReleaseSpec {
     /// For cloud platforms: the image or source reference to deploy.
     #[serde(default)]
     pub image: Option<String>,
+    /// A service registered by an admin whose command (and working directory, and command
+    /// probes) this release runs; plans sent over the network must name one instead of a command.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// For the local platform: the directory the command runs in (the engine's when absent).
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// Environment variables whose values are secrets: sealed (AES-256-GCM) before they are
+    /// stored, revealed only to the platform, and shown everywhere as `"***"`.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
+}
+
+/// What every surface shows instead of a secret value.
+pub const REDACTED: &str = "***";
+
+impl ReleaseSpec {
+    /// This spec with every secret value replaced by [`REDACTED`].
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        for value in self.secret_env.values_mut() {
+            REDACTED.clone_into(value);
+        }
+        self
+    }
 }
 
 /// How traffic moves from the old release to the new one.
@@ -247,6 +272,12 @@ impl RolloutPlan {
         }
         if self.release.command.iter().any(String::is_empty) {
             bad("release.command", "must not contain empty arguments".to_owned());
+        }
+        for key in self.release.secret_env.keys().filter(|k| self.release.env.contains_key(*k)) {
+            bad(&format!("release.secret_env.{key}"), "is also in release.env; a variable is secret or not".to_owned());
+        }
+        if self.release.service.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            bad("release.service", "must not be blank".to_owned());
         }
         let h = &self.health;
         for (field, value) in [

@@ -172,6 +172,26 @@ pub fn decide_create(
     Ok(CreateDecision::Insert { change: DeploymentChange { deployment, event }, idempotency_key, request_hash: hash })
 }
 
+/// Revoking `token` at `now`: revoking twice keeps the first time.
+pub fn decide_revoke(mut token: crate::identity::Token, now: Timestamp) -> crate::identity::Token {
+    token.revoked_at.get_or_insert(now);
+    token
+}
+
+/// `spec` with every secret value passed through `reseal` (a key rotation); returns how many
+/// values it changed.
+pub fn reseal_spec(spec: &mut crate::plan::ReleaseSpec, reseal: &dyn Fn(&str) -> Result<String>) -> Result<u64> {
+    let mut changed = 0;
+    for value in spec.secret_env.values_mut() {
+        let resealed = reseal(value)?;
+        if resealed != *value {
+            *value = resealed;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
 /// Who asks for a lifecycle action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {

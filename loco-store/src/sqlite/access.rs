@@ -1,0 +1,119 @@
+//! Who may reach the engine and what it may run, in SQLite: API tokens (stored by the hash of
+//! their secret) and the service registry.
+
+use loco_types::Error;
+use loco_types::identity::Token;
+use loco_types::model::Timestamp;
+use loco_types::rules;
+use loco_types::service::ServiceDefinition;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::rows::{json_column, parsed, parsed_opt};
+use super::writer::WriteCtx;
+use crate::error::Result;
+
+const TOKEN_COLUMNS: &str = "id, name, subject, grants, created_by, created_at, expires_at, revoked_at";
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
+    Ok(Token {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        subject: row.get(2)?,
+        grants: json_column(row, 3)?.unwrap_or_default(),
+        created_by: row.get(4)?,
+        created_at: parsed(row, 5)?,
+        expires_at: parsed_opt(row, 6)?,
+        revoked_at: parsed_opt(row, 7)?,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::storage(e).into())
+}
+
+pub(crate) fn create_token(ctx: &mut WriteCtx<'_>, token: Token, hash: &str) -> Result<Token> {
+    ctx.conn
+        .prepare_cached(&format!(
+            "INSERT INTO tokens ({TOKEN_COLUMNS}, token_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ))?
+        .execute(params![
+            token.id,
+            token.name,
+            token.subject,
+            json(&token.grants)?,
+            token.created_by,
+            token.created_at.to_string(),
+            token.expires_at.map(|t| t.to_string()),
+            token.revoked_at.map(|t| t.to_string()),
+            hash,
+        ])?;
+    Ok(token)
+}
+
+pub(crate) fn tokens(conn: &Connection) -> Result<Vec<Token>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at DESC, id DESC"))?
+        .query_map([], token_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub(crate) fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<Token>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?1"))?
+        .query_row(params![hash], token_from_row)
+        .optional()?)
+}
+
+pub(crate) fn revoke_token(ctx: &mut WriteCtx<'_>, id: &str) -> Result<Token> {
+    let token = ctx
+        .conn
+        .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?
+        .query_row(params![id], token_from_row)
+        .optional()?
+        .ok_or_else(|| Error::TokenNotFound { id: id.to_owned() })?;
+    let token = rules::decide_revoke(token, Timestamp::now());
+    ctx.conn
+        .prepare_cached("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2")?
+        .execute(params![token.revoked_at.map(|t| t.to_string()), id])?;
+    Ok(token)
+}
+
+pub(crate) fn put_service(
+    ctx: &mut WriteCtx<'_>,
+    definition: ServiceDefinition,
+    by: &str,
+) -> Result<ServiceDefinition> {
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO services (name, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_by = ?3, updated_at = ?4",
+        )?
+        .execute(params![definition.name, json(&definition)?, by, Timestamp::now().to_string()])?;
+    Ok(definition)
+}
+
+pub(crate) fn services(conn: &Connection) -> Result<Vec<ServiceDefinition>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM services ORDER BY name")?
+        .query_map([], |row| json_column::<ServiceDefinition>(row, 0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+pub(crate) fn service(conn: &Connection, name: &str) -> Result<ServiceDefinition> {
+    let definition: Option<Option<ServiceDefinition>> = conn
+        .prepare_cached("SELECT definition FROM services WHERE name = ?1")?
+        .query_row(params![name], |row| json_column(row, 0))
+        .optional()?;
+    definition.flatten().ok_or_else(|| Error::ServiceNotFound { name: name.to_owned() }.into())
+}
+
+pub(crate) fn remove_service(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {
+    let removed = ctx.conn.prepare_cached("DELETE FROM services WHERE name = ?1")?.execute(params![name])?;
+    if removed == 0 {
+        return Err(Error::ServiceNotFound { name: name.to_owned() }.into());
+    }
+    Ok(())
+}
