@@ -12,7 +12,9 @@ use loco_store::{SqliteOptions, SqliteStore, Store};
 use loco_types::analysis::Thresholds;
 use loco_types::{Error, Result};
 
-use crate::engine::{DEFAULT_MAX_CONCURRENT_ROLLOUTS, Engine};
+use crate::engine::{DEFAULT_MAX_CONCURRENT_ROLLOUTS, Engine, key_file_of};
+use crate::keys::KeySource;
+use crate::vault::Vault;
 
 enum Location {
     File(PathBuf),
@@ -34,6 +36,7 @@ pub struct EngineBuilder {
     local_state_dir: Option<PathBuf>,
     thresholds: Vec<(String, Thresholds)>,
     max_concurrent_rollouts: usize,
+    vault: Option<Vault>,
 }
 
 impl EngineBuilder {
@@ -45,6 +48,7 @@ impl EngineBuilder {
             local_state_dir: None,
             thresholds: Vec::new(),
             max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
+            vault: None,
         }
     }
 }
@@ -104,6 +108,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Seals secrets with this vault instead of the default one: `LOCO_MASTER_KEY`, else the
+    /// key file next to the database (`loco.db.key`, created with mode 0600 on first use), or a
+    /// key that dies with the engine for an in-memory database.
+    #[must_use]
+    pub fn vault(mut self, vault: Vault) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
     /// Most rollouts executing at once; further ones wait their turn (default 1024).
     #[must_use]
     pub fn max_concurrent_rollouts(mut self, limit: usize) -> Self {
@@ -124,12 +137,17 @@ impl EngineBuilder {
                 .map_err(|e| Error::Platform { platform: "local".to_owned(), message: e.message })?;
             platforms.push(Arc::new(local));
         }
+        let keys = match (&self.vault, &self.location) {
+            (Some(vault), _) => KeySource::Given(Box::new(vault.clone())),
+            (None, Location::File(path)) => KeySource::File(key_file_of(path)),
+            (None, Location::Memory | Location::Store(_)) => KeySource::Ephemeral,
+        };
         let store: Arc<dyn Store> = match self.location {
             Location::File(path) => Arc::new(SqliteStore::open(path, self.sqlite).await?),
             Location::Memory => Arc::new(SqliteStore::open_in_memory(self.sqlite).await?),
             Location::Store(store) => store,
         };
-        let engine = Engine::assemble(store, self.max_concurrent_rollouts);
+        let engine = Engine::assemble(store, self.max_concurrent_rollouts, keys);
         for platform in platforms {
             engine.register_platform(platform);
         }

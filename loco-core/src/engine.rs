@@ -3,22 +3,17 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use loco_platform::{Platform, Target};
+use loco_platform::Platform;
 use loco_rollout::Orchestrator;
 use loco_store::{SqliteOptions, SqliteStore, Store};
-use loco_types::analysis::{Thresholds, WindowStats};
+use loco_types::Result;
 use loco_types::audit::AuditReport;
 use loco_types::lifecycle::{self, Action, ActionInput};
-use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, check_limit};
-use loco_types::plan::RolloutPlan;
-use loco_types::rollout::{Release, Rollout};
-use loco_types::{Error, Result};
-use tokio::sync::broadcast::error::RecvError;
+use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 
 use crate::builder::EngineBuilder;
-use crate::follow::{LogFollower, RolloutWatch};
+use crate::keys::{KeySource, Keys};
 use crate::metrics::Metrics;
 use crate::subscription::EventSubscription;
 
@@ -31,9 +26,10 @@ pub const DEFAULT_MAX_CONCURRENT_ROLLOUTS: usize = 1024;
 /// (`not_found`), then applies the lifecycle rules (`invalid_transition`, `self_approval`).
 #[derive(Clone)]
 pub struct Engine {
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
-    orchestrator: Arc<Orchestrator>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) orchestrator: Arc<Orchestrator>,
+    pub(crate) keys: Arc<Keys>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -55,7 +51,9 @@ impl Engine {
 
     /// Opens a SQLite database file with explicit options.
     pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
-        Ok(Self::with_store(Arc::new(SqliteStore::open(path, options).await?)))
+        let keys = KeySource::File(key_file_of(path.as_ref()));
+        let store = Arc::new(SqliteStore::open(path, options).await?);
+        Ok(Self::assemble(store, DEFAULT_MAX_CONCURRENT_ROLLOUTS, keys))
     }
 
     /// Opens a private in-memory database, gone when the engine is dropped.
@@ -63,16 +61,19 @@ impl Engine {
         Self::builder().open().await
     }
 
-    /// Wraps any [`Store`] implementation.
+    /// Wraps any [`Store`] implementation (secrets are sealed with a key that lives as long as
+    /// this engine; use [`EngineBuilder::vault`] to keep one).
     pub fn with_store(store: Arc<dyn Store>) -> Self {
-        Self::assemble(store, DEFAULT_MAX_CONCURRENT_ROLLOUTS)
+        Self::assemble(store, DEFAULT_MAX_CONCURRENT_ROLLOUTS, KeySource::Ephemeral)
     }
 
-    pub(crate) fn assemble(store: Arc<dyn Store>, max_concurrent_rollouts: usize) -> Self {
+    pub(crate) fn assemble(store: Arc<dyn Store>, max_concurrent_rollouts: usize, keys: KeySource) -> Self {
         let metrics = Arc::new(Metrics::default());
         let observer: Arc<dyn loco_rollout::RolloutObserver> = metrics.clone();
-        let orchestrator = Arc::new(Orchestrator::new(store.clone(), observer, max_concurrent_rollouts));
-        Self { store, metrics, orchestrator }
+        let keys = Arc::new(Keys::new(keys));
+        let opener: Arc<dyn loco_rollout::SecretOpener> = keys.clone();
+        let orchestrator = Arc::new(Orchestrator::new(store.clone(), observer, opener, max_concurrent_rollouts));
+        Self { store, metrics, orchestrator, keys }
     }
 
     /// The engine's deployment metrics (render them with [`Metrics::render`]).
@@ -184,116 +185,13 @@ impl Engine {
         self.orchestrator.register(platform);
     }
 
-    /// Starts rolling out an approved deployment: validates the plan, records `started` and the
-    /// rollout atomically (`rollout_conflict` if its service+environment already has an active
-    /// rollout), then executes the steps in the background and returns the rollout as recorded at
-    /// its start. Progress is recorded after every step as `step_progress` and `health_check`
-    /// events; follow it with [`watch_rollout`](Self::watch_rollout) or
-    /// [`wait_rollout`](Self::wait_rollout).
-    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
-        Ok(self.orchestrator.start(id, plan, actor).await?.0)
-    }
-
-    /// [`start_rollout`](Self::start_rollout) and wait for the outcome: `succeeded`, or
-    /// `rolled_back` after a failed step (the deployment is then `rolled_back` too).
-    pub async fn run_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
-        self.orchestrator.start(id, plan, actor).await?.1.wait().await
-    }
-
-    /// Continues a rollout paused by its analysis (a high-severity finding or an inconclusive
-    /// window), on behalf of `actor`, who must say why (`note`). Fails with `rollout_not_paused`
-    /// when it is not paused. To roll a paused rollout back instead, use [`rollback`](Self::rollback).
-    pub async fn override_rollout(&self, id: &str, actor: &str, note: &str) -> Result<Rollout> {
-        self.orchestrator.override_pause(id, input(actor, Some(note))).await
-    }
-
-    /// Sets the analysis thresholds of one environment for rollouts started from now on; problems
-    /// name `thresholds.<environment>.<field>`.
-    pub fn set_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()> {
-        self.orchestrator.set_thresholds(environment, thresholds)
-    }
-
-    /// Waits until the deployment's rollout is no longer active — succeeded, rolled back or failed
-    /// to roll back (a paused rollout is still active and keeps this waiting) — and returns it.
-    /// For surfaces that started a rollout without keeping its handle.
-    pub async fn wait_rollout(&self, id: &str) -> Result<Rollout> {
-        // Subscribe first so no change between the check and the wait is missed.
-        let mut events = self.store.subscribe();
-        loop {
-            let rollout = self.store.rollout(id).await?;
-            if !rollout.state.is_active() {
-                return Ok(rollout);
-            }
-            match events.recv().await {
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                // Closed engine: whatever state it reached is the answer.
-                Err(RecvError::Closed) => return self.store.rollout(id).await,
-            }
-        }
-    }
-
-    /// The rollout of one deployment.
-    pub async fn rollout(&self, id: &str) -> Result<Rollout> {
-        self.store.rollout(id).await
-    }
-
-    /// Every rollout, or only the active ones.
-    pub async fn rollouts(&self, active_only: bool) -> Result<Vec<Rollout>> {
-        self.store.rollouts(active_only).await
-    }
-
-    /// Every state a deployment's rollout passes through from now on: the rollout as it is, then
-    /// again after every change, ending after the first state that is no longer active
-    /// (succeeded, rolled back, failed to roll back). Changes written by another engine on the
-    /// same database are seen too.
-    pub async fn watch_rollout(&self, id: &str) -> Result<RolloutWatch> {
-        RolloutWatch::start(self.store.clone(), id).await
-    }
-
-    /// The releases that served a service+environment, newest first (the first is current
-    /// unless retired); `limit` is 1..=500.
-    pub async fn releases(&self, service: &str, environment: &str, limit: u32) -> Result<Vec<Release>> {
-        check_limit(limit, "limit")?;
-        self.store.releases(service, environment, limit).await
-    }
-
-    /// Metrics of one release version of a deployment's rollout over the last `window`, as the
-    /// rollout's platform measures them (the local proxy measures every request it forwards):
-    /// requests, errors, error rate, latency percentiles. A platform that measures nothing gives
-    /// a `validation_error` on `platform`.
-    pub async fn release_metrics(&self, id: &str, version: &str, window: Duration) -> Result<WindowStats> {
-        let rollout = self.store.rollout(id).await?;
-        let platform = self.orchestrator.platform(&rollout.platform)?;
-        let Some(source) = platform.metric_source() else {
-            return Err(Error::invalid("platform", format!("platform '{}' measures no metrics", rollout.platform)));
-        };
-        let target = Target { service: rollout.service, environment: rollout.environment };
-        source
-            .stats(&target, version, window)
-            .await
-            .map_err(|e| Error::Platform { platform: rollout.platform, message: e.message })
-    }
-
-    /// Follows the output of one instance of a deployment's rollout: recent lines first, then new
-    /// ones until the instance stops.
-    pub async fn follow_logs(&self, id: &str, instance_id: &str) -> Result<LogFollower> {
-        let rollout = self.store.rollout(id).await?;
-        let platform = self.orchestrator.platform(&rollout.platform)?;
-        let target = Target { service: rollout.service, environment: rollout.environment };
-        let lines = platform
-            .logs(&target, instance_id)
-            .await
-            .map_err(|e| Error::Platform { platform: rollout.platform, message: e.message })?;
-        Ok(LogFollower::new(lines))
-    }
-
     /// Finishes rollouts whose engine stopped mid-way (crash or close), for every registered
     /// platform: a rollout whose steps had all completed is marked succeeded; any other is rolled
     /// back to its previous release (which then serves 100 % of traffic) and its deployment ends
     /// `rolled_back`. Rollouts owned by another live engine are left alone. Returns the recovered
     /// rollouts, after they finished.
-    pub async fn recover_rollouts(&self) -> Result<Vec<Rollout>> {
-        self.orchestrator.recover().await
+    pub async fn recover_rollouts(&self) -> Result<Vec<loco_types::rollout::Rollout>> {
+        Ok(self.orchestrator.recover().await?.into_iter().map(loco_types::rollout::Rollout::redacted).collect())
     }
 
     /// Stops running rollouts where they stand (the next engine on this store recovers them),
@@ -310,6 +208,13 @@ impl Engine {
     }
 }
 
-fn input(actor: &str, note: Option<&str>) -> ActionInput {
+/// The key file of a database: its path with `.key` appended (`loco.db.key`).
+pub(crate) fn key_file_of(db: &Path) -> std::path::PathBuf {
+    let mut file = db.as_os_str().to_owned();
+    file.push(".key");
+    file.into()
+}
+
+pub(crate) fn input(actor: &str, note: Option<&str>) -> ActionInput {
     ActionInput { actor: actor.to_owned(), note: note.map(str::to_owned) }
 }

@@ -53,7 +53,7 @@ impl RolloutWatch {
             if self.last.as_ref() != Some(&rollout) {
                 self.ended = !rollout.state.is_active();
                 self.last = Some(rollout.clone());
-                return Some(Ok(rollout));
+                return Some(Ok(rollout.redacted()));
             }
             self.wait_for_change().await;
         }

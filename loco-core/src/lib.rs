@@ -60,14 +60,20 @@
 //! (`validation_error`, `not_found`, `invalid_transition`, `self_approval`,
 //! `idempotency_conflict`, `payload_too_large`, `storage_error`) that every surface reports.
 
+mod access;
 mod builder;
 mod engine;
+mod engine_rollouts;
 mod follow;
+mod keys;
 pub mod metrics;
+pub mod session;
 mod subscription;
 pub mod vault;
 
-pub use loco_types::{audit, cursor, document, error, event_data, lifecycle, model, plan, rules, schema};
+pub use loco_types::{
+    audit, cursor, document, error, event_data, identity, lifecycle, model, plan, rules, schema, service,
+};
 
 /// Canary analysis: thresholds and verdicts, the statistical judge, and the metric sources.
 pub mod analysis {
@@ -108,6 +114,7 @@ pub use metrics::Metrics;
 pub use model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Timestamp};
 pub use platform::Platform;
 pub use rollout::{Rollout, RolloutPlan, RolloutState};
+pub use session::Session;
 pub use store::{Created, Durability, SqliteOptions, SqliteStore, Store};
 pub use subscription::EventSubscription;
 pub use vault::Vault;

@@ -24,8 +24,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use loco_types::audit::sha256_hex;
 use loco_types::{Error, Result};
 
-/// What every surface shows instead of a secret value.
-pub const REDACTED: &str = "***";
+pub use loco_types::plan::REDACTED;
 /// The environment variable holding the master key (32 bytes, standard base64).
 pub const MASTER_KEY_ENV: &str = "LOCO_MASTER_KEY";
 
@@ -36,6 +35,7 @@ const NONCE_BYTES: usize = 12;
 #[derive(Clone)]
 struct SealingKey {
     id: String,
+    bytes: [u8; 32],
     cipher: Aes256Gcm,
 }
 
@@ -43,7 +43,7 @@ impl SealingKey {
     fn new(bytes: &[u8; 32]) -> Self {
         // The id is a public fingerprint: 8 hex digits of the key's SHA-256.
         let id = sha256_hex(&[bytes.as_slice()])[..8].to_owned();
-        Self { id, cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)) }
+        Self { id, bytes: *bytes, cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)) }
     }
 }
 
@@ -93,7 +93,8 @@ impl Vault {
         Self::from_key_file(key_file)
     }
 
-    /// The vault of the key file at `path`, created with a fresh key (mode 0600) when missing.
+    /// The vault of the key file at `path` (one base64 key per line: the current key first, then
+    /// keys kept during a rotation), created with a fresh key (mode 0600) when missing.
     pub fn from_key_file(path: &Path) -> Result<Self> {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
         match std::fs::read_to_string(path) {
@@ -106,7 +107,13 @@ impl Vault {
                         mode & 0o777
                     )));
                 }
-                Self::from_base64(&text)
+                let mut keys = text.lines().filter(|l| !l.trim().is_empty()).map(Self::from_base64);
+                let mut vault =
+                    keys.next().ok_or_else(|| Error::storage(format!("{} holds no key", path.display())))??;
+                for previous in keys {
+                    vault = vault.with_previous(&previous?);
+                }
+                Ok(vault)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Aes256Gcm::generate_key(OsRng);
@@ -130,6 +137,36 @@ impl Vault {
         self.previous.push(previous.current.clone());
         self.previous.extend(previous.previous.iter().cloned());
         self
+    }
+
+    /// The key new values are sealed with, in the base64 form of `LOCO_MASTER_KEY`.
+    pub fn key_base64(&self) -> String {
+        STANDARD.encode(self.current.bytes)
+    }
+
+    /// Writes this vault's keys (current first) to `path`, mode 0600, replacing the file
+    /// atomically (a crash leaves the old file or the new one, never half of either).
+    pub fn write_key_file(&self, path: &Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let tmp = path.with_extension("key.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| key_file_error(&tmp, &e))?;
+        for key in std::iter::once(&self.current).chain(&self.previous) {
+            writeln!(file, "{}", STANDARD.encode(key.bytes)).map_err(|e| key_file_error(&tmp, &e))?;
+        }
+        file.sync_all().map_err(|e| key_file_error(&tmp, &e))?;
+        std::fs::rename(&tmp, path).map_err(|e| key_file_error(path, &e))
+    }
+
+    /// This vault without the keys kept from earlier rotations.
+    #[must_use]
+    pub fn current_only(&self) -> Self {
+        Self { current: self.current.clone(), previous: Vec::new() }
     }
 
     /// The id of the key new values are sealed with.
@@ -222,6 +259,14 @@ mod tests {
         let new = Vault::generate().with_previous(&old);
         assert_eq!(new.open(&sealed).unwrap(), "v");
         assert_ne!(Vault::sealed_key_id(&new.seal("v")), Some(old.key_id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loco.key");
+        new.write_key_file(&path).unwrap();
+        let reloaded = Vault::from_key_file(&path).unwrap();
+        assert_eq!((reloaded.key_id(), reloaded.open(&sealed).unwrap().as_str()), (new.key_id(), "v"));
+        new.current_only().write_key_file(&path).unwrap();
+        assert!(Vault::from_key_file(&path).unwrap().open(&sealed).is_err(), "the old key is gone");
+        assert_eq!(Vault::from_base64(&new.key_base64()).unwrap().key_id(), new.key_id());
     }
 
     #[test]

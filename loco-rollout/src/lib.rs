@@ -10,6 +10,7 @@
 //! - [`orchestrator`]: executes steps, observes, rolls back, recovers.
 //! - [`lease`]: which engine process owns a rollout, and whether it is still alive.
 //! - [`observer`]: what the orchestrator reports for metrics.
+//! - [`secrets`]: how it opens a release's sealed secrets right before a platform call.
 //!
 //! Plans and records are data of `loco-types`; this crate holds what acts on them.
 
@@ -17,7 +18,9 @@ pub mod analysis;
 pub mod lease;
 pub mod observer;
 pub mod orchestrator;
+pub mod secrets;
 pub mod steps;
 
 pub use observer::{RolloutLabels, RolloutObserver};
 pub use orchestrator::{Orchestrator, RolloutHandle};
+pub use secrets::SecretOpener;

@@ -23,7 +23,7 @@ fn release(version: &str, failure_rate: &str) -> ReleaseSpec {
         version: version.into(),
         command: vec!["python3".into(), APP.into()],
         env: [("FAILURE_RATE".to_owned(), failure_rate.to_owned())].into(),
-        image: None,
+        ..ReleaseSpec::default()
     }
 }
 

@@ -24,7 +24,7 @@ fn release(version: &str, env: &[(&str, &str)]) -> ReleaseSpec {
         version: version.into(),
         command: vec!["python3".into(), APP.into()],
         env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
-        image: None,
+        ..ReleaseSpec::default()
     }
 }
 

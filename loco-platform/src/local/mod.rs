@@ -100,7 +100,8 @@ impl LocalPlatform {
         id: &str,
     ) -> PlatformResult<(Instance, Arc<ManagedProcess>)> {
         let port = free_port()?;
-        let mut env: Vec<(String, String)> = release.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut env: Vec<(String, String)> =
+            release.env.iter().chain(&release.secret_env).map(|(k, v)| (k.clone(), v.clone())).collect();
         env.extend([
             ("PORT".to_owned(), port.to_string()),
             ("LOCO_INSTANCE_ID".to_owned(), id.to_owned()),
@@ -108,7 +109,7 @@ impl LocalPlatform {
             ("LOCO_SERVICE".to_owned(), target.service.clone()),
             ("LOCO_ENVIRONMENT".to_owned(), target.environment.clone()),
         ]);
-        let process = ManagedProcess::spawn(id, &release.command, &env, &self.pid_dir)?;
+        let process = ManagedProcess::spawn(id, &release.command, release.working_dir.as_deref(), &env, &self.pid_dir)?;
         let instance = Instance {
             id: id.to_owned(),
             version: release.version.clone(),

@@ -47,12 +47,16 @@ impl ManagedProcess {
     pub fn spawn(
         instance_id: &str,
         command: &[String],
+        working_dir: Option<&str>,
         env: &[(String, String)],
         pid_dir: &Path,
     ) -> PlatformResult<Arc<ManagedProcess>> {
         let (program, args) =
             command.split_first().ok_or_else(|| PlatformError::new("the release has no command to run"))?;
         let mut cmd = crate::child_env::clean_command(program);
+        if let Some(dir) = working_dir {
+            cmd.current_dir(dir);
+        }
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

@@ -222,7 +222,11 @@ impl<'o> Execution<'o> {
         // Recorded before the platform acts, so a crash cannot leave instances nobody knows of.
         self.rollout.progress.step = step.describe();
         self.save(Vec::new()).await?;
-        match self.platform.deploy(&self.target, &self.rollout.plan.release, &ids).await {
+        let release = match self.orch.secrets.reveal(&self.rollout.plan.release) {
+            Ok(release) => release,
+            Err(e) => return Ok(Err((FailureCode::StepFailed, format!("the release's secrets do not open: {e}")))),
+        };
+        match self.platform.deploy(&self.target, &release, &ids).await {
             Ok(started) => {
                 for instance in started {
                     self.rollout.progress.upsert(instance);

@@ -29,6 +29,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::lease;
 use crate::observer::{RolloutLabels, RolloutObserver};
+use crate::secrets::SecretOpener;
 use execution::Execution;
 
 /// The actor recorded for what the orchestrator does on its own (succeed, fail, automatic rollback).
@@ -102,6 +103,7 @@ enum Halt {
 pub struct Orchestrator {
     store: Arc<dyn Store>,
     observer: Arc<dyn RolloutObserver>,
+    secrets: Arc<dyn SecretOpener>,
     platforms: RwLock<HashMap<String, Arc<dyn Platform>>>,
     limit: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
@@ -110,12 +112,18 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
-    /// An orchestrator recording through `store`, reporting to `observer`, executing at most
-    /// `max_concurrent` rollouts at once.
-    pub fn new(store: Arc<dyn Store>, observer: Arc<dyn RolloutObserver>, max_concurrent: usize) -> Self {
+    /// An orchestrator recording through `store`, reporting to `observer`, opening sealed secrets
+    /// with `secrets`, executing at most `max_concurrent` rollouts at once.
+    pub fn new(
+        store: Arc<dyn Store>,
+        observer: Arc<dyn RolloutObserver>,
+        secrets: Arc<dyn SecretOpener>,
+        max_concurrent: usize,
+    ) -> Self {
         Self {
             store,
             observer,
+            secrets,
             platforms: RwLock::new(HashMap::new()),
             limit: Arc::new(Semaphore::new(max_concurrent.max(1))),
             running: Mutex::new(HashMap::new()),

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use loco_platform::{Instance, InstanceState, PlatformResult, TrafficWeight};
+use loco_platform::{Instance, InstanceState, PlatformError, PlatformResult, TrafficWeight};
 use loco_store::RolloutUpdate;
 use loco_types::Result;
 use loco_types::event_data::RolloutTurn;
@@ -147,8 +147,8 @@ impl Execution<'_> {
         };
         let replacements: Vec<String> =
             (0..previous.instances.len().max(1)).map(|_| format!("ins_{}", ulid::Ulid::new())).collect();
-        let serving =
-            self.platform.rollback(&self.target, &previous.spec, &previous.instances, &replacements, &retire).await?;
+        let spec = self.orch.secrets.reveal(&previous.spec).map_err(|e| PlatformError::new(e.to_string()))?;
+        let serving = self.platform.rollback(&self.target, &spec, &previous.instances, &replacements, &retire).await?;
         Ok(Some((previous.clone(), serving)))
     }
 

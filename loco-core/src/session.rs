@@ -1,0 +1,136 @@
+//! [`Session`]: the engine as one network caller may use it. With an [`Identity`] (a valid API
+//! token), every operation checks the role it needs — any grant reads, `requester` creates,
+//! `approver` reviews, `deployer` runs, `admin` administers, each optionally limited to an
+//! environment — and the caller acts as the token's subject: a `requester` or `actor` naming
+//! someone else is refused, so self-approval cannot be dodged with a made-up name. Without an
+//! identity (a server run with `--no-auth` on loopback) names are taken as given.
+//!
+//! Either way a rollout plan from the network may not carry a command, a working directory or a
+//! command probe: it names a registered service instead.
+//!
+//! Checks run in this order: a caller holding the role nowhere is refused first (403); then the
+//! input (400), the deployment (404), the role in the deployment's environment (403), and the
+//! lifecycle rules (403/409).
+
+use loco_types::identity::{Identity, Role};
+use loco_types::lifecycle::{self, Action, ActionInput, same_person};
+use loco_types::model::{Deployment, NewDeployment};
+use loco_types::plan::RolloutPlan;
+use loco_types::rollout::Rollout;
+use loco_types::{Error, Result};
+
+use crate::engine::Engine;
+
+/// The engine for one network caller; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Session {
+    engine: Engine,
+    identity: Option<Identity>,
+}
+
+/// The role a lifecycle action needs.
+pub fn role_for(action: Action) -> Role {
+    if action.is_review() { Role::Approver } else { Role::Deployer }
+}
+
+impl Engine {
+    /// This engine as `identity` may use it over the network (`None`: unauthenticated mode).
+    pub fn session(&self, identity: Option<Identity>) -> Session {
+        Session { engine: self.clone(), identity }
+    }
+}
+
+impl Session {
+    /// Who is calling, when the server authenticates.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Refuses a caller that holds `role` in no environment at all.
+    pub fn require_somewhere(&self, role: Role) -> Result<()> {
+        match &self.identity {
+            Some(identity) if !identity.grants.iter().any(|g| g.role == role || g.role == Role::Admin) => {
+                if role == Role::Viewer && !identity.grants.is_empty() {
+                    return Ok(());
+                }
+                Err(Error::permission_denied(&identity.subject, role, None))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a caller that lacks `role` for `environment` (`None`: not tied to one).
+    pub fn require(&self, role: Role, environment: Option<&str>) -> Result<()> {
+        self.identity.as_ref().map_or(Ok(()), |identity| identity.require(role, environment))
+    }
+
+    /// The name the caller acts under: the token's subject. A `given` name that is blank takes
+    /// it; one naming someone else is refused on `field`.
+    fn bind(&self, given: &mut String, field: &str) -> Result<()> {
+        let Some(identity) = &self.identity else { return Ok(()) };
+        if given.trim().is_empty() {
+            given.clone_from(&identity.subject);
+            Ok(())
+        } else if same_person(given, &identity.subject) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                field,
+                format!("is '{given}' but the token acts as '{}'; leave it out", identity.subject),
+            ))
+        }
+    }
+
+    /// Creates a deployment requested by the caller.
+    pub async fn create(&self, mut new: NewDeployment, idempotency_key: Option<&str>) -> Result<Deployment> {
+        self.require_somewhere(Role::Requester)?;
+        self.bind(&mut new.requester, "requester")?;
+        lifecycle::validate_new(&new)?;
+        self.require(Role::Requester, Some(&new.environment))?;
+        self.engine.create(new, idempotency_key).await
+    }
+
+    /// Applies a lifecycle action as the caller.
+    pub async fn apply(&self, id: &str, action: Action, mut input: ActionInput) -> Result<Deployment> {
+        let role = role_for(action);
+        self.require_somewhere(role)?;
+        self.bind(&mut input.actor, "actor")?;
+        lifecycle::validate_action(action, &input)?;
+        let deployment = self.engine.get(id).await?;
+        self.require(role, Some(&deployment.environment))?;
+        self.engine.apply(id, action, input).await
+    }
+
+    /// Starts a rollout as the caller; the plan must name a registered service, not a command.
+    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, mut actor: String) -> Result<Rollout> {
+        self.require_somewhere(Role::Deployer)?;
+        self.bind(&mut actor, "actor")?;
+        plan.validate()?;
+        plan.check_remote()?;
+        let deployment = self.engine.get(id).await?;
+        self.require(Role::Deployer, Some(&deployment.environment))?;
+        self.engine.start_rollout(id, plan, &actor).await
+    }
+
+    /// Continues a paused rollout as the caller.
+    pub async fn override_rollout(&self, id: &str, mut input: ActionInput) -> Result<Rollout> {
+        self.require_somewhere(Role::Deployer)?;
+        self.bind(&mut input.actor, "actor")?;
+        lifecycle::validate_action(Action::Rollback, &input)?;
+        let deployment = self.engine.get(id).await?;
+        self.require(Role::Deployer, Some(&deployment.environment))?;
+        self.engine.override_rollout(id, &input.actor, input.note.as_deref().unwrap_or_default()).await
+    }
+
+    /// The engine itself, for reads, once the caller may read (any grant).
+    pub fn reader(&self) -> Result<&Engine> {
+        self.require_somewhere(Role::Viewer)?;
+        Ok(&self.engine)
+    }
+
+    /// The engine itself, for administration, once the caller is an unscoped admin.
+    pub fn admin(&self) -> Result<&Engine> {
+        self.require(Role::Admin, None)?;
+        Ok(&self.engine)
+    }
+}
