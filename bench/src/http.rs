@@ -100,7 +100,13 @@ pub fn run(dir: &Path, setup: &Setup<'_>, scale: HttpScale, p2_rate: Option<f64>
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let mut cmd = Command::new(bin);
-            cmd.arg("serve").arg("--db").arg(dir.join("http-loco.db")).arg("--addr").arg(addr.to_string());
+            // Without authentication, like the plain-HTTP peer it is compared with.
+            cmd.arg("serve")
+                .arg("--no-auth")
+                .arg("--db")
+                .arg(dir.join("http-loco.db"))
+                .arg("--addr")
+                .arg(addr.to_string());
             let server = start_polling(&mut cmd, addr, &log)?;
             let load = load(addr, scale).map_err(|e| with_log(e, &log))?;
             drop(server);

@@ -17,9 +17,13 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use loco_core::identity::Token;
+use loco_core::service::ServiceDefinition;
+
 use crate::wire::{
-    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, Event, EventList, ListParams,
-    LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, StartRollout,
+    ActionRequest, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage, ErrorBody,
+    Event, EventList, ListParams, LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, ServiceList, StartRollout,
+    TokenList, WhoAmI,
 };
 
 /// Why a request failed.
@@ -248,6 +252,56 @@ impl Client {
     /// `GET /api/v1/audit/verify`.
     pub async fn verify_audit(&self) -> Result<AuditReport, ClientError> {
         self.send(self.request(Method::GET, "/api/v1/audit/verify")).await
+    }
+
+    /// `POST /api/v1/tokens`.
+    pub async fn create_token(&self, body: &CreateToken) -> Result<CreatedToken, ClientError> {
+        self.post("/api/v1/tokens", body).await
+    }
+
+    /// `GET /api/v1/tokens`.
+    pub async fn tokens(&self) -> Result<TokenList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/tokens")).await
+    }
+
+    /// `POST /api/v1/tokens/{id}/revoke`.
+    pub async fn revoke_token(&self, id: &str) -> Result<Token, ClientError> {
+        self.post(&format!("/api/v1/tokens/{}/revoke", encode_segment(id)), &serde_json::json!({})).await
+    }
+
+    /// `GET /api/v1/services`.
+    pub async fn services(&self) -> Result<ServiceList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/services")).await
+    }
+
+    /// `PUT /api/v1/services/{name}`.
+    pub async fn put_service(&self, definition: &ServiceDefinition) -> Result<ServiceDefinition, ClientError> {
+        let path = format!("/api/v1/services/{}", encode_segment(&definition.name));
+        self.send(self.request(Method::PUT, &path).json(definition)).await
+    }
+
+    /// `DELETE /api/v1/services/{name}`.
+    pub async fn remove_service(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/services/{}", encode_segment(name));
+        let response = self
+            .request(Method::DELETE, &path)
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => ClientError::Api { status, body },
+            Err(_) => ClientError::Unexpected { status, detail: String::from_utf8_lossy(&bytes).into_owned() },
+        })
+    }
+
+    /// `GET /api/v1/whoami`.
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/whoami")).await
     }
 }
 

@@ -183,6 +183,88 @@ impl ReleaseParams {
     }
 }
 
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// What the token is for (`ci`, `alice's laptop`).
+    #[schema(example = "ci")]
+    pub name: String,
+    /// Who it acts as: the actor of everything done with it.
+    #[schema(example = "ci-bot")]
+    pub subject: String,
+    /// Roles, each optionally for one environment: `viewer`, `requester`, `approver:production`,
+    /// `deployer:staging`, `admin`.
+    #[schema(example = json!(["deployer:staging"]))]
+    pub grants: Vec<String>,
+    /// When it stops working (RFC 3339); absent for never.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<loco_core::Timestamp>,
+}
+
+impl CreateToken {
+    /// The core request; each bad grant is named by its index (`grants[1]`).
+    pub fn into_new(self) -> loco_core::Result<loco_core::identity::NewToken> {
+        let mut details = Vec::new();
+        let mut grants = Vec::new();
+        for (i, text) in self.grants.iter().enumerate() {
+            match loco_core::identity::Grant::parse(text) {
+                Ok(grant) => grants.push(grant),
+                Err(e) => {
+                    details.extend(e.details().iter().map(|d| FieldError::new(format!("grants[{i}]"), &d.message)));
+                }
+            }
+        }
+        if !details.is_empty() {
+            return Err(loco_core::Error::Validation { details });
+        }
+        Ok(loco_core::identity::NewToken {
+            name: self.name,
+            subject: self.subject,
+            grants,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// `POST /api/v1/tokens`: the new token and its secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    /// The token as it is listed from now on.
+    #[schema(value_type = refs::Token)]
+    pub token: loco_core::identity::Token,
+    /// The secret to send as `Authorization: Bearer <secret>`; only its hash is kept.
+    pub secret: String,
+}
+
+/// `GET /api/v1/tokens`: every token, newest first (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenList {
+    /// The tokens.
+    #[schema(value_type = Vec<refs::Token>)]
+    pub items: Vec<loco_core::identity::Token>,
+}
+
+/// `GET /api/v1/services`: every registered service, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceList {
+    /// The services.
+    #[schema(value_type = Vec<refs::ServiceDefinition>)]
+    pub items: Vec<loco_core::service::ServiceDefinition>,
+}
+
+/// `GET /api/v1/whoami`: who the request's token acts as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    /// The token's subject; null when the server runs without authentication.
+    pub subject: Option<String>,
+    /// Its grants (`approver:production`); empty without authentication.
+    pub grants: Vec<String>,
+    /// The token's id; null without authentication.
+    pub token_id: Option<String>,
+}
+
 /// Every error response: `{"error": {"code", "message", "details"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {

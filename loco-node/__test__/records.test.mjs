@@ -85,11 +85,19 @@ test('a rollout is camelCase except its plan and its releases spec, which stay s
   assert.deepEqual(Object.keys(rollout.plan.health).sort(), Object.keys(defs.HealthSpec.properties).sort())
   assert.equal(rollout.plan.health.backoff_initial_seconds, 0.05)
   assert.equal(rollout.plan.analysis, null)
-  assert.deepEqual(rollout.previous.spec, { version: 'v1', command: plan('v1').release.command, env: {}, image: null })
+  assert.deepEqual(rollout.previous.spec, {
+    version: 'v1',
+    command: plan('v1').release.command,
+    env: {},
+    image: null,
+    secret_env: {},
+    service: null,
+    working_dir: null,
+  })
 
   const [release] = await engine.releases(service, 'staging', 1)
   assert.deepEqual(Object.keys(release), keys('Release'))
-  assert.deepEqual(Object.keys(release.spec).sort(), ['command', 'env', 'image', 'version'])
+  assert.deepEqual(Object.keys(release.spec).sort(), Object.keys(defs.ReleaseSpec.properties).sort())
   const steps = (await engine.events(rollout.deploymentId)).filter((e) => e.kind === 'step_progress')
   assert.ok(steps.length > 0)
   for (const { data } of steps) {

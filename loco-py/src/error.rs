@@ -82,6 +82,31 @@ create_exception!(
      (`rollback_failed`)."
 );
 
+create_exception!(
+    loco,
+    UnauthenticatedError,
+    LocoError,
+    "No valid credentials: a missing, bad, expired or revoked token (`unauthenticated`)."
+);
+create_exception!(
+    loco,
+    PermissionDeniedError,
+    LocoError,
+    "The identity lacks the role the operation needs; `role` names it (`permission_denied`)."
+);
+create_exception!(
+    loco,
+    UnsupportedMediaTypeError,
+    LocoError,
+    "A request body was not declared as JSON (`unsupported_media_type`)."
+);
+create_exception!(
+    loco,
+    RateLimitedError,
+    LocoError,
+    "Too many requests; retry after `retry_after_seconds` (`rate_limited`)."
+);
+
 /// The exception class of each error code.
 fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
     match code {
@@ -97,6 +122,10 @@ fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         ErrorCode::RolloutNotPaused => py.get_type::<RolloutNotPausedError>(),
         ErrorCode::PlatformError => py.get_type::<PlatformError>(),
         ErrorCode::RollbackFailed => py.get_type::<RollbackFailedError>(),
+        ErrorCode::Unauthenticated => py.get_type::<UnauthenticatedError>(),
+        ErrorCode::PermissionDenied => py.get_type::<PermissionDeniedError>(),
+        ErrorCode::UnsupportedMediaType => py.get_type::<UnsupportedMediaTypeError>(),
+        ErrorCode::RateLimited => py.get_type::<RateLimitedError>(),
     }
 }
 

@@ -7,9 +7,13 @@ use serde_json::value::RawValue;
 
 use crate::cli::exit::CliError;
 use crate::client::Client;
+use loco_core::identity::Token;
+use loco_core::service::ServiceDefinition;
+
 use crate::wire::{
-    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, Event, ListParams, LogLine, ReleaseList,
-    ReleaseParams, Rollout, RolloutList, StartRollout,
+    ActionRequest, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage, Event,
+    ListParams, LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, ServiceList, StartRollout, TokenList,
+    WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -214,6 +218,65 @@ impl Backend {
             Backend::Local(_) => Err(CliError::Usage(
                 "logs needs --server: instance output is held by the process running the instance".to_owned(),
             )),
+        }
+    }
+
+    /// Creates an API token (on a database file, created by `cli`).
+    pub async fn create_token(&self, body: CreateToken) -> Result<CreatedToken, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.create_token(&body).await?),
+            Backend::Local(engine) => {
+                let (token, secret) = engine.create_token(body.into_new()?, "cli").await?;
+                Ok(CreatedToken { token, secret })
+            }
+        }
+    }
+
+    /// Every API token, newest first.
+    pub async fn tokens(&self) -> Result<TokenList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.tokens().await?),
+            Backend::Local(engine) => Ok(TokenList { items: engine.tokens().await? }),
+        }
+    }
+
+    /// Revokes an API token.
+    pub async fn revoke_token(&self, id: &str) -> Result<Token, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.revoke_token(id).await?),
+            Backend::Local(engine) => Ok(engine.revoke_token(id).await?),
+        }
+    }
+
+    /// Every registered service.
+    pub async fn services(&self) -> Result<ServiceList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.services().await?),
+            Backend::Local(engine) => Ok(ServiceList { items: engine.services().await? }),
+        }
+    }
+
+    /// Registers (or replaces) a service.
+    pub async fn put_service(&self, definition: ServiceDefinition) -> Result<ServiceDefinition, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_service(&definition).await?),
+            Backend::Local(engine) => Ok(engine.register_service(definition, "cli").await?),
+        }
+    }
+
+    /// Removes a registered service.
+    pub async fn remove_service(&self, name: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.remove_service(name).await?),
+            Backend::Local(engine) => Ok(engine.remove_service(name).await?),
+        }
+    }
+
+    /// Who the token acts as (on a database file: nobody in particular).
+    pub async fn whoami(&self) -> Result<WhoAmI, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.whoami().await?),
+            Backend::Local(_) => Ok(WhoAmI { subject: None, grants: Vec::new(), token_id: None }),
         }
     }
 

@@ -165,7 +165,7 @@ impl Demo {
                 version: label.to_owned(),
                 command: vec![self.python.clone(), self.script.clone()],
                 env: [("FAILURE_RATE".to_owned(), failure_rate.to_owned())].into(),
-                image: None,
+                ..ReleaseSpec::default()
             },
             instances,
             health: HealthSpec {

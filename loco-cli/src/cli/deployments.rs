@@ -145,7 +145,11 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Rollout(_)
         | Command::Rollouts(_)
         | Command::Releases(_)
-        | Command::Logs(_) => {
+        | Command::Logs(_)
+        | Command::Tokens(_)
+        | Command::Services(_)
+        | Command::Secrets(_)
+        | Command::Whoami => {
             Err(CliError::Internal("serve, demo and the rollout commands are not deployment commands".to_owned()))
         }
     }

@@ -54,6 +54,14 @@ pub mod code {
     /// Interrupted (Ctrl-C or SIGTERM) while running a rollout in this process: the engine was
     /// closed, and the rollout is suspended until the next engine on the database recovers it.
     pub const INTERRUPTED: u8 = 19;
+    /// `unauthenticated`: no token, or a bad, expired or revoked one.
+    pub const UNAUTHENTICATED: u8 = 20;
+    /// `permission_denied`: the token lacks the role.
+    pub const PERMISSION_DENIED: u8 = 21;
+    /// `unsupported_media_type`: a request body not sent as JSON.
+    pub const UNSUPPORTED_MEDIA_TYPE: u8 = 22;
+    /// `rate_limited`: too many requests; retry later.
+    pub const RATE_LIMITED: u8 = 23;
 }
 
 /// Everything a CLI command can fail with.
@@ -148,6 +156,10 @@ fn exit_code_of(error: ErrorCode) -> u8 {
         ErrorCode::PlatformError => code::PLATFORM,
         ErrorCode::RollbackFailed => code::ROLLBACK_FAILED,
         ErrorCode::RolloutNotPaused => code::ROLLOUT_NOT_PAUSED,
+        ErrorCode::Unauthenticated => code::UNAUTHENTICATED,
+        ErrorCode::PermissionDenied => code::PERMISSION_DENIED,
+        ErrorCode::UnsupportedMediaType => code::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::RateLimited => code::RATE_LIMITED,
     }
 }
 
@@ -201,7 +213,7 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), seen.len(), "{seen:?}");
         assert!(!seen.contains(&code::OK));
-        assert_eq!(*unique.last().unwrap(), code::INTERRUPTED, "new codes go at the end of the table");
+        assert_eq!(*unique.last().unwrap(), code::RATE_LIMITED, "new codes go at the end of the table");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 // Doc comments on clap items are the `--help` text, printed verbatim: no Markdown backticks there.
 #![allow(clippy::doc_markdown)]
 
+pub mod access;
 pub mod backend;
 pub mod demo;
 pub mod deployments;
@@ -140,6 +141,14 @@ pub enum Command {
     Releases(rollouts::ReleasesArgs),
     /// Follow one instance's output until it stops (needs --server).
     Logs(rollouts::LogsArgs),
+    /// Manage API tokens (admin): create, list, revoke.
+    Tokens(access::TokensArgs),
+    /// Manage the registry of services rollouts may run (admin): register, list, remove.
+    Services(access::ServicesArgs),
+    /// Manage the key that seals secrets: rotate-key (needs --db).
+    Secrets(access::SecretsArgs),
+    /// Show who the token (--token, LOCO_TOKEN) acts as, and its grants.
+    Whoami,
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -171,6 +180,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(&cli.connection, args).await,
         command @ (Command::Rollout(_) | Command::Rollouts(_) | Command::Releases(_) | Command::Logs(_)) => {
             rollouts::run(&cli.connection, command, output).await
+        }
+        command @ (Command::Tokens(_) | Command::Services(_) | Command::Secrets(_) | Command::Whoami) => {
+            access::run(&cli.connection, command, output).await
         }
         command => deployments::run(&cli.connection, command, output).await,
     }

@@ -56,6 +56,13 @@ pub struct ServeArgs {
     /// Most event streams (SSE) open at once; more are answered 429.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub max_streams: usize,
+    /// Requests per second each API token may make (bursts of twice that); 0 for no limit.
+    #[arg(long, default_value_t = 50.0, value_name = "PER_SECOND")]
+    pub rate_limit: f64,
+    /// Serve without authentication: anyone who reaches the port may do anything, under any name.
+    /// Only on a loopback address, for local experiments.
+    #[arg(long)]
+    pub no_auth: bool,
 }
 
 /// How log lines look.
@@ -104,12 +111,32 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
         }
     };
     let local = listener.local_addr().map_err(|e| CliError::Internal(e.to_string()))?;
+    if args.no_auth {
+        if !local.ip().is_loopback() {
+            let _ = engine.close().await;
+            return Err(CliError::Usage(format!(
+                "--no-auth is only allowed on a loopback address (127.0.0.1, ::1), not {local}"
+            )));
+        }
+        tracing::warn!("authentication is OFF: anyone who can reach {local} may do anything, under any name");
+        if args.log_format == LogFormat::Text {
+            eprintln!(
+                "loco: WARNING: serving WITHOUT authentication on {local}; any local process may act under any name"
+            );
+        }
+    }
     if !local.ip().is_loopback() && tls.is_none() && !args.insecure_plain_http {
         let _ = engine.close().await;
         return Err(CliError::Usage(format!(
             "{local} is reachable from other machines: serve HTTPS (--tls-cert FILE --tls-key FILE), or accept plain \
              HTTP with --insecure-plain-http"
         )));
+    }
+    if !args.no_auth
+        && let Err(e) = bootstrap_admin(&engine).await
+    {
+        let _ = engine.close().await;
+        return Err(e);
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %local, db = %db.display(), state_dir = %state_dir.display(), "listening");
@@ -128,11 +155,46 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         max_streams: args.max_streams.max(1),
         tls,
+        auth: !args.no_auth,
+        rate_limit: (args.rate_limit > 0.0)
+            .then_some(server::auth::RateLimit { per_second: args.rate_limit, burst: args.rate_limit * 2.0 }),
     };
     server::serve(listener, engine, config, signal).await.map_err(|e| match e {
         ServeError::Io(e) => CliError::Internal(format!("server failed: {e}")),
         ServeError::Engine(e) => CliError::from(e),
     })
+}
+
+/// Makes sure an administrator can get in: the token in `LOCO_ADMIN_TOKEN` is registered as an
+/// admin token when it is not known yet; without it, a database with no tokens at all gets a new
+/// admin token, printed once on stderr.
+async fn bootstrap_admin(engine: &loco_core::Engine) -> Result<(), CliError> {
+    use loco_core::identity::{Grant, NewToken, Role};
+    let admin = NewToken {
+        name: "bootstrap admin".to_owned(),
+        subject: "admin".to_owned(),
+        grants: vec![Grant { role: Role::Admin, environment: None }],
+        expires_at: None,
+    };
+    if let Ok(secret) = std::env::var("LOCO_ADMIN_TOKEN") {
+        if !engine.has_token(&secret).await? {
+            engine.create_token_with_secret(admin, "loco serve", secret.trim()).await?;
+            tracing::info!("registered LOCO_ADMIN_TOKEN as an admin token");
+        } else if engine.authenticate(&secret).await.is_err() {
+            tracing::warn!("LOCO_ADMIN_TOKEN names a revoked or expired token; it grants nothing");
+        }
+        return Ok(());
+    }
+    if engine.tokens().await?.is_empty() {
+        let (token, secret) = engine.create_token(admin, "loco serve").await?;
+        eprintln!(
+            "loco: no API tokens yet, so an admin token was created ({id}). It is shown ONCE; store it now:\n\n    \
+             {secret}\n\nUse it as LOCO_TOKEN for the CLI (or Authorization: Bearer over HTTP) and create narrower \
+             tokens with `loco tokens create`.\n",
+            id = token.id
+        );
+    }
+    Ok(())
 }
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives while the server is

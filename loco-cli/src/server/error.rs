@@ -30,20 +30,10 @@ pub enum ApiError {
         /// The header's value.
         host: String,
     },
-    /// A mutating request without `Content-Type: application/json`.
-    UnsupportedMediaType {
-        /// The content type it declared, if any.
-        content_type: Option<String>,
-    },
     /// The request ran longer than the server's limit; what it wrote stands.
     Timeout {
         /// The limit.
         seconds: f64,
-    },
-    /// Every stream slot is taken.
-    TooManyStreams {
-        /// The cap.
-        limit: usize,
     },
     /// A bug in the server (a handler panicked); nothing about the request was wrong.
     Internal {
@@ -64,7 +54,14 @@ impl From<Error> for ApiError {
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::Validation { .. } => StatusCode::BAD_REQUEST,
-        Error::NotFound { .. } | Error::RolloutNotFound { .. } => StatusCode::NOT_FOUND,
+        Error::NotFound { .. }
+        | Error::RolloutNotFound { .. }
+        | Error::TokenNotFound { .. }
+        | Error::ServiceNotFound { .. } => StatusCode::NOT_FOUND,
+        Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+        Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+        Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::InvalidTransition { .. }
         | Error::IdempotencyConflict { .. }
         | Error::RolloutConflict { .. }
@@ -95,23 +92,9 @@ impl ApiError {
                 StatusCode::MISDIRECTED_REQUEST,
                 plain("host_not_allowed", format!("this server does not answer to host '{host}'")),
             ),
-            ApiError::UnsupportedMediaType { content_type } => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                plain(
-                    "unsupported_media_type",
-                    format!(
-                        "a request body must be sent as Content-Type: application/json (got {})",
-                        content_type.as_deref().unwrap_or("none")
-                    ),
-                ),
-            ),
             ApiError::Timeout { seconds } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 plain("timeout", format!("the request took longer than {seconds} s; what it wrote stands")),
-            ),
-            ApiError::TooManyStreams { limit } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                plain("rate_limited", format!("all {limit} event streams are in use; retry later")),
             ),
             ApiError::Internal { message } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, plain("internal_error", message.clone()))
@@ -130,9 +113,16 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(code = %body.error.code, message = %body.error.message, "request failed");
         }
+        let retry_after = match &self {
+            ApiError::Core(Error::RateLimited { retry_after_seconds }) => Some(*retry_after_seconds),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -170,6 +160,12 @@ mod tests {
             (Error::RolloutNotPaused { id: "d".into(), state: loco_core::rollout::RolloutState::Running }, 409),
             (Error::Platform { platform: "local".into(), message: "m".into() }, 502),
             (Error::RollbackFailed { id: "d".into(), message: "m".into() }, 500),
+            (Error::Unauthenticated { reason: "r".into() }, 401),
+            (Error::permission_denied("a", loco_core::identity::Role::Admin, None), 403),
+            (Error::UnsupportedMediaType { content_type: None }, 415),
+            (Error::RateLimited { retry_after_seconds: 2 }, 429),
+            (Error::TokenNotFound { id: "t".into() }, 404),
+            (Error::ServiceNotFound { name: "s".into() }, 404),
         ];
         for (error, status) in cases {
             let (got, body) = ApiError::Core(error.clone()).parts();

@@ -65,16 +65,19 @@ pub async fn check_host(State(state): State<Arc<AppState>>, request: Request, ne
     }
 }
 
-/// Refuses a mutating request that does not declare a JSON body (415).
+/// Refuses a request with a body (POST, PUT, PATCH) that does not declare it JSON (415): the
+/// content types a web page may send cross-origin without a preflight are exactly the ones
+/// refused. A DELETE carries no body and always needs a preflight cross-origin.
 pub async fn require_json(request: Request, next: Next) -> Response {
-    let mutating = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let mutating = matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH);
     if mutating {
         let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let is_json = content_type
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
         if !is_json {
-            return ApiError::UnsupportedMediaType { content_type: content_type.map(str::to_owned) }.into_response();
+            let error = loco_core::Error::UnsupportedMediaType { content_type: content_type.map(str::to_owned) };
+            return ApiError::Core(error).into_response();
         }
     }
     next.run(request).await

@@ -16,6 +16,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::server::AppState;
+use crate::server::auth::Caller;
+use crate::server::error::ApiError;
 
 /// The route label of requests that matched no route, so unknown paths cannot grow the label set.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -113,10 +115,11 @@ pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: N
     responses((status = 200, description = "Metrics in OpenMetrics text format", body = String,
                content_type = "application/openmetrics-text"))
 )]
-pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<Arc<AppState>>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    state.engine.session(caller.0).reader()?;
     let mut text = String::new();
     state.http_metrics.encode_into(&mut text);
     state.engine.metrics().encode_into(&mut text);
     let _ = encode_eof(&mut text);
-    ([(CONTENT_TYPE, CONTENT_TYPE_OPENMETRICS)], text)
+    Ok(([(CONTENT_TYPE, CONTENT_TYPE_OPENMETRICS)], text))
 }

@@ -12,6 +12,8 @@
 //! # }
 //! ```
 
+pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod guard;
@@ -56,6 +58,11 @@ pub struct ServerConfig {
     pub max_streams: usize,
     /// Serve HTTPS with this configuration instead of plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Require an API token on every request but `/healthz` and `/openapi.json` (default true;
+    /// `false` only for local experiments: callers then act under whatever names they send).
+    pub auth: bool,
+    /// Each identity's request budget (default 50/s, bursts of 100); `None` for no limit.
+    pub rate_limit: Option<auth::RateLimit>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +74,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_streams: 256,
             tls: None,
+            auth: true,
+            rate_limit: Some(auth::RateLimit::default()),
         }
     }
 }
@@ -84,6 +93,8 @@ pub struct AppState {
     pub config: ServerConfig,
     /// One permit per open event stream.
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// Each identity's request budget.
+    pub budgets: auth::Budgets,
 }
 
 /// Why [`serve`] stopped with an error.
@@ -113,6 +124,7 @@ pub enum ServeError {
         (name = "rollouts", description = "Run approved deployments on a platform step by step, with canary \
                                            analysis, and follow their progress, releases and instance output"),
         (name = "operations", description = "Health, metrics, audit and this document"),
+        (name = "access", description = "API tokens, the service registry and who you are (admin, except whoami)"),
     )
 )]
 struct ApiDoc;
@@ -140,6 +152,11 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(routes::healthz))
         .routes(routes!(metrics::metrics))
         .routes(routes!(routes::openapi_json))
+        .routes(routes!(admin::create_token, admin::list_tokens))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::list_services))
+        .routes(routes!(admin::put_service, admin::remove_service))
+        .routes(routes!(admin::whoami))
 }
 
 /// The OpenAPI document of this server: paths from the handlers' annotations, record schemas from
@@ -156,7 +173,14 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
     // Serializing a JSON value cannot fail.
     let doc = routes::OpenApiJson(Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default()));
     let streams = Arc::new(tokio::sync::Semaphore::new(config.max_streams));
-    let state = Arc::new(AppState { engine, http_metrics: HttpMetrics::default(), shutdown, config, streams });
+    let state = Arc::new(AppState {
+        engine,
+        http_metrics: HttpMetrics::default(),
+        shutdown,
+        config,
+        streams,
+        budgets: auth::Budgets::default(),
+    });
     router
         // Only matched routes demand JSON: an unknown path or method still gets its 404 or 405.
         .route_layer(middleware::from_fn(guard::require_json))
@@ -165,6 +189,7 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
         .layer(Extension(doc))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), guard::time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check_host))
         .layer(middleware::from_fn(request_log::log_requests))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))

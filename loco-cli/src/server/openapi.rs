@@ -44,6 +44,8 @@ pub mod refs {
         Release => "Release",
         FieldError => "FieldError",
         LogLine => "LogLine",
+        Token => "Token",
+        ServiceDefinition => "ServiceDefinition",
     );
 }
 

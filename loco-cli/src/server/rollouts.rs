@@ -16,6 +16,7 @@ use loco_core::Error;
 use loco_core::rollout::RolloutPlan;
 
 use crate::server::AppState;
+use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, release_params, rollouts_params};
 use crate::server::openapi::refs;
@@ -66,11 +67,12 @@ impl<S: Send + Sync> FromRequestParts<S> for InstancePath {
 )]
 pub async fn start_rollout(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     DeploymentId(id): DeploymentId,
     JsonBody(body): JsonBody<StartRollout>,
 ) -> Result<(StatusCode, Json<Rollout>), ApiError> {
     let plan = RolloutPlan::from_json(body.plan_json())?;
-    let rollout = state.engine.start_rollout(&id, plan, body.actor()).await?;
+    let rollout = state.engine.session(caller.0).start_rollout(&id, plan, body.actor().to_owned()).await?;
     Ok((StatusCode::ACCEPTED, Json(rollout)))
 }
 
@@ -88,9 +90,10 @@ pub async fn start_rollout(
 )]
 pub async fn get_rollout(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     DeploymentId(id): DeploymentId,
 ) -> Result<Json<Rollout>, ApiError> {
-    Ok(Json(state.engine.rollout(&id).await?))
+    Ok(Json(state.engine.session(caller.0).reader()?.rollout(&id).await?))
 }
 
 /// Continue a rollout paused by its analysis (actor and note required).
@@ -111,12 +114,11 @@ pub async fn get_rollout(
 )]
 pub async fn override_rollout(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     DeploymentId(id): DeploymentId,
     JsonBody(body): JsonBody<ActionRequest>,
 ) -> Result<Json<Rollout>, ApiError> {
-    let input = body;
-    let note = input.note.as_deref().unwrap_or_default();
-    Ok(Json(state.engine.override_rollout(&id, &input.actor, note).await?))
+    Ok(Json(state.engine.session(caller.0).override_rollout(&id, body).await?))
 }
 
 /// Every rollout, or only the active ones.
@@ -133,10 +135,11 @@ pub async fn override_rollout(
 )]
 pub async fn list_rollouts(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<RolloutList>, ApiError> {
     let active_only = rollouts_params(query.as_deref())?.active_only()?;
-    let rollouts = state.engine.rollouts(active_only).await?;
+    let rollouts = state.engine.session(caller.0).reader()?.rollouts(active_only).await?;
     Ok(Json(RolloutList { items: rollouts }))
 }
 
@@ -156,11 +159,12 @@ pub async fn list_rollouts(
 )]
 pub async fn list_releases(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<ReleaseList>, ApiError> {
     let params = release_params(query.as_deref())?;
     let (service, environment, limit) = params.parts()?;
-    let releases = state.engine.releases(service, environment, limit).await?;
+    let releases = state.engine.session(caller.0).reader()?.releases(service, environment, limit).await?;
     Ok(Json(ReleaseList { items: releases }))
 }
 
@@ -183,8 +187,10 @@ pub async fn list_releases(
 )]
 pub async fn instance_logs(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     path: InstancePath,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    state.engine.session(caller.0).reader()?;
     let slot = stream_slot(&state)?;
     let lines = state.engine.follow_logs(&path.id, &path.instance_id).await?;
     let mut shutdown = state.shutdown.clone();

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use loco_core::{Action, Error};
 
 use crate::server::AppState;
+use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, list_params};
 use crate::server::openapi::refs;
@@ -57,6 +58,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DeploymentId {
 )]
 pub async fn create_deployment(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateDeployment>,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
@@ -67,7 +69,7 @@ pub async fn create_deployment(
             })?),
             None => None,
         };
-    let deployment = state.engine.create(body, key).await?;
+    let deployment = state.engine.session(caller.0).create(body, key).await?;
     Ok((StatusCode::CREATED, Json(deployment)))
 }
 
@@ -86,10 +88,11 @@ pub async fn create_deployment(
 )]
 pub async fn list_deployments(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<DeploymentPage>, ApiError> {
     let query = list_params(query.as_deref())?.into_query()?;
-    let page = state.engine.list(&query).await?;
+    let page = state.engine.session(caller.0).reader()?.list(&query).await?;
     Ok(Json(page))
 }
 
@@ -107,9 +110,10 @@ pub async fn list_deployments(
 )]
 pub async fn get_deployment(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     DeploymentId(id): DeploymentId,
 ) -> Result<Json<Deployment>, ApiError> {
-    Ok(Json(state.engine.get(&id).await?))
+    Ok(Json(state.engine.session(caller.0).reader()?.get(&id).await?))
 }
 
 /// Every event of one deployment, oldest first.
@@ -126,14 +130,21 @@ pub async fn get_deployment(
 )]
 pub async fn deployment_events(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     DeploymentId(id): DeploymentId,
 ) -> Result<Json<EventList>, ApiError> {
-    let events = state.engine.events(&id).await?;
+    let events = state.engine.session(caller.0).reader()?.events(&id).await?;
     Ok(Json(EventList { items: events }))
 }
 
-async fn act(state: &AppState, id: &str, action: Action, body: ActionRequest) -> Result<Json<Deployment>, ApiError> {
-    Ok(Json(state.engine.apply(id, action, body).await?))
+async fn act(
+    state: &AppState,
+    caller: Caller,
+    id: &str,
+    action: Action,
+    body: ActionRequest,
+) -> Result<Json<Deployment>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).apply(id, action, body).await?))
 }
 
 /// Declares one documented handler per lifecycle action; they differ only in the action.
@@ -161,10 +172,11 @@ macro_rules! action_route {
         )]
         pub async fn $name(
             State(state): State<Arc<AppState>>,
+            caller: Caller,
             DeploymentId(id): DeploymentId,
             JsonBody(body): JsonBody<ActionRequest>,
         ) -> Result<Json<Deployment>, ApiError> {
-            act(&state, &id, $action, body).await
+            act(&state, caller, &id, $action, body).await
         }
     };
 }
@@ -225,8 +237,8 @@ action_route!(
         (status = 500, description = "`storage_error`", body = ErrorBody),
     )
 )]
-pub async fn verify_audit(State(state): State<Arc<AppState>>) -> Result<Json<AuditReport>, ApiError> {
-    Ok(Json(state.engine.verify_audit().await?))
+pub async fn verify_audit(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<AuditReport>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).reader()?.verify_audit().await?))
 }
 
 /// Liveness: answers while the server runs.

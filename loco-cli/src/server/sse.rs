@@ -13,6 +13,7 @@ use loco_core::{Error, EventSubscription};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::server::AppState;
+use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::stream_params;
 use crate::server::openapi::refs;
@@ -42,7 +43,7 @@ fn resume_point(headers: &HeaderMap, params: &StreamParams) -> Result<Option<i64
 /// One of the server's stream slots, held for as long as the stream is open; `rate_limited`
 /// (429) when every slot is taken.
 pub fn stream_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
-    state.streams.clone().try_acquire_owned().map_err(|_| ApiError::TooManyStreams { limit: state.config.max_streams })
+    state.streams.clone().try_acquire_owned().map_err(|_| ApiError::Core(Error::RateLimited { retry_after_seconds: 1 }))
 }
 
 /// `stream`, keeping `slot` until the stream is dropped (the client went away or it ended).
@@ -124,9 +125,11 @@ pub(crate) fn keep_alive(state: &AppState) -> KeepAlive {
 )]
 pub async fn all_events(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    state.engine.session(caller.0).reader()?;
     let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
     let slot = stream_slot(&state)?;
     let subscription = subscribe(&state, after);
@@ -152,10 +155,12 @@ pub async fn all_events(
 )]
 pub async fn deployment_events(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     DeploymentId(id): DeploymentId,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    state.engine.session(caller.0).reader()?;
     let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
     let slot = stream_slot(&state)?;
     // Subscribe before the existence check so nothing committed in between is missed.

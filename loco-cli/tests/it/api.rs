@@ -420,7 +420,7 @@ async fn storage_failure_is_500_storage_error() {
     let dir = tempfile::tempdir().unwrap();
     let engine = loco_core::Engine::open(dir.path().join("loco.db")).await.unwrap();
     let (_closing_tx, closing) = tokio::sync::watch::channel(false);
-    let app = router(engine.clone(), ServerConfig::default(), closing);
+    let app = router(engine.clone(), ServerConfig { auth: false, ..ServerConfig::default() }, closing);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });

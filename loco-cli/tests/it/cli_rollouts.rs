@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{Run, loco, loco_fed};
 use crate::common::LocoProcess;
-use crate::rollout_support::{ServiceGuard, all_on, canary, immediate, plan, service_processes};
+use crate::rollout_support::{ServiceGuard, all_on, canary, demo_service_json, immediate, plan, service_processes};
 
 const ROLLOUT_FIELDS: [&str; 15] = [
     "deployment_id",
@@ -58,6 +58,13 @@ async fn approved(target: &[&str], service: &str, version: &str) -> String {
     id
 }
 
+/// Registers the demo service through the binary (`loco services register`).
+async fn register_demo(target: &[&str], dir: &Path) {
+    let file = write_plan(dir, "demo-service.json", &demo_service_json());
+    let run = loco(target, &["services", "register", &file]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
 /// A plan whose instance never passes its health check (so the rollout rolls back).
 fn unhealthy(version: &str) -> Value {
     let mut p = plan(version, immediate(), json!({"HEALTH_FAIL_AFTER": "0"}));
@@ -94,6 +101,7 @@ async fn rollout_commands_against_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = LocoProcess::start(&dir.path().join("served.db"));
     let target = ["--server", server.url.as_str()];
+    register_demo(&target, dir.path()).await;
     let v1 = approved(&target, SERVICE, "1.0.0").await;
     let v1_plan = write_plan(dir.path(), "v1.json", &plan("v1", immediate(), json!({})));
 
@@ -162,6 +170,7 @@ async fn rollout_commands_on_a_database_file_run_in_the_foreground() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cli.db");
     let target = ["--db", db.to_str().unwrap()];
+    register_demo(&target, dir.path()).await;
     let v1 = approved(&target, SERVICE, "1.0.0").await;
 
     // The plan from stdin; the rollout runs in the command, which prints its progress.
@@ -215,6 +224,7 @@ async fn ctrl_c_suspends_a_rollout_on_a_database_file_and_the_next_command_recov
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cli.db");
     let target = ["--db", db.to_str().unwrap()];
+    register_demo(&target, dir.path()).await;
     let v1 = approved(&target, SERVICE, "1.0.0").await;
     let v1_plan = write_plan(dir.path(), "v1.json", &plan("v1", immediate(), json!({})));
     assert_eq!(loco(&target, &["rollout", "start", &v1, "--plan", &v1_plan, "--actor", "ops"]).await.code, 0);

@@ -16,6 +16,11 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A server configuration without authentication, for tests of the API's behaviour.
+pub fn open_config() -> ServerConfig {
+    ServerConfig { auth: false, ..ServerConfig::default() }
+}
+
 /// A running in-process server on 127.0.0.1 (port chosen by the OS) over a temp database file.
 pub struct TestServer {
     /// Keeps the database directory alive.
@@ -29,9 +34,10 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server on a fresh database.
+    /// Starts a server on a fresh database, without authentication (callers act under the names
+    /// they send; the security tests start authenticated servers).
     pub async fn start() -> Self {
-        Self::start_with(ServerConfig::default()).await
+        Self::start_with(open_config()).await
     }
 
     /// Starts a server on a fresh database with the local platform registered (pidfiles in a
@@ -41,7 +47,8 @@ impl TestServer {
         let local = LocalPlatform::new(LocalOptions::new(dir.path().join("state"))).expect("local platform");
         let engine =
             Engine::builder().path(dir.path().join("loco.db")).platform(Arc::new(local)).open().await.expect("open");
-        Self::serve(dir, engine, ServerConfig::default()).await
+        engine.register_service(crate::rollout_support::demo_service(), "test").await.expect("register demo");
+        Self::serve(dir, engine, open_config()).await
     }
 
     /// Starts a server on a fresh database with the given config.
@@ -146,18 +153,32 @@ pub struct LocoProcess {
 }
 
 impl LocoProcess {
-    /// Starts `loco serve --db <db> --addr 127.0.0.1:0` and waits for its "listening" line.
+    /// Starts `loco serve --no-auth --db <db> --addr 127.0.0.1:0` and waits for its "listening"
+    /// line.
     pub fn start(db: &Path) -> Self {
         Self::start_with(db, &[], Stdio::inherit(), "warn")
     }
 
     /// Like [`LocoProcess::start`] with extra `serve` flags, a stderr destination and a log filter.
     pub fn start_with(db: &Path, flags: &[&str], stderr: Stdio, log_filter: &str) -> Self {
+        let mut all = vec!["--no-auth"];
+        all.extend_from_slice(flags);
+        Self::spawn(db, &all, &[], stderr, log_filter)
+    }
+
+    /// `loco serve` exactly as a user starts it (authentication on), with `flags` and `env`.
+    pub fn start_secured(db: &Path, flags: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Self {
+        Self::spawn(db, flags, env, stderr, "warn")
+    }
+
+    fn spawn(db: &Path, flags: &[&str], env: &[(&str, &str)], stderr: Stdio, log_filter: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_loco"))
             .args(["serve", "--addr", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(flags)
             .env("RUST_LOG", log_filter)
+            .env_remove("LOCO_ADMIN_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -9,7 +9,7 @@ use loco_cli::server::{ServerConfig, tls};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{TestServer, decode, request};
+use crate::common::{TestServer, decode, open_config, request};
 
 #[tokio::test]
 async fn a_foreign_host_header_is_refused_before_anything_runs() {
@@ -68,7 +68,7 @@ async fn a_body_that_is_not_declared_json_is_refused() {
 
 #[tokio::test]
 async fn streams_beyond_the_cap_are_told_to_retry() {
-    let server = TestServer::start_with(ServerConfig { max_streams: 2, ..ServerConfig::default() }).await;
+    let server = TestServer::start_with(ServerConfig { max_streams: 2, ..open_config() }).await;
     let mut open = Vec::new();
     for _ in 0..2 {
         let response = server.http.get(server.at("/api/v1/events")).send().await.unwrap();
@@ -104,8 +104,7 @@ async fn https_serves_clients_that_trust_its_certificate() {
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    let config =
-        ServerConfig { tls: Some(tls::server_config(&cert_path, &key_path).unwrap()), ..ServerConfig::default() };
+    let config = ServerConfig { tls: Some(tls::server_config(&cert_path, &key_path).unwrap()), ..open_config() };
     let server = TestServer::start_with(config).await;
     let https = server.url.replacen("http://", "https://", 1);
 

@@ -14,4 +14,5 @@ mod openapi;
 mod recovery;
 mod rollout_support;
 mod rollouts;
+mod security;
 mod sse;

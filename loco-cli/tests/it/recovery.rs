@@ -16,6 +16,7 @@ async fn a_server_killed_mid_canary_rolls_it_back_when_it_starts_again() {
     let db = dir.path().join("loco.db");
     let mut first = LocoProcess::start(&db);
     let api = Api::at(&first.url);
+    api.register_demo().await;
 
     let v1 = api.approved(SERVICE, "1.0.0").await;
     api.start(&v1, &plan("v1", immediate(), json!({}))).await;

@@ -19,12 +19,23 @@ pub const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-ser
 /// hanging it, never an assertion about speed.
 const ROLLOUT_PATIENCE: Duration = Duration::from_secs(180);
 
-/// A plan running the demo service as `version` with `strategy` and extra `env`, one instance,
-/// an HTTP health probe and quick retries.
+/// The demo service as an admin registers it: plans over HTTP name it instead of a command.
+pub fn demo_service() -> loco_core::service::ServiceDefinition {
+    loco_core::service::ServiceDefinition::from_json(&demo_service_json().to_string()).expect("demo service")
+}
+
+/// [`demo_service`] as JSON.
+pub fn demo_service_json() -> Value {
+    json!({"name": "demo", "command": ["python3", APP],
+           "allowed_env": ["VERSION", "FAILURE_RATE", "LATENCY_MS", "HEALTH_FAIL_AFTER"]})
+}
+
+/// A plan running the registered demo service as `version` with `strategy` and extra `env`, one
+/// instance, an HTTP health probe and quick retries.
 pub fn plan(version: &str, strategy: Value, env: Value) -> Value {
     let mut plan = json!({
         "platform": "local",
-        "release": {"version": version, "command": ["python3", APP]},
+        "release": {"version": version, "service": "demo"},
         "instances": 1,
         "health": {
             "probes": [{"type": "http", "path": "/health"}],
@@ -68,6 +79,14 @@ impl Api {
     /// The API at `url` (a `loco serve` child).
     pub fn at(url: &str) -> Self {
         Self { http: reqwest::Client::builder().tcp_nodelay(true).build().expect("client"), url: url.to_owned() }
+    }
+
+    /// Registers the demo service (as an admin would) so plans can name it.
+    pub async fn register_demo(&self) {
+        let response =
+            self.http.put(format!("{}/api/v1/services/demo", self.url)).json(&demo_service_json()).send().await;
+        let (status, body) = decode(response.expect("PUT")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// GET `path`: status and JSON body.

@@ -98,7 +98,7 @@ async fn stream_input_errors_come_before_existence() {
 
 #[tokio::test]
 async fn idle_streams_send_keep_alive_comments() {
-    let config = ServerConfig { sse_keep_alive: Duration::from_millis(50), ..ServerConfig::default() };
+    let config = ServerConfig { sse_keep_alive: Duration::from_millis(50), ..crate::common::open_config() };
     let server = TestServer::start_with(config).await;
     let mut stream = SseReader::open(&server, "/api/v1/events", None).await;
     let frame = stream.next().await.expect("open");

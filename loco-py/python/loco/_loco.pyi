@@ -19,6 +19,7 @@ from ._types import (
     LogLine,
     Page,
     Release,
+    Role,
     Rollout,
     RolloutPlanDict,
     RolloutState,
@@ -46,6 +47,10 @@ __all__ = [
     "PayloadTooLargeError",
     "PlatformError",
     "RollbackFailedError",
+    "UnauthenticatedError",
+    "PermissionDeniedError",
+    "UnsupportedMediaTypeError",
+    "RateLimitedError",
     "RolloutConflictError",
     "RolloutInProgressError",
     "RolloutNotPausedError",
@@ -302,3 +307,23 @@ class RollbackFailedError(LocoError):
     (``rollback_failed``)."""
 
     deployment_id: str
+
+class UnauthenticatedError(LocoError):
+    """No valid credentials: a missing, bad, expired or revoked token (``unauthenticated``)."""
+
+class PermissionDeniedError(LocoError):
+    """The identity lacks the role the operation needs; ``role`` names it (``permission_denied``)."""
+
+    subject: str
+    role: Role
+    environment: str
+
+class UnsupportedMediaTypeError(LocoError):
+    """A request body was not declared as JSON (``unsupported_media_type``)."""
+
+    content_type: str
+
+class RateLimitedError(LocoError):
+    """Too many requests; retry after ``retry_after_seconds`` (``rate_limited``)."""
+
+    retry_after_seconds: int

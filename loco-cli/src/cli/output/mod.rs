@@ -13,7 +13,7 @@ use crate::cli::exit::CliError;
 mod text;
 
 use crate::wire::{
-    AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList,
+    AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList, TokenList,
 };
 use text::{cell, table};
 
@@ -262,6 +262,38 @@ impl Output {
             return print_text(&(line + "\n"));
         }
         print_text(&format!("{:<6} {}\n", json_name(&l.stream), cell(&l.line)))
+    }
+
+    /// Any JSON-shaped result: pretty JSON (there is no table for it).
+    pub fn value<T: Serialize>(self, value: &T) -> Result<(), CliError> {
+        print_json(value)
+    }
+
+    /// One plain line of text.
+    pub fn line(self, text: &str) -> Result<(), CliError> {
+        print_text(&format!("{}\n", cell(text)))
+    }
+
+    /// API tokens as a table (JSON: the API's list).
+    pub fn tokens(self, list: &TokenList) -> Result<(), CliError> {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|t| {
+                let grants: Vec<String> = t.grants.iter().map(ToString::to_string).collect();
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(_), _) => "revoked".to_owned(),
+                    (None, Some(at)) if at <= loco_core::Timestamp::now() => "expired".to_owned(),
+                    (None, Some(at)) => format!("expires {at}"),
+                    (None, None) => "valid".to_owned(),
+                };
+                vec![t.id.clone(), cell(&t.name), cell(&t.subject), grants.join(","), state]
+            })
+            .collect();
+        print_text(&table(&["ID", "NAME", "SUBJECT", "GRANTS", "STATE"], &rows))
     }
 
     /// Reports a failure on stderr.
