@@ -224,3 +224,55 @@ async fn a_healthy_release_is_promoted_through_every_step() {
     assert!(monitored, "the monitoring window ran before success");
     engine.close().await.unwrap();
 }
+
+/// Sends one `GET /` every `every` through the proxy until dropped: a trickle of traffic.
+fn trickle(endpoint: &str, every: Duration) -> tokio::task::JoinHandle<()> {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let uri: hyper::Uri = format!("http://{endpoint}/").parse().unwrap();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            if let Ok(Ok(response)) = tokio::time::timeout(Duration::from_secs(5), client.get(uri.clone())).await {
+                let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickle_of_traffic_is_judged_on_what_the_extensions_gathered() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalPlatform::new(LocalOptions::new(dir.path().join("state"))).unwrap();
+    let engine = Engine::builder().path(dir.path().join("loco.db")).platform(Arc::new(local)).open().await.unwrap();
+    let mut first = plan(vec![100], 0.0, release("v1", "0"), 0.0);
+    (first.strategy, first.analysis) = (Strategy::Immediate {}, None);
+    let v1 = engine.run_rollout(&approved(&engine).await, first, "ops").await.unwrap();
+    // Ten requests a second, half to the canary: about 10 canary requests per 2 s window, never the
+    // 20 one window needs; the extended window reaches them.
+    let sender = trickle(&v1.progress.endpoint.unwrap(), Duration::from_millis(100));
+    let id = approved(&engine).await;
+    let mut plan = plan(vec![50], 2.0, release("v2", "0"), 0.0);
+    let analysis = plan.analysis.as_mut().unwrap();
+    analysis.thresholds = Some(Thresholds { min_samples: 20, latency_noise_floor_ms: 250.0, ..Thresholds::default() });
+    analysis.inconclusive_extensions = 4;
+    engine.start_rollout(&id, plan, "ops").await.unwrap();
+    let rollout = engine.wait_rollout(&id).await.unwrap();
+    sender.abort();
+
+    assert_eq!(rollout.state, RolloutState::Succeeded, "{:?}", rollout.failure);
+    let events = engine.events(&id).await.unwrap();
+    let judged: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Analysis)
+        .map(|e| {
+            let judgement = &e.data.as_ref().unwrap()["judgement"];
+            (judgement["verdict"].as_str().unwrap().to_owned(), judgement["canary"]["requests"].as_u64().unwrap())
+        })
+        .collect();
+    let (last, first) = (judged.last().unwrap(), &judged[0]);
+    assert_eq!(first.0, "inconclusive", "one 2 s window is too little: {judged:?}");
+    assert_eq!(last.0, "pass", "{judged:?}");
+    assert!(last.1 >= 20 && last.1 > first.1, "the window grew: {judged:?}");
+    engine.close().await.unwrap();
+}

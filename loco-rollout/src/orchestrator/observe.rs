@@ -1,7 +1,10 @@
 //! Observing a step (a canary share, a switch delay, or the monitoring window at 100 %): the new
 //! instances' health is re-checked every health interval and, when the plan has analysis, their
 //! metrics are judged — a critical problem rolls back the moment the deciding request arrives,
-//! a high one (or a window that stays inconclusive) pauses the rollout for a person.
+//! a high one (or a window that stays inconclusive) pauses the rollout for a person. An
+//! inconclusive window is extended, not restarted: the extension is judged on everything since the
+//! step's observation began, so a low-traffic canary gathers `min_samples` instead of falling just
+//! short of it window after window.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,12 +55,13 @@ impl Execution<'_> {
         step_no: Option<u32>,
     ) -> Result<std::result::Result<(), Halt>> {
         let Some(source) = self.metric_source() else {
-            return Ok(self.watch(window, step_no, None).await?.map(drop));
+            return Ok(self.watch(window, step_no, None, Instant::now()).await?.map(drop));
         };
         let spec = self.rollout.plan.analysis.clone().unwrap_or_default();
         let mut extensions = 0;
+        let since = Instant::now();
         loop {
-            let judgement = match self.watch(window, step_no, Some(&source)).await? {
+            let judgement = match self.watch(window, step_no, Some(&source), since).await? {
                 Ok(Some(judgement)) => judgement,
                 Ok(None) => return Ok(Ok(())),
                 Err(halt) => return Ok(Err(halt)),
@@ -75,7 +79,7 @@ impl Execution<'_> {
                 (Verdict::Inconclusive, _) if extensions < spec.inconclusive_extensions => {
                     extensions += 1;
                     let note = format!(
-                        "analysis inconclusive ({}); observing {}s more",
+                        "analysis inconclusive ({}); observing {}s more, judged with what came before",
                         judgement.reasons.join("; "),
                         window.as_secs_f64()
                     );
@@ -93,13 +97,14 @@ impl Execution<'_> {
         }
     }
 
-    /// One observation window. Returns the final judgement (with a metric source), or why the
-    /// rollout must stop.
+    /// One observation window, its metrics judged on everything since `since`. Returns the final
+    /// judgement (with a metric source), or why the rollout must stop.
     async fn watch(
         &mut self,
         window: Duration,
         step_no: Option<u32>,
         source: Option<&Arc<dyn MetricSource>>,
+        since: Instant,
     ) -> Result<Watched> {
         let started = Instant::now();
         let deadline = started + window;
@@ -116,8 +121,8 @@ impl Execution<'_> {
                 sample = next_sample(&mut live) => match sample {
                     Some(sample) => {
                         if let (Some(reason), Some(source)) = (critical.observe(&sample), source) {
-                            let judgement = self.judge_window(source.as_ref(), started).await;
-                            self.note_judgement(&judgement, Some(&reason), started);
+                            let judgement = self.judge_window(source.as_ref(), since).await;
+                            self.note_judgement(&judgement, Some(&reason), since);
                             return Ok(Err(halt(FailureCode::AnalysisCritical, reason, step_no, sample.at)));
                         }
                         continue;
@@ -141,15 +146,15 @@ impl Execution<'_> {
             if let Some(source) = source
                 && (now >= next_poll || ended)
             {
-                let judgement = self.judge_window(source.as_ref(), started).await;
+                let judgement = self.judge_window(source.as_ref(), since).await;
                 critical.set_baseline_p99(judgement.baseline.as_ref().and_then(|b| b.p99_ms));
                 let is_critical = judgement.severity == Some(Severity::Critical);
                 if is_critical {
-                    self.note_judgement(&judgement, None, started);
+                    self.note_judgement(&judgement, None, since);
                     return Ok(Err(halt(FailureCode::AnalysisCritical, judgement.reasons.join("; "), step_no, now)));
                 }
                 if ended {
-                    self.note_judgement(&judgement, None, started);
+                    self.note_judgement(&judgement, None, since);
                     self.save(Vec::new()).await?;
                     return Ok(Ok(Some(judgement)));
                 }
