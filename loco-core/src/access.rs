@@ -79,6 +79,7 @@ impl Engine {
     /// Revokes a token; it authenticates nothing from now on.
     pub async fn revoke_token(&self, id: &str) -> Result<Token> {
         let token = self.store.revoke_token(id).await?;
+        self.revocations.send_modify(|n| *n += 1);
         tracing::info!(token_id = %token.id, "API token revoked");
         Ok(token)
     }
@@ -95,6 +96,21 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::Unauthenticated { reason: "the token is not known".to_owned() })?;
         token.identity_at(Timestamp::now())
+    }
+
+    /// Whether `identity` still authenticates: its token is neither revoked nor expired now
+    /// (an identity without a token always does). Long-lived streams ask this periodically, so
+    /// revoking a token also ends what it opened.
+    pub async fn still_valid(&self, identity: &Identity) -> Result<bool> {
+        let Some(id) = &identity.token_id else { return Ok(true) };
+        let now = Timestamp::now();
+        Ok(self.store.tokens().await?.iter().any(|t| t.id == *id && t.identity_at(now).is_ok()))
+    }
+
+    /// Changes whenever this engine revokes a token (another process's revocations are only
+    /// seen by asking [`still_valid`](Self::still_valid)).
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revocations.subscribe()
     }
 
     /// Whether a token with this secret exists (valid or not).

@@ -30,6 +30,8 @@ pub struct Engine {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) orchestrator: Arc<Orchestrator>,
     pub(crate) keys: Arc<Keys>,
+    /// Bumped on every token revocation, so long-lived streams re-check their token at once.
+    pub(crate) revocations: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -73,7 +75,8 @@ impl Engine {
         let keys = Arc::new(Keys::new(keys));
         let opener: Arc<dyn loco_rollout::SecretOpener> = keys.clone();
         let orchestrator = Arc::new(Orchestrator::new(store.clone(), observer, opener, max_concurrent_rollouts));
-        Self { store, metrics, orchestrator, keys }
+        let revocations = Arc::new(tokio::sync::watch::Sender::new(0));
+        Self { store, metrics, orchestrator, keys, revocations }
     }
 
     /// The engine's deployment metrics (render them with [`Metrics::render`]).

@@ -33,6 +33,36 @@ pub fn role_for(action: Action) -> Role {
     if action.is_review() { Role::Approver } else { Role::Deployer }
 }
 
+/// What a caller asks to do, for checking its role before its input is even read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Read anything.
+    Read,
+    /// Create a deployment.
+    Create,
+    /// Apply a lifecycle action.
+    Act(Action),
+    /// Start a rollout.
+    StartRollout,
+    /// Continue a paused rollout.
+    OverrideRollout,
+    /// Manage tokens and services (an unscoped admin only).
+    Administer,
+}
+
+impl Operation {
+    /// The role it needs.
+    pub fn role(self) -> Role {
+        match self {
+            Operation::Read => Role::Viewer,
+            Operation::Create => Role::Requester,
+            Operation::Act(action) => role_for(action),
+            Operation::StartRollout | Operation::OverrideRollout => Role::Deployer,
+            Operation::Administer => Role::Admin,
+        }
+    }
+}
+
 impl Engine {
     /// This engine as `identity` may use it over the network (`None`: unauthenticated mode).
     pub fn session(&self, identity: Option<Identity>) -> Session {
@@ -44,6 +74,15 @@ impl Session {
     /// Who is calling, when the server authenticates.
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
+    }
+
+    /// Refuses a caller that may not do `operation` anywhere: the first check of every request,
+    /// before its body is read (the environment is checked once the deployment is known).
+    pub fn may(&self, operation: Operation) -> Result<()> {
+        match operation {
+            Operation::Administer => self.require(Role::Admin, None),
+            other => self.require_somewhere(other.role()),
+        }
     }
 
     /// Refuses a caller that holds `role` in no environment at all.
@@ -83,7 +122,7 @@ impl Session {
 
     /// Creates a deployment requested by the caller.
     pub async fn create(&self, mut new: NewDeployment, idempotency_key: Option<&str>) -> Result<Deployment> {
-        self.require_somewhere(Role::Requester)?;
+        self.may(Operation::Create)?;
         self.bind(&mut new.requester, "requester")?;
         lifecycle::validate_new(&new)?;
         self.require(Role::Requester, Some(&new.environment))?;
@@ -93,7 +132,7 @@ impl Session {
     /// Applies a lifecycle action as the caller.
     pub async fn apply(&self, id: &str, action: Action, mut input: ActionInput) -> Result<Deployment> {
         let role = role_for(action);
-        self.require_somewhere(role)?;
+        self.may(Operation::Act(action))?;
         self.bind(&mut input.actor, "actor")?;
         lifecycle::validate_action(action, &input)?;
         let deployment = self.engine.get(id).await?;
@@ -103,7 +142,7 @@ impl Session {
 
     /// Starts a rollout as the caller; the plan must name a registered service, not a command.
     pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, mut actor: String) -> Result<Rollout> {
-        self.require_somewhere(Role::Deployer)?;
+        self.may(Operation::StartRollout)?;
         self.bind(&mut actor, "actor")?;
         plan.validate()?;
         plan.check_remote()?;
@@ -114,7 +153,7 @@ impl Session {
 
     /// Continues a paused rollout as the caller.
     pub async fn override_rollout(&self, id: &str, mut input: ActionInput) -> Result<Rollout> {
-        self.require_somewhere(Role::Deployer)?;
+        self.may(Operation::OverrideRollout)?;
         self.bind(&mut input.actor, "actor")?;
         lifecycle::validate_action(Action::Rollback, &input)?;
         let deployment = self.engine.get(id).await?;
@@ -124,13 +163,13 @@ impl Session {
 
     /// The engine itself, for reads, once the caller may read (any grant).
     pub fn reader(&self) -> Result<&Engine> {
-        self.require_somewhere(Role::Viewer)?;
+        self.may(Operation::Read)?;
         Ok(&self.engine)
     }
 
     /// The engine itself, for administration, once the caller is an unscoped admin.
     pub fn admin(&self) -> Result<&Engine> {
-        self.require(Role::Admin, None)?;
+        self.may(Operation::Administer)?;
         Ok(&self.engine)
     }
 }

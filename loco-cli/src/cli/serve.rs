@@ -158,6 +158,7 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
         auth: !args.no_auth,
         rate_limit: (args.rate_limit > 0.0)
             .then_some(server::auth::RateLimit { per_second: args.rate_limit, burst: args.rate_limit * 2.0 }),
+        ..ServerConfig::default()
     };
     server::serve(listener, engine, config, signal).await.map_err(|e| match e {
         ServeError::Io(e) => CliError::Internal(format!("server failed: {e}")),

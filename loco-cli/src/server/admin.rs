@@ -9,11 +9,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use loco_core::Error;
 use loco_core::service::ServiceDefinition;
+use loco_core::session::Operation;
 
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::extract::JsonBody;
+use crate::server::extract::{JsonBody, gated};
 use crate::server::openapi::refs;
 use crate::wire::{CreateToken, CreatedToken, ErrorBody, ServiceList, TokenList, WhoAmI};
 
@@ -33,9 +34,10 @@ use crate::wire::{CreateToken, CreatedToken, ErrorBody, ServiceList, TokenList, 
 pub async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    JsonBody(body): JsonBody<CreateToken>,
+    body: Result<JsonBody<CreateToken>, ApiError>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Administer, body)?;
     let engine = session.admin()?;
     let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
     let (token, secret) = engine.create_token(body.into_new()?, &by).await?;
@@ -111,9 +113,10 @@ pub async fn put_service(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(name): Path<String>,
-    JsonBody(definition): JsonBody<ServiceDefinition>,
+    definition: Result<JsonBody<ServiceDefinition>, ApiError>,
 ) -> Result<Json<ServiceDefinition>, ApiError> {
     let session = state.engine.session(caller.0);
+    let definition = gated(&session, Operation::Administer, definition)?;
     let engine = session.admin()?;
     if definition.name != name {
         return Err(Error::invalid("name", format!("is '{}' but the path names '{name}'", definition.name)).into());

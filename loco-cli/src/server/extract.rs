@@ -18,6 +18,17 @@ use crate::wire::{BODY_LIMIT_BYTES, ListParams, ReleaseParams, RolloutsParams, S
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
+/// The body of a request, once `session` may do `operation` at all: a caller without the role is
+/// refused (403) before anything it sent is parsed or echoed back in a validation error.
+pub fn gated<T>(
+    session: &loco_core::Session,
+    operation: loco_core::session::Operation,
+    body: Result<JsonBody<T>, ApiError>,
+) -> Result<T, ApiError> {
+    session.may(operation)?;
+    Ok(body?.0)
+}
+
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
     S: Send + Sync,

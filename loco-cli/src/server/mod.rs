@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub auth: bool,
     /// Each identity's request budget (default 50/s, bursts of 100); `None` for no limit.
     pub rate_limit: Option<auth::RateLimit>,
+    /// How often an open stream re-checks that its token is still valid (default 5 s).
+    pub credential_recheck: Duration,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +78,7 @@ impl Default for ServerConfig {
             tls: None,
             auth: true,
             rate_limit: Some(auth::RateLimit::default()),
+            credential_recheck: Duration::from_secs(5),
         }
     }
 }

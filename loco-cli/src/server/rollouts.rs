@@ -14,14 +14,15 @@ use axum::response::sse::{Event as SseEvent, Sse};
 use futures_util::{Stream, StreamExt, stream};
 use loco_core::Error;
 use loco_core::rollout::RolloutPlan;
+use loco_core::session::Operation;
 
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::extract::{JsonBody, release_params, rollouts_params};
+use crate::server::extract::{JsonBody, gated, release_params, rollouts_params};
 use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
-use crate::server::sse::{holding, keep_alive, stream_slot, to_json};
+use crate::server::sse::{guarded, keep_alive, stream_slot, to_json};
 use crate::wire::{
     ActionRequest, ErrorBody, ReleaseList, ReleaseParams, Rollout, RolloutList, RolloutsParams, StartRollout,
 };
@@ -69,10 +70,12 @@ pub async fn start_rollout(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     DeploymentId(id): DeploymentId,
-    JsonBody(body): JsonBody<StartRollout>,
+    body: Result<JsonBody<StartRollout>, ApiError>,
 ) -> Result<(StatusCode, Json<Rollout>), ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::StartRollout, body)?;
     let plan = RolloutPlan::from_json(body.plan_json())?;
-    let rollout = state.engine.session(caller.0).start_rollout(&id, plan, body.actor().to_owned()).await?;
+    let rollout = session.start_rollout(&id, plan, body.actor().to_owned()).await?;
     Ok((StatusCode::ACCEPTED, Json(rollout)))
 }
 
@@ -116,9 +119,11 @@ pub async fn override_rollout(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     DeploymentId(id): DeploymentId,
-    JsonBody(body): JsonBody<ActionRequest>,
+    body: Result<JsonBody<ActionRequest>, ApiError>,
 ) -> Result<Json<Rollout>, ApiError> {
-    Ok(Json(state.engine.session(caller.0).override_rollout(&id, body).await?))
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::OverrideRollout, body)?;
+    Ok(Json(session.override_rollout(&id, body).await?))
 }
 
 /// Every rollout, or only the active ones.
@@ -190,16 +195,10 @@ pub async fn instance_logs(
     caller: Caller,
     path: InstancePath,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    state.engine.session(caller.0).reader()?;
+    state.engine.session(caller.0.clone()).reader()?;
     let slot = stream_slot(&state)?;
     let lines = state.engine.follow_logs(&path.id, &path.instance_id).await?;
-    let mut shutdown = state.shutdown.clone();
-    let closing = async move {
-        // An error means the server (the sender) is gone, which is also the end.
-        let _ = shutdown.wait_for(|closing| *closing).await;
-    };
     let frames = stream::unfold(lines, |mut lines| async move { lines.next().await.map(|line| (line, lines)) })
-        .map(|line| Ok(SseEvent::default().data(to_json(&line))))
-        .take_until(closing);
-    Ok(Sse::new(holding(slot, frames)).keep_alive(keep_alive(&state)))
+        .map(|line| Ok(SseEvent::default().data(to_json(&line))));
+    Ok(Sse::new(guarded(&state, &caller, slot, frames)).keep_alive(keep_alive(&state)))
 }

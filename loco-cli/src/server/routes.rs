@@ -8,12 +8,13 @@ use axum::extract::{Extension, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use loco_core::session::Operation;
 use loco_core::{Action, Error};
 
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::extract::{JsonBody, list_params};
+use crate::server::extract::{JsonBody, gated, list_params};
 use crate::server::openapi::refs;
 use crate::wire::{
     ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList, Health, ListParams,
@@ -60,8 +61,10 @@ pub async fn create_deployment(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<CreateDeployment>,
+    body: Result<JsonBody<CreateDeployment>, ApiError>,
 ) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Create, body)?;
     let key =
         match headers.get(IDEMPOTENCY_KEY) {
             Some(value) => Some(value.to_str().map_err(|_| {
@@ -69,7 +72,7 @@ pub async fn create_deployment(
             })?),
             None => None,
         };
-    let deployment = state.engine.session(caller.0).create(body, key).await?;
+    let deployment = session.create(body, key).await?;
     Ok((StatusCode::CREATED, Json(deployment)))
 }
 
@@ -142,9 +145,11 @@ async fn act(
     caller: Caller,
     id: &str,
     action: Action,
-    body: ActionRequest,
+    body: Result<JsonBody<ActionRequest>, ApiError>,
 ) -> Result<Json<Deployment>, ApiError> {
-    Ok(Json(state.engine.session(caller.0).apply(id, action, body).await?))
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Act(action), body)?;
+    Ok(Json(session.apply(id, action, body).await?))
 }
 
 /// Declares one documented handler per lifecycle action; they differ only in the action.
@@ -174,7 +179,7 @@ macro_rules! action_route {
             State(state): State<Arc<AppState>>,
             caller: Caller,
             DeploymentId(id): DeploymentId,
-            JsonBody(body): JsonBody<ActionRequest>,
+            body: Result<JsonBody<ActionRequest>, ApiError>,
         ) -> Result<Json<Deployment>, ApiError> {
             act(&state, caller, &id, $action, body).await
         }

@@ -1,5 +1,7 @@
 //! Server-sent event streams of committed events (all, or one deployment's), fed by
 //! `Engine::subscribe`; the SSE `id:` is the event's `seq`, so `Last-Event-ID` resumes exactly.
+//! Every stream (these and instance logs) ends when the server shuts down or when the token that
+//! opened it is revoked or expires.
 
 use std::convert::Infallible;
 use std::future::ready;
@@ -10,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::{Stream, StreamExt, stream};
 use loco_core::{Error, EventSubscription};
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::server::AppState;
 use crate::server::auth::Caller;
@@ -46,12 +48,72 @@ pub fn stream_slot(state: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
     state.streams.clone().try_acquire_owned().map_err(|_| ApiError::Core(Error::RateLimited { retry_after_seconds: 1 }))
 }
 
-/// `stream`, keeping `slot` until the stream is dropped (the client went away or it ended).
-pub fn holding<S: Stream>(slot: OwnedSemaphorePermit, stream: S) -> impl Stream<Item = S::Item> {
-    stream.map(move |item| {
-        let _slot = &slot;
-        item
-    })
+/// `stream` for as long as the server runs and the caller's token stays valid, keeping `slot`
+/// until the stream is dropped. A revocation by this server is noticed before the next item is
+/// sent (and ends an idle stream at once); an expiry, or a revocation by another process on the
+/// same database, within [`ServerConfig::credential_recheck`](crate::server::ServerConfig).
+pub fn guarded<S: Stream>(
+    state: &AppState,
+    caller: &Caller,
+    slot: OwnedSemaphorePermit,
+    stream: S,
+) -> impl Stream<Item = S::Item> + use<S> {
+    let mut shutdown = state.shutdown.clone();
+    let (engine, identity) = (state.engine.clone(), caller.0.clone());
+    let every = state.config.credential_recheck;
+    let (mut wake, gate) = (engine.revocations(), Arc::new(tokio::sync::Mutex::new(engine.revocations())));
+    let (lapse_engine, lapse_identity) = (engine.clone(), identity.clone());
+    let lapsed = async move {
+        let Some(identity) = lapse_identity else { return std::future::pending::<()>().await };
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                changed = wake.changed() => if changed.is_err() { return },
+            }
+            if !still_valid(&lapse_engine, &identity).await {
+                return;
+            }
+        }
+    };
+    let end = async move {
+        tokio::select! {
+            // An error means the server (the sender) is gone, which is also the end.
+            _ = shutdown.wait_for(|closing| *closing) => {}
+            () = lapsed => {}
+        }
+    };
+    stream
+        .take_until(end)
+        .then(move |item| {
+            let (engine, identity, gate) = (engine.clone(), identity.clone(), gate.clone());
+            async move {
+                let Some(identity) = identity else { return Some(item) };
+                let mut revocations = gate.lock().await;
+                if revocations.has_changed().unwrap_or(true) {
+                    revocations.mark_unchanged();
+                    if !still_valid(&engine, &identity).await {
+                        return None;
+                    }
+                }
+                Some(item)
+            }
+        })
+        .take_while(|item| ready(item.is_some()))
+        .filter_map(ready)
+        .map(move |item| {
+            let _slot = &slot;
+            item
+        })
+}
+
+/// Whether the stream's token still authenticates; a store that cannot answer ends the stream
+/// too (the client reconnects and is authenticated afresh).
+async fn still_valid(engine: &loco_core::Engine, identity: &loco_core::identity::Identity) -> bool {
+    let valid = engine.still_valid(identity).await.unwrap_or(false);
+    if !valid {
+        tracing::info!(subject = %identity.subject, "event stream ended: its token is no longer valid");
+    }
+    valid
 }
 
 fn subscribe(state: &AppState, after: Option<i64>) -> EventSubscription {
@@ -61,13 +123,8 @@ fn subscribe(state: &AppState, after: Option<i64>) -> EventSubscription {
     }
 }
 
-/// Committed events as SSE frames, optionally only one deployment's, ending when the server
-/// shuts down so open streams never hold up a graceful shutdown.
-fn frames(
-    subscription: EventSubscription,
-    only: Option<String>,
-    mut shutdown: watch::Receiver<bool>,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+/// Committed events as SSE frames, optionally only one deployment's.
+fn frames(subscription: EventSubscription, only: Option<String>) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let events = stream::unfold(Some(subscription), |subscription| async move {
         let mut subscription = subscription?;
         match subscription.next().await? {
@@ -76,10 +133,6 @@ fn frames(
             Err(error) => Some((Err(error), None)),
         }
     });
-    let closing = async move {
-        // An error means the server (the sender) is gone, which is also the end.
-        let _ = shutdown.wait_for(|closing| *closing).await;
-    };
     events
         .filter(move |item| {
             ready(match (item, &only) {
@@ -96,7 +149,6 @@ fn frames(
                 Err(error) => SseEvent::default().event("error").data(to_json(&ErrorBody::from(&error))),
             })
         })
-        .take_until(closing)
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -129,11 +181,11 @@ pub async fn all_events(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    state.engine.session(caller.0).reader()?;
+    state.engine.session(caller.0.clone()).reader()?;
     let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
     let slot = stream_slot(&state)?;
     let subscription = subscribe(&state, after);
-    Ok(Sse::new(holding(slot, frames(subscription, None, state.shutdown.clone()))).keep_alive(keep_alive(&state)))
+    Ok(Sse::new(guarded(&state, &caller, slot, frames(subscription, None))).keep_alive(keep_alive(&state)))
 }
 
 /// `GET /api/v1/deployments/{id}/events/stream`: one deployment's committed events.
@@ -160,11 +212,11 @@ pub async fn deployment_events(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    state.engine.session(caller.0).reader()?;
+    state.engine.session(caller.0.clone()).reader()?;
     let after = resume_point(&headers, &stream_params(query.as_deref())?)?;
     let slot = stream_slot(&state)?;
     // Subscribe before the existence check so nothing committed in between is missed.
     let subscription = subscribe(&state, after);
     state.engine.get(&id).await?;
-    Ok(Sse::new(holding(slot, frames(subscription, Some(id), state.shutdown.clone()))).keep_alive(keep_alive(&state)))
+    Ok(Sse::new(guarded(&state, &caller, slot, frames(subscription, Some(id)))).keep_alive(keep_alive(&state)))
 }
