@@ -57,23 +57,27 @@ impl Keys {
         *self.vault.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(vault);
     }
 
-    /// `spec` with every plaintext secret value sealed; the redaction placeholder is refused, so
-    /// a plan copied from an API response cannot overwrite secrets with `"***"`.
+    /// `spec` with every secret value sealed. Two kinds of value are refused: the redaction
+    /// placeholder (a plan copied from an API response must not overwrite secrets with `"***"`)
+    /// and a value already in sealed form (one copied from a database or backup must not be
+    /// opened for another release: only plaintext goes in).
     pub(crate) fn seal(&self, mut spec: ReleaseSpec) -> Result<ReleaseSpec> {
         if spec.secret_env.is_empty() {
             return Ok(spec);
         }
-        if let Some(key) = spec.secret_env.iter().find(|(_, v)| v.as_str() == REDACTED).map(|(k, _)| k) {
-            return Err(Error::invalid(
-                format!("release.secret_env.{key}"),
-                "is the redaction placeholder \"***\"; give the secret's value",
-            ));
+        for (key, value) in &spec.secret_env {
+            let why = if value == REDACTED {
+                "is the redaction placeholder \"***\"; give the secret's value"
+            } else if Vault::is_sealed(value) {
+                "is a sealed value; give the secret's plaintext (sealed values are never accepted as input)"
+            } else {
+                continue;
+            };
+            return Err(Error::invalid(format!("release.secret_env.{key}"), why));
         }
         let vault = self.vault()?;
         for value in spec.secret_env.values_mut() {
-            if !Vault::is_sealed(value) {
-                *value = vault.seal(value);
-            }
+            *value = vault.seal(value);
         }
         Ok(spec)
     }

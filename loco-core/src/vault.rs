@@ -116,16 +116,26 @@ impl Vault {
                 Ok(vault)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Written in full to a private file, then linked into place: two engines creating
+                // the key at once end up with one key, and none reads a half-written file.
                 let key = Aes256Gcm::generate_key(OsRng);
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(|e| key_file_error(path, &e))?;
-                writeln!(file, "{}", STANDARD.encode(key)).map_err(|e| key_file_error(path, &e))?;
-                file.sync_all().map_err(|e| key_file_error(path, &e))?;
-                Ok(Self::from_key(key.as_ref()))
+                let mut draft = path.as_os_str().to_owned();
+                draft.push(format!(".new-{}", ulid::Ulid::new()));
+                let draft = std::path::PathBuf::from(draft);
+                let written = (|| {
+                    let mut file =
+                        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&draft)?;
+                    writeln!(file, "{}", STANDARD.encode(key))?;
+                    file.sync_all()?;
+                    std::fs::hard_link(&draft, path)
+                })();
+                let _ = std::fs::remove_file(&draft);
+                match written {
+                    Ok(()) => Ok(Self::from_key(key.as_ref())),
+                    // Another engine created it first: use that one.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::from_key_file(path),
+                    Err(e) => Err(key_file_error(path, &e)),
+                }
             }
             Err(e) => Err(key_file_error(path, &e)),
         }
@@ -282,5 +292,19 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(Vault::from_key_file(&path).unwrap_err().to_string().contains("readable by others"));
         assert_eq!(Vault::from_base64("c2hvcnQ=").unwrap_err().details()[0].field, "master_key");
+    }
+
+    #[test]
+    fn engines_creating_the_key_at_once_agree_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loco.key");
+        let ids: Vec<String> = std::thread::scope(|scope| {
+            let racers: Vec<_> =
+                (0..8).map(|_| scope.spawn(|| Vault::from_key_file(&path).unwrap().key_id().to_owned())).collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["loco.key"], "no drafts left behind");
     }
 }

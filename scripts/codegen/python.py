@@ -72,7 +72,18 @@ CLASSES: dict[str, Class] = {
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,
 #: names it compares with. Everything they refer to is generated too.
-ROOTS = ("Status", "EventKind", "Action", "ErrorCode", "FieldError", "RolloutPlan", "Thresholds", "EventData")
+ROOTS = (
+    "Status",
+    "EventKind",
+    "Action",
+    "ErrorCode",
+    "FieldError",
+    "RolloutPlan",
+    "Thresholds",
+    "EventData",
+    "Role",
+    "ServiceDefinition",
+)
 
 #: `TypedDict` names that are not `<SchemaName>Dict`.
 DICT_NAMES = {"TestResult": "SignificanceTestDict", "FieldError": "FieldError"}

@@ -76,6 +76,7 @@ __all__: List[str] = [
     "ReleaseDict",
     "ReleaseSpecDict",
     "RestoredRolloutTurnDict",
+    "Role",
     "RollbackRolloutTurnDict",
     "RollingStrategyDict",
     "Rollout",
@@ -85,6 +86,7 @@ __all__: List[str] = [
     "RolloutProgressDict",
     "RolloutState",
     "RolloutTurnDict",
+    "ServiceDefinitionDict",
     "Severity",
     "ShiftStepDict",
     "SignificanceTestDict",
@@ -288,6 +290,21 @@ LogStream = Literal[
     "stdout",
     # Standard error.
     "stderr",
+]
+
+
+#: What an identity may do.
+Role = Literal[
+    # Read deployments, events, rollouts, releases, metrics.
+    "viewer",
+    # Create deployments.
+    "requester",
+    # Approve or reject deployments requested by someone else.
+    "approver",
+    # Start, finish and roll back deployments; start and override rollouts.
+    "deployer",
+    # Everything, including tokens, services and thresholds.
+    "admin",
 ]
 
 
@@ -1007,6 +1024,22 @@ class LogLineDict(TypedDict):
     stream: LogStream
     #: The text, without the trailing newline.
     line: str
+
+
+class ServiceDefinitionDict(TypedDict, total=False):
+    """A service an admin registered. Keys that must be present: ``name``, ``command``."""
+
+    #: The name plans use (``release.service``).
+    name: str
+    #: The program and its arguments.
+    command: List[str]
+    #: Environment variables a plan may set for it (``release.env``, ``release.secret_env``); any
+    #: other key is refused.
+    allowed_env: List[str]
+    #: Command and SQLite probes run for every instance, besides the plan's own HTTP and TCP probes.
+    probes: List[ProbeDict]
+    #: Where it runs; the engine's working directory when absent.
+    working_dir: Optional[str]
 
 
 @final
