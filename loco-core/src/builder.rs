@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use loco_platform::Platform;
 use loco_platform::local::{LocalOptions, LocalPlatform};
@@ -37,6 +38,7 @@ pub struct EngineBuilder {
     thresholds: Vec<(String, Thresholds)>,
     max_concurrent_rollouts: usize,
     vault: Option<Vault>,
+    lease: Option<Duration>,
 }
 
 impl EngineBuilder {
@@ -49,6 +51,7 @@ impl EngineBuilder {
             thresholds: Vec::new(),
             max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
             vault: None,
+            lease: None,
         }
     }
 }
@@ -124,6 +127,15 @@ impl EngineBuilder {
         self
     }
 
+    /// How long a rollout's owner may be silent before another engine on the same store takes
+    /// the rollout over (default 30 s, at least 0.3 s). The owner writes a heartbeat six times
+    /// per lease; engines sharing a store should use the same lease.
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     /// Opens the store, registers the platforms, then recovers rollouts left unfinished by an
     /// engine that stopped (see [`Engine::recover_rollouts`]) before returning. Thresholds are
     /// checked before anything is opened.
@@ -154,7 +166,13 @@ impl EngineBuilder {
         for (environment, thresholds) in self.thresholds {
             engine.set_thresholds(&environment, thresholds)?;
         }
+        if let Some(lease) = self.lease {
+            engine.orchestrator.set_lease(lease);
+        }
         engine.recover_rollouts().await?;
+        if !engine.orchestrator.platforms().is_empty() {
+            engine.orchestrator.watch_for_orphans();
+        }
         Ok(engine)
     }
 }

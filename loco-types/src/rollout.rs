@@ -239,8 +239,13 @@ pub struct Rollout {
     pub failure: Option<RolloutFailure>,
     /// Who started it.
     pub actor: String,
-    /// The engine process executing it.
+    /// The engine executing it (`host/pid/start-time/engine`), empty while no engine does (one
+    /// closed and handed it back).
     pub owner: String,
+    /// The owner's fencing token: it grows each time the rollout changes hands, and every write
+    /// made for the rollout carries the token its writer holds, so an engine that lost the
+    /// rollout can no longer change it.
+    pub lease: u64,
     /// When its owner last showed it was alive.
     pub heartbeat_at: Timestamp,
     /// When it started.

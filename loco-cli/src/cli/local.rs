@@ -26,9 +26,13 @@ pub async fn open_engine(
     db: &Path,
     state_dir: Option<&Path>,
     thresholds_file: Option<&Path>,
+    lease: Option<std::time::Duration>,
 ) -> Result<Engine, CliError> {
     let state_dir = state_dir.map_or_else(|| default_state_dir(db), Path::to_path_buf);
     let mut builder = Engine::builder().path(db).local_platform(state_dir);
+    if let Some(lease) = lease {
+        builder = builder.lease(lease);
+    }
     if let Some(file) = thresholds_file {
         let text = std::fs::read_to_string(file)
             .map_err(|e| CliError::Usage(format!("cannot read the thresholds file {}: {e}", file.display())))?;
@@ -52,18 +56,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, file) = (dir.path().join("loco.db"), dir.path().join("t.json"));
         std::fs::write(&file, r#"{"production": {"min_samples": 100}, "staging": {}}"#).unwrap();
-        open_engine(&db, None, Some(&file)).await.unwrap().close().await.unwrap();
+        open_engine(&db, None, Some(&file), None).await.unwrap().close().await.unwrap();
         for (text, field) in [
             (r#"{"production": {"min_sample": 100}}"#, "thresholds.production.min_sample"),
             (r#"{"production": {"alpha": 2}}"#, "thresholds.production.alpha"),
         ] {
             std::fs::write(&file, text).unwrap();
-            let Err(CliError::Api(body)) = open_engine(&db, None, Some(&file)).await else {
+            let Err(CliError::Api(body)) = open_engine(&db, None, Some(&file), None).await else {
                 panic!("a validation error")
             };
             assert_eq!(body.error.details[0].field, field);
         }
-        let missing = open_engine(&db, None, Some(&dir.path().join("missing.json"))).await;
+        let missing = open_engine(&db, None, Some(&dir.path().join("missing.json")), None).await;
         assert!(matches!(missing, Err(CliError::Usage(_))));
     }
 }

@@ -87,7 +87,9 @@ impl Connection {
     pub async fn platform_backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
             (Some(url), _) => Ok(Backend::Remote(self.client(url)?)),
-            (None, Some(path)) => Ok(Backend::Local(local::open_engine(path, self.state_dir.as_deref(), None).await?)),
+            (None, Some(path)) => {
+                Ok(Backend::Local(local::open_engine(path, self.state_dir.as_deref(), None, None).await?))
+            }
             (None, None) => Err(Self::nowhere()),
         }
     }

@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// Requests per second each API token may make (bursts of twice that); 0 for no limit.
     #[arg(long, default_value_t = 50.0, value_name = "PER_SECOND")]
     pub rate_limit: f64,
+    /// Seconds a rollout's engine may be silent before another engine on the same database takes
+    /// the rollout over (it writes a heartbeat six times per lease; a dead process on this host
+    /// is noticed at once). Servers sharing a database should use the same value.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub lease_seconds: f64,
     /// Serve without authentication: anyone who reaches the port may do anything, under any name.
     /// Only on a loopback address, for local experiments.
     #[arg(long)]
@@ -101,7 +106,8 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
     let signal = shutdown_signal()?;
     let state_dir = connection.state_dir.clone().unwrap_or_else(|| local::default_state_dir(&db));
     // Opening recovers rollouts a previous server left unfinished, before any request is served.
-    let engine = local::open_engine(&db, Some(&state_dir), args.thresholds.as_deref()).await?;
+    let lease = Duration::from_secs_f64(args.lease_seconds.clamp(0.3, 86_400.0));
+    let engine = local::open_engine(&db, Some(&state_dir), args.thresholds.as_deref(), Some(lease)).await?;
     let listener = match tokio::net::TcpListener::bind(&args.addr).await {
         Ok(listener) => listener,
         Err(e) => {

@@ -2,6 +2,8 @@
 //! database and state directory: the interrupted rollout is recovered by rolling it back, the
 //! previous release serves again, and no demo-service process outlives the second server.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use crate::common::LocoProcess;
@@ -57,4 +59,107 @@ async fn a_server_killed_mid_canary_rolls_it_back_when_it_starts_again() {
     second.terminate();
     assert_eq!(second.wait(), Some(0));
     assert_eq!(service_processes(SERVICE), Vec::<u32>::new(), "no instance survives the second server");
+}
+
+/// Sends a signal to a process through kill(1) (this crate forbids unsafe code).
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// The rollout as read through `api` once `done` holds, and how long that took (at most 30 s).
+async fn once(api: &Api, id: &str, done: impl Fn(&serde_json::Value) -> bool) -> (serde_json::Value, Duration) {
+    let started = Instant::now();
+    loop {
+        let rollout = api.rollout(id).await;
+        if done(&rollout) {
+            return (rollout, started.elapsed());
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "waited too long: {rollout}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_database_takes_a_rollout_over_only_once_its_owner_is_gone() {
+    const SHARED: &str = "lease-shop";
+    let _guard = ServiceGuard(SHARED);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("loco.db");
+    let lease = ["--lease-seconds", "1"];
+    let mut first = LocoProcess::start_with(&db, &lease, std::process::Stdio::inherit(), "warn");
+    let api = Api::at(&first.url);
+    api.register_demo().await;
+    let v1 = api.approved(SHARED, "1.0.0").await;
+    api.start(&v1, &plan("v1", immediate(), json!({}))).await;
+    assert_eq!(api.ended(&v1).await["state"], "succeeded");
+    let v2 = api.approved(SHARED, "2.0.0").await;
+    api.start(&v2, &plan("v2", canary(&[50], 600.0), json!({}))).await;
+    let (observing, _) = once(&api, &v2, |r| r["progress"]["traffic"].as_array().is_some_and(|t| t.len() == 2)).await;
+
+    // A second server on the same database and state directory, scanning for orphans twice a second.
+    let second = LocoProcess::start_with(&db, &lease, std::process::Stdio::inherit(), "warn");
+    let other = Api::at(&second.url);
+    // Five leases go by, with long health checks and observation in between: the owner beats.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let kept = other.rollout(&v2).await;
+    assert_eq!(
+        (kept["state"].as_str(), &kept["owner"], &kept["lease"]),
+        (Some("running"), &observing["owner"], &json!(0))
+    );
+
+    // Frozen (SIGSTOP): alive but silent. After a lease the second server takes over (the
+    // fencing token grows) and rolls back; woken up, the first may change nothing any more.
+    signal(first.child.id(), "STOP");
+    let (taken, after) = once(&other, &v2, |r| r["owner"] != observing["owner"]).await;
+    assert_eq!(taken["lease"], 1, "{taken}");
+    assert!(after < Duration::from_secs(4), "taken over {after:?} after the owner froze, with a 1 s lease");
+    let (recovered, _) = once(&other, &v2, |r| r["state"] != "running" && r["state"] != "rolling_back").await;
+    assert_eq!(
+        (recovered["state"].as_str(), recovered["failure"]["code"].as_str()),
+        (Some("rolled_back"), Some("engine_restarted"))
+    );
+    signal(first.child.id(), "CONT");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after_wake = other.rollout(&v2).await;
+    assert_eq!(after_wake, recovered, "the woken owner wrote nothing");
+    let endpoint = recovered["progress"]["endpoint"].as_str().unwrap();
+    assert_eq!(other.through(endpoint).await, (200, "v1".to_owned()));
+
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    second.terminate();
+    assert_eq!(second.wait(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_owner_is_replaced_within_a_lease() {
+    const SHARED: &str = "lease-killed-shop";
+    let _guard = ServiceGuard(SHARED);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("loco.db");
+    let lease = ["--lease-seconds", "2"];
+    let mut first = LocoProcess::start_with(&db, &lease, std::process::Stdio::inherit(), "warn");
+    let api = Api::at(&first.url);
+    api.register_demo().await;
+    let v1 = api.approved(SHARED, "1.0.0").await;
+    api.start(&v1, &plan("v1", immediate(), json!({}))).await;
+    assert_eq!(api.ended(&v1).await["state"], "succeeded");
+    let v2 = api.approved(SHARED, "2.0.0").await;
+    api.start(&v2, &plan("v2", canary(&[50], 600.0), json!({}))).await;
+    let (observing, _) = once(&api, &v2, |r| r["progress"]["traffic"].as_array().is_some_and(|t| t.len() == 2)).await;
+    let second = LocoProcess::start_with(&db, &lease, std::process::Stdio::inherit(), "warn");
+    let other = Api::at(&second.url);
+
+    first.child.kill().unwrap(); // SIGKILL
+    first.child.wait().unwrap();
+    let (taken, after) = once(&other, &v2, |r| r["owner"] != observing["owner"]).await;
+    assert!(after < Duration::from_secs(2), "a dead owner on this host is noticed at the next scan, took {after:?}");
+    assert_eq!(taken["lease"], 1);
+    let (recovered, _) = once(&other, &v2, |r| r["state"] == "rolled_back").await;
+    let endpoint = recovered["progress"]["endpoint"].as_str().unwrap();
+    assert_eq!(other.through(endpoint).await, (200, "v1".to_owned()));
+    second.terminate();
+    assert_eq!(second.wait(), Some(0));
+    assert_eq!(service_processes(SHARED), Vec::<u32>::new());
 }

@@ -111,7 +111,8 @@ impl<'o> Execution<'o> {
             match halt {
                 // An override outside a pause has nothing to continue.
                 None | Some(Halt::Interrupted(Interrupt::Override(_))) => self.step_done(index, step).await?,
-                Some(Halt::Interrupted(Interrupt::Suspend)) => return Ok(()),
+                Some(Halt::Interrupted(Interrupt::Suspend)) => return self.hand_back().await,
+                Some(Halt::Interrupted(Interrupt::Abandon)) => return Ok(()),
                 Some(Halt::Interrupted(Interrupt::Rollback(input))) => {
                     return self.roll_back(Reason::Requested(input)).await;
                 }
@@ -137,8 +138,31 @@ impl<'o> Execution<'o> {
             .await
     }
 
-    /// Applies one atomic rollout change and keeps the returned record.
+    /// Hands the rollout back (no owner) so the next engine takes it over without waiting for
+    /// the lease to run out.
+    async fn hand_back(&mut self) -> Result<()> {
+        tracing::info!(deployment_id = %self.rollout.deployment_id, "rollout suspended and handed back");
+        self.update(RolloutUpdate { owner: Some(String::new()), ..RolloutUpdate::default() }).await
+    }
+
+    /// Refuses to act for the rollout when this engine no longer holds its lease (checked right
+    /// before every platform call that changes something).
+    pub(super) async fn fenced(&self) -> Result<()> {
+        let current = self.orch.store.rollout(&self.rollout.deployment_id).await?;
+        if current.lease == self.rollout.lease && current.owner == self.orch.owner() {
+            return Ok(());
+        }
+        Err(loco_types::Error::RolloutConflict {
+            service: current.service,
+            environment: current.environment,
+            active: current.deployment_id,
+        })
+    }
+
+    /// Applies one atomic rollout change, fenced by this execution's lease, and keeps the
+    /// returned record.
     pub(super) async fn update(&mut self, mut update: RolloutUpdate) -> Result<()> {
+        update.fence = update.fence.or(Some(self.rollout.lease));
         if !self.pending.is_empty() {
             let mut lead = std::mem::take(&mut self.pending);
             lead.append(&mut update.lead_events);
@@ -197,11 +221,11 @@ impl<'o> Execution<'o> {
         let outcome = match step {
             Step::StartNew { count } => self.start_new(*count, step).await?,
             Step::CheckNew => self.check_new().await?,
-            Step::Shift { percent } => self.shift(*percent).await,
+            Step::Shift { percent } => self.shift(*percent).await?,
             Step::Observe { seconds } | Step::Monitor { seconds } => {
                 return self.observe(Duration::from_secs_f64(*seconds), step_no).await;
             }
-            Step::StopOld { count } => self.stop_old(*count).await,
+            Step::StopOld { count } => self.stop_old(*count).await?,
         };
         Ok(outcome.map_err(|(code, message)| {
             Halt::Failed(RolloutFailure { code, message, step: step_no }, Some(Instant::now()))
@@ -261,7 +285,8 @@ impl<'o> Execution<'o> {
         Ok(Ok(()))
     }
 
-    async fn shift(&mut self, percent: u8) -> StepOutcome {
+    async fn shift(&mut self, percent: u8) -> Result<StepOutcome> {
+        self.fenced().await?;
         let new = TrafficWeight { version: self.new_version().to_owned(), percent: 100 };
         let split = match self.old_version() {
             Some(old) if percent < 100 => {
@@ -272,17 +297,18 @@ impl<'o> Execution<'o> {
             }
             _ => vec![new],
         };
-        match self.platform.set_traffic(&self.target, &split).await {
+        Ok(match self.platform.set_traffic(&self.target, &split).await {
             Ok(()) => {
                 self.rollout.progress.traffic = split;
                 Ok(())
             }
             Err(e) => Err((FailureCode::StepFailed, format!("shifting traffic failed: {e}"))),
-        }
+        })
     }
 
-    async fn stop_old(&mut self, count: u32) -> StepOutcome {
-        let Some(previous) = &self.rollout.previous else { return Ok(()) };
+    async fn stop_old(&mut self, count: u32) -> Result<StepOutcome> {
+        self.fenced().await?;
+        let Some(previous) = &self.rollout.previous else { return Ok(Ok(())) };
         let progress = &self.rollout.progress;
         let already: HashSet<&str> =
             progress.instances.iter().filter(|i| i.state == InstanceState::Stopped).map(|i| i.id.as_str()).collect();
@@ -291,7 +317,7 @@ impl<'o> Execution<'o> {
             .take(count as usize)
             .cloned()
             .collect();
-        match self.platform.stop(&self.target, &victims).await {
+        Ok(match self.platform.stop(&self.target, &victims).await {
             Ok(()) => {
                 for v in victims {
                     self.rollout.progress.upsert(Instance { state: InstanceState::Stopped, ..v });
@@ -299,7 +325,7 @@ impl<'o> Execution<'o> {
                 Ok(())
             }
             Err(e) => Err((FailureCode::StepFailed, format!("stopping old instances failed: {e}"))),
-        }
+        })
     }
 
     pub(super) fn health_event(&self, outcome: &HealthOutcome) -> NewEvent {

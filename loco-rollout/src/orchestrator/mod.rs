@@ -2,12 +2,13 @@
 //! step, rolls back to the previous release when a step fails or a rollback is requested, and
 //! recovers rollouts whose engine died.
 //!
-//! Crash safety rests on three rules: instance ids are recorded *before* the platform starts
-//! them; every step's outcome is recorded before the next step begins; and a rollout found
-//! unfinished after a crash is rolled back (restoring the previous release at 100 %), unless all
-//! its steps had completed, in which case it is marked succeeded. Rolling back rather than
-//! resuming is deliberate: the new release was not observed while the engine was down, and the
-//! previous release is the last state known to be good.
+//! Crash safety rests on four rules: instance ids are recorded *before* the platform starts
+//! them; every step's outcome is recorded before the next step begins; only the engine holding a
+//! rollout's lease (see [`crate::lease`]) may write it or call the platform for it; and a rollout
+//! found unfinished after its engine stopped is rolled back (restoring the previous release at
+//! 100 %), unless all its steps had completed, in which case it is marked succeeded. Rolling back
+//! rather than resuming is the default: the new release was not observed while the engine was
+//! down, and the previous release is the last state known to be good.
 
 mod execution;
 mod observe;
@@ -65,8 +66,10 @@ enum Interrupt {
     Rollback(ActionInput),
     /// Continue a paused rollout, on behalf of this person.
     Override(ActionInput),
-    /// Stop working and leave the record as it is (the engine is closing; the next engine recovers).
+    /// Stop working and hand the rollout back (the engine is closing; the next engine recovers).
     Suspend,
+    /// Stop working at once, writing nothing: another engine holds the rollout now.
+    Abandon,
 }
 
 struct Running {
@@ -109,6 +112,8 @@ pub struct Orchestrator {
     running: Mutex<HashMap<String, Running>>,
     thresholds: RwLock<HashMap<String, Thresholds>>,
     owner: String,
+    lease: RwLock<Duration>,
+    scan: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Orchestrator {
@@ -128,8 +133,26 @@ impl Orchestrator {
             limit: Arc::new(Semaphore::new(max_concurrent.max(1))),
             running: Mutex::new(HashMap::new()),
             thresholds: RwLock::new(HashMap::new()),
-            owner: lease::current(),
+            owner: lease::new_owner(),
+            lease: RwLock::new(lease::DEFAULT_LEASE),
+            scan: Mutex::new(None),
         }
+    }
+
+    /// Sets how long a silent owner keeps its rollouts (default 30 s): it writes a heartbeat six
+    /// times per lease, and takes over others' rollouts whose heartbeat is older.
+    pub fn set_lease(&self, lease: Duration) {
+        *self.lease.write().unwrap_or_else(std::sync::PoisonError::into_inner) = lease.max(Duration::from_millis(300));
+    }
+
+    /// The lease in force.
+    pub fn lease(&self) -> Duration {
+        *self.lease.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// This engine's owner name (`host/pid/start-time/engine`).
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Registers a platform that plans can name (replacing one of the same name).
@@ -213,6 +236,8 @@ impl Orchestrator {
         let id = rollout.deployment_id.clone();
         let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = watch::channel(false);
+        // Beating from now on, also while the rollout waits for a concurrency permit.
+        let heartbeat = self.heartbeat(&rollout, interrupt_tx.clone());
         self.lock_running().insert(id.clone(), Running { interrupts: interrupt_tx, done: done_rx.clone() });
         let this = self.clone();
         let task_id = id.clone();
@@ -220,15 +245,49 @@ impl Orchestrator {
             let permit = this.limit.clone().acquire_owned().await;
             let thresholds = this.thresholds_for(&rollout);
             let mut execution = Execution::new(&this, rollout, platform, interrupt_rx, thresholds);
-            if let Err(e) = execution.run(mode).await {
+            match execution.run(mode).await {
+                Ok(()) => {}
+                Err(Error::RolloutConflict { .. }) => {
+                    tracing::warn!(deployment_id = %task_id, "rollout left alone: another engine took it over");
+                }
                 // Recording failed (the store is closing or broken): leave the record for recovery.
-                tracing::error!(deployment_id = %task_id, error = %e, "rollout stopped: its progress could not be recorded");
+                Err(e) => {
+                    tracing::error!(deployment_id = %task_id, error = %e, "rollout stopped: its progress could not be recorded");
+                }
             }
+            heartbeat.abort();
             drop(permit);
             this.lock_running().remove(&task_id);
             let _ = done_tx.send(true);
         });
         RolloutHandle { deployment_id: id, done: done_rx, store: self.store.clone() }
+    }
+
+    /// Writes the rollout's heartbeat every sixth of the lease until aborted; when the rollout
+    /// turns out to belong to another engine, tells the execution to stop at once.
+    fn heartbeat(
+        &self,
+        rollout: &Rollout,
+        interrupts: mpsc::UnboundedSender<Interrupt>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (store, id, fence) = (self.store.clone(), rollout.deployment_id.clone(), rollout.lease);
+        let every = lease::heartbeat_every(self.lease());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store.update_rollout(&id, RolloutUpdate { fence: Some(fence), ..RolloutUpdate::default() }).await
+                {
+                    Ok(rollout) if !rollout.state.is_active() => return,
+                    Ok(_) => {}
+                    Err(Error::RolloutConflict { .. }) => {
+                        tracing::warn!(deployment_id = %id, "lost the rollout's lease to another engine; stopping");
+                        let _ = interrupts.send(Interrupt::Abandon);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(deployment_id = %id, error = %e, "heartbeat not written"),
+                }
+            }
+        })
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
@@ -256,7 +315,7 @@ impl Orchestrator {
             // Nothing left to restore; the lifecycle answers (the deployment is rolled_back).
             RolloutState::RolledBack => Ok(None),
             RolloutState::Running | RolloutState::Paused | RolloutState::RollingBack => {
-                if rollout.owner == self.owner || !lease::is_gone(&rollout.owner, rollout.heartbeat_at) {
+                if rollout.owner == self.owner || !lease::is_gone(&rollout.owner, rollout.heartbeat_at, self.lease()) {
                     return Err(Error::RolloutInProgress { id: id.to_owned() });
                 }
                 let platform = self.platform(&rollout.platform)?;
@@ -313,6 +372,7 @@ impl Orchestrator {
         let update = RolloutUpdate {
             owner: Some(self.owner.clone()),
             expect_owner: Some(rollout.owner.clone()),
+            fence: Some(rollout.lease),
             ..RolloutUpdate::default()
         };
         self.store.update_rollout(&rollout.deployment_id, update).await
@@ -321,9 +381,39 @@ impl Orchestrator {
     /// Takes over every active rollout whose engine is gone and whose platform is registered, and
     /// finishes it (succeeded if all steps had completed, rolled back otherwise). Waits for all.
     pub async fn recover(self: &Arc<Self>) -> Result<Vec<Rollout>> {
+        let handles = self.take_over_orphans().await?;
+        let mut recovered = Vec::with_capacity(handles.len());
+        for handle in handles {
+            recovered.push(handle.wait().await?);
+        }
+        Ok(recovered)
+    }
+
+    /// From now on, looks for rollouts whose engine is gone twice per lease and takes them over
+    /// (without waiting for them), until [`suspend_all`](Self::suspend_all).
+    pub fn watch_for_orphans(self: &Arc<Self>) {
+        let this = Arc::downgrade(self);
+        let scan = tokio::spawn(async move {
+            loop {
+                let Some(every) = this.upgrade().map(|o| o.lease() / 2) else { return };
+                tokio::time::sleep(every).await;
+                let Some(orchestrator) = this.upgrade() else { return };
+                if let Err(e) = orchestrator.take_over_orphans().await {
+                    tracing::warn!(error = %e, "looking for rollouts of stopped engines failed");
+                }
+            }
+        });
+        if let Some(old) = self.scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(scan) {
+            old.abort();
+        }
+    }
+
+    /// Claims every active rollout whose engine is gone and starts finishing it.
+    async fn take_over_orphans(self: &Arc<Self>) -> Result<Vec<RolloutHandle>> {
         let mut handles = Vec::new();
         for rollout in self.store.rollouts(true).await? {
-            if rollout.owner == self.owner || !lease::is_gone(&rollout.owner, rollout.heartbeat_at) {
+            let lease = self.lease();
+            if rollout.owner == self.owner || !lease::is_gone(&rollout.owner, rollout.heartbeat_at, lease) {
                 continue;
             }
             let Ok(platform) = self.platform(&rollout.platform) else {
@@ -340,16 +430,15 @@ impl Orchestrator {
                 Err(e) => return Err(e),
             }
         }
-        let mut recovered = Vec::with_capacity(handles.len());
-        for handle in handles {
-            recovered.push(handle.wait().await?);
-        }
-        Ok(recovered)
+        Ok(handles)
     }
 
     /// Stops every running execution without rolling back (their records stay active and the next
     /// engine recovers them), then waits for them to stop.
     pub async fn suspend_all(&self) {
+        if let Some(scan) = self.scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            scan.abort();
+        }
         let running: Vec<(mpsc::UnboundedSender<Interrupt>, watch::Receiver<bool>)> =
             self.lock_running().values().map(|r| (r.interrupts.clone(), r.done.clone())).collect();
         for (interrupts, mut done) in running {

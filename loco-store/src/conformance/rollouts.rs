@@ -103,6 +103,10 @@ pub(super) async fn rollout_changes_are_atomic(backend: &dyn Backend) {
     };
     let rollout = store.update_rollout(&d.id, done).await.expect("succeed");
     assert_eq!((rollout.state, rollout.owner.as_str()), (RolloutState::Succeeded, "engine-b"), "{check}");
+    assert_eq!(rollout.lease, 1, "{check}: the hand-over grew the fencing token");
+    let fenced_out =
+        RolloutUpdate { fence: Some(0), events: vec![progress_event("stale")], ..RolloutUpdate::default() };
+    assert_eq!(code(check, store.update_rollout(&d.id, fenced_out).await), ErrorCode::RolloutConflict);
     assert_eq!(rollout.finished_at, Some(rollout.updated_at), "{check}: a final state sets finished_at");
     assert_eq!(store.rollout(&d.id).await.expect("rollout"), rollout, "{check}");
     assert_eq!(store.get(&d.id).await.expect("get").status, Status::Succeeded, "{check}");

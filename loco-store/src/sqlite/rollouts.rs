@@ -16,7 +16,7 @@ use super::rows::{get_deployment, json_column, parsed, parsed_opt};
 use super::writer::WriteCtx;
 
 const ROLLOUT_COLUMNS: &str = "deployment_id, service, environment, platform, plan, state, progress, previous, failure, \
-     actor, owner, heartbeat_at, started_at, updated_at, finished_at";
+     actor, owner, heartbeat_at, started_at, updated_at, finished_at, lease";
 
 /// The states [`RolloutState::is_active`] accepts, as an SQL list (the unique index uses the same).
 const ACTIVE_STATES: &str = "('running', 'paused', 'rolling_back')";
@@ -48,6 +48,7 @@ fn rollout_from_row(row: &Row<'_>) -> rusqlite::Result<Rollout> {
         started_at: parsed(row, 12)?,
         updated_at: parsed(row, 13)?,
         finished_at: parsed_opt(row, 14)?,
+        lease: row.get::<_, i64>(15)?.try_into().unwrap_or_default(),
     })
 }
 
@@ -123,7 +124,7 @@ pub(crate) fn begin_in_tx(ctx: &mut WriteCtx<'_>, begin: BeginRollout) -> Result
     let rollout = decision.rollout;
     ctx.conn
         .prepare_cached(&format!(
-            "INSERT INTO rollouts ({ROLLOUT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, NULL)"
+            "INSERT INTO rollouts ({ROLLOUT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, NULL, 0)"
         ))?
         .execute(params![
             rollout.deployment_id,
@@ -161,7 +162,7 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
     ctx.conn
         .prepare_cached(
             "UPDATE rollouts SET state = ?1, progress = ?2, failure = ?3, owner = ?4, heartbeat_at = ?5, \
-             updated_at = ?6, finished_at = ?7 WHERE deployment_id = ?8",
+             updated_at = ?6, finished_at = ?7, lease = ?9 WHERE deployment_id = ?8",
         )?
         .execute(params![
             rollout.state.as_str(),
@@ -172,6 +173,7 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
             rollout.updated_at.to_string(),
             rollout.finished_at.map(|t| t.to_string()),
             id,
+            i64::try_from(rollout.lease).unwrap_or(i64::MAX),
         ])?;
     if let Some(release) = activate {
         let at = release.activated_at.to_string();

@@ -120,6 +120,10 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // v5 (rollout leases): the owner's fencing token, grown on every hand-over.
+    "
+    ALTER TABLE rollouts ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build writes.

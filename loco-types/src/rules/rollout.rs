@@ -78,6 +78,7 @@ pub fn decide_begin_rollout(
         failure: None,
         actor,
         owner,
+        lease: 0,
         heartbeat_at: now,
         started_at: now,
         updated_at: now,
@@ -103,10 +104,13 @@ pub struct RolloutUpdate {
     pub events: Vec<NewEvent>,
     /// A release that becomes the target's current one (the current one is retired).
     pub activate: Option<Release>,
-    /// Hands the rollout to another engine process…
+    /// Hands the rollout to another engine process (its `lease` grows by one)…
     pub owner: Option<String>,
     /// …only if it still belongs to this one (compare-and-set); `rollout_conflict` otherwise.
     pub expect_owner: Option<String>,
+    /// The fencing token the writer holds: the change is refused (`rollout_conflict`) unless it is
+    /// still the rollout's `lease`.
+    pub fence: Option<u64>,
 }
 
 impl RolloutUpdate {
@@ -119,6 +123,18 @@ impl RolloutUpdate {
     /// (the update makes an inactive rollout active again).
     pub fn needs_active_on_target(&self, current: &Rollout) -> bool {
         self.state.is_some_and(RolloutState::is_active) && !current.state.is_active()
+    }
+
+    /// Whether it changes nothing but the heartbeat (then `updated_at` stays).
+    pub fn is_heartbeat(&self) -> bool {
+        self.progress.is_none()
+            && self.state.is_none()
+            && self.failure.is_none()
+            && self.lead_events.is_empty()
+            && self.action.is_none()
+            && self.events.is_empty()
+            && self.activate.is_none()
+            && self.owner.is_none()
     }
 }
 
@@ -154,9 +170,9 @@ pub fn decide_rollout_update(
         environment: rollout.environment.clone(),
         active,
     };
-    if let Some(expected) = &update.expect_owner
-        && &current.owner != expected
-    {
+    let stale_fence = update.fence.is_some_and(|fence| fence != current.lease);
+    let stale_owner = update.expect_owner.as_ref().is_some_and(|expected| *expected != current.owner);
+    if stale_fence || stale_owner {
         return Err(conflict(&current, current.deployment_id.clone()));
     }
     if update.needs_active_on_target(&current)
@@ -165,6 +181,10 @@ pub fn decide_rollout_update(
         return Err(conflict(&current, active));
     }
     let mut rollout = current;
+    if update.is_heartbeat() {
+        rollout.heartbeat_at = now;
+        return Ok(RolloutChanged { rollout, deployment: None, events: Vec::new(), activate: None });
+    }
     let id = rollout.deployment_id.clone();
     let mut events: Vec<EventDraft> =
         update.lead_events.into_iter().map(|e| EventDraft::rollout(&id, e, now)).collect();
@@ -190,8 +210,11 @@ pub fn decide_rollout_update(
     if let Some(failure) = update.failure {
         rollout.failure = Some(failure);
     }
-    if let Some(owner) = update.owner {
+    if let Some(owner) = update.owner
+        && owner != rollout.owner
+    {
         rollout.owner = owner;
+        rollout.lease += 1;
     }
     rollout.updated_at = now;
     rollout.heartbeat_at = now;
@@ -220,6 +243,7 @@ mod tests {
             failure: None,
             actor: "ops".into(),
             owner: owner.into(),
+            lease: 3,
             heartbeat_at: now,
             started_at: now,
             updated_at: now,
@@ -239,6 +263,20 @@ mod tests {
         assert_eq!(err.code(), "rollout_conflict");
         let changed = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, update("a"), now).unwrap();
         assert_eq!((changed.rollout.owner.as_str(), changed.rollout.heartbeat_at), ("b", now));
+        assert_eq!(changed.rollout.lease, 4, "a new owner holds a new fencing token");
+    }
+
+    #[test]
+    fn a_write_with_a_stale_fencing_token_is_refused() {
+        let now = Timestamp::now();
+        let write = |fence| RolloutUpdate { fence: Some(fence), ..RolloutUpdate::default() };
+        let err = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, write(2), now).unwrap_err();
+        assert_eq!(err.code(), "rollout_conflict");
+        let changed = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, write(3), now).unwrap();
+        assert_eq!((changed.rollout.lease, changed.rollout.heartbeat_at), (3, now), "a heartbeat keeps the token");
+        let same = RolloutUpdate { owner: Some("a".into()), ..RolloutUpdate::default() };
+        let changed = decide_rollout_update(rollout(RolloutState::Running, "a"), None, None, same, now).unwrap();
+        assert_eq!(changed.rollout.lease, 3, "the same owner again is no hand-over");
     }
 
     #[test]
