@@ -29,8 +29,25 @@ where
     T: Serialize,
     F: Future<Output = Result<T, Failure>> + Send + 'static,
 {
-    let work = async move { Ok(work.await.and_then(|record| Json::of(&record))) };
-    env.spawn_future_with_callback(work, |env, outcome| match outcome {
+    settle_json(env, async move { work.await.and_then(|record| Json::of(&record)) })
+}
+
+/// A Promise of `work`'s document (or list of documents) as a plain object with the snake_case
+/// keys callers write it with; it is serialized on the runtime's thread. Rejected with a coded
+/// error when `work` fails.
+pub(crate) fn settle_document<T, F>(env: &Env, work: F) -> napi::Result<PromiseRaw<'_, Unknown<'_>>>
+where
+    T: Serialize,
+    F: Future<Output = Result<T, Failure>> + Send + 'static,
+{
+    settle_json(env, async move { work.await.and_then(|document| Json::of_document(&document)) })
+}
+
+fn settle_json<F>(env: &Env, work: F) -> napi::Result<PromiseRaw<'_, Unknown<'_>>>
+where
+    F: Future<Output = Result<Json, Failure>> + Send + 'static,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, |env, outcome| match outcome {
         Ok(json) => json.into_js(env),
         Err(failure) => Err(error::to_js(*env, &failure)),
     })

@@ -3,7 +3,8 @@
 //! → `deploymentId`) except inside documents, and `JSON.parse` builds the object on the
 //! JavaScript thread. Documents (`Rollout.plan`, `Release.spec`, `Event.data`) keep the
 //! snake_case keys they have in every language; which fields hold one is generated from the
-//! schema (`documents.rs`, by `scripts/codegen/typescript.py`), as are the TypeScript types.
+//! schema (`documents.rs`, by `scripts/codegen/typescript.py`), as are the TypeScript types. A
+//! document returned on its own (a service definition) keeps its keys too.
 //!
 //! JSON text rather than a `serde_json::Value` keeps each object's keys in the order the core
 //! declares them (a `Value` sorts them), does the serializing on the runtime's thread, and leaves
@@ -27,8 +28,18 @@ pub(crate) struct Json(String);
 impl Json {
     /// Serializes `value` with camelCase record keys.
     pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> Result<Json, Failure> {
+        Self::write(value, CamelCaseKeys::default())
+    }
+
+    /// Serializes `value`, a document (a service definition) or a list of them, with its keys as
+    /// they are.
+    pub(crate) fn of_document<T: Serialize + ?Sized>(value: &T) -> Result<Json, Failure> {
+        Self::write(value, CamelCaseKeys { document_next: true, ..CamelCaseKeys::default() })
+    }
+
+    fn write<T: Serialize + ?Sized>(value: &T, formatter: CamelCaseKeys) -> Result<Json, Failure> {
         let mut text = Vec::with_capacity(512);
-        let mut serializer = serde_json::Serializer::with_formatter(&mut text, CamelCaseKeys::default());
+        let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
         value
             .serialize(&mut serializer)
             .map_err(|e| loco_core::Error::storage(format!("a record could not be written as JSON: {e}")))?;
@@ -183,6 +194,15 @@ mod tests {
                 r#""spec":{"env":{"MY_VAR":"a\"b"}}},"progress":{"analysis":{"errorRateTest":{"pValue":0.5}},"#,
                 r#""completedSteps":1}}"#
             )
+        );
+    }
+
+    #[test]
+    fn a_document_returned_on_its_own_keeps_its_keys() {
+        let definitions = json!([{"name": "shop", "allowed_env": ["API_KEY"], "working_dir": null}]);
+        assert_eq!(
+            Json::of_document(&definitions).unwrap().0,
+            r#"[{"allowed_env":["API_KEY"],"name":"shop","working_dir":null}]"#
         );
     }
 

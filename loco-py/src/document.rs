@@ -1,10 +1,12 @@
-//! Rollout plans and analysis thresholds arrive from Python as JSON documents — a `dict` or a JSON
-//! `str` with the same snake_case keys as in every other language — and are handed to the core as
-//! JSON text, which alone parses and checks them, so validation errors name the fields as written
-//! in the document (`strategy.steps[1]`, `thresholds.production.alpha`).
+//! Rollout plans, analysis thresholds and service definitions arrive from Python as JSON documents
+//! — a `dict` or a JSON `str` with the same snake_case keys as in every other language — and are
+//! handed to the core as JSON text, which alone parses and checks them, so validation errors name
+//! the fields as written in the document (`strategy.steps[1]`, `thresholds.production.alpha`,
+//! `allowed_env[0]`).
 
 use loco_core::analysis::Thresholds;
 use loco_core::rollout::RolloutPlan;
+use loco_core::service::ServiceDefinition;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -38,6 +40,11 @@ impl Document {
     /// checked).
     pub fn into_plan(self) -> loco_core::Result<RolloutPlan> {
         RolloutPlan::from_json(&self.0)
+    }
+
+    /// Parses and validates a service definition (`ServiceDefinition::from_json`).
+    pub fn into_service_definition(self) -> loco_core::Result<ServiceDefinition> {
+        ServiceDefinition::from_json(&self.0)
     }
 }
 
