@@ -35,17 +35,42 @@ test('deployments, pages, events and audit reports have every core field, camelC
   const events = await engine.events(created.id)
   for (const event of events) assert.deepEqual(Object.keys(event), keys('Event'))
   assert.deepEqual(
-    events.map((e) => [e.kind, e.fromStatus, e.toStatus, e.note, e.data]),
+    events.map((e) => [e.kind, e.fromStatus, e.toStatus, e.note]),
     [
-      ['created', null, 'pending_approval', null, null],
-      ['approved', 'pending_approval', 'approved', 'fine', null],
+      ['created', null, 'pending_approval', null],
+      ['approved', 'pending_approval', 'approved', 'fine'],
     ],
   )
+  const { workRefs, rollbackPlan, ...rest } = request()
+  assert.deepEqual(
+    events[0].data,
+    { ...rest, work_refs: workRefs, rollback_plan: rollbackPlan, risk: null },
+    'created carries the request, a document with snake_case keys',
+  )
+  assert.equal(events[1].data, null)
   assert.equal(typeof events[0].seq, 'number')
 
   const audit = await engine.verifyAudit()
   assert.deepEqual(Object.keys(audit), keys('AuditReport'))
-  assert.deepEqual(audit, { valid: true, eventsChecked: 2, headHash: events[1].hash, firstBroken: null })
+  assert.deepEqual(audit, {
+    valid: true,
+    eventsChecked: 2,
+    deploymentsChecked: 1,
+    deploymentsStatusOnly: 0,
+    headHash: events[1].hash,
+    exportedHeadSeq: null,
+    firstBroken: null,
+  })
+  const head = await engine.auditHead()
+  assert.deepEqual(Object.keys(head), keys('AuditHead'))
+  assert.deepEqual(head, { seq: 2, hash: events[1].hash, hmac: null, at: events[1].at })
+  const against = await engine.verifyAuditAgainst(head)
+  assert.deepEqual([against.valid, against.exportedHeadSeq], [true, 2])
+  const ahead = await engine.verifyAuditAgainst(JSON.stringify({ ...head, seq: 3 }))
+  assert.equal(ahead.valid, false)
+  assert.match(ahead.firstBroken.reason, /chain ends at #2/)
+  const bad = await rejection(engine.verifyAuditAgainst({ seq: 2, hash: 'abc' }))
+  assert.deepEqual([bad.code, bad.details.map((d) => d.field)], ['validation_error', ['head.hash']])
   await engine.close()
 })
 

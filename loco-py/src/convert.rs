@@ -55,11 +55,15 @@ pub enum Class {
     Release,
     /// `loco.LogLine`.
     LogLine,
+    /// `loco.ServiceDefinition`.
+    ServiceDefinition,
+    /// `loco.AuditHead`.
+    AuditHead,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 7] = [
+    const ALL: [Class; 9] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -67,6 +71,8 @@ impl Class {
         Class::Rollout,
         Class::Release,
         Class::LogLine,
+        Class::ServiceDefinition,
+        Class::AuditHead,
     ];
 
     fn name(self) -> &'static str {
@@ -78,6 +84,8 @@ impl Class {
             Class::Rollout => "Rollout",
             Class::Release => "Release",
             Class::LogLine => "LogLine",
+            Class::ServiceDefinition => "ServiceDefinition",
+            Class::AuditHead => "AuditHead",
         }
     }
 }
@@ -114,6 +122,14 @@ impl Record for loco_core::rollout::Release {
 
 impl Record for loco_core::platform::LogLine {
     const CLASS: Class = Class::LogLine;
+}
+
+impl Record for loco_core::service::ServiceDefinition {
+    const CLASS: Class = Class::ServiceDefinition;
+}
+
+impl Record for loco_core::AuditHead {
+    const CLASS: Class = Class::AuditHead;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

@@ -88,7 +88,15 @@ def test_sync_writes_survive_close_and_a_new_process(db_path: pathlib.Path) -> N
     read = read_in_new_process(db_path, d.id)
     assert read["deployment"] == final.to_dict()
     assert read["events"] == events
-    assert read["audit"] == {"valid": True, "events_checked": 5, "head_hash": events[-1]["hash"], "first_broken": None}
+    assert read["audit"] == {
+        "valid": True,
+        "events_checked": 5,
+        "deployments_checked": 1,
+        "deployments_status_only": 0,
+        "head_hash": events[-1]["hash"],
+        "exported_head_seq": None,
+        "first_broken": None,
+    }
 
     # The idempotency key survived too: replaying the request returns the same deployment.
     again = loco.SyncEngine.open(db_path)

@@ -76,7 +76,8 @@ def test_event_attributes_and_to_dict(sync_engine: loco.SyncEngine) -> None:
         "not this week",
     )
     assert rejected.at == sync_engine.get(d.id).reviewed_at
-    assert created.data is None and rejected.data is None  # only rollout events carry data
+    assert created.data == {**request(), "risk": None}, "created carries the request it accepted"
+    assert rejected.data is None
 
 
 def test_results_are_values(sync_engine: loco.SyncEngine) -> None:
@@ -148,7 +149,15 @@ def test_list_filters_by_status(sync_engine: loco.SyncEngine) -> None:
 
 def test_audit_report(sync_engine: loco.SyncEngine) -> None:
     empty = sync_engine.verify_audit()
-    assert empty.to_dict() == {"valid": True, "events_checked": 0, "head_hash": None, "first_broken": None}
+    assert empty.to_dict() == {
+        "valid": True,
+        "events_checked": 0,
+        "deployments_checked": 0,
+        "deployments_status_only": 0,
+        "head_hash": None,
+        "exported_head_seq": None,
+        "first_broken": None,
+    }
     d = sync_engine.create(**request())
     sync_engine.approve(d.id, "bob")
     report = sync_engine.verify_audit()
@@ -178,7 +187,8 @@ def test_audit_report_names_the_first_broken_link(db_path: pathlib.Path) -> None
     assert link.event_id.startswith("evt_") and link.reason
     as_dict: Dict[str, Any] = dict(report.to_dict())
     assert as_dict["first_broken"] == link.to_dict()
-    assert set(link.to_dict()) == {"seq", "event_id", "deployment_id", "reason"}
+    assert set(link.to_dict()) == {"seq", "event_id", "deployment_id", "field", "reason"}
+    assert link.field is None
     assert repr(link).startswith("BrokenLink(seq=2, event_id='evt_")
 
 

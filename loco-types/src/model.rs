@@ -228,6 +228,11 @@ impl EventKind {
         )
     }
 
+    /// The action that writes this kind (`None` for `created` and the rollout kinds).
+    pub fn action(self) -> Option<Action> {
+        Action::ALL.into_iter().find(|action| EventKind::from(*action) == self)
+    }
+
     /// Parses a stored kind name.
     pub fn parse(s: &str) -> Result<Self> {
         EventKind::ALL
@@ -264,8 +269,9 @@ impl fmt::Display for EventKind {
 }
 
 /// One append-only history entry. Lifecycle events (one per action, plus `created`) always have a
-/// `to_status`; `from_status` is `None` only on `created`. Rollout events (`step_progress`,
-/// `health_check`) have neither and carry their facts in `data`.
+/// `to_status`; `from_status` is `None` only on `created`, whose `data` is the request it
+/// accepted. Rollout events (`step_progress`, `health_check`, …) have neither and carry their
+/// facts in `data`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Event {
     /// Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
@@ -291,8 +297,10 @@ pub struct Event {
     pub at: Timestamp,
     /// `sha256(previous event's hash ‖ canonical bytes of this event)`, lowercase hex.
     pub hash: String,
-    /// Structured facts of rollout events (step, traffic, instances, probe results); `None` on
-    /// lifecycle events. [`EventData::parse`](crate::event_data::EventData::parse) reads it typed.
+    /// The request a `created` event accepted, or the structured facts of a rollout event (step,
+    /// traffic, instances, probe results); `None` on the other lifecycle events (and on `created`
+    /// events written before the audit covered whole records).
+    /// [`EventData::parse`](crate::event_data::EventData::parse) reads it typed.
     #[schemars(with = "crate::schema::Nullable<crate::event_data::EventData>")]
     pub data: Option<serde_json::Value>,
 }
@@ -410,6 +418,9 @@ mod tests {
     fn every_action_has_its_event_kind() {
         for action in Action::ALL {
             assert_eq!(EventKind::from(action).as_str(), action.target().as_str());
+            assert_eq!(EventKind::from(action).action(), Some(action));
         }
+        let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
+        assert_eq!(without.len(), 5, "created and the four rollout kinds: {without:?}");
     }
 }

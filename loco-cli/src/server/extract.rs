@@ -10,7 +10,7 @@ use loco_core::Error;
 use serde::de::DeserializeOwned;
 
 use crate::server::error::ApiError;
-use crate::wire::{BODY_LIMIT_BYTES, ListParams, ReleaseParams, RolloutsParams, StreamParams};
+use crate::wire::{BODY_LIMIT_BYTES, HeadParams, ListParams, ReleaseParams, RolloutsParams, StreamParams};
 
 /// A JSON request body parsed strictly (unknown fields, wrong types and malformed JSON are
 /// validation errors naming the field). An empty body counts as `{}` so that the core, not the
@@ -102,6 +102,12 @@ pub fn list_params(raw: Option<&str>) -> Result<ListParams, Error> {
         limit: p.remove("limit"),
         cursor: p.remove("cursor"),
     })
+}
+
+/// Parses the query string of `GET /api/v1/audit/verify`.
+pub fn head_params(raw: Option<&str>) -> Result<HeadParams, Error> {
+    let mut p = query_pairs(raw, &HeadParams::NAMES)?;
+    Ok(HeadParams { seq: p.remove("seq"), hash: p.remove("hash"), hmac: p.remove("hmac"), at: p.remove("at") })
 }
 
 /// Parses the query string of the event streams.

@@ -40,6 +40,7 @@ pub mod refs {
         ActionRequest => "ActionRequest",
         Event => "Event",
         AuditReport => "AuditReport",
+        AuditHead => "AuditHead",
         Rollout => "Rollout",
         Release => "Release",
         FieldError => "FieldError",

@@ -14,10 +14,11 @@ use loco_core::{Action, Error};
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::extract::{JsonBody, gated, list_params};
+use crate::server::extract::{JsonBody, gated, head_params, list_params};
 use crate::server::openapi::refs;
 use crate::wire::{
-    ActionRequest, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList, Health, ListParams,
+    ActionRequest, AuditHead, AuditReport, CreateDeployment, Deployment, DeploymentPage, ErrorBody, EventList,
+    HeadParams, Health, ListParams,
 };
 
 /// The request header carrying a create's idempotency key.
@@ -231,19 +232,51 @@ action_route!(
     "`invalid_transition`: not started, succeeded or failed"
 );
 
-/// Walk the whole audit chain and check every deployment against its history.
+/// Walk the whole audit chain and compare every deployment, field by field, with the state its
+/// history establishes; with an exported head's fields as parameters, also check that the chain
+/// still contains it.
 #[utoipa::path(
     get,
     path = "/api/v1/audit/verify",
     tag = "operations",
+    params(HeadParams),
     responses(
         (status = 200, description = "The verification report (`valid` false names the first broken link)",
          body = refs::AuditReport),
+        (status = 400, description = "`validation_error`: a malformed head, or one carrying an `hmac` while the \
+                                      server has no `LOCO_AUDIT_KEY`", body = ErrorBody),
         (status = 500, description = "`storage_error`", body = ErrorBody),
     )
 )]
-pub async fn verify_audit(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<AuditReport>, ApiError> {
-    Ok(Json(state.engine.session(caller.0).reader()?.verify_audit().await?))
+pub async fn verify_audit(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<AuditReport>, ApiError> {
+    let head = head_params(query.as_deref())?.into_head()?;
+    let session = state.engine.session(caller.0);
+    let engine = session.reader()?;
+    let report = match head {
+        Some(head) => engine.verify_audit_against(&head).await?,
+        None => engine.verify_audit().await?,
+    };
+    Ok(Json(report))
+}
+
+/// The head of the verified audit chain, signed with the server's `LOCO_AUDIT_KEY` when it has
+/// one: keep it outside the server, and pass its fields to `GET /api/v1/audit/verify` later to
+/// find events deleted from the end.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/head",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`{\"seq\", \"hash\", \"hmac\", \"at\"}` of the last event", body = refs::AuditHead),
+        (status = 500, description = "`storage_error`, also when the chain does not verify", body = ErrorBody),
+    )
+)]
+pub async fn audit_head(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<AuditHead>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).reader()?.audit_head().await?))
 }
 
 /// Liveness: answers while the server runs.

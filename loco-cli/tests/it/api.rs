@@ -110,8 +110,14 @@ async fn events_are_oldest_first_with_seq_and_every_field() {
         assert_eq!(keys(e), EVENT_FIELDS.into_iter().collect());
         assert_eq!(e["deployment_id"], id);
         assert_eq!(e["hash"].as_str().unwrap().len(), 64);
-        assert_eq!(e["data"], Value::Null, "lifecycle events carry no data");
     }
+    let request = request("checkout", "staging");
+    let fields = ["service", "environment", "version", "requester", "work_refs", "rollback_plan"];
+    for field in fields {
+        assert_eq!(events[0]["data"][field], request[field], "created carries the request's {field}");
+    }
+    assert_eq!(events[0]["data"]["risk"], Value::Null);
+    assert_eq!(events[1]["data"], Value::Null, "later lifecycle events carry no data");
     assert_eq!((events[0]["seq"].as_i64(), events[1]["seq"].as_i64()), (Some(1), Some(2)));
     assert_eq!(events[0]["kind"], "created");
     assert_eq!(events[0]["from_status"], Value::Null);
@@ -470,6 +476,60 @@ async fn healthz_and_audit_verify() {
     assert_eq!(report["events_checked"], 2);
     assert_eq!(report["first_broken"], Value::Null);
     assert_eq!(report["head_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        (report["deployments_checked"].as_u64(), report["deployments_status_only"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(report["exported_head_seq"], Value::Null);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn audit_head_and_verify_against_it() {
+    let server = TestServer::start().await;
+    let (status, empty) = server.get("/api/v1/audit/head").await;
+    assert_eq!((status, empty), (StatusCode::OK, json!({"seq": 0, "hash": "", "hmac": null, "at": null})));
+    let d = server.create("api", "staging").await;
+    server.act(d["id"].as_str().unwrap(), "approve", "bob").await;
+    let (status, head) = server.get("/api/v1/audit/head").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, report) = server.get("/api/v1/audit/verify").await;
+    assert_eq!((head["seq"].as_i64(), &head["hash"], &head["hmac"]), (Some(2), &report["head_hash"], &Value::Null));
+    let (_, events) = server.get(&format!("/api/v1/deployments/{}/events", d["id"].as_str().unwrap())).await;
+    assert_eq!(head["at"], events["items"][1]["at"]);
+
+    let query = |head: &Value| {
+        format!(
+            "/api/v1/audit/verify?seq={}&hash={}&at={}",
+            head["seq"],
+            head["hash"].as_str().unwrap(),
+            head["at"].as_str().unwrap().replace(':', "%3A")
+        )
+    };
+    let (status, report) = server.get(&query(&head)).await;
+    assert_eq!(
+        (status, report["valid"].as_bool(), report["exported_head_seq"].as_i64()),
+        (StatusCode::OK, Some(true), Some(2))
+    );
+    let mut ahead = head.clone();
+    ahead["seq"] = json!(3);
+    let (_, report) = server.get(&query(&ahead)).await;
+    assert_eq!(report["valid"], false);
+    assert_eq!(
+        report["first_broken"]["reason"],
+        "the exported head is event #3 but the chain ends at #2 (events after it were deleted)"
+    );
+
+    let (status, body) = server.get("/api/v1/audit/verify?seq=two&hash=abc&colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "validation_error", &["colour"]);
+    let (status, body) = server.get("/api/v1/audit/verify?seq=two&hash=abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "validation_error", &["seq", "hash"]);
+    let signed = format!("{}&hmac={}", query(&head), "ab".repeat(32));
+    let (status, body) = server.get(&signed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "this server has no LOCO_AUDIT_KEY to check it with");
+    assert_error(&body, "validation_error", &["head.hmac"]);
     server.stop().await;
 }
 

@@ -36,14 +36,29 @@ pub async fn loco(target: &[&str], args: &[&str]) -> Run {
 
 /// Runs `loco` with `target` and `args`, writing `stdin` to its standard input.
 pub async fn loco_fed(target: &[&str], args: &[&str], stdin: &str) -> Run {
+    run_loco(target, args, stdin, None).await
+}
+
+/// Runs `loco` with `target` and `args` and `LOCO_AUDIT_KEY` set to `key`.
+pub async fn loco_keyed(target: &[&str], args: &[&str], key: &str) -> Run {
+    run_loco(target, args, "", Some(key)).await
+}
+
+async fn run_loco(target: &[&str], args: &[&str], stdin: &str, audit_key: Option<&str>) -> Run {
     use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_loco"));
+    command
         .args(target)
         .args(args)
         .env_remove("LOCO_SERVER")
         .env_remove("LOCO_DB")
         .env_remove("LOCO_ACTOR")
         .env_remove("LOCO_STATE_DIR")
+        .env_remove("LOCO_AUDIT_KEY");
+    if let Some(key) = audit_key {
+        command.env("LOCO_AUDIT_KEY", key);
+    }
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -285,6 +300,37 @@ async fn verify_exits_11_on_a_tampered_chain() {
     assert!(run.stdout.contains("BROKEN at event #2"), "{}", run.stdout);
     let run = loco(&target, &["verify", "--json"]).await;
     assert_eq!((run.code, run.json()["first_broken"]["seq"].as_i64()), (11, Some(2)));
+}
+
+#[tokio::test]
+async fn verify_exits_11_on_an_edited_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let target = ["--db", db.to_str().unwrap()];
+    let id = create_for(&target, "alice", "dev").await;
+    assert_eq!(loco(&target, &["approve", &id, "--actor", "bob", "--note", "ok"]).await.code, 0);
+    let run = loco(&target, &["verify"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("deployments    1 compared with their history\n"), "{}", run.stdout);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE deployments SET version = '9.9.9', risk = NULL WHERE id = ?1", [&id])
+        .unwrap();
+    let run = loco(&target, &["verify"]).await;
+    assert_eq!(run.code, 11, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("field          version\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("reason         deployment {id} has version '9.9.9' but its events establish '1'")),
+        "{}",
+        run.stdout
+    );
+    let run = loco(&target, &["verify", "--json"]).await;
+    let broken = &run.json()["first_broken"];
+    assert_eq!(
+        (run.code, broken["deployment_id"].as_str(), broken["field"].as_str()),
+        (11, Some(id.as_str()), Some("version"))
+    );
 }
 
 /// Edits a stored event behind the engine's back (dropping the append-only trigger first).

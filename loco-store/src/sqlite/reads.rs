@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OpenFlags, ToSql, params};
 
-use loco_types::audit::{AuditReport, BrokenLink, ChainVerifier};
+use loco_types::audit::{AuditReport, ChainVerifier};
 use loco_types::cursor::{decode_cursor, encode_cursor};
 use loco_types::lifecycle::Status;
 use loco_types::model::{Deployment, Event, ListQuery, Page};
@@ -128,8 +128,9 @@ pub(crate) fn events_after(conn: &Connection, after: i64, limit: u32) -> Result<
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Walks the chain in one snapshot, then checks every deployment's status against the
-/// `to_status` of its last lifecycle event.
+/// In one snapshot: walks the chain, then compares every deployment's row with the state its
+/// lifecycle events establish (in insertion order), then looks for events whose deployment has no
+/// row. [`ChainVerifier`] decides; this only reads.
 pub(crate) fn verify_audit(conn: &Connection) -> Result<AuditReport> {
     let tx = conn.unchecked_transaction()?;
     let mut verifier = ChainVerifier::new();
@@ -144,34 +145,34 @@ pub(crate) fn verify_audit(conn: &Connection) -> Result<AuditReport> {
             }
         }
     }
-    let mut stmt = tx.prepare(
-        "SELECT d.id, d.status, e.seq, e.id, e.to_status FROM deployments d \
-         LEFT JOIN deployment_events e ON e.seq = (SELECT MAX(seq) FROM deployment_events \
-             WHERE deployment_id = d.id AND to_status IS NOT NULL) \
-         WHERE e.to_status IS NOT d.status ORDER BY d.seq LIMIT 1",
-    )?;
-    let mismatch = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                super::rows::parsed::<Status>(r, 1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?
-        .next()
-        .transpose()?;
-    if let Some((deployment_id, status, seq, event_id, to_status)) = mismatch {
-        verifier.report(BrokenLink {
-            seq: seq.unwrap_or(0),
-            event_id: event_id.unwrap_or_default(),
-            reason: match to_status {
-                Some(to) => format!("deployment is {status} but its last event says {to}"),
-                None => format!("deployment is {status} but has no lifecycle events"),
-            },
-            deployment_id,
-        });
+    if verifier.is_intact() {
+        let mut deployments = tx.prepare(&format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments ORDER BY seq"))?;
+        let mut history = tx.prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM deployment_events WHERE deployment_id = ?1 AND to_status IS NOT NULL \
+             ORDER BY seq"
+        ))?;
+        let mut rows = deployments.query([])?;
+        while let Some(row) = rows.next()? {
+            let (_, stored) = deployment_from_row(row)?;
+            let events =
+                history.query_map(params![stored.id], event_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            if !verifier.check_deployment(&stored, &events) {
+                break;
+            }
+        }
+    }
+    if verifier.is_intact() {
+        let orphan = tx
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM deployment_events e \
+                 WHERE NOT EXISTS (SELECT 1 FROM deployments d WHERE d.id = e.deployment_id) ORDER BY seq LIMIT 1"
+            ))?
+            .query_map([], event_from_row)?
+            .next()
+            .transpose()?;
+        if let Some(event) = orphan {
+            verifier.orphaned(&event);
+        }
     }
     Ok(verifier.finish())
 }

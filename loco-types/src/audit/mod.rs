@@ -1,12 +1,24 @@
 //! The tamper-evident audit chain: every event's hash covers the previous event's hash and the
 //! event's own canonical bytes, so editing, deleting or reordering any stored event breaks the
-//! chain at that point.
+//! chain at that point; every deployment's stored row is checked against the state its events
+//! establish ([`replay`]); and the chain's head can be exported and later checked ([`head`]), so
+//! a truncated tail is found too.
+//!
+//! [`ChainVerifier`] is the whole check, shared by every storage backend: a backend feeds it the
+//! events in `seq` order, then each deployment's row with its events, then any event whose
+//! deployment has no row, and reports what it finishes with.
+
+pub mod head;
+pub mod replay;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::Event;
+use crate::model::{Deployment, Event};
+
+pub use head::AuditHead;
+pub use replay::Checked;
 
 /// The hash the first event chains from.
 pub const GENESIS_HASH: &str = "";
@@ -94,46 +106,103 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
 /// The result of walking the whole audit chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AuditReport {
-    /// True when every link and every deployment's state matched.
+    /// True when every link, every deployment's state and the exported head (when one was given)
+    /// matched.
     pub valid: bool,
     /// How many events were checked.
     pub events_checked: u64,
-    /// The hash of the last event checked (record it elsewhere to detect truncation later).
+    /// How many deployments were compared with the state their events establish.
+    pub deployments_checked: u64,
+    /// How many of those were compared on their status only: their `created` event predates the
+    /// audit covering whole records, so their history does not say what was requested.
+    pub deployments_status_only: u64,
+    /// The hash of the last event checked, when everything matched (export the head with
+    /// `audit_head` to detect truncation later).
     #[schemars(with = "crate::schema::Nullable<String>")]
     pub head_hash: Option<String>,
+    /// The `seq` of the exported head the chain was checked against; `null` without one.
+    #[schemars(with = "crate::schema::Nullable<i64>")]
+    pub exported_head_seq: Option<i64>,
     /// The first problem found, if any.
     #[schemars(with = "crate::schema::Nullable<BrokenLink>")]
     pub first_broken: Option<BrokenLink>,
 }
 
+impl AuditReport {
+    /// Marks the report broken by `link`, unless an earlier problem was already found (for
+    /// problems found after the walk, such as an exported head that does not match).
+    pub fn break_at(&mut self, link: BrokenLink) {
+        if self.first_broken.is_none() {
+            self.first_broken = Some(link);
+        }
+        self.valid = false;
+        self.head_hash = None;
+    }
+}
+
 /// Where and why the chain first failed to verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BrokenLink {
-    /// The sequence number of the offending event (or of the last event of the deployment whose
-    /// current state disagrees with its history).
+    /// The sequence number of the offending event (or of the last lifecycle event of the
+    /// deployment whose current state disagrees with its history, or of a missing exported head;
+    /// 0 when there is no such event).
     pub seq: i64,
-    /// The offending event's id.
+    /// The offending event's id (empty when there is no such event).
     pub event_id: String,
-    /// The deployment it belongs to.
+    /// The deployment it belongs to (empty when the problem is not one deployment's).
     pub deployment_id: String,
+    /// The deployment field whose stored value disagrees with its history (`version`,
+    /// `reviewed_by`, …); `null` when the problem is not one field.
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub field: Option<String>,
     /// What is wrong, in one sentence.
     pub reason: String,
 }
 
-/// Walks events in `seq` order and checks every link. Feed it with [`ChainVerifier::check`] and
-/// finish with [`ChainVerifier::finish`]; storage backends share this so the rule exists once.
+impl BrokenLink {
+    /// A problem at `event`.
+    pub fn at(event: &Event, reason: impl Into<String>) -> Self {
+        Self {
+            seq: event.seq,
+            event_id: event.id.clone(),
+            deployment_id: event.deployment_id.clone(),
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Walks events in `seq` order and checks every link, then every deployment against its
+/// history. Feed it with [`ChainVerifier::check`] (every event, in `seq` order), then
+/// [`ChainVerifier::check_deployment`] (every deployment row with its events) and
+/// [`ChainVerifier::orphaned`] (events whose deployment has no row), and finish with
+/// [`ChainVerifier::finish`]; storage backends share this so the rule exists once.
 #[derive(Debug, Default)]
 pub struct ChainVerifier {
     prev_hash: String,
     expected_seq: i64,
     checked: u64,
+    deployments: u64,
+    status_only: u64,
     broken: Option<BrokenLink>,
 }
 
 impl ChainVerifier {
     /// A verifier positioned before the first event.
     pub fn new() -> Self {
-        Self { prev_hash: GENESIS_HASH.to_owned(), expected_seq: 1, checked: 0, broken: None }
+        Self {
+            prev_hash: GENESIS_HASH.to_owned(),
+            expected_seq: 1,
+            checked: 0,
+            deployments: 0,
+            status_only: 0,
+            broken: None,
+        }
+    }
+
+    /// Whether no problem has been found so far (once one has, feeding more changes nothing).
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_none()
     }
 
     /// Checks the next event, whose data is stored as `data_text`. Returns false once a broken
@@ -151,12 +220,7 @@ impl ChainVerifier {
             Some("stored hash does not match the event and its predecessor (edited or reordered)".to_owned())
         };
         if let Some(reason) = reason {
-            self.broken = Some(BrokenLink {
-                seq: event.seq,
-                event_id: event.id.clone(),
-                deployment_id: event.deployment_id.clone(),
-                reason,
-            });
+            self.broken = Some(BrokenLink::at(event, reason));
             return false;
         }
         self.prev_hash.clone_from(&event.hash);
@@ -164,11 +228,37 @@ impl ChainVerifier {
         true
     }
 
-    /// Records a problem found outside the chain itself (for example a deployment whose current
-    /// status disagrees with its last event), unless an earlier problem was already found.
-    pub fn report(&mut self, link: BrokenLink) {
+    /// Compares one deployment's stored row with the state its events (all of them, or only its
+    /// lifecycle events, oldest first) establish; see [`replay::check_deployment`]. Returns false
+    /// once a problem has been found (stop feeding).
+    pub fn check_deployment(&mut self, stored: &Deployment, events: &[Event]) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        match replay::check_deployment(stored, events) {
+            Ok(checked) => {
+                self.deployments += 1;
+                if checked == Checked::StatusOnly {
+                    self.status_only += 1;
+                }
+                true
+            }
+            Err(link) => {
+                self.broken = Some(link);
+                false
+            }
+        }
+    }
+
+    /// Records `event`, whose deployment has no row (deleted, or its id changed), as a problem
+    /// unless an earlier one was already found.
+    pub fn orphaned(&mut self, event: &Event) {
         if self.broken.is_none() {
-            self.broken = Some(link);
+            let reason = format!(
+                "event #{} belongs to deployment {}, which has no row (deleted, or its id was changed)",
+                event.seq, event.deployment_id
+            );
+            self.broken = Some(BrokenLink::at(event, reason));
         }
     }
 
@@ -177,7 +267,10 @@ impl ChainVerifier {
         AuditReport {
             valid: self.broken.is_none(),
             events_checked: self.checked,
+            deployments_checked: self.deployments,
+            deployments_status_only: self.status_only,
             head_hash: (self.checked > 0 && self.broken.is_none()).then_some(self.prev_hash),
+            exported_head_seq: None,
             first_broken: self.broken,
         }
     }

@@ -4,14 +4,14 @@
 //!
 //! | write | rule | refuses with |
 //! |---|---|---|
-//! | create | [`decide_create`] | `idempotency_conflict` |
+//! | create | [`decide_create`] (the row and event: [`creation`]) | `idempotency_conflict` |
 //! | lifecycle action | [`decide_action`] | `rollout_in_progress`, `invalid_transition`, `self_approval` |
 //! | begin a rollout | [`decide_begin_rollout`] | `invalid_transition`, `rollout_conflict`, `validation_error` (version already serving) |
 //! | change a rollout | [`decide_rollout_update`] | `rollout_conflict` (owner compare-and-set, one active rollout per target) |
 
 use crate::audit::sha256_hex;
 use crate::error::{Error, Result};
-use crate::event_data::EventData;
+use crate::event_data::{CreatedData, EventData};
 use crate::lifecycle::{self, Action, ActionInput, Status};
 use crate::model::{Deployment, EventKind, NewDeployment, Timestamp, new_deployment_id};
 use crate::rollout::RolloutState;
@@ -144,8 +144,26 @@ pub fn decide_create(
             Err(Error::IdempotencyConflict { key: key.clone() })
         };
     }
+    let change = creation(new_deployment_id(), new, now);
+    Ok(CreateDecision::Insert { change, idempotency_key, request_hash: hash })
+}
+
+/// The deployment `new` creates as `id` at `at`, in `pending_approval`, and its `created` event,
+/// which carries the whole request as its data so the audit chain covers every field the
+/// deployment starts with. [`decide_create`] writes it; verifying the audit replays it.
+pub fn creation(id: String, new: NewDeployment, at: Timestamp) -> DeploymentChange {
+    let event = EventDraft {
+        deployment_id: id.clone(),
+        kind: EventKind::Created,
+        actor: new.requester.clone(),
+        note: None,
+        from_status: None,
+        to_status: Some(Status::PendingApproval),
+        at,
+        data: Some(EventData::Created(CreatedData::from(new.clone())).to_value()),
+    };
     let deployment = Deployment {
-        id: new_deployment_id(),
+        id,
         service: new.service,
         environment: new.environment,
         version: new.version,
@@ -156,20 +174,10 @@ pub fn decide_create(
         status: Status::PendingApproval,
         reviewed_by: None,
         reviewed_at: None,
-        created_at: now,
-        updated_at: now,
+        created_at: at,
+        updated_at: at,
     };
-    let event = EventDraft {
-        deployment_id: deployment.id.clone(),
-        kind: EventKind::Created,
-        actor: deployment.requester.clone(),
-        note: None,
-        from_status: None,
-        to_status: Some(Status::PendingApproval),
-        at: now,
-        data: None,
-    };
-    Ok(CreateDecision::Insert { change: DeploymentChange { deployment, event }, idempotency_key, request_hash: hash })
+    DeploymentChange { deployment, event }
 }
 
 /// Revoking `token` at `now`: revoking twice keeps the first time.
@@ -275,6 +283,18 @@ mod tests {
         assert_eq!(replay, CreateDecision::Replay(first.deployment.clone()));
         let conflict = decide_create(new("web"), Some("k".into()), Some(keyed(&new("api"))), now).unwrap_err();
         assert_eq!(conflict.code(), "idempotency_conflict");
+    }
+
+    #[test]
+    fn the_created_event_carries_the_whole_request() {
+        let now = Timestamp::now();
+        let mut request = new("api");
+        request.risk = Some("schema change".into());
+        let change = inserted(decide_create(request.clone(), None, None, now).unwrap());
+        let data = EventData::parse(EventKind::Created, change.event.data.as_ref().unwrap()).unwrap();
+        assert_eq!(data, Some(EventData::Created(CreatedData::from(request))));
+        assert_eq!((change.event.actor.as_str(), change.event.at), ("alice", now));
+        assert_eq!((change.deployment.created_at, change.deployment.updated_at), (now, now));
     }
 
     #[test]

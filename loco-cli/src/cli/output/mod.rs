@@ -13,7 +13,8 @@ use crate::cli::exit::CliError;
 mod text;
 
 use crate::wire::{
-    AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList, TokenList,
+    AuditHead, AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList,
+    TokenList,
 };
 use text::{cell, table};
 
@@ -130,16 +131,46 @@ impl Output {
             return print_json(report);
         }
         let mut text = format!("events checked {}\n", report.events_checked);
+        let _ = write!(text, "deployments    {} compared with their history", report.deployments_checked);
+        if report.deployments_status_only > 0 {
+            let _ =
+                write!(text, " ({} on status only: history from before full records)", report.deployments_status_only);
+        }
+        text.push('\n');
         match &report.first_broken {
             None => {
                 let _ = writeln!(text, "head hash      {}", report.head_hash.as_deref().unwrap_or("-"));
+                if let Some(seq) = report.exported_head_seq {
+                    let _ = writeln!(text, "exported head  #{seq} found");
+                }
                 text.push_str("audit chain    valid\n");
             }
             Some(b) => {
-                let _ = writeln!(text, "audit chain    BROKEN at event #{} ({})", b.seq, b.event_id);
-                let _ = writeln!(text, "deployment     {}", b.deployment_id);
-                let _ = writeln!(text, "reason         {}", b.reason);
+                let _ = writeln!(text, "audit chain    BROKEN at event #{} ({})", b.seq, or_dash(&b.event_id));
+                let _ = writeln!(text, "deployment     {}", or_dash(&b.deployment_id));
+                if let Some(field) = &b.field {
+                    let _ = writeln!(text, "field          {field}");
+                }
+                let _ = writeln!(text, "reason         {}", cell(&b.reason));
             }
+        }
+        print_text(&text)
+    }
+
+    /// The audit chain's head: a key/value block (JSON: the head to keep for `verify --head`).
+    pub fn audit_head(self, head: &AuditHead) -> Result<(), CliError> {
+        if self.json {
+            return print_json(head);
+        }
+        let rows = [
+            ("seq", head.seq.to_string()),
+            ("hash", if head.hash.is_empty() { "-".to_owned() } else { head.hash.clone() }),
+            ("hmac", head.hmac.clone().unwrap_or_else(|| "- (LOCO_AUDIT_KEY is not set)".to_owned())),
+            ("at", head.at.map_or_else(|| "-".to_owned(), |t| t.to_string())),
+        ];
+        let mut text = String::new();
+        for (key, value) in rows {
+            let _ = writeln!(text, "{key:<5} {value}");
         }
         print_text(&text)
     }
@@ -376,6 +407,11 @@ fn seconds(value: f64) -> String {
 /// The JSON name of a core enum value (`running`, `stdout`).
 fn json_name<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// A cell, or `-` for an empty value.
+fn or_dash(value: &str) -> String {
+    if value.is_empty() { "-".to_owned() } else { cell(value) }
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
