@@ -28,7 +28,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`). */
   environment?: string

@@ -182,6 +182,15 @@ export type Severity = 'critical' | 'high'
  */
 export type LogStream = 'stdout' | 'stderr'
 
+/**
+ * What happens to a rollout whose engine stopped before it ended.
+ *
+ * - `rollback`: Restore the previous release (the default): the new one was not watched meanwhile.
+ * - `resume`: Re-check the health of what runs, restore the recorded traffic split, and continue at
+ *   the first unfinished step (a step that was observing starts its window again).
+ */
+export type OnRestart = 'rollback' | 'resume'
+
 /** A point in time, UTC, RFC 3339 with microseconds (`2026-11-23T08:36:00.123456Z`). */
 export type Timestamp = string
 
@@ -204,6 +213,14 @@ export interface RolloutPlan {
   health?: HealthSpec
   /** Desired instance count of the new release (default 1). */
   instances?: number
+  /** What an engine that finds this rollout interrupted (its engine stopped or died) does. */
+  on_restart?: OnRestart
+  /**
+   * Seconds the previous release's instances keep running (without traffic) after the
+   * rollout succeeded, so that rolling back in that window only moves traffic (default 0:
+   * stopped at once; the rolling strategy always replaces them step by step).
+   */
+  scale_down_delay_seconds?: number
 }
 
 /** Canary analysis settings. */
@@ -407,6 +424,26 @@ export interface CanaryStrategy {
   interval_seconds: number
 }
 
+/** A service an admin registered. */
+export interface ServiceDefinition {
+  /** The name plans use (`release.service`). */
+  name: string
+  /** The program and its arguments. */
+  command: string[]
+  /**
+   * Environment variables a plan may set for it (`release.env`, `release.secret_env`); any
+   * other key is refused.
+   */
+  allowed_env?: string[]
+  /**
+   * Command and SQLite probes run for every instance, besides the plan's own HTTP and TCP
+   * probes.
+   */
+  probes?: Probe[]
+  /** Where it runs; the engine's working directory when absent. */
+  working_dir?: string | null
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -475,8 +512,9 @@ export interface DeploymentPage {
 
 /**
  * One append-only history entry. Lifecycle events (one per action, plus `created`) always have a
- * `to_status`; `from_status` is `null` only on `created`. Rollout events (`step_progress`,
- * `health_check`) have neither and carry their facts in `data`.
+ * `to_status`; `from_status` is `null` only on `created`, whose `data` is the request it
+ * accepted. Rollout events (`step_progress`, `health_check`, …) have neither and carry their
+ * facts in `data`.
  */
 export interface Event {
   /** Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order. */
@@ -500,20 +538,37 @@ export interface Event {
   /** `sha256(previous event's hash ‖ canonical bytes of this event)`, lowercase hex. */
   hash: string
   /**
-   * Structured facts of rollout events (step, traffic, instances, probe results); `null` on
-   * lifecycle events. `EventData::parse` reads it typed.
+   * The request a `created` event accepted, or the structured facts of a rollout event (step,
+   * traffic, instances, probe results); `null` on the other lifecycle events (and on `created`
+   * events written before the audit covered whole records).
+   * `EventData::parse` reads it typed.
    */
   data: Record<string, unknown> | null
 }
 
 /** The result of walking the whole audit chain. */
 export interface AuditReport {
-  /** True when every link and every deployment's state matched. */
+  /**
+   * True when every link, every deployment's state and the exported head (when one was given)
+   * matched.
+   */
   valid: boolean
   /** How many events were checked. */
   eventsChecked: number
-  /** The hash of the last event checked (record it elsewhere to detect truncation later). */
+  /** How many deployments were compared with the state their events establish. */
+  deploymentsChecked: number
+  /**
+   * How many of those were compared on their status only: their `created` event predates the
+   * audit covering whole records, so their history does not say what was requested.
+   */
+  deploymentsStatusOnly: number
+  /**
+   * The hash of the last event checked, when everything matched (export the head with
+   * `audit_head` to detect truncation later).
+   */
   headHash: string | null
+  /** The `seq` of the exported head the chain was checked against; `null` without one. */
+  exportedHeadSeq: number | null
   /** The first problem found, if any. */
   firstBroken: BrokenLink | null
 }
@@ -521,16 +576,41 @@ export interface AuditReport {
 /** Where and why the chain first failed to verify. */
 export interface BrokenLink {
   /**
-   * The sequence number of the offending event (or of the last event of the deployment whose
-   * current state disagrees with its history).
+   * The sequence number of the offending event (or of the last lifecycle event of the
+   * deployment whose current state disagrees with its history, or of a missing exported head;
+   * 0 when there is no such event).
    */
   seq: number
-  /** The offending event's id. */
+  /** The offending event's id (empty when there is no such event). */
   eventId: string
-  /** The deployment it belongs to. */
+  /** The deployment it belongs to (empty when the problem is not one deployment's). */
   deploymentId: string
+  /**
+   * The deployment field whose stored value disagrees with its history (`version`,
+   * `reviewed_by`, …); `null` when the problem is not one field.
+   */
+  field: string | null
   /** What is wrong, in one sentence. */
   reason: string
+}
+
+/**
+ * The head of the audit chain as exported: `{"seq", "hash", "hmac", "at"}`.
+ *
+ * Always written with all four fields; read back with `hmac` and `at` optional.
+ */
+export interface AuditHead {
+  /** The `seq` of the last event (0 for an empty chain). */
+  seq: number
+  /** That event's hash, lowercase hex (empty for an empty chain). */
+  hash: string
+  /**
+   * HMAC-SHA256 of the decimal `seq` followed by `hash`, keyed with `LOCO_AUDIT_KEY`, lowercase
+   * hex; `null` when no key was set.
+   */
+  hmac: string | null
+  /** When that event was recorded; `null` for an empty chain. */
+  at: Timestamp | null
 }
 
 /** The durable record of one deployment's rollout. */
@@ -555,8 +635,17 @@ export interface Rollout {
   failure: RolloutFailure | null
   /** Who started it. */
   actor: string
-  /** The engine process executing it. */
+  /**
+   * The engine executing it (`host/pid/start-time/engine`), empty while no engine does (one
+   * closed and handed it back).
+   */
   owner: string
+  /**
+   * The owner's fencing token: it grows each time the rollout changes hands, and every write
+   * made for the rollout carries the token its writer holds, so an engine that lost the
+   * rollout can no longer change it.
+   */
+  lease: number
   /** When its owner last showed it was alive. */
   heartbeatAt: Timestamp
   /** When it started. */
@@ -740,7 +829,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`). */
   environment?: string
@@ -811,6 +900,18 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * thread.
  */
 export declare class Engine {
+  /**
+   * The head of the verified audit chain (`seq`, `hash` and time of its last event), signed
+   * with `LOCO_AUDIT_KEY` when it is set: keep it outside the database. A chain that does not
+   * verify is a `storage_error`.
+   */
+  auditHead(): Promise<AuditHead>
+  /**
+   * Verifies the audit chain and that it still contains `head` (what `auditHead()` gave, or
+   * its JSON text), so events deleted from the end are found; with `LOCO_AUDIT_KEY` set, the
+   * head's HMAC must match it.
+   */
+  verifyAuditAgainst(head: AuditHead | string): Promise<AuditReport>
   /**
    * Opens (creating if needed) a SQLite database file with fully durable writes. With
    * `localStateDir`, the local platform (`local`) is registered, so rollouts can run, and
@@ -909,6 +1010,19 @@ export declare class Engine {
    * `validation_error` naming the fields the core refuses (`thresholds.production.alpha`).
    */
   setThresholds(environment: string, thresholds: Thresholds | string): void
+  /**
+   * Registers (or replaces) a service that rollout plans may name in `release.service`, on
+   * behalf of `by`. Resolves with the definition as stored, every default filled in; a bad
+   * definition is a `validation_error` naming each field the core refuses.
+   */
+  registerService(definition: ServiceDefinition | string, by: string): Promise<Required<ServiceDefinition>>
+  /** Every registered service, by name. */
+  services(): Promise<Array<Required<ServiceDefinition>>>
+  /**
+   * Removes a registered service (`not_found`, with the `service` it looked for, when there is
+   * none); rollouts already started keep running it.
+   */
+  removeService(name: string): Promise<void>
 }
 
 /**

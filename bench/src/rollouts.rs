@@ -283,19 +283,18 @@ impl Platform for FailingCanaries {
         self.inner.status(target).await
     }
 
-    async fn rollback(
+    async fn restore(
         &self,
         target: &Target,
         to: &ReleaseSpec,
         known: &[Instance],
         replacement_ids: &[String],
-        retire: &[Instance],
     ) -> PlatformResult<Vec<Instance>> {
         let failed = self.failed_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(target);
         if let Some(at) = failed {
             self.delays.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(at.elapsed());
         }
-        self.inner.rollback(target, to, known, replacement_ids, retire).await
+        self.inner.restore(target, to, known, replacement_ids).await
     }
 
     async fn logs(&self, target: &Target, instance_id: &str) -> PlatformResult<mpsc::Receiver<LogLine>> {

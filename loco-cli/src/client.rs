@@ -21,9 +21,9 @@ use loco_core::identity::Token;
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
-    ActionRequest, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage, ErrorBody,
-    Event, EventList, ListParams, LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, ServiceList, StartRollout,
-    TokenList, WhoAmI,
+    ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
+    ErrorBody, Event, EventList, HeadParams, ListParams, LogLine, ReleaseList, ReleaseParams, RollbackTo, Rollout,
+    RolloutList, ServiceList, StartRollout, TokenList, WhoAmI,
 };
 
 /// Why a request failed.
@@ -224,6 +224,11 @@ impl Client {
         self.send(self.request(Method::GET, &format!("/api/v1/releases?{query}"))).await
     }
 
+    /// `POST /api/v1/releases/rollback`.
+    pub async fn rollback_to(&self, body: &RollbackTo) -> Result<Rollout, ClientError> {
+        self.post("/api/v1/releases/rollback", body).await
+    }
+
     /// `GET /api/v1/deployments/{id}/rollout/instances/{instance_id}/logs`: the instance's recent
     /// output lines, then new ones until it stops.
     pub async fn logs(&self, id: &str, instance_id: &str) -> Result<LogStream, ClientError> {
@@ -252,6 +257,19 @@ impl Client {
     /// `GET /api/v1/audit/verify`.
     pub async fn verify_audit(&self) -> Result<AuditReport, ClientError> {
         self.send(self.request(Method::GET, "/api/v1/audit/verify")).await
+    }
+
+    /// `GET /api/v1/audit/verify?seq=&hash=&hmac=&at=`: also checks that the chain still contains
+    /// an exported head.
+    pub async fn verify_audit_against(&self, head: &AuditHead) -> Result<AuditReport, ClientError> {
+        let query = serde_urlencoded::to_string(HeadParams::of(head))
+            .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
+        self.send(self.request(Method::GET, &format!("/api/v1/audit/verify?{query}"))).await
+    }
+
+    /// `GET /api/v1/audit/head`.
+    pub async fn audit_head(&self) -> Result<AuditHead, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/audit/head")).await
     }
 
     /// `POST /api/v1/tokens`.

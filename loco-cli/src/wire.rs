@@ -14,7 +14,8 @@ use crate::server::openapi::refs;
 pub use loco_core::platform::LogLine;
 pub use loco_core::rollout::{Release, Rollout};
 pub use loco_core::{
-    ActionInput as ActionRequest, AuditReport, Deployment, Event, FieldError, NewDeployment as CreateDeployment,
+    ActionInput as ActionRequest, AuditHead, AuditReport, Deployment, Event, FieldError,
+    NewDeployment as CreateDeployment,
 };
 
 /// Largest accepted request body, in bytes (1 MiB).
@@ -56,6 +57,41 @@ impl ListParams {
     /// Converts to the core query, which names each bad value.
     pub fn into_query(self) -> loco_core::Result<ListQuery> {
         ListQuery::parse(self.service, self.environment, self.status.as_deref(), self.limit.as_deref(), self.cursor)
+    }
+}
+
+/// Query parameters of `GET /api/v1/audit/verify`: an exported head (the fields of
+/// `GET /api/v1/audit/head`) the chain must still contain. Without them, only the chain is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HeadParams {
+    /// The exported head's `seq` (required with any of the others).
+    pub seq: Option<String>,
+    /// Its `hash`.
+    pub hash: Option<String>,
+    /// Its `hmac`; checked with the server's `LOCO_AUDIT_KEY`, and required when that is set.
+    pub hmac: Option<String>,
+    /// Its `at`.
+    pub at: Option<String>,
+}
+
+impl HeadParams {
+    /// The names accepted in the query string.
+    pub const NAMES: [&'static str; 4] = ["seq", "hash", "hmac", "at"];
+
+    /// The parameters of `head`.
+    pub fn of(head: &AuditHead) -> Self {
+        Self {
+            seq: Some(head.seq.to_string()),
+            hash: Some(head.hash.clone()),
+            hmac: head.hmac.clone(),
+            at: head.at.map(|t| t.to_string()),
+        }
+    }
+
+    /// The head, if any parameter was given; the core names each bad value.
+    pub fn into_head(self) -> loco_core::Result<Option<AuditHead>> {
+        AuditHead::from_params(self.seq.as_deref(), self.hash.as_deref(), self.hmac.as_deref(), self.at.as_deref())
     }
 }
 
@@ -107,6 +143,32 @@ impl StartRollout {
     pub fn actor(&self) -> &str {
         self.actor.as_deref().unwrap_or_default()
     }
+}
+
+/// Body of `POST /api/v1/releases/rollback`: roll a service and environment back to a retained
+/// release.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackTo {
+    /// The service.
+    #[serde(default)]
+    #[schema(example = "checkout")]
+    pub service: String,
+    /// The environment.
+    #[serde(default)]
+    #[schema(example = "production")]
+    pub environment: String,
+    /// The retained release's version (see `GET /api/v1/releases`).
+    #[serde(default)]
+    #[schema(example = "2.3.9")]
+    pub version: String,
+    /// Who asks (the token's subject when absent; someone else is refused).
+    #[serde(default)]
+    pub actor: String,
+    /// Why (required).
+    #[serde(default)]
+    #[schema(example = "2.4.0 leaks memory")]
+    pub note: Option<String>,
 }
 
 /// `GET /api/v1/rollouts`.

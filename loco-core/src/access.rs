@@ -121,6 +121,9 @@ impl Engine {
     /// Registers (or replaces) a service local-platform rollouts may run by name.
     pub async fn register_service(&self, definition: ServiceDefinition, by: &str) -> Result<ServiceDefinition> {
         definition.validate()?;
+        if by.trim().is_empty() {
+            return Err(Error::invalid("by", "must name who registers the service"));
+        }
         let definition = self.store.put_service(definition, by).await?;
         tracing::info!(service = %definition.name, by, "service registered");
         Ok(definition)

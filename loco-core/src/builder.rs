@@ -34,11 +34,12 @@ pub struct EngineBuilder {
     location: Location,
     sqlite: SqliteOptions,
     platforms: Vec<Arc<dyn Platform>>,
-    local_state_dir: Option<PathBuf>,
+    local: Option<LocalOptions>,
     thresholds: Vec<(String, Thresholds)>,
     max_concurrent_rollouts: usize,
     vault: Option<Vault>,
     lease: Option<Duration>,
+    release_retention: Option<u32>,
 }
 
 impl EngineBuilder {
@@ -47,11 +48,12 @@ impl EngineBuilder {
             location: Location::Memory,
             sqlite: SqliteOptions::default(),
             platforms: Vec::new(),
-            local_state_dir: None,
+            local: None,
             thresholds: Vec::new(),
             max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
             vault: None,
             lease: None,
+            release_retention: None,
         }
     }
 }
@@ -90,7 +92,14 @@ impl EngineBuilder {
     /// restarts so a restarted engine can adopt or stop what an earlier one started.
     #[must_use]
     pub fn local_platform(mut self, state_dir: impl AsRef<Path>) -> Self {
-        self.local_state_dir = Some(state_dir.as_ref().to_path_buf());
+        self.local = Some(LocalOptions::new(state_dir.as_ref()));
+        self
+    }
+
+    /// Registers the local platform with these options (fixed proxy ports per target, say).
+    #[must_use]
+    pub fn local_platform_with(mut self, options: LocalOptions) -> Self {
+        self.local = Some(options);
         self
     }
 
@@ -127,6 +136,14 @@ impl EngineBuilder {
         self
     }
 
+    /// How many releases each service and environment keeps in its history for
+    /// [`Engine::rollback_to`] (default 20, at least 2).
+    #[must_use]
+    pub fn release_retention(mut self, releases: u32) -> Self {
+        self.release_retention = Some(releases);
+        self
+    }
+
     /// How long a rollout's owner may be silent before another engine on the same store takes
     /// the rollout over (default 30 s, at least 0.3 s). The owner writes a heartbeat six times
     /// per lease; engines sharing a store should use the same lease.
@@ -144,8 +161,8 @@ impl EngineBuilder {
             thresholds.validate(&format!("thresholds.{environment}."))?;
         }
         let mut platforms = self.platforms;
-        if let Some(state_dir) = &self.local_state_dir {
-            let local = LocalPlatform::new(LocalOptions::new(state_dir))
+        if let Some(options) = self.local {
+            let local = LocalPlatform::new(options)
                 .map_err(|e| Error::Platform { platform: "local".to_owned(), message: e.message })?;
             platforms.push(Arc::new(local));
         }
@@ -169,8 +186,13 @@ impl EngineBuilder {
         if let Some(lease) = self.lease {
             engine.orchestrator.set_lease(lease);
         }
-        engine.recover_rollouts().await?;
+        if let Some(releases) = self.release_retention {
+            engine.orchestrator.set_release_retention(releases);
+        }
+        let recovered = engine.orchestrator.recover().await?;
         if !engine.orchestrator.platforms().is_empty() {
+            let skip: Vec<(String, String)> = recovered.into_iter().map(|r| (r.service, r.environment)).collect();
+            engine.orchestrator.revive_serving(&skip).await?;
             engine.orchestrator.watch_for_orphans();
         }
         Ok(engine)

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use loco_platform::Platform;
 use loco_rollout::Orchestrator;
 use loco_store::{SqliteOptions, SqliteStore, Store};
-use loco_types::Result;
-use loco_types::audit::AuditReport;
+use loco_types::audit::{AuditHead, AuditReport};
 use loco_types::lifecycle::{self, Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_types::{Error, Result};
 
+use crate::audit_key::{AUDIT_KEY_ENV, AuditKey};
 use crate::builder::EngineBuilder;
 use crate::keys::{KeySource, Keys};
 use crate::metrics::Metrics;
@@ -166,9 +167,70 @@ impl Engine {
         self.store.events(id).await
     }
 
-    /// Walks the whole audit chain and checks each deployment's state against its history.
+    /// Walks the whole audit chain and compares each deployment's stored row, field by field,
+    /// with the state its events establish.
     pub async fn verify_audit(&self) -> Result<AuditReport> {
         self.store.verify_audit().await
+    }
+
+    /// The head of the audit chain — its last event's `seq`, hash and time — to keep outside the
+    /// database, signed with `LOCO_AUDIT_KEY` when it is set (see [`AuditKey`]). The chain is
+    /// verified first: the head of a chain that does not verify is refused (`storage_error`,
+    /// naming the first problem).
+    pub async fn audit_head(&self) -> Result<AuditHead> {
+        self.audit_head_with_key(AuditKey::from_env().as_ref()).await
+    }
+
+    /// [`Engine::audit_head`], signed with `key` instead of `LOCO_AUDIT_KEY` (`None`: unsigned).
+    pub async fn audit_head_with_key(&self, key: Option<&AuditKey>) -> Result<AuditHead> {
+        let report = self.store.verify_audit().await?;
+        if let Some(broken) = &report.first_broken {
+            return Err(Error::storage(format!(
+                "the audit chain does not verify (event #{}: {}); its head is not exported",
+                broken.seq, broken.reason
+            )));
+        }
+        let last = self.event_at(report.events_checked as i64).await?;
+        let mut head = AuditHead::of(last.as_ref());
+        if let Some(key) = key {
+            head.hmac = Some(key.sign(&head));
+        }
+        Ok(head)
+    }
+
+    /// [`Engine::verify_audit`], and whether the chain still contains `head`, a head exported
+    /// earlier by [`Engine::audit_head`]: the same event at `head.seq`, with the same hash and
+    /// time, so events deleted from the end are found. With `LOCO_AUDIT_KEY` set, the head must
+    /// carry that key's HMAC; a head carrying an HMAC cannot be checked without a key
+    /// (`validation_error`).
+    pub async fn verify_audit_against(&self, head: &AuditHead) -> Result<AuditReport> {
+        self.verify_audit_against_with_key(head, AuditKey::from_env().as_ref()).await
+    }
+
+    /// [`Engine::verify_audit_against`], checking the HMAC with `key` instead of
+    /// `LOCO_AUDIT_KEY`.
+    pub async fn verify_audit_against_with_key(&self, head: &AuditHead, key: Option<&AuditKey>) -> Result<AuditReport> {
+        head.validate()?;
+        if key.is_none() && head.hmac.is_some() {
+            return Err(Error::invalid("head.hmac", format!("cannot be checked: {AUDIT_KEY_ENV} is not set")));
+        }
+        let mut report = self.store.verify_audit().await?;
+        if key.is_some_and(|key| !key.verifies(head)) {
+            report.exported_head_seq = Some(head.seq);
+            report.break_at(head.bad_signature());
+            return Ok(report);
+        }
+        let event = self.event_at(head.seq).await?;
+        report.check_head(head, event.as_ref());
+        Ok(report)
+    }
+
+    /// The event at `seq`, if the chain has one.
+    async fn event_at(&self, seq: i64) -> Result<Option<Event>> {
+        if seq < 1 {
+            return Ok(None);
+        }
+        Ok(self.store.events_after(seq - 1, 1).await?.into_iter().next().filter(|e| e.seq == seq))
     }
 
     /// Every event committed from now on, in commit order. A subscriber that falls behind the

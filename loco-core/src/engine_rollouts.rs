@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use loco_platform::Target;
 use loco_types::analysis::{Thresholds, WindowStats};
+use loco_types::error::FieldError;
 use loco_types::model::check_limit;
 use loco_types::plan::RolloutPlan;
 use loco_types::rollout::{Release, Rollout};
@@ -61,6 +62,33 @@ impl Engine {
     /// when it is not paused. To roll a paused rollout back instead, use [`rollback`](Self::rollback).
     pub async fn override_rollout(&self, id: &str, actor: &str, note: &str) -> Result<Rollout> {
         Ok(self.orchestrator.override_pause(id, input(actor, Some(note))).await?.redacted())
+    }
+
+    /// Rolls `service`/`environment` back to the retained release `version`, on behalf of `actor`
+    /// (`note` says why): the current release's deployment becomes `rolled_back` and `version`
+    /// serves again. Its instances are kept when they still run — then only traffic moves — and
+    /// started otherwise; either way they pass their health checks before they get traffic (no
+    /// analysis). Fails with `rollout_conflict` while a rollout is active on the target, and with
+    /// `validation_error` on `version` for the release already serving or one the history does
+    /// not hold (see [`EngineBuilder::release_retention`](crate::EngineBuilder::release_retention)).
+    pub async fn rollback_to(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+        actor: &str,
+        note: &str,
+    ) -> Result<Rollout> {
+        let blank: Vec<FieldError> = [("service", service), ("environment", environment), ("version", version)]
+            .into_iter()
+            .filter(|(_, value)| value.trim().is_empty())
+            .map(|(field, _)| FieldError::new(field, "is required"))
+            .collect();
+        if !blank.is_empty() {
+            return Err(Error::Validation { details: blank });
+        }
+        let input = input(actor, Some(note));
+        Ok(self.orchestrator.rollback_to(service, environment, version, input).await?.redacted())
     }
 
     /// Sets the analysis thresholds of one environment for rollouts started from now on; problems

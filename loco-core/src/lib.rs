@@ -17,8 +17,8 @@
 //!   sources.
 //! - [`rollout`] and [`analysis`] (records from `loco-types`, the orchestrator and the judge from
 //!   `loco-rollout`).
-//! - [`Engine`], [`EngineBuilder`], [`EventSubscription`], [`RolloutWatch`], [`LogFollower`] and
-//!   [`Metrics`]: the facade itself.
+//! - [`Engine`], [`EngineBuilder`], [`EventSubscription`], [`RolloutWatch`], [`LogFollower`],
+//!   [`Metrics`] and [`AuditKey`] (signs exported audit heads): the facade itself.
 //!
 //! ## Crate features
 //! None; SQLite is bundled.
@@ -61,6 +61,7 @@
 //! `idempotency_conflict`, `payload_too_large`, `storage_error`) that every surface reports.
 
 mod access;
+mod audit_key;
 mod builder;
 mod engine;
 mod engine_rollouts;
@@ -104,7 +105,8 @@ pub mod store {
     pub use loco_store::*;
 }
 
-pub use audit::{AuditReport, BrokenLink};
+pub use audit::{AuditHead, AuditReport, BrokenLink};
+pub use audit_key::{AUDIT_KEY_ENV, AuditKey};
 pub use builder::EngineBuilder;
 pub use engine::{DEFAULT_MAX_CONCURRENT_ROLLOUTS, Engine};
 pub use error::{Error, ErrorCode, FieldError, Result};

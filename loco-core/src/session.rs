@@ -151,6 +151,22 @@ impl Session {
         self.engine.start_rollout(id, plan, &actor).await
     }
 
+    /// Rolls a target back to a retained release as the caller (a deployer of its environment).
+    pub async fn rollback_to(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+        mut input: ActionInput,
+    ) -> Result<Rollout> {
+        self.may(Operation::Act(Action::Rollback))?;
+        self.bind(&mut input.actor, "actor")?;
+        lifecycle::validate_action(Action::Rollback, &input)?;
+        self.require(Role::Deployer, Some(environment))?;
+        let note = input.note.as_deref().unwrap_or_default();
+        self.engine.rollback_to(service, environment, version, &input.actor, note).await
+    }
+
     /// Continues a paused rollout as the caller.
     pub async fn override_rollout(&self, id: &str, mut input: ActionInput) -> Result<Rollout> {
         self.may(Operation::OverrideRollout)?;

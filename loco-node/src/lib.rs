@@ -16,6 +16,7 @@
 //! - [`engine`]: the `Engine` class — opening, lifecycle, history — one shim per core operation.
 //! - [`rollout`]: `Engine`'s rollout methods; plans and thresholds are JSON documents the core
 //!   parses.
+//! - [`service`]: `Engine`'s service registry methods; definitions are JSON documents too.
 //! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
 //! - [`subscription`]: `Subscription`, committed events as an async iterator.
 //! - [`value`]: every record the core returns (deployments, events, rollouts, …) as a plain
@@ -33,12 +34,14 @@
 //! None. The crate builds a `cdylib` loaded by Node; it has no Rust API of its own.
 
 mod args;
+mod audit;
 mod engine;
 mod error;
 mod model;
 mod platform;
 mod promise;
 mod rollout;
+mod service;
 mod subscription;
 mod value;
 

@@ -83,18 +83,19 @@ pub trait Platform: Send + Sync {
     /// The target's endpoint, traffic split and instances.
     async fn status(&self, target: &Target) -> PlatformResult<PlatformStatus>;
 
-    /// Restores `to` as the only release serving the target: keeps those of `known` (instances of
-    /// `to` recorded earlier) that still run, starts replacements for the rest with the ids in
-    /// `replacement_ids` (taken in order), sends it 100 % of traffic, and stops every instance in
-    /// `retire`. Returns the instances of `to` now serving. Must work in a fresh process after a
-    /// crash, from recorded facts alone.
-    async fn rollback(
+    /// Brings release `to` back without giving it traffic: keeps those of `known` (instances of
+    /// `to` recorded earlier) that still run, taking them back into the pool of `to`'s version,
+    /// and starts replacements for the rest with the ids in `replacement_ids` (taken in order;
+    /// at least one instance runs afterwards). Returns the instances of `to` now running. The
+    /// orchestrator then health-checks them, and only then moves the traffic
+    /// ([`Platform::set_traffic`]) and stops what it retires ([`Platform::stop`]). Must work in a
+    /// fresh process after a crash, from recorded facts alone.
+    async fn restore(
         &self,
         target: &Target,
         to: &ReleaseSpec,
         known: &[Instance],
         replacement_ids: &[String],
-        retire: &[Instance],
     ) -> PlatformResult<Vec<Instance>>;
 
     /// Follows an instance's output: recent lines first, then new ones until the instance stops.
@@ -106,5 +107,17 @@ pub trait Platform: Send + Sync {
     /// The platform's own per-version metrics for canary analysis, if it measures any.
     fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
         None
+    }
+
+    /// True when the platform's instances stop with the engine (the local platform's child
+    /// processes): an engine starting again then brings back the release each target was serving.
+    fn instances_die_with_engine(&self) -> bool {
+        false
+    }
+
+    /// Requests that a traffic split sent to a version without a ready instance and that went to
+    /// another version instead, per version, since the last call.
+    async fn take_failovers(&self, _target: &Target) -> PlatformResult<Vec<(String, u64)>> {
+        Ok(Vec::new())
     }
 }

@@ -170,16 +170,15 @@ impl Platform for MemoryPlatform {
         })
     }
 
-    async fn rollback(
+    async fn restore(
         &self,
         target: &Target,
         to: &ReleaseSpec,
         known: &[Instance],
         replacement_ids: &[String],
-        retire: &[Instance],
     ) -> PlatformResult<Vec<Instance>> {
         let mut state = self.lock();
-        self.log(&mut state, format!("rollback {target} to {}", to.version));
+        self.log(&mut state, format!("restore {target} to {}", to.version));
         if state.fail_rollbacks {
             return Err(PlatformError::new("simulated rollback failure"));
         }
@@ -191,12 +190,6 @@ impl Platform for MemoryPlatform {
         let missing = known.len().saturating_sub(serving.len()).max(usize::from(serving.is_empty()));
         let ids: Vec<String> = replacement_ids.iter().take(missing).cloned().collect();
         serving.extend(start(t, &to.version, &ids));
-        t.traffic = vec![TrafficWeight { version: to.version.clone(), percent: 100 }];
-        for r in retire {
-            if let Some(i) = t.instances.get_mut(&r.id) {
-                i.state = InstanceState::Stopped;
-            }
-        }
         Ok(serving)
     }
 

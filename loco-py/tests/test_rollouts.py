@@ -276,7 +276,7 @@ def test_the_blocking_twin_runs_a_canary_follows_logs_and_keeps_the_release_hist
         d = rollout.to_dict()
         assert list(d) == [
             "deployment_id", "service", "environment", "platform", "plan", "state", "progress", "previous",
-            "failure", "actor", "owner", "heartbeat_at", "started_at", "updated_at", "finished_at",
+            "failure", "actor", "owner", "lease", "heartbeat_at", "started_at", "updated_at", "finished_at",
         ]
         assert d["previous"] is not None and d["previous"]["version"] == "v1"
         assert list(releases[0].to_dict()) == [

@@ -155,7 +155,7 @@ def test_rollout_results_match_their_types(tmp_path: pathlib.Path) -> None:
                 if event.data is not None:
                     conforms(event.data, loco.EventDataDict, f"{event.kind} data")
                     kinds.add(event.kind)
-        assert kinds == {"step_progress", "health_check"}
+        assert kinds == {"created", "step_progress", "health_check"}
     finally:
         engine.close()
     assert service_processes(service) == []
@@ -206,7 +206,7 @@ def test_classes_wrap_http_json_objects() -> None:
             "completed_steps": 2, "total_steps": 5, "step": "observe", "traffic": [], "instances": [],
             "endpoint": None, "analysis": None,
         },
-        "previous": release, "failure": None, "actor": "bot", "owner": "host:1:0",
+        "previous": release, "failure": None, "actor": "bot", "owner": "host:1:0", "lease": 0,
         "heartbeat_at": "2026-11-23T08:36:00.000000Z", "started_at": "2026-11-23T08:36:00.000000Z",
         "updated_at": "2026-11-23T08:36:00.000000Z", "finished_at": None,
     }
@@ -217,7 +217,12 @@ def test_classes_wrap_http_json_objects() -> None:
                              "state='paused', steps='2/5')")
     rolled_back: loco.RolloutDict = {**rollout_json, "state": "rolled_back"}
     assert not loco.Rollout(rolled_back).is_active
-    links: List[loco.BrokenLinkDict] = [{"seq": 2, "event_id": "evt_1", "deployment_id": "dep_01", "reason": "x"}]
-    report = loco.AuditReport({"valid": False, "events_checked": 2, "head_hash": None, "first_broken": links[0]})
+    links: List[loco.BrokenLinkDict] = [
+        {"seq": 2, "event_id": "evt_1", "deployment_id": "dep_01", "field": None, "reason": "x"}
+    ]
+    report = loco.AuditReport({
+        "valid": False, "events_checked": 2, "deployments_checked": 0, "deployments_status_only": 0,
+        "head_hash": None, "exported_head_seq": None, "first_broken": links[0],
+    })
     assert report.first_broken == loco.BrokenLink(links[0])
     assert repr(report).startswith("AuditReport(valid=False, events_checked=2, first_broken=BrokenLink(seq=2")

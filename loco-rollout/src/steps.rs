@@ -6,9 +6,14 @@ use loco_types::rollout::Step;
 
 /// The steps that take a target from `old` running instances of the current release to `desired`
 /// instances of the new one with `strategy`, with a monitoring window of `monitor_seconds` right
-/// after traffic reaches 100 % (none when 0).
-pub fn plan_steps(strategy: &Strategy, desired: u32, old: u32, monitor_seconds: f64) -> Vec<Step> {
+/// after traffic reaches 100 % (none when 0). With `keep_old`, the old instances are left running
+/// at the end (they are stopped after a scale-down delay); the rolling strategy replaces them
+/// step by step regardless.
+pub fn plan_steps(strategy: &Strategy, desired: u32, old: u32, monitor_seconds: f64, keep_old: bool) -> Vec<Step> {
     let mut steps = strategy_steps(strategy, desired, old);
+    if keep_old && !matches!(strategy, Strategy::Rolling { .. }) && matches!(steps.last(), Some(Step::StopOld { .. })) {
+        steps.pop();
+    }
     if monitor_seconds > 0.0
         && let Some(full) = steps.iter().rposition(|s| matches!(s, Step::Shift { percent: 100 }))
     {
@@ -90,7 +95,15 @@ mod tests {
     use Step::{CheckNew, Monitor, Observe, Shift, StartNew, StopOld};
 
     fn plan_steps(strategy: &Strategy, desired: u32, old: u32) -> Vec<Step> {
-        super::plan_steps(strategy, desired, old, 0.0)
+        super::plan_steps(strategy, desired, old, 0.0, false)
+    }
+
+    #[test]
+    fn a_scale_down_delay_keeps_the_old_instances_except_when_rolling() {
+        let keep = |s: &Strategy| super::plan_steps(s, 2, 2, 0.0, true);
+        assert_eq!(keep(&Strategy::Immediate {}), [StartNew { count: 2 }, CheckNew, Shift { percent: 100 }]);
+        let rolling = Strategy::Rolling { max_surge: 1, max_unavailable: 0 };
+        assert_eq!(keep(&rolling), plan_steps(&rolling, 2, 2), "rolling replaces them as it goes");
     }
 
     #[test]
@@ -194,12 +207,12 @@ mod tests {
 
     #[test]
     fn monitoring_window_keeps_the_old_release_until_it_ends() {
-        let steps = super::plan_steps(&Strategy::Immediate {}, 1, 1, 60.0);
+        let steps = super::plan_steps(&Strategy::Immediate {}, 1, 1, 60.0, false);
         assert_eq!(
             steps,
             [StartNew { count: 1 }, CheckNew, Shift { percent: 100 }, Monitor { seconds: 60.0 }, StopOld { count: 1 }]
         );
-        let rolling = super::plan_steps(&Strategy::Rolling { max_surge: 1, max_unavailable: 0 }, 2, 2, 5.0);
+        let rolling = super::plan_steps(&Strategy::Rolling { max_surge: 1, max_unavailable: 0 }, 2, 2, 5.0, false);
         assert_eq!(
             &rolling[rolling.len() - 3..],
             [Shift { percent: 100 }, Monitor { seconds: 5.0 }, StopOld { count: 1 }]

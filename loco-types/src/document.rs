@@ -9,14 +9,28 @@ use crate::error::{Error, Result};
 /// Parses `json` into `T`. A problem is a validation error whose field is its path prefixed with
 /// `prefix` (`"thresholds."` and `production.alpha` give `thresholds.production.alpha`), or
 /// `whole` when it concerns the document as a whole (bad JSON, trailing characters, wrong type).
+///
+/// Every document is a JSON object (serde would also read a struct from an array of its fields;
+/// that is refused), and a missing field is named itself (`name`, `strategy.steps`), not the
+/// object that lacks it.
 pub fn parse<T: DeserializeOwned>(json: &str, prefix: &str, whole: &str) -> Result<T> {
+    if !json.trim_start().starts_with('{') {
+        return Err(Error::invalid(whole, "must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_str(json);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
+        let at_root = path == "." || path.is_empty();
         let inner = e.into_inner();
-        let broken = inner.is_syntax() || inner.is_eof();
-        let field = if path == "." || path.is_empty() || broken { whole.to_owned() } else { format!("{prefix}{path}") };
-        Error::invalid(field, inner.to_string())
+        let message = inner.to_string();
+        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+        let field = match missing {
+            Some(name) if at_root => format!("{prefix}{name}"),
+            Some(name) => format!("{prefix}{path}.{name}"),
+            None if at_root || inner.is_syntax() || inner.is_eof() => whole.to_owned(),
+            None => format!("{prefix}{path}"),
+        };
+        Error::invalid(field, message)
     })?;
     de.end().map_err(|e| Error::invalid(whole, e.to_string()))?;
     Ok(value)
@@ -40,5 +54,28 @@ mod tests {
         assert_eq!(field("[1]"), "thresholds");
         assert_eq!(field(r#"{"a": {}} trailing"#), "thresholds");
         assert_eq!(field("{"), "thresholds");
+        assert_eq!(field(" 7"), "thresholds");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Named {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        steps: Vec<u8>,
+    }
+
+    #[test]
+    fn a_missing_field_is_named_and_an_array_is_not_an_object() {
+        let field = |json: &str| parse::<Named>(json, "", "doc").unwrap_err().details()[0].field.clone();
+        assert_eq!(field(r#"{"inner": {"steps": []}}"#), "name");
+        assert_eq!(field(r#"{"name": "x", "inner": {}}"#), "inner.steps");
+        assert_eq!(field(r#"["x", [[1]]]"#), "doc", "serde would read the fields from an array");
+        assert!(parse::<Named>(r#" {"name": "x", "inner": {"steps": [1]}}"#, "", "doc").is_ok());
     }
 }

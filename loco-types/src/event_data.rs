@@ -1,6 +1,7 @@
-//! The facts rollout events carry in [`Event::data`](crate::model::Event::data), typed per event
-//! kind: `step_progress` (a step done, or a rollback, restore, pause, override or extension),
-//! `health_check`, `analysis` and `canary_promoted`. Lifecycle events carry none.
+//! The facts events carry in [`Event::data`](crate::model::Event::data), typed per event kind: the
+//! request a `created` event accepted, and the rollout events' facts — `step_progress` (a step
+//! done, or a rollback, restore, pause, override or extension), `health_check`, `analysis` and
+//! `canary_promoted`. The other lifecycle events carry none: their fields say all they change.
 //!
 //! Data is stored and hashed as canonical JSON (keys sorted), so these types decide what is
 //! written, and [`EventData::parse`] reads it back by kind.
@@ -10,14 +11,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Judgement, Verdict};
 use crate::error::{Error, Result};
-use crate::model::EventKind;
+use crate::model::{EventKind, NewDeployment};
 use crate::platform::{HealthOutcome, TrafficWeight};
 use crate::rollout::Step;
 
-/// The data of one rollout event.
+/// The data of one event: a `created` event's request, or a rollout event's facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EventData {
+    /// A `created` event (written since the audit covers whole records; older ones carry none).
+    Created(CreatedData),
     /// A `step_progress` event.
     StepProgress(StepProgressData),
     /// A `health_check` event.
@@ -32,6 +35,7 @@ impl EventData {
     /// The event kind this data belongs to.
     pub fn kind(&self) -> EventKind {
         match self {
+            EventData::Created(_) => EventKind::Created,
             EventData::StepProgress(_) => EventKind::StepProgress,
             EventData::HealthCheck(_) => EventKind::HealthCheck,
             EventData::Analysis(_) => EventKind::Analysis,
@@ -45,10 +49,11 @@ impl EventData {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Reads the stored data of an event of `kind` (`None` for lifecycle kinds).
+    /// Reads the stored data of an event of `kind` (`None` for the lifecycle kinds after `created`).
     pub fn parse(kind: EventKind, value: &serde_json::Value) -> Result<Option<EventData>> {
         let bad = |e: serde_json::Error| Error::storage(format!("the data of a {kind} event is malformed: {e}"));
         let data = match kind {
+            EventKind::Created => EventData::Created(CreatedData::deserialize(value).map_err(bad)?),
             EventKind::StepProgress => EventData::StepProgress(StepProgressData::deserialize(value).map_err(bad)?),
             EventKind::HealthCheck => EventData::HealthCheck(HealthCheckData::deserialize(value).map_err(bad)?),
             EventKind::Analysis => EventData::Analysis(Box::new(AnalysisData::deserialize(value).map_err(bad)?)),
@@ -58,6 +63,43 @@ impl EventData {
             _ => return Ok(None),
         };
         Ok(Some(data))
+    }
+}
+
+/// What a `created` event records: the request exactly as it was accepted, so the audit chain
+/// covers every field the deployment was created with (its id, status and times are the event's
+/// own `deployment_id`, `to_status` and `at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatedData {
+    /// The service being deployed.
+    pub service: String,
+    /// The target environment.
+    pub environment: String,
+    /// The version or build being deployed.
+    pub version: String,
+    /// Who asked for the deployment.
+    pub requester: String,
+    /// Planning artifacts the deployment delivers.
+    pub work_refs: Vec<String>,
+    /// How to recover if the deployment goes wrong.
+    pub rollback_plan: String,
+    /// Accepted risk, if stated.
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub risk: Option<String>,
+}
+
+impl From<NewDeployment> for CreatedData {
+    fn from(new: NewDeployment) -> Self {
+        let NewDeployment { service, environment, version, requester, work_refs, rollback_plan, risk } = new;
+        Self { service, environment, version, requester, work_refs, rollback_plan, risk }
+    }
+}
+
+impl From<CreatedData> for NewDeployment {
+    fn from(data: CreatedData) -> Self {
+        let CreatedData { service, environment, version, requester, work_refs, rollback_plan, risk } = data;
+        Self { service, environment, version, requester, work_refs, rollback_plan, risk }
     }
 }
 
@@ -128,6 +170,41 @@ pub enum RolloutTurn {
     },
     /// A person overrode a pause; the rollout continues.
     Override,
+    /// An engine took over a rollout whose engine had stopped and continues it (`on_restart:
+    /// resume`): what ran was brought back, checked and given its recorded traffic split.
+    Resume {
+        /// The step it continues at (1-based).
+        step: u32,
+        /// The instances running again (kept or restarted).
+        instances: u32,
+    },
+    /// A share of traffic meant for a version with no ready instance went to another version
+    /// (the proxy never drops a share silently).
+    Failover {
+        /// The version without a ready instance.
+        version: String,
+        /// Requests that went elsewhere since the last such event.
+        requests: u64,
+    },
+    /// The previous release's instances, kept for `scale_down_delay_seconds` after success, were
+    /// stopped.
+    ScaledDown {
+        /// The previous release's version.
+        version: String,
+        /// How many instances stopped.
+        instances: u32,
+    },
+    /// The release serving when the engine started again was brought back: its instances kept
+    /// or restarted, checked, and given all traffic.
+    Revived {
+        /// The release's version.
+        version: String,
+        /// The instances serving it now.
+        instances: u32,
+        /// Where clients reach it.
+        #[schemars(with = "crate::schema::Nullable<String>")]
+        endpoint: Option<String>,
+    },
 }
 
 /// What a `health_check` event records: one instance's check.
@@ -188,6 +265,11 @@ mod tests {
     fn stored_data_parses_by_kind_and_round_trips() {
         let cases = [
             (
+                EventKind::Created,
+                json!({"service": "api", "environment": "prod", "version": "1.2.3", "requester": "alice",
+                       "work_refs": ["PAY-1"], "rollback_plan": "redeploy 1.2.2", "risk": null}),
+            ),
+            (
                 EventKind::StepProgress,
                 json!({"action": {"action": "shift", "percent": 25}, "endpoint": null, "of": 9,
                        "running_new_instances": 1, "step": 4, "traffic": [{"percent": 25, "version": "2"}]}),
@@ -220,5 +302,7 @@ mod tests {
         assert_eq!(EventData::parse(EventKind::Approved, &json!(null)).unwrap(), None);
         let err = EventData::parse(EventKind::StepProgress, &json!({"action": "dance"})).unwrap_err();
         assert_eq!(err.code(), "storage_error");
+        let err = EventData::parse(EventKind::Created, &json!({"service": "api"})).unwrap_err();
+        assert_eq!(err.code(), "storage_error", "a created event's request is read whole or not at all");
     }
 }

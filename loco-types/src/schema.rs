@@ -12,10 +12,10 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::analysis::{Judgement, Severity, TestResult, Thresholds, Verdict, WindowStats};
-use crate::audit::{AuditReport, BrokenLink};
+use crate::audit::{AuditHead, AuditReport, BrokenLink};
 use crate::error::{ErrorCode, FieldError};
 use crate::event_data::{
-    AnalysisData, CanaryPromotedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn, StepDone,
+    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn, StepDone,
     StepProgressData,
 };
 use crate::identity::{Grant, NewToken, Role, Token};
@@ -63,6 +63,7 @@ pub fn document() -> Value {
     add::<Page<Deployment>>(&mut generator);
     add::<AuditReport>(&mut generator);
     add::<BrokenLink>(&mut generator);
+    add::<AuditHead>(&mut generator);
     add::<Rollout>(&mut generator);
     add::<Release>(&mut generator);
     add::<RolloutProgress>(&mut generator);
@@ -85,6 +86,7 @@ pub fn document() -> Value {
     add::<Timestamp>(&mut generator);
     // Event data.
     add::<EventData>(&mut generator);
+    add::<CreatedData>(&mut generator);
     add::<StepProgressData>(&mut generator);
     add::<StepDone>(&mut generator);
     add::<RolloutTurn>(&mut generator);

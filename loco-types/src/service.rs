@@ -71,6 +71,9 @@ impl ServiceDefinition {
                 ));
             }
         }
+        for (i, probe) in self.probes.iter().enumerate() {
+            details.extend(probe.problems(&format!("probes[{i}]")));
+        }
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
 }
@@ -194,5 +197,13 @@ mod tests {
             fields(ServiceDefinition::from_json(r#"{"name": "x", "command": ["y"], "shell": true}"#)),
             ["shell"]
         );
+        let probes = r#"{"name": "x", "command": ["y"], "probes": [{"type": "command", "command": []},
+            {"type": "http", "path": "health", "expect_status": 42}]}"#;
+        assert_eq!(
+            fields(ServiceDefinition::from_json(probes)),
+            ["probes[0].command", "probes[1].path", "probes[1].expect_status"]
+        );
+        assert_eq!(fields(ServiceDefinition::from_json(r#"{"command": ["y"]}"#)), ["name"], "named, not 'service'");
+        assert_eq!(fields(ServiceDefinition::from_json(r#"["x", ["y"]]"#)), ["service"], "an object only");
     }
 }

@@ -6,8 +6,8 @@ Usage: python3 scripts/codegen/python.py SCHEMA OUT_ROOT   (scripts/codegen/run 
 Writes OUT_ROOT/loco-py/python/loco/_types.py: the `Literal` aliases of the string enums, one
 `TypedDict` per JSON object Python code sees (the HTTP JSON shapes, plan and threshold documents,
 event data) and the immutable result classes the engine returns (`Deployment`, `Event`, `Page`,
-`AuditReport`, `BrokenLink`, `Rollout`, `Release`, `LogLine`), each a read-only view of its HTTP
-JSON object. The native module builds that object and calls the class.
+`AuditReport`, `BrokenLink`, `Rollout`, `Release`, `LogLine`, `ServiceDefinition`), each a
+read-only view of its HTTP JSON object. The native module builds that object and calls the class.
 
 The schema decides every name, field, type and description. What is decided here is Python
 presentation only: which types become classes and how they print (CLASSES), the names that differ
@@ -52,6 +52,7 @@ CLASSES: dict[str, Class] = {
     "Page": Class(repr_fields=("items", "next_cursor"), sequence="items"),
     "AuditReport": Class(repr_fields=("valid", "events_checked", "first_broken")),
     "BrokenLink": Class(repr_fields=("seq", "event_id", "reason")),
+    "AuditHead": Class(repr_fields=("seq", "hash")),
     "Rollout": Class(
         repr_fields=("deployment_id", "service", "environment", "state"),
         repr_extra=(("steps", '"%s/%s" % (d["progress"]["completed_steps"], d["progress"]["total_steps"])'),),
@@ -68,6 +69,7 @@ CLASSES: dict[str, Class] = {
     ),
     "Release": Class(repr_fields=("version", "deployment_id", "activated_at", "retired_at")),
     "LogLine": Class(repr_fields=("instance_id", "stream", "line")),
+    "ServiceDefinition": Class(repr_fields=("name", "command")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,
@@ -82,7 +84,6 @@ ROOTS = (
     "Thresholds",
     "EventData",
     "Role",
-    "ServiceDefinition",
 )
 
 #: `TypedDict` names that are not `<SchemaName>Dict`.
@@ -93,11 +94,14 @@ DICT_NAMES = {"TestResult": "SignificanceTestDict", "FieldError": "FieldError"}
 #: shapes are `RolloutPlanDict` and `EventDataDict`.
 LOOSE = {("Rollout", "plan"), ("Event", "data")}
 
-#: Docstrings for fields whose schema description is about Rust.
+#: Docstrings for fields whose schema description is about Rust, or about a key being absent where
+#: Python reads `None`.
 DOCS = {
     ("Page", "next_cursor"): "Pass this as ``cursor=`` to get the next page; ``None`` on the last page.",
-    ("Event", "data"): "Structured facts of rollout events (step, traffic, instances, probe results) as a ``dict`` "
-    "shaped like ``EventDataDict``; ``None`` on lifecycle events.",
+    ("Event", "data"): "The request a ``created`` event accepted, or the structured facts of a rollout event (step, "
+    "traffic, instances, probe results), as a ``dict`` shaped like ``EventDataDict``; ``None`` on the other "
+    "lifecycle events (and on ``created`` events written before the audit covered whole records).",
+    ("ServiceDefinition", "working_dir"): "Where it runs; ``None`` for the engine's working directory.",
 }
 
 PRIMITIVES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}

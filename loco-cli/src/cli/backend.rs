@@ -11,9 +11,9 @@ use loco_core::identity::Token;
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
-    ActionRequest, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage, Event,
-    ListParams, LogLine, ReleaseList, ReleaseParams, Rollout, RolloutList, ServiceList, StartRollout, TokenList,
-    WhoAmI,
+    ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
+    Event, ListParams, LogLine, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
+    StartRollout, TokenList, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -93,6 +93,24 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.verify_audit().await?),
             Backend::Local(engine) => Ok(engine.verify_audit().await?),
+        }
+    }
+
+    /// Verifies the audit chain and that it still contains `head` (its HMAC is checked with the
+    /// `LOCO_AUDIT_KEY` of whoever verifies: the server, or this process for a database file).
+    pub async fn verify_audit_against(&self, head: &AuditHead) -> Result<AuditReport, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.verify_audit_against(head).await?),
+            Backend::Local(engine) => Ok(engine.verify_audit_against(head).await?),
+        }
+    }
+
+    /// The head of the verified audit chain, signed with the `LOCO_AUDIT_KEY` of the server (or of
+    /// this process, for a database file).
+    pub async fn audit_head(&self) -> Result<AuditHead, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.audit_head().await?),
+            Backend::Local(engine) => Ok(engine.audit_head().await?),
         }
     }
 
@@ -195,6 +213,17 @@ impl Backend {
                 let (service, environment, limit) = params.parts()?;
                 let releases = engine.releases(service, environment, limit).await?;
                 Ok(ReleaseList { items: releases })
+            }
+        }
+    }
+
+    /// Rolls a service and environment back to a retained release.
+    pub async fn rollback_to(&self, body: RollbackTo) -> Result<Rollout, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.rollback_to(&body).await?),
+            Backend::Local(engine) => {
+                let note = body.note.unwrap_or_default();
+                Ok(engine.rollback_to(&body.service, &body.environment, &body.version, &body.actor, &note).await?)
             }
         }
     }

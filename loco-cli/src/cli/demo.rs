@@ -177,6 +177,8 @@ impl Demo {
                 interval_seconds: 1.0,
             },
             analysis,
+            scale_down_delay_seconds: 0.0,
+            on_restart: loco_core::rollout::OnRestart::default(),
         };
         self.engine.start_rollout(&d.id, plan, "deploy-bot").await?;
         let bar = self.bar();

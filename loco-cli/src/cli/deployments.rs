@@ -1,4 +1,4 @@
-//! The deployment commands (`create`, the six actions, `ls`, `show`, `events`, `verify`): turn
+//! The deployment commands (`create`, the six actions, `ls`, `show`, `events`): turn
 //! flags into API requests, run them on the chosen backend and print the result.
 //!
 //! Flags the lifecycle requires are optional here on purpose: a missing one reaches the core as
@@ -97,7 +97,8 @@ pub struct IdArgs {
     pub id: String,
 }
 
-/// Runs a deployment command (every [`Command`] except `serve`, `demo` and the rollout commands).
+/// Runs a deployment command (every [`Command`] except `serve`, `demo` and the rollout, access and
+/// audit commands).
 pub async fn run(connection: &Connection, command: Command, output: Output) -> Result<(), CliError> {
     // Rolling back a deployment that has a rollout restores its previous release on the platform.
     let backend = if matches!(command, Command::Rollback(_)) {
@@ -135,23 +136,21 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         Command::Show(args) => output.deployment(&backend.get(&args.id).await?),
         Command::Events(args) if args.follow => follow(backend, &args.id, output).await,
         Command::Events(args) => output.events(backend.events(&args.id).await?),
-        Command::Verify => {
-            let report = backend.verify_audit().await?;
-            output.audit(&report)?;
-            if report.valid { Ok(()) } else { Err(CliError::AuditBroken) }
-        }
         Command::Serve(_)
         | Command::Demo(_)
         | Command::Rollout(_)
         | Command::Rollouts(_)
         | Command::Releases(_)
+        | Command::RollbackTo(_)
         | Command::Logs(_)
         | Command::Tokens(_)
         | Command::Services(_)
         | Command::Secrets(_)
-        | Command::Whoami => {
-            Err(CliError::Internal("serve, demo and the rollout commands are not deployment commands".to_owned()))
-        }
+        | Command::Whoami
+        | Command::Verify(_)
+        | Command::Audit(_) => Err(CliError::Internal(
+            "serve, demo, the rollout, access and audit commands are not deployment commands".to_owned(),
+        )),
     }
 }
 

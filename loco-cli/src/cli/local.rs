@@ -17,6 +17,32 @@ pub fn default_state_dir(db: &Path) -> PathBuf {
     PathBuf::from(dir)
 }
 
+/// Engine settings `loco serve` exposes as flags.
+#[derive(Debug, Clone, Default)]
+pub struct Tuning {
+    /// How long a silent rollout owner keeps its rollouts.
+    pub lease: Option<std::time::Duration>,
+    /// Releases kept per service and environment.
+    pub release_retention: Option<u32>,
+    /// Fixed proxy ports of the local platform, per service and environment.
+    pub proxy_ports: std::collections::HashMap<loco_core::platform::Target, u16>,
+}
+
+/// Parses `SERVICE/ENVIRONMENT=PORT` (a `--proxy-port` value).
+pub fn parse_proxy_port(text: &str) -> Result<(loco_core::platform::Target, u16), String> {
+    let bad = || format!("'{text}' is not SERVICE/ENVIRONMENT=PORT (like shop/production=9000)");
+    let (target, port) = text.split_once('=').ok_or_else(bad)?;
+    let (service, environment) = target.split_once('/').ok_or_else(bad)?;
+    let port: u16 = port.trim().parse().map_err(|_| bad())?;
+    if service.trim().is_empty() || environment.trim().is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((
+        loco_core::platform::Target { service: service.trim().to_owned(), environment: environment.trim().to_owned() },
+        port,
+    ))
+}
+
 /// Opens `db` with the local platform keeping its state in `state_dir` (default
 /// [`default_state_dir`]) and, from a thresholds file (a JSON object mapping environment names to
 /// thresholds, `{"production": {"min_samples": 100}}`), the analysis thresholds per environment;
@@ -26,12 +52,17 @@ pub async fn open_engine(
     db: &Path,
     state_dir: Option<&Path>,
     thresholds_file: Option<&Path>,
-    lease: Option<std::time::Duration>,
+    tuning: Tuning,
 ) -> Result<Engine, CliError> {
     let state_dir = state_dir.map_or_else(|| default_state_dir(db), Path::to_path_buf);
-    let mut builder = Engine::builder().path(db).local_platform(state_dir);
-    if let Some(lease) = lease {
+    let mut options = loco_core::platform::local::LocalOptions::new(state_dir);
+    options.proxy_ports = tuning.proxy_ports;
+    let mut builder = Engine::builder().path(db).local_platform_with(options);
+    if let Some(lease) = tuning.lease {
         builder = builder.lease(lease);
+    }
+    if let Some(releases) = tuning.release_retention {
+        builder = builder.release_retention(releases);
     }
     if let Some(file) = thresholds_file {
         let text = std::fs::read_to_string(file)
@@ -56,18 +87,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (db, file) = (dir.path().join("loco.db"), dir.path().join("t.json"));
         std::fs::write(&file, r#"{"production": {"min_samples": 100}, "staging": {}}"#).unwrap();
-        open_engine(&db, None, Some(&file), None).await.unwrap().close().await.unwrap();
+        open_engine(&db, None, Some(&file), Tuning::default()).await.unwrap().close().await.unwrap();
         for (text, field) in [
             (r#"{"production": {"min_sample": 100}}"#, "thresholds.production.min_sample"),
             (r#"{"production": {"alpha": 2}}"#, "thresholds.production.alpha"),
         ] {
             std::fs::write(&file, text).unwrap();
-            let Err(CliError::Api(body)) = open_engine(&db, None, Some(&file), None).await else {
+            let Err(CliError::Api(body)) = open_engine(&db, None, Some(&file), Tuning::default()).await else {
                 panic!("a validation error")
             };
             assert_eq!(body.error.details[0].field, field);
         }
-        let missing = open_engine(&db, None, Some(&dir.path().join("missing.json")), None).await;
+        let missing = open_engine(&db, None, Some(&dir.path().join("missing.json")), Tuning::default()).await;
         assert!(matches!(missing, Err(CliError::Usage(_))));
     }
 }

@@ -8,6 +8,7 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod access;
+pub mod audit;
 pub mod backend;
 pub mod demo;
 pub mod deployments;
@@ -87,9 +88,9 @@ impl Connection {
     pub async fn platform_backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
             (Some(url), _) => Ok(Backend::Remote(self.client(url)?)),
-            (None, Some(path)) => {
-                Ok(Backend::Local(local::open_engine(path, self.state_dir.as_deref(), None, None).await?))
-            }
+            (None, Some(path)) => Ok(Backend::Local(
+                local::open_engine(path, self.state_dir.as_deref(), None, local::Tuning::default()).await?,
+            )),
             (None, None) => Err(Self::nowhere()),
         }
     }
@@ -133,14 +134,22 @@ pub enum Command {
     Show(deployments::IdArgs),
     /// Show a deployment's events, oldest first (--follow: and then new ones as they happen).
     Events(deployments::EventsArgs),
-    /// Verify the audit chain of every event (exit code 11 when broken).
-    Verify,
+    /// Verify the audit chain of every event and every deployment against its history; with
+    /// --head FILE, also that the chain still contains an exported head (exit code 11 when
+    /// anything does not match).
+    Verify(audit::VerifyArgs),
+    /// Export the audit chain's head: `audit head` prints it, HMAC-signed with LOCO_AUDIT_KEY when
+    /// set, to keep outside the database for `verify --head`.
+    Audit(audit::AuditArgs),
     /// Roll out an approved deployment on a platform and follow it: start, status, wait, override.
     Rollout(rollouts::RolloutArgs),
     /// List rollouts, oldest first (--active: only running, paused or rolling back ones).
     Rollouts(rollouts::RolloutsArgs),
     /// List the releases that served a service and environment, newest first.
     Releases(rollouts::ReleasesArgs),
+    /// Roll a service and environment back to a retained release (see `loco releases`): its
+    /// instances are kept if they still run, else started and health-checked, then given all traffic.
+    RollbackTo(rollouts::RollbackToArgs),
     /// Follow one instance's output until it stops (needs --server).
     Logs(rollouts::LogsArgs),
     /// Manage API tokens (admin): create, list, revoke.
@@ -180,12 +189,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(&cli.connection, args).await,
-        command @ (Command::Rollout(_) | Command::Rollouts(_) | Command::Releases(_) | Command::Logs(_)) => {
-            rollouts::run(&cli.connection, command, output).await
-        }
+        command @ (Command::Rollout(_)
+        | Command::Rollouts(_)
+        | Command::Releases(_)
+        | Command::RollbackTo(_)
+        | Command::Logs(_)) => rollouts::run(&cli.connection, command, output).await,
         command @ (Command::Tokens(_) | Command::Services(_) | Command::Secrets(_) | Command::Whoami) => {
             access::run(&cli.connection, command, output).await
         }
+        command @ (Command::Verify(_) | Command::Audit(_)) => audit::run(&cli.connection, command, output).await,
         command => deployments::run(&cli.connection, command, output).await,
     }
 }

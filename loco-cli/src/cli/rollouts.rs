@@ -18,7 +18,7 @@ use crate::cli::deployments::{ActionArgs, IdArgs};
 use crate::cli::exit::CliError;
 use crate::cli::output::{Output, progress};
 use crate::cli::serve::shutdown_signal;
-use crate::wire::{ActionRequest, ReleaseParams};
+use crate::wire::{ActionRequest, ReleaseParams, RollbackTo};
 
 /// `loco rollout …`.
 #[derive(Debug, Args)]
@@ -95,6 +95,26 @@ pub struct ReleasesArgs {
     pub limit: Option<String>,
 }
 
+/// Flags of `loco rollback-to`.
+#[derive(Debug, Args)]
+pub struct RollbackToArgs {
+    /// The service.
+    #[arg(long)]
+    pub service: String,
+    /// The environment.
+    #[arg(long, visible_alias = "env")]
+    pub environment: String,
+    /// The retained release's version.
+    #[arg(long)]
+    pub version: String,
+    /// Why (required).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Who asks (with --server, the token's subject by default).
+    #[arg(long, env = "LOCO_ACTOR")]
+    pub actor: Option<String>,
+}
+
 /// Flags of `loco logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -114,6 +134,7 @@ pub async fn run(connection: &Connection, command: Command, output: Output) -> R
     let runs_rollouts = matches!(
         &command,
         Command::Rollout(RolloutArgs { command: RolloutCommand::Start(_) | RolloutCommand::Wait(_) })
+            | Command::RollbackTo(_)
     );
     if !(runs_rollouts && connection.server.is_none()) {
         let backend = connection.backend().await?;
@@ -162,6 +183,16 @@ async fn execute(backend: &Backend, command: Command, plan: Option<String>, outp
         Command::Releases(args) => {
             let params = ReleaseParams { service: args.service, environment: args.environment, limit: args.limit };
             output.releases(&backend.releases(params).await?)
+        }
+        Command::RollbackTo(args) => {
+            let body = RollbackTo {
+                service: args.service,
+                environment: args.environment,
+                version: args.version,
+                actor: args.actor.unwrap_or_default(),
+                note: args.note,
+            };
+            output.rollout(&backend.rollback_to(body).await?)
         }
         Command::Logs(args) => backend.logs(&args.id, &args.instance_id, |line| output.log_line(&line)).await,
         _ => Err(CliError::Internal("not a rollout command".to_owned())),

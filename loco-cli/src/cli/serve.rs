@@ -64,6 +64,14 @@ pub struct ServeArgs {
     /// is noticed at once). Servers sharing a database should use the same value.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub lease_seconds: f64,
+    /// A fixed port for the local proxy of one service and environment, as
+    /// SERVICE/ENVIRONMENT=PORT; repeatable. Without it a target keeps the port it had before
+    /// (recorded in the state directory), or gets a free one the first time.
+    #[arg(long = "proxy-port", value_name = "SERVICE/ENV=PORT", value_parser = local::parse_proxy_port)]
+    pub proxy_ports: Vec<(loco_core::platform::Target, u16)>,
+    /// Releases each service and environment keeps for `loco rollback-to` (at least 2).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub release_retention: u32,
     /// Serve without authentication: anyone who reaches the port may do anything, under any name.
     /// Only on a loopback address, for local experiments.
     #[arg(long)]
@@ -107,7 +115,12 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
     let state_dir = connection.state_dir.clone().unwrap_or_else(|| local::default_state_dir(&db));
     // Opening recovers rollouts a previous server left unfinished, before any request is served.
     let lease = Duration::from_secs_f64(args.lease_seconds.clamp(0.3, 86_400.0));
-    let engine = local::open_engine(&db, Some(&state_dir), args.thresholds.as_deref(), Some(lease)).await?;
+    let tuning = local::Tuning {
+        lease: Some(lease),
+        release_retention: Some(args.release_retention),
+        proxy_ports: args.proxy_ports.iter().cloned().collect(),
+    };
+    let engine = local::open_engine(&db, Some(&state_dir), args.thresholds.as_deref(), tuning).await?;
     let listener = match tokio::net::TcpListener::bind(&args.addr).await {
         Ok(listener) => listener,
         Err(e) => {

@@ -24,7 +24,8 @@ use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
 use crate::server::sse::{guarded, keep_alive, stream_slot, to_json};
 use crate::wire::{
-    ActionRequest, ErrorBody, ReleaseList, ReleaseParams, Rollout, RolloutList, RolloutsParams, StartRollout,
+    ActionRequest, ErrorBody, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, RolloutsParams,
+    StartRollout,
 };
 
 /// The `{id}` and `{instance_id}` path segments of the instance log route.
@@ -146,6 +147,35 @@ pub async fn list_rollouts(
     let active_only = rollouts_params(query.as_deref())?.active_only()?;
     let rollouts = state.engine.session(caller.0).reader()?.rollouts(active_only).await?;
     Ok(Json(RolloutList { items: rollouts }))
+}
+
+/// Roll a service and environment back to a retained release (deployer of that environment).
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/rollback",
+    tag = "rollouts",
+    request_body = RollbackTo,
+    responses(
+        (status = 200, description = "The current release's rollout, rolled back to the named release",
+         body = refs::Rollout),
+        (status = 400, description = "`validation_error`: missing fields, the version already serving or not \
+                                      retained, no note", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs deployer for the environment", body = ErrorBody),
+        (status = 409, description = "`rollout_conflict`: a rollout is active on the target", body = ErrorBody),
+        (status = 500, description = "`rollback_failed`: the release did not come back healthy", body = ErrorBody),
+        (status = 502, description = "`platform_error`", body = ErrorBody),
+    )
+)]
+pub async fn rollback_to(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<JsonBody<RollbackTo>, ApiError>,
+) -> Result<Json<Rollout>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Act(loco_core::Action::Rollback), body)?;
+    let input = loco_core::ActionInput { actor: body.actor, note: body.note };
+    Ok(Json(session.rollback_to(&body.service, &body.environment, &body.version, input).await?))
 }
 
 /// The releases that served a service+environment, newest first.

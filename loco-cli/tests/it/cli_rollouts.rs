@@ -11,7 +11,7 @@ use crate::cli::{Run, loco, loco_fed};
 use crate::common::LocoProcess;
 use crate::rollout_support::{ServiceGuard, all_on, canary, demo_service_json, immediate, plan, service_processes};
 
-const ROLLOUT_FIELDS: [&str; 15] = [
+const ROLLOUT_FIELDS: [&str; 16] = [
     "deployment_id",
     "service",
     "environment",
@@ -23,6 +23,7 @@ const ROLLOUT_FIELDS: [&str; 15] = [
     "failure",
     "actor",
     "owner",
+    "lease",
     "heartbeat_at",
     "started_at",
     "updated_at",
@@ -191,8 +192,9 @@ async fn rollout_commands_on_a_database_file_run_in_the_foreground() {
     assert_rolled_back_exit(&run, "health_check_failed");
     assert_eq!(run.json()["progress"]["traffic"], all_on("v1"));
 
-    // v1's instance stopped with the command that started it, so restoring v1 started a new one,
-    // recorded as a release of its own; the unhealthy v2 never served.
+    // v1's instance stopped with the command that started it; this command brought v1 back when it
+    // opened the file (its release names the new instance), so the rollback kept it serving and
+    // recorded no release of its own; the unhealthy v2 never served.
     let releases = loco(&target, &["--json", "releases", "--service", SERVICE, "--environment", "staging"]).await;
     let versions: Vec<String> = releases.json()["items"]
         .as_array()
@@ -200,7 +202,7 @@ async fn rollout_commands_on_a_database_file_run_in_the_foreground() {
         .iter()
         .map(|r| r["version"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(versions, ["v1", "v1"]);
+    assert_eq!(versions, ["v1"]);
     let active = loco(&target, &["--json", "rollouts", "--active"]).await;
     assert_eq!((active.code, active.json()["items"].clone()), (0, json!([])));
     // Only the process running a rollout holds its instances and pauses.
@@ -255,8 +257,9 @@ async fn ctrl_c_suspends_a_rollout_on_a_database_file_and_the_next_command_recov
     .await
     .expect("the canary takes half the traffic");
     assert_eq!(observing.state, loco_core::RolloutState::Running);
-    // Only the canary runs: v1's instance stopped when the command that released it closed its engine.
-    assert_eq!(service_processes(SERVICE).len(), 1, "the canary runs in the command");
+    // v1's instance stopped when the command that released it closed its engine; this command
+    // brought v1 back as the canary's baseline, then started the canary.
+    assert_eq!(service_processes(SERVICE).len(), 2, "v1 and the canary run in the command");
 
     let pid = running.id().unwrap().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
@@ -270,5 +273,57 @@ async fn ctrl_c_suspends_a_rollout_on_a_database_file_and_the_next_command_recov
 
     // The next command that opens the file with the platform recovers it: rolled back.
     assert_rolled_back_exit(&loco(&target, &["--json", "rollout", "wait", &v2]).await, "engine_restarted");
+    assert_eq!(service_processes(SERVICE), Vec::<u32>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_to_any_retained_release_over_the_server() {
+    const SERVICE: &str = "cli-rollback-to";
+    let _guard = ServiceGuard(SERVICE);
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let fixed = format!("{SERVICE}/staging={port}");
+    let flags = ["--proxy-port", fixed.as_str()];
+    let server = LocoProcess::start_with(&dir.path().join("served.db"), &flags, std::process::Stdio::inherit(), "warn");
+    let target = ["--server", server.url.as_str()];
+    register_demo(&target, dir.path()).await;
+    let mut ids = Vec::new();
+    for version in ["v1", "v2", "v3"] {
+        let id = approved(&target, SERVICE, &format!("{}.0.0", &version[1..])).await;
+        let file = write_plan(dir.path(), &format!("{version}.json"), &plan(version, immediate(), json!({})));
+        let run =
+            loco(&target, &["--json", "rollout", "start", &id, "--plan", &file, "--actor", "ops", "--wait"]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        ids.push(id);
+    }
+    let back = ["rollback-to", "--service", SERVICE, "--env", "staging", "--actor", "oncall"];
+
+    let missing_note = loco(&target, &[&["--json"], &back[..], &["--version", "v1"]].concat()).await;
+    assert_eq!(missing_note.code, 3, "{}", missing_note.stderr);
+    let unknown = loco(&target, &[&["--json"], &back[..], &["--version", "v7", "--note", "n"]].concat()).await;
+    assert_eq!(unknown.code, 3, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("newest first: v3, v2, v1)"),
+        "the retained versions are listed: {}",
+        unknown.stderr
+    );
+
+    let run = loco(&target, &[&["--json"], &back[..], &["--version", "v1", "--note", "v2 and v3 leak"]].concat()).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rolled = run.json();
+    assert_eq!(
+        (rolled["deployment_id"].as_str(), rolled["state"].as_str()),
+        (Some(ids[2].as_str()), Some("rolled_back"))
+    );
+    assert_eq!(rolled["progress"]["traffic"], all_on("v1"));
+    assert_eq!(rolled["previous"]["deployment_id"], ids[0].as_str(), "the restore point is v1's release");
+    let endpoint = rolled["progress"]["endpoint"].as_str().unwrap();
+    assert_eq!(endpoint, format!("127.0.0.1:{port}"), "the proxy listens on the port given");
+    let answer = reqwest::get(format!("http://{endpoint}/")).await.unwrap();
+    assert_eq!(answer.headers()["x-loco-version"], "v1");
+    let shown = loco(&target, &["--json", "show", &ids[2]]).await;
+    assert_eq!(shown.json()["status"], "rolled_back");
+    server.terminate();
+    assert_eq!(server.wait(), Some(0));
     assert_eq!(service_processes(SERVICE), Vec::<u32>::new());
 }

@@ -2,6 +2,7 @@
 //! files in temporary directories, and the real binary as a child process.
 
 mod api;
+mod audit;
 mod cli;
 mod cli_rollouts;
 mod common;

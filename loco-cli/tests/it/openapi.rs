@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 29] = [
+const ROUTES: [(&str, &str); 31] = [
     ("post", "/api/v1/deployments"),
     ("get", "/api/v1/deployments"),
     ("get", "/api/v1/deployments/{id}"),
@@ -27,8 +27,10 @@ const ROUTES: [(&str, &str); 29] = [
     ("get", "/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs"),
     ("get", "/api/v1/rollouts"),
     ("get", "/api/v1/releases"),
+    ("post", "/api/v1/releases/rollback"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/audit/head"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -134,6 +136,8 @@ async fn schemas_match_real_responses() {
     assert_eq!(property_names(&doc, "FieldError"), object_keys(&error["error"]["details"][0]));
     let (_, report) = server.get("/api/v1/audit/verify").await;
     assert_eq!(property_names(&doc, "AuditReport"), object_keys(&report));
+    let (_, head) = server.get("/api/v1/audit/head").await;
+    assert_eq!(property_names(&doc, "AuditHead"), object_keys(&head));
     let (_, health) = server.get("/healthz").await;
     assert_eq!(property_names(&doc, "Health"), object_keys(&health));
     // Request bodies document exactly the accepted fields.

@@ -48,6 +48,8 @@ enum Target {
     NewService,
     /// A fresh registered service.
     Service,
+    /// A target without releases to roll back (the answer, past every role check, is 400).
+    NothingToRollBack,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -70,7 +72,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 29] = [
+const ROUTES: [Route; 31] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -89,8 +91,11 @@ const ROUTES: [Route; 29] = [
     route("GET", "/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs", T::RolledOut, ".vradm", 200),
     route("GET", "/api/v1/rollouts", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/releases?service=roles-shop&environment=rollout", T::Plain, ".vradm", 200),
+    // Nothing serves that target: 400 `validation_error` is only reached past every role check.
+    route("POST", "/api/v1/releases/rollback", T::NothingToRollBack, "....dm", 400),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
+    route("GET", "/api/v1/audit/head", T::Plain, ".vradm", 200),
     route("GET", "/healthz", T::Plain, "-vradm", 200),
     route("GET", "/metrics", T::Plain, ".vradm", 200),
     route("GET", "/openapi.json", T::Plain, "-vradm", 200),
@@ -347,6 +352,10 @@ impl World {
             T::Service => {
                 server.register(&name).await;
                 (at(&name), None)
+            }
+            T::NothingToRollBack => {
+                let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});
+                (route.path.to_owned(), Some(body))
             }
         }
     }

@@ -49,6 +49,8 @@ fn plan(steps: Vec<u8>, interval: f64, release: ReleaseSpec, monitor: f64) -> Ro
             inconclusive_extensions: 3,
             ..AnalysisSpec::default()
         }),
+        scale_down_delay_seconds: 0.0,
+        on_restart: loco_core::rollout::OnRestart::default(),
     }
 }
 

@@ -17,9 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::request;
 
-const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-service/app.py");
+pub(crate) const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo-service/app.py");
 
-fn release(version: &str, env: &[(&str, &str)]) -> ReleaseSpec {
+pub(crate) fn release(version: &str, env: &[(&str, &str)]) -> ReleaseSpec {
     ReleaseSpec {
         version: version.into(),
         command: vec!["python3".into(), APP.into()],
@@ -28,7 +28,7 @@ fn release(version: &str, env: &[(&str, &str)]) -> ReleaseSpec {
     }
 }
 
-fn plan(strategy: Strategy, release: ReleaseSpec, instances: u32) -> RolloutPlan {
+pub(crate) fn plan(strategy: Strategy, release: ReleaseSpec, instances: u32) -> RolloutPlan {
     RolloutPlan {
         platform: "local".into(),
         strategy,
@@ -43,22 +43,24 @@ fn plan(strategy: Strategy, release: ReleaseSpec, instances: u32) -> RolloutPlan
             interval_seconds: 0.1,
         },
         analysis: None,
+        scale_down_delay_seconds: 0.0,
+        on_restart: loco_core::rollout::OnRestart::default(),
     }
 }
 
-async fn local_engine(dir: &Path) -> Engine {
+pub(crate) async fn local_engine(dir: &Path) -> Engine {
     let local = LocalPlatform::new(LocalOptions::new(dir.join("state"))).unwrap();
     Engine::builder().path(dir.join("loco.db")).platform(Arc::new(local)).open().await.unwrap()
 }
 
-async fn approved(engine: &Engine) -> String {
+pub(crate) async fn approved(engine: &Engine) -> String {
     let d = engine.create(request("shop", "staging"), None).await.unwrap();
     engine.approve(&d.id, "bob", None).await.unwrap();
     d.id
 }
 
 /// `GET /` through the proxy: the status and the version that answered.
-async fn get(endpoint: &str) -> (u16, String) {
+pub(crate) async fn get(endpoint: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(endpoint).await.unwrap();
     let req = format!("GET / HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await.unwrap();
@@ -83,15 +85,15 @@ async fn versions(endpoint: &str, n: usize) -> HashMap<String, usize> {
     seen
 }
 
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
-fn pids(rollout: &Rollout, version: &str) -> Vec<u32> {
+pub(crate) fn pids(rollout: &Rollout, version: &str) -> Vec<u32> {
     rollout.progress.instances.iter().filter(|i| i.version == version).filter_map(|i| i.pid).collect()
 }
 
-async fn wait_until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
     let started = Instant::now();
     while !ok().await {
         assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
@@ -301,4 +303,49 @@ async fn an_engine_killed_mid_canary_is_recovered_with_traffic_back_on_the_old_v
     for pid in orphans_v1.iter().chain(&orphans_v2) {
         assert!(!alive(*pid), "process {pid} survived");
     }
+}
+
+/// Sends requests through `endpoint` back to back until `stop` turns true; returns every
+/// (status, version) seen.
+fn keep_asking(
+    endpoint: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(u16, String)>> {
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            seen.push(get(&endpoint).await);
+        }
+        seen
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_after_success_never_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = local_engine(dir.path()).await;
+    let v1 = approved(&engine).await;
+    let v1 = engine.run_rollout(&v1, plan(Strategy::Immediate {}, release("v1", &[]), 1), "ops").await.unwrap();
+    let endpoint = v1.progress.endpoint.unwrap();
+    let v2 = approved(&engine).await;
+    let done = engine.run_rollout(&v2, plan(Strategy::Immediate {}, release("v2", &[]), 1), "ops").await.unwrap();
+    assert_eq!(done.state, RolloutState::Succeeded);
+    // v1's processes are gone: the rollback starts v1 again, checks it, and only then moves traffic.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asking = keep_asking(endpoint.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let d = engine.rollback(&v2, "carol", "bad release").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = asking.await.unwrap();
+
+    assert_eq!(d.status, Status::RolledBack);
+    let failures: Vec<&(u16, String)> = seen.iter().filter(|(status, _)| *status != 200).collect();
+    assert!(failures.is_empty(), "{} of {} requests failed: {failures:?}", failures.len(), seen.len());
+    let (first_v1, last_v2) = (
+        seen.iter().position(|(_, v)| v == "v1").expect("v1 answers in the end"),
+        seen.iter().rposition(|(_, v)| v == "v2").expect("v2 answered first"),
+    );
+    assert!(last_v2 < first_v1, "one switch, from v2 to v1");
+    engine.close().await.unwrap();
 }

@@ -11,6 +11,7 @@ mod local;
 mod metrics;
 mod prometheus;
 mod props;
+mod restarts;
 mod rollouts;
 mod store;
 mod subscribe;

@@ -140,6 +140,8 @@ async fn a_rollout_judged_by_prometheus_rolls_back_a_bad_canary() {
         instances: 1,
         health: HealthSpec { interval_seconds: 0.05, ..HealthSpec::default() },
         analysis,
+        scale_down_delay_seconds: 0.0,
+        on_restart: loco_core::rollout::OnRestart::default(),
     };
     let mut prod = request("api", "prod");
     prod.risk = Some("payment path".into());

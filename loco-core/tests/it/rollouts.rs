@@ -24,6 +24,8 @@ fn plan(strategy: Strategy, version: &str, instances: u32) -> RolloutPlan {
             ..Default::default()
         },
         analysis: None,
+        scale_down_delay_seconds: 0.0,
+        on_restart: loco_core::rollout::OnRestart::default(),
     }
 }
 

@@ -36,10 +36,12 @@ use proxy::{Proxy, Routes};
 /// Settings of a [`LocalPlatform`].
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
-    /// Where pidfiles are kept (created if missing). Use the same directory across restarts of
-    /// one engine so a restarted engine can clean up after a crash.
+    /// Where pidfiles and proxy ports are kept (created if missing). Use the same directory across
+    /// restarts of one engine so a restarted engine can clean up after a crash and serves each
+    /// target on the port it used before.
     pub state_dir: PathBuf,
-    /// Fixed proxy ports per target; targets not listed get a free port.
+    /// Fixed proxy ports per target; a target not listed keeps the port it had before (recorded
+    /// in `state_dir/proxies.json`), or gets a free one the first time.
     pub proxy_ports: HashMap<Target, u16>,
 }
 
@@ -85,12 +87,41 @@ impl LocalPlatform {
         target: &Target,
     ) -> PlatformResult<&'a mut LocalTarget> {
         if !targets.contains_key(target) {
-            let port = self.options.proxy_ports.get(target).copied().unwrap_or(0);
-            let proxy = Proxy::start(port, target.clone(), self.metrics.clone()).await?;
+            let proxy = self.start_proxy(target).await?;
             tracing::info!(%target, addr = %proxy.addr, "local proxy listening");
             targets.insert(target.clone(), LocalTarget { proxy, processes: HashMap::new(), adopted: HashMap::new() });
         }
         targets.get_mut(target).ok_or_else(|| PlatformError::new("target vanished"))
+    }
+
+    /// The target's proxy on its configured port, else the port it had before (when still free),
+    /// else a free one — recorded for the next start.
+    async fn start_proxy(&self, target: &Target) -> PlatformResult<Proxy> {
+        if let Some(port) = self.options.proxy_ports.get(target) {
+            return Proxy::start(*port, target.clone(), self.metrics.clone()).await;
+        }
+        let file = self.options.state_dir.join(PROXY_PORTS_FILE);
+        let mut ports: HashMap<String, u16> =
+            std::fs::read_to_string(&file).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let key = target.to_string();
+        if let Some(port) = ports.get(&key) {
+            match Proxy::start(*port, target.clone(), self.metrics.clone()).await {
+                Ok(proxy) => return Ok(proxy),
+                Err(e) => {
+                    tracing::warn!(%target, port, error = %e.message, "the proxy's earlier port is taken; using another");
+                }
+            }
+        }
+        let proxy = Proxy::start(0, target.clone(), self.metrics.clone()).await?;
+        ports.insert(key, proxy.addr.port());
+        let written = serde_json::to_string_pretty(&ports).map_err(PlatformError::new).and_then(|text| {
+            let draft = file.with_extension("json.new");
+            std::fs::write(&draft, text).and_then(|()| std::fs::rename(&draft, &file)).map_err(PlatformError::new)
+        });
+        if let Err(e) = written {
+            tracing::warn!(file = %file.display(), error = %e.message, "cannot record the proxy port");
+        }
+        Ok(proxy)
     }
 
     fn spawn(
@@ -138,6 +169,9 @@ impl LocalPlatform {
         Ok(started)
     }
 }
+
+/// Where the proxies' ports are recorded, in the state directory.
+const PROXY_PORTS_FILE: &str = "proxies.json";
 
 /// How long a new instance may take to start listening before it is left out of the routes.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -194,10 +228,19 @@ impl Platform for LocalPlatform {
         self.start_instances(t, target, release, instance_ids)
     }
 
+    /// Refuses a split that gives a share to a version with no ready instance (one whose port
+    /// accepts connections): traffic never moves to a version that cannot answer.
     async fn set_traffic(&self, target: &Target, split: &[TrafficWeight]) -> PlatformResult<()> {
         let mut targets = self.targets.lock().await;
         let t = self.target(&mut targets, target).await?;
-        t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).set_split(split);
+        let mut routes = t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(empty) = split.iter().find(|w| w.percent > 0 && !routes.has_backends(&w.version)) {
+            return Err(PlatformError::new(format!(
+                "version {} has no ready instance on {target}; traffic was not moved",
+                empty.version
+            )));
+        }
+        routes.set_split(split);
         Ok(())
     }
 
@@ -266,52 +309,46 @@ impl Platform for LocalPlatform {
         Ok(PlatformStatus { endpoint: Some(t.proxy.addr.to_string()), traffic, instances })
     }
 
-    async fn rollback(
+    async fn restore(
         &self,
         target: &Target,
         to: &ReleaseSpec,
         known: &[Instance],
         replacement_ids: &[String],
-        retire: &[Instance],
     ) -> PlatformResult<Vec<Instance>> {
         let mut serving = Vec::new();
-        {
-            let mut targets = self.targets.lock().await;
-            let t = self.target(&mut targets, target).await?;
-            for k in known {
-                let ours_alive = t.processes.get(&k.id).is_some_and(|(_, p)| p.exit_reason().is_none());
-                let orphan_alive =
-                    !ours_alive && process::read_pidfile(&self.pid_dir, &k.id).is_some_and(|r| process::is_alive(&r));
-                if ours_alive || orphan_alive {
-                    if let Some(addr) = &k.address {
-                        t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add_backend(
-                            &to.version,
-                            &k.id,
-                            addr,
-                        );
-                    }
-                    if orphan_alive {
-                        t.adopted.insert(k.id.clone(), k.clone());
-                        if let Some(pid) = k.pid {
-                            self.metrics.add_pid(target, &to.version, pid);
-                        }
-                    }
-                    serving.push(Instance { state: InstanceState::Running, ..k.clone() });
+        let mut targets = self.targets.lock().await;
+        let t = self.target(&mut targets, target).await?;
+        for k in known {
+            let ours_alive = t.processes.get(&k.id).is_some_and(|(_, p)| p.exit_reason().is_none());
+            let orphan_alive =
+                !ours_alive && process::read_pidfile(&self.pid_dir, &k.id).is_some_and(|r| process::is_alive(&r));
+            if !(ours_alive || orphan_alive) {
+                continue;
+            }
+            if let Some(addr) = &k.address {
+                t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).add_backend(
+                    &to.version,
+                    &k.id,
+                    addr,
+                );
+            }
+            if orphan_alive {
+                t.adopted.insert(k.id.clone(), k.clone());
+                if let Some(pid) = k.pid {
+                    self.metrics.add_pid(target, &to.version, pid);
                 }
             }
-            let missing = known.len().saturating_sub(serving.len()).max(usize::from(serving.is_empty()));
-            if missing > replacement_ids.len() {
-                return Err(PlatformError::new(format!(
-                    "{missing} replacement instance(s) needed, {} id(s) given",
-                    replacement_ids.len()
-                )));
-            }
-            let started = self.start_instances(t, target, to, &replacement_ids[..missing])?;
-            serving.extend(started);
-            let split = [TrafficWeight { version: to.version.clone(), percent: 100 }];
-            t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).set_split(&split);
+            serving.push(Instance { state: InstanceState::Running, ..k.clone() });
         }
-        self.stop(target, retire).await?;
+        let missing = known.len().saturating_sub(serving.len()).max(usize::from(serving.is_empty()));
+        if missing > replacement_ids.len() {
+            return Err(PlatformError::new(format!(
+                "{missing} replacement instance(s) needed, {} id(s) given",
+                replacement_ids.len()
+            )));
+        }
+        serving.extend(self.start_instances(t, target, to, &replacement_ids[..missing])?);
         Ok(serving)
     }
 
@@ -347,6 +384,18 @@ impl Platform for LocalPlatform {
 
     fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
         Some(self.metrics.clone())
+    }
+
+    fn instances_die_with_engine(&self) -> bool {
+        true
+    }
+
+    async fn take_failovers(&self, target: &Target) -> PlatformResult<Vec<(String, u64)>> {
+        let targets = self.targets.lock().await;
+        Ok(targets
+            .get(target)
+            .map(|t| t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take_failovers())
+            .unwrap_or_default())
     }
 
     async fn shutdown(&self) -> PlatformResult<()> {

@@ -43,6 +43,8 @@ struct Pool {
     current: i64,
     backends: Vec<Backend>,
     next: usize,
+    /// Requests meant for this version that went to another one: it had no ready instance.
+    failovers: u64,
 }
 
 /// Which instances serve which version, and the weights between versions.
@@ -56,7 +58,14 @@ impl Routes {
         if let Some(index) = self.pools.iter().position(|p| p.version == version) {
             return &mut self.pools[index];
         }
-        self.pools.push(Pool { version: version.to_owned(), weight: 0, current: 0, backends: Vec::new(), next: 0 });
+        self.pools.push(Pool {
+            version: version.to_owned(),
+            weight: 0,
+            current: 0,
+            backends: Vec::new(),
+            next: 0,
+            failovers: 0,
+        });
         let last = self.pools.len() - 1;
         &mut self.pools[last]
     }
@@ -67,6 +76,11 @@ impl Routes {
         if !pool.backends.iter().any(|b| b.instance_id == instance_id) {
             pool.backends.push(Backend { instance_id: instance_id.to_owned(), addr: addr.to_owned() });
         }
+    }
+
+    /// Whether `version` has an instance in rotation.
+    pub fn has_backends(&self, version: &str) -> bool {
+        self.pools.iter().any(|p| p.version == version && !p.backends.is_empty())
     }
 
     /// Takes an instance out of rotation.
@@ -96,22 +110,42 @@ impl Routes {
             .collect()
     }
 
-    /// Smooth weighted round robin over versions that have weight and instances (nginx's
-    /// algorithm: every pool gains its weight, the richest serves and pays the total).
+    /// Requests that failed over, per version, since the last call.
+    pub fn take_failovers(&mut self) -> Vec<(String, u64)> {
+        self.pools
+            .iter_mut()
+            .filter(|p| p.failovers > 0)
+            .map(|p| (p.version.clone(), std::mem::take(&mut p.failovers)))
+            .collect()
+    }
+
+    /// Smooth weighted round robin over the versions with weight (nginx's algorithm: every pool
+    /// gains its weight, the richest serves and pays the total). The shares stay as set: a turn
+    /// that falls to a version with no ready instance fails over, explicitly and counted, to the
+    /// ready version with the largest weight; with none ready there is nothing to pick.
     fn pick(&mut self) -> Option<(String, String)> {
-        let eligible = |p: &Pool| p.weight > 0 && !p.backends.is_empty();
-        let total: i64 = self.pools.iter().filter(|p| eligible(p)).map(|p| p.weight).sum();
+        let total: i64 = self.pools.iter().filter(|p| p.weight > 0).map(|p| p.weight).sum();
         if total == 0 {
             return None;
         }
-        for pool in self.pools.iter_mut().filter(|p| eligible(p)) {
+        for pool in self.pools.iter_mut().filter(|p| p.weight > 0) {
             pool.current += pool.weight;
         }
-        let best = self.pools.iter_mut().filter(|p| eligible(p)).max_by_key(|p| p.current)?;
-        best.current -= total;
-        let backend = &best.backends[best.next % best.backends.len()];
-        best.next = best.next.wrapping_add(1);
-        Some((best.version.clone(), backend.addr.clone()))
+        let weighted = self.pools.iter().enumerate().filter(|(_, p)| p.weight > 0);
+        let turn = weighted.max_by_key(|(_, p)| p.current).map(|(i, _)| i)?;
+        self.pools[turn].current -= total;
+        let serving = if self.pools[turn].backends.is_empty() {
+            let ready = self.pools.iter().enumerate().filter(|(_, p)| p.weight > 0 && !p.backends.is_empty());
+            let fallback = ready.max_by_key(|(_, p)| p.weight).map(|(i, _)| i)?;
+            self.pools[turn].failovers += 1;
+            fallback
+        } else {
+            turn
+        };
+        let pool = &mut self.pools[serving];
+        let backend = &pool.backends[pool.next % pool.backends.len()];
+        pool.next = pool.next.wrapping_add(1);
+        Some((pool.version.clone(), backend.addr.clone()))
     }
 }
 
@@ -264,10 +298,16 @@ mod tests {
         let mut routes = Routes::default();
         assert_eq!(routes.pick(), None);
         routes.add_backend("v1", "a", "127.0.0.1:1");
-        routes.set_split(&weights(&[("v1", 50), ("v2", 50)]));
-        assert!((0..10).all(|_| routes.pick().unwrap().0 == "v1"), "v2 has no instances yet");
+        routes.set_split(&weights(&[("v1", 90), ("v2", 10)]));
+        assert!((0..100).all(|_| routes.pick().unwrap().0 == "v1"), "v2 has no instances yet");
+        assert_eq!(routes.take_failovers(), [("v2".to_owned(), 10)], "its 10 % went to v1, counted");
+        assert_eq!(routes.take_failovers(), [], "counted once");
+        assert_eq!(routes.split(), weights(&[("v1", 90), ("v2", 10)]), "the shares stay as set");
+        routes.add_backend("v2", "b", "127.0.0.1:2");
+        assert_eq!((0..100).filter(|_| routes.pick().unwrap().0 == "v2").count(), 10, "and come back");
         routes.remove_backend("a");
+        routes.remove_backend("b");
         assert_eq!(routes.pick(), None);
-        assert_eq!(routes.split(), weights(&[("v1", 50), ("v2", 50)]));
+        assert_eq!(routes.take_failovers(), [], "nothing to fail over to is not a failover");
     }
 }

@@ -16,11 +16,12 @@ With ``local_state_dir=...`` at open, the engine also runs rollouts on this mach
 rollback) and recovers rollouts an earlier engine left unfinished.
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
-:class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`) whose ``to_dict()`` is
-the HTTP API's JSON; timestamps are RFC 3339 UTC strings. They, the ``Literal`` names of statuses
-and codes, and the ``TypedDict`` shapes of every JSON object are generated from the JSON Schema of
-the Rust data model (``loco._types``). Errors are :class:`LocoError` subclasses carrying the stable
-``code`` of every surface. See ``docs/python.md``.
+:class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
+:class:`ServiceDefinition`) whose ``to_dict()`` is the HTTP API's JSON; timestamps are RFC 3339
+UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
+every JSON object are generated from the JSON Schema of the Rust data model (``loco._types``).
+Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface. See
+``docs/python.md``.
 """
 
 from . import _types

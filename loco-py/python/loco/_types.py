@@ -31,6 +31,8 @@ __all__: List[str] = [
     "Action",
     "AnalysisDataDict",
     "AnalysisSpecDict",
+    "AuditHead",
+    "AuditHeadDict",
     "AuditReport",
     "AuditReportDict",
     "BlueGreenStrategyDict",
@@ -40,6 +42,7 @@ __all__: List[str] = [
     "CanaryStrategyDict",
     "CheckNewStepDict",
     "CommandProbeDict",
+    "CreatedDataDict",
     "Deployment",
     "DeploymentDict",
     "ErrorCode",
@@ -48,6 +51,7 @@ __all__: List[str] = [
     "EventDict",
     "EventKind",
     "ExtendRolloutTurnDict",
+    "FailoverRolloutTurnDict",
     "FailureCode",
     "FieldError",
     "HealthCheckDataDict",
@@ -63,6 +67,7 @@ __all__: List[str] = [
     "MetricSourceSpecDict",
     "MonitorStepDict",
     "ObserveStepDict",
+    "OnRestart",
     "OverrideRolloutTurnDict",
     "Page",
     "PageDict",
@@ -76,6 +81,8 @@ __all__: List[str] = [
     "ReleaseDict",
     "ReleaseSpecDict",
     "RestoredRolloutTurnDict",
+    "ResumeRolloutTurnDict",
+    "RevivedRolloutTurnDict",
     "Role",
     "RollbackRolloutTurnDict",
     "RollingStrategyDict",
@@ -86,6 +93,8 @@ __all__: List[str] = [
     "RolloutProgressDict",
     "RolloutState",
     "RolloutTurnDict",
+    "ScaledDownRolloutTurnDict",
+    "ServiceDefinition",
     "ServiceDefinitionDict",
     "Severity",
     "ShiftStepDict",
@@ -236,6 +245,16 @@ Severity = Literal[
 ]
 
 
+#: What happens to a rollout whose engine stopped before it ended.
+OnRestart = Literal[
+    # Restore the previous release (the default): the new one was not watched meanwhile.
+    "rollback",
+    # Re-check the health of what runs, restore the recorded traffic split, and continue at the
+    # first unfinished step (a step that was observing starts its window again).
+    "resume",
+]
+
+
 #: Where a rollout is.
 RolloutState = Literal[
     # Executing its steps.
@@ -346,6 +365,28 @@ class DeploymentDict(TypedDict):
     created_at: str
     #: When its status last changed.
     updated_at: str
+
+
+class CreatedDataDict(TypedDict):
+    """What a ``created`` event records: the request exactly as it was accepted, so the audit chain
+    covers every field the deployment was created with (its id, status and times are the event's
+    own ``deployment_id``, ``to_status`` and ``at``).
+    """
+
+    #: The service being deployed.
+    service: str
+    #: The target environment.
+    environment: str
+    #: The version or build being deployed.
+    version: str
+    #: Who asked for the deployment.
+    requester: str
+    #: Planning artifacts the deployment delivers.
+    work_refs: List[str]
+    #: How to recover if the deployment goes wrong.
+    rollback_plan: str
+    #: Accepted risk, if stated.
+    risk: Optional[str]
 
 
 class StartNewStepDict(TypedDict):
@@ -483,6 +524,56 @@ class OverrideRolloutTurnDict(TypedDict):
     action: Literal["override"]
 
 
+class ResumeRolloutTurnDict(TypedDict):
+    """An engine took over a rollout whose engine had stopped and continues it (``on_restart:
+    resume``): what ran was brought back, checked and given its recorded traffic split.
+    """
+
+    action: Literal["resume"]
+    #: The step it continues at (1-based).
+    step: int
+    #: The instances running again (kept or restarted).
+    instances: int
+
+
+class FailoverRolloutTurnDict(TypedDict):
+    """A share of traffic meant for a version with no ready instance went to another version (the
+    proxy never drops a share silently).
+    """
+
+    action: Literal["failover"]
+    #: The version without a ready instance.
+    version: str
+    #: Requests that went elsewhere since the last such event.
+    requests: int
+
+
+class ScaledDownRolloutTurnDict(TypedDict):
+    """The previous release's instances, kept for ``scale_down_delay_seconds`` after success, were
+    stopped.
+    """
+
+    action: Literal["scaled_down"]
+    #: The previous release's version.
+    version: str
+    #: How many instances stopped.
+    instances: int
+
+
+class RevivedRolloutTurnDict(TypedDict):
+    """The release serving when the engine started again was brought back: its instances kept or
+    restarted, checked, and given all traffic.
+    """
+
+    action: Literal["revived"]
+    #: The release's version.
+    version: str
+    #: The instances serving it now.
+    instances: int
+    #: Where clients reach it.
+    endpoint: Optional[str]
+
+
 #: A turn of the rollout other than a finished step, named by ``action``.
 RolloutTurnDict = Union[
     RollbackRolloutTurnDict,
@@ -490,6 +581,10 @@ RolloutTurnDict = Union[
     ExtendRolloutTurnDict,
     PauseRolloutTurnDict,
     OverrideRolloutTurnDict,
+    ResumeRolloutTurnDict,
+    FailoverRolloutTurnDict,
+    ScaledDownRolloutTurnDict,
+    RevivedRolloutTurnDict,
 ]
 
 
@@ -604,8 +699,9 @@ class CanaryPromotedDataDict(TypedDict):
     analysis: Optional[PromotionVerdictDict]
 
 
-#: The data of one rollout event.
+#: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
+    CreatedDataDict,
     StepProgressDataDict,
     HealthCheckDataDict,
     AnalysisDataDict,
@@ -615,9 +711,9 @@ EventDataDict = Union[
 
 class EventDict(TypedDict):
     """One append-only history entry. Lifecycle events (one per action, plus ``created``) always
-    have a ``to_status``; ``from_status`` is ``None`` only on ``created``. Rollout events
-    (``step_progress``, ``health_check``) have neither and carry their facts in ``data``.
-    Returned by ``Event.to_dict()``.
+    have a ``to_status``; ``from_status`` is ``None`` only on ``created``, whose ``data`` is the
+    request it accepted. Rollout events (``step_progress``, ``health_check``, …) have neither and
+    carry their facts in ``data``. Returned by ``Event.to_dict()``.
     """
 
     #: Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
@@ -640,8 +736,10 @@ class EventDict(TypedDict):
     at: str
     #: ``sha256(previous event's hash ‖ canonical bytes of this event)``, lowercase hex.
     hash: str
-    #: Structured facts of rollout events (step, traffic, instances, probe results) as a ``dict``
-    #: shaped like ``EventDataDict``; ``None`` on lifecycle events.
+    #: The request a ``created`` event accepted, or the structured facts of a rollout event (step,
+    #: traffic, instances, probe results), as a ``dict`` shaped like ``EventDataDict``; ``None`` on
+    #: the other lifecycle events (and on ``created`` events written before the audit covered whole
+    #: records).
     data: Optional[Dict[str, Any]]
 
 
@@ -659,13 +757,17 @@ class PageDict(TypedDict):
 class BrokenLinkDict(TypedDict):
     """Where and why the chain first failed to verify. Returned by ``BrokenLink.to_dict()``."""
 
-    #: The sequence number of the offending event (or of the last event of the deployment whose
-    #: current state disagrees with its history).
+    #: The sequence number of the offending event (or of the last lifecycle event of the deployment
+    #: whose current state disagrees with its history, or of a missing exported head; 0 when there
+    #: is no such event).
     seq: int
-    #: The offending event's id.
+    #: The offending event's id (empty when there is no such event).
     event_id: str
-    #: The deployment it belongs to.
+    #: The deployment it belongs to (empty when the problem is not one deployment's).
     deployment_id: str
+    #: The deployment field whose stored value disagrees with its history (``version``,
+    #: ``reviewed_by``, …); ``null`` when the problem is not one field.
+    field: Optional[str]
     #: What is wrong, in one sentence.
     reason: str
 
@@ -673,14 +775,40 @@ class BrokenLinkDict(TypedDict):
 class AuditReportDict(TypedDict):
     """The result of walking the whole audit chain. Returned by ``AuditReport.to_dict()``."""
 
-    #: True when every link and every deployment's state matched.
+    #: True when every link, every deployment's state and the exported head (when one was given)
+    #: matched.
     valid: bool
     #: How many events were checked.
     events_checked: int
-    #: The hash of the last event checked (record it elsewhere to detect truncation later).
+    #: How many deployments were compared with the state their events establish.
+    deployments_checked: int
+    #: How many of those were compared on their status only: their ``created`` event predates the
+    #: audit covering whole records, so their history does not say what was requested.
+    deployments_status_only: int
+    #: The hash of the last event checked, when everything matched (export the head with
+    #: ``audit_head`` to detect truncation later).
     head_hash: Optional[str]
+    #: The ``seq`` of the exported head the chain was checked against; ``null`` without one.
+    exported_head_seq: Optional[int]
     #: The first problem found, if any.
     first_broken: Optional[BrokenLinkDict]
+
+
+class AuditHeadDict(TypedDict):
+    """The head of the audit chain as exported: ``{"seq", "hash", "hmac", "at"}``. Always written
+    with all four fields; read back with ``hmac`` and ``at`` optional. Returned by
+    ``AuditHead.to_dict()``.
+    """
+
+    #: The ``seq`` of the last event (0 for an empty chain).
+    seq: int
+    #: That event's hash, lowercase hex (empty for an empty chain).
+    hash: str
+    #: HMAC-SHA256 of the decimal ``seq`` followed by ``hash``, keyed with ``LOCO_AUDIT_KEY``,
+    #: lowercase hex; ``null`` when no key was set.
+    hmac: Optional[str]
+    #: When that event was recorded; ``null`` for an empty chain.
+    at: Optional[str]
 
 
 class ImmediateStrategyDict(TypedDict):
@@ -912,6 +1040,12 @@ class RolloutPlanDict(TypedDict, total=False):
     health: HealthSpecDict
     #: Desired instance count of the new release (default 1).
     instances: int
+    #: What an engine that finds this rollout interrupted (its engine stopped or died) does.
+    on_restart: OnRestart
+    #: Seconds the previous release's instances keep running (without traffic) after the rollout
+    #: succeeded, so that rolling back in that window only moves traffic (default 0: stopped at
+    #: once; the rolling strategy always replaces them step by step).
+    scale_down_delay_seconds: float
 
 
 class InstanceDict(TypedDict):
@@ -1003,8 +1137,13 @@ class RolloutDict(TypedDict):
     failure: Optional[RolloutFailureDict]
     #: Who started it.
     actor: str
-    #: The engine process executing it.
+    #: The engine executing it (``host/pid/start-time/engine``), empty while no engine does (one
+    #: closed and handed it back).
     owner: str
+    #: The owner's fencing token: it grows each time the rollout changes hands, and every write made
+    #: for the rollout carries the token its writer holds, so an engine that lost the rollout can no
+    #: longer change it.
+    lease: int
     #: When its owner last showed it was alive.
     heartbeat_at: str
     #: When it started.
@@ -1027,7 +1166,9 @@ class LogLineDict(TypedDict):
 
 
 class ServiceDefinitionDict(TypedDict, total=False):
-    """A service an admin registered. Keys that must be present: ``name``, ``command``."""
+    """A service an admin registered. Returned by ``ServiceDefinition.to_dict()``. Keys that must be
+    present: ``name``, ``command``.
+    """
 
     #: The name plans use (``release.service``).
     name: str
@@ -1038,7 +1179,7 @@ class ServiceDefinitionDict(TypedDict, total=False):
     allowed_env: List[str]
     #: Command and SQLite probes run for every instance, besides the plan's own HTTP and TCP probes.
     probes: List[ProbeDict]
-    #: Where it runs; the engine's working directory when absent.
+    #: Where it runs; ``None`` for the engine's working directory.
     working_dir: Optional[str]
 
 
@@ -1156,10 +1297,11 @@ class Deployment:
 @final
 class Event:
     """One append-only history entry. Lifecycle events (one per action, plus ``created``) always
-    have a ``to_status``; ``from_status`` is ``None`` only on ``created``. Rollout events
-    (``step_progress``, ``health_check``) have neither and carry their facts in ``data``.
-    Immutable: attributes mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON
-    object. ``Event(data)`` wraps such an object (typed ``EventDict``) without copying it.
+    have a ``to_status``; ``from_status`` is ``None`` only on ``created``, whose ``data`` is the
+    request it accepted. Rollout events (``step_progress``, ``health_check``, …) have neither and
+    carry their facts in ``data``. Immutable: attributes mirror the HTTP JSON fields and
+    ``to_dict()`` returns the HTTP JSON object. ``Event(data)`` wraps such an object (typed
+    ``EventDict``) without copying it.
     """
 
     __slots__ = ("_d",)
@@ -1224,8 +1366,10 @@ class Event:
 
     @property
     def data(self) -> Optional[Dict[str, Any]]:
-        """Structured facts of rollout events (step, traffic, instances, probe results) as a
-        ``dict`` shaped like ``EventDataDict``; ``None`` on lifecycle events.
+        """The request a ``created`` event accepted, or the structured facts of a rollout event
+        (step, traffic, instances, probe results), as a ``dict`` shaped like ``EventDataDict``;
+        ``None`` on the other lifecycle events (and on ``created`` events written before the
+        audit covered whole records).
         """
         return cast("Optional[Dict[str, Any]]", _copy(self._d["data"]))
 
@@ -1338,20 +1482,28 @@ class BrokenLink:
 
     @property
     def seq(self) -> int:
-        """The sequence number of the offending event (or of the last event of the deployment whose
-        current state disagrees with its history).
+        """The sequence number of the offending event (or of the last lifecycle event of the
+        deployment whose current state disagrees with its history, or of a missing exported head;
+        0 when there is no such event).
         """
         return self._d["seq"]
 
     @property
     def event_id(self) -> str:
-        """The offending event's id."""
+        """The offending event's id (empty when there is no such event)."""
         return self._d["event_id"]
 
     @property
     def deployment_id(self) -> str:
-        """The deployment it belongs to."""
+        """The deployment it belongs to (empty when the problem is not one deployment's)."""
         return self._d["deployment_id"]
+
+    @property
+    def field(self) -> Optional[str]:
+        """The deployment field whose stored value disagrees with its history (``version``,
+        ``reviewed_by``, …); ``null`` when the problem is not one field.
+        """
+        return self._d["field"]
 
     @property
     def reason(self) -> str:
@@ -1407,7 +1559,9 @@ class AuditReport:
 
     @property
     def valid(self) -> bool:
-        """True when every link and every deployment's state matched."""
+        """True when every link, every deployment's state and the exported head (when one was given)
+        matched.
+        """
         return self._d["valid"]
 
     @property
@@ -1416,11 +1570,28 @@ class AuditReport:
         return self._d["events_checked"]
 
     @property
+    def deployments_checked(self) -> int:
+        """How many deployments were compared with the state their events establish."""
+        return self._d["deployments_checked"]
+
+    @property
+    def deployments_status_only(self) -> int:
+        """How many of those were compared on their status only: their ``created`` event predates
+        the audit covering whole records, so their history does not say what was requested.
+        """
+        return self._d["deployments_status_only"]
+
+    @property
     def head_hash(self) -> Optional[str]:
-        """The hash of the last event checked (record it elsewhere to detect truncation later);
-        ``None`` when absent.
+        """The hash of the last event checked, when everything matched (export the head with
+        ``audit_head`` to detect truncation later); ``None`` when absent.
         """
         return self._d["head_hash"]
+
+    @property
+    def exported_head_seq(self) -> Optional[int]:
+        """The ``seq`` of the exported head the chain was checked against; ``null`` without one."""
+        return self._d["exported_head_seq"]
 
     @property
     def first_broken(self) -> Optional[BrokenLink]:
@@ -1446,6 +1617,72 @@ class AuditReport:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (AuditReport, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class AuditHead:
+    """The head of the audit chain as exported: ``{"seq", "hash", "hmac", "at"}``. Always written
+    with all four fields; read back with ``hmac`` and ``at`` optional. Immutable: attributes
+    mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object.
+    ``AuditHead(data)`` wraps such an object (typed ``AuditHeadDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: AuditHeadDict
+
+    def __init__(self, data: AuditHeadDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def seq(self) -> int:
+        """The ``seq`` of the last event (0 for an empty chain)."""
+        return self._d["seq"]
+
+    @property
+    def hash(self) -> str:
+        """That event's hash, lowercase hex (empty for an empty chain)."""
+        return self._d["hash"]
+
+    @property
+    def hmac(self) -> Optional[str]:
+        """HMAC-SHA256 of the decimal ``seq`` followed by ``hash``, keyed with ``LOCO_AUDIT_KEY``,
+        lowercase hex; ``null`` when no key was set.
+        """
+        return self._d["hmac"]
+
+    @property
+    def at(self) -> Optional[str]:
+        """When that event was recorded; ``null`` for an empty chain (RFC 3339 UTC)."""
+        return self._d["at"]
+
+    def to_dict(self) -> AuditHeadDict:
+        """The audit head as the HTTP API's JSON object (a new copy each time)."""
+        return cast("AuditHeadDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AuditHead):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "AuditHead(seq=%r, hash=%r)" % (
+            d["seq"],
+            d["hash"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (AuditHead, (self._d,))
 
     if not TYPE_CHECKING:
 
@@ -1606,8 +1843,18 @@ class Rollout:
 
     @property
     def owner(self) -> str:
-        """The engine process executing it."""
+        """The engine executing it (``host/pid/start-time/engine``), empty while no engine does (one
+        closed and handed it back).
+        """
         return self._d["owner"]
+
+    @property
+    def lease(self) -> int:
+        """The owner's fencing token: it grows each time the rollout changes hands, and every write
+        made for the rollout carries the token its writer holds, so an engine that lost the
+        rollout can no longer change it.
+        """
+        return self._d["lease"]
 
     @property
     def heartbeat_at(self) -> str:
@@ -1723,6 +1970,78 @@ class LogLine:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (LogLine, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ServiceDefinition:
+    """A service an admin registered. Immutable: attributes mirror the HTTP JSON fields and
+    ``to_dict()`` returns the HTTP JSON object. ``ServiceDefinition(data)`` wraps such an object
+    (typed ``ServiceDefinitionDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ServiceDefinitionDict
+
+    def __init__(self, data: ServiceDefinitionDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def name(self) -> str:
+        """The name plans use (``release.service``)."""
+        return self._d["name"]
+
+    @property
+    def command(self) -> List[str]:
+        """The program and its arguments."""
+        return list(self._d["command"])
+
+    @property
+    def allowed_env(self) -> List[str]:
+        """Environment variables a plan may set for it (``release.env``, ``release.secret_env``);
+        any other key is refused.
+        """
+        return list(self._d["allowed_env"])
+
+    @property
+    def probes(self) -> List[ProbeDict]:
+        """Command and SQLite probes run for every instance, besides the plan's own HTTP and TCP
+        probes.
+        """
+        return cast("List[ProbeDict]", _copy(self._d["probes"]))
+
+    @property
+    def working_dir(self) -> Optional[str]:
+        """Where it runs; ``None`` for the engine's working directory."""
+        return self._d["working_dir"]
+
+    def to_dict(self) -> ServiceDefinitionDict:
+        """The service definition as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ServiceDefinitionDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServiceDefinition):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ServiceDefinition(name=%r, command=%r)" % (
+            d["name"],
+            d["command"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ServiceDefinition, (self._d,))
 
     if not TYPE_CHECKING:
 

@@ -289,6 +289,24 @@ impl Engine {
         self.handle.logs(id, instance_id).map(InstanceLogs::new).map_err(|e| to_pyerr(py, &e))
     }
 
+    /// Registers (or replaces) a service that rollout plans may name in `release.service`;
+    /// `definition` is a `dict` or JSON `str`, checked by the core, and `by` is who registers it.
+    /// Resolves to the `ServiceDefinition` as stored.
+    fn register_service<'py>(&self, py: Python<'py>, definition: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.register_service(definition, by))
+    }
+
+    /// Every registered service, by name. Resolves to a `list[ServiceDefinition]`.
+    fn services<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.services())
+    }
+
+    /// Removes a registered service (`NotFoundError` when there is none); rollouts already
+    /// started keep running it. Resolves to `None`.
+    fn remove_service<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.remove_service(name))
+    }
+
     /// Stops running rollouts (the next engine on this file recovers them) and the local
     /// platform's processes, finishes queued writes and closes the database; later operations
     /// raise `StorageError`.
@@ -312,5 +330,19 @@ impl Engine {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("Engine({})", PyString::new(py, self.handle.location()).repr()?))
+    }
+
+    /// The head of the verified audit chain (`seq`, `hash` and time of its last event), signed
+    /// with `LOCO_AUDIT_KEY` when it is set; keep `head.to_dict()` outside the database. A chain
+    /// that does not verify raises `StorageError`. Resolves to an `AuditHead`.
+    fn audit_head<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.audit_head())
+    }
+
+    /// Verifies the audit chain and that it still contains `head` (what `audit_head()` gave, as
+    /// a `dict` or JSON `str`), so events deleted from the end are found; with `LOCO_AUDIT_KEY`
+    /// set, the head's HMAC must match it. Resolves to an `AuditReport`.
+    fn verify_audit_against<'py>(&self, py: Python<'py>, head: Document) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.verify_audit_against(head))
     }
 }

@@ -1,14 +1,17 @@
 //! The two doors into [`loco_core::Engine`]: `loco.Engine` (asyncio, [`asyncio`]) and
-//! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here and in [`rollout`]:
-//! the engine [`Handle`], whose methods turn Python arguments into one core [`Operation`] each,
-//! and opening through [`loco_core::EngineBuilder`]. The two classes differ only in how they wait
-//! for an operation. Neither holds a deployment rule: arguments pass to the core as given (an
-//! omitted field is an empty value, so the core reports it as a `validation_error` exactly as for
-//! a missing JSON field; numbers the core reads as text, like a URL query, are passed as text).
+//! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here, in [`rollout`] and in
+//! [`service`]: the engine [`Handle`], whose methods turn Python arguments into one core
+//! [`Operation`] each, and opening through [`loco_core::EngineBuilder`]. The two classes differ
+//! only in how they wait for an operation. Neither holds a deployment rule: arguments pass to the
+//! core as given (an omitted field is an empty value, so the core reports it as a
+//! `validation_error` exactly as for a missing JSON field; numbers the core reads as text, like a
+//! URL query, are passed as text).
 
 pub mod asyncio;
+pub mod audit;
 pub mod blocking;
 pub mod rollout;
+pub mod service;
 
 use std::future::Future;
 use std::path::PathBuf;

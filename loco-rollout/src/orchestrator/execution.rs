@@ -13,7 +13,7 @@ use loco_types::event_data::{
 };
 use loco_types::lifecycle::{Action, ActionInput, Status};
 use loco_types::model::Timestamp;
-use loco_types::plan::Strategy;
+use loco_types::plan::{OnRestart, Strategy};
 use loco_types::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutState, Step};
 use tokio::sync::mpsc;
 
@@ -71,12 +71,18 @@ impl<'o> Execution<'o> {
     pub(super) async fn run(&mut self, mode: Mode) -> Result<()> {
         match mode {
             Mode::Rollback(input) => self.roll_back(Reason::Requested(input)).await,
+            Mode::RollbackTo(input, release) => {
+                self.update(RolloutUpdate { previous: Some(*release), ..RolloutUpdate::default() }).await?;
+                self.roll_back(Reason::Requested(input)).await
+            }
             Mode::Recover => {
                 let p = &self.rollout.progress;
                 if self.rollout.state == RolloutState::RollingBack {
                     self.roll_back(Reason::Resume).await
                 } else if p.total_steps > 0 && p.completed_steps == p.total_steps {
                     self.succeed().await
+                } else if self.rollout.plan.on_restart == OnRestart::Resume && p.total_steps > 0 {
+                    self.resume().await
                 } else {
                     let message = format!(
                         "the engine stopped during step {} of {}; the new release was not observed since, so the previous \
@@ -97,13 +103,25 @@ impl<'o> Execution<'o> {
     }
 
     async fn run_steps(&mut self) -> Result<()> {
+        "starting".clone_into(&mut self.rollout.progress.step);
+        self.run_steps_from(0).await
+    }
+
+    /// The plan's steps, computed from the plan and the restore point alone (so an engine that
+    /// resumes a rollout gets the same list).
+    fn steps(&self) -> Vec<Step> {
         let plan = &self.rollout.plan;
         let old = self.rollout.previous.as_ref().map_or(0, |p| running(&p.instances).count() as u32);
-        let steps = plan_steps(&plan.strategy, plan.instances, old, plan.monitor_seconds());
+        let keep_old = plan.scale_down_delay_seconds > 0.0;
+        plan_steps(&plan.strategy, plan.instances, old, plan.monitor_seconds(), keep_old)
+    }
+
+    /// Executes the steps from index `first` on, each recorded before the next.
+    pub(super) async fn run_steps_from(&mut self, first: usize) -> Result<()> {
+        let steps = self.steps();
         self.rollout.progress.total_steps = steps.len() as u32;
-        "starting".clone_into(&mut self.rollout.progress.step);
         self.save(Vec::new()).await?;
-        for (index, step) in steps.iter().enumerate() {
+        for (index, step) in steps.iter().enumerate().skip(first) {
             let halt = match self.take_interrupt() {
                 Some(interrupt) => Some(Halt::Interrupted(interrupt)),
                 None => self.execute(index, step).await?.err(),
@@ -136,6 +154,11 @@ impl<'o> Execution<'o> {
     pub(super) async fn save(&mut self, events: Vec<NewEvent>) -> Result<()> {
         self.update(RolloutUpdate { progress: Some(self.rollout.progress.clone()), events, ..RolloutUpdate::default() })
             .await
+    }
+
+    /// Counts instances as checked (a later `CheckNew` step skips them).
+    pub(super) fn mark_checked(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.checked.extend(ids);
     }
 
     /// Hands the rollout back (no owner) so the next engine takes it over without waiting for
@@ -358,10 +381,12 @@ impl<'o> Execution<'o> {
             progress: Some(self.rollout.progress.clone()),
             action: Some((Action::Succeed, ActionInput::new(SYSTEM_ACTOR).with_note(note))),
             activate: Some(release),
+            keep_releases: Some(self.orch.release_retention()),
             ..RolloutUpdate::default()
         })
         .await?;
         self.orch.report_status(&self.rollout, Status::Succeeded);
+        self.orch.scale_down_later(&self.rollout, self.platform.clone());
         tracing::info!(deployment_id = %self.rollout.deployment_id, "rollout succeeded");
         Ok(())
     }

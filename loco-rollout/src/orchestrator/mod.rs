@@ -12,19 +12,23 @@
 
 mod execution;
 mod observe;
+mod requests;
+mod restart;
+mod resume;
 mod rollback;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use loco_platform::Platform;
-use loco_store::{BeginRollout, RolloutUpdate, Store};
+use loco_platform::{Instance, InstanceState, Platform, Target};
+use loco_store::{BeginRollout, NewEvent, RolloutUpdate, Store};
 use loco_types::analysis::Thresholds;
+use loco_types::event_data::RolloutTurn;
 use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::model::Timestamp;
 use loco_types::plan::{MetricSourceSpec, RolloutPlan};
-use loco_types::rollout::{Rollout, RolloutFailure, RolloutState};
+use loco_types::rollout::{Release, Rollout, RolloutFailure, RolloutState};
 use loco_types::{Error, Result};
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -85,6 +89,8 @@ enum Mode {
     Recover,
     /// Restore the previous release of a finished rollout, on behalf of this person.
     Rollback(ActionInput),
+    /// Restore this retained release instead of the previous one, on behalf of this person.
+    RollbackTo(ActionInput, Box<Release>),
 }
 
 /// Why a rollout is being rolled back.
@@ -114,7 +120,14 @@ pub struct Orchestrator {
     owner: String,
     lease: RwLock<Duration>,
     scan: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    release_retention: RwLock<u32>,
+    /// Pending scale-downs by deployment; also the gate a scale-down and a rollback of the same
+    /// deployment pass one at a time.
+    scale_downs: Arc<tokio::sync::Mutex<HashMap<String, tokio::task::JoinHandle<()>>>>,
 }
+
+/// Releases kept per service and environment by default.
+pub const DEFAULT_RELEASE_RETENTION: u32 = 20;
 
 impl Orchestrator {
     /// An orchestrator recording through `store`, reporting to `observer`, opening sealed secrets
@@ -136,6 +149,95 @@ impl Orchestrator {
             owner: lease::new_owner(),
             lease: RwLock::new(lease::DEFAULT_LEASE),
             scan: Mutex::new(None),
+            release_retention: RwLock::new(DEFAULT_RELEASE_RETENTION),
+            scale_downs: Arc::default(),
+        }
+    }
+
+    /// Sets how many releases each service and environment keeps in its history (default 20,
+    /// at least 2); older ones are dropped when a release is activated.
+    pub fn set_release_retention(&self, releases: u32) {
+        *self.release_retention.write().unwrap_or_else(std::sync::PoisonError::into_inner) = releases.max(2);
+    }
+
+    /// The release retention in force.
+    pub fn release_retention(&self) -> u32 {
+        *self.release_retention.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// After a success with a scale-down delay, stops the previous release's instances once the
+    /// delay passed — unless the rollout was rolled back meanwhile (which cancels it).
+    fn scale_down_later(&self, rollout: &Rollout, platform: Arc<dyn Platform>) {
+        let delay = rollout.plan.scale_down_delay_seconds;
+        let Some(previous) = rollout.previous.clone() else { return };
+        let stopped: Vec<&str> = rollout
+            .progress
+            .instances
+            .iter()
+            .filter(|i| i.state == InstanceState::Stopped)
+            .map(|i| i.id.as_str())
+            .collect();
+        let victims: Vec<Instance> = previous
+            .instances
+            .iter()
+            .filter(|i| i.state == InstanceState::Running && !stopped.contains(&i.id.as_str()))
+            .cloned()
+            .collect();
+        if delay <= 0.0 || victims.is_empty() {
+            return;
+        }
+        let (store, id, lease) = (self.store.clone(), rollout.deployment_id.clone(), rollout.lease);
+        let target = Target { service: rollout.service.clone(), environment: rollout.environment.clone() };
+        let gate = self.scale_downs.clone();
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+            let mut pending = gate.lock().await;
+            pending.remove(&task_id);
+            let Ok(current) = store.rollout(&task_id).await else { return };
+            if current.lease != lease || current.state != RolloutState::Succeeded {
+                return;
+            }
+            if let Err(e) = platform.stop(&target, &victims).await {
+                tracing::warn!(deployment_id = %task_id, error = %e, "stopping the previous release after its delay failed");
+                return;
+            }
+            let mut progress = current.progress;
+            for victim in &victims {
+                progress.upsert(Instance { state: InstanceState::Stopped, ..victim.clone() });
+            }
+            let note = format!(
+                "stopped {} instance(s) of {} after the scale-down delay of {delay} s",
+                victims.len(),
+                previous.version
+            );
+            let data =
+                execution::turn(RolloutTurn::ScaledDown { version: previous.version, instances: victims.len() as u32 });
+            let update = RolloutUpdate {
+                progress: Some(progress),
+                events: vec![NewEvent::new(SYSTEM_ACTOR, note, data)],
+                fence: Some(lease),
+                ..RolloutUpdate::default()
+            };
+            if let Err(e) = store.update_rollout(&task_id, update).await {
+                tracing::warn!(deployment_id = %task_id, error = %e, "recording the scale-down failed");
+            }
+        });
+        if let Ok(mut pending) = self.scale_downs.try_lock() {
+            pending.insert(id, task);
+        } else {
+            let gate = self.scale_downs.clone();
+            tokio::spawn(async move {
+                gate.lock().await.insert(id, task);
+            });
+        }
+    }
+
+    /// Cancels the pending scale-down of a deployment (its previous release is about to be
+    /// restored); waits for one that is stopping instances right now to finish.
+    async fn cancel_scale_down(&self, id: &str) {
+        if let Some(task) = self.scale_downs.lock().await.remove(id) {
+            task.abort();
         }
     }
 
@@ -292,158 +394,5 @@ impl Orchestrator {
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Rolls back a deployment that has a rollout, restoring its previous release. Returns
-    /// `Ok(None)` when the deployment has no rollout whose release could be restored, so the
-    /// caller records a plain lifecycle rollback.
-    pub async fn rollback(self: &Arc<Self>, id: &str, input: ActionInput) -> Result<Option<Rollout>> {
-        let running = self.lock_running().get(id).map(|r| (r.interrupts.clone(), r.done.clone()));
-        let interrupted = running.is_some();
-        if let Some((interrupts, mut done)) = running {
-            let _ = interrupts.send(Interrupt::Rollback(input.clone()));
-            let _ = done.wait_for(|d| *d).await;
-        }
-        let rollout = match self.store.rollout(id).await {
-            Ok(r) => r,
-            Err(Error::RolloutNotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match rollout.state {
-            // Rolled back by this request (or, in a race, by the rollout's own failure handling).
-            RolloutState::RolledBack if interrupted => Ok(Some(rollout)),
-            // Nothing left to restore; the lifecycle answers (the deployment is rolled_back).
-            RolloutState::RolledBack => Ok(None),
-            RolloutState::Running | RolloutState::Paused | RolloutState::RollingBack => {
-                if rollout.owner == self.owner || !lease::is_gone(&rollout.owner, rollout.heartbeat_at, self.lease()) {
-                    return Err(Error::RolloutInProgress { id: id.to_owned() });
-                }
-                let platform = self.platform(&rollout.platform)?;
-                let rollout = self.claim(rollout).await?;
-                Ok(Some(self.spawn(rollout, platform, Mode::Rollback(input)).wait().await?))
-            }
-            RolloutState::Succeeded | RolloutState::RollbackFailed => {
-                let current = self.store.releases(&rollout.service, &rollout.environment, 1).await?;
-                let serving = current.first().is_some_and(|r| r.deployment_id == id && r.retired_at.is_none());
-                if rollout.state == RolloutState::Succeeded && !serving {
-                    // A later release replaced this one; there is nothing of it to take off the platform.
-                    return Ok(None);
-                }
-                let platform = self.platform(&rollout.platform)?;
-                let rollout = self.claim(rollout).await?;
-                let done = self.spawn(rollout, platform, Mode::Rollback(input)).wait().await?;
-                match &done.failure {
-                    Some(f) if done.state == RolloutState::RollbackFailed => {
-                        Err(Error::RollbackFailed { id: id.to_owned(), message: f.message.clone() })
-                    }
-                    _ => Ok(Some(done)),
-                }
-            }
-        }
-    }
-
-    /// Continues a paused rollout on behalf of `input.actor`; `rollout_not_paused` otherwise.
-    pub async fn override_pause(&self, id: &str, input: ActionInput) -> Result<Rollout> {
-        lifecycle::validate_action(Action::Rollback, &input)?; // the same rule: an actor and a note
-        let rollout = self.store.rollout(id).await?;
-        let sender = self.lock_running().get(id).map(|r| r.interrupts.clone());
-        let Some(sender) = sender.filter(|_| rollout.state == RolloutState::Paused) else {
-            return Err(Error::RolloutNotPaused { id: id.to_owned(), state: rollout.state });
-        };
-        let mut events = self.store.subscribe();
-        let _ = sender.send(Interrupt::Override(input));
-        // Answer once the execution recorded the override (or stopped).
-        loop {
-            let current = self.store.rollout(id).await?;
-            if current.state != RolloutState::Paused {
-                return Ok(current);
-            }
-            match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
-                Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | Err(_) => {}
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return self.store.rollout(id).await,
-            }
-        }
-    }
-
-    async fn claim(&self, rollout: Rollout) -> Result<Rollout> {
-        if rollout.owner == self.owner {
-            return Ok(rollout);
-        }
-        let update = RolloutUpdate {
-            owner: Some(self.owner.clone()),
-            expect_owner: Some(rollout.owner.clone()),
-            fence: Some(rollout.lease),
-            ..RolloutUpdate::default()
-        };
-        self.store.update_rollout(&rollout.deployment_id, update).await
-    }
-
-    /// Takes over every active rollout whose engine is gone and whose platform is registered, and
-    /// finishes it (succeeded if all steps had completed, rolled back otherwise). Waits for all.
-    pub async fn recover(self: &Arc<Self>) -> Result<Vec<Rollout>> {
-        let handles = self.take_over_orphans().await?;
-        let mut recovered = Vec::with_capacity(handles.len());
-        for handle in handles {
-            recovered.push(handle.wait().await?);
-        }
-        Ok(recovered)
-    }
-
-    /// From now on, looks for rollouts whose engine is gone twice per lease and takes them over
-    /// (without waiting for them), until [`suspend_all`](Self::suspend_all).
-    pub fn watch_for_orphans(self: &Arc<Self>) {
-        let this = Arc::downgrade(self);
-        let scan = tokio::spawn(async move {
-            loop {
-                let Some(every) = this.upgrade().map(|o| o.lease() / 2) else { return };
-                tokio::time::sleep(every).await;
-                let Some(orchestrator) = this.upgrade() else { return };
-                if let Err(e) = orchestrator.take_over_orphans().await {
-                    tracing::warn!(error = %e, "looking for rollouts of stopped engines failed");
-                }
-            }
-        });
-        if let Some(old) = self.scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(scan) {
-            old.abort();
-        }
-    }
-
-    /// Claims every active rollout whose engine is gone and starts finishing it.
-    async fn take_over_orphans(self: &Arc<Self>) -> Result<Vec<RolloutHandle>> {
-        let mut handles = Vec::new();
-        for rollout in self.store.rollouts(true).await? {
-            let lease = self.lease();
-            if rollout.owner == self.owner || !lease::is_gone(&rollout.owner, rollout.heartbeat_at, lease) {
-                continue;
-            }
-            let Ok(platform) = self.platform(&rollout.platform) else {
-                tracing::warn!(deployment_id = %rollout.deployment_id, platform = %rollout.platform,
-                    "interrupted rollout left alone: its platform is not registered");
-                continue;
-            };
-            match self.claim(rollout).await {
-                Ok(claimed) => {
-                    tracing::warn!(deployment_id = %claimed.deployment_id, "recovering a rollout interrupted by an engine stop");
-                    handles.push(self.spawn(claimed, platform, Mode::Recover));
-                }
-                Err(Error::RolloutConflict { .. }) => {} // another engine took it first
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(handles)
-    }
-
-    /// Stops every running execution without rolling back (their records stay active and the next
-    /// engine recovers them), then waits for them to stop.
-    pub async fn suspend_all(&self) {
-        if let Some(scan) = self.scan.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-            scan.abort();
-        }
-        let running: Vec<(mpsc::UnboundedSender<Interrupt>, watch::Receiver<bool>)> =
-            self.lock_running().values().map(|r| (r.interrupts.clone(), r.done.clone())).collect();
-        for (interrupts, mut done) in running {
-            let _ = interrupts.send(Interrupt::Suspend);
-            let _ = done.wait_for(|d| *d).await;
-        }
     }
 }

@@ -248,10 +248,28 @@ impl Execution<'_> {
                 stop = Some(halt(FailureCode::HealthCheckFailed, message, step_no, Instant::now()));
             }
         }
+        events.extend(self.failover_events().await);
         if !events.is_empty() {
             self.save(events).await?;
         }
         Ok(stop)
+    }
+
+    /// One `failover` turn per version whose share went elsewhere since the last round.
+    async fn failover_events(&self) -> Vec<NewEvent> {
+        let failovers = self.platform.take_failovers(&self.target).await.unwrap_or_default();
+        failovers
+            .into_iter()
+            .map(|(version, requests)| {
+                let share = self.rollout.progress.traffic.iter().find(|w| w.version == version).map_or(0, |w| w.percent);
+                let note = format!(
+                    "{requests} request(s) of {version}'s {share}% share went to another version: {version} had no ready \
+                     instance"
+                );
+                tracing::warn!(deployment_id = %self.rollout.deployment_id, %version, requests, "traffic failed over");
+                Self::event(note, turn(RolloutTurn::Failover { version, requests }))
+            })
+            .collect()
     }
 
     /// Pauses until a person rolls back or overrides, or the pause times out (then rolls back).

@@ -1,10 +1,12 @@
-//! Rolling a rollout back: record the decision, restore the previous release at 100 % on the
-//! platform (or take a first release down), then record `rolled_back` with how long it took.
+//! Rolling a rollout back: record the decision, restore the previous release on the platform —
+//! start (or keep) its instances, health-check them, and only then give it 100 % of traffic and
+//! stop the new release, so traffic never goes to instances that are not ready — (or take a first
+//! release down), then record `rolled_back` with how long it took.
 
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use loco_platform::{Instance, InstanceState, PlatformError, PlatformResult, TrafficWeight};
+use loco_platform::{Instance, InstanceState, PlatformError, PlatformResult, TrafficWeight, health};
 use loco_store::RolloutUpdate;
 use loco_types::Result;
 use loco_types::event_data::RolloutTurn;
@@ -33,6 +35,9 @@ struct Timing {
     restore_ms: f64,
 }
 
+/// How long restored instances may take to pass their health checks.
+const RESTORE_PATIENCE: Duration = Duration::from_secs(60);
+
 fn ms(from: Instant, to: Instant) -> f64 {
     to.saturating_duration_since(from).as_secs_f64() * 1000.0
 }
@@ -42,6 +47,7 @@ impl Execution<'_> {
         let decision = self.decide(&reason);
         self.record_decision(reason, &decision).await?;
         let called = Instant::now();
+        self.fenced().await?;
         let restored = self.restore().await;
         let timing = Timing {
             trigger_to_call_ms: decision.trigger_at.map(|t| ms(t, called)),
@@ -136,8 +142,11 @@ impl Execution<'_> {
         Ok(())
     }
 
-    /// Restores the previous release at 100 % (or, for a first release, takes the new one down)
-    /// and stops the new instances. Returns the previous release and its serving instances.
+    /// Restores the previous release (or, for a first release, takes the new one down): its
+    /// instances that still run are kept and the missing ones started, all are health-checked
+    /// with the plan's probes, then it gets 100 % of traffic and the new instances stop. A
+    /// restored instance that fails its check fails the rollback before any traffic moves.
+    /// Returns the previous release and its serving instances.
     async fn restore(&self) -> PlatformResult<Option<(Release, Vec<Instance>)>> {
         let retire = self.new_instances_not_stopped();
         let Some(previous) = &self.rollout.previous else {
@@ -148,7 +157,19 @@ impl Execution<'_> {
         let replacements: Vec<String> =
             (0..previous.instances.len().max(1)).map(|_| format!("ins_{}", ulid::Ulid::new())).collect();
         let spec = self.orch.secrets.reveal(&previous.spec).map_err(|e| PlatformError::new(e.to_string()))?;
-        let serving = self.platform.rollback(&self.target, &spec, &previous.instances, &replacements, &retire).await?;
+        let serving = self.platform.restore(&self.target, &spec, &previous.instances, &replacements).await?;
+        let patient = self.rollout.plan.health.patient(RESTORE_PATIENCE);
+        let checks =
+            serving.iter().map(|i| health::check_with_retries(&patient, self.platform.as_ref(), &self.target, i));
+        if let Some(bad) = futures_util::future::join_all(checks).await.into_iter().find(|o| !o.ok) {
+            return Err(PlatformError::new(format!(
+                "restored instance {} of {} failed its health check after {} attempt(s): {}; traffic was not moved",
+                bad.instance_id, previous.version, bad.attempts, bad.detail
+            )));
+        }
+        let split = [TrafficWeight { version: previous.version.clone(), percent: 100 }];
+        self.platform.set_traffic(&self.target, &split).await?;
+        self.platform.stop(&self.target, &retire).await?;
         Ok(Some((previous.clone(), serving)))
     }
 
@@ -209,6 +230,7 @@ impl Execution<'_> {
             progress: Some(self.rollout.progress.clone()),
             action: Some((Action::Rollback, ActionInput::new(actor).with_note(note))),
             activate,
+            keep_releases: Some(self.orch.release_retention()),
             ..RolloutUpdate::default()
         })
         .await?;

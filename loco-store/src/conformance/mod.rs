@@ -40,6 +40,7 @@ pub async fn run(backend: &dyn Backend) {
     lists_page_newest_first(backend).await;
     subscribers_see_committed_events_in_order(backend).await;
     the_audit_chain_covers_every_event(backend).await;
+    the_audit_compares_every_deployment_with_its_history(backend).await;
     beginning_a_rollout_starts_the_deployment(backend).await;
     one_active_rollout_per_target(backend).await;
     rollout_changes_are_atomic(backend).await;
@@ -231,14 +232,57 @@ async fn the_audit_chain_covers_every_event(backend: &dyn Backend) {
     assert_eq!(report.head_hash.as_deref(), Some(events[2].hash.as_str()), "{check}");
     let mut previous = loco_types::audit::GENESIS_HASH.to_owned();
     for event in &events {
+        let data = event.data.as_ref().map(loco_types::audit::canonical_data);
         assert_eq!(
             event.hash,
-            loco_types::audit::event_hash(&previous, event, None),
-            "{check}: event {} chains from the one before",
+            loco_types::audit::event_hash(&previous, event, data.as_deref()),
+            "{check}: event {} chains from the one before, its data included",
             event.seq
         );
         previous.clone_from(&event.hash);
     }
+    store.close().await.expect("close");
+}
+
+async fn the_audit_compares_every_deployment_with_its_history(backend: &dyn Backend) {
+    use loco_types::event_data::{CreatedData, EventData};
+    use loco_types::rules::RolloutUpdate;
+
+    let check = "the_audit_compares_every_deployment_with_its_history";
+    let store = open(backend, check).await;
+    let mut production = request("api");
+    "production".clone_into(&mut production.environment);
+    production.risk = Some("a schema change".to_owned());
+    production.work_refs.push("PAY-2".to_owned());
+    let pending = store.create(production.clone(), None).await.expect("create").deployment;
+    let created = &store.events(&pending.id).await.expect("events")[0];
+    assert_eq!(
+        created.typed_data().expect("readable data"),
+        Some(EventData::Created(CreatedData::from(production))),
+        "{check}: the created event carries the whole request"
+    );
+    let rejected = store.create(request("web"), None).await.expect("create").deployment;
+    store.apply(&rejected.id, Action::Reject, ActionInput::new("bob").with_note("no")).await.expect("reject");
+    let rolled_back = approved(store.as_ref(), "db").await;
+    for (action, note) in [(Action::Start, None), (Action::Succeed, None), (Action::Rollback, Some("slow"))] {
+        let input = ActionInput { actor: "bot".to_owned(), note: note.map(str::to_owned) };
+        store.apply(&rolled_back.id, action, input).await.expect("action");
+    }
+    let rolled_out = approved(store.as_ref(), "queue").await;
+    begin(store.as_ref(), &rolled_out.id, "2").await.expect("begin");
+    let finish = RolloutUpdate {
+        lead_events: vec![progress_event("step 1 of 1")],
+        action: Some((Action::Succeed, ActionInput::new("loco"))),
+        ..RolloutUpdate::default()
+    };
+    store.update_rollout(&rolled_out.id, finish).await.expect("finish the rollout");
+    let report = store.verify_audit().await.expect("verify");
+    assert!(report.valid, "{check}: {report:?}");
+    assert_eq!(
+        (report.deployments_checked, report.deployments_status_only, report.exported_head_seq),
+        (4, 0, None),
+        "{check}: every deployment compared field by field"
+    );
     store.close().await.expect("close");
 }
 

@@ -154,6 +154,21 @@ pub(super) async fn releases_are_history_newest_first(backend: &dyn Backend) {
     let releases = store.releases("api", "staging", 10).await.expect("releases");
     let versions: Vec<(&str, bool)> = releases.iter().map(|r| (r.version.as_str(), r.retired_at.is_some())).collect();
     assert_eq!(versions, [("3", false), ("2", true)], "{check}: the newest is current, the older retired");
+    // The current release's instances change in place (brought back after a restart).
+    let revived = vec![loco_types::platform::Instance {
+        id: "ins_revived".into(),
+        version: "3".into(),
+        address: Some("127.0.0.1:9".into()),
+        pid: Some(9),
+        state: loco_types::platform::InstanceState::Running,
+    }];
+    let again = RolloutUpdate { serving_instances: Some(revived.clone()), ..RolloutUpdate::default() };
+    store.update_rollout(&releases[0].deployment_id, again).await.expect("serving instances");
+    let again = RolloutUpdate { serving_instances: Some(Vec::new()), ..RolloutUpdate::default() };
+    store.update_rollout(&releases[1].deployment_id, again).await.expect("a retired release is left alone");
+    let releases = store.releases("api", "staging", 10).await.expect("releases");
+    assert_eq!((releases[0].instances.clone(), releases.len()), (revived, 2), "{check}");
+    assert!(releases[1].instances.is_empty() && releases[1].retired_at.is_some(), "{check}");
     assert_eq!(store.releases("api", "staging", 1).await.expect("releases").len(), 1, "{check}: limit");
     let serving = approved(store.as_ref(), "api").await;
     match begin(store.as_ref(), &serving.id, "3").await {
@@ -175,5 +190,22 @@ pub(super) async fn releases_are_history_newest_first(backend: &dyn Backend) {
     let rolling_back = store.update_rollout(&serving.id, failed).await.expect("fail");
     assert_eq!((rolling_back.state, rolling_back.finished_at), (RolloutState::RollingBack, None), "{check}");
     assert_eq!(store.get(&serving.id).await.expect("get").status, Status::Failed, "{check}");
+    // A new restore point (rolling back to an older release), then the history trimmed to two.
+    let oldest = releases[1].clone();
+    let moved = RolloutUpdate { previous: Some(oldest.clone()), ..RolloutUpdate::default() };
+    let moved = store.update_rollout(&serving.id, moved).await.expect("restore point");
+    assert_eq!(moved.previous.as_ref().map(|p| p.version.as_str()), Some("2"), "{check}");
+    assert_eq!(store.rollout(&serving.id).await.expect("rollout").previous, Some(oldest.clone()), "{check}");
+    let restored = RolloutUpdate {
+        state: Some(RolloutState::RolledBack),
+        action: Some((Action::Rollback, ActionInput::new("loco").with_note("back to 2"))),
+        activate: Some(oldest),
+        keep_releases: Some(2),
+        ..RolloutUpdate::default()
+    };
+    store.update_rollout(&serving.id, restored).await.expect("rolled back");
+    let kept = store.releases("api", "staging", 10).await.expect("releases");
+    let versions: Vec<(&str, bool)> = kept.iter().map(|r| (r.version.as_str(), r.retired_at.is_some())).collect();
+    assert_eq!(versions, [("2", false), ("3", true)], "{check}: the two newest kept, the oldest dropped");
     store.close().await.expect("close");
 }

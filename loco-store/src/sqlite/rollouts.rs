@@ -151,7 +151,7 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
     } else {
         None
     };
-    let RolloutChanged { rollout, deployment, events, activate } =
+    let RolloutChanged { rollout, deployment, events, activate, keep_releases, serving_instances } =
         rules::decide_rollout_update(current, deployment.as_ref(), active, update, Timestamp::now())?;
     for event in events {
         ctx.append_event(event)?;
@@ -162,7 +162,7 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
     ctx.conn
         .prepare_cached(
             "UPDATE rollouts SET state = ?1, progress = ?2, failure = ?3, owner = ?4, heartbeat_at = ?5, \
-             updated_at = ?6, finished_at = ?7, lease = ?9 WHERE deployment_id = ?8",
+             updated_at = ?6, finished_at = ?7, lease = ?9, previous = ?10 WHERE deployment_id = ?8",
         )?
         .execute(params![
             rollout.state.as_str(),
@@ -174,7 +174,16 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
             rollout.finished_at.map(|t| t.to_string()),
             id,
             i64::try_from(rollout.lease).unwrap_or(i64::MAX),
+            rollout.previous.as_ref().map(json).transpose()?,
         ])?;
+    if let Some(instances) = serving_instances {
+        ctx.conn
+            .prepare_cached(
+                "UPDATE releases SET instances = ?1 WHERE service = ?2 AND environment = ?3 AND deployment_id = ?4 \
+                 AND retired_at IS NULL",
+            )?
+            .execute(params![json(&instances)?, rollout.service, rollout.environment, rollout.deployment_id])?;
+    }
     if let Some(release) = activate {
         let at = release.activated_at.to_string();
         ctx.conn
@@ -197,6 +206,14 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
                 json(&release.instances)?,
                 at,
             ])?;
+        if let Some(keep) = keep_releases {
+            ctx.conn
+                .prepare_cached(
+                    "DELETE FROM releases WHERE service = ?1 AND environment = ?2 AND seq NOT IN \
+                     (SELECT seq FROM releases WHERE service = ?1 AND environment = ?2 ORDER BY seq DESC LIMIT ?3)",
+                )?
+                .execute(params![rollout.service, rollout.environment, keep.max(1)])?;
+        }
     }
     Ok(rollout)
 }

@@ -179,6 +179,32 @@ impl Default for HealthSpec {
     }
 }
 
+impl Probe {
+    /// What is wrong with this probe, each problem named under `field` (`health.probes[0]`).
+    pub fn problems(&self, field: &str) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        match self {
+            Probe::Http { path, expect_status } => {
+                if !path.starts_with('/') {
+                    problems.push(FieldError::new(format!("{field}.path"), "must start with '/'"));
+                }
+                if !(100..=599).contains(expect_status) {
+                    problems
+                        .push(FieldError::new(format!("{field}.expect_status"), "must be an HTTP status (100-599)"));
+                }
+            }
+            Probe::Command { command } if command.first().is_none_or(String::is_empty) => {
+                problems.push(FieldError::new(format!("{field}.command"), "needs a program"));
+            }
+            Probe::Sqlite { path } if path.trim().is_empty() => {
+                problems.push(FieldError::new(format!("{field}.path"), "is required"));
+            }
+            _ => {}
+        }
+        problems
+    }
+}
+
 impl HealthSpec {
     /// Time limit of one attempt.
     pub fn timeout(&self) -> Duration {
@@ -189,6 +215,20 @@ impl HealthSpec {
     pub fn backoff(&self, retry: u32) -> Duration {
         let secs = self.backoff_initial_seconds * 2f64.powi(retry.min(30) as i32);
         Duration::from_secs_f64(secs.min(self.backoff_max_seconds))
+    }
+
+    /// The same probes, retried until at least `budget` of backoff has passed: what restoring a
+    /// known-good release uses, since giving up early would leave the bad one serving. (An
+    /// instance that exits still fails at once.)
+    #[must_use]
+    pub fn patient(&self, budget: Duration) -> HealthSpec {
+        let mut retries = 0;
+        let mut waited = Duration::ZERO;
+        while waited < budget && retries < 10_000 {
+            waited += self.backoff(retries).max(Duration::from_millis(10));
+            retries += 1;
+        }
+        HealthSpec { retries: retries.max(self.retries), ..self.clone() }
     }
 }
 
@@ -212,6 +252,26 @@ pub struct RolloutPlan {
     /// decide.
     #[serde(default)]
     pub analysis: Option<AnalysisSpec>,
+    /// Seconds the previous release's instances keep running (without traffic) after the
+    /// rollout succeeded, so that rolling back in that window only moves traffic (default 0:
+    /// stopped at once; the rolling strategy always replaces them step by step).
+    #[serde(default)]
+    pub scale_down_delay_seconds: f64,
+    /// What an engine that finds this rollout interrupted (its engine stopped or died) does.
+    #[serde(default)]
+    pub on_restart: OnRestart,
+}
+
+/// What happens to a rollout whose engine stopped before it ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRestart {
+    /// Restore the previous release (the default): the new one was not watched meanwhile.
+    #[default]
+    Rollback,
+    /// Re-check the health of what runs, restore the recorded traffic split, and continue at
+    /// the first unfinished step (a step that was observing starts its window again).
+    Resume,
 }
 
 fn one() -> u32 {
@@ -279,6 +339,7 @@ impl RolloutPlan {
         if self.release.service.as_deref().is_some_and(|s| s.trim().is_empty()) {
             bad("release.service", "must not be blank".to_owned());
         }
+        check_seconds(&mut bad, "scale_down_delay_seconds", self.scale_down_delay_seconds);
         let h = &self.health;
         for (field, value) in [
             ("health.timeout_seconds", h.timeout_seconds),
@@ -295,25 +356,8 @@ impl RolloutPlan {
             bad("health.retries", "must be at most 100".to_owned());
         }
         for (i, probe) in h.probes.iter().enumerate() {
-            match probe {
-                Probe::Http { path, expect_status } => {
-                    if !path.starts_with('/') {
-                        bad(&format!("health.probes[{i}].path"), "must start with '/'".to_owned());
-                    }
-                    if !(100..=599).contains(expect_status) {
-                        bad(
-                            &format!("health.probes[{i}].expect_status"),
-                            "must be an HTTP status (100-599)".to_owned(),
-                        );
-                    }
-                }
-                Probe::Command { command } if command.is_empty() || command[0].is_empty() => {
-                    bad(&format!("health.probes[{i}].command"), "needs a program".to_owned());
-                }
-                Probe::Sqlite { path } if path.trim().is_empty() => {
-                    bad(&format!("health.probes[{i}].path"), "is required".to_owned());
-                }
-                _ => {}
+            for problem in probe.problems(&format!("health.probes[{i}]")) {
+                bad(&problem.field, problem.message);
             }
         }
         if let Some(analysis) = &self.analysis {

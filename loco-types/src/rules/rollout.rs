@@ -111,6 +111,14 @@ pub struct RolloutUpdate {
     /// The fencing token the writer holds: the change is refused (`rollout_conflict`) unless it is
     /// still the rollout's `lease`.
     pub fence: Option<u64>,
+    /// A new restore point: the release a rollback of this rollout brings back.
+    pub previous: Option<Release>,
+    /// With `activate`: how many releases of the target the history keeps (older ones are
+    /// dropped); all when unset.
+    pub keep_releases: Option<u32>,
+    /// New instances of this rollout's release while it is the target's current one (it was
+    /// brought back after the engine restarted).
+    pub serving_instances: Option<Vec<crate::platform::Instance>>,
 }
 
 impl RolloutUpdate {
@@ -135,6 +143,8 @@ impl RolloutUpdate {
             && self.events.is_empty()
             && self.activate.is_none()
             && self.owner.is_none()
+            && self.previous.is_none()
+            && self.serving_instances.is_none()
     }
 }
 
@@ -145,6 +155,10 @@ impl RolloutUpdate {
 pub struct RolloutChanged {
     /// The rollout row after the change.
     pub rollout: Rollout,
+    /// How many releases of the target to keep after activating one (all when `None`).
+    pub keep_releases: Option<u32>,
+    /// New instances of the rollout's release, when it is the target's current one.
+    pub serving_instances: Option<Vec<crate::platform::Instance>>,
     /// The deployment row after the action, if one was applied.
     pub deployment: Option<Deployment>,
     /// Events to append, in order: the lead events, the action's, the others.
@@ -183,7 +197,14 @@ pub fn decide_rollout_update(
     let mut rollout = current;
     if update.is_heartbeat() {
         rollout.heartbeat_at = now;
-        return Ok(RolloutChanged { rollout, deployment: None, events: Vec::new(), activate: None });
+        return Ok(RolloutChanged {
+            rollout,
+            deployment: None,
+            events: Vec::new(),
+            activate: None,
+            keep_releases: None,
+            serving_instances: None,
+        });
     }
     let id = rollout.deployment_id.clone();
     let mut events: Vec<EventDraft> =
@@ -210,6 +231,9 @@ pub fn decide_rollout_update(
     if let Some(failure) = update.failure {
         rollout.failure = Some(failure);
     }
+    if let Some(previous) = update.previous {
+        rollout.previous = Some(previous);
+    }
     if let Some(owner) = update.owner
         && owner != rollout.owner
     {
@@ -219,7 +243,9 @@ pub fn decide_rollout_update(
     rollout.updated_at = now;
     rollout.heartbeat_at = now;
     let activate = update.activate.map(|release| Release { activated_at: now, retired_at: None, ..release });
-    Ok(RolloutChanged { rollout, deployment: changed_deployment, events, activate })
+    let keep_releases = update.keep_releases.filter(|_| activate.is_some());
+    let serving_instances = update.serving_instances;
+    Ok(RolloutChanged { rollout, deployment: changed_deployment, events, activate, keep_releases, serving_instances })
 }
 
 #[cfg(test)]
