@@ -13,6 +13,7 @@
 use std::marker::PhantomData;
 
 use loco_core::Action;
+use loco_core::analysis::Thresholds;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -222,6 +223,17 @@ impl Client {
         let query = serde_urlencoded::to_string(params)
             .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
         self.send(self.request(Method::GET, &format!("/api/v1/releases?{query}"))).await
+    }
+
+    /// `GET /api/v1/thresholds`.
+    pub async fn thresholds(&self) -> Result<std::collections::BTreeMap<String, Thresholds>, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/thresholds")).await
+    }
+
+    /// `PUT /api/v1/thresholds/{environment}`.
+    pub async fn put_thresholds(&self, environment: &str, thresholds: &Thresholds) -> Result<Thresholds, ClientError> {
+        let path = format!("/api/v1/thresholds/{}", encode_segment(environment));
+        self.send(self.request(Method::PUT, &path).json(thresholds)).await
     }
 
     /// `POST /api/v1/releases/rollback`.

@@ -180,8 +180,12 @@ impl EngineBuilder {
         for platform in platforms {
             engine.register_platform(platform);
         }
-        for (environment, thresholds) in self.thresholds {
+        // Saved thresholds first; those given here (a thresholds file) are saved over them.
+        for (environment, thresholds) in engine.store.thresholds().await? {
             engine.set_thresholds(&environment, thresholds)?;
+        }
+        for (environment, thresholds) in self.thresholds {
+            engine.save_thresholds(&environment, thresholds).await?;
         }
         if let Some(lease) = self.lease {
             engine.orchestrator.set_lease(lease);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use loco_platform::Platform;
 use loco_rollout::Orchestrator;
-use loco_store::{SqliteOptions, SqliteStore, Store};
+use loco_store::{SqliteOptions, Store};
 use loco_types::audit::{AuditHead, AuditReport};
 use loco_types::lifecycle::{self, Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
@@ -54,9 +54,7 @@ impl Engine {
 
     /// Opens a SQLite database file with explicit options.
     pub async fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
-        let keys = KeySource::File(key_file_of(path.as_ref()));
-        let store = Arc::new(SqliteStore::open(path, options).await?);
-        Ok(Self::assemble(store, DEFAULT_MAX_CONCURRENT_ROLLOUTS, keys))
+        Self::builder().path(path).sqlite_options(options).open().await
     }
 
     /// Opens a private in-memory database, gone when the engine is dropped.

@@ -93,8 +93,27 @@ impl Engine {
 
     /// Sets the analysis thresholds of one environment for rollouts started from now on; problems
     /// name `thresholds.<environment>.<field>`.
+    /// They hold for this engine only; [`save_thresholds`](Self::save_thresholds) also stores them.
     pub fn set_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()> {
         self.orchestrator.set_thresholds(environment, thresholds)
+    }
+
+    /// Sets the analysis thresholds of one environment for rollouts started from now on and
+    /// stores them, so every engine opened on this store later uses them too (until they are set
+    /// again); problems name `thresholds.<environment>.<field>`.
+    pub async fn save_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()> {
+        thresholds.validate(&format!("thresholds.{environment}."))?;
+        if environment.trim().is_empty() {
+            return Err(Error::invalid("environment", "is required"));
+        }
+        self.store.put_thresholds(environment, thresholds.clone()).await?;
+        self.orchestrator.set_thresholds(environment, thresholds)
+    }
+
+    /// The thresholds each environment uses when a plan sets none (those saved and those given
+    /// when the engine was opened), by environment name.
+    pub fn thresholds(&self) -> std::collections::BTreeMap<String, Thresholds> {
+        self.orchestrator.thresholds()
     }
 
     /// Waits until the deployment's rollout is no longer active — succeeded, rolled back or failed

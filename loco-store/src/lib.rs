@@ -16,6 +16,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use loco_types::Result;
+use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
@@ -100,6 +101,13 @@ pub trait Store: Send + Sync {
 
     /// Removes a registered service; `not_found` when there is none.
     async fn remove_service(&self, name: &str) -> Result<()>;
+
+    /// Stores the analysis thresholds of one environment (its lower-case name), replacing earlier
+    /// ones.
+    async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()>;
+
+    /// Every environment's stored thresholds, by environment name.
+    async fn thresholds(&self) -> Result<Vec<(String, Thresholds)>>;
 
     /// Rewrites every secret value stored in rollout plans and release specs with `reseal` (a key
     /// rotation), all in one transaction; returns how many values changed.

@@ -94,6 +94,33 @@ pub struct RemoveArgs {
     pub name: String,
 }
 
+/// `loco thresholds …`.
+#[derive(Debug, Args)]
+pub struct ThresholdsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ThresholdsCommand,
+}
+
+/// The `loco thresholds` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ThresholdsCommand {
+    /// Show the canary-analysis thresholds of every environment that has its own.
+    List,
+    /// Set (and save) one environment's thresholds from a JSON file (`-` reads stdin), e.g.
+    /// `{"min_samples": 100, "max_p99_ms": 300}` (admin).
+    Set(SetThresholdsArgs),
+}
+
+/// Flags of `loco thresholds set`.
+#[derive(Debug, Args)]
+pub struct SetThresholdsArgs {
+    /// The environment.
+    pub environment: String,
+    /// The thresholds file, or `-` for stdin.
+    pub file: String,
+}
+
 /// `loco secrets …`.
 #[derive(Debug, Args)]
 pub struct SecretsArgs {
@@ -121,6 +148,14 @@ pub async fn run(connection: &Connection, command: crate::cli::Command, output: 
     let result = match command {
         Command::Tokens(args) => tokens(&backend, args.command, output).await,
         Command::Services(args) => services(&backend, args.command, output).await,
+        Command::Thresholds(args) => match args.command {
+            ThresholdsCommand::List => output.value(&backend.thresholds().await?),
+            ThresholdsCommand::Set(args) => {
+                let text = read_file_or_stdin(&args.file)?;
+                let thresholds = loco_core::analysis::Thresholds::from_json(&text, "")?;
+                output.value(&backend.put_thresholds(&args.environment, thresholds).await?)
+            }
+        },
         Command::Whoami => output.value(&backend.whoami().await?),
         _ => Err(CliError::Internal("not an access command".to_owned())),
     };

@@ -1,6 +1,9 @@
 //! Where CLI commands run: against a server over HTTP, or directly on a database file through
 //! `Engine`. Both return the API's JSON types, so output is identical either way.
 
+use std::collections::BTreeMap;
+
+use loco_core::analysis::Thresholds;
 use loco_core::rollout::RolloutPlan;
 use loco_core::{Action, Engine};
 use serde_json::value::RawValue;
@@ -213,6 +216,25 @@ impl Backend {
                 let (service, environment, limit) = params.parts()?;
                 let releases = engine.releases(service, environment, limit).await?;
                 Ok(ReleaseList { items: releases })
+            }
+        }
+    }
+
+    /// The thresholds of every environment that has its own.
+    pub async fn thresholds(&self) -> Result<BTreeMap<String, Thresholds>, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.thresholds().await?),
+            Backend::Local(engine) => Ok(engine.thresholds()),
+        }
+    }
+
+    /// Sets and saves one environment's thresholds.
+    pub async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<Thresholds, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_thresholds(environment, &thresholds).await?),
+            Backend::Local(engine) => {
+                engine.save_thresholds(environment, thresholds.clone()).await?;
+                Ok(thresholds)
             }
         }
     }

@@ -145,6 +145,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Logs(_)
         | Command::Tokens(_)
         | Command::Services(_)
+        | Command::Thresholds(_)
         | Command::Secrets(_)
         | Command::Whoami
         | Command::Verify(_)

@@ -156,6 +156,8 @@ pub enum Command {
     Tokens(access::TokensArgs),
     /// Manage the registry of services rollouts may run (admin): register, list, remove.
     Services(access::ServicesArgs),
+    /// Canary-analysis thresholds per environment: list, set (admin; saved in the database).
+    Thresholds(access::ThresholdsArgs),
     /// Manage the key that seals secrets: rotate-key (needs --db).
     Secrets(access::SecretsArgs),
     /// Show who the token (--token, LOCO_TOKEN) acts as, and its grants.
@@ -194,9 +196,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         | Command::Releases(_)
         | Command::RollbackTo(_)
         | Command::Logs(_)) => rollouts::run(&cli.connection, command, output).await,
-        command @ (Command::Tokens(_) | Command::Services(_) | Command::Secrets(_) | Command::Whoami) => {
-            access::run(&cli.connection, command, output).await
-        }
+        command @ (Command::Tokens(_)
+        | Command::Services(_)
+        | Command::Thresholds(_)
+        | Command::Secrets(_)
+        | Command::Whoami) => access::run(&cli.connection, command, output).await,
         command @ (Command::Verify(_) | Command::Audit(_)) => audit::run(&cli.connection, command, output).await,
         command => deployments::run(&cli.connection, command, output).await,
     }

@@ -23,6 +23,7 @@ pub mod request_log;
 pub mod rollouts;
 pub mod routes;
 pub mod sse;
+pub mod thresholds;
 pub mod tls;
 
 use std::future::Future;
@@ -151,6 +152,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(rollouts::list_rollouts))
         .routes(routes!(rollouts::list_releases))
         .routes(routes!(rollouts::rollback_to))
+        .routes(routes!(thresholds::list_thresholds))
+        .routes(routes!(thresholds::put_thresholds))
         .routes(routes!(sse::all_events))
         .routes(routes!(routes::verify_audit))
         .routes(routes!(routes::audit_head))

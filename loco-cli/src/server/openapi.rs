@@ -47,6 +47,7 @@ pub mod refs {
         LogLine => "LogLine",
         Token => "Token",
         ServiceDefinition => "ServiceDefinition",
+        Thresholds => "Thresholds",
     );
 }
 

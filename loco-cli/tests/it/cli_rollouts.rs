@@ -327,3 +327,31 @@ async fn rollback_to_any_retained_release_over_the_server() {
     assert_eq!(server.wait(), Some(0));
     assert_eq!(service_processes(SERVICE), Vec::<u32>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_set_at_runtime_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.db");
+    let server = LocoProcess::start(&db);
+    let target = ["--server", server.url.as_str()];
+    let set = loco_fed(&target, &["--json", "thresholds", "set", "Production", "-"], r#"{"min_samples": 120}"#).await;
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.json()["min_samples"], 120);
+    let bad = loco_fed(&target, &["--json", "thresholds", "set", "staging", "-"], r#"{"alpha": 7}"#).await;
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+    assert!(bad.stderr.contains("\"field\":\"alpha\""), "{}", bad.stderr);
+    server.terminate();
+    assert_eq!(server.wait(), Some(0));
+
+    let server = LocoProcess::start(&db);
+    let target = ["--server", server.url.as_str()];
+    let listed = loco(&target, &["--json", "thresholds", "list"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let listed = listed.json();
+    assert_eq!(listed.as_object().unwrap().keys().collect::<Vec<_>>(), ["production"], "{listed}");
+    assert_eq!(listed["production"]["min_samples"], 120, "saved, and loaded by the next server");
+    server.terminate();
+    assert_eq!(server.wait(), Some(0));
+    let on_file = loco(&["--db", db.to_str().unwrap()], &["--json", "thresholds", "list"]).await;
+    assert_eq!(on_file.json()["production"]["min_samples"], 120, "also for commands on the file");
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 31] = [
+const ROUTES: [(&str, &str); 33] = [
     ("post", "/api/v1/deployments"),
     ("get", "/api/v1/deployments"),
     ("get", "/api/v1/deployments/{id}"),
@@ -28,6 +28,8 @@ const ROUTES: [(&str, &str); 31] = [
     ("get", "/api/v1/rollouts"),
     ("get", "/api/v1/releases"),
     ("post", "/api/v1/releases/rollback"),
+    ("get", "/api/v1/thresholds"),
+    ("put", "/api/v1/thresholds/{environment}"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/audit/head"),

@@ -50,6 +50,8 @@ enum Target {
     Service,
     /// A target without releases to roll back (the answer, past every role check, is 400).
     NothingToRollBack,
+    /// Thresholds for the staging environment (the body).
+    NewThresholds,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -72,7 +74,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 31] = [
+const ROUTES: [Route; 33] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -93,6 +95,8 @@ const ROUTES: [Route; 31] = [
     route("GET", "/api/v1/releases?service=roles-shop&environment=rollout", T::Plain, ".vradm", 200),
     // Nothing serves that target: 400 `validation_error` is only reached past every role check.
     route("POST", "/api/v1/releases/rollback", T::NothingToRollBack, "....dm", 400),
+    route("GET", "/api/v1/thresholds", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/thresholds/{environment}", T::NewThresholds, ".....m", 200),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/head", T::Plain, ".vradm", 200),
@@ -353,6 +357,7 @@ impl World {
                 server.register(&name).await;
                 (at(&name), None)
             }
+            T::NewThresholds => (route.path.replace("{environment}", "staging"), Some(json!({"min_samples": 5}))),
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});
                 (route.path.to_owned(), Some(body))

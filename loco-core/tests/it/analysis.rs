@@ -278,3 +278,84 @@ async fn a_trickle_of_traffic_is_judged_on_what_the_extensions_gathered() {
     assert!(last.1 >= 20 && last.1 > first.1, "the window grew: {judged:?}");
     engine.close().await.unwrap();
 }
+
+/// The verdicts of a deployment's `analysis` events and the turns of its `step_progress` ones.
+async fn verdicts_and_turns(engine: &Engine, id: &str) -> (Vec<String>, Vec<String>) {
+    let events = engine.events(id).await.unwrap();
+    let verdicts = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Analysis)
+        .map(|e| e.data.as_ref().unwrap()["judgement"]["verdict"].as_str().unwrap().to_owned())
+        .collect();
+    let turns = events
+        .iter()
+        .filter_map(|e| e.data.as_ref()?["action"].as_str().map(str::to_owned))
+        .filter(|a| ["extend", "pause", "override", "rollback", "restored"].contains(&a.as_str()))
+        .collect();
+    (verdicts, turns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_that_stay_inconclusive_pause_and_an_unanswered_pause_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _traffic) = with_v1(dir.path()).await;
+    let id = approved(&engine).await;
+    let mut plan = plan(vec![50], 0.5, release("v2", "0"), 0.0);
+    let analysis = plan.analysis.as_mut().unwrap();
+    // Never enough samples: every window is inconclusive.
+    analysis.thresholds = Some(Thresholds { min_samples: 1_000_000, ..Thresholds::default() });
+    (analysis.inconclusive_extensions, analysis.pause_timeout_seconds) = (1, 1.5);
+    engine.start_rollout(&id, plan, "ops").await.unwrap();
+    wait_for_state(&engine, &id, RolloutState::Paused).await;
+    assert_eq!(engine.get(&id).await.unwrap().status, Status::Started, "paused, waiting for a person");
+
+    let rollout =
+        tokio::time::timeout(Duration::from_secs(60), engine.wait_rollout(&id)).await.expect("ended").unwrap();
+    assert_eq!(rollout.state, RolloutState::RolledBack);
+    let failure = rollout.failure.unwrap();
+    assert_eq!(failure.code.as_str(), "pause_timeout", "{failure:?}");
+    assert!(failure.message.contains("too few samples"), "{}", failure.message);
+    let (verdicts, turns) = verdicts_and_turns(&engine, &id).await;
+    assert_eq!(verdicts, ["inconclusive", "inconclusive"], "one window and its one extension");
+    assert_eq!(turns, ["extend", "pause", "rollback", "restored"]);
+    assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
+    engine.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_canary_stays_watched_and_an_override_switches_off_no_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _traffic) = with_v1(dir.path()).await;
+    let id = approved(&engine).await;
+    let mut plan = plan(vec![10, 50], 0.5, release("v2", "0"), 0.0);
+    let analysis = plan.analysis.as_mut().unwrap();
+    analysis.thresholds = Some(Thresholds { min_samples: 1_000_000, ..Thresholds::default() });
+    (analysis.inconclusive_extensions, analysis.pause_timeout_seconds) = (0, 600.0);
+    engine.start_rollout(&id, plan, "ops").await.unwrap();
+    wait_for_state(&engine, &id, RolloutState::Paused).await;
+    let continued = engine.override_rollout(&id, "carol", "the numbers are fine, go on").await.unwrap();
+    assert_ne!(continued.state, RolloutState::Paused);
+    // At 50 % the windows are inconclusive again: paused again, for up to ten minutes.
+    let started = Instant::now();
+    while engine.rollout(&id).await.unwrap().progress.traffic.iter().all(|w| w.percent != 50)
+        || engine.rollout(&id).await.unwrap().state != RolloutState::Paused
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "never paused at 50 %");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // The canary dies while nobody decides: it is rolled back at once, not after the pause.
+    let paused = engine.rollout(&id).await.unwrap();
+    let canary = paused.progress.instances.iter().find(|i| i.version == "v2").and_then(|i| i.pid).unwrap();
+    let status = std::process::Command::new("kill").args(["-KILL", &canary.to_string()]).status().unwrap();
+    assert!(status.success());
+    let rollout =
+        tokio::time::timeout(Duration::from_secs(60), engine.wait_rollout(&id)).await.expect("ended").unwrap();
+    assert_eq!(rollout.state, RolloutState::RolledBack);
+    // Whichever critical rule sees it first: the proxy's 502s, or the failed health check.
+    let code = rollout.failure.unwrap().code;
+    assert!(matches!(code.as_str(), "analysis_critical" | "health_check_failed"), "{code:?}");
+    let (_, turns) = verdicts_and_turns(&engine, &id).await;
+    assert_eq!(turns, ["pause", "override", "pause", "rollback", "restored"]);
+    engine.close().await.unwrap();
+}

@@ -290,6 +290,12 @@ impl Orchestrator {
         Ok(())
     }
 
+    /// Every environment's thresholds, by (lower-case) name.
+    pub fn thresholds(&self) -> std::collections::BTreeMap<String, Thresholds> {
+        let by_env = self.thresholds.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        by_env.iter().map(|(e, t)| (e.clone(), t.clone())).collect()
+    }
+
     /// The thresholds a rollout uses: its plan's, else its environment's, else the defaults.
     fn thresholds_for(&self, rollout: &Rollout) -> Thresholds {
         if let Some(t) = rollout.plan.analysis.as_ref().and_then(|a| a.thresholds.clone()) {

@@ -289,9 +289,16 @@ impl Execution<'_> {
             ..RolloutUpdate::default()
         })
         .await?;
+        // While it waits, the new release keeps its share of traffic, so it stays watched: an
+        // instance that exits or fails its checks, or a critical metric, rolls it back at once.
         let deadline = Instant::now() + timeout;
+        let health_every = Duration::from_secs_f64(self.rollout.plan.health.interval_seconds);
+        let mut next_health = Instant::now() + health_every;
+        let mut live = self.metric_source().and_then(|source| source.samples(&self.target));
+        let mut critical = CriticalWatch::new(self.new_version(), self.thresholds.clone());
+        let mut streaks: HashMap<String, u32> = HashMap::new();
         loop {
-            let wake = deadline.min(Instant::now() + HEARTBEAT_EVERY);
+            let wake = deadline.min(next_health).min(Instant::now() + HEARTBEAT_EVERY);
             tokio::select! {
                 interrupt = self.interrupts.recv(), if !self.interrupts.is_closed() => match interrupt {
                     Some(Interrupt::Override(input)) => {
@@ -304,13 +311,31 @@ impl Execution<'_> {
                     Some(other) => return Ok(Err(Halt::Interrupted(other))),
                     None => {}
                 },
+                sample = next_sample(&mut live) => match sample {
+                    Some(sample) => {
+                        if let Some(reason) = critical.observe(&sample) {
+                            return Ok(Err(halt(FailureCode::AnalysisCritical, reason, step_no, sample.at)));
+                        }
+                        continue;
+                    }
+                    None => live = None,
+                },
                 () = tokio::time::sleep_until(wake.into()) => {}
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 let message = format!("no decision within {}s of pausing ({reason})", timeout.as_secs_f64());
-                return Ok(Err(halt(FailureCode::PauseTimeout, message, step_no, Instant::now())));
+                return Ok(Err(halt(FailureCode::PauseTimeout, message, step_no, now)));
             }
-            self.save(Vec::new()).await?;
+            if now >= next_health {
+                if let Some(stop) = self.health_round(&mut streaks, step_no).await? {
+                    return Ok(Err(stop));
+                }
+                next_health = now + health_every;
+            }
+            if self.last_save.elapsed() >= HEARTBEAT_EVERY {
+                self.save(Vec::new()).await?;
+            }
         }
     }
 }

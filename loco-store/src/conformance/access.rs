@@ -66,6 +66,21 @@ pub(super) async fn services_are_registered_replaced_and_removed(backend: &dyn B
     store.close().await.expect("close");
 }
 
+pub(super) async fn thresholds_are_kept_per_environment(backend: &dyn Backend) {
+    let check = "thresholds_are_kept_per_environment";
+    let store = open(backend, check).await;
+    let strict = loco_types::analysis::Thresholds { min_samples: 200, ..Default::default() };
+    store.put_thresholds("Production", strict.clone()).await.expect("put");
+    store.put_thresholds("staging", loco_types::analysis::Thresholds::default()).await.expect("put");
+    let relaxed = loco_types::analysis::Thresholds { min_samples: 5, ..Default::default() };
+    store.put_thresholds("production", relaxed.clone()).await.expect("replace");
+    let stored = store.thresholds().await.expect("list");
+    let names: Vec<&str> = stored.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, ["production", "staging"], "{check}: by lower-case name, one per environment");
+    assert_eq!(stored[0].1, relaxed, "{check}: the latest wins");
+    store.close().await.expect("close");
+}
+
 pub(super) async fn resealing_rewrites_every_stored_secret(backend: &dyn Backend) {
     let check = "resealing_rewrites_every_stored_secret";
     let store = open(backend, check).await;

@@ -2,6 +2,7 @@
 //! their secret) and the service registry.
 
 use loco_types::Error;
+use loco_types::analysis::Thresholds;
 use loco_types::identity::Token;
 use loco_types::model::Timestamp;
 use loco_types::rules;
@@ -90,6 +91,24 @@ pub(crate) fn put_service(
         )?
         .execute(params![definition.name, json(&definition)?, by, Timestamp::now().to_string()])?;
     Ok(definition)
+}
+
+pub(crate) fn put_thresholds(ctx: &mut WriteCtx<'_>, environment: &str, thresholds: &Thresholds) -> Result<()> {
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO thresholds (environment, document, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (environment) DO UPDATE SET document = ?2, updated_at = ?3",
+        )?
+        .execute(params![environment, json(thresholds)?, Timestamp::now().to_string()])?;
+    Ok(())
+}
+
+pub(crate) fn thresholds(conn: &Connection) -> Result<Vec<(String, Thresholds)>> {
+    let rows = conn
+        .prepare_cached("SELECT environment, document FROM thresholds ORDER BY environment")?
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, json_column::<Thresholds>(row, 1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows.into_iter().filter_map(|(environment, t)| t.map(|t| (environment, t))).collect())
 }
 
 pub(crate) fn services(conn: &Connection) -> Result<Vec<ServiceDefinition>> {

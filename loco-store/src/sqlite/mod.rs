@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::broadcast;
 
+use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
@@ -302,6 +303,15 @@ impl Store for SqliteStore {
     async fn remove_service(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.submit(move |ctx| access::remove_service(ctx, &name)).await
+    }
+
+    async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> LocoResult<()> {
+        let environment = environment.trim().to_lowercase();
+        self.writer.submit(move |ctx| access::put_thresholds(ctx, &environment, &thresholds)).await
+    }
+
+    async fn thresholds(&self) -> LocoResult<Vec<(String, Thresholds)>> {
+        self.reads.run(access::thresholds).await
     }
 
     async fn reseal_secrets(&self, reseal: Resealer) -> LocoResult<u64> {

@@ -124,6 +124,14 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE rollouts ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;
     ",
+    // v6: analysis thresholds set at runtime, per environment.
+    "
+    CREATE TABLE thresholds (
+        environment TEXT PRIMARY KEY,                 -- lower case
+        document    TEXT NOT NULL,                    -- JSON Thresholds
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.
