@@ -868,6 +868,16 @@ export interface OpenOptions {
    * plan sets none. Each is a thresholds document (snake_case keys) or its JSON text.
    */
   thresholds?: Record<string, Thresholds | string> | null
+  /**
+   * How many releases each service and environment keeps in its history for `rollbackTo`
+   * (default 20, at least 2).
+   */
+  releaseRetention?: number | null
+  /**
+   * Seconds a rollout's engine may be silent before another engine on the same database takes
+   * the rollout over (default 30, at least 0.3). Engines sharing a database should use the same.
+   */
+  leaseSeconds?: number | null
 }
 
 /** Filter of `Engine.rollouts`. */

@@ -868,6 +868,16 @@ export interface OpenOptions {
    * plan sets none. Each is a thresholds document (snake_case keys) or its JSON text.
    */
   thresholds?: Record<string, Thresholds | string> | null
+  /**
+   * How many releases each service and environment keeps in its history for `rollbackTo`
+   * (default 20, at least 2).
+   */
+  releaseRetention?: number | null
+  /**
+   * Seconds a rollout's engine may be silent before another engine on the same database takes
+   * the rollout over (default 30, at least 0.3). Engines sharing a database should use the same.
+   */
+  leaseSeconds?: number | null
 }
 
 /** Filter of `Engine.rollouts`. */
@@ -915,7 +925,8 @@ export declare class Engine {
   /**
    * Opens (creating if needed) a SQLite database file with fully durable writes. With
    * `localStateDir`, the local platform (`local`) is registered, so rollouts can run, and
-   * rollouts interrupted by an earlier engine are recovered before the Promise resolves.
+   * rollouts interrupted by an earlier engine are recovered before the Promise resolves;
+   * `releaseRetention` and `leaseSeconds` tune the release history and the rollout lease.
    */
   static open(path: string, options?: OpenOptions | null): Promise<Engine>
   /**
@@ -998,6 +1009,15 @@ export declare class Engine {
    */
   overrideRollout(id: string, actor: string, note: string): Promise<Rollout>
   /**
+   * Rolls `service` in `environment` back to its retained release `version`, on behalf of
+   * `actor`, who must say why (`note`): the deployment of the release serving now becomes
+   * `rolled_back` and `version` serves again once its instances (kept or started again) pass
+   * their health checks. Resolves with the rolled-back rollout of the release that served;
+   * `validation_error` on `version` for the serving release or one no longer retained,
+   * `rollout_conflict` while a rollout is active on the target.
+   */
+  rollbackTo(service: string, environment: string, version: string, actor: string, note: string): Promise<Rollout>
+  /**
    * Follows the output of one instance of a deployment's rollout, as an async iterator
    * (`for await (const line of engine.logs(id, instanceId))`): its recent lines, then new ones
    * until it stops. Errors of the lookup (`not_found`, `platform_error`) reject the first
@@ -1010,6 +1030,17 @@ export declare class Engine {
    * `validation_error` naming the fields the core refuses (`thresholds.production.alpha`).
    */
   setThresholds(environment: string, thresholds: Thresholds | string): void
+  /**
+   * The analysis thresholds of every environment as this engine has them (saved in the database
+   * or set on it), every field filled in.
+   */
+  thresholds(): Promise<Record<string, Thresholds>>
+  /**
+   * Sets the analysis thresholds of one environment like `setThresholds` and stores them, so
+   * engines opened on this database later start with them. The document is checked before
+   * anything is written: a `validation_error` rejects the Promise.
+   */
+  saveThresholds(environment: string, thresholds: Thresholds | string): Promise<void>
   /**
    * Registers (or replaces) a service that rollout plans may name in `release.service`, on
    * behalf of `by`. Resolves with the definition as stored, every default filled in; a bad

@@ -11,6 +11,7 @@ mod lifecycles;
 mod machine;
 mod raw;
 mod reads;
+mod restore;
 mod rollouts;
 mod seed;
 mod stats;
@@ -52,6 +53,7 @@ struct Scale {
     lifecycles: usize,
     lifecycle_reps: usize,
     http: http::HttpScale,
+    restore: restore::RestoreScale,
 }
 
 const FULL: Scale = Scale {
@@ -62,6 +64,7 @@ const FULL: Scale = Scale {
     lifecycles: 1_000,
     lifecycle_reps: 3,
     http: http::HttpScale { pairs_per_client: 50, limit: Duration::from_secs(120) },
+    restore: restore::RestoreScale { reps: 20 },
 };
 
 const QUICK: Scale = Scale {
@@ -72,6 +75,7 @@ const QUICK: Scale = Scale {
     lifecycles: 250,
     lifecycle_reps: 1,
     http: http::HttpScale { pairs_per_client: 10, limit: Duration::from_secs(30) },
+    restore: restore::RestoreScale { reps: 5 },
 };
 
 /// Command-line arguments.
@@ -206,6 +210,13 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
         let h = http::run(dir.path(), &setup, scale.http, p2_rate)?;
         rows.extend(h.rows);
         notes.push(h.note);
+    }
+    if args.wants("P8") {
+        eprintln!("P8: rollback to a retained release");
+        let setup = restore::Setup { root, python };
+        let r = restore::run(&runtime, dir.path(), &setup, scale.restore)?;
+        rows.extend(r.rows);
+        notes.push(r.note);
     }
     Ok((rows, notes))
 }

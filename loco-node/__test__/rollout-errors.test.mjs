@@ -249,7 +249,7 @@ test('arguments of the wrong type reject with a TypeError coded validation_error
     [() => engine.releases('checkout', 'staging', 2.5), [['limit', 'must be a whole number from 0 to 4294967295; got 2.5']]],
     [() => engine.overrideRollout(d.id, 'carol', false), [['note', 'must be a string; got boolean']]],
     [() => Engine.open(tempDb(), 'state'), [['options', 'must be an object; got string']]],
-    [() => Engine.open(tempDb(), { stateDir: 'x' }), [['stateDir', 'is not a property of options; expected one of localStateDir, thresholds']]],
+    [() => Engine.open(tempDb(), { stateDir: 'x' }), [['stateDir', 'is not a property of options; expected one of localStateDir, thresholds, releaseRetention, leaseSeconds']]],
     [() => Engine.openInMemory({ localStateDir: 1 }), [['localStateDir', 'must be a string; got number']]],
     [() => Engine.openInMemory({ thresholds: [] }), [['thresholds', 'must be an object; got object']]],
     [() => Engine.openInMemory({ thresholds: { prod: 5 } }), [['thresholds.prod', 'must be an object or a JSON string; got number']]],
@@ -275,4 +275,25 @@ test('arguments of the wrong type reject with a TypeError coded validation_error
   }
   assert.equal((await engine.get(d.id)).status, 'pending_approval', 'nothing was written')
   await engine.close()
+})
+
+test('saveThresholds outlives the engine, setThresholds does not, a bad document stores nothing', async () => {
+  const path = tempDb()
+  const engine = await Engine.open(path)
+  assert.equal(await engine.saveThresholds('Production', { min_samples: 7, critical_error_rate: 0.3 }), undefined)
+  engine.setThresholds('staging', { min_samples: 9 })
+  const now = await engine.thresholds()
+  assert.deepEqual([now.production.min_samples, now.staging.min_samples], [7, 9])
+  const bad = await rejection(engine.saveThresholds('qa', { min_samples: 0 }))
+  assert.equal(bad.code, 'validation_error')
+  assert.deepEqual(bad.details.map((d) => d.field), ['thresholds.qa.min_samples'])
+  await engine.close()
+
+  const later = await Engine.open(path)
+  const after = await later.thresholds()
+  assert.deepEqual(Object.keys(after), ['production'], 'only saved thresholds are loaded by a later engine')
+  assert.equal(after.production.min_samples, 7)
+  assert.equal(after.production.critical_error_rate, 0.3)
+  assert.equal(after.production.alpha, 0.05, 'every field is filled in')
+  await later.close()
 })

@@ -5,6 +5,8 @@
 //! required string is the empty string: the core then reports it as missing, so every rule about
 //! what a valid value is stays in `loco-core`.
 
+use std::time::Duration;
+
 use loco_core::{Error as CoreError, FieldError};
 use napi::bindgen_prelude::{
     Env, Function, JsObjectValue, JsValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown, ValueType,
@@ -51,6 +53,17 @@ impl Args {
             self.wrong(field, &format!("must be a whole number from 0 to {}; got {number}", u32::MAX));
             None
         }
+    }
+
+    /// An optional number of seconds as a duration: `undefined` or `null` is `None`; a number no
+    /// duration can be (negative, not finite) is refused.
+    pub(crate) fn optional_seconds(&mut self, value: Unknown, field: &str) -> Option<Duration> {
+        let number = self.read_number(value, field)?;
+        let duration = Duration::try_from_secs_f64(number).ok();
+        if duration.is_none() {
+            self.wrong(field, &format!("must be a number of seconds, 0 or more; got {number}"));
+        }
+        duration
     }
 
     /// A whole number that must be given and be a JavaScript safe integer.

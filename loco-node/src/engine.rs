@@ -3,6 +3,8 @@
 //! method per core operation (the rollout methods are in `rollout`). Each reads its arguments,
 //! awaits the core off the JavaScript thread and converts the result; none holds a lifecycle rule.
 
+use std::time::Duration;
+
 use loco_core::analysis::Thresholds;
 use loco_core::{Action, ActionInput, Error as CoreError};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
@@ -23,13 +25,14 @@ pub struct Engine {
 }
 
 /// The properties of the options of `Engine.open` (`OpenOptions` in `dts-api.d.ts`).
-const OPEN_OPTIONS_FIELDS: [&str; 2] = ["localStateDir", "thresholds"];
+const OPEN_OPTIONS_FIELDS: [&str; 4] = ["localStateDir", "thresholds", "releaseRetention", "leaseSeconds"];
 
 #[napi]
 impl Engine {
     /// Opens (creating if needed) a SQLite database file with fully durable writes. With
     /// `localStateDir`, the local platform (`local`) is registered, so rollouts can run, and
-    /// rollouts interrupted by an earlier engine are recovered before the Promise resolves.
+    /// rollouts interrupted by an earlier engine are recovered before the Promise resolves;
+    /// `releaseRetention` and `leaseSeconds` tune the release history and the rollout lease.
     #[napi(ts_args_type = "path: string, options?: OpenOptions | null")]
     pub fn open<'env>(env: &'env Env, path: Unknown, options: Unknown) -> napi::Result<PromiseRaw<'env, Engine>> {
         let mut args = Args::new();
@@ -236,12 +239,14 @@ impl Engine {
     }
 }
 
-/// `Engine.open`'s options as read: the local platform's state directory and, per environment,
-/// a thresholds document.
+/// `Engine.open`'s options as read: the local platform's state directory, per environment a
+/// thresholds document, the release retention and the rollout lease.
 #[derive(Default)]
 struct OpenOptions {
     local_state_dir: Option<String>,
     thresholds: Vec<(String, String)>,
+    release_retention: Option<u32>,
+    lease: Option<Duration>,
 }
 
 fn open_options(args: &mut Args, env: Env, value: Unknown) -> OpenOptions {
@@ -256,12 +261,18 @@ fn open_options(args: &mut Args, env: Env, value: Unknown) -> OpenOptions {
             options.thresholds.push((environment, json));
         }
     }
+    if let Some(releases) = args.property(&object, "releaseRetention") {
+        options.release_retention = args.optional_u32(releases, "releaseRetention");
+    }
+    if let Some(seconds) = args.property(&object, "leaseSeconds") {
+        options.lease = args.optional_seconds(seconds, "leaseSeconds");
+    }
     options
 }
 
 /// Opens the engine with the core's builder: the local platform, per-environment thresholds
-/// (every environment's document is checked, so one error names every bad field), then the core
-/// recovers interrupted rollouts.
+/// (every environment's document is checked, so one error names every bad field), the release
+/// retention and the lease, then the core recovers interrupted rollouts.
 async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engine, Failure> {
     let mut builder = loco_core::Engine::builder();
     let mut details = Vec::new();
@@ -280,6 +291,12 @@ async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engin
     }
     if let Some(dir) = options.local_state_dir {
         builder = builder.local_platform(dir);
+    }
+    if let Some(releases) = options.release_retention {
+        builder = builder.release_retention(releases);
+    }
+    if let Some(lease) = options.lease {
+        builder = builder.lease(lease);
     }
     Ok(Engine { inner: builder.open().await? })
 }

@@ -1,8 +1,9 @@
 //! The rollout methods of `Engine`: start, wait for, inspect and override rollouts, list
-//! releases, follow instance logs, set analysis thresholds. Each reads its arguments, awaits the
-//! core off the JavaScript thread and converts the result. Plans and thresholds arrive as JSON
-//! documents with the same snake_case keys in every language (`args.rs` turns a JavaScript object
-//! into that JSON); the core alone parses and checks them, naming fields as the document does.
+//! releases and roll a target back to one, follow instance logs, set analysis thresholds. Each
+//! reads its arguments, awaits the core off the JavaScript thread and converts the result. Plans
+//! and thresholds arrive as JSON documents with the same snake_case keys in every language
+//! (`args.rs` turns a JavaScript object into that JSON); the core alone parses and checks them,
+//! naming fields as the document does.
 
 use loco_core::analysis::Thresholds;
 use loco_core::model::DEFAULT_PAGE_LIMIT;
@@ -14,7 +15,7 @@ use crate::args::Args;
 use crate::engine::{Engine, read_id};
 use crate::error::{self, Failure};
 use crate::platform::InstanceLogs;
-use crate::promise::settle_record;
+use crate::promise::{settle, settle_document, settle_record};
 
 /// The properties of `Engine.rollouts`' query (`RolloutQuery` in `dts-api.d.ts`).
 const ROLLOUT_QUERY_FIELDS: [&str; 1] = ["activeOnly"];
@@ -137,6 +138,41 @@ impl Engine {
         })
     }
 
+    /// Rolls `service` in `environment` back to its retained release `version`, on behalf of
+    /// `actor`, who must say why (`note`): the deployment of the release serving now becomes
+    /// `rolled_back` and `version` serves again once its instances (kept or started again) pass
+    /// their health checks. Resolves with the rolled-back rollout of the release that served;
+    /// `validation_error` on `version` for the serving release or one no longer retained,
+    /// `rollout_conflict` while a rollout is active on the target.
+    #[napi(
+        ts_args_type = "service: string, environment: string, version: string, actor: string, note: string",
+        ts_return_type = "Promise<Rollout>"
+    )]
+    pub fn rollback_to<'env>(
+        &self,
+        env: &'env Env,
+        service: Unknown,
+        environment: Unknown,
+        version: Unknown,
+        actor: Unknown,
+        note: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (
+            args.text(service, "service"),
+            args.text(environment, "environment"),
+            args.text(version, "version"),
+            args.text(actor, "actor"),
+            args.text(note, "note"),
+        );
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (service, environment, version, actor, note) = input?;
+            Ok(engine.rollback_to(&service, &environment, &version, &actor, &note).await?)
+        })
+    }
+
     /// Follows the output of one instance of a deployment's rollout, as an async iterator
     /// (`for await (const line of engine.logs(id, instanceId))`): its recent lines, then new ones
     /// until it stops. Errors of the lookup (`not_found`, `platform_error`) reject the first
@@ -163,6 +199,37 @@ impl Engine {
             thresholds.and_then(|t| self.inner.set_thresholds(&environment, t)).map_err(Failure::Document)
         });
         set.map_err(|failure| error::to_js(env, &failure))
+    }
+
+    /// The analysis thresholds of every environment as this engine has them (saved in the database
+    /// or set on it), every field filled in.
+    #[napi(ts_return_type = "Promise<Record<string, Thresholds>>")]
+    pub fn thresholds<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_document(env, async move { Ok(engine.thresholds()) })
+    }
+
+    /// Sets the analysis thresholds of one environment like `setThresholds` and stores them, so
+    /// engines opened on this database later start with them. The document is checked before
+    /// anything is written: a `validation_error` rejects the Promise.
+    #[napi(ts_args_type = "environment: string, thresholds: Thresholds | string", ts_return_type = "Promise<void>")]
+    pub fn save_thresholds<'env>(
+        &self,
+        env: &'env Env,
+        environment: Unknown,
+        thresholds: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let mut args = Args::new();
+        let input = (args.required(environment, "environment"), args.document(*env, thresholds, "thresholds"));
+        let parsed = args.finish(input).and_then(|(environment, json)| {
+            let thresholds = Thresholds::from_json(&json, &format!("thresholds.{environment}."));
+            thresholds.map(|t| (environment, t)).map_err(Failure::Document)
+        });
+        let engine = self.inner.clone();
+        settle(env, async move {
+            let (environment, thresholds) = parsed?;
+            Ok(engine.save_thresholds(&environment, thresholds).await?)
+        })
     }
 }
 

@@ -3,8 +3,9 @@
 //! The [`Platform`] trait: how Loco runs releases somewhere. The orchestrator decides *what* to do
 //! (start instances, shift traffic, stop instances, roll back); a platform does it on real
 //! infrastructure — child processes behind a local proxy ([`local`]), a simulated fleet for tests
-//! and benchmarks ([`memory`]), or a cloud API. Also here: instance health probes ([`health`]) and
-//! the sources of per-version metrics canary analysis reads ([`metrics`]).
+//! and benchmarks ([`memory`]), or a cloud API. Also here: instance health probes ([`health`]),
+//! the sources of per-version metrics canary analysis reads ([`metrics`]), time limits on every
+//! call ([`time_limit`]), and fault injection for testing callers and adapters ([`chaos`]).
 //!
 //! This crate never touches storage: what a platform reports, the orchestrator records.
 //!
@@ -13,11 +14,13 @@
 //! [`Platform::deploy`] is called (so a crash never leaves an instance the engine does not know
 //! of), and errors are [`PlatformError`]s whose message is safe to record (no secrets).
 
+pub mod chaos;
 pub mod child_env;
 pub mod health;
 pub mod local;
 pub mod memory;
 pub mod metrics;
+pub mod time_limit;
 
 use std::fmt;
 use std::sync::Arc;

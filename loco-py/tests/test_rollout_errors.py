@@ -295,3 +295,30 @@ def test_arguments_of_the_wrong_type_raise_type_error(tmp_path: pathlib.Path) ->
         assert message in text, (message, text)
     assert engine.get(d.id).status == "pending_approval", "nothing was written"
     engine.close()
+
+
+def test_saved_thresholds_outlive_the_engine_and_set_ones_do_not(tmp_path: pathlib.Path) -> None:
+    db = tmp_path / "loco.db"
+    with loco.SyncEngine.open(db) as engine:
+        engine.save_thresholds("Production", {"min_samples": 7, "critical_error_rate": 0.3})
+        engine.set_thresholds("staging", {"min_samples": 9})
+        now = engine.thresholds()
+        assert now["production"]["min_samples"] == 7 and now["staging"]["min_samples"] == 9
+        # A bad document is refused whole, naming its field, and nothing is stored.
+        with pytest.raises(loco.ValidationError) as bad:
+            engine.save_thresholds("qa", {"min_samples": 0})
+        assert fields(bad.value) == ["thresholds.qa.min_samples"]
+    with loco.SyncEngine.open(db) as engine:
+        after = engine.thresholds()
+        assert sorted(after) == ["production"], "only saved thresholds are loaded by a later engine"
+        assert after["production"]["min_samples"] == 7
+        assert after["production"]["critical_error_rate"] == 0.3
+        assert after["production"]["alpha"] == 0.05, "every field is filled in"
+
+    async def asynchronously() -> None:
+        async with await loco.Engine.open(db) as engine:
+            await engine.save_thresholds("production", '{"min_samples": 11}')
+        async with await loco.Engine.open(db) as engine:
+            assert engine.thresholds()["production"]["min_samples"] == 11
+
+    asyncio.run(asynchronously())

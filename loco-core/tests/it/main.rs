@@ -3,6 +3,7 @@
 mod analysis;
 mod atomicity;
 mod audit;
+mod chaos;
 mod common;
 mod concurrency;
 mod conformance;

@@ -42,29 +42,36 @@ impl SyncEngine {
     /// Opens (creating if needed) the SQLite database file at `path`, fully durable
     /// (`synchronous=FULL`). With `local_state_dir`, the local platform is registered so rollouts
     /// can run, and rollouts interrupted by an earlier engine are recovered before it returns;
-    /// `thresholds` sets analysis thresholds per environment.
+    /// `thresholds` sets analysis thresholds per environment, `release_retention` how many releases
+    /// each service and environment keeps for `rollback_to` (default 20, at least 2) and
+    /// `lease_seconds` how long a rollout's engine may be silent before another engine on the same
+    /// file takes the rollout over (default 30, at least 0.3).
     #[staticmethod]
-    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None))]
+    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None))]
     fn open(
         py: Python<'_>,
         path: PathBuf,
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
+        release_retention: Option<u32>,
+        lease_seconds: Option<f64>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { local_state_dir, thresholds };
+        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds };
         Self::open_with(py, Some(path), options)
     }
 
     /// Opens a private in-memory database, gone when the engine is dropped; the options are those
     /// of `open`.
     #[staticmethod]
-    #[pyo3(signature = (*, local_state_dir=None, thresholds=None))]
+    #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None))]
     fn open_in_memory(
         py: Python<'_>,
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
+        release_retention: Option<u32>,
+        lease_seconds: Option<f64>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { local_state_dir, thresholds };
+        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds };
         Self::open_with(py, None, options)
     }
 
@@ -279,10 +286,45 @@ impl SyncEngine {
         blocking(py, self.handle.override_rollout(id, actor, note))
     }
 
+    /// Rolls `service` in `environment` back to its retained release `version`, on behalf of
+    /// `actor`, who must say why (`note`): the deployment of the release serving now becomes
+    /// `rolled_back` and `version` serves again once its instances (kept or started again) pass
+    /// their health checks. Returns the rolled-back `Rollout` of the release that served.
+    fn rollback_to<'py>(
+        &self,
+        py: Python<'py>,
+        service: String,
+        environment: String,
+        version: String,
+        actor: String,
+        note: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.rollback_to(service, environment, version, actor, note))
+    }
+
     /// Sets the analysis thresholds of one environment for rollouts started from now on; a plan's
     /// `analysis.thresholds` still wins.
     fn set_thresholds(&self, py: Python<'_>, environment: &str, thresholds: Document) -> PyResult<()> {
         self.handle.set_thresholds(environment, thresholds).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// The analysis thresholds of every environment, as this engine has them (saved in the
+    /// database or set on it): `{environment: {field: value}}`, every field filled in. Not
+    /// awaitable.
+    fn thresholds<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let thresholds = self.handle.thresholds().map_err(|e| to_pyerr(py, &e))?;
+        crate::value::to_python(py, &thresholds)
+    }
+
+    /// Sets the analysis thresholds of one environment like `set_thresholds` and stores them, so
+    /// engines opened on this database later start with them.
+    fn save_thresholds<'py>(
+        &self,
+        py: Python<'py>,
+        environment: &str,
+        thresholds: Document,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.save_thresholds(environment, thresholds))
     }
 
     /// The output of one instance of the deployment's rollout:

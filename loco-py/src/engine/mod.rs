@@ -16,6 +16,7 @@ pub mod service;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
 
 use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page};
 
@@ -40,17 +41,28 @@ pub struct OpenOptions {
     pub local_state_dir: Option<PathBuf>,
     /// Analysis thresholds per environment.
     pub thresholds: Option<ThresholdsByEnvironment>,
+    /// Releases each service and environment keeps for `rollback_to` (the core's default without).
+    pub release_retention: Option<u32>,
+    /// Seconds a rollout's owner may be silent before another engine takes the rollout over.
+    pub lease_seconds: Option<f64>,
 }
 
 impl Handle {
     /// Opens the SQLite file at `path` (a private in-memory database without one) with the
-    /// options' platform and thresholds; the core then recovers rollouts interrupted on them.
+    /// options' platform, thresholds, release retention and lease; the core then recovers
+    /// rollouts interrupted on them.
     pub fn open(path: Option<PathBuf>, options: OpenOptions) -> Operation<Handle> {
         let location = path.as_ref().map_or_else(|| IN_MEMORY.to_owned(), |p| p.display().to_string());
         Box::pin(async move {
             let mut builder = loco_core::Engine::builder();
             if let Some(thresholds) = options.thresholds {
                 builder = builder.thresholds_json(thresholds.json())?;
+            }
+            if let Some(releases) = options.release_retention {
+                builder = builder.release_retention(releases);
+            }
+            if let Some(seconds) = options.lease_seconds {
+                builder = builder.lease(lease(seconds)?);
             }
             if let Some(path) = path {
                 builder = builder.path(path);
@@ -119,6 +131,13 @@ impl Handle {
         let engine = self.engine();
         Box::pin(async move { engine?.close().await })
     }
+}
+
+/// `lease_seconds` as a duration; what no duration can be (negative, not finite) is refused.
+fn lease(seconds: f64) -> loco_core::Result<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        loco_core::Error::invalid("lease_seconds", format!("must be a number of seconds, 0 or more; got {seconds}"))
+    })
 }
 
 /// A create request from the keyword arguments of `create()`.

@@ -1,6 +1,7 @@
 //! The rollout operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: start,
-//! wait for, inspect and override rollouts, list releases, follow instance logs, set analysis
-//! thresholds. Plans, thresholds and limits are checked by the core alone.
+//! wait for, inspect and override rollouts, list releases and roll a target back to one, follow
+//! instance logs, set analysis thresholds. Plans, thresholds and limits are checked by the core
+//! alone.
 
 use loco_core::Rollout;
 use loco_core::model::parse_limit;
@@ -58,6 +59,20 @@ impl Handle {
         Box::pin(async move { engine?.override_rollout(&id, &actor, &note).await })
     }
 
+    /// `rollback_to(service, environment, version, actor, note)`: rolls a target back to a
+    /// retained release; the result is the rolled-back rollout of the release that served.
+    pub fn rollback_to(
+        &self,
+        service: String,
+        environment: String,
+        version: String,
+        actor: String,
+        note: String,
+    ) -> Operation<Rollout> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.rollback_to(&service, &environment, &version, &actor, &note).await })
+    }
+
     /// `set_thresholds(environment, thresholds)`; the core names the fields it refuses
     /// `thresholds.<environment>.<field>`.
     pub fn set_thresholds(&self, environment: &str, thresholds: Document) -> loco_core::Result<()> {
@@ -66,6 +81,26 @@ impl Handle {
             engine.set_thresholds(&environment, thresholds)?;
         }
         Ok(())
+    }
+
+    /// `thresholds()`: the thresholds of every environment this engine has, saved or set.
+    pub fn thresholds(&self) -> loco_core::Result<std::collections::BTreeMap<String, loco_core::analysis::Thresholds>> {
+        Ok(self.engine()?.thresholds())
+    }
+
+    /// `save_thresholds(environment, thresholds)`: like `set_thresholds`, and stored, so every
+    /// engine opened on this database later starts with them. The document is checked before
+    /// anything is written.
+    pub fn save_thresholds(&self, environment: &str, thresholds: Document) -> Operation<()> {
+        let engine = self.engine();
+        let parsed = ThresholdsByEnvironment::one(environment, thresholds).parse();
+        Box::pin(async move {
+            let engine = engine?;
+            for (environment, thresholds) in parsed? {
+                engine.save_thresholds(&environment, thresholds).await?;
+            }
+            Ok(())
+        })
     }
 
     /// `logs(id, instance_id)`: the lookup happens on the first line asked for, so its errors

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use loco_platform::time_limit::{CallLimits, TimeLimited};
 use loco_platform::{Instance, InstanceState, Platform, Target};
 use loco_store::{BeginRollout, NewEvent, RolloutUpdate, Store};
 use loco_types::analysis::Thresholds;
@@ -349,6 +350,9 @@ impl Orchestrator {
         self.lock_running().insert(id.clone(), Running { interrupts: interrupt_tx, done: done_rx.clone() });
         let this = self.clone();
         let task_id = id.clone();
+        // A platform that hangs fails the call instead of stalling the rollout.
+        let platform: Arc<dyn Platform> =
+            Arc::new(TimeLimited::new(platform, CallLimits::for_health(&rollout.plan.health)));
         tokio::spawn(async move {
             let permit = this.limit.clone().acquire_owned().await;
             let thresholds = this.thresholds_for(&rollout);

@@ -4,6 +4,7 @@
 //! release down), then record `rolled_back` with how long it took.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use loco_platform::{Instance, InstanceState, PlatformError, PlatformResult, TrafficWeight, health};
@@ -37,6 +38,10 @@ struct Timing {
 
 /// How long restored instances may take to pass their health checks.
 const RESTORE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// How many times each part of a restore (start and check, move traffic, stop the new release)
+/// is tried before the rollback fails.
+const RESTORE_ATTEMPTS: u32 = 4;
 
 fn ms(from: Instant, to: Instant) -> f64 {
     to.saturating_duration_since(from).as_secs_f64() * 1000.0
@@ -145,19 +150,66 @@ impl Execution<'_> {
     /// Restores the previous release (or, for a first release, takes the new one down): its
     /// instances that still run are kept and the missing ones started, all are health-checked
     /// with the plan's probes, then it gets 100 % of traffic and the new instances stop. A
-    /// restored instance that fails its check fails the rollback before any traffic moves.
-    /// Returns the previous release and its serving instances.
+    /// restored instance that fails its check keeps traffic where it is. Each of the three parts
+    /// is tried up to [`RESTORE_ATTEMPTS`] times (a platform call can fail or time out once and
+    /// work the next time; a restored instance can die and be replaced): a failed restore first
+    /// stops the replacements it may have started, so a retry never leaves strays. Returns the
+    /// previous release and its serving instances.
     async fn restore(&self) -> PlatformResult<Option<(Release, Vec<Instance>)>> {
         let retire = self.new_instances_not_stopped();
         let Some(previous) = &self.rollout.previous else {
-            self.platform.stop(&self.target, &retire).await?;
-            self.platform.set_traffic(&self.target, &[]).await?;
+            self.again("stopping the new release", || self.platform.stop(&self.target, &retire)).await?;
+            self.again("removing its traffic", || self.platform.set_traffic(&self.target, &[])).await?;
             return Ok(None);
         };
-        let replacements: Vec<String> =
-            (0..previous.instances.len().max(1)).map(|_| format!("ins_{}", ulid::Ulid::new())).collect();
         let spec = self.orch.secrets.reveal(&previous.spec).map_err(|e| PlatformError::new(e.to_string()))?;
-        let serving = self.platform.restore(&self.target, &spec, &previous.instances, &replacements).await?;
+        let mut attempt = 0;
+        let serving = loop {
+            let replacements: Vec<String> =
+                (0..previous.instances.len().max(1)).map(|_| format!("ins_{}", ulid::Ulid::new())).collect();
+            let started = self.start_and_check(previous, &spec, &replacements).await;
+            match started {
+                Ok(serving) => break serving,
+                Err(e) if attempt + 1 >= RESTORE_ATTEMPTS => return Err(e),
+                Err(e) => {
+                    tracing::warn!(deployment_id = %self.rollout.deployment_id, error = %e, attempt, "restore failed; trying again");
+                    // What this attempt started and the next will not keep.
+                    let kept: HashSet<&str> = previous.instances.iter().map(|i| i.id.as_str()).collect();
+                    let strays: Vec<Instance> = replacements
+                        .into_iter()
+                        .filter(|id| !kept.contains(id.as_str()))
+                        .map(|id| Instance {
+                            id,
+                            version: previous.version.clone(),
+                            address: None,
+                            pid: None,
+                            state: InstanceState::Running,
+                        })
+                        .collect();
+                    self.again("stopping a failed restore's replacements", || {
+                        self.platform.stop(&self.target, &strays)
+                    })
+                    .await?;
+                    tokio::time::sleep(self.rollout.plan.health.backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        };
+        let split = [TrafficWeight { version: previous.version.clone(), percent: 100 }];
+        self.again("moving traffic", || self.platform.set_traffic(&self.target, &split)).await?;
+        self.again("stopping the new release", || self.platform.stop(&self.target, &retire)).await?;
+        Ok(Some((previous.clone(), serving)))
+    }
+
+    /// Brings `previous` back (keeping what runs, starting `replacements` for the rest) and
+    /// health-checks every instance patiently.
+    async fn start_and_check(
+        &self,
+        previous: &Release,
+        spec: &loco_types::plan::ReleaseSpec,
+        replacements: &[String],
+    ) -> PlatformResult<Vec<Instance>> {
+        let serving = self.platform.restore(&self.target, spec, &previous.instances, replacements).await?;
         let patient = self.rollout.plan.health.patient(RESTORE_PATIENCE);
         let checks =
             serving.iter().map(|i| health::check_with_retries(&patient, self.platform.as_ref(), &self.target, i));
@@ -167,10 +219,33 @@ impl Execution<'_> {
                 bad.instance_id, previous.version, bad.attempts, bad.detail
             )));
         }
-        let split = [TrafficWeight { version: previous.version.clone(), percent: 100 }];
-        self.platform.set_traffic(&self.target, &split).await?;
-        self.platform.stop(&self.target, &retire).await?;
-        Ok(Some((previous.clone(), serving)))
+        Ok(serving)
+    }
+
+    /// Makes an idempotent platform call, again after the plan's backoff when it fails, up to
+    /// [`RESTORE_ATTEMPTS`] times; the last error names what was being done.
+    async fn again<F, Fut>(&self, what: &str, call: F) -> PlatformResult<()>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = PlatformResult<()>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt + 1 >= RESTORE_ATTEMPTS => {
+                    return Err(PlatformError::new(format!(
+                        "{what}: {} (after {RESTORE_ATTEMPTS} attempts)",
+                        e.message
+                    )));
+                }
+                Err(e) => {
+                    tracing::warn!(deployment_id = %self.rollout.deployment_id, error = %e, attempt, "{what} failed; trying again");
+                    tokio::time::sleep(self.rollout.plan.health.backoff(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     fn new_instances_not_stopped(&self) -> Vec<Instance> {
