@@ -365,6 +365,8 @@ export interface ReleaseSpec {
    * `LOCO_INSTANCE_ID`, `LOCO_VERSION` and `LOCO_SERVICE` in its environment.
    */
   command?: string[]
+  /** For platforms that build from git (Render): the commit to deploy. */
+  commit?: string | null
   /** Extra environment variables for every instance. */
   env?: Record<string, string>
   /** For cloud platforms: the image or source reference to deploy. */
@@ -696,6 +698,11 @@ export interface Instance {
   pid: number | null
   /** What the engine last recorded about it. */
   state: InstanceState
+  /**
+   * The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
+   * created it; `null` on platforms whose instances are Loco's own (local processes).
+   */
+  platformId: string | null
 }
 
 /** Where the rollout's steps stand, persisted after every step. */

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use loco_core::platform::memory::MemoryPlatform;
 use loco_core::platform::{
-    Instance, InstanceHealth, LogLine, Platform, PlatformResult, PlatformStatus, Target, TrafficWeight,
+    Capabilities, Instance, InstanceHealth, LogLine, Platform, PlatformResult, PlatformStatus, Target, TrafficWeight,
 };
 use loco_core::rollout::ReleaseSpec;
 use loco_core::{Engine, NewDeployment, RolloutPlan, RolloutState};
@@ -239,6 +239,10 @@ struct FailingCanaries {
 impl Platform for FailingCanaries {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     async fn test_connection(&self) -> PlatformResult<()> {

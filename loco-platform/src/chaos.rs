@@ -56,7 +56,8 @@ use tokio::sync::mpsc;
 
 use crate::metrics::MetricSource;
 use crate::{
-    Instance, InstanceHealth, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target, TrafficWeight,
+    Capabilities, Instance, InstanceHealth, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target,
+    TrafficWeight,
 };
 
 /// A [`Platform`] call a fault can be injected into.
@@ -454,6 +455,10 @@ fn splitmix64(x: u64) -> u64 {
 impl Platform for ChaosPlatform {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     async fn test_connection(&self) -> PlatformResult<()> {

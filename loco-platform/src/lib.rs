@@ -16,10 +16,13 @@
 
 pub mod chaos;
 pub mod child_env;
+pub mod fly;
 pub mod health;
+pub mod http;
 pub mod local;
 pub mod memory;
 pub mod metrics;
+pub mod render;
 pub mod time_limit;
 
 use std::fmt;
@@ -30,7 +33,8 @@ use loco_types::plan::ReleaseSpec;
 use tokio::sync::mpsc;
 
 pub use loco_types::platform::{
-    HealthOutcome, Instance, InstanceHealth, InstanceState, LogLine, LogStream, PlatformStatus, Target, TrafficWeight,
+    Capabilities, HealthOutcome, Instance, InstanceHealth, InstanceState, LogLine, LogStream, PlatformStatus, Target,
+    TrafficControl, TrafficWeight,
 };
 
 use crate::metrics::MetricSource;
@@ -59,6 +63,10 @@ pub type PlatformResult<T> = Result<T, PlatformError>;
 pub trait Platform: Send + Sync {
     /// The name plans use to choose this platform (`local`, `railway`, …).
     fn name(&self) -> &str;
+
+    /// What the platform can do: how it splits traffic, whether it rolls back natively, whether
+    /// it has logs and metrics. Plans that need more are refused before anything starts.
+    fn capabilities(&self) -> Capabilities;
 
     /// Checks that the platform is reachable and the credentials work.
     async fn test_connection(&self) -> PlatformResult<()>;

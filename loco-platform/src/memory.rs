@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::{
-    Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target,
-    TrafficWeight,
+    Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
+    PlatformStatus, Target, TrafficControl, TrafficWeight,
 };
 use loco_types::plan::ReleaseSpec;
 
@@ -32,13 +32,32 @@ struct SimTarget {
 pub struct MemoryPlatform {
     name: String,
     record_calls: bool,
+    capabilities: Capabilities,
     state: Mutex<State>,
 }
 
 impl MemoryPlatform {
     /// A simulated platform registered under `name`, recording every call for [`calls`](Self::calls).
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), record_calls: true, state: Mutex::new(State::default()) }
+        Self {
+            name: name.into(),
+            record_calls: true,
+            capabilities: Capabilities {
+                traffic: TrafficControl::Percentage,
+                native_rollback: false,
+                logs: false,
+                metrics: false,
+            },
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The same platform declaring other capabilities (to test how plans are checked against
+    /// what a platform can do); it still splits traffic by percentage internally.
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
     }
 
     /// The same without the call log, for benchmarks running many rollouts.
@@ -101,6 +120,7 @@ fn start(target: &mut SimTarget, version: &str, ids: &[String]) -> Vec<Instance>
                 address: None,
                 pid: None,
                 state: InstanceState::Running,
+                platform_id: None,
             };
             target.instances.insert(id.clone(), instance.clone());
             instance
@@ -112,6 +132,10 @@ fn start(target: &mut SimTarget, version: &str, ids: &[String]) -> Vec<Instance>
 impl Platform for MemoryPlatform {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
 
     async fn test_connection(&self) -> PlatformResult<()> {

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 
 use crate::metrics::MetricSource;
 use crate::{
-    Instance, InstanceHealth, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target, TrafficWeight,
+    Capabilities, Instance, InstanceHealth, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target,
+    TrafficWeight,
 };
 
 /// How long each kind of call may take.
@@ -77,6 +78,10 @@ impl TimeLimited {
 impl Platform for TimeLimited {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     async fn test_connection(&self) -> PlatformResult<()> {

@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod plan;
 pub mod platform;
+pub mod platform_config;
 pub mod rollout;
 pub mod rules;
 pub mod schema;

@@ -48,6 +48,11 @@ pub struct Instance {
     pub pid: Option<u32>,
     /// What the engine last recorded about it.
     pub state: InstanceState,
+    /// The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
+    /// created it; `null` on platforms whose instances are Loco's own (local processes).
+    #[serde(default)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub platform_id: Option<String>,
 }
 
 /// A share of traffic for one release version, in percent.
@@ -122,4 +127,100 @@ pub struct HealthOutcome {
     pub exited: bool,
     /// Wall time of the whole check, in milliseconds.
     pub duration_ms: u64,
+}
+
+/// How a platform can divide a target's traffic between two releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficControl {
+    /// Any whole percentage (the local proxy; Vercel rolling releases).
+    Percentage,
+    /// By instance count: a version's share is the share of routable instances that run it (Fly
+    /// machines, routed or not by cordon/uncordon). Shares are rounded to what whole instances
+    /// can give.
+    InstanceCount,
+    /// None: a new deploy replaces the serving one at once when it is live (Render, Railway).
+    AtomicSwap,
+}
+
+impl TrafficControl {
+    /// The name used in documents and messages (`percentage`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficControl::Percentage => "percentage",
+            TrafficControl::InstanceCount => "instance_count",
+            TrafficControl::AtomicSwap => "atomic_swap",
+        }
+    }
+}
+
+/// What a platform can do; the orchestrator refuses a plan that needs more, naming the capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Capabilities {
+    /// How traffic can be divided between releases.
+    pub traffic: TrafficControl,
+    /// The platform can go back to an earlier release by itself (a Render rollback, a Fly image
+    /// update), without Loco starting it from the recorded spec.
+    pub native_rollback: bool,
+    /// Instance output can be followed (`logs`).
+    pub logs: bool,
+    /// The platform measures per-version request metrics for canary analysis.
+    pub metrics: bool,
+}
+
+impl Capabilities {
+    /// The local platform's: percentage split by its proxy, logs and metrics of its own.
+    pub const LOCAL: Capabilities =
+        Capabilities { traffic: TrafficControl::Percentage, native_rollback: false, logs: true, metrics: true };
+
+    /// Whether `strategy` can run here, as is or mapped explicitly; `Err` says why not, naming
+    /// the capability (for a `validation_error` on `strategy`).
+    pub fn check(&self, platform: &str, strategy: &crate::plan::Strategy, instances: u32) -> Result<(), String> {
+        use crate::plan::Strategy;
+        let traffic = self.traffic.as_str();
+        match (strategy, self.traffic) {
+            // Both releases run side by side everywhere; only the switch differs (on an atomic-swap
+            // platform it happens when the new deploy is live).
+            (Strategy::Immediate {} | Strategy::BlueGreen { .. }, _)
+            | (_, TrafficControl::Percentage)
+            | (Strategy::Rolling { .. }, TrafficControl::InstanceCount) => Ok(()),
+            (Strategy::Canary { .. }, TrafficControl::InstanceCount) if instances >= 2 => Ok(()),
+            (Strategy::Canary { .. }, TrafficControl::InstanceCount) => Err(format!(
+                "platform '{platform}' splits traffic by instance count (traffic: {traffic}): a canary needs \
+                 instances >= 2 so that old and new instances can serve side by side"
+            )),
+            (Strategy::Rolling { .. } | Strategy::Canary { .. }, TrafficControl::AtomicSwap) => Err(format!(
+                "platform '{platform}' cannot split traffic (traffic: {traffic}): a new deploy replaces the serving \
+                 one at once, so the {} strategy cannot run there; use immediate or blue_green",
+                strategy.name()
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod capability_tests {
+    use super::*;
+    use crate::plan::Strategy;
+
+    #[test]
+    fn atomic_swap_platforms_refuse_canary_and_rolling_naming_the_capability() {
+        let render = Capabilities { traffic: TrafficControl::AtomicSwap, ..Capabilities::LOCAL };
+        let canary = Strategy::Canary { steps: vec![10, 50], interval_seconds: 1.0 };
+        let err = render.check("render-prod", &canary, 2).unwrap_err();
+        assert!(err.contains("traffic: atomic_swap") && err.contains("canary"), "{err}");
+        let rolling = Strategy::Rolling { max_surge: 1, max_unavailable: 0 };
+        assert!(render.check("render-prod", &rolling, 2).unwrap_err().contains("rolling"));
+        assert_eq!(render.check("render-prod", &Strategy::Immediate {}, 1), Ok(()));
+        assert_eq!(render.check("render-prod", &Strategy::BlueGreen { switch_delay_seconds: 0.0 }, 1), Ok(()));
+    }
+
+    #[test]
+    fn instance_count_platforms_map_canary_only_with_two_instances() {
+        let fly = Capabilities { traffic: TrafficControl::InstanceCount, ..Capabilities::LOCAL };
+        let canary = Strategy::Canary { steps: vec![25], interval_seconds: 1.0 };
+        assert!(fly.check("fly", &canary, 1).unwrap_err().contains("instance_count"));
+        assert_eq!(fly.check("fly", &canary, 4), Ok(()));
+        assert_eq!(Capabilities::LOCAL.check("local", &canary, 1), Ok(()));
+    }
 }

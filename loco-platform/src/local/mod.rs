@@ -23,8 +23,8 @@ use tokio::sync::mpsc;
 
 use crate::metrics::MetricSource;
 use crate::{
-    Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target,
-    TrafficWeight,
+    Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
+    PlatformStatus, Target, TrafficWeight,
 };
 use loco_types::plan::ReleaseSpec;
 
@@ -147,6 +147,7 @@ impl LocalPlatform {
             address: Some(format!("127.0.0.1:{port}")),
             pid: Some(process.pid),
             state: InstanceState::Running,
+            platform_id: None,
         };
         Ok((instance, process))
     }
@@ -211,6 +212,10 @@ fn free_port() -> PlatformResult<u16> {
 impl Platform for LocalPlatform {
     fn name(&self) -> &'static str {
         "local"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::LOCAL
     }
 
     async fn test_connection(&self) -> PlatformResult<()> {

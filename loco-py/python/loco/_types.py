@@ -866,6 +866,8 @@ class ReleaseSpecDict(TypedDict, total=False):
     #: For the local platform: the program and its arguments. Each instance gets ``PORT``,
     #: ``LOCO_INSTANCE_ID``, ``LOCO_VERSION`` and ``LOCO_SERVICE`` in its environment.
     command: List[str]
+    #: For platforms that build from git (Render): the commit to deploy.
+    commit: Optional[str]
     #: Extra environment variables for every instance.
     env: Dict[str, str]
     #: For cloud platforms: the image or source reference to deploy.
@@ -1048,8 +1050,10 @@ class RolloutPlanDict(TypedDict, total=False):
     scale_down_delay_seconds: float
 
 
-class InstanceDict(TypedDict):
-    """One running copy of a release."""
+class InstanceDict(TypedDict, total=False):
+    """One running copy of a release. Keys that must be present: ``id``, ``version``, ``address``,
+    ``pid``, ``state``.
+    """
 
     #: Chosen by the orchestrator (``ins_`` + ULID) before the platform starts it.
     id: str
@@ -1061,6 +1065,9 @@ class InstanceDict(TypedDict):
     pid: Optional[int]
     #: What the engine last recorded about it.
     state: InstanceState
+    #: The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
+    #: created it; ``null`` on platforms whose instances are Loco's own (local processes).
+    platform_id: Optional[str]
 
 
 class RolloutProgressDict(TypedDict):

@@ -264,6 +264,7 @@ impl<'o> Execution<'o> {
                 address: None,
                 pid: None,
                 state: InstanceState::Starting,
+                platform_id: None,
             });
         }
         // Recorded before the platform acts, so a crash cannot leave instances nobody knows of.

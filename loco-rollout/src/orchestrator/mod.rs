@@ -324,6 +324,10 @@ impl Orchestrator {
         plan.validate()?;
         lifecycle::validate_action(Action::Start, &ActionInput::new(actor))?;
         let platform = self.platform(&plan.platform)?;
+        platform
+            .capabilities()
+            .check(&plan.platform, &plan.strategy, plan.instances)
+            .map_err(|why| Error::invalid("strategy", why))?;
         if plan.analysis.as_ref().is_some_and(|a| a.source == MetricSourceSpec::Platform)
             && platform.metric_source().is_none()
         {

@@ -184,6 +184,7 @@ impl Execution<'_> {
                             address: None,
                             pid: None,
                             state: InstanceState::Running,
+                            platform_id: None,
                         })
                         .collect();
                     self.again("stopping a failed restore's replacements", || {

@@ -161,6 +161,7 @@ pub(super) async fn releases_are_history_newest_first(backend: &dyn Backend) {
         address: Some("127.0.0.1:9".into()),
         pid: Some(9),
         state: loco_types::platform::InstanceState::Running,
+        platform_id: Some("machine-9".into()),
     }];
     let again = RolloutUpdate { serving_instances: Some(revived.clone()), ..RolloutUpdate::default() };
     store.update_rollout(&releases[0].deployment_id, again).await.expect("serving instances");

@@ -37,6 +37,9 @@ pub struct ReleaseSpec {
     /// For cloud platforms: the image or source reference to deploy.
     #[serde(default)]
     pub image: Option<String>,
+    /// For platforms that build from git (Render): the commit to deploy.
+    #[serde(default)]
+    pub commit: Option<String>,
     /// A service registered by an admin whose command (and working directory, and command
     /// probes) this release runs; plans sent over the network must name one instead of a command.
     #[serde(default)]

@@ -1,0 +1,1 @@
+//! Fly.io Machines API fake (being written).

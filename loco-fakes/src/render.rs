@@ -1,0 +1,1 @@
+//! Render REST API fake (being written).

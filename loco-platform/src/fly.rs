@@ -1,0 +1,1 @@
+//! The Fly.io Machines adapter (being written).

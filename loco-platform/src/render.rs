@@ -1,0 +1,1 @@
+//! The Render adapter (being written).
