@@ -446,6 +446,33 @@ export interface ServiceDefinition {
   working_dir?: string | null
 }
 
+/** The provider a platform deploys to, and where. */
+export type PlatformSettings = FlyPlatformSettings | RenderPlatformSettings
+
+/** Fly.io Machines. */
+export interface FlyPlatformSettings {
+  kind: 'fly'
+  /** The app name. */
+  app: string
+  /** The Machines API base URL (default `https://api.machines.dev`). */
+  api_url?: string | null
+  /** The logs API base URL (default `https://api.fly.io`). */
+  logs_url?: string | null
+  /** The region new machines are created in (the app's primary region when absent). */
+  region?: string | null
+}
+
+/** Render. */
+export interface RenderPlatformSettings {
+  kind: 'render'
+  /** The service id (`srv-…`). */
+  service_id: string
+  /** The API base URL (default `https://api.render.com`). */
+  api_url?: string | null
+  /** The workspace (owner) id (`tea-…`), needed for logs; looked up from the service when absent. */
+  owner_id?: string | null
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -700,7 +727,8 @@ export interface Instance {
   state: InstanceState
   /**
    * The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
-   * created it; `null` on platforms whose instances are Loco's own (local processes).
+   * created it; `null` on platforms whose instances are Loco's own (local processes). Records
+   * written before it existed read as `null`.
    */
   platformId: string | null
 }
@@ -802,6 +830,23 @@ export interface FieldError {
   field: string
   /** A human-readable sentence saying what is wrong. */
   message: string
+}
+
+/** One configured platform. */
+export interface PlatformConfig {
+  /**
+   * The name plans use in `platform` (`fly-prod`): 1–63 of `a-z 0-9 -`, starting with a
+   * letter; `local` and `memory` are reserved.
+   */
+  name: string
+  /** The provider and its settings. */
+  settings: PlatformSettings
+  /** The API token: sealed in the database, `"***"` wherever it is shown. */
+  token: string
+  /** Who added it. */
+  createdBy: string
+  /** When it was added (or last replaced). */
+  createdAt: Timestamp
 }
 
 // The binding's own shapes (loco-node/dts-api.d.ts).

@@ -365,6 +365,8 @@ export interface ReleaseSpec {
    * `LOCO_INSTANCE_ID`, `LOCO_VERSION` and `LOCO_SERVICE` in its environment.
    */
   command?: string[]
+  /** For platforms that build from git (Render): the commit to deploy. */
+  commit?: string | null
   /** Extra environment variables for every instance. */
   env?: Record<string, string>
   /** For cloud platforms: the image or source reference to deploy. */
@@ -442,6 +444,33 @@ export interface ServiceDefinition {
   probes?: Probe[]
   /** Where it runs; the engine's working directory when absent. */
   working_dir?: string | null
+}
+
+/** The provider a platform deploys to, and where. */
+export type PlatformSettings = FlyPlatformSettings | RenderPlatformSettings
+
+/** Fly.io Machines. */
+export interface FlyPlatformSettings {
+  kind: 'fly'
+  /** The app name. */
+  app: string
+  /** The Machines API base URL (default `https://api.machines.dev`). */
+  api_url?: string | null
+  /** The logs API base URL (default `https://api.fly.io`). */
+  logs_url?: string | null
+  /** The region new machines are created in (the app's primary region when absent). */
+  region?: string | null
+}
+
+/** Render. */
+export interface RenderPlatformSettings {
+  kind: 'render'
+  /** The service id (`srv-…`). */
+  service_id: string
+  /** The API base URL (default `https://api.render.com`). */
+  api_url?: string | null
+  /** The workspace (owner) id (`tea-…`), needed for logs; looked up from the service when absent. */
+  owner_id?: string | null
 }
 
 // Requests: the arguments of Engine methods, in camelCase.
@@ -696,6 +725,12 @@ export interface Instance {
   pid: number | null
   /** What the engine last recorded about it. */
   state: InstanceState
+  /**
+   * The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
+   * created it; `null` on platforms whose instances are Loco's own (local processes). Records
+   * written before it existed read as `null`.
+   */
+  platformId: string | null
 }
 
 /** Where the rollout's steps stand, persisted after every step. */
@@ -795,6 +830,23 @@ export interface FieldError {
   field: string
   /** A human-readable sentence saying what is wrong. */
   message: string
+}
+
+/** One configured platform. */
+export interface PlatformConfig {
+  /**
+   * The name plans use in `platform` (`fly-prod`): 1–63 of `a-z 0-9 -`, starting with a
+   * letter; `local` and `memory` are reserved.
+   */
+  name: string
+  /** The provider and its settings. */
+  settings: PlatformSettings
+  /** The API token: sealed in the database, `"***"` wherever it is shown. */
+  token: string
+  /** Who added it. */
+  createdBy: string
+  /** When it was added (or last replaced). */
+  createdAt: Timestamp
 }
 
 // The binding's own shapes (loco-node/dts-api.d.ts).
@@ -977,6 +1029,26 @@ export declare class Engine {
    * and subscriptions end once they have delivered every committed event.
    */
   close(): Promise<void>
+  /**
+   * Configures (or replaces) the cloud platform `name` that plans may name in `platform`, on
+   * behalf of `by`: `settings` such as `{ kind: 'fly', app: 'shop' }`; `token` is sealed before
+   * it is stored and never shown again. Resolves with the configuration as stored (token
+   * `***`); a bad name, setting or empty token is a `validation_error` naming each field.
+   */
+  addPlatform(name: string, settings: PlatformSettings | string, token: string, by: string): Promise<PlatformConfig>
+  /** Every configured platform, by name (tokens `***`). */
+  platforms(): Promise<Array<PlatformConfig>>
+  /**
+   * Tests a configured platform's connection: the token is accepted and the app or service
+   * exists. Rejects with `platform_error` (the provider's answer, never the token) or
+   * `not_found` (with the `platform` it looked for).
+   */
+  testPlatform(name: string): Promise<void>
+  /**
+   * Removes a configured platform (`validation_error` while a rollout on it is active,
+   * `not_found` when there is none).
+   */
+  removePlatform(name: string): Promise<void>
   /**
    * Starts rolling out an approved deployment: the core validates the plan, records `started`
    * and the rollout atomically (`rollout_conflict` when the service+environment already has an

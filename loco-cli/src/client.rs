@@ -19,12 +19,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use loco_core::identity::Token;
+use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    ErrorBody, Event, EventList, HeadParams, ListParams, LogLine, ReleaseList, ReleaseParams, RollbackTo, Rollout,
-    RolloutList, ServiceList, StartRollout, TokenList, WhoAmI,
+    ErrorBody, Event, EventList, HeadParams, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList,
+    ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, WhoAmI,
 };
 
 /// Why a request failed.
@@ -313,11 +314,36 @@ impl Client {
     /// `DELETE /api/v1/services/{name}`.
     pub async fn remove_service(&self, name: &str) -> Result<(), ClientError> {
         let path = format!("/api/v1/services/{}", encode_segment(name));
-        let response = self
-            .request(Method::DELETE, &path)
-            .send()
-            .await
-            .map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
+        self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/platforms`.
+    pub async fn platforms(&self) -> Result<PlatformList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/platforms")).await
+    }
+
+    /// `PUT /api/v1/platforms/{name}`.
+    pub async fn put_platform(&self, platform: &NewPlatform) -> Result<PlatformConfig, ClientError> {
+        let path = format!("/api/v1/platforms/{}", encode_segment(&platform.name));
+        self.send(self.request(Method::PUT, &path).json(platform)).await
+    }
+
+    /// `POST /api/v1/platforms/{name}/test`.
+    pub async fn test_platform(&self, name: &str) -> Result<PlatformTest, ClientError> {
+        let path = format!("/api/v1/platforms/{}/test", encode_segment(name));
+        self.send(self.request(Method::POST, &path).json(&serde_json::json!({}))).await
+    }
+
+    /// `DELETE /api/v1/platforms/{name}`.
+    pub async fn remove_platform(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/platforms/{}", encode_segment(name));
+        self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// Sends a request whose success has no body (204).
+    async fn send_no_content(&self, request: RequestBuilder) -> Result<(), ClientError> {
+        let response =
+            request.send().await.map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

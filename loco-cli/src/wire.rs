@@ -316,6 +316,23 @@ pub struct ServiceList {
     pub items: Vec<loco_core::service::ServiceDefinition>,
 }
 
+/// `GET /api/v1/platforms`: every configured platform, by name, tokens `***`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlatformList {
+    /// The platforms.
+    #[schema(value_type = Vec<refs::PlatformConfig>)]
+    pub items: Vec<loco_core::platform_config::PlatformConfig>,
+}
+
+/// `POST /api/v1/platforms/{name}/test`: the provider accepted the token and knows the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlatformTest {
+    /// The platform tested.
+    pub name: String,
+    /// Always `true` (a failed test is a `platform_error`).
+    pub ok: bool,
+}
+
 /// `GET /api/v1/whoami`: who the request's token acts as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {

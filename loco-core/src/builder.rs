@@ -180,6 +180,7 @@ impl EngineBuilder {
         for platform in platforms {
             engine.register_platform(platform);
         }
+        engine.register_configured_platforms().await?;
         // Saved thresholds first; those given here (a thresholds file) are saved over them.
         for (environment, thresholds) in engine.store.thresholds().await? {
             engine.set_thresholds(&environment, thresholds)?;

@@ -68,12 +68,14 @@ mod engine_rollouts;
 mod follow;
 mod keys;
 pub mod metrics;
+mod platforms;
 pub mod session;
 mod subscription;
 pub mod vault;
 
 pub use loco_types::{
-    audit, cursor, document, error, event_data, identity, lifecycle, model, plan, rules, schema, service,
+    audit, cursor, document, error, event_data, identity, lifecycle, model, plan, platform_config, rules, schema,
+    service,
 };
 
 /// Canary analysis: thresholds and verdicts, the statistical judge, and the metric sources.

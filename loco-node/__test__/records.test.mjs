@@ -115,6 +115,7 @@ test('a rollout is camelCase except its plan and its releases spec, which stay s
     command: plan('v1').release.command,
     env: {},
     image: null,
+    commit: null,
     secret_env: {},
     service: null,
     working_dir: null,

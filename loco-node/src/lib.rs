@@ -39,6 +39,7 @@ mod engine;
 mod error;
 mod model;
 mod platform;
+mod platforms;
 mod promise;
 mod rollout;
 mod service;

@@ -59,11 +59,13 @@ pub enum Class {
     ServiceDefinition,
     /// `loco.AuditHead`.
     AuditHead,
+    /// `loco.PlatformConfig`.
+    PlatformConfig,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 9] = [
+    const ALL: [Class; 10] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -73,6 +75,7 @@ impl Class {
         Class::LogLine,
         Class::ServiceDefinition,
         Class::AuditHead,
+        Class::PlatformConfig,
     ];
 
     fn name(self) -> &'static str {
@@ -86,6 +89,7 @@ impl Class {
             Class::LogLine => "LogLine",
             Class::ServiceDefinition => "ServiceDefinition",
             Class::AuditHead => "AuditHead",
+            Class::PlatformConfig => "PlatformConfig",
         }
     }
 }
@@ -130,6 +134,10 @@ impl Record for loco_core::service::ServiceDefinition {
 
 impl Record for loco_core::AuditHead {
     const CLASS: Class = Class::AuditHead;
+}
+
+impl Record for loco_core::platform_config::PlatformConfig {
+    const CLASS: Class = Class::PlatformConfig;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

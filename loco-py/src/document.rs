@@ -42,6 +42,11 @@ impl Document {
         RolloutPlan::from_json(&self.0)
     }
 
+    /// Parses and validates platform settings (`PlatformSettings::from_json`).
+    pub fn into_platform_settings(self) -> loco_core::Result<loco_core::platform_config::PlatformSettings> {
+        loco_core::platform_config::PlatformSettings::from_json(&self.0)
+    }
+
     /// Parses and validates a service definition (`ServiceDefinition::from_json`).
     pub fn into_service_definition(self) -> loco_core::Result<ServiceDefinition> {
         ServiceDefinition::from_json(&self.0)

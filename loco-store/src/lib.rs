@@ -21,6 +21,7 @@ use loco_types::audit::AuditReport;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
 use loco_types::service::ServiceDefinition;
 use tokio::sync::broadcast;
@@ -101,6 +102,15 @@ pub trait Store: Send + Sync {
 
     /// Removes a registered service; `not_found` when there is none.
     async fn remove_service(&self, name: &str) -> Result<()>;
+
+    /// Stores a platform configuration (its token already sealed), replacing one of the same name.
+    async fn put_platform(&self, config: PlatformConfig) -> Result<PlatformConfig>;
+
+    /// Every configured platform, by name, tokens as stored (sealed).
+    async fn platforms(&self) -> Result<Vec<PlatformConfig>>;
+
+    /// Removes a platform configuration; `not_found` (`PlatformNotFound`) when there is none.
+    async fn remove_platform(&self, name: &str) -> Result<()>;
 
     /// Stores the analysis thresholds of one environment (its lower-case name), replacing earlier
     /// ones.

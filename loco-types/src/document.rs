@@ -23,7 +23,11 @@ pub fn parse<T: DeserializeOwned>(json: &str, prefix: &str, whole: &str) -> Resu
         let at_root = path == "." || path.is_empty();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+        // Internally tagged enums lose the path: the field is then named by the message.
+        let missing = message
+            .strip_prefix("missing field `")
+            .or_else(|| message.strip_prefix("unknown field `").filter(|_| at_root))
+            .and_then(|rest| rest.split('`').next());
         let field = match missing {
             Some(name) if at_root => format!("{prefix}{name}"),
             Some(name) => format!("{prefix}{path}.{name}"),

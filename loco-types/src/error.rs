@@ -123,6 +123,12 @@ pub enum Error {
         /// The name that was looked up.
         name: String,
     },
+    /// No platform of this name is configured.
+    #[error("platform '{name}' is not configured")]
+    PlatformNotFound {
+        /// The name that was looked up.
+        name: String,
+    },
     /// The rollout is not paused, so there is nothing to override.
     #[error("the rollout of deployment '{id}' is {state}, not paused; only a paused rollout can be overridden")]
     RolloutNotPaused {
@@ -309,7 +315,8 @@ impl Error {
             Error::NotFound { .. }
             | Error::RolloutNotFound { .. }
             | Error::TokenNotFound { .. }
-            | Error::ServiceNotFound { .. } => ErrorCode::NotFound,
+            | Error::ServiceNotFound { .. }
+            | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
             Error::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
@@ -351,6 +358,7 @@ impl Error {
             Error::IdempotencyConflict { key } => vec![("idempotency_key", text(key))],
             Error::TokenNotFound { id } => vec![("token_id", text(id))],
             Error::ServiceNotFound { name } => vec![("service", text(name))],
+            Error::PlatformNotFound { name } => vec![("platform", text(name))],
             Error::PayloadTooLarge { limit_bytes } => vec![("limit_bytes", Fact::Number(*limit_bytes as u64))],
             Error::RolloutConflict { service, environment, active } => vec![
                 ("service", text(service)),

@@ -49,8 +49,8 @@ pub struct Instance {
     /// What the engine last recorded about it.
     pub state: InstanceState,
     /// The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
-    /// created it; `null` on platforms whose instances are Loco's own (local processes).
-    #[serde(default)]
+    /// created it; `null` on platforms whose instances are Loco's own (local processes). Records
+    /// written before it existed read as `null`.
     #[schemars(with = "crate::schema::Nullable<String>")]
     pub platform_id: Option<String>,
 }
@@ -213,6 +213,13 @@ mod capability_tests {
         assert!(render.check("render-prod", &rolling, 2).unwrap_err().contains("rolling"));
         assert_eq!(render.check("render-prod", &Strategy::Immediate {}, 1), Ok(()));
         assert_eq!(render.check("render-prod", &Strategy::BlueGreen { switch_delay_seconds: 0.0 }, 1), Ok(()));
+    }
+
+    #[test]
+    fn instances_recorded_before_platform_ids_existed_still_read() {
+        let old = r#"{"id": "ins_1", "version": "v1", "address": null, "pid": 7, "state": "running"}"#;
+        let instance: Instance = serde_json::from_str(old).unwrap();
+        assert_eq!((instance.pid, instance.platform_id), (Some(7), None));
     }
 
     #[test]

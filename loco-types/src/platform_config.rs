@@ -23,6 +23,25 @@ pub struct PlatformConfig {
     pub created_at: Timestamp,
 }
 
+/// A platform to configure, as sent by a client (`PUT /api/v1/platforms/{name}`, the bindings'
+/// `add_platform`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlatform {
+    /// The name plans will use.
+    pub name: String,
+    /// The provider and its settings.
+    pub settings: PlatformSettings,
+    /// The API token, in the clear (sealed before it is stored, never shown again).
+    pub token: String,
+}
+
+impl std::fmt::Display for NewPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, token ***)", self.name, self.settings.kind())
+    }
+}
+
 /// The provider a platform deploys to, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -86,6 +105,13 @@ impl PlatformSettings {
             PlatformSettings::Fly(_) => "fly",
             PlatformSettings::Render(_) => "render",
         }
+    }
+
+    /// Parses a settings document (`{"kind": "fly", "app": …}`), naming bad fields
+    /// `settings.<field>`; [`validate`](Self::validate) checks the values (the engine does when
+    /// a platform is added, together with its name and token).
+    pub fn from_json(json: &str) -> Result<Self> {
+        crate::document::parse(json, "settings.", "settings")
     }
 
     /// Checks every field, naming each bad one (`settings.app`).
@@ -152,6 +178,13 @@ mod tests {
         assert_eq!(fly.kind(), "fly");
         assert!(serde_json::from_str::<PlatformSettings>(r#"{"kind": "fly", "app": "a", "colour": 1}"#).is_err());
         assert!(serde_json::from_str::<PlatformSettings>(r#"{"kind": "heroku", "app": "a"}"#).is_err());
+        let named = |json: &str| match PlatformSettings::from_json(json) {
+            Err(Error::Validation { details }) => details[0].field.clone(),
+            other => panic!("accepted: {other:?}"),
+        };
+        assert_eq!(named(r#"{"kind": "render", "service_id": "srv-1", "colour": 1}"#), "settings.colour");
+        assert_eq!(named(r#"{"kind": "fly"}"#), "settings.app");
+        assert_eq!(named("[]"), "settings");
     }
 
     #[test]

@@ -25,7 +25,10 @@ use crate::plan::{
     AnalysisSpec, HealthSpec, MetricSourceSpec, Probe, PrometheusQueries, PrometheusSpec, ReleaseSpec, RolloutPlan,
     Strategy,
 };
-use crate::platform::{HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficWeight};
+use crate::platform::{
+    Capabilities, HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficControl, TrafficWeight,
+};
+use crate::platform_config::{FlySettings, NewPlatform, PlatformConfig, PlatformSettings, RenderSettings};
 use crate::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutProgress, RolloutState, Step};
 use crate::service::ServiceDefinition;
 
@@ -118,6 +121,14 @@ pub fn document() -> Value {
     add::<Token>(&mut generator);
     add::<NewToken>(&mut generator);
     add::<ServiceDefinition>(&mut generator);
+    // Configured platforms and what platforms can do.
+    add::<PlatformConfig>(&mut generator);
+    add::<NewPlatform>(&mut generator);
+    add::<PlatformSettings>(&mut generator);
+    add::<FlySettings>(&mut generator);
+    add::<RenderSettings>(&mut generator);
+    add::<Capabilities>(&mut generator);
+    add::<TrafficControl>(&mut generator);
     add::<FieldError>(&mut generator);
     let definitions: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     json!({

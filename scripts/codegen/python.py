@@ -70,6 +70,7 @@ CLASSES: dict[str, Class] = {
     "Release": Class(repr_fields=("version", "deployment_id", "activated_at", "retired_at")),
     "LogLine": Class(repr_fields=("instance_id", "stream", "line")),
     "ServiceDefinition": Class(repr_fields=("name", "command")),
+    "PlatformConfig": Class(repr_fields=("name", "settings")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,
@@ -84,6 +85,8 @@ ROOTS = (
     "Thresholds",
     "EventData",
     "Role",
+    "PlatformSettings",
+    "Capabilities",
 )
 
 #: `TypedDict` names that are not `<SchemaName>Dict`.

@@ -36,14 +36,16 @@ DOCUMENTS = {
     "Thresholds": "Thresholds",
     "EventData": "Record<string, unknown>",
     "ServiceDefinition": "Required<ServiceDefinition>",
+    "PlatformSettings": "PlatformSettings",
 }
 
 # What the package exports, in this order (plus every type they refer to).
 NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureCode", "InstanceState",
          "Verdict", "Severity", "LogStream"]
 INPUT_RECORDS = ["NewDeployment"]
-INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition"]
-RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError"]
+INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings"]
+RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
+           "PlatformConfig"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {

@@ -11,12 +11,13 @@ use serde_json::value::RawValue;
 use crate::cli::exit::CliError;
 use crate::client::Client;
 use loco_core::identity::Token;
+use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, ListParams, LogLine, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
-    StartRollout, TokenList, WhoAmI,
+    Event, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
+    RolloutList, ServiceList, StartRollout, TokenList, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -320,6 +321,43 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.remove_service(name).await?),
             Backend::Local(engine) => Ok(engine.remove_service(name).await?),
+        }
+    }
+
+    /// Every configured platform, tokens `***`.
+    pub async fn platforms(&self) -> Result<PlatformList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.platforms().await?),
+            Backend::Local(engine) => Ok(PlatformList { items: engine.platform_configs().await? }),
+        }
+    }
+
+    /// Configures (or replaces) a platform.
+    pub async fn put_platform(&self, platform: NewPlatform) -> Result<PlatformConfig, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_platform(&platform).await?),
+            Backend::Local(engine) => {
+                Ok(engine.add_platform(&platform.name, platform.settings, &platform.token, "cli").await?)
+            }
+        }
+    }
+
+    /// Tests a configured platform's connection.
+    pub async fn test_platform(&self, name: &str) -> Result<PlatformTest, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.test_platform(name).await?),
+            Backend::Local(engine) => {
+                engine.test_platform(name).await?;
+                Ok(PlatformTest { name: name.to_owned(), ok: true })
+            }
+        }
+    }
+
+    /// Removes a configured platform.
+    pub async fn remove_platform(&self, name: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.remove_platform(name).await?),
+            Backend::Local(engine) => Ok(engine.remove_platform(name).await?),
         }
     }
 

@@ -34,6 +34,19 @@ pub struct DemoArgs {
     /// Keep the demo's database and state directory instead of deleting them.
     #[arg(long)]
     pub keep: bool,
+    /// Where the demo deploys: `local` (child processes behind the local proxy) or `fly` (Fly.io
+    /// Machines, against a local fake of the Machines API).
+    #[arg(long, value_enum, default_value_t = DemoPlatform::Local)]
+    pub platform: DemoPlatform,
+}
+
+/// The platforms `loco demo` can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoPlatform {
+    /// Child processes on this machine.
+    Local,
+    /// Fly.io Machines (a local fake of the API).
+    Fly,
 }
 
 /// Timings of one demo run.
@@ -44,6 +57,9 @@ struct Pace {
 
 /// Runs the demo; everything it started is stopped before it returns, even on failure or Ctrl-C.
 pub async fn run(args: DemoArgs) -> Result<(), CliError> {
+    if args.platform == DemoPlatform::Fly {
+        return crate::cli::demo_fly::run(&args).await;
+    }
     let python = which_python()?;
     let dir =
         tempfile::Builder::new().prefix("loco-demo-").tempdir().map_err(|e| internal("temporary directory", e))?;
@@ -314,7 +330,7 @@ impl Drop for Traffic {
     }
 }
 
-fn print_events(events: &[Event]) {
+pub(crate) fn print_events(events: &[Event]) {
     for e in events {
         let note = e.note.as_deref().unwrap_or_default();
         let note = if note.chars().count() > 110 {
@@ -326,13 +342,13 @@ fn print_events(events: &[Event]) {
     }
 }
 
-fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}");
     let _ = out.flush();
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> CliError {
+pub(crate) fn internal(what: &str, e: impl std::fmt::Display) -> CliError {
     CliError::Internal(format!("{what}: {e}"))
 }
 

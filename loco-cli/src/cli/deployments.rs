@@ -148,6 +148,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Thresholds(_)
         | Command::Secrets(_)
         | Command::Whoami
+        | Command::Platforms(_)
         | Command::Verify(_)
         | Command::Audit(_) => Err(CliError::Internal(
             "serve, demo, the rollout, access and audit commands are not deployment commands".to_owned(),

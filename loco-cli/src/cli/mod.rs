@@ -11,10 +11,12 @@ pub mod access;
 pub mod audit;
 pub mod backend;
 pub mod demo;
+pub mod demo_fly;
 pub mod deployments;
 pub mod exit;
 pub mod local;
 pub mod output;
+pub mod platforms;
 pub mod rollouts;
 pub mod serve;
 
@@ -162,6 +164,8 @@ pub enum Command {
     Secrets(access::SecretsArgs),
     /// Show who the token (--token, LOCO_TOKEN) acts as, and its grants.
     Whoami,
+    /// Cloud platforms plans may name (admin): add fly|render, list, test, remove.
+    Platforms(platforms::PlatformsArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -191,6 +195,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(&cli.connection, args).await,
+        Command::Platforms(args) => platforms::run(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
         | Command::Rollouts(_)
         | Command::Releases(_)

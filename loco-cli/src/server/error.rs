@@ -57,7 +57,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::NotFound { .. }
         | Error::RolloutNotFound { .. }
         | Error::TokenNotFound { .. }
-        | Error::ServiceNotFound { .. } => StatusCode::NOT_FOUND,
+        | Error::ServiceNotFound { .. }
+        | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
         Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
         Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -166,6 +167,7 @@ mod tests {
             (Error::RateLimited { retry_after_seconds: 2 }, 429),
             (Error::TokenNotFound { id: "t".into() }, 404),
             (Error::ServiceNotFound { name: "s".into() }, 404),
+            (Error::PlatformNotFound { name: "p".into() }, 404),
         ];
         for (error, status) in cases {
             let (got, body) = ApiError::Core(error.clone()).parts();

@@ -19,6 +19,7 @@ pub mod extract;
 pub mod guard;
 pub mod metrics;
 pub mod openapi;
+pub mod platforms;
 pub mod request_log;
 pub mod rollouts;
 pub mod routes;
@@ -129,6 +130,7 @@ pub enum ServeError {
                                            analysis, and follow their progress, releases and instance output"),
         (name = "operations", description = "Health, metrics, audit and this document"),
         (name = "access", description = "API tokens, the service registry and who you are (admin, except whoami)"),
+        (name = "platforms", description = "Cloud platforms plans may name, their settings and sealed tokens (admin)"),
     )
 )]
 struct ApiDoc;
@@ -165,6 +167,9 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(admin::list_services))
         .routes(routes!(admin::put_service, admin::remove_service))
         .routes(routes!(admin::whoami))
+        .routes(routes!(platforms::list_platforms))
+        .routes(routes!(platforms::put_platform, platforms::remove_platform))
+        .routes(routes!(platforms::test_platform))
 }
 
 /// The OpenAPI document of this server: paths from the handlers' annotations, record schemas from

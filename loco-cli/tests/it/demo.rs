@@ -34,3 +34,24 @@ fn demo_rolls_back_the_bad_release_promotes_the_good_one_and_cleans_up() {
     }
     assert_eq!(demo_processes(), Vec::<String>::new(), "no demo process survives");
 }
+
+#[test]
+fn the_fly_demo_configures_a_platform_and_tells_the_story_against_the_machines_api_fake() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_loco")).args(["demo", "--platform", "fly", "--quick"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("'fly-demo' configured (token ***) and reachable"), "{stdout}");
+    assert!(stdout.contains("→ POST /v1/apps/shop/machines 200"), "API calls are shown: {stdout}");
+    assert!(stdout.contains("→ POST /v1/apps/shop/machines/") && stdout.contains("/uncordon 200"), "{stdout}");
+    assert!(stdout.contains("✗ rolled back after"), "{stdout}");
+    assert_eq!(stdout.matches("✓ succeeded after").count(), 2, "{stdout}");
+    assert!(stdout.contains("Machines API requests per release:"), "{stdout}");
+    assert!(stdout.contains("events verified."), "{stdout}");
+    assert!(!stdout.contains("fm2_demo-"), "the token is never printed");
+}

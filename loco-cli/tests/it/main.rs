@@ -12,6 +12,7 @@ mod demo;
 mod durability;
 mod guards;
 mod openapi;
+mod platforms;
 mod recovery;
 mod roles;
 mod rollout_support;

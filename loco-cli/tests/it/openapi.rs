@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 33] = [
+const ROUTES: [(&str, &str); 37] = [
     ("post", "/api/v1/deployments"),
     ("get", "/api/v1/deployments"),
     ("get", "/api/v1/deployments/{id}"),
@@ -43,6 +43,10 @@ const ROUTES: [(&str, &str); 33] = [
     ("put", "/api/v1/services/{name}"),
     ("delete", "/api/v1/services/{name}"),
     ("get", "/api/v1/whoami"),
+    ("get", "/api/v1/platforms"),
+    ("put", "/api/v1/platforms/{name}"),
+    ("delete", "/api/v1/platforms/{name}"),
+    ("post", "/api/v1/platforms/{name}/test"),
 ];
 
 fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {

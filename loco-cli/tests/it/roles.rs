@@ -52,6 +52,10 @@ enum Target {
     NothingToRollBack,
     /// Thresholds for the staging environment (the body).
     NewThresholds,
+    /// A platform name not configured yet, and its configuration.
+    NewPlatform,
+    /// A fresh configured platform (whose API nothing answers).
+    Platform,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -74,7 +78,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 33] = [
+const ROUTES: [Route; 37] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -110,6 +114,11 @@ const ROUTES: [Route; 33] = [
     route("PUT", "/api/v1/services/{name}", T::NewService, ".....m", 200),
     route("DELETE", "/api/v1/services/{name}", T::Service, ".....m", 204),
     route("GET", "/api/v1/whoami", T::Plain, ".vradm", 200),
+    route("GET", "/api/v1/platforms", T::Plain, ".....m", 200),
+    route("PUT", "/api/v1/platforms/{name}", T::NewPlatform, ".....m", 200),
+    route("DELETE", "/api/v1/platforms/{name}", T::Platform, ".....m", 204),
+    // Nothing answers the platform's API: 502 `platform_error` is only reached past every role check.
+    route("POST", "/api/v1/platforms/{name}/test", T::Platform, ".....m", 502),
 ];
 
 impl Route {
@@ -206,6 +215,12 @@ fn service(name: &str) -> Value {
     let mut definition = demo_service_json();
     definition["name"] = json!(name);
     definition
+}
+
+/// A Render platform named `name` whose API is a closed loopback port.
+fn platform(name: &str) -> Value {
+    json!({"name": name, "settings": {"kind": "render", "service_id": "srv-roles", "api_url": "http://127.0.0.1:1"},
+           "token": "rnd_roles-secret"})
 }
 
 /// A secured `loco serve` on a fresh database, with one token per caller of [`CALLERS`].
@@ -358,6 +373,12 @@ impl World {
                 (at(&name), None)
             }
             T::NewThresholds => (route.path.replace("{environment}", "staging"), Some(json!({"min_samples": 5}))),
+            T::NewPlatform => (at(&name), Some(platform(&name))),
+            T::Platform => {
+                let path = format!("/api/v1/platforms/{name}");
+                expect(&server.by("admin", "PUT", &path, Some(&platform(&name))).await, 200);
+                (at(&name), (route.method == "POST").then(|| json!({})))
+            }
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});
                 (route.path.to_owned(), Some(body))

@@ -11,6 +11,7 @@ mod crash;
 mod fly;
 mod local;
 mod metrics;
+mod platforms;
 mod prometheus;
 mod props;
 mod render;

@@ -309,6 +309,38 @@ async fn bad_rollout_requests_are_refused_before_anything_is_written() {
 }
 
 #[tokio::test]
+async fn a_strategy_the_platform_cannot_honour_is_refused_naming_the_capability() {
+    use loco_core::platform::{Capabilities, TrafficControl};
+    let (_dir, path) = temp_db();
+    let swap = Capabilities { traffic: TrafficControl::AtomicSwap, native_rollback: true, logs: true, metrics: false };
+    let sim = Arc::new(MemoryPlatform::new("sim").with_capabilities(swap));
+    let engine = engine_with(&sim, &path).await;
+    let id = approved(&engine, "api").await;
+    for strategy in [canary(vec![10, 50], 1.0), Strategy::Rolling { max_surge: 1, max_unavailable: 0 }] {
+        let name = strategy.name();
+        let err = engine.start_rollout(&id, plan(strategy, "v1", 2), "ops").await.err().unwrap();
+        assert_eq!((err.code(), err.details()[0].field.as_str()), ("validation_error", "strategy"));
+        let message = &err.details()[0].message;
+        assert!(message.contains("traffic: atomic_swap") && message.contains(name), "{message}");
+    }
+    assert!(sim.calls().is_empty(), "the platform was never called");
+    assert_eq!(engine.get(&id).await.unwrap().status, Status::Approved, "nothing was written");
+    // What an atomic-swap platform can do runs.
+    let done = engine.run_rollout(&id, plan(Strategy::BlueGreen { switch_delay_seconds: 0.0 }, "v1", 1), "ops").await;
+    assert_eq!(done.unwrap().state, RolloutState::Succeeded);
+
+    let (_dir2, path2) = temp_db();
+    let count = Capabilities { traffic: TrafficControl::InstanceCount, ..swap };
+    let machines = Arc::new(MemoryPlatform::new("sim").with_capabilities(count));
+    let engine = engine_with(&machines, &path2).await;
+    let id = approved(&engine, "api").await;
+    let err = engine.start_rollout(&id, plan(canary(vec![25], 0.01), "v1", 1), "ops").await.err().unwrap();
+    assert!(err.details()[0].message.contains("instances >= 2"), "{err}");
+    let done = engine.run_rollout(&id, plan(canary(vec![25], 0.01), "v1", 4), "ops").await.unwrap();
+    assert_eq!(done.state, RolloutState::Succeeded, "a canary by instance count runs with 4 instances");
+}
+
+#[tokio::test]
 async fn rollback_during_a_running_canary_restores_the_old_release() {
     let (_dir, path) = temp_db();
     let sim = Arc::new(MemoryPlatform::new("sim"));

@@ -40,6 +40,7 @@ __all__: List[str] = [
     "BrokenLinkDict",
     "CanaryPromotedDataDict",
     "CanaryStrategyDict",
+    "CapabilitiesDict",
     "CheckNewStepDict",
     "CommandProbeDict",
     "CreatedDataDict",
@@ -54,6 +55,7 @@ __all__: List[str] = [
     "FailoverRolloutTurnDict",
     "FailureCode",
     "FieldError",
+    "FlyPlatformSettingsDict",
     "HealthCheckDataDict",
     "HealthSpecDict",
     "HttpProbeDict",
@@ -72,7 +74,10 @@ __all__: List[str] = [
     "Page",
     "PageDict",
     "PauseRolloutTurnDict",
+    "PlatformConfig",
+    "PlatformConfigDict",
     "PlatformMetricSourceSpecDict",
+    "PlatformSettingsDict",
     "ProbeDict",
     "PrometheusMetricSourceSpecDict",
     "PrometheusQueriesDict",
@@ -80,6 +85,7 @@ __all__: List[str] = [
     "Release",
     "ReleaseDict",
     "ReleaseSpecDict",
+    "RenderPlatformSettingsDict",
     "RestoredRolloutTurnDict",
     "ResumeRolloutTurnDict",
     "RevivedRolloutTurnDict",
@@ -109,6 +115,7 @@ __all__: List[str] = [
     "StrategyDict",
     "TcpProbeDict",
     "ThresholdsDict",
+    "TrafficControl",
     "TrafficWeightDict",
     "Verdict",
     "WindowStatsDict",
@@ -324,6 +331,19 @@ Role = Literal[
     "deployer",
     # Everything, including tokens, services and thresholds.
     "admin",
+]
+
+
+#: How a platform can divide a target's traffic between two releases.
+TrafficControl = Literal[
+    # Any whole percentage (the local proxy; Vercel rolling releases).
+    "percentage",
+    # By instance count: a version's share is the share of routable instances that run it (Fly
+    # machines, routed or not by cordon/uncordon). Shares are rounded to what whole instances can
+    # give.
+    "instance_count",
+    # None: a new deploy replaces the serving one at once when it is live (Render, Railway).
+    "atomic_swap",
 ]
 
 
@@ -1050,10 +1070,8 @@ class RolloutPlanDict(TypedDict, total=False):
     scale_down_delay_seconds: float
 
 
-class InstanceDict(TypedDict, total=False):
-    """One running copy of a release. Keys that must be present: ``id``, ``version``, ``address``,
-    ``pid``, ``state``.
-    """
+class InstanceDict(TypedDict):
+    """One running copy of a release."""
 
     #: Chosen by the orchestrator (``ins_`` + ULID) before the platform starts it.
     id: str
@@ -1066,7 +1084,8 @@ class InstanceDict(TypedDict, total=False):
     #: What the engine last recorded about it.
     state: InstanceState
     #: The platform's own id for it (a Fly machine id, a Render deploy id), once the platform
-    #: created it; ``null`` on platforms whose instances are Loco's own (local processes).
+    #: created it; ``null`` on platforms whose instances are Loco's own (local processes). Records
+    #: written before it existed read as ``null``.
     platform_id: Optional[str]
 
 
@@ -1188,6 +1207,69 @@ class ServiceDefinitionDict(TypedDict, total=False):
     probes: List[ProbeDict]
     #: Where it runs; ``None`` for the engine's working directory.
     working_dir: Optional[str]
+
+
+class FlyPlatformSettingsDict(TypedDict, total=False):
+    """Fly.io Machines. Keys that must be present: ``kind``, ``app``."""
+
+    kind: Literal["fly"]
+    #: The app name.
+    app: str
+    #: The Machines API base URL (default ``https://api.machines.dev``).
+    api_url: Optional[str]
+    #: The logs API base URL (default ``https://api.fly.io``).
+    logs_url: Optional[str]
+    #: The region new machines are created in (the app's primary region when absent).
+    region: Optional[str]
+
+
+class RenderPlatformSettingsDict(TypedDict, total=False):
+    """Render. Keys that must be present: ``kind``, ``service_id``."""
+
+    kind: Literal["render"]
+    #: The service id (``srv-…``).
+    service_id: str
+    #: The API base URL (default ``https://api.render.com``).
+    api_url: Optional[str]
+    #: The workspace (owner) id (``tea-…``), needed for logs; looked up from the service when
+    #: absent.
+    owner_id: Optional[str]
+
+
+#: The provider a platform deploys to, and where.
+PlatformSettingsDict = Union[FlyPlatformSettingsDict, RenderPlatformSettingsDict]
+
+
+class PlatformConfigDict(TypedDict):
+    """One configured platform. Returned by ``PlatformConfig.to_dict()``."""
+
+    #: The name plans use in ``platform`` (``fly-prod``): 1–63 of ``a-z 0-9 -``, starting with a
+    #: letter; ``local`` and ``memory`` are reserved.
+    name: str
+    #: The provider and its settings.
+    settings: PlatformSettingsDict
+    #: The API token: sealed in the database, ``"***"`` wherever it is shown.
+    token: str
+    #: Who added it.
+    created_by: str
+    #: When it was added (or last replaced).
+    created_at: str
+
+
+class CapabilitiesDict(TypedDict):
+    """What a platform can do; the orchestrator refuses a plan that needs more, naming the
+    capability.
+    """
+
+    #: How traffic can be divided between releases.
+    traffic: TrafficControl
+    #: The platform can go back to an earlier release by itself (a Render rollback, a Fly image
+    #: update), without Loco starting it from the recorded spec.
+    native_rollback: bool
+    #: Instance output can be followed (``logs``).
+    logs: bool
+    #: The platform measures per-version request metrics for canary analysis.
+    metrics: bool
 
 
 @final
@@ -2049,6 +2131,76 @@ class ServiceDefinition:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (ServiceDefinition, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class PlatformConfig:
+    """One configured platform. Immutable: attributes mirror the HTTP JSON fields and ``to_dict()``
+    returns the HTTP JSON object. ``PlatformConfig(data)`` wraps such an object (typed
+    ``PlatformConfigDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: PlatformConfigDict
+
+    def __init__(self, data: PlatformConfigDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def name(self) -> str:
+        """The name plans use in ``platform`` (``fly-prod``): 1–63 of ``a-z 0-9 -``, starting with a
+        letter; ``local`` and ``memory`` are reserved.
+        """
+        return self._d["name"]
+
+    @property
+    def settings(self) -> PlatformSettingsDict:
+        """The provider and its settings."""
+        return cast("PlatformSettingsDict", _copy(self._d["settings"]))
+
+    @property
+    def token(self) -> str:
+        """The API token: sealed in the database, ``"***"`` wherever it is shown."""
+        return self._d["token"]
+
+    @property
+    def created_by(self) -> str:
+        """Who added it."""
+        return self._d["created_by"]
+
+    @property
+    def created_at(self) -> str:
+        """When it was added (or last replaced). RFC 3339 UTC."""
+        return self._d["created_at"]
+
+    def to_dict(self) -> PlatformConfigDict:
+        """The platform config as the HTTP API's JSON object (a new copy each time)."""
+        return cast("PlatformConfigDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PlatformConfig):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "PlatformConfig(name=%r, settings=%r)" % (
+            d["name"],
+            d["settings"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (PlatformConfig, (self._d,))
 
     if not TYPE_CHECKING:
 

@@ -331,6 +331,38 @@ impl Engine {
         self.handle.logs(id, instance_id).map(InstanceLogs::new).map_err(|e| to_pyerr(py, &e))
     }
 
+    /// Configures (or replaces) the cloud platform `name` that plans may name in `platform`:
+    /// `settings` is a `dict` or JSON `str` (`{"kind": "fly", "app": "shop"}`), checked by the
+    /// core; `token` is sealed before it is stored and never shown again; `by` is who adds it.
+    /// Resolves to the `PlatformConfig` as stored (token `***`).
+    fn add_platform<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        settings: Document,
+        token: String,
+        by: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.add_platform(name, settings, token, by))
+    }
+
+    /// Every configured platform, by name (tokens `***`). Resolves to a `list[PlatformConfig]`.
+    fn platforms<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.platforms())
+    }
+
+    /// Tests a configured platform's connection: the token is accepted and the app or service
+    /// exists (`PlatformError` with the provider's answer otherwise). Resolves to `None`.
+    fn test_platform<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.test_platform(name))
+    }
+
+    /// Removes a configured platform (`ValidationError` while a rollout on it is active,
+    /// `NotFoundError` when there is none). Resolves to `None`.
+    fn remove_platform<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.remove_platform(name))
+    }
+
     /// Registers (or replaces) a service that rollout plans may name in `release.service`;
     /// `definition` is a `dict` or JSON `str`, checked by the core, and `by` is who registers it.
     /// Resolves to the `ServiceDefinition` as stored.

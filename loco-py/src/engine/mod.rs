@@ -10,6 +10,7 @@
 pub mod asyncio;
 pub mod audit;
 pub mod blocking;
+pub mod platforms;
 pub mod rollout;
 pub mod service;
 

@@ -266,6 +266,11 @@ impl Orchestrator {
             .insert(platform.name().to_owned(), platform);
     }
 
+    /// Unregisters the platform named `name` (rollouts already running keep their handle on it).
+    pub fn unregister(&self, name: &str) {
+        self.platforms.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(name);
+    }
+
     /// Every registered platform.
     pub fn platforms(&self) -> Vec<Arc<dyn Platform>> {
         self.platforms.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()

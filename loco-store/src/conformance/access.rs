@@ -6,6 +6,7 @@ use std::sync::Arc;
 use loco_types::ErrorCode;
 use loco_types::identity::{Grant, Token, token_hash};
 use loco_types::model::Timestamp;
+use loco_types::platform_config::{FlySettings, PlatformConfig, PlatformSettings, RenderSettings};
 use loco_types::service::ServiceDefinition;
 
 use super::{Backend, approved, code, open};
@@ -106,4 +107,48 @@ pub(super) async fn resealing_rewrites_every_stored_secret(backend: &dyn Backend
         "{check}: a failed reseal writes nothing"
     );
     store.close().await.expect("close");
+}
+
+fn platform(name: &str, settings: PlatformSettings, token: &str) -> PlatformConfig {
+    PlatformConfig {
+        name: name.to_owned(),
+        settings,
+        token: token.to_owned(),
+        created_by: "admin".to_owned(),
+        created_at: Timestamp::now(),
+    }
+}
+
+pub(super) async fn platforms_are_configured_replaced_resealed_and_removed(backend: &dyn Backend) {
+    let check = "platforms_are_configured_replaced_resealed_and_removed";
+    let store = open(backend, check).await;
+    let fly = PlatformSettings::Fly(FlySettings { app: "shop".into(), region: None, api_url: None, logs_url: None });
+    let render = PlatformSettings::Render(RenderSettings { service_id: "srv-1".into(), owner_id: None, api_url: None });
+    store.put_platform(platform("fly-prod", fly.clone(), "old:fly")).await.expect("put fly");
+    store.put_platform(platform("render", render.clone(), "old:render")).await.expect("put render");
+    let other = PlatformSettings::Fly(FlySettings {
+        app: "shop-eu".into(),
+        region: Some("ams".into()),
+        api_url: None,
+        logs_url: None,
+    });
+    store.put_platform(platform("fly-prod", other.clone(), "old:fly2")).await.expect("replace");
+    let all = store.platforms().await.expect("platforms");
+    let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["fly-prod", "render"], "{check}: by name, a replaced one once");
+    assert_eq!((&all[0].settings, all[0].token.as_str()), (&other, "old:fly2"), "{check}: the latest wins");
+
+    let changed =
+        store.reseal_secrets(Arc::new(|value: &str| Ok(value.replace("old:", "new:")))).await.expect("reseal");
+    assert_eq!(changed, 2, "{check}: both tokens re-sealed");
+    let tokens: Vec<String> = store.platforms().await.expect("platforms").into_iter().map(|p| p.token).collect();
+    assert_eq!(tokens, ["new:fly2", "new:render"], "{check}");
+
+    store.remove_platform("render").await.expect("remove");
+    assert_eq!(code(check, store.remove_platform("render").await), ErrorCode::NotFound);
+    store.close().await.expect("close");
+    let again = open(backend, check).await;
+    let left: Vec<String> = again.platforms().await.expect("platforms").into_iter().map(|p| p.name).collect();
+    assert_eq!(left, ["fly-prod"], "{check}: durable after reopen");
+    again.close().await.expect("close");
 }

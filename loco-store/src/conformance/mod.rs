@@ -48,6 +48,7 @@ pub async fn run(backend: &dyn Backend) {
     access::tokens_are_found_by_hash_and_revoked_once(backend).await;
     access::services_are_registered_replaced_and_removed(backend).await;
     access::resealing_rewrites_every_stored_secret(backend).await;
+    access::platforms_are_configured_replaced_resealed_and_removed(backend).await;
     access::thresholds_are_kept_per_environment(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }

@@ -5,6 +5,7 @@ use loco_types::Error;
 use loco_types::analysis::Thresholds;
 use loco_types::identity::Token;
 use loco_types::model::Timestamp;
+use loco_types::platform_config::{PlatformConfig, PlatformSettings};
 use loco_types::rules;
 use loco_types::service::ServiceDefinition;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -127,6 +128,70 @@ pub(crate) fn service(conn: &Connection, name: &str) -> Result<ServiceDefinition
         .query_row(params![name], |row| json_column(row, 0))
         .optional()?;
     definition.flatten().ok_or_else(|| Error::ServiceNotFound { name: name.to_owned() }.into())
+}
+
+pub(crate) fn put_platform(ctx: &mut WriteCtx<'_>, config: PlatformConfig) -> Result<PlatformConfig> {
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO platforms (name, settings, token, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (name) DO UPDATE SET settings = ?2, token = ?3, created_by = ?4, created_at = ?5",
+        )?
+        .execute(params![
+            config.name,
+            json(&config.settings)?,
+            config.token,
+            config.created_by,
+            config.created_at.to_string()
+        ])?;
+    Ok(config)
+}
+
+pub(crate) fn platforms(conn: &Connection) -> Result<Vec<PlatformConfig>> {
+    let rows = conn
+        .prepare_cached("SELECT name, settings, token, created_by, created_at FROM platforms ORDER BY name")?
+        .query_map([], |row| {
+            let Some(settings) = json_column::<PlatformSettings>(row, 1)? else { return Ok(None) };
+            Ok(Some(PlatformConfig {
+                name: row.get(0)?,
+                settings,
+                token: row.get(2)?,
+                created_by: row.get(3)?,
+                created_at: parsed(row, 4)?,
+            }))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+pub(crate) fn remove_platform(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {
+    let removed = ctx.conn.prepare_cached("DELETE FROM platforms WHERE name = ?1")?.execute(params![name])?;
+    if removed == 0 {
+        return Err(Error::PlatformNotFound { name: name.to_owned() }.into());
+    }
+    Ok(())
+}
+
+/// Re-seals every platform token; returns how many changed.
+pub(crate) fn reseal_platform_tokens(
+    ctx: &mut WriteCtx<'_>,
+    reseal: &dyn Fn(&str) -> loco_types::Result<String>,
+) -> Result<u64> {
+    let tokens: Vec<(String, String)> = ctx
+        .conn
+        .prepare_cached("SELECT name, token FROM platforms")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut changed = 0;
+    for (name, token) in tokens {
+        let resealed = reseal(&token)?;
+        if resealed != token {
+            ctx.conn
+                .prepare_cached("UPDATE platforms SET token = ?1 WHERE name = ?2")?
+                .execute(params![resealed, name])?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 pub(crate) fn remove_service(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {

@@ -20,6 +20,7 @@ use loco_types::audit::AuditReport;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
+use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
 use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment, Origin};
 use loco_types::service::ServiceDefinition;
@@ -300,6 +301,19 @@ impl Store for SqliteStore {
         self.reads.run(move |conn| access::service(conn, &name)).await
     }
 
+    async fn put_platform(&self, config: PlatformConfig) -> LocoResult<PlatformConfig> {
+        self.writer.submit(move |ctx| access::put_platform(ctx, config)).await
+    }
+
+    async fn platforms(&self) -> LocoResult<Vec<PlatformConfig>> {
+        self.reads.run(access::platforms).await
+    }
+
+    async fn remove_platform(&self, name: &str) -> LocoResult<()> {
+        let name = name.to_owned();
+        self.writer.submit(move |ctx| access::remove_platform(ctx, &name)).await
+    }
+
     async fn remove_service(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.submit(move |ctx| access::remove_service(ctx, &name)).await
@@ -315,7 +329,12 @@ impl Store for SqliteStore {
     }
 
     async fn reseal_secrets(&self, reseal: Resealer) -> LocoResult<u64> {
-        self.writer.submit(move |ctx| rollouts::reseal(ctx, reseal.as_ref())).await
+        self.writer
+            .submit(move |ctx| {
+                let specs = rollouts::reseal(ctx, reseal.as_ref())?;
+                Ok(specs + access::reseal_platform_tokens(ctx, reseal.as_ref())?)
+            })
+            .await
     }
 
     async fn close(&self) -> LocoResult<()> {

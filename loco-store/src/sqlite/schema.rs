@@ -132,6 +132,16 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // v7: configured cloud platforms; the API token sealed by the engine's vault.
+    "
+    CREATE TABLE platforms (
+        name        TEXT PRIMARY KEY,
+        settings    TEXT NOT NULL,                    -- JSON PlatformSettings
+        token       TEXT NOT NULL,                    -- sealed
+        created_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -1,1 +1,0 @@
-//! Fly.io Machines API fake (being written).

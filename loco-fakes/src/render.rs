@@ -1,1 +1,0 @@
-//! Render REST API fake (being written).

@@ -1,1 +1,0 @@
-//! The Fly.io Machines adapter (being written).

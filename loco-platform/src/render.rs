@@ -1,1 +1,0 @@
-//! The Render adapter (being written).
