@@ -191,6 +191,14 @@ export type LogStream = 'stdout' | 'stderr'
  */
 export type OnRestart = 'rollback' | 'resume'
 
+/**
+ * How a Railway token is sent.
+ *
+ * - `account`: An account, workspace or OAuth token: `Authorization: Bearer <token>`.
+ * - `project`: A project token (one environment of one project): `Project-Access-Token: <token>`.
+ */
+export type RailwayTokenKind = 'account' | 'project'
+
 /** A point in time, UTC, RFC 3339 with microseconds (`2026-11-23T08:36:00.123456Z`). */
 export type Timestamp = string
 
@@ -328,13 +336,28 @@ export interface HealthSpec {
 }
 
 /** One way to check that an instance serves. */
-export type Probe = HttpProbe | TcpProbe | CommandProbe | SqliteProbe
+export type Probe = HttpProbe | UrlProbe | TcpProbe | CommandProbe | SqliteProbe
 
 /** `GET path` on the instance's address must answer `expect_status`. */
 export interface HttpProbe {
   type: 'http'
   /** Request path, starting with `/`. */
   path: string
+  /** Expected status code (default 200). */
+  expect_status?: number
+}
+
+/**
+ * `GET url` (http or https) must answer `expect_status`: for platforms whose instances have
+ * no address Loco can reach (cloud platforms), the app's public endpoint. It checks whatever
+ * the URL reaches — on an atomic-swap platform, the serving release.
+ */
+export interface UrlProbe {
+  type: 'url'
+  /** An absolute `http://` or `https://` URL. */
+  url: string
+  /** A PEM certificate to trust besides the system's roots (a self-signed or internal CA). */
+  ca_pem?: string | null
   /** Expected status code (default 200). */
   expect_status?: number
 }
@@ -447,7 +470,7 @@ export interface ServiceDefinition {
 }
 
 /** The provider a platform deploys to, and where. */
-export type PlatformSettings = FlyPlatformSettings | RenderPlatformSettings
+export type PlatformSettings = FlyPlatformSettings | RenderPlatformSettings | RailwayPlatformSettings | VercelPlatformSettings
 
 /** Fly.io Machines. */
 export interface FlyPlatformSettings {
@@ -471,6 +494,35 @@ export interface RenderPlatformSettings {
   api_url?: string | null
   /** The workspace (owner) id (`tea-…`), needed for logs; looked up from the service when absent. */
   owner_id?: string | null
+}
+
+/** Railway. */
+export interface RailwayPlatformSettings {
+  kind: 'railway'
+  /** The project id. */
+  project_id: string
+  /** The environment id within the project. */
+  environment_id: string
+  /** The service id. */
+  service_id: string
+  /** The GraphQL endpoint (default `https://backboard.railway.com/graphql/v2`). */
+  api_url?: string | null
+  /**
+   * Which kind of token is given: an account, workspace or OAuth token (sent as
+   * `Authorization: Bearer`), or a project token (sent as `Project-Access-Token`).
+   */
+  token_kind?: RailwayTokenKind
+}
+
+/** Vercel. */
+export interface VercelPlatformSettings {
+  kind: 'vercel'
+  /** The project id (`prj_…`) or name. */
+  project_id: string
+  /** The API base URL (default `https://api.vercel.com`). */
+  api_url?: string | null
+  /** The team id (`team_…`) sent as `teamId` on every call, for team projects. */
+  team_id?: string | null
 }
 
 // Requests: the arguments of Engine methods, in camelCase.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use loco_platform::Platform;
 use loco_platform::fly::FlyPlatform;
+use loco_platform::railway::RailwayPlatform;
 use loco_platform::render::RenderPlatform;
+use loco_platform::vercel::VercelPlatform;
 use loco_types::model::Timestamp;
 use loco_types::plan::REDACTED;
 use loco_types::platform_config::{PlatformConfig, PlatformSettings, validate_platform_name};
@@ -20,6 +22,10 @@ pub(crate) fn adapter(config: &PlatformConfig, token: &str) -> Result<Arc<dyn Pl
     Ok(match &config.settings {
         PlatformSettings::Fly(fly) => Arc::new(FlyPlatform::new(&config.name, fly, token).map_err(failed)?),
         PlatformSettings::Render(render) => Arc::new(RenderPlatform::new(&config.name, render, token).map_err(failed)?),
+        PlatformSettings::Railway(railway) => {
+            Arc::new(RailwayPlatform::new(&config.name, railway, token).map_err(failed)?)
+        }
+        PlatformSettings::Vercel(vercel) => Arc::new(VercelPlatform::new(&config.name, vercel, token).map_err(failed)?),
     })
 }
 

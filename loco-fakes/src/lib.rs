@@ -8,6 +8,8 @@
 
 pub mod common;
 pub mod fly;
+pub mod railway;
 pub mod render;
+pub mod vercel;
 
 pub use common::{Fault, Faults, RecordedRequest, Recorder};

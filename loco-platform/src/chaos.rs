@@ -461,6 +461,10 @@ impl Platform for ChaosPlatform {
         self.inner.capabilities()
     }
 
+    async fn plan_shares(&self, target: &Target, version: &str, shares: &[u8]) -> PlatformResult<()> {
+        self.inner.plan_shares(target, version, shares).await
+    }
+
     async fn test_connection(&self) -> PlatformResult<()> {
         self.call(Operation::TestConnection, self.inner.test_connection()).await
     }

@@ -93,6 +93,10 @@ async fn run_probe(probe: &Probe, instance: &Instance) -> Result<(), String> {
             let status = http_get_status(address(instance)?, path).await?;
             if status == *expect_status { Ok(()) } else { Err(format!("answered {status}")) }
         }
+        Probe::Url { url, expect_status, ca_pem } => {
+            let status = url_status(url, ca_pem.as_deref()).await?;
+            if status == *expect_status { Ok(()) } else { Err(format!("answered {status}")) }
+        }
         Probe::Tcp => {
             TcpStream::connect(address(instance)?).await.map(drop).map_err(|e| format!("connect failed: {e}"))
         }
@@ -128,6 +132,30 @@ async fn run_probe(probe: &Probe, instance: &Instance) -> Result<(), String> {
 
 fn address(instance: &Instance) -> Result<&str, String> {
     instance.address.as_deref().ok_or_else(|| "the instance has no network address".to_owned())
+}
+
+/// `GET url` over http or https (rustls, the system's roots plus `ca_pem`), without following
+/// redirects; returns the status code.
+async fn url_status(url: &str, ca_pem: Option<&str>) -> Result<u16, String> {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).user_agent("loco-health");
+    if let Some(pem) = ca_pem {
+        let certificate =
+            reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| format!("ca_pem is not a certificate: {e}"))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    let client = builder.build().map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let response = client.get(url).send().await.map_err(|e| {
+        // The innermost causes say what went wrong (a refused connection, an untrusted certificate).
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        let what = if e.is_connect() { "connect failed" } else { "request failed" };
+        format!("{what}: {}", causes.join(": "))
+    })?;
+    Ok(response.status().as_u16())
 }
 
 /// A minimal HTTP/1.1 GET that returns the status code (the body is not read).

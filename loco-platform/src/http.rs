@@ -39,8 +39,11 @@ pub struct HttpOptions {
     pub provider: &'static str,
     /// The API's base URL, without a trailing slash (`https://api.machines.dev`).
     pub base_url: String,
-    /// The `Authorization` header's value (`Bearer …`, `FlyV1 …`); never shown.
+    /// The credentials header's value (`Bearer …`, `FlyV1 …`, a bare project token); never shown.
     pub authorization: String,
+    /// The header the credentials go in (default `authorization`; Railway project tokens use
+    /// `project-access-token`).
+    pub auth_header: &'static str,
     /// The response header naming the provider's request id (`fly-request-id`), if any.
     pub request_id_header: Option<&'static str>,
     /// How long connecting may take.
@@ -65,6 +68,7 @@ impl HttpOptions {
             provider,
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             authorization: authorization.into(),
+            auth_header: "authorization",
             request_id_header: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
@@ -254,7 +258,8 @@ impl HttpClient {
         headers: &[(&str, String)],
     ) -> Result<Attempt, String> {
         let _permit = self.permits.acquire().await.map_err(|_| "the client is closed".to_owned())?;
-        let mut request = self.inner.request(method.clone(), url).header("authorization", &self.options.authorization);
+        let mut request =
+            self.inner.request(method.clone(), url).header(self.options.auth_header, &self.options.authorization);
         for (name, value) in headers {
             let (Ok(name), Ok(value)) = (HeaderName::try_from(*name), HeaderValue::try_from(value.as_str())) else {
                 return Err(format!("header {name} has a value that cannot be sent"));

@@ -22,8 +22,10 @@ pub mod http;
 pub mod local;
 pub mod memory;
 pub mod metrics;
+pub mod railway;
 pub mod render;
 pub mod time_limit;
+pub mod vercel;
 
 use std::fmt;
 use std::sync::Arc;
@@ -124,6 +126,14 @@ pub trait Platform: Send + Sync {
     /// processes): an engine starting again then brings back the release each target was serving.
     fn instances_die_with_engine(&self) -> bool {
         false
+    }
+
+    /// Called once before a rollout's steps run (and again when a rollout resumes) with every
+    /// share, in order, that the steps will give `version` through
+    /// [`set_traffic`](Platform::set_traffic). Platforms that move traffic in stages fixed in
+    /// advance (Vercel's rolling releases) configure them here; others need nothing.
+    async fn plan_shares(&self, _target: &Target, _version: &str, _shares: &[u8]) -> PlatformResult<()> {
+        Ok(())
     }
 
     /// Requests that a traffic split sent to a version without a ready instance and that went to

@@ -84,6 +84,10 @@ impl Platform for TimeLimited {
         self.inner.capabilities()
     }
 
+    async fn plan_shares(&self, target: &Target, version: &str, shares: &[u8]) -> PlatformResult<()> {
+        self.within("plan_shares", self.limits.change, self.inner.plan_shares(target, version, shares)).await
+    }
+
     async fn test_connection(&self) -> PlatformResult<()> {
         self.within("test_connection", self.limits.query, self.inner.test_connection()).await
     }

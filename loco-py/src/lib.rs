@@ -9,6 +9,7 @@
 //! - [`engine`]: `loco.Engine` (asyncio awaitables) and its blocking twin `loco.SyncEngine`,
 //!   sharing one set of operations (lifecycle, history, audit, rollouts).
 //! - [`subscription`]: `loco.Subscription` (`async for`) and `loco.SyncSubscription` (`for`).
+//! - [`host_platform`]: Python objects as platforms (`loco.Platform`, `platforms=[obj]`).
 //! - [`platform`]: instance log streams; [`document`]: rollout plans and thresholds as JSON
 //!   documents for the core.
 //! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
@@ -46,6 +47,7 @@ pub mod convert;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod host_platform;
 pub mod platform;
 pub mod process;
 pub mod runtime;
@@ -67,6 +69,7 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<platform::InstanceLogs>()?;
     m.add_class::<platform::SyncInstanceLogs>()?;
     error::register(m)?;
+    host_platform::protocol::register(m)?;
     let py = m.py();
     m.add("STATUSES", PyTuple::new(py, Status::ALL.map(Status::as_str))?)?;
     m.add("EVENT_KINDS", PyTuple::new(py, EventKind::ALL.map(EventKind::as_str))?)?;

@@ -50,6 +50,10 @@ pub enum PlatformSettings {
     Fly(FlySettings),
     /// Render.
     Render(RenderSettings),
+    /// Railway.
+    Railway(RailwaySettings),
+    /// Vercel.
+    Vercel(VercelSettings),
 }
 
 /// A Fly.io app deployed through the Machines API.
@@ -88,12 +92,63 @@ pub struct RenderSettings {
     pub api_url: Option<String>,
 }
 
+/// One Railway service in one environment of a project, deployed through the GraphQL API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RailwaySettings {
+    /// The project id.
+    pub project_id: String,
+    /// The environment id within the project.
+    pub environment_id: String,
+    /// The service id.
+    pub service_id: String,
+    /// Which kind of token is given: an account, workspace or OAuth token (sent as
+    /// `Authorization: Bearer`), or a project token (sent as `Project-Access-Token`).
+    #[serde(default)]
+    pub token_kind: RailwayTokenKind,
+    /// The GraphQL endpoint (default `https://backboard.railway.com/graphql/v2`).
+    #[serde(default)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub api_url: Option<String>,
+}
+
+/// How a Railway token is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RailwayTokenKind {
+    /// An account, workspace or OAuth token: `Authorization: Bearer <token>`.
+    #[default]
+    Account,
+    /// A project token (one environment of one project): `Project-Access-Token: <token>`.
+    Project,
+}
+
+/// One Vercel project deployed from its linked git repository through the REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VercelSettings {
+    /// The project id (`prj_…`) or name.
+    pub project_id: String,
+    /// The team id (`team_…`) sent as `teamId` on every call, for team projects.
+    #[serde(default)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub team_id: Option<String>,
+    /// The API base URL (default `https://api.vercel.com`).
+    #[serde(default)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub api_url: Option<String>,
+}
+
 /// Default Machines API base URL.
 pub const FLY_API_URL: &str = "https://api.machines.dev";
 /// Default Fly logs API base URL.
 pub const FLY_LOGS_URL: &str = "https://api.fly.io";
 /// Default Render API base URL.
 pub const RENDER_API_URL: &str = "https://api.render.com";
+/// Default Railway GraphQL endpoint.
+pub const RAILWAY_API_URL: &str = "https://backboard.railway.com/graphql/v2";
+/// Default Vercel API base URL.
+pub const VERCEL_API_URL: &str = "https://api.vercel.com";
 
 /// Platform names a configuration may not take: the built-in platforms'.
 pub const RESERVED_PLATFORM_NAMES: [&str; 2] = ["local", "memory"];
@@ -104,6 +159,8 @@ impl PlatformSettings {
         match self {
             PlatformSettings::Fly(_) => "fly",
             PlatformSettings::Render(_) => "render",
+            PlatformSettings::Railway(_) => "railway",
+            PlatformSettings::Vercel(_) => "vercel",
         }
     }
 
@@ -143,6 +200,27 @@ impl PlatformSettings {
                     details.push(crate::FieldError::new("settings.service_id", "must be a Render service id (srv-…)"));
                 }
             }
+            PlatformSettings::Railway(railway) => {
+                url("api_url", &railway.api_url);
+                for (field, id) in [
+                    ("project_id", &railway.project_id),
+                    ("environment_id", &railway.environment_id),
+                    ("service_id", &railway.service_id),
+                ] {
+                    if !is_id(id) {
+                        details.push(crate::FieldError::new(format!("settings.{field}"), "must be a Railway id"));
+                    }
+                }
+            }
+            PlatformSettings::Vercel(vercel) => {
+                url("api_url", &vercel.api_url);
+                if !is_id(&vercel.project_id) {
+                    details.push(crate::FieldError::new("settings.project_id", "must be a Vercel project id or name"));
+                }
+                if vercel.team_id.as_deref().is_some_and(|t| !is_id(t)) {
+                    details.push(crate::FieldError::new("settings.team_id", "must be a Vercel team id (team_…)"));
+                }
+            }
         }
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
@@ -160,6 +238,11 @@ pub fn validate_platform_name(name: &str) -> Result<()> {
         return Err(Error::invalid("name", format!("'{name}' is a built-in platform")));
     }
     Ok(())
+}
+
+/// An opaque provider id: 1–100 of letters, digits, `-` and `_`.
+fn is_id(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 100 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_slug(text: &str) -> bool {

@@ -28,7 +28,10 @@ use crate::plan::{
 use crate::platform::{
     Capabilities, HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficControl, TrafficWeight,
 };
-use crate::platform_config::{FlySettings, NewPlatform, PlatformConfig, PlatformSettings, RenderSettings};
+use crate::platform_config::{
+    FlySettings, NewPlatform, PlatformConfig, PlatformSettings, RailwaySettings, RailwayTokenKind, RenderSettings,
+    VercelSettings,
+};
 use crate::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutProgress, RolloutState, Step};
 use crate::service::ServiceDefinition;
 
@@ -127,6 +130,9 @@ pub fn document() -> Value {
     add::<PlatformSettings>(&mut generator);
     add::<FlySettings>(&mut generator);
     add::<RenderSettings>(&mut generator);
+    add::<RailwaySettings>(&mut generator);
+    add::<RailwayTokenKind>(&mut generator);
+    add::<VercelSettings>(&mut generator);
     add::<Capabilities>(&mut generator);
     add::<TrafficControl>(&mut generator);
     add::<FieldError>(&mut generator);

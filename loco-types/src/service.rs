@@ -97,8 +97,17 @@ impl RolloutPlan {
             details.push(FieldError::new("release.working_dir", why));
         }
         for (i, probe) in self.health.probes.iter().enumerate() {
-            if matches!(probe, Probe::Command { .. } | Probe::Sqlite { .. }) {
-                details.push(FieldError::new(format!("health.probes[{i}]"), why));
+            match probe {
+                Probe::Command { .. } | Probe::Sqlite { .. } => {
+                    details.push(FieldError::new(format!("health.probes[{i}]"), why));
+                }
+                Probe::Url { url, .. } if crate::plan::is_private_host(crate::plan::url_host(url)) => {
+                    details.push(FieldError::new(
+                        format!("health.probes[{i}].url"),
+                        "may not name this machine or a private network over the network",
+                    ));
+                }
+                _ => {}
             }
         }
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
@@ -161,6 +170,17 @@ mod tests {
         );
         let named = plan(r#"{"platform": "local", "strategy": {"type": "immediate"}, "release": {"service": "shop"}}"#);
         assert!(named.check_remote().is_ok());
+    }
+
+    #[test]
+    fn a_remote_plan_may_probe_public_urls_but_not_this_machine_or_a_private_network() {
+        let probing = plan(
+            r#"{"platform": "fly", "strategy": {"type": "immediate"}, "release": {"image": "shop:1"},
+                "health": {"probes": [{"type": "url", "url": "https://shop.fly.dev/health"},
+                {"type": "url", "url": "http://169.254.169.254/latest/meta-data"},
+                {"type": "url", "url": "https://localhost:9/"}]}}"#,
+        );
+        assert_eq!(fields(probing.check_remote()), ["health.probes[1].url", "health.probes[2].url"]);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! show it), sealed before it is stored, and shown as `***` from then on.
 
 use clap::{Args, Subcommand};
-use loco_core::platform_config::{FlySettings, NewPlatform, PlatformSettings, RenderSettings};
+use loco_core::platform_config::{
+    FlySettings, NewPlatform, PlatformSettings, RailwaySettings, RailwayTokenKind, RenderSettings, VercelSettings,
+};
 
 use crate::cli::Connection;
 use crate::cli::backend::Backend;
@@ -22,8 +24,7 @@ pub struct PlatformsArgs {
 #[derive(Debug, Subcommand)]
 pub enum PlatformsCommand {
     /// Configure (or replace) a platform (admin): `loco platforms add fly --name fly-prod --app shop
-    /// --token-env FLY_API_TOKEN`, or `loco platforms add render --name render-prod --service-id srv-…
-    /// --token-env RENDER_API_KEY`.
+    /// --token-env FLY_API_TOKEN`; likewise `render`, `railway` and `vercel`.
     #[command(subcommand)]
     Add(AddCommand),
     /// List the configured platforms (tokens shown as ***).
@@ -41,6 +42,10 @@ pub enum AddCommand {
     Fly(AddFly),
     /// A Render service (REST API v1).
     Render(AddRender),
+    /// A Railway service in one environment of a project (GraphQL API).
+    Railway(AddRailway),
+    /// A Vercel project deployed from its linked repository (REST API).
+    Vercel(AddVercel),
 }
 
 /// What every `add` takes.
@@ -85,6 +90,45 @@ pub struct AddRender {
     #[arg(long)]
     owner_id: Option<String>,
     /// The API base URL (default https://api.render.com).
+    #[arg(long)]
+    api_url: Option<String>,
+}
+
+/// Flags of `loco platforms add railway`.
+#[derive(Debug, Args)]
+pub struct AddRailway {
+    #[command(flatten)]
+    common: Common,
+    /// The project id.
+    #[arg(long)]
+    project_id: String,
+    /// The environment id.
+    #[arg(long)]
+    environment_id: String,
+    /// The service id.
+    #[arg(long)]
+    service_id: String,
+    /// The token is a project token (sent as Project-Access-Token) rather than an account,
+    /// workspace or OAuth token (sent as a Bearer token).
+    #[arg(long)]
+    project_token: bool,
+    /// The GraphQL endpoint (default https://backboard.railway.com/graphql/v2).
+    #[arg(long)]
+    api_url: Option<String>,
+}
+
+/// Flags of `loco platforms add vercel`.
+#[derive(Debug, Args)]
+pub struct AddVercel {
+    #[command(flatten)]
+    common: Common,
+    /// The project id (prj_…) or name.
+    #[arg(long)]
+    project_id: String,
+    /// The team id (team_…), for team projects.
+    #[arg(long)]
+    team_id: Option<String>,
+    /// The API base URL (default https://api.vercel.com).
     #[arg(long)]
     api_url: Option<String>,
 }
@@ -144,6 +188,24 @@ fn new_platform(add: &AddCommand) -> Result<NewPlatform, CliError> {
                 service_id: render.service_id.clone(),
                 owner_id: render.owner_id.clone(),
                 api_url: render.api_url.clone(),
+            }),
+        ),
+        AddCommand::Railway(railway) => (
+            &railway.common,
+            PlatformSettings::Railway(RailwaySettings {
+                project_id: railway.project_id.clone(),
+                environment_id: railway.environment_id.clone(),
+                service_id: railway.service_id.clone(),
+                token_kind: if railway.project_token { RailwayTokenKind::Project } else { RailwayTokenKind::Account },
+                api_url: railway.api_url.clone(),
+            }),
+        ),
+        AddCommand::Vercel(vercel) => (
+            &vercel.common,
+            PlatformSettings::Vercel(VercelSettings {
+                project_id: vercel.project_id.clone(),
+                team_id: vercel.team_id.clone(),
+                api_url: vercel.api_url.clone(),
             }),
         ),
     };

@@ -132,3 +132,87 @@ async fn platforms_over_http_never_return_the_token() {
     let body = listed.text().await.expect("body");
     assert!(body.contains("\"token\":\"***\"") && !body.contains(TOKEN), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platforms_test_passes_against_the_fly_fake_and_names_a_rejected_token() {
+    use loco_fakes::fly::{FlyFake, FlyFakeOptions};
+    let token = "fm2_cli-fly-secret-0123456789";
+    let fake = FlyFake::start(FlyFakeOptions { token: token.into(), ..FlyFakeOptions::default() }).await.unwrap();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("loco.db");
+    let db = db.to_str().expect("UTF-8 path").to_owned();
+    let (api, logs) = (fake.base_url().to_owned(), fake.logs_url().to_owned());
+    let outputs = tokio::task::spawn_blocking(move || {
+        let add = |name: &str, secret: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_loco"))
+                .args(["--db", &db, "--json", "platforms", "add", "fly", "--name", name, "--app", "shop"])
+                .args(["--api-url", &api, "--logs-url", &logs, "--token-env", "FLY_TEST_TOKEN"])
+                .env("FLY_TEST_TOKEN", secret)
+                .output()
+                .expect("run loco")
+        };
+        let good = add("fly-prod", token);
+        let bad = add("fly-wrong", "fm2_wrong-token-0123456789");
+        let tested = loco(&["--db", &db], &["platforms", "test", "fly-prod"]);
+        let refused = loco(&["--db", &db], &["platforms", "test", "fly-wrong"]);
+        (good, bad, tested, refused)
+    })
+    .await
+    .expect("the CLI runs");
+    let (good, bad, tested, refused) = outputs;
+    assert_eq!((good.status.code(), bad.status.code()), (Some(0), Some(0)));
+    assert_eq!(tested.status.code(), Some(0), "{}", String::from_utf8_lossy(&tested.stderr));
+    assert_eq!(json(&tested), serde_json::json!({"name": "fly-prod", "ok": true}));
+    assert_eq!(refused.status.code(), Some(14));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("token") && !said.contains("fm2_wrong-token"), "{said}");
+    let auth: Vec<String> = fake
+        .recorder()
+        .matching("GET", "/v1/apps/shop")
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(auth, [format!("FlyV1 {token}"), "FlyV1 fm2_wrong-token-0123456789".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_added_over_http_runs_a_rollout_started_over_http() {
+    use crate::rollout_support::Api;
+    use loco_fakes::fly::{FlyFake, FlyFakeOptions};
+    use serde_json::json;
+    let token = "fm2_http-fly-secret-0123456789";
+    let fake = FlyFake::start(FlyFakeOptions { token: token.into(), ..FlyFakeOptions::default() }).await.unwrap();
+    let server = TestServer::start().await;
+    let api = Api::of(&server);
+    let config = json!({"name": "fly-prod", "token": token,
+                        "settings": {"kind": "fly", "app": "shop", "api_url": fake.base_url(), "logs_url": fake.logs_url()}});
+    let put = server.http.put(format!("{}/api/v1/platforms/fly-prod", server.url)).json(&config).send().await.unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    let (status, tested) = api.post("/api/v1/platforms/fly-prod/test", &json!({})).await;
+    assert_eq!((status.as_u16(), &tested), (200, &json!({"name": "fly-prod", "ok": true})));
+
+    let id = api.approved("shop", "1.0.0").await;
+    let plan = json!({"platform": "fly-prod", "strategy": {"type": "canary", "steps": [50], "interval_seconds": 0.1},
+                      "instances": 2, "release": {"version": "v1", "image": "registry.fly.io/shop:v1"},
+                      "health": {"timeout_seconds": 3, "retries": 20, "backoff_initial_seconds": 0.02,
+                                 "backoff_max_seconds": 0.2, "interval_seconds": 0.1}});
+    api.start(&id, &plan).await;
+    let done = api.ended(&id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let machines: Vec<&str> =
+        done["progress"]["instances"].as_array().unwrap().iter().filter_map(|i| i["platform_id"].as_str()).collect();
+    assert_eq!(machines.len(), 2, "every instance records its machine id: {done}");
+    assert_eq!(fake.live_machines().len(), 2);
+    let (_, everything) = api.get(&format!("/api/v1/deployments/{id}/events")).await;
+    assert!(!everything.to_string().contains(token), "the token is in no event");
+
+    // Over the network a url probe may not point at this machine.
+    let id = api.approved("shop", "1.1.0").await;
+    let probing = json!({"platform": "fly-prod", "strategy": {"type": "immediate"}, "instances": 2,
+                         "release": {"version": "v2", "image": "registry.fly.io/shop:v2"},
+                         "health": {"probes": [{"type": "url", "url": "http://127.0.0.1:9/health"}]}});
+    let (status, refused) =
+        api.post(&format!("/api/v1/deployments/{id}/rollout"), &json!({"actor": "ops", "plan": probing})).await;
+    assert_eq!(status.as_u16(), 400, "{refused}");
+    assert_eq!(refused["error"]["details"][0]["field"], "health.probes[0].url");
+}

@@ -6,23 +6,26 @@ what the module exposes). The result classes and dictionary shapes it returns ar
 import builtins
 import os
 from types import TracebackType
-from typing import Any, Awaitable, Mapping, Sequence, final
+from typing import Any, Awaitable, Callable, Literal, Mapping, Protocol, Sequence, TypeVar, final, runtime_checkable
 
 from ._types import (
     Action,
     AuditHead,
     AuditHeadDict,
     AuditReport,
+    CapabilitiesDict,
     Deployment,
     ErrorCode,
     Event,
     EventKind,
     FieldError,
+    InstanceDict,
     LogLine,
     Page,
     PlatformConfig,
     PlatformSettingsDict,
     Release,
+    ReleaseSpecDict,
     Role,
     Rollout,
     RolloutPlanDict,
@@ -31,6 +34,7 @@ from ._types import (
     ServiceDefinitionDict,
     Status,
     ThresholdsDict,
+    TrafficWeightDict,
 )
 
 __version__: str
@@ -55,6 +59,7 @@ __all__ = [
     "RollbackFailedError",
     "UnauthenticatedError",
     "PermissionDeniedError",
+    "Platform",
     "UnsupportedMediaTypeError",
     "RateLimitedError",
     "RolloutConflictError",
@@ -82,6 +87,49 @@ _ServiceDefinition = ServiceDefinitionDict | dict[str, Any] | str
 _PlatformSettings = PlatformSettingsDict | dict[str, Any] | str
 #: An exported audit head: ``AuditHead.to_dict()`` (``AuditHeadDict``), or its JSON text.
 _Head = AuditHeadDict | dict[str, Any] | str
+
+_T = TypeVar("_T")
+#: What a platform method returns: the value itself (a plain ``def``) or an awaitable of it
+#: (``async def``).
+_Answer = Awaitable[_T] | _T
+#: Where a release runs: ``{"service": ..., "environment": ...}``.
+_Target = Mapping[str, str]
+#: An instance as a platform returns it: ``InstanceDict`` (``address``, ``pid`` and
+#: ``platform_id`` may be left out).
+_InstanceAnswer = InstanceDict | Mapping[str, Any]
+#: A platform's capabilities (``CapabilitiesDict``), an attribute or a method returning them.
+_Capabilities = CapabilitiesDict | Mapping[str, Any]
+#: ``"running"``, or ``{"state": "exited", "reason": ...}``.
+_Health = Literal["running"] | Mapping[str, Any]
+
+@runtime_checkable
+class Platform(Protocol):
+    """A platform written in Python: pass it to ``Engine.open(path, platforms=[obj])`` (or
+    ``SyncEngine.open``) or ``engine.register_platform(obj)``, and plans naming it run on it.
+
+    Loco's orchestrator decides every call and limits its time; the object does the work. Each
+    method may be ``async`` (run on the event loop that registered the platform, or on Loco's
+    private loop for ``SyncEngine``; cancelled when its time limit fires) or plain (run on one of
+    Loco's threads). Results are checked against the core's shapes (a bad shape, or an exception,
+    fails the call with ``PlatformError``). Optional methods: ``logs(target, instance_id) ->
+    list[LogLineDict]``, ``plan_shares(target, version, shares)`` and ``shutdown()``.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def capabilities(self) -> _Capabilities | Callable[[], _Capabilities]: ...
+    def deploy(
+        self, target: _Target, release: ReleaseSpecDict, instance_ids: list[str]
+    ) -> _Answer[Sequence[_InstanceAnswer]]: ...
+    def set_traffic(self, target: _Target, split: list[TrafficWeightDict]) -> _Answer[None]: ...
+    def stop(self, target: _Target, instances: list[InstanceDict]) -> _Answer[None]: ...
+    def health(self, target: _Target, instance: InstanceDict) -> _Answer[_Health]: ...
+    def status(self, target: _Target) -> _Answer[Mapping[str, Any]]: ...
+    def restore(
+        self, target: _Target, release: ReleaseSpecDict, known: list[InstanceDict], replacement_ids: list[str]
+    ) -> _Answer[Sequence[_InstanceAnswer]]: ...
+    def test_connection(self) -> _Answer[None]: ...
 
 @final
 class InstanceLogs:
@@ -125,6 +173,7 @@ class Engine:
         thresholds: _ThresholdsByEnvironment | None = None,
         release_retention: int | None = None,
         lease_seconds: float | None = None,
+        platforms: Sequence[Platform] | None = None,
     ) -> Awaitable[Engine]: ...
     @staticmethod
     def open_in_memory(
@@ -133,6 +182,7 @@ class Engine:
         thresholds: _ThresholdsByEnvironment | None = None,
         release_retention: int | None = None,
         lease_seconds: float | None = None,
+        platforms: Sequence[Platform] | None = None,
     ) -> Awaitable[Engine]: ...
     def create(
         self,
@@ -184,6 +234,7 @@ class Engine:
     def platforms(self) -> Awaitable[builtins.list[PlatformConfig]]: ...
     def test_platform(self, name: str) -> Awaitable[None]: ...
     def remove_platform(self, name: str) -> Awaitable[None]: ...
+    def register_platform(self, platform: Platform) -> None: ...
     def register_service(self, definition: _ServiceDefinition, by: str) -> Awaitable[ServiceDefinition]: ...
     def services(self) -> Awaitable[builtins.list[ServiceDefinition]]: ...
     def remove_service(self, name: str) -> Awaitable[None]: ...
@@ -210,6 +261,7 @@ class SyncEngine:
         thresholds: _ThresholdsByEnvironment | None = None,
         release_retention: int | None = None,
         lease_seconds: float | None = None,
+        platforms: Sequence[Platform] | None = None,
     ) -> SyncEngine: ...
     @staticmethod
     def open_in_memory(
@@ -218,6 +270,7 @@ class SyncEngine:
         thresholds: _ThresholdsByEnvironment | None = None,
         release_retention: int | None = None,
         lease_seconds: float | None = None,
+        platforms: Sequence[Platform] | None = None,
     ) -> SyncEngine: ...
     def create(
         self,
@@ -267,6 +320,7 @@ class SyncEngine:
     def platforms(self) -> builtins.list[PlatformConfig]: ...
     def test_platform(self, name: str) -> None: ...
     def remove_platform(self, name: str) -> None: ...
+    def register_platform(self, platform: Platform) -> None: ...
     def register_service(self, definition: _ServiceDefinition, by: str) -> ServiceDefinition: ...
     def services(self) -> builtins.list[ServiceDefinition]: ...
     def remove_service(self, name: str) -> None: ...

@@ -82,6 +82,8 @@ __all__: List[str] = [
     "PrometheusMetricSourceSpecDict",
     "PrometheusQueriesDict",
     "PromotionVerdictDict",
+    "RailwayPlatformSettingsDict",
+    "RailwayTokenKind",
     "Release",
     "ReleaseDict",
     "ReleaseSpecDict",
@@ -117,6 +119,8 @@ __all__: List[str] = [
     "ThresholdsDict",
     "TrafficControl",
     "TrafficWeightDict",
+    "UrlProbeDict",
+    "VercelPlatformSettingsDict",
     "Verdict",
     "WindowStatsDict",
 ]
@@ -316,6 +320,15 @@ LogStream = Literal[
     "stdout",
     # Standard error.
     "stderr",
+]
+
+
+#: How a Railway token is sent.
+RailwayTokenKind = Literal[
+    # An account, workspace or OAuth token: ``Authorization: Bearer <token>``.
+    "account",
+    # A project token (one environment of one project): ``Project-Access-Token: <token>``.
+    "project",
 ]
 
 
@@ -1001,6 +1014,22 @@ class HttpProbeDict(TypedDict, total=False):
     expect_status: int
 
 
+class UrlProbeDict(TypedDict, total=False):
+    """``GET url`` (http or https) must answer ``expect_status``: for platforms whose instances have
+    no address Loco can reach (cloud platforms), the app's public endpoint. It checks whatever
+    the URL reaches — on an atomic-swap platform, the serving release. Keys that must be present:
+    ``type``, ``url``.
+    """
+
+    type: Literal["url"]
+    #: An absolute ``http://`` or ``https://`` URL.
+    url: str
+    #: A PEM certificate to trust besides the system's roots (a self-signed or internal CA).
+    ca_pem: Optional[str]
+    #: Expected status code (default 200).
+    expect_status: int
+
+
 class TcpProbeDict(TypedDict):
     """A TCP connection to the instance's address must open."""
 
@@ -1024,7 +1053,7 @@ class SqliteProbeDict(TypedDict):
 
 
 #: One way to check that an instance serves.
-ProbeDict = Union[HttpProbeDict, TcpProbeDict, CommandProbeDict, SqliteProbeDict]
+ProbeDict = Union[HttpProbeDict, UrlProbeDict, TcpProbeDict, CommandProbeDict, SqliteProbeDict]
 
 
 class HealthSpecDict(TypedDict, total=False):
@@ -1236,8 +1265,44 @@ class RenderPlatformSettingsDict(TypedDict, total=False):
     owner_id: Optional[str]
 
 
+class RailwayPlatformSettingsDict(TypedDict, total=False):
+    """Railway. Keys that must be present: ``kind``, ``project_id``, ``environment_id``,
+    ``service_id``.
+    """
+
+    kind: Literal["railway"]
+    #: The project id.
+    project_id: str
+    #: The environment id within the project.
+    environment_id: str
+    #: The service id.
+    service_id: str
+    #: The GraphQL endpoint (default ``https://backboard.railway.com/graphql/v2``).
+    api_url: Optional[str]
+    #: Which kind of token is given: an account, workspace or OAuth token (sent as ``Authorization:
+    #: Bearer``), or a project token (sent as ``Project-Access-Token``).
+    token_kind: RailwayTokenKind
+
+
+class VercelPlatformSettingsDict(TypedDict, total=False):
+    """Vercel. Keys that must be present: ``kind``, ``project_id``."""
+
+    kind: Literal["vercel"]
+    #: The project id (``prj_…``) or name.
+    project_id: str
+    #: The API base URL (default ``https://api.vercel.com``).
+    api_url: Optional[str]
+    #: The team id (``team_…``) sent as ``teamId`` on every call, for team projects.
+    team_id: Optional[str]
+
+
 #: The provider a platform deploys to, and where.
-PlatformSettingsDict = Union[FlyPlatformSettingsDict, RenderPlatformSettingsDict]
+PlatformSettingsDict = Union[
+    FlyPlatformSettingsDict,
+    RenderPlatformSettingsDict,
+    RailwayPlatformSettingsDict,
+    VercelPlatformSettingsDict,
+]
 
 
 class PlatformConfigDict(TypedDict):

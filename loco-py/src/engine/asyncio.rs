@@ -11,6 +11,7 @@ use super::{Handle, OpenOptions, Operation, list_query, new_deployment};
 use crate::convert::{Reply, ToPython};
 use crate::document::{Document, ThresholdsByEnvironment};
 use crate::error::to_pyerr;
+use crate::host_platform::{self, EventLoop};
 use crate::platform::InstanceLogs;
 use crate::runtime;
 use crate::subscription::Subscription;
@@ -44,32 +45,40 @@ impl Engine {
     /// each service and environment keeps for `rollback_to` (default 20, at least 2) and
     /// `lease_seconds` how long a rollout's engine may be silent before another engine on the same
     /// file takes the rollout over (default 30, at least 0.3). Resolves to an `Engine`.
+    /// `platforms` registers Python objects as platforms (`loco.Platform`) before that recovery;
+    /// their coroutines run on the event loop running here.
     #[staticmethod]
-    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None))]
-    fn open(
-        py: Python<'_>,
+    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
+                        platforms=None))]
+    fn open<'py>(
+        py: Python<'py>,
         path: PathBuf,
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
-    ) -> PyResult<Bound<'_, PyAny>> {
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds };
+        platforms: Option<Vec<Bound<'py, PyAny>>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let platforms = host_platform::from_objects(py, platforms, EventLoop::Running)?;
+        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
         awaitable(py, Handle::open(Some(path), options))
     }
 
     /// Opens a private in-memory database, gone when the engine is dropped; the options are those
     /// of `open`. Resolves to an `Engine`.
     #[staticmethod]
-    #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None))]
-    fn open_in_memory(
-        py: Python<'_>,
+    #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
+                        platforms=None))]
+    fn open_in_memory<'py>(
+        py: Python<'py>,
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
-    ) -> PyResult<Bound<'_, PyAny>> {
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds };
+        platforms: Option<Vec<Bound<'py, PyAny>>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let platforms = host_platform::from_objects(py, platforms, EventLoop::Running)?;
+        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
         awaitable(py, Handle::open(None, options))
     }
 
@@ -355,6 +364,14 @@ impl Engine {
     /// exists (`PlatformError` with the provider's answer otherwise). Resolves to `None`.
     fn test_platform<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.test_platform(name))
+    }
+
+    /// Registers a Python object as a platform plans may name (`loco.Platform`), replacing one of
+    /// the same name; its coroutines run on the event loop running here (Loco's private one outside
+    /// a running loop). A `ValidationError` names what the object lacks. Not awaitable.
+    fn register_platform(&self, py: Python<'_>, platform: &Bound<'_, PyAny>) -> PyResult<()> {
+        let platform = host_platform::from_object(py, platform, EventLoop::Running)?;
+        self.handle.register_platform(platform).map_err(|e| to_pyerr(py, &e))
     }
 
     /// Removes a configured platform (`ValidationError` while a rollout on it is active,

@@ -11,6 +11,7 @@ use super::{Handle, OpenOptions, Operation, list_query, new_deployment};
 use crate::convert::{ToPython, into_python};
 use crate::document::{Document, ThresholdsByEnvironment};
 use crate::error::to_pyerr;
+use crate::host_platform::{self, EventLoop};
 use crate::platform::SyncInstanceLogs;
 use crate::runtime;
 use crate::subscription::SyncSubscription;
@@ -46,8 +47,11 @@ impl SyncEngine {
     /// each service and environment keeps for `rollback_to` (default 20, at least 2) and
     /// `lease_seconds` how long a rollout's engine may be silent before another engine on the same
     /// file takes the rollout over (default 30, at least 0.3).
+    /// `platforms` registers Python objects as platforms (`loco.Platform`) before that recovery;
+    /// their coroutines run on a private event loop thread of Loco's.
     #[staticmethod]
-    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None))]
+    #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
+                        platforms=None))]
     fn open(
         py: Python<'_>,
         path: PathBuf,
@@ -55,23 +59,28 @@ impl SyncEngine {
         thresholds: Option<ThresholdsByEnvironment>,
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
+        platforms: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds };
+        let platforms = host_platform::from_objects(py, platforms, EventLoop::Private)?;
+        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
         Self::open_with(py, Some(path), options)
     }
 
     /// Opens a private in-memory database, gone when the engine is dropped; the options are those
     /// of `open`.
     #[staticmethod]
-    #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None))]
+    #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
+                        platforms=None))]
     fn open_in_memory(
         py: Python<'_>,
         local_state_dir: Option<PathBuf>,
         thresholds: Option<ThresholdsByEnvironment>,
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
+        platforms: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds };
+        let platforms = host_platform::from_objects(py, platforms, EventLoop::Private)?;
+        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
         Self::open_with(py, None, options)
     }
 
@@ -357,6 +366,14 @@ impl SyncEngine {
     /// exists (`PlatformError` with the provider's answer otherwise). Returns `None`.
     fn test_platform<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         blocking(py, self.handle.test_platform(name))
+    }
+
+    /// Registers a Python object as a platform plans may name (`loco.Platform`), replacing one of
+    /// the same name; its coroutines run on a private event loop thread of Loco's. A
+    /// `ValidationError` names what the object lacks. Not awaitable.
+    fn register_platform(&self, py: Python<'_>, platform: &Bound<'_, PyAny>) -> PyResult<()> {
+        let platform = host_platform::from_object(py, platform, EventLoop::Private)?;
+        self.handle.register_platform(platform).map_err(|e| to_pyerr(py, &e))
     }
 
     /// Removes a configured platform (`ValidationError` while a rollout on it is active,

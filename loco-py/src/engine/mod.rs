@@ -46,6 +46,8 @@ pub struct OpenOptions {
     pub release_retention: Option<u32>,
     /// Seconds a rollout's owner may be silent before another engine takes the rollout over.
     pub lease_seconds: Option<f64>,
+    /// Platforms written in Python (`platforms=[obj]`), registered before recovery runs.
+    pub platforms: Vec<std::sync::Arc<dyn loco_core::Platform>>,
 }
 
 impl Handle {
@@ -70,6 +72,9 @@ impl Handle {
             }
             if let Some(dir) = options.local_state_dir {
                 builder = builder.local_platform(dir);
+            }
+            for platform in options.platforms {
+                builder = builder.platform(platform);
             }
             Ok(Handle { engine: ProcessBound::new(builder.open().await?), location })
         })

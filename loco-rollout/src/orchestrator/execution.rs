@@ -121,6 +121,19 @@ impl<'o> Execution<'o> {
         let steps = self.steps();
         self.rollout.progress.total_steps = steps.len() as u32;
         self.save(Vec::new()).await?;
+        // A platform that moves traffic in stages it must know in advance (Vercel's rolling
+        // releases) hears every share the steps will ask for.
+        let shares: Vec<u8> =
+            steps.iter().filter_map(|s| if let Step::Shift { percent } = s { Some(*percent) } else { None }).collect();
+        self.fenced().await?;
+        if let Err(e) = self.platform.plan_shares(&self.target, self.new_version(), &shares).await {
+            let failure = RolloutFailure {
+                code: FailureCode::StepFailed,
+                message: format!("the platform could not prepare the traffic steps {shares:?}: {e}"),
+                step: Some(first as u32 + 1),
+            };
+            return self.roll_back(Reason::Failed(failure, None)).await;
+        }
         for (index, step) in steps.iter().enumerate().skip(first) {
             let halt = match self.take_interrupt() {
                 Some(interrupt) => Some(Halt::Interrupted(interrupt)),

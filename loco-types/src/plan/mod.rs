@@ -121,6 +121,20 @@ pub enum Probe {
         #[serde(default = "default_status")]
         expect_status: u16,
     },
+    /// `GET url` (http or https) must answer `expect_status`: for platforms whose instances have
+    /// no address Loco can reach (cloud platforms), the app's public endpoint. It checks whatever
+    /// the URL reaches — on an atomic-swap platform, the serving release.
+    Url {
+        /// An absolute `http://` or `https://` URL.
+        url: String,
+        /// Expected status code (default 200).
+        #[serde(default = "default_status")]
+        expect_status: u16,
+        /// A PEM certificate to trust besides the system's roots (a self-signed or internal CA).
+        #[serde(default)]
+        #[schemars(with = "crate::schema::Nullable<String>")]
+        ca_pem: Option<String>,
+    },
     /// A TCP connection to the instance's address must open.
     Tcp,
     /// A command must exit 0; it gets `LOCO_INSTANCE_ADDRESS` and `LOCO_INSTANCE_ID`.
@@ -139,11 +153,45 @@ fn default_status() -> u16 {
     200
 }
 
+/// The host of an absolute URL (`""` when there is none): what follows `://`, up to the path,
+/// without user info and port; an IPv6 literal keeps its brackets.
+pub fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.starts_with('[') {
+        return host_port.split_once(']').map_or(host_port, |(h, _)| &host_port[..=h.len()]);
+    }
+    host_port.split(':').next().unwrap_or_default()
+}
+
+/// Whether a URL's host is this machine or a private network, named literally (`localhost`,
+/// 127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, `::1`, `fc00::/7`, `fe80::/10`). A plan sent over
+/// the network may not probe those: the engine's own network position is not for callers to
+/// scan. (A public name that resolves to a private address is not caught.)
+pub fn is_private_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.eq_ignore_ascii_case("localhost") || bare.to_ascii_lowercase().ends_with(".localhost") {
+        return true;
+    }
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback() || ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
 impl Probe {
     /// A short description for events and logs.
     pub fn describe(&self) -> String {
         match self {
             Probe::Http { path, expect_status } => format!("http GET {path} expects {expect_status}"),
+            Probe::Url { url, expect_status, .. } => format!("GET {url} expects {expect_status}"),
             Probe::Tcp => "tcp connect".to_owned(),
             Probe::Command { command } => format!("command {}", command.first().map_or("", String::as_str)),
             Probe::Sqlite { path } => format!("sqlite SELECT 1 on {path}"),
@@ -194,6 +242,19 @@ impl Probe {
                 if !(100..=599).contains(expect_status) {
                     problems
                         .push(FieldError::new(format!("{field}.expect_status"), "must be an HTTP status (100-599)"));
+                }
+            }
+            Probe::Url { url, expect_status, ca_pem } => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) || url_host(url).is_empty() {
+                    problems
+                        .push(FieldError::new(format!("{field}.url"), "must be an absolute http:// or https:// URL"));
+                }
+                if !(100..=599).contains(expect_status) {
+                    problems
+                        .push(FieldError::new(format!("{field}.expect_status"), "must be an HTTP status (100-599)"));
+                }
+                if ca_pem.as_deref().is_some_and(|p| !p.contains("-----BEGIN CERTIFICATE-----")) {
+                    problems.push(FieldError::new(format!("{field}.ca_pem"), "must be a PEM certificate"));
                 }
             }
             Probe::Command { command } if command.first().is_none_or(String::is_empty) => {
@@ -484,6 +545,35 @@ mod tests {
         let default = RolloutPlan::from_json(&plan(r#"{"type": "immediate"}"#)).unwrap();
         assert_eq!(default.analysis, None, "no analysis, no monitoring window");
         assert!(default.monitor_seconds().abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn url_hosts_are_found_and_private_ones_named() {
+        assert_eq!(url_host("https://shop.fly.dev/health"), "shop.fly.dev");
+        assert_eq!(url_host("http://user:pw@127.0.0.1:8080/x?y"), "127.0.0.1");
+        assert_eq!(url_host("https://[::1]:443/"), "[::1]");
+        assert_eq!(url_host("health"), "");
+        for private in [
+            "localhost",
+            "a.localhost",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.20.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "[::1]",
+            "[fd00::1]",
+            "[fe80::1]",
+            "0.0.0.0",
+        ] {
+            assert!(is_private_host(private), "{private}");
+        }
+        for public in ["shop.fly.dev", "8.8.8.8", "[2001:db8::1]", "172.32.0.1"] {
+            assert!(!is_private_host(public), "{public}");
+        }
+        let probe = Probe::Url { url: "ftp://x/".into(), expect_status: 700, ca_pem: Some("nope".into()) };
+        let fields: Vec<String> = probe.problems("p").into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["p.url", "p.expect_status", "p.ca_pem"]);
     }
 
     #[test]
