@@ -85,7 +85,7 @@ pub mod analysis {
     pub use loco_types::analysis::*;
 }
 
-/// Platforms: the [`Platform`](loco_platform::Platform) trait and its adapters.
+/// Platforms: the [`Platform`] trait and its adapters.
 pub mod platform {
     pub use loco_platform::*;
 }
@@ -102,7 +102,7 @@ pub mod rollout {
     pub use loco_types::rollout::*;
 }
 
-/// Storage: the [`Store`](loco_store::Store) trait, the SQLite store and the conformance suite.
+/// Storage: the [`Store`] trait, the SQLite store and the conformance suite.
 pub mod store {
     pub use loco_store::*;
 }

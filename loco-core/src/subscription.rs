@@ -12,7 +12,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 /// Events fetched per query while a subscription catches up from the database.
 const CATCH_UP_BATCH: u32 = 512;
 
-/// A stream of committed events; see [`Engine::subscribe`].
+/// A stream of committed events; see [`Engine::subscribe`](crate::Engine::subscribe).
 pub struct EventSubscription {
     store: Arc<dyn Store>,
     live: broadcast::Receiver<Event>,

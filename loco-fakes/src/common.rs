@@ -1,4 +1,12 @@
-//! What every fake shares: the record of requests, and the faults injected into them.
+//! What every fake shares: the record of requests, the faults injected into them, the server
+//! they run on, their clocks and times, ids and query strings.
+
+pub(crate) mod ids;
+pub(crate) mod query;
+pub mod server;
+pub(crate) mod time;
+
+pub use server::Server;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

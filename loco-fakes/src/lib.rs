@@ -12,4 +12,4 @@ pub mod railway;
 pub mod render;
 pub mod vercel;
 
-pub use common::{Fault, Faults, RecordedRequest, Recorder};
+pub use common::{Fault, Faults, RecordedRequest, Recorder, Server};

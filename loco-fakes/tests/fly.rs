@@ -1,73 +1,37 @@
 //! The Fly.io Machines fake on its own, over real HTTP on 127.0.0.1: auth, apps, the machine
 //! state machine, `/wait`, leases, full-config updates, destroy, cordon, metadata, 422s, logs.
 
+mod support;
+
 use std::time::Duration;
 
 use loco_fakes::Fault;
 use loco_fakes::fly::{CreateRefusal, FlyFake, FlyFakeOptions, MachineState};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::Answer;
 
 const TOKEN: &str = "fm2_test-token-0123456789";
 
-/// A minimal HTTP/1.1 client (the fake crate has no client dependency): one request per
-/// connection, `Connection: close`.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
+/// Requests to the fake with one `Authorization` value (or none).
 struct Client {
-    address: String,
+    base_url: String,
     authorization: Option<String>,
 }
 
 impl Client {
     fn new(fake: &FlyFake, authorization: Option<&str>) -> Self {
-        let address = fake.base_url().trim_start_matches("http://").to_owned();
-        Self { address, authorization: authorization.map(str::to_owned) }
+        Self { base_url: fake.base_url().to_owned(), authorization: authorization.map(str::to_owned) }
     }
 
-    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
-        let mut stream = tokio::net::TcpStream::connect(&self.address).await.unwrap();
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let mut lines = vec![format!("{method} {path} HTTP/1.1"), format!("Host: {}", self.address)];
-        lines.push("Connection: close".to_owned());
-        if let Some(auth) = &self.authorization {
-            lines.push(format!("Authorization: {auth}"));
-        }
-        lines.extend(headers.iter().map(|(name, value)| format!("{name}: {value}")));
-        if !body.is_empty() {
-            lines.push("Content-Type: application/json".to_owned());
-        }
-        lines.push(format!("Content-Length: {}", body.len()));
-        let request = format!("{}\r\n\r\n{body}", lines.join("\r\n"));
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.unwrap();
-        let text = String::from_utf8(raw).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_owned()))
-            .collect();
-        Reply { status, headers, body: serde_json::from_str(body).unwrap_or(Value::Null) }
+    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Answer {
+        support::send(&self.base_url, method, path, self.authorization.as_deref(), headers, body).await
     }
 
-    async fn get(&self, path: &str) -> Reply {
+    async fn get(&self, path: &str) -> Answer {
         self.send("GET", path, &[], None).await
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Reply {
+    async fn post(&self, path: &str, body: &Value) -> Answer {
         self.send("POST", path, &[], Some(body)).await
     }
 }

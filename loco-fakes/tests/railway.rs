@@ -3,10 +3,11 @@
 //! machine and its markers, supersession, rollback and retention, the other deployment
 //! mutations, the deployments connection, logs, rate limits and the request record.
 
+mod support;
+
 use loco_fakes::railway::{RailwayFake, RailwayFakeOptions, ServiceSeed};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::Answer;
 
 const ACCOUNT: &str = "rw_test_account_abcdefghij";
 const PROJECT: &str = "rw_test_project_abcdefghij";
@@ -29,19 +30,13 @@ async fn fake() -> RailwayFake {
     .expect("start the fake")
 }
 
-/// One answer: status, headers (names lower-case) and the body as JSON.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
+/// Railway's GraphQL errors in an answer.
+trait GraphqlErrors {
+    /// The first error's message (empty when there is none).
+    fn error(&self) -> &str;
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
+impl GraphqlErrors for Answer {
     fn error(&self) -> &str {
         self.body["errors"][0]["message"].as_str().unwrap_or_default()
     }
@@ -53,32 +48,14 @@ enum Token<'a> {
     None,
 }
 
-/// A minimal HTTP/1.1 client: one request per connection.
+/// One GraphQL request to the fake, carrying `token` the way its kind is sent.
 async fn send(fake: &RailwayFake, token: &Token<'_>, body: &Value) -> Answer {
-    let address = fake.base_url().trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    let text = body.to_string();
-    let mut request = format!(
-        "POST /graphql/v2 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        text.len()
-    );
-    match token {
-        Token::Bearer(t) => request += &["Authorization: Bearer ", t, "\r\n"].concat(),
-        Token::Project(t) => request += &["Project-Access-Token: ", t, "\r\n"].concat(),
-        Token::None => {}
-    }
-    request.push_str("\r\n");
-    request.push_str(&text);
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let raw = String::from_utf8(raw).expect("utf-8 answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers =
-        lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_owned())).collect();
-    Answer { status, headers, body: serde_json::from_str(body).unwrap_or(Value::Null) }
+    let (authorization, headers) = match token {
+        Token::Bearer(t) => (Some(format!("Bearer {t}")), vec![]),
+        Token::Project(t) => (None, vec![("Project-Access-Token", *t)]),
+        Token::None => (None, vec![]),
+    };
+    support::send(fake.base_url(), "POST", "/graphql/v2", authorization.as_deref(), &headers, Some(body)).await
 }
 
 async fn gql(fake: &RailwayFake, name: &str, query: &str, variables: Value) -> Answer {

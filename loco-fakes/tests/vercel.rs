@@ -2,10 +2,11 @@
 //! create body rules and its 200, the deployment state machine, staged builds, promote and
 //! rollback jobs, rolling releases with their production split, 429s and build events.
 
+mod support;
+
 use loco_fakes::vercel::{ProjectSeed, VercelFake, VercelFakeOptions};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::Answer;
 
 const TOKEN: &str = "vercel_fake_test_token_42";
 const TEAM: &str = "team_acme";
@@ -21,48 +22,10 @@ async fn fake() -> VercelFake {
     VercelFake::start(options).await.unwrap()
 }
 
-/// One answer: status, headers (names lower-case) and the body as JSON (`Null` when empty).
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
+/// One request to the fake, with `Authorization: Bearer token` when a token is given.
 async fn send(fake: &VercelFake, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-    let address = fake.base_url().trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    let text = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        text.len()
-    );
-    if !text.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(token) = token {
-        request.push_str("Authorization: Bearer ");
-        request.push_str(token);
-        request.push_str("\r\n");
-    }
-    request.push_str("\r\n");
-    request.push_str(&text);
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let raw = String::from_utf8(raw).expect("utf-8 answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers =
-        lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_owned())).collect();
-    Answer { status, headers, body: serde_json::from_str(body).unwrap_or(Value::Null) }
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    support::send(fake.base_url(), method, path, authorization.as_deref(), &[], body.as_ref()).await
 }
 
 /// A call with the token and the team scope: status and body.

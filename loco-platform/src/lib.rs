@@ -24,6 +24,7 @@ pub mod memory;
 pub mod metrics;
 pub mod railway;
 pub mod render;
+mod swap;
 pub mod time_limit;
 pub mod vercel;
 

@@ -75,7 +75,7 @@ impl MemoryPlatform {
         self.lock().failing_deploys.insert(version.to_owned());
     }
 
-    /// Makes [`Platform::rollback`] fail (or work again).
+    /// Makes [`Platform::restore`] fail (or work again).
     pub fn fail_rollbacks(&self, fail: bool) {
         self.lock().fail_rollbacks = fail;
     }

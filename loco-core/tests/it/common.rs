@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use loco_core::{Deployment, Engine, NewDeployment};
 use tempfile::TempDir;
@@ -37,4 +37,14 @@ pub async fn started(engine: &Engine, service: &str) -> Deployment {
     let d = engine.create(request(service, "staging"), None).await.expect("create");
     engine.approve(&d.id, "bob", None).await.expect("approve");
     engine.start(&d.id, "ops", None).await.expect("start")
+}
+
+/// Makes a rollout look like its engine died: another host's owner with an old heartbeat.
+pub fn orphan(path: &Path, id: &str) {
+    let raw = rusqlite::Connection::open(path).unwrap();
+    raw.execute(
+        "UPDATE rollouts SET owner = 'crashed-host/1/1', heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE deployment_id = ?1",
+        [id],
+    )
+    .unwrap();
 }

@@ -10,13 +10,14 @@ use std::time::Duration;
 use loco_core::platform::Platform;
 use loco_core::platform::fly::{FlyOptions, FlyPlatform};
 use loco_core::platform_config::FlySettings;
-use loco_core::rollout::{HealthSpec, OnRestart, ReleaseSpec, RolloutPlan, RolloutState, Strategy};
+use loco_core::rollout::{ReleaseSpec, RolloutPlan, RolloutState, Strategy};
 use loco_core::{Engine, Status};
 use loco_fakes::Fault;
 use loco_fakes::fly::{CreateRefusal, FlyFake, FlyFakeOptions, MachineSnapshot, MachineState};
 use serde_json::json;
 
-use crate::common::{request, temp_db};
+use crate::cloud::{approved, assert_rolled_back_on_restart, blue_green, cloud_plan, machine_health};
+use crate::common::{orphan, temp_db};
 
 const TOKEN: &str = "fm2_e2e-secret-token-4f7a9c0d";
 const MACHINES: &str = "/v1/apps/shop/machines";
@@ -44,36 +45,20 @@ fn platform(fake: &FlyFake, token: &str) -> Arc<FlyPlatform> {
 }
 
 fn plan(strategy: Strategy, version: &str, tag: &str, instances: u32) -> RolloutPlan {
-    RolloutPlan {
-        platform: "fly".into(),
-        strategy,
-        release: ReleaseSpec {
-            version: version.into(),
-            image: Some(format!("registry.fly.io/shop:{tag}")),
-            secret_env: BTreeMap::from([("API_KEY".to_owned(), "k-123".to_owned())]),
-            ..ReleaseSpec::default()
-        },
-        instances,
-        // No probes: Fly's own checks are what `health` reports.
-        health: HealthSpec {
-            timeout_seconds: 3.0,
-            retries: 8,
-            backoff_initial_seconds: 0.01,
-            backoff_max_seconds: 0.05,
-            interval_seconds: 0.05,
-            ..HealthSpec::default()
-        },
-        analysis: None,
-        scale_down_delay_seconds: 0.0,
-        on_restart: OnRestart::default(),
-    }
+    let release = ReleaseSpec {
+        version: version.into(),
+        image: Some(format!("registry.fly.io/shop:{tag}")),
+        secret_env: BTreeMap::from([("API_KEY".to_owned(), "k-123".to_owned())]),
+        ..ReleaseSpec::default()
+    };
+    cloud_plan("fly", strategy, release, instances, machine_health(8))
 }
 
 fn strategies() -> [Strategy; 4] {
     [
         Strategy::Immediate {},
         Strategy::Rolling { max_surge: 1, max_unavailable: 0 },
-        Strategy::BlueGreen { switch_delay_seconds: 0.05 },
+        blue_green(),
         Strategy::Canary { steps: vec![50], interval_seconds: 0.05 },
     ]
 }
@@ -82,15 +67,9 @@ async fn open(path: &std::path::Path, platform: Arc<dyn Platform>) -> Engine {
     Engine::builder().path(path).platform(platform).open().await.unwrap()
 }
 
-async fn approved(engine: &Engine) -> String {
-    let d = engine.create(request("api", "staging"), None).await.unwrap();
-    engine.approve(&d.id, "bob", None).await.unwrap();
-    d.id
-}
-
 /// Rolls out `version` with the immediate strategy and checks it succeeded.
 async fn release(engine: &Engine, version: &str, instances: u32) -> String {
-    let id = approved(engine).await;
+    let id = approved(engine, "api").await;
     let r = engine.run_rollout(&id, plan(Strategy::Immediate {}, version, version, instances), "ops").await.unwrap();
     assert_eq!(r.state, RolloutState::Succeeded, "{:?}", r.failure);
     id
@@ -160,7 +139,7 @@ async fn every_strategy_moves_traffic_to_new_machines_and_destroys_the_old_ones(
         let v1: Vec<String> = fake.live_machines().into_iter().map(|m| m.id).collect();
 
         fake.recorder().clear();
-        let id = approved(&engine).await;
+        let id = approved(&engine, "api").await;
         let rollout = engine.run_rollout(&id, plan(strategy, "v2", "v2", 2), "ops").await.unwrap();
         assert_eq!(rollout.state, RolloutState::Succeeded, "{name}: {:?}", rollout.failure);
         assert_eq!(engine.get(&id).await.unwrap().status, Status::Succeeded, "{name}");
@@ -208,7 +187,7 @@ async fn a_release_that_never_passes_its_checks_is_rolled_back_by_every_strategy
         release(&engine, "v1", 2).await;
         let v1: Vec<String> = fake.live_machines().into_iter().map(|m| m.id).collect();
 
-        let id = approved(&engine).await;
+        let id = approved(&engine, "api").await;
         let rollout = engine.run_rollout(&id, plan(strategy, "v2", "v2-bad", 2), "ops").await.unwrap();
         assert_eq!(rollout.state, RolloutState::RolledBack, "{name}");
         let failure = rollout.failure.unwrap();
@@ -241,7 +220,7 @@ async fn a_crash_looping_canary_is_seen_exiting_and_rolled_back() {
     let fake = fake().await;
     let engine = open(&path, platform(&fake, TOKEN)).await;
     release(&engine, "v1", 2).await;
-    let id = approved(&engine).await;
+    let id = approved(&engine, "api").await;
     let canary = Strategy::Canary { steps: vec![50], interval_seconds: 0.05 };
     let rollout = engine.run_rollout(&id, plan(canary, "v2", "crash-v2", 2), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
@@ -260,7 +239,7 @@ async fn canary_shares_are_whole_machines_at_every_shift() {
     let fake = fake().await;
     let engine = open(&path, platform(&fake, TOKEN)).await;
     release(&engine, "v1", 2).await;
-    let id = approved(&engine).await;
+    let id = approved(&engine, "api").await;
     let canary = Strategy::Canary { steps: vec![10, 50], interval_seconds: 0.05 };
     let rollout = engine.run_rollout(&id, plan(canary, "v2", "v2", 2), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::Succeeded, "{:?}", rollout.failure);
@@ -297,16 +276,6 @@ async fn canary_shares_are_whole_machines_at_every_shift() {
     assert_eq!(alive(&fake), only("v2", 2));
 }
 
-/// Makes a rollout look like its engine died: another host's owner with an old heartbeat.
-fn orphan(path: &std::path::Path, id: &str) {
-    let raw = rusqlite::Connection::open(path).unwrap();
-    raw.execute(
-        "UPDATE rollouts SET owner = 'crashed-host/1/1', heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE deployment_id = ?1",
-        [id],
-    )
-    .unwrap();
-}
-
 #[tokio::test]
 async fn an_engine_that_dies_mid_canary_is_rolled_back_by_the_next_from_recorded_machine_ids() {
     let (_dir, path) = temp_db();
@@ -314,7 +283,7 @@ async fn an_engine_that_dies_mid_canary_is_rolled_back_by_the_next_from_recorded
     let engine = open(&path, platform(&fake, TOKEN)).await;
     release(&engine, "v1", 2).await;
     let v1: Vec<String> = fake.live_machines().into_iter().map(|m| m.id).collect();
-    let id = approved(&engine).await;
+    let id = approved(&engine, "api").await;
     let canary = Strategy::Canary { steps: vec![50], interval_seconds: 60.0 };
     let _handle = engine.start_rollout(&id, plan(canary, "v2", "v2", 2), "ops").await.unwrap();
     // Wait (bounded) until the canary machine takes its share.
@@ -340,8 +309,7 @@ async fn an_engine_that_dies_mid_canary_is_rolled_back_by_the_next_from_recorded
     fake.recorder().clear();
     let engine = open(&path, platform(&fake, TOKEN)).await; // recovers while opening
     let rollout = engine.rollout(&id).await.unwrap();
-    assert_eq!(rollout.state, RolloutState::RolledBack);
-    assert_eq!(rollout.failure.unwrap().code.as_str(), "engine_restarted");
+    assert_rolled_back_on_restart(&rollout);
     assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
     assert_eq!(serving(&fake), only("v1", 2), "both v1 machines serve again");
     assert_eq!(alive(&fake), only("v1", 2));
@@ -387,7 +355,7 @@ async fn storms_of_429_and_5xx_are_survived_without_duplicate_machines() {
     faults.inject(Some("DELETE"), Some(MACHINES), &unavailable, 2);
     faults.inject(Some("GET"), Some(MACHINES), &limited, 3);
     fake.lose_create_responses(1);
-    let id = approved(&engine).await;
+    let id = approved(&engine, "api").await;
     let rolling = Strategy::Rolling { max_surge: 1, max_unavailable: 0 };
     let rollout = engine.run_rollout(&id, plan(rolling, "v2", "v2", 2), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::Succeeded, "{:?}", rollout.failure);
@@ -414,7 +382,7 @@ async fn no_capacity_fails_the_step_and_takes_the_first_release_down() {
     let fake = fake().await;
     let engine = open(&path, platform(&fake, TOKEN)).await;
     fake.refuse_creates(CreateRefusal::InsufficientCapacity, 1);
-    let id = approved(&engine).await;
+    let id = approved(&engine, "api").await;
     let rollout = engine.run_rollout(&id, plan(Strategy::Immediate {}, "v1", "v1", 2), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::RolledBack);
     let failure = rollout.failure.unwrap();
@@ -436,7 +404,7 @@ async fn a_bad_token_is_named_and_never_recorded() {
 
     // A rollout with it fails at its first call, and nothing recorded holds the token.
     let engine = open(&path, bad).await;
-    let id = approved(&engine).await;
+    let id = approved(&engine, "api").await;
     let rollout = engine.run_rollout(&id, plan(Strategy::Immediate {}, "v1", "v1", 1), "ops").await.unwrap();
     // Nothing can be done on Fly with this token, not even checking that nothing runs.
     assert_eq!(rollout.state, RolloutState::RollbackFailed);

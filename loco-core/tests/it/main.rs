@@ -4,6 +4,7 @@ mod analysis;
 mod atomicity;
 mod audit;
 mod chaos;
+mod cloud;
 mod common;
 mod concurrency;
 mod conformance;

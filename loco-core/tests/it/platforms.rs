@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use loco_core::platform_config::{FlySettings, PlatformSettings};
-use loco_core::rollout::{HealthSpec, ReleaseSpec, RolloutPlan, RolloutState, Strategy};
+use loco_core::rollout::{ReleaseSpec, RolloutPlan, RolloutState, Strategy};
 use loco_core::{Engine, Vault};
 use loco_fakes::fly::{FlyFake, FlyFakeOptions};
 
-use crate::common::{request, temp_db};
+use crate::cloud::{approved, cloud_plan, database_files_contain, machine_health};
+use crate::common::temp_db;
 
 const TOKEN: &str = "fm2_configured-secret-7c1e5b";
 
@@ -23,40 +24,12 @@ fn settings(fake: &FlyFake) -> PlatformSettings {
 }
 
 fn plan(platform: &str, version: &str, strategy: Strategy) -> RolloutPlan {
-    RolloutPlan {
-        platform: platform.into(),
-        strategy,
-        release: ReleaseSpec {
-            version: version.into(),
-            image: Some(format!("registry.fly.io/shop:{version}")),
-            ..ReleaseSpec::default()
-        },
-        instances: 2,
-        health: HealthSpec {
-            timeout_seconds: 3.0,
-            retries: 10,
-            backoff_initial_seconds: 0.01,
-            backoff_max_seconds: 0.05,
-            interval_seconds: 0.05,
-            ..HealthSpec::default()
-        },
-        analysis: None,
-        scale_down_delay_seconds: 0.0,
-        on_restart: loco_core::rollout::OnRestart::default(),
-    }
-}
-
-async fn approved(engine: &Engine) -> String {
-    let d = engine.create(request("shop", "staging"), None).await.unwrap();
-    engine.approve(&d.id, "bob", None).await.unwrap();
-    d.id
-}
-
-fn file_contains(path: &std::path::Path, needle: &str) -> bool {
-    [path.to_path_buf(), path.with_extension("db-wal")]
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .any(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    let release = ReleaseSpec {
+        version: version.into(),
+        image: Some(format!("registry.fly.io/shop:{version}")),
+        ..ReleaseSpec::default()
+    };
+    cloud_plan(platform, strategy, release, 2, machine_health(10))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,24 +55,24 @@ async fn a_configured_platform_is_tested_kept_sealed_and_registered_by_later_eng
     assert_eq!(listed.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["fly-prod"]);
     assert!(listed.iter().all(|p| p.token == "***"));
     engine.close().await.unwrap();
-    assert!(!file_contains(&path, TOKEN), "the token is sealed in the database file");
+    assert!(!database_files_contain(&path, TOKEN), "the token is sealed in the database file");
 
     // A later engine registers it: plans can name it without anything else configured.
     let later = Engine::builder().path(&path).open().await.unwrap();
-    let id = approved(&later).await;
+    let id = approved(&later, "shop").await;
     let rollout = later.run_rollout(&id, plan("fly-prod", "v1", Strategy::Immediate {}), "ops").await.unwrap();
     assert_eq!(rollout.state, RolloutState::Succeeded, "{:?}", rollout.failure);
     assert_eq!(fake.live_machines().len(), 2);
 
     // Not removable while a rollout on it runs; then gone, and plans naming it are refused.
-    let slow = approved(&later).await;
+    let slow = approved(&later, "shop").await;
     let canary = Strategy::Canary { steps: vec![50], interval_seconds: 30.0 };
     later.start_rollout(&slow, plan("fly-prod", "v2", canary), "ops").await.unwrap();
     let busy = later.remove_platform("fly-prod").await.unwrap_err();
     assert_eq!((busy.code(), busy.details()[0].field.as_str()), ("validation_error", "name"));
     later.rollback(&slow, "ops", "enough").await.unwrap();
     later.remove_platform("fly-prod").await.unwrap();
-    let next = approved(&later).await;
+    let next = approved(&later, "shop").await;
     let refused = later.start_rollout(&next, plan("fly-prod", "v3", Strategy::Immediate {}), "ops").await.unwrap_err();
     assert_eq!((refused.code(), refused.details()[0].field.as_str()), ("validation_error", "platform"));
     later.close().await.unwrap();

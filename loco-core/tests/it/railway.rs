@@ -5,18 +5,21 @@
 //! whose outcome is unknown, bad tokens of both kinds, and the token kept out of everything
 //! recorded.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use loco_core::platform::railway::{RailwayPlatform, RailwayTuning};
-use loco_core::platform::{InstanceState, Platform, Target, TrafficWeight};
+use loco_core::platform::{InstanceState, Platform, TrafficWeight};
 use loco_core::platform_config::{PlatformSettings, RailwaySettings, RailwayTokenKind};
-use loco_core::rollout::{HealthSpec, OnRestart, ReleaseSpec, RolloutPlan, RolloutState, Strategy};
-use loco_core::{Engine, EventKind, Status};
+use loco_core::rollout::{ReleaseSpec, RolloutPlan, RolloutState, Strategy};
+use loco_core::{EventKind, Status};
 use loco_fakes::railway::{DeploymentView, RailwayFake, RailwayFakeOptions, ServiceSeed};
 
-use crate::common::{request, temp_db};
+use crate::cloud::{
+    approved, assert_rolled_back_on_restart, assert_settled_on, assert_splits_refused, assert_tokens_kept_out,
+    blue_green, cloud_plan, open_engine, recorded, roll_out, status_health, tally, target, wait_for_steps,
+};
+use crate::common::{orphan, temp_db};
 
 const TOKEN: &str = "rw_e2e_Account_Secret_4815162342";
 const PROJECT_TOKEN: &str = "rw_e2e_Project_Secret_2342481516";
@@ -59,10 +62,6 @@ fn platform(fake: &RailwayFake) -> Arc<RailwayPlatform> {
     Arc::new(RailwayPlatform::with_tuning(PLATFORM, &settings, TOKEN, tuning()).expect("build the adapter"))
 }
 
-async fn engine(platform: &Arc<RailwayPlatform>, path: &Path) -> Engine {
-    Engine::builder().path(path).platform(platform.clone()).open().await.expect("open the engine")
-}
-
 fn image(tag: &str) -> String {
     format!("ghcr.io/acme/shop:{tag}")
 }
@@ -70,57 +69,13 @@ fn image(tag: &str) -> String {
 /// A cloud plan: an image, no command, no probes (Railway's deployment status is the health),
 /// quick retries (each health poll advances the fake's deployments by one status).
 fn plan(strategy: Strategy, version: &str, tag: &str) -> RolloutPlan {
-    RolloutPlan {
-        platform: PLATFORM.into(),
-        strategy,
-        release: ReleaseSpec { version: version.into(), image: Some(image(tag)), ..ReleaseSpec::default() },
-        instances: 1,
-        health: HealthSpec {
-            probes: Vec::new(),
-            timeout_seconds: 5.0,
-            retries: 30,
-            backoff_initial_seconds: 0.005,
-            backoff_max_seconds: 0.02,
-            interval_seconds: 0.02,
-        },
-        analysis: None,
-        scale_down_delay_seconds: 0.0,
-        on_restart: OnRestart::default(),
-    }
-}
-
-fn blue_green() -> Strategy {
-    Strategy::BlueGreen { switch_delay_seconds: 0.05 }
-}
-
-fn target() -> Target {
-    Target { service: "shop".into(), environment: "staging".into() }
-}
-
-async fn approved(engine: &Engine) -> String {
-    let d = engine.create(request("shop", "staging"), None).await.unwrap();
-    engine.approve(&d.id, "bob", None).await.unwrap();
-    d.id
-}
-
-/// Runs a rollout to its end; returns it with the requests it made to the fake.
-async fn roll_out(engine: &Engine, fake: &RailwayFake, plan: RolloutPlan) -> (String, loco_core::Rollout, usize) {
-    let before = fake.recorder().requests().len();
-    let id = approved(engine).await;
-    let rollout = engine.run_rollout(&id, plan, "ops").await.unwrap();
-    (id, rollout, fake.recorder().requests().len() - before)
+    let release = ReleaseSpec { version: version.into(), image: Some(image(tag)), ..ReleaseSpec::default() };
+    cloud_plan(PLATFORM, strategy, release, 1, status_health())
 }
 
 /// The operations from request index `from` on, as `Name xN`.
 fn breakdown(fake: &RailwayFake, from: usize) -> String {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for op in fake.operations().into_iter().skip(from) {
-        match counts.iter_mut().find(|(k, _)| *k == op) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((op, 1)),
-        }
-    }
-    counts.iter().map(|(k, n)| format!("{k} x{n}")).collect::<Vec<_>>().join(", ")
+    tally(fake.operations().into_iter().skip(from))
 }
 
 fn deployments(fake: &RailwayFake) -> Vec<DeploymentView> {
@@ -138,7 +93,7 @@ async fn immediate_and_blue_green_release_v2_with_one_railway_deployment_each() 
         let fake = fake().await;
         let (_dir, path) = temp_db();
         let railway = platform(&fake);
-        let engine = engine(&railway, &path).await;
+        let engine = open_engine(&railway, &path).await;
 
         let (_, first, v1_requests) = roll_out(&engine, &fake, plan(strategy.clone(), "v1", "v1")).await;
         assert_eq!(first.state, RolloutState::Succeeded, "{name}: {first:?}");
@@ -178,7 +133,7 @@ async fn immediate_and_blue_green_release_v2_with_one_railway_deployment_each() 
 async fn a_failed_image_leaves_v1_serving_and_a_crashing_one_is_rolled_back_with_deployment_rollback() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (_, first, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(first.state, RolloutState::Succeeded);
     let v1 = deployments(&fake)[0].id.clone();
@@ -228,77 +183,51 @@ async fn a_failed_image_leaves_v1_serving_and_a_crashing_one_is_rolled_back_with
 async fn canary_and_rolling_are_refused_naming_atomic_swap() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
-    let id = approved(&engine).await;
-    for strategy in [
-        Strategy::Canary { steps: vec![10, 50], interval_seconds: 1.0 },
-        Strategy::Rolling { max_surge: 1, max_unavailable: 0 },
-    ] {
-        let name = strategy.name();
-        let err = engine.start_rollout(&id, plan(strategy, "v1", "v1"), "ops").await.err().unwrap();
-        assert_eq!((err.code(), err.details()[0].field.as_str()), ("validation_error", "strategy"), "{name}");
-        let message = err.details()[0].message.clone();
-        assert!(message.contains("atomic_swap") && message.contains(name), "{name}: {message}");
-    }
-    assert_eq!(engine.get(&id).await.unwrap().status, Status::Approved);
-    assert!(fake.recorder().requests().is_empty(), "Railway was never called");
-}
-
-/// Makes a rollout look like its engine died: another host's owner with an old heartbeat.
-fn orphan(path: &Path, id: &str) {
-    let raw = rusqlite::Connection::open(path).unwrap();
-    raw.execute(
-        "UPDATE rollouts SET owner = 'crashed-host/1/1', heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE deployment_id = ?1",
-        [id],
-    )
-    .unwrap();
+    let engine = open_engine(&platform(&fake), &path).await;
+    let id = approved(&engine, "shop").await;
+    assert_splits_refused(&engine, &fake, &id, "Railway", |strategy| plan(strategy, "v1", "v1")).await;
 }
 
 #[tokio::test]
 async fn an_engine_crash_mid_rollout_is_recovered_by_a_new_engine_with_deployment_rollback() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (_, first, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(first.state, RolloutState::Succeeded);
-    let id = approved(&engine).await;
+    let id = approved(&engine, "shop").await;
     let slow = plan(Strategy::BlueGreen { switch_delay_seconds: 60.0 }, "v2", "v2");
     let _handle = engine.start_rollout(&id, slow, "ops").await.unwrap();
     // v2 succeeded (so Railway already switched): the rollout is observing before its switch
     // when the engine goes away.
-    while engine.rollout(&id).await.unwrap().progress.completed_steps < 2 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_steps(&engine, &id, 2).await;
     assert_eq!(fake.active(SERVICE, ENV).unwrap().image.as_deref(), Some(image("v2").as_str()));
     engine.close().await.unwrap();
     orphan(&path, &id);
 
     let before = fake.recorder().requests().len();
-    let engine = self::engine(&platform(&fake), &path).await; // a new process: nothing remembered
+    let engine = open_engine(&platform(&fake), &path).await; // a new process: nothing remembered
     let rollout = engine.rollout(&id).await.unwrap();
     eprintln!(
         "railway recovery after a crash: {} requests: {}",
         fake.recorder().requests().len() - before,
         breakdown(&fake, before)
     );
-    assert_eq!(rollout.state, RolloutState::RolledBack, "{rollout:?}");
-    assert_eq!(rollout.failure.unwrap().code.as_str(), "engine_restarted");
+    assert_rolled_back_on_restart(&rollout);
     assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
     let all = deployments(&fake);
     assert_eq!(all.len(), 3, "{all:?}");
     assert_eq!((all[1].status.as_str(), all[2].reason.as_str()), ("REMOVED", "rollback"));
     assert_eq!((all[2].image.as_deref(), all[2].status.as_str()), (Some(image("v1").as_str()), "SUCCESS"));
     assert_eq!(fake.requests_for("DeploymentRollback")[0].json()["variables"]["id"], all[0].id.as_str());
-    assert_eq!(engine.releases("shop", "staging", 1).await.unwrap()[0].version, "v1");
-    assert!(engine.recover_rollouts().await.unwrap().is_empty(), "nothing left to recover");
-    assert!(engine.verify_audit().await.unwrap().valid);
+    assert_settled_on(&engine, "v1").await;
 }
 
 #[tokio::test]
 async fn a_rate_limit_storm_is_waited_out_with_exactly_one_deployment() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (_, first, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(first.state, RolloutState::Succeeded);
 
@@ -319,7 +248,7 @@ async fn a_rate_limit_storm_is_waited_out_with_exactly_one_deployment() {
 async fn a_deploy_whose_outcome_is_unknown_never_makes_a_second_deployment() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     // Railway created the deployment but answered 500: the adapter finds it instead of sending again.
     fake.fail_after_acting(1);
     let (_, v1, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
@@ -364,9 +293,9 @@ async fn bad_tokens_of_both_kinds_fail_the_connection_test_clearly_and_are_never
 
     // Through a configured platform: the engine's own connection test says it, and the stored
     // configuration shows the token as "***".
-    let (dir, path) = temp_db();
+    let (_dir, path) = temp_db();
     let railway = platform(&fake);
-    let engine = engine(&railway, &path).await;
+    let engine = open_engine(&railway, &path).await;
     for (name, kind) in [("railway-account", RailwayTokenKind::Account), ("railway-project", RailwayTokenKind::Project)]
     {
         engine.add_platform(name, PlatformSettings::Railway(settings(&fake, kind)), wrong, "ops").await.unwrap();
@@ -382,21 +311,10 @@ async fn bad_tokens_of_both_kinds_fail_the_connection_test_clearly_and_are_never
     assert_eq!(ok.state, RolloutState::Succeeded, "{ok:?}");
     let (bad_id, bad, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v2", "v2-bad")).await;
     assert_eq!(bad.state, RolloutState::RolledBack, "{bad:?}");
-    let mut seen = String::new();
-    for id in [&ok_id, &bad_id] {
-        seen += &serde_json::to_string(&engine.events(id).await.unwrap()).unwrap();
-        seen += &serde_json::to_string(&engine.rollout(id).await.unwrap()).unwrap();
-    }
-    seen += &serde_json::to_string(&engine.releases("shop", "staging", 10).await.unwrap()).unwrap();
+    let seen = recorded(&engine, &[&ok_id, &bad_id]).await;
     assert!(seen.contains("FAILED"), "the failure is recorded");
     engine.close().await.unwrap();
-    for token in [TOKEN, PROJECT_TOKEN, wrong] {
-        assert!(!seen.contains(token), "a token is in the records");
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "a token is in a database file");
-        }
-    }
+    assert_tokens_kept_out(&seen, &path, &[TOKEN, PROJECT_TOKEN, wrong]);
 }
 
 #[tokio::test]
@@ -405,7 +323,7 @@ async fn a_project_token_deploys_and_the_logs_of_its_instance_follow_the_deploym
     let (_dir, path) = temp_db();
     let settings = settings(&fake, RailwayTokenKind::Project);
     let railway = Arc::new(RailwayPlatform::with_tuning(PLATFORM, &settings, PROJECT_TOKEN, tuning()).unwrap());
-    let engine = engine(&railway, &path).await;
+    let engine = open_engine(&railway, &path).await;
     let (id, rollout, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(rollout.state, RolloutState::Succeeded, "{rollout:?}");
     assert!(fake.recorder().requests().iter().all(|r| r.header("project-access-token") == Some(PROJECT_TOKEN)));

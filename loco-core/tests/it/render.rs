@@ -9,13 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loco_core::platform::render::{RenderPlatform, RenderTuning};
-use loco_core::platform::{InstanceState, Platform, Target, TrafficWeight};
+use loco_core::platform::{InstanceState, Platform, TrafficWeight};
 use loco_core::platform_config::{PlatformSettings, RenderSettings};
-use loco_core::rollout::{HealthSpec, OnRestart, ReleaseSpec, RolloutPlan, RolloutState, Strategy};
+use loco_core::rollout::{ReleaseSpec, RolloutPlan, RolloutState, Strategy};
 use loco_core::{Engine, EventKind, Status};
 use loco_fakes::render::{DeployView, RenderFake, RenderFakeOptions, ServiceSeed};
 
-use crate::common::{request, temp_db};
+use crate::cloud::{
+    approved, assert_rolled_back_on_restart, assert_settled_on, assert_splits_refused, assert_tokens_kept_out,
+    blue_green, cloud_plan, open_engine, path_shape, recorded, roll_out, status_health, tally, target, wait_for_steps,
+};
+use crate::common::{orphan, temp_db};
 
 const TOKEN: &str = "rnd_e2e_Secret_Token_4815162342";
 const SERVICE: &str = "srv-shop0000000000000000";
@@ -50,10 +54,6 @@ fn platform(fake: &RenderFake) -> Arc<RenderPlatform> {
     Arc::new(RenderPlatform::with_tuning(PLATFORM, &settings(fake), TOKEN, tuning).expect("build the adapter"))
 }
 
-async fn engine(platform: &Arc<RenderPlatform>, path: &Path) -> Engine {
-    Engine::builder().path(path).platform(platform.clone()).open().await.expect("open the engine")
-}
-
 fn image(tag: &str) -> String {
     format!("docker.io/acme/shop:{tag}")
 }
@@ -61,64 +61,16 @@ fn image(tag: &str) -> String {
 /// A cloud plan: an image, no command, no probes (Render's deploy status is the health), quick
 /// retries (each health poll advances the fake's deploy by one status).
 fn plan(strategy: Strategy, version: &str, tag: &str) -> RolloutPlan {
-    RolloutPlan {
-        platform: PLATFORM.into(),
-        strategy,
-        release: ReleaseSpec { version: version.into(), image: Some(image(tag)), ..ReleaseSpec::default() },
-        instances: 1,
-        health: HealthSpec {
-            probes: Vec::new(),
-            timeout_seconds: 5.0,
-            retries: 30,
-            backoff_initial_seconds: 0.005,
-            backoff_max_seconds: 0.02,
-            interval_seconds: 0.02,
-        },
-        analysis: None,
-        scale_down_delay_seconds: 0.0,
-        on_restart: OnRestart::default(),
-    }
-}
-
-fn blue_green() -> Strategy {
-    Strategy::BlueGreen { switch_delay_seconds: 0.05 }
-}
-
-fn target() -> Target {
-    Target { service: "shop".into(), environment: "staging".into() }
-}
-
-async fn approved(engine: &Engine) -> String {
-    let d = engine.create(request("shop", "staging"), None).await.unwrap();
-    engine.approve(&d.id, "bob", None).await.unwrap();
-    d.id
-}
-
-/// Runs a rollout to its end; returns it with the requests it made to the fake.
-async fn roll_out(engine: &Engine, fake: &RenderFake, plan: RolloutPlan) -> (String, loco_core::Rollout, usize) {
-    let before = fake.recorder().requests().len();
-    let id = approved(engine).await;
-    let rollout = engine.run_rollout(&id, plan, "ops").await.unwrap();
-    (id, rollout, fake.recorder().requests().len() - before)
+    let release = ReleaseSpec { version: version.into(), image: Some(image(tag)), ..ReleaseSpec::default() };
+    cloud_plan(PLATFORM, strategy, release, 1, status_health())
 }
 
 /// The requests from index `from` on, as `METHOD path-shape ×n` (ids replaced by `{id}`).
 fn breakdown(fake: &RenderFake, from: usize) -> String {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for r in fake.recorder().requests().into_iter().skip(from) {
-        let shape: Vec<&str> = r
-            .path
-            .split('/')
-            .map(|p| if p.starts_with("srv-") || p.starts_with("dep-") { "{id}" } else { p })
-            .collect();
+    tally(fake.recorder().requests().into_iter().skip(from).map(|r| {
         let status = r.query.split('&').find(|q| q.starts_with("status=")).map(|q| format!("?{q}")).unwrap_or_default();
-        let key = format!("{} {}{status}", r.method, shape.join("/"));
-        match counts.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((key, 1)),
-        }
-    }
-    counts.iter().map(|(k, n)| format!("{k} x{n}")).collect::<Vec<_>>().join(", ")
+        format!("{} {}{status}", r.method, path_shape(&r.path, &["srv-", "dep-"]))
+    }))
 }
 
 /// The deploys created through `POST …/deploys` and `…/rollback` (the fake's own record).
@@ -137,7 +89,7 @@ async fn immediate_and_blue_green_release_v2_with_one_render_deploy_each() {
         let fake = fake().await;
         let (_dir, path) = temp_db();
         let render = platform(&fake);
-        let engine = engine(&render, &path).await;
+        let engine = open_engine(&render, &path).await;
 
         let (_, first, v1_requests) = roll_out(&engine, &fake, plan(strategy.clone(), "v1", "v1")).await;
         assert_eq!(first.state, RolloutState::Succeeded, "{name}: {first:?}");
@@ -178,7 +130,7 @@ async fn a_bad_image_fails_its_update_and_renders_rollback_restores_v1() {
         let name = strategy.name();
         let fake = fake().await;
         let (_dir, path) = temp_db();
-        let engine = engine(&platform(&fake), &path).await;
+        let engine = open_engine(&platform(&fake), &path).await;
         let (_, first, _) = roll_out(&engine, &fake, plan(strategy.clone(), "v1", "v1")).await;
         assert_eq!(first.state, RolloutState::Succeeded);
         let v1_deploy = deploys(&fake)[0].id.clone();
@@ -219,47 +171,24 @@ async fn a_bad_image_fails_its_update_and_renders_rollback_restores_v1() {
 async fn canary_and_rolling_are_refused_naming_atomic_swap() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
-    let id = approved(&engine).await;
-    for strategy in [
-        Strategy::Canary { steps: vec![10, 50], interval_seconds: 1.0 },
-        Strategy::Rolling { max_surge: 1, max_unavailable: 0 },
-    ] {
-        let name = strategy.name();
-        let err = engine.start_rollout(&id, plan(strategy, "v1", "v1"), "ops").await.err().unwrap();
-        assert_eq!((err.code(), err.details()[0].field.as_str()), ("validation_error", "strategy"), "{name}");
-        let message = err.details()[0].message.clone();
-        assert!(message.contains("atomic_swap") && message.contains(name), "{name}: {message}");
-    }
-    assert_eq!(engine.get(&id).await.unwrap().status, Status::Approved);
-    assert!(fake.recorder().requests().is_empty(), "Render was never called");
-}
-
-/// Makes a rollout look like its engine died: another host's owner with an old heartbeat.
-fn orphan(path: &Path, id: &str) {
-    let raw = rusqlite::Connection::open(path).unwrap();
-    raw.execute(
-        "UPDATE rollouts SET owner = 'crashed-host/1/1', heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE deployment_id = ?1",
-        [id],
-    )
-    .unwrap();
+    let engine = open_engine(&platform(&fake), &path).await;
+    let id = approved(&engine, "shop").await;
+    assert_splits_refused(&engine, &fake, &id, "Render", |strategy| plan(strategy, "v1", "v1")).await;
 }
 
 #[tokio::test]
 async fn an_engine_crash_mid_rollout_is_recovered_by_a_new_engine_with_renders_rollback() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (_, first, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(first.state, RolloutState::Succeeded);
-    let id = approved(&engine).await;
+    let id = approved(&engine, "shop").await;
     let slow = plan(Strategy::BlueGreen { switch_delay_seconds: 60.0 }, "v2", "v2");
     let _handle = engine.start_rollout(&id, slow, "ops").await.unwrap();
     // The v2 deploy passed its check (it is live, so Render already swapped): the rollout is
     // observing before its switch when the engine goes away.
-    while engine.rollout(&id).await.unwrap().progress.completed_steps < 2 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_for_steps(&engine, &id, 2).await;
     assert_eq!(fake.live_deploy(SERVICE).unwrap().image.as_deref(), Some(image("v2").as_str()));
     engine.close().await.unwrap();
     orphan(&path, &id);
@@ -268,25 +197,18 @@ async fn an_engine_crash_mid_rollout_is_recovered_by_a_new_engine_with_renders_r
     let engine = engine_on(&fake, &path).await; // a new process: a new adapter, nothing remembered
     let rollout = engine.rollout(&id).await.unwrap();
     eprintln!("render recovery after a crash: {} requests", fake.recorder().requests().len() - before);
-    assert_eq!(rollout.state, RolloutState::RolledBack, "{rollout:?}");
-    assert_eq!(rollout.failure.unwrap().code.as_str(), "engine_restarted");
+    assert_rolled_back_on_restart(&rollout);
     assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
     let all = deploys(&fake);
     assert_eq!(all.len(), 3, "{all:?}");
     assert_eq!((all[1].status.as_str(), all[2].trigger.as_str()), ("deactivated", "rollback"));
     assert_eq!((all[2].image.as_deref(), all[2].status.as_str()), (Some(image("v1").as_str()), "live"));
     assert_eq!(fake.recorder().matching("POST", "/rollback")[0].json()["deployId"], all[0].id.as_str());
-    assert_eq!(engine.releases("shop", "staging", 1).await.unwrap()[0].version, "v1");
-    assert!(engine.recover_rollouts().await.unwrap().is_empty(), "nothing left to recover");
-    assert!(engine.verify_audit().await.unwrap().valid);
+    assert_settled_on(&engine, "v1").await;
 }
 
 async fn engine_on(fake: &RenderFake, path: &Path) -> Engine {
-    engine(&platform(fake), path).await
-}
-
-async fn engine_on_platform(render: &Arc<RenderPlatform>, path: &Path) -> Engine {
-    engine(render, path).await
+    open_engine(&platform(fake), path).await
 }
 
 #[tokio::test]
@@ -294,7 +216,7 @@ async fn a_rate_limit_storm_is_waited_out_with_exactly_one_deploy() {
     // A 4 s window: after two injected 429s (1 s each) the limiter's own 429 asks for ~2 s more.
     let fake = fake_with(|o| o.rate_window = Duration::from_secs(4)).await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (_, first, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(first.state, RolloutState::Succeeded);
 
@@ -313,7 +235,7 @@ async fn a_rate_limit_storm_is_waited_out_with_exactly_one_deploy() {
 async fn a_create_whose_outcome_is_unknown_never_makes_a_second_deploy() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
 
     // Render created the deploy but answered 500: the adapter finds it instead of sending again.
     fake.fail_after_acting(1);
@@ -356,7 +278,7 @@ async fn a_bad_token_fails_the_connection_test_clearly_and_is_never_recorded() {
     let render = platform(&fake);
     render.test_connection().await.unwrap();
     // A rollout with the bad token fails at its first call, and says why without the token.
-    let (dir, path) = temp_db();
+    let (_dir, path) = temp_db();
     let engine = Engine::builder().path(&path).platform(Arc::new(rejected)).open().await.unwrap();
     let mut refused = plan(Strategy::Immediate {}, "v0", "v0");
     refused.platform = "render-bad".into();
@@ -378,36 +300,25 @@ async fn a_bad_token_fails_the_connection_test_clearly_and_is_never_recorded() {
     engine.close().await.unwrap();
 
     // A release and a failed one with the right token, then look for either token everywhere.
-    let engine = engine_on_platform(&render, &path).await;
+    let engine = open_engine(&render, &path).await;
     let (_, ok, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(ok.state, RolloutState::Succeeded, "{ok:?}");
     let (bad_id, bad, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v2", "v2-bad")).await;
     assert_eq!(bad.state, RolloutState::RolledBack, "{bad:?}");
-    let recorded = fake.recorder().requests();
+    let requests = fake.recorder().requests();
     let sent = format!("Bearer {TOKEN}");
-    assert!(recorded.iter().any(|r| r.header("authorization") == Some(sent.as_str())), "the token was sent");
-    let mut seen = String::new();
-    for id in [&refused_id, &bad_id] {
-        seen += &serde_json::to_string(&engine.events(id).await.unwrap()).unwrap();
-        seen += &serde_json::to_string(&engine.rollout(id).await.unwrap()).unwrap();
-    }
-    seen += &serde_json::to_string(&engine.releases("shop", "staging", 10).await.unwrap()).unwrap();
+    assert!(requests.iter().any(|r| r.header("authorization") == Some(sent.as_str())), "the token was sent");
+    let seen = recorded(&engine, &[&refused_id, &bad_id]).await;
     assert!(seen.contains("update_failed") && seen.contains("HTTP 401"), "the failures are recorded");
     engine.close().await.unwrap();
-    for token in [TOKEN, wrong] {
-        assert!(!seen.contains(token), "the token is in the records");
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a database file");
-        }
-    }
+    assert_tokens_kept_out(&seen, &path, &[TOKEN, wrong]);
 }
 
 #[tokio::test]
 async fn the_logs_of_a_rollout_instance_follow_the_render_service() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (id, rollout, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", "v1")).await;
     assert_eq!(rollout.state, RolloutState::Succeeded);
     let instance = rollout.progress.instances[0].id.clone();

@@ -9,7 +9,7 @@ use loco_core::platform::{InstanceState, Target, TrafficWeight};
 use loco_core::rollout::{ReleaseSpec, RolloutPlan, RolloutState, Strategy};
 use loco_core::{Engine, EventKind, Status};
 
-use crate::common::{request, temp_db};
+use crate::common::{orphan, request, temp_db};
 
 fn plan(strategy: Strategy, version: &str, instances: u32) -> RolloutPlan {
     RolloutPlan {
@@ -418,16 +418,6 @@ async fn a_failed_rollback_is_recorded_and_can_be_retried() {
     assert_eq!(engine.rollback(&id, "carol", "retry").await.unwrap().status, Status::RolledBack);
     assert_eq!(sim.traffic(&target("api")), only("v1"));
     assert_eq!(engine.rollout(&id).await.unwrap().state, RolloutState::RolledBack);
-}
-
-/// Makes a rollout look like its engine died: another host's owner with an old heartbeat.
-fn orphan(path: &std::path::Path, id: &str) {
-    let raw = rusqlite::Connection::open(path).unwrap();
-    raw.execute(
-        "UPDATE rollouts SET owner = 'crashed-host/1/1', heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE deployment_id = ?1",
-        [id],
-    )
-    .unwrap();
 }
 
 #[tokio::test]

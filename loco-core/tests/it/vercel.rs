@@ -12,13 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loco_core::platform::vercel::{VercelPlatform, VercelTuning};
-use loco_core::platform::{Platform, Target, TrafficWeight};
+use loco_core::platform::{Platform, TrafficWeight};
 use loco_core::platform_config::{PlatformSettings, VercelSettings};
-use loco_core::rollout::{HealthSpec, OnRestart, ReleaseSpec, RolloutPlan, RolloutState, Strategy};
+use loco_core::rollout::{ReleaseSpec, RolloutPlan, RolloutState, Strategy};
 use loco_core::{Engine, Status};
 use loco_fakes::vercel::{DeploymentView, ProjectSeed, VercelFake, VercelFakeOptions};
 
-use crate::common::{request, temp_db};
+use crate::cloud::{
+    approved, assert_rolled_back_on_restart, assert_settled_on, assert_tokens_kept_out, cloud_plan,
+    database_files_contain, open_engine, path_shape, recorded, roll_out, status_health, tally, target,
+};
+use crate::common::{orphan, temp_db};
 
 const TOKEN: &str = "vercel_e2e_Secret_Token_4815162342";
 const PROJECT: &str = "prj_shop0000000000000000";
@@ -54,10 +58,6 @@ fn platform(fake: &VercelFake) -> Arc<VercelPlatform> {
     Arc::new(VercelPlatform::with_tuning(PLATFORM, &settings(fake), TOKEN, tuning).expect("build the adapter"))
 }
 
-async fn engine(platform: &Arc<VercelPlatform>, path: &Path) -> Engine {
-    Engine::builder().path(path).platform(platform.clone()).open().await.expect("open the engine")
-}
-
 /// A commit sha; `bad` in it makes the fake's build fail.
 fn sha(version: &str) -> String {
     format!("{version}{}", "0".repeat(40 - version.len()))
@@ -66,63 +66,23 @@ fn sha(version: &str) -> String {
 /// A cloud plan: a commit, no command, no probes (the deployment's readyState is the health),
 /// quick retries (each health poll advances the fake's deployment by one state).
 fn plan(strategy: Strategy, version: &str, commit: &str, instances: u32) -> RolloutPlan {
-    RolloutPlan {
-        platform: PLATFORM.into(),
-        strategy,
-        release: ReleaseSpec { version: version.into(), commit: Some(commit.into()), ..ReleaseSpec::default() },
-        instances,
-        health: HealthSpec {
-            probes: Vec::new(),
-            timeout_seconds: 5.0,
-            retries: 30,
-            backoff_initial_seconds: 0.005,
-            backoff_max_seconds: 0.02,
-            interval_seconds: 0.02,
-        },
-        analysis: None,
-        scale_down_delay_seconds: 0.0,
-        on_restart: OnRestart::default(),
-    }
+    let release = ReleaseSpec { version: version.into(), commit: Some(commit.into()), ..ReleaseSpec::default() };
+    cloud_plan(PLATFORM, strategy, release, instances, status_health())
 }
 
 fn canary(steps: Vec<u8>, interval_seconds: f64) -> Strategy {
     Strategy::Canary { steps, interval_seconds }
 }
 
-fn target() -> Target {
-    Target { service: "shop".into(), environment: "staging".into() }
-}
-
-async fn approved(engine: &Engine) -> String {
-    let d = engine.create(request("shop", "staging"), None).await.unwrap();
-    engine.approve(&d.id, "bob", None).await.unwrap();
-    d.id
-}
-
-/// Runs a rollout to its end; returns it with the requests it made to the fake.
-async fn roll_out(engine: &Engine, fake: &VercelFake, plan: RolloutPlan) -> (String, loco_core::Rollout, usize) {
-    let before = fake.recorder().requests().len();
-    let id = approved(engine).await;
-    let rollout = engine.run_rollout(&id, plan, "ops").await.unwrap();
-    (id, rollout, fake.recorder().requests().len() - before)
-}
-
 /// The requests from index `from` on, as `METHOD path-shape xN` (ids replaced by `{id}`).
 fn breakdown(fake: &VercelFake, from: usize) -> String {
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for r in fake.recorder().requests().into_iter().skip(from) {
-        let shape: Vec<&str> = r
-            .path
-            .split('/')
-            .map(|p| if p.starts_with("prj_") || p.starts_with("dpl_") { "{id}" } else { p })
-            .collect();
-        let key = format!("{} {}", r.method, shape.join("/"));
-        match counts.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((key, 1)),
-        }
-    }
-    counts.iter().map(|(k, n)| format!("{k} x{n}")).collect::<Vec<_>>().join(", ")
+    tally(
+        fake.recorder()
+            .requests()
+            .into_iter()
+            .skip(from)
+            .map(|r| format!("{} {}", r.method, path_shape(&r.path, &["prj_", "dpl_"]))),
+    )
 }
 
 fn deployments(fake: &VercelFake) -> Vec<DeploymentView> {
@@ -159,7 +119,7 @@ async fn every_strategy_succeeds_with_one_staged_deployment_per_release() {
         let fake = fake().await;
         let (_dir, path) = temp_db();
         let vercel = platform(&fake);
-        let engine = engine(&vercel, &path).await;
+        let engine = open_engine(&vercel, &path).await;
         let (_, first, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), instances)).await;
         assert_eq!(first.state, RolloutState::Succeeded, "{name}: {first:?}");
         let v1 = deployments(&fake)[0].id.clone();
@@ -206,9 +166,9 @@ fn visitors(fake: &VercelFake, names: &BTreeMap<String, &str>) -> BTreeMap<Strin
 async fn a_canary_moves_real_production_percentages_through_a_rolling_release() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
-    let id = approved(&engine).await;
+    let id = approved(&engine, "shop").await;
     let from = fake.recorder().requests().len();
     let handle = engine.start_rollout(&id, plan(canary(vec![10, 50], 0.4), "v2", &sha("v2"), 1), "ops").await.unwrap();
     assert_eq!(handle.state, RolloutState::Running);
@@ -261,7 +221,7 @@ async fn a_canary_moves_real_production_percentages_through_a_rolling_release() 
 async fn a_canary_whose_build_fails_leaves_all_traffic_on_the_old_deployment() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
     let from = fake.recorder().requests().len();
     let (id, rollout, requests) =
@@ -284,9 +244,9 @@ async fn a_canary_whose_build_fails_leaves_all_traffic_on_the_old_deployment() {
 async fn a_canary_rolled_back_mid_way_aborts_its_rolling_release() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
-    let id = approved(&engine).await;
+    let id = approved(&engine, "shop").await;
     engine.start_rollout(&id, plan(canary(vec![10, 50], 30.0), "v2", &sha("v2"), 1), "ops").await.unwrap();
     until("the canary takes 10%", || fake.production_split(PROJECT).first().map(|s| s.1) == Some(10)).await;
     let from = fake.recorder().requests().len();
@@ -316,23 +276,13 @@ async fn a_canary_rolled_back_mid_way_aborts_its_rolling_release() {
     assert_eq!(engine.get(&id).await.unwrap().status, Status::RolledBack);
 }
 
-/// Makes a rollout look like its engine died: another host's owner with an old heartbeat.
-fn orphan(path: &Path, id: &str) {
-    let raw = rusqlite::Connection::open(path).unwrap();
-    raw.execute(
-        "UPDATE rollouts SET owner = 'crashed-host/1/1', heartbeat_at = '2020-01-01T00:00:00.000000Z' WHERE deployment_id = ?1",
-        [id],
-    )
-    .unwrap();
-}
-
 #[tokio::test]
 async fn an_engine_crash_mid_canary_is_recovered_by_a_new_engine() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
-    let id = approved(&engine).await;
+    let id = approved(&engine, "shop").await;
     engine.start_rollout(&id, plan(canary(vec![50], 60.0), "v2", &sha("v2"), 1), "ops").await.unwrap();
     until("the canary takes 50%", || fake.production_split(PROJECT).first().map(|s| s.1) == Some(50)).await;
     engine.close().await.unwrap();
@@ -346,26 +296,23 @@ async fn an_engine_crash_mid_canary_is_recovered_by_a_new_engine() {
         fake.recorder().requests().len() - before,
         breakdown(&fake, before)
     );
-    assert_eq!(rollout.state, RolloutState::RolledBack, "{rollout:?}");
-    assert_eq!(rollout.failure.unwrap().code.as_str(), "engine_restarted");
+    assert_rolled_back_on_restart(&rollout);
     let v1 = deployments(&fake)[0].id.clone();
     assert_eq!(fake.production_split(PROJECT), [(v1.clone(), 100)]);
     assert!(fake.rolling_release(PROJECT, "ABORTED").is_some());
     assert_eq!(deployments(&fake).len(), 2, "nothing rebuilt: v1's deployment is kept");
-    assert_eq!(engine.releases("shop", "staging", 1).await.unwrap()[0].version, "v1");
-    assert!(engine.recover_rollouts().await.unwrap().is_empty(), "nothing left to recover");
-    assert!(engine.verify_audit().await.unwrap().valid);
+    assert_settled_on(&engine, "v1").await;
 }
 
 async fn engine_on(fake: &VercelFake, path: &Path) -> Engine {
-    engine(&platform(fake), path).await
+    open_engine(&platform(fake), path).await
 }
 
 #[tokio::test]
 async fn a_rate_limit_storm_and_an_unknown_outcome_make_exactly_one_deployment_each() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     fake.faults().inject(Some("POST"), Some("/v13/deployments"), &VercelFake::rate_limited(1), 2);
     let (_, v1, requests) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
     eprintln!("vercel immediate through a 429 storm: {requests} requests");
@@ -404,34 +351,26 @@ async fn a_bad_token_fails_the_connection_test_clearly_and_is_never_recorded() {
     assert!(message.contains("project not found") && message.contains(PROJECT), "{message}");
     platform(&fake).test_connection().await.unwrap();
 
-    let (dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let (_dir, path) = temp_db();
+    let engine = open_engine(&platform(&fake), &path).await;
     let (_, ok, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
     assert_eq!(ok.state, RolloutState::Succeeded, "{ok:?}");
     let (bad_id, bad, _) = roll_out(&engine, &fake, plan(canary(vec![20], 0.02), "v2", &sha("bad2"), 1)).await;
     assert_eq!(bad.state, RolloutState::RolledBack, "{bad:?}");
     let sent = format!("Bearer {TOKEN}");
     assert!(fake.recorder().requests().iter().any(|r| r.header("authorization") == Some(sent.as_str())));
-    let mut seen = serde_json::to_string(&engine.events(&bad_id).await.unwrap()).unwrap();
-    seen += &serde_json::to_string(&engine.rollout(&bad_id).await.unwrap()).unwrap();
-    seen += &serde_json::to_string(&engine.releases("shop", "staging", 10).await.unwrap()).unwrap();
+    let seen = recorded(&engine, &[&bad_id]).await;
     assert!(seen.contains("BUILD_FAILED"), "the failure is recorded");
     engine.close().await.unwrap();
-    for token in [TOKEN, wrong] {
-        assert!(!seen.contains(token), "the token is in the records");
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a database file");
-        }
-    }
+    assert_tokens_kept_out(&seen, &path, &[TOKEN, wrong]);
 }
 
 #[tokio::test]
 async fn a_configured_vercel_platform_is_tested_through_the_engine_without_showing_its_token() {
     let fake = fake().await;
     let wrong = "vercel_wrong_Token_9988776655";
-    let (dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let (_dir, path) = temp_db();
+    let engine = open_engine(&platform(&fake), &path).await;
     let configured = PlatformSettings::Vercel(settings(&fake));
     engine.add_platform("vercel-configured", configured, wrong, "ops").await.unwrap();
     let err = engine.test_platform("vercel-configured").await.unwrap_err();
@@ -443,10 +382,7 @@ async fn a_configured_vercel_platform_is_tested_through_the_engine_without_showi
     assert!(configs.contains("\"***\"") && !configs.contains(wrong) && !configs.contains(TOKEN), "{configs}");
     engine.close().await.unwrap();
     for token in [TOKEN, wrong] {
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a database file");
-        }
+        assert!(!database_files_contain(&path, token), "the token is in a database file");
     }
 }
 
@@ -454,7 +390,7 @@ async fn a_configured_vercel_platform_is_tested_through_the_engine_without_showi
 async fn the_logs_of_a_rollout_instance_are_its_deployments_build_events() {
     let fake = fake().await;
     let (_dir, path) = temp_db();
-    let engine = engine(&platform(&fake), &path).await;
+    let engine = open_engine(&platform(&fake), &path).await;
     let (id, rollout, _) = roll_out(&engine, &fake, plan(Strategy::Immediate {}, "v1", &sha("v1"), 1)).await;
     assert_eq!(rollout.state, RolloutState::Succeeded);
     let instance = rollout.progress.instances[0].id.clone();

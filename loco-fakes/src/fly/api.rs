@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::machine::{Lease, Machine, MachineState, Written, rfc3339};
 use super::{CreateRefusal, Shared, World, lock};
+use crate::common::ids::lower_ulid;
 use crate::common::{Instruments, json_response, record};
 
 /// The lease nonce header.
@@ -71,7 +72,7 @@ fn new_machine_id() -> String {
 }
 
 async fn request_id(mut response: Response) -> Response {
-    let id = ulid::Ulid::new().to_string().to_lowercase();
+    let id = lower_ulid();
     if let Ok(value) = HeaderValue::try_from(format!("{id}-ord")) {
         response.headers_mut().insert("fly-request-id", value);
     }

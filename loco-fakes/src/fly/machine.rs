@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::common::time::rfc3339_seconds;
+
 /// Every state a machine (or one of its versions) can be in, as Fly names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MachineState {
@@ -427,24 +429,7 @@ fn fake_digest(image: &str) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time in milliseconds.
 pub(super) fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Howard Hinnant's days-to-civil-date conversion.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    rfc3339_seconds(i64::try_from(ms / 1000).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -25,20 +25,20 @@
 //! (exit events with `restart_count`) until its restart policy gives up, then is `failed`. Any
 //! other image boots, shows its checks as `warning` for one tick, then `passing`.
 //!
-//! Not modelled: per-action rate limits (inject 429s with [`FlyFake::faults`]), volumes, exec,
+//! Not modelled: per-action rate limits (inject 429s with [`FlyFake::faults`](crate::Server::faults)), volumes, exec,
 //! signals, process groups, `fly-replay`, GraphQL, releases, and `host_status` other than `ok`.
 
 mod api;
 mod machine;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use machine::MachineState;
 use machine::{Lease, Machine, Written};
 
-use crate::common::{Faults, Instruments, Recorder};
+use crate::common::Server;
 
 /// How a [`FlyFake`] starts.
 #[derive(Debug, Clone)]
@@ -212,24 +212,20 @@ impl World {
     }
 }
 
-type Shared = Arc<Mutex<World>>;
+type Shared = crate::common::server::Shared<World>;
 
-fn lock(world: &Shared) -> MutexGuard<'_, World> {
-    // A poisoned lock only means a handler panicked mid-request; the world is still usable.
-    world.lock().unwrap_or_else(PoisonError::into_inner)
-}
+use crate::common::server::lock;
 
-/// A running Fly.io fake; stops when dropped.
+/// A running Fly.io fake; stops when dropped. Its [`base_url`](Server::base_url) is the Machines
+/// API's (paths start with `/v1`).
 pub struct FlyFake {
-    base_url: String,
-    instruments: Instruments,
+    server: Server,
     world: Shared,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for FlyFake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FlyFake").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("FlyFake").field("base_url", &self.server.base_url()).finish_non_exhaustive()
     }
 }
 
@@ -245,29 +241,14 @@ impl FlyFake {
             clock_offset_ms: 0,
             routing: Vec::new(),
         }));
-        let instruments = Instruments::default();
-        let (base_url, task) = crate::common::serve(api::router(world.clone(), instruments.clone())).await?;
-        Ok(Self { base_url, instruments, world, task })
+        let server = Server::start(|instruments| api::router(world.clone(), instruments)).await?;
+        Ok(Self { server, world })
     }
 
-    /// The Machines API base URL (`http://127.0.0.1:PORT`; paths start with `/v1`).
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// The logs API base URL (the same server; paths start with `/api/v1`).
+    /// The logs API base URL (the same server as the Machines API's
+    /// [`base_url`](Server::base_url); paths start with `/api/v1`).
     pub fn logs_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Every request received.
-    pub fn recorder(&self) -> &Recorder {
-        &self.instruments.recorder
-    }
-
-    /// Faults to inject.
-    pub fn faults(&self) -> &Faults {
-        &self.instruments.faults
+        self.server.base_url()
     }
 
     /// Every machine, destroyed ones included, in id order.
@@ -360,8 +341,4 @@ impl FlyFake {
     }
 }
 
-impl Drop for FlyFake {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+crate::common::server::deref_to_server!(FlyFake);

@@ -48,13 +48,12 @@ mod model;
 mod resolve;
 mod routes;
 pub mod schema;
-mod time;
 mod validate;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{Fault, Faults, Instruments, Recorder, serve};
+use crate::common::{Fault, Server};
 use model::World;
 use routes::{Shared, lock};
 
@@ -198,39 +197,21 @@ pub struct DeploymentView {
 /// A running Railway fake; stops when dropped.
 #[derive(Debug)]
 pub struct RailwayFake {
-    base_url: String,
-    instruments: Instruments,
+    server: Server,
     world: Shared,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl RailwayFake {
     /// Starts a fake on `127.0.0.1` (an ephemeral port).
     pub async fn start(options: RailwayFakeOptions) -> std::io::Result<Self> {
         let world = Arc::new(Mutex::new(World::new(options)));
-        let instruments = Instruments::default();
-        let (base_url, task) = serve(routes::router(world.clone(), instruments.clone())).await?;
-        Ok(Self { base_url, instruments, world, task })
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
+        let server = Server::start(|instruments| routes::router(world.clone(), instruments)).await?;
+        Ok(Self { server, world })
     }
 
     /// The GraphQL endpoint: `http://127.0.0.1:PORT/graphql/v2`.
     pub fn graphql_url(&self) -> String {
-        format!("{}/graphql/v2", self.base_url)
-    }
-
-    /// Every request received.
-    pub fn recorder(&self) -> &Recorder {
-        &self.instruments.recorder
-    }
-
-    /// Faults to inject (every request goes to one path: they hit whatever comes next).
-    pub fn faults(&self) -> &Faults {
-        &self.instruments.faults
+        format!("{}/graphql/v2", self.server.base_url())
     }
 
     /// A 5xx with a GraphQL error body (answered instead of acting: nothing happens).
@@ -337,8 +318,4 @@ impl RailwayFake {
     }
 }
 
-impl Drop for RailwayFake {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+crate::common::server::deref_to_server!(RailwayFake);

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 
-use super::time::rfc3339;
 use super::{DeploymentView, RailwayFakeOptions, ServiceSource};
+use crate::common::time::{StrictClock, rfc3339_micros};
 
 /// Statuses a deployment is still moving through.
 pub(super) const IN_PROGRESS: [&str; 6] = ["INITIALIZING", "QUEUED", "WAITING", "BUILDING", "DEPLOYING", "REMOVING"];
@@ -102,9 +102,9 @@ impl Deployment {
             "__typename": "Deployment",
             "id": self.id,
             "status": self.status,
-            "createdAt": rfc3339(self.created_at),
-            "updatedAt": rfc3339(self.updated_at),
-            "statusUpdatedAt": rfc3339(self.updated_at),
+            "createdAt": rfc3339_micros(self.created_at),
+            "updatedAt": rfc3339_micros(self.updated_at),
+            "statusUpdatedAt": rfc3339_micros(self.updated_at),
             "projectId": project_id,
             "serviceId": self.service_id,
             "environmentId": self.environment_id,
@@ -187,7 +187,7 @@ impl Deployment {
             commit,
             num_replicas: self.num_replicas,
             stopped: self.stopped,
-            created_at: rfc3339(self.created_at),
+            created_at: rfc3339_micros(self.created_at),
         }
     }
 }
@@ -230,7 +230,7 @@ pub(super) struct World {
     pub(super) throttles: Vec<(String, u64)>,
     /// Operations to answer next with this HTTP status, unprocessed.
     pub(super) failures: Vec<(String, u16)>,
-    last_micros: i64,
+    clock: StrictClock,
 }
 
 /// A Railway-style id: a random UUID (v4 layout) from a ULID's randomness.
@@ -272,17 +272,13 @@ impl World {
             rate: (std::time::Instant::now(), 0),
             throttles: Vec::new(),
             failures: Vec::new(),
-            last_micros: 0,
+            clock: StrictClock::micros(),
         }
     }
 
     /// Microseconds since the epoch, strictly increasing between calls.
     pub(super) fn now(&mut self) -> i64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        self.last_micros = wall.max(self.last_micros + 1);
-        self.last_micros
+        self.clock.now()
     }
 
     pub(super) fn instance(&self, service: &str, environment: &str) -> Option<&ServiceInstance> {

@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 use super::graphql::{self, Field, GqlError, Kind, Operation};
 use super::model::{Deployment, Source, World};
 use super::schema;
-use super::time::{parse_rfc3339, rfc3339};
 use super::validate;
+use crate::common::time::{Separator, parse_rfc3339, rfc3339_micros};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +191,7 @@ fn resolve(
                 world.options.services.iter().find(|s| s.id == id).ok_or_else(|| fail("Service not found"))?;
             Ok(json!({
                 "__typename": "Service", "id": service.id, "name": service.name,
-                "projectId": world.options.project_id, "createdAt": rfc3339(0), "deletedAt": null,
+                "projectId": world.options.project_id, "createdAt": rfc3339_micros(0), "deletedAt": null,
             }))
         }
         "serviceInstance" => {
@@ -382,7 +382,9 @@ fn logs(world: &World, auth: &Auth, field: &str, args: &Map<String, Value>) -> R
     let deployment = visible(world, auth, text(args, "deploymentId").unwrap_or_default())?;
     let time = |name: &str| -> Result<Option<i64>, GqlError> {
         text(args, name)
-            .map(|t| parse_rfc3339(t).ok_or_else(|| fail(format!("Invalid DateTime for {name}: {t}"))))
+            .map(|t| {
+                parse_rfc3339(t, Separator::Strict).ok_or_else(|| fail(format!("Invalid DateTime for {name}: {t}")))
+            })
             .transpose()
     };
     let (start, end) = (time("startDate")?, time("endDate")?);
@@ -403,7 +405,7 @@ fn logs(world: &World, auth: &Auth, field: &str, args: &Map<String, Value>) -> R
             .take(limit)
             .map(|l| {
                 json!({
-                    "__typename": "Log", "timestamp": rfc3339(l.at), "message": l.message, "severity": l.severity,
+                    "__typename": "Log", "timestamp": rfc3339_micros(l.at), "message": l.message, "severity": l.severity,
                     "attributes": [{ "__typename": "LogAttribute", "key": "level", "value": l.severity }],
                     "tags": tags,
                 })

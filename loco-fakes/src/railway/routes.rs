@@ -2,7 +2,6 @@
 //! (`X-RateLimit-*` on every answer, 429 with `Retry-After` when used up or when a throttle is
 //! queued for the operation), and the GraphQL execution behind it.
 
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use axum::Router;
@@ -18,12 +17,9 @@ use super::resolve::{self, Auth};
 use crate::common::{Instruments, json_response, record};
 
 /// The fake's state, shared by every request.
-pub(super) type Shared = Arc<Mutex<World>>;
+pub(super) type Shared = crate::common::server::Shared<World>;
 
-pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, World> {
-    // A poisoned lock only means a handler panicked; the world is still consistent enough to serve.
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(super) use crate::common::server::lock;
 
 /// The route, behind the recorder (so refused requests and injected faults are recorded too).
 pub(super) fn router(shared: Shared, instruments: Instruments) -> Router {

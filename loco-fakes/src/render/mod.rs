@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Fault, Faults, Instruments, Recorder, serve};
+use crate::common::{Fault, Server};
 use model::World;
 pub use model::{DEPLOY_LIMIT, READ_LIMIT, WRITE_LIMIT};
 use routes::{Shared, lock};
@@ -170,38 +170,20 @@ pub struct DeployView {
 /// A running Render fake; stops when dropped.
 #[derive(Debug)]
 pub struct RenderFake {
-    base_url: String,
-    instruments: Instruments,
+    server: Server,
     world: Shared,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl RenderFake {
     /// Starts a fake on `127.0.0.1` (an ephemeral port).
     pub async fn start(options: RenderFakeOptions) -> std::io::Result<Self> {
         let world = Arc::new(Mutex::new(World::new(options)));
-        let instruments = Instruments::default();
-        let (base_url, task) = serve(routes::router(world.clone(), instruments.clone())).await?;
-        Ok(Self { base_url, instruments, world, task })
-    }
-
-    /// `http://127.0.0.1:PORT` (the API lives under `/v1`, as at `https://api.render.com`).
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Every request received.
-    pub fn recorder(&self) -> &Recorder {
-        &self.instruments.recorder
-    }
-
-    /// Faults to inject.
-    pub fn faults(&self) -> &Faults {
-        &self.instruments.faults
+        let server = Server::start(|instruments| routes::router(world.clone(), instruments)).await?;
+        Ok(Self { server, world })
     }
 
     /// A 429 as Render sends it (Render's error body, `Retry-After` and `Ratelimit-*` headers),
-    /// to inject with [`Faults::inject`].
+    /// to inject with [`Faults::inject`](crate::Faults::inject).
     pub fn rate_limited(retry_after_seconds: u64) -> Fault {
         Fault::RateLimited {
             retry_after_seconds,
@@ -282,8 +264,4 @@ impl RenderFake {
     }
 }
 
-impl Drop for RenderFake {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+crate::common::server::deref_to_server!(RenderFake);

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::wire::rfc3339;
 use super::{DeployView, RenderFakeOptions, ServiceSeed, ServiceSource};
+use crate::common::ids::{lower_ulid, random_suffix};
+use crate::common::time::{StrictClock, rfc3339_micros};
 
 /// Deploy-creating POSTs (`…/deploys`, `…/rollback`, `…/suspend`, `…/resume`) per service per window.
 pub const DEPLOY_LIMIT: u32 = 10;
@@ -101,10 +102,10 @@ impl Deploy {
     }
 
     pub(super) fn json(&self) -> Value {
-        let time = |t: Option<i64>| t.map_or(Value::Null, |t| Value::String(rfc3339(t)));
+        let time = |t: Option<i64>| t.map_or(Value::Null, |t| Value::String(rfc3339_micros(t)));
         let (commit, image) = match &self.source {
             Source::Commit(sha) => (
-                json!({ "id": sha, "message": self.commit_message, "createdAt": rfc3339(self.created_at) }),
+                json!({ "id": sha, "message": self.commit_message, "createdAt": rfc3339_micros(self.created_at) }),
                 Value::Null,
             ),
             Source::Image(reference) => (
@@ -119,10 +120,10 @@ impl Deploy {
             "artifactId": null,
             "status": self.status,
             "trigger": self.trigger,
-            "createdAt": rfc3339(self.created_at),
+            "createdAt": rfc3339_micros(self.created_at),
             "startedAt": time(self.started_at),
             "finishedAt": time(self.finished_at),
-            "updatedAt": rfc3339(self.updated_at),
+            "updatedAt": rfc3339_micros(self.updated_at),
         })
     }
 
@@ -137,7 +138,7 @@ impl Deploy {
             trigger: self.trigger.to_owned(),
             image,
             commit,
-            created_at: rfc3339(self.created_at),
+            created_at: rfc3339_micros(self.created_at),
         }
     }
 }
@@ -170,7 +171,7 @@ impl LogEntry {
     pub(super) fn json(&self, resource: &str) -> Value {
         json!({
             "id": self.id,
-            "timestamp": rfc3339(self.at),
+            "timestamp": rfc3339_micros(self.at),
             "message": self.message,
             "labels": [
                 { "name": "resource", "value": resource },
@@ -231,8 +232,8 @@ impl Service {
             "dashboardUrl": format!("https://dashboard.render.com/web/{}", self.seed.id),
             "environmentId": null,
             "registryCredential": null,
-            "createdAt": rfc3339(self.created_at),
-            "updatedAt": rfc3339(self.updated_at),
+            "createdAt": rfc3339_micros(self.created_at),
+            "updatedAt": rfc3339_micros(self.updated_at),
             "notifyOnFail": "default",
         })
     }
@@ -300,7 +301,7 @@ pub(super) struct World {
     pub(super) fail_after_acting: u32,
     window: Duration,
     buckets: HashMap<Limit, Bucket>,
-    last_micros: i64,
+    clock: StrictClock,
 }
 
 impl World {
@@ -316,7 +317,7 @@ impl World {
             fail_after_acting: 0,
             window: options.rate_window,
             buckets: HashMap::new(),
-            last_micros: 0,
+            clock: StrictClock::micros(),
         };
         for seed in options.services {
             let now = world.now();
@@ -341,11 +342,7 @@ impl World {
     /// The current time in microseconds, strictly later than any earlier answer (so log
     /// timestamps order the lines and page boundaries never split two lines of one instant).
     pub(super) fn now(&mut self) -> i64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        self.last_micros = wall.max(self.last_micros + 1);
-        self.last_micros
+        self.clock.now()
     }
 
     pub(super) fn service(&self, id: &str) -> Option<&Service> {
@@ -404,9 +401,9 @@ impl World {
         let svc = self.service_mut(service)?;
         let busy = svc.deploys.iter().any(|d| !d.is_complete());
         let plan = plan(&source, build, svc.seed.pre_deploy);
-        let suffix: String = ulid::Ulid::new().to_string().to_lowercase().chars().rev().take(5).collect();
+        let suffix = random_suffix(5);
         let deploy = Deploy {
-            id: format!("dep-{}", ulid::Ulid::new().to_string().to_lowercase()),
+            id: format!("dep-{}", lower_ulid()),
             commit_message: match &source {
                 Source::Commit(sha) => format!("commit {}", &sha[..sha.len().min(7)]),
                 Source::Image(_) => String::new(),
@@ -497,7 +494,7 @@ impl World {
     ) {
         let at = self.now();
         if let Some(svc) = self.service_mut(service) {
-            let id = ulid::Ulid::new().to_string().to_lowercase();
+            let id = lower_ulid();
             svc.logs.push(LogEntry { id, at, kind, level, instance: instance.to_owned(), message });
         }
     }

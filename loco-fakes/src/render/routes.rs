@@ -1,8 +1,6 @@
 //! The Render fake's HTTP surface: the bearer check and rate limits in front of every route, and
 //! one handler per REST API v1 endpoint the adapter uses.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -13,17 +11,15 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::model::{Limit, STATUSES, Source, World, image_repository};
-use super::wire::{ApiError, Query, error, error_body, rfc3339};
+use super::wire::{ApiError, Query, error, error_body};
 use super::{ServiceSource, TRIGGER_API, TRIGGER_ROLLBACK};
+use crate::common::time::rfc3339_micros;
 use crate::common::{Instruments, json_response, record};
 
 /// The fake's state, shared by every handler.
-pub(super) type Shared = Arc<Mutex<World>>;
+pub(super) type Shared = crate::common::server::Shared<World>;
 
-pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, World> {
-    // A poisoned lock only means a handler panicked; the world is still consistent enough to serve.
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(super) use crate::common::server::lock;
 
 /// The routes, behind the bearer check and rate limits, behind the recorder (outermost, so
 /// refused requests and injected faults are recorded too).
@@ -389,8 +385,8 @@ async fn logs(State(shared): State<Shared>, RawQuery(raw): RawQuery) -> Answer {
     };
     let body = json!({
         "hasMore": has_more,
-        "nextStartTime": rfc3339(next_start),
-        "nextEndTime": rfc3339(next_end),
+        "nextStartTime": rfc3339_micros(next_start),
+        "nextEndTime": rfc3339_micros(next_end),
         "logs": page.into_iter().map(|(_, line)| line).collect::<Vec<_>>(),
     });
     Ok(json_response(200, &body, &[]))

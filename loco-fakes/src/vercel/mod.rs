@@ -39,7 +39,7 @@
 //!   what share now and [`VercelFake::send_visitors`] sends requests split that way;
 //! - 429 `rate_limited` with the `limit` object, `Retry-After` and `X-RateLimit-*` when more
 //!   than [`VercelFakeOptions::deploy_limit`] deployments are created in a window; faults via
-//!   [`Faults`]; every request recorded.
+//!   [`Faults`](crate::Faults); every request recorded.
 //!
 //! What it does not model: creating projects or teams, file uploads (`files` deployments are
 //! refused), GitLab and Bitbucket links, `follow=1` event streaming, runtime logs, custom
@@ -61,7 +61,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Fault, Faults, Instruments, Recorder, serve};
+use crate::common::{Fault, Server};
 use model::World;
 use routes::{Shared, lock};
 
@@ -157,38 +157,20 @@ pub struct DeploymentView {
 /// A running Vercel fake; stops when dropped.
 #[derive(Debug)]
 pub struct VercelFake {
-    base_url: String,
-    instruments: Instruments,
+    server: Server,
     world: Shared,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl VercelFake {
     /// Starts a fake on `127.0.0.1` (an ephemeral port).
     pub async fn start(options: VercelFakeOptions) -> std::io::Result<Self> {
         let world = Arc::new(Mutex::new(World::new(options)));
-        let instruments = Instruments::default();
-        let (base_url, task) = serve(routes::router(world.clone(), instruments.clone())).await?;
-        Ok(Self { base_url, instruments, world, task })
-    }
-
-    /// `http://127.0.0.1:PORT`, as `https://api.vercel.com`.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Every request received.
-    pub fn recorder(&self) -> &Recorder {
-        &self.instruments.recorder
-    }
-
-    /// Faults to inject.
-    pub fn faults(&self) -> &Faults {
-        &self.instruments.faults
+        let server = Server::start(|instruments| routes::router(world.clone(), instruments)).await?;
+        Ok(Self { server, world })
     }
 
     /// A 429 as Vercel sends it (`rate_limited` with its `limit`, `Retry-After`,
-    /// `X-RateLimit-*`), to inject with [`Faults::inject`].
+    /// `X-RateLimit-*`), to inject with [`Faults::inject`](crate::Faults::inject).
     pub fn rate_limited(retry_after_seconds: u64) -> Fault {
         Fault::RateLimited {
             retry_after_seconds,
@@ -278,8 +260,4 @@ impl VercelFake {
     }
 }
 
-impl Drop for VercelFake {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+crate::common::server::deref_to_server!(VercelFake);

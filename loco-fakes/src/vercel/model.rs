@@ -9,6 +9,8 @@ use serde_json::{Map, Value, json};
 use super::rolling::{RollingConfig, RollingRelease};
 use super::wire::{ApiError, error};
 use super::{DeploymentView, ProjectSeed, VercelFakeOptions};
+use crate::common::ids::random_suffix;
+use crate::common::time::StrictClock;
 
 /// States a deployment can no longer leave.
 pub(super) const FINAL: [&str; 3] = ["READY", "ERROR", "CANCELED"];
@@ -134,7 +136,7 @@ pub(super) struct World {
     pub(super) visitors: u64,
     window_began: Instant,
     deploys_in_window: u32,
-    last_ms: i64,
+    clock: StrictClock,
 }
 
 impl World {
@@ -148,7 +150,7 @@ impl World {
             visitors: 0,
             window_began: Instant::now(),
             deploys_in_window: 0,
-            last_ms: 0,
+            clock: StrictClock::millis(),
         };
         for seed in world.options.projects.clone() {
             let now = world.now();
@@ -169,11 +171,7 @@ impl World {
 
     /// Milliseconds since the epoch, strictly later than any earlier answer.
     pub(super) fn now(&mut self) -> i64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        self.last_ms = wall.max(self.last_ms + 1);
-        self.last_ms
+        self.clock.now()
     }
 
     /// The project named by id or name, visible with `team` (a team's project is not found
@@ -237,7 +235,7 @@ impl World {
     pub(super) fn create_deployment(&mut self, index: usize, new: NewDeployment) -> Deployment {
         let now = self.now();
         let project = &self.projects[index];
-        let suffix: String = ulid::Ulid::new().to_string().to_lowercase().chars().rev().take(9).collect();
+        let suffix = random_suffix(9);
         let marker =
             format!("{} {}", new.sha, new.meta.values().filter_map(Value::as_str).collect::<Vec<_>>().join(" "));
         let mut plan = VecDeque::from(["INITIALIZING", "BUILDING"]);

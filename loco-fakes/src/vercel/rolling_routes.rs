@@ -3,12 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::model::World;
 use super::rolling::RollingConfig;
-use super::routes::{Answer, Shared, lock, object, ok, team_of, text};
+use super::routes::{Answer, Shared, lock, object, ok, scoped_project, text};
 use super::wire::{ApiError, Query, error};
 
 pub(super) async fn rr_config(
@@ -18,8 +17,8 @@ pub(super) async fn rr_config(
 ) -> Answer {
     let query = Query::parse(raw.as_deref());
     let world = lock(&shared);
-    let team = team_of(&world, &query);
-    let p = world.project(&project, team.as_deref())?;
+    let (index, _) = scoped_project(&world, &project, &query)?;
+    let p = &world.projects[index];
     Ok(ok(&json!({ "rollingRelease": p.rolling_config.as_ref().filter(|c| c.enabled).map(RollingConfig::json) })))
 }
 
@@ -35,8 +34,7 @@ pub(super) async fn rr_configure(
     let body = Value::Object(object(&body)?);
     let config = RollingConfig::parse(&body)?;
     let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
+    let (index, _) = scoped_project(&world, &project, &query)?;
     let shown = config.enabled.then(|| config.json());
     world.projects[index].rolling_config = Some(config);
     Ok(ok(&json!({ "rollingRelease": shown })))
@@ -49,8 +47,7 @@ pub(super) async fn rr_disable(
 ) -> Answer {
     let query = Query::parse(raw.as_deref());
     let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
+    let (index, _) = scoped_project(&world, &project, &query)?;
     world.projects[index].rolling_config = None;
     Ok(ok(&json!({ "rollingRelease": null })))
 }
@@ -63,8 +60,7 @@ pub(super) async fn rr_state(
 ) -> Answer {
     let query = Query::parse(raw.as_deref());
     let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
+    let (index, _) = scoped_project(&world, &project, &query)?;
     let now = world.now();
     world.advance_automatic(index, now);
     let wanted = query.get("state").unwrap_or("ACTIVE");
@@ -82,9 +78,21 @@ fn canary_of(body: &Map<String, Value>) -> Result<String, ApiError> {
 }
 
 /// The answer of the rolling-release actions: the release as it now is.
-fn release_answer(world: &World, index: usize) -> Response {
+/// Applies `act` (given the project's index and the time) to the project the path and query
+/// name, then answers with its latest release.
+fn on_release(
+    shared: &Shared,
+    project: &str,
+    raw: Option<&str>,
+    act: impl FnOnce(&mut World, usize, i64) -> Result<(), ApiError>,
+) -> Answer {
+    let query = Query::parse(raw);
+    let mut world = lock(shared);
+    let (index, _) = scoped_project(&world, project, &query)?;
+    let now = world.now();
+    act(&mut world, index, now)?;
     let release = world.projects[index].releases.last();
-    ok(&json!({ "rollingRelease": release.map(|r| r.json(world)) }))
+    Ok(ok(&json!({ "rollingRelease": release.map(|r| r.json(&world)) })))
 }
 
 pub(super) async fn rr_start(
@@ -93,14 +101,8 @@ pub(super) async fn rr_start(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Answer {
-    let query = Query::parse(raw.as_deref());
     let canary = canary_of(&object(&body)?)?;
-    let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
-    let now = world.now();
-    world.start_release(index, &canary, now)?;
-    Ok(release_answer(&world, index))
+    on_release(&shared, &project, raw.as_deref(), |world, index, now| world.start_release(index, &canary, now))
 }
 
 pub(super) async fn rr_approve(
@@ -109,19 +111,14 @@ pub(super) async fn rr_approve(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Answer {
-    let query = Query::parse(raw.as_deref());
     let body = object(&body)?;
     let canary = canary_of(&body)?;
     let next = body
         .get("nextStageIndex")
         .and_then(Value::as_u64)
         .ok_or_else(|| error(400, "bad_request", "Invalid request: missing required property `nextStageIndex`"))?;
-    let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
-    let now = world.now();
-    world.approve_stage(index, &canary, usize::try_from(next).unwrap_or(usize::MAX), now)?;
-    Ok(release_answer(&world, index))
+    let next = usize::try_from(next).unwrap_or(usize::MAX);
+    on_release(&shared, &project, raw.as_deref(), |world, index, now| world.approve_stage(index, &canary, next, now))
 }
 
 pub(super) async fn rr_complete(
@@ -130,12 +127,6 @@ pub(super) async fn rr_complete(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Answer {
-    let query = Query::parse(raw.as_deref());
     let canary = canary_of(&object(&body)?)?;
-    let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
-    let now = world.now();
-    world.complete_release(index, &canary, now)?;
-    Ok(release_answer(&world, index))
+    on_release(&shared, &project, raw.as_deref(), |world, index, now| world.complete_release(index, &canary, now))
 }

@@ -1,8 +1,6 @@
 //! The Vercel fake's HTTP surface: the bearer and team checks and the deploy rate limit in front
 //! of every route, and one handler per REST endpoint the adapter uses.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -12,18 +10,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::model::{NewDeployment, World};
+use super::model::{Deployment, NewDeployment, World};
 use super::rolling_routes::{rr_approve, rr_complete, rr_config, rr_configure, rr_disable, rr_start, rr_state};
 use super::wire::{ApiError, Query, error, error_body, rate_limit_headers, rate_limited_body};
 use crate::common::{Instruments, json_response, record};
 
 /// The fake's state, shared by every handler.
-pub(super) type Shared = Arc<Mutex<World>>;
+pub(super) type Shared = crate::common::server::Shared<World>;
 
-pub(super) fn lock(shared: &Shared) -> MutexGuard<'_, World> {
-    // A poisoned lock only means a handler panicked; the world is still consistent enough to serve.
-    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(super) use crate::common::server::lock;
 
 /// The routes, behind the auth gate, behind the recorder (outermost, so refused requests and
 /// injected faults are recorded too).
@@ -97,6 +92,28 @@ pub(super) fn team_of(world: &World, query: &Query) -> Option<String> {
     query.team().and_then(|t| resolve_team(world, t))
 }
 
+/// Deployment `id` (or url) of the project at `index`, as `team` sees it (not found when it
+/// belongs to another project).
+fn project_deployment<'w>(
+    world: &'w World,
+    index: usize,
+    id: &str,
+    team: Option<&str>,
+) -> Result<&'w Deployment, ApiError> {
+    let d = world.deployment(id, team)?;
+    if d.project_id != world.projects[index].id {
+        return Err(error(404, "not_found", "Deployment not found"));
+    }
+    Ok(d)
+}
+
+/// The project named by id or name as the query's team sees it: its index, and that team.
+pub(super) fn scoped_project(world: &World, project: &str, query: &Query) -> Result<(usize, Option<String>), ApiError> {
+    let team = team_of(world, query);
+    let index = world.project_index(project, team.as_deref())?;
+    Ok((index, team))
+}
+
 pub(super) type Answer = Result<Response, ApiError>;
 
 pub(super) fn ok(body: &Value) -> Response {
@@ -126,8 +143,7 @@ async fn user(State(shared): State<Shared>) -> Answer {
 async fn project(State(shared): State<Shared>, Path(project): Path<String>, RawQuery(raw): RawQuery) -> Answer {
     let query = Query::parse(raw.as_deref());
     let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
+    let (index, _) = scoped_project(&world, &project, &query)?;
     let ticks = world.ticks_per_poll;
     world.tick_project(index, ticks);
     Ok(ok(&world.project_json(&world.projects[index])))
@@ -265,7 +281,7 @@ async fn list_deployments(State(shared): State<Shared>, RawQuery(raw): RawQuery)
     };
     let states: Vec<&str> = query.get("state").map(|s| s.split(',').collect()).unwrap_or_default();
     let until = query.get("until").and_then(|u| u.parse::<i64>().ok());
-    let mut matching: Vec<&super::model::Deployment> = world
+    let mut matching: Vec<&Deployment> = world
         .deployments
         .iter()
         .rev()
@@ -341,12 +357,8 @@ async fn promote(
 ) -> Answer {
     let query = Query::parse(raw.as_deref());
     let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
-    let d = world.deployment(&id, team.as_deref())?;
-    if d.project_id != world.projects[index].id {
-        return Err(error(404, "not_found", "Deployment not found"));
-    }
+    let (index, team) = scoped_project(&world, &project, &query)?;
+    let d = project_deployment(&world, index, &id, team.as_deref())?;
     if d.state != "READY" || !d.is_production() {
         return Err(error(400, "bad_request", "Only a READY production deployment can be promoted"));
     }
@@ -371,12 +383,8 @@ async fn rollback(
 ) -> Answer {
     let query = Query::parse(raw.as_deref());
     let mut world = lock(&shared);
-    let team = team_of(&world, &query);
-    let index = world.project_index(&project, team.as_deref())?;
-    let d = world.deployment(&id, team.as_deref())?;
-    if d.project_id != world.projects[index].id {
-        return Err(error(404, "not_found", "Deployment not found"));
-    }
+    let (index, team) = scoped_project(&world, &project, &query)?;
+    let d = project_deployment(&world, index, &id, team.as_deref())?;
     if d.state != "READY" || !d.was_production {
         return Err(error(400, "bad_request", "Only a deployment that served production can be rolled back to"));
     }

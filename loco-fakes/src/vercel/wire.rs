@@ -5,6 +5,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::common::json_response;
+use crate::common::query::parse_pairs;
+use crate::common::time::unix_seconds;
 
 /// A refusal: answered with `status` and Vercel's error body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +34,7 @@ pub(super) fn error_body(code: &str, message: &str) -> Value {
 
 /// Vercel's 429 body: the error plus the limit that was hit (`reset` in epoch seconds).
 pub(super) fn rate_limited_body(retry_after_seconds: u64, total: u32) -> Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let reset = now + retry_after_seconds;
+    let reset = unix_seconds() + retry_after_seconds;
     json!({
         "error": {
             "code": "rate_limited",
@@ -45,11 +46,10 @@ pub(super) fn rate_limited_body(retry_after_seconds: u64, total: u32) -> Value {
 
 /// The headers of a 429: `Retry-After` is added by the caller; these are the `X-RateLimit-*`.
 pub(super) fn rate_limit_headers(retry_after_seconds: u64, total: u32) -> Vec<(String, String)> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     vec![
         ("x-ratelimit-limit".to_owned(), total.to_string()),
         ("x-ratelimit-remaining".to_owned(), "0".to_owned()),
-        ("x-ratelimit-reset".to_owned(), (now + retry_after_seconds).to_string()),
+        ("x-ratelimit-reset".to_owned(), (unix_seconds() + retry_after_seconds).to_string()),
     ]
 }
 
@@ -59,16 +59,7 @@ pub(super) struct Query(Vec<(String, String)>);
 
 impl Query {
     pub(super) fn parse(raw: Option<&str>) -> Self {
-        let pairs = raw
-            .unwrap_or_default()
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode(name), decode(value))
-            })
-            .collect();
-        Query(pairs)
+        Query(parse_pairs(raw))
     }
 
     /// The first value given for `name`.
@@ -80,27 +71,4 @@ impl Query {
     pub(super) fn team(&self) -> Option<&str> {
         self.get("teamId").or_else(|| self.get("slug")).filter(|t| !t.is_empty())
     }
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (char::from(bytes[i + 1]).to_digit(16), char::from(bytes[i + 2]).to_digit(16)) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

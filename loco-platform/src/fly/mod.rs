@@ -19,7 +19,7 @@
 //!   `destroyed`, stopped, or a crash loop (an exit with a non-zero code after more than one
 //!   restart) is exited.
 //! - `set_traffic`: lists the target's machines and routes, per version, the number of started
-//!   machines whose share is closest to the split ([`traffic`] documents the rounding); every
+//!   machines whose share is closest to the split (the `traffic` module documents the rounding); every
 //!   other machine of the target is cordoned. Uncordons come before cordons, so serving never
 //!   drops to nothing; each one holds a lease (`fly-machine-lease-nonce`) and releases it.
 //! - `stop`: per machine, under a lease: cordon, stop, wait for `stopped`, destroy with

@@ -259,3 +259,13 @@ pub(super) fn platform_error(e: &CallError, token: &str) -> PlatformError {
     let text = if e.unauthorized() { format!("Railway: token rejected ({e})") } else { e.to_string() };
     PlatformError::new(if token.len() >= 4 { text.replace(token, "***") } else { text })
 }
+
+impl crate::swap::Listed for Deployment {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn created_at(&self) -> Option<&str> {
+        self.created_at.as_deref()
+    }
+}

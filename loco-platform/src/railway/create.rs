@@ -2,19 +2,14 @@
 //! sending a deployment-creating mutation and resolving an unknown outcome by looking before
 //! sending again, Railway's rollback with its fallback, and stopping one deployment.
 
-use std::time::Duration;
-
 use loco_types::model::Timestamp;
 use loco_types::plan::ReleaseSpec;
 use serde_json::{Value, json};
 
 use super::RailwayPlatform;
 use super::api::{self, CallError, Deployment};
-use crate::{PlatformError, PlatformResult};
+use crate::{PlatformError, PlatformResult, swap};
 
-/// How far back a deployment found after an unknown outcome may have been created (clock skew
-/// between this host and Railway).
-const CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// Times a deployment-creating mutation is sent when earlier sends failed without creating anything.
 const CREATE_ATTEMPTS: u32 = 3;
 /// Deployments listed when looking for one whose creation was not confirmed.
@@ -117,22 +112,13 @@ impl RailwayPlatform {
         Err(failure.map_or_else(|| PlatformError::new("no attempt was made"), |e| self.error(&e)))
     }
 
-    /// A recent deployment matching `wanted`, created since `started` (less [`CLOCK_SKEW`]) and
+    /// A recent deployment matching `wanted`, created since `started` (less [`swap::CLOCK_SKEW`]) and
     /// not claimed by another call.
     async fn find_created(&self, wanted: &Wanted<'_>, started: Timestamp) -> PlatformResult<Option<String>> {
         let recent = self.api.deployments(&[], RECENT).await.map_err(|e| self.error(&e))?;
-        let mut memory = self.memory();
-        let found = recent.into_iter().find(|d| {
-            let fresh = d
-                .created_at
-                .as_deref()
-                .and_then(|t| Timestamp::parse(t).ok())
-                .is_some_and(|t| t.after(CLOCK_SKEW) >= started);
-            fresh && wanted.matches(d) && !memory.claimed.contains(&d.id)
-        });
+        let found = swap::claim_created(recent, started, &mut self.memory().claimed, |d| wanted.matches(d));
         if let Some(d) = &found {
             tracing::info!(platform = %self.name, deployment = %d.id, "the deployment was created after all");
-            memory.claimed.insert(d.id.clone());
         }
         Ok(found.map(|d| d.id))
     }

@@ -63,11 +63,21 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::http::{HttpClient, HttpOptions};
+use crate::swap::{self, Serving, Terms};
 use crate::{
     Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
     PlatformStatus, Target, TrafficControl, TrafficWeight,
 };
 use api::{Api, CallError, Deployment};
+
+/// How Railway's traffic refusals speak of its deployments.
+const TERMS: Terms = Terms {
+    provider: "Railway",
+    unit: "deployment",
+    serving: "active",
+    serves_when: "succeeds",
+    stopping: "removes it",
+};
 
 /// Timeouts, retries and polling of a [`RailwayPlatform`].
 #[derive(Debug, Clone, Copy)]
@@ -218,41 +228,13 @@ impl RailwayPlatform {
         if let Some(version) = self.memory().versions.get(&d.id) {
             return Some(version.clone());
         }
-        d.image().map(|i| image_tag(i).to_owned()).filter(|t| !t.is_empty()).or_else(|| d.commit().map(str::to_owned))
-    }
-
-    fn instances(ids: &[String], version: &str, deployment: &str) -> Vec<Instance> {
-        ids.iter()
-            .map(|id| Instance {
-                id: id.clone(),
-                version: version.to_owned(),
-                address: None,
-                pid: None,
-                state: InstanceState::Running,
-                platform_id: Some(deployment.to_owned()),
-            })
-            .collect()
+        swap::source_version(d.image(), d.commit())
     }
 }
 
 /// Railway ids are UUIDs; anything else is refused before it reaches a request.
 fn is_id(text: &str) -> bool {
     !text.is_empty() && text.len() <= 100 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// The tag or digest of an image reference (`ghcr.io/acme/shop:v2` → `v2`).
-fn image_tag(reference: &str) -> &str {
-    if let Some((_, digest)) = reference.split_once('@') {
-        return digest;
-    }
-    match reference.rfind(':') {
-        Some(colon) if colon > reference.rfind('/').unwrap_or(0) => &reference[colon + 1..],
-        _ => "",
-    }
-}
-
-fn describe(split: &[TrafficWeight]) -> String {
-    split.iter().map(|w| format!("{}={}%", w.version, w.percent)).collect::<Vec<_>>().join(", ")
 }
 
 fn endpoint(d: &Deployment) -> Option<String> {
@@ -316,7 +298,7 @@ impl Platform for RailwayPlatform {
         }
         let deployment = self.deploy_release(release, ids.len()).await?;
         tracing::info!(platform = %self.name, %deployment, version = %release.version, "Railway deployment created");
-        let instances = Self::instances(ids, &release.version, &deployment);
+        let instances = swap::instances(ids, &release.version, &deployment);
         self.remember(&deployment, &release.version, &instances);
         Ok(instances)
     }
@@ -324,39 +306,10 @@ impl Platform for RailwayPlatform {
     /// Railway switches by itself when a deployment succeeds; this only checks that the split
     /// asked for is the one Railway serves.
     async fn set_traffic(&self, _target: &Target, split: &[TrafficWeight]) -> PlatformResult<()> {
-        let shares: Vec<&TrafficWeight> = split.iter().filter(|w| w.percent > 0).collect();
-        if shares.len() > 1 {
-            return Err(PlatformError::new(format!(
-                "platform '{}' cannot split traffic (traffic: atomic_swap): Railway serves one deployment at a \
-                 time; refused split {}",
-                self.name,
-                describe(split)
-            )));
-        }
+        let share = swap::single_share(&self.name, &TERMS, split)?;
         let active = self.api.active().await.map_err(|e| self.error(&e))?;
-        match (shares.first(), active) {
-            (None, None) => Ok(()),
-            (None, Some(d)) => Err(PlatformError::new(format!(
-                "traffic: atomic_swap: deployment {} ({}) still serves on Railway; stopping its instances removes it",
-                d.id,
-                self.version_of(&d).unwrap_or_else(|| "unknown version".to_owned())
-            ))),
-            (Some(share), None) => Err(PlatformError::new(format!(
-                "traffic: atomic_swap: nothing serves on Railway service {}; version {} gets traffic when its \
-                 deployment succeeds",
-                self.api.service_id, share.version
-            ))),
-            (Some(share), Some(d)) => match self.version_of(&d) {
-                Some(version) if version == share.version => Ok(()),
-                version => Err(PlatformError::new(format!(
-                    "traffic: atomic_swap: deployment {} of version {} is active on Railway; version {} gets traffic \
-                     only when its own deployment succeeds",
-                    d.id,
-                    version.unwrap_or_else(|| "unknown".to_owned()),
-                    share.version
-                ))),
-            },
-        }
+        let serving = active.map(|d| Serving { version: self.version_of(&d), id: d.id });
+        swap::check_serving(&TERMS, share, serving, &self.api.service_id)
     }
 
     /// Cancels deployments in progress and removes the active one; failed or removed ones need
@@ -411,7 +364,7 @@ impl Platform for RailwayPlatform {
         Ok(PlatformStatus {
             endpoint: endpoint(&active),
             traffic: vec![TrafficWeight { version: version.clone(), percent: 100 }],
-            instances: Self::instances(&ids, &version, &active.id),
+            instances: swap::instances(&ids, &version, &active.id),
         })
     }
 
@@ -454,7 +407,7 @@ impl Platform for RailwayPlatform {
         self.cancel_in_progress().await?;
         let deployment = self.bring_back(to, previous.as_deref(), ids.len()).await?;
         tracing::info!(platform = %self.name, %deployment, version = %to.version, "Railway restore started");
-        let instances = Self::instances(&ids, &to.version, &deployment);
+        let instances = swap::instances(&ids, &to.version, &deployment);
         self.remember(&deployment, &to.version, &instances);
         Ok(instances)
     }

@@ -235,3 +235,13 @@ fn logs_query(owner: &str, service: &str, start: Option<&str>, end: &str, limit:
     query.append_pair("endTime", end).append_pair("direction", "forward").append_pair("limit", &limit.to_string());
     query.finish()
 }
+
+impl crate::swap::Listed for Deploy {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn created_at(&self) -> Option<&str> {
+        self.created_at.as_deref()
+    }
+}

@@ -57,15 +57,21 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::http::{HttpClient, HttpError, HttpOptions};
+use crate::swap::{self, Serving, Terms};
 use crate::{
     Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
     PlatformStatus, Target, TrafficControl, TrafficWeight,
 };
 use api::{Api, Deploy, IN_PROGRESS, Service};
 
-/// How far back a deploy found after an unknown outcome may have been created (clock skew
-/// between this host and Render).
-const CLOCK_SKEW: Duration = Duration::from_secs(30);
+/// How Render's traffic refusals speak of its deploys.
+const TERMS: Terms = Terms {
+    provider: "Render",
+    unit: "deploy",
+    serving: "live",
+    serves_when: "is live",
+    stopping: "suspends the service",
+};
 /// Times a deploy-creating call is sent when earlier sends failed without creating anything.
 const CREATE_ATTEMPTS: u32 = 3;
 /// Deploys listed when looking for one whose creation was not confirmed.
@@ -235,24 +241,7 @@ impl RenderPlatform {
         if let Some(version) = self.memory().versions.get(&deploy.id) {
             return Some(version.clone());
         }
-        deploy
-            .image_ref()
-            .map(|r| image_tag(r).to_owned())
-            .filter(|t| !t.is_empty())
-            .or_else(|| deploy.commit_id().map(str::to_owned))
-    }
-
-    fn instances(ids: &[String], version: &str, deploy: &Deploy) -> Vec<Instance> {
-        ids.iter()
-            .map(|id| Instance {
-                id: id.clone(),
-                version: version.to_owned(),
-                address: None,
-                pid: None,
-                state: InstanceState::Running,
-                platform_id: Some(deploy.id.clone()),
-            })
-            .collect()
+        swap::source_version(deploy.image_ref(), deploy.commit_id())
     }
 
     /// The body and the matcher of a new deploy of `release` on `service`: its image for an
@@ -327,22 +316,13 @@ impl RenderPlatform {
         }))
     }
 
-    /// A recent deploy matching `wanted`, created since `started` (less [`CLOCK_SKEW`]) and not
+    /// A recent deploy matching `wanted`, created since `started` (less [`swap::CLOCK_SKEW`]) and not
     /// claimed by another call.
     async fn find_created(&self, wanted: &Wanted<'_>, started: Timestamp) -> Result<Option<Deploy>, HttpError> {
         let recent = self.api.deploys(&[], RECENT_DEPLOYS).await?;
-        let mut memory = self.memory();
-        let found = recent.into_iter().find(|d| {
-            let fresh = d
-                .created_at
-                .as_deref()
-                .and_then(|t| Timestamp::parse(t).ok())
-                .is_some_and(|t| t.after(CLOCK_SKEW) >= started);
-            fresh && wanted.matches(d) && !memory.claimed.contains(&d.id)
-        });
+        let found = swap::claim_created(recent, started, &mut self.memory().claimed, |d| wanted.matches(d));
         if let Some(deploy) = &found {
             tracing::info!(platform = %self.name, deploy = %deploy.id, "the deploy was created after all");
-            memory.claimed.insert(deploy.id.clone());
         }
         Ok(found)
     }
@@ -424,21 +404,6 @@ fn is_id(text: &str) -> bool {
     !text.is_empty() && text.len() <= 100 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// The tag or digest of an image reference (`docker.io/acme/shop:v2` → `v2`).
-fn image_tag(reference: &str) -> &str {
-    if let Some((_, digest)) = reference.split_once('@') {
-        return digest;
-    }
-    match reference.rfind(':') {
-        Some(colon) if colon > reference.rfind('/').unwrap_or(0) => &reference[colon + 1..],
-        _ => "",
-    }
-}
-
-fn describe(split: &[TrafficWeight]) -> String {
-    split.iter().map(|w| format!("{}={}%", w.version, w.percent)).collect::<Vec<_>>().join(", ")
-}
-
 #[async_trait]
 impl Platform for RenderPlatform {
     fn name(&self) -> &str {
@@ -478,7 +443,7 @@ impl Platform for RenderPlatform {
         let deploy = self.create("deploys", &body, &wanted).await?;
         tracing::info!(platform = %self.name, deploy = %deploy.id, version = %release.version, "Render deploy created");
         self.scale_to(&service, ids.len()).await?;
-        let instances = Self::instances(ids, &release.version, &deploy);
+        let instances = swap::instances(ids, &release.version, &deploy.id);
         self.remember(&deploy, &release.version, &instances);
         Ok(instances)
     }
@@ -486,43 +451,12 @@ impl Platform for RenderPlatform {
     /// Render swaps traffic by itself when a deploy goes live; this only checks that the split
     /// asked for is the one Render serves.
     async fn set_traffic(&self, _target: &Target, split: &[TrafficWeight]) -> PlatformResult<()> {
-        let shares: Vec<&TrafficWeight> = split.iter().filter(|w| w.percent > 0).collect();
-        if shares.len() > 1 {
-            return Err(PlatformError::new(format!(
-                "platform '{}' cannot split traffic (traffic: atomic_swap): Render serves one deploy at a time; \
-                 refused split {}",
-                self.name,
-                describe(split)
-            )));
-        }
+        let share = swap::single_share(&self.name, &TERMS, split)?;
         let (service, live) = futures_util::future::try_join(self.api.service(), self.api.live_deploy()).await?;
         let serving = live.filter(|_| !service.is_suspended());
-        match (shares.first(), serving) {
-            (None, None) => Ok(()),
-            (None, Some(live)) => Err(PlatformError::new(format!(
-                "traffic: atomic_swap: deploy {} ({}) still serves on Render; stopping its instances suspends the \
-                 service",
-                live.id,
-                self.version_of(&live).unwrap_or_else(|| "unknown version".to_owned())
-            ))),
-            (Some(share), None) => Err(PlatformError::new(format!(
-                "traffic: atomic_swap: nothing serves on Render service {}{}; version {} gets traffic when its \
-                 deploy is live",
-                self.api.service_id,
-                if service.is_suspended() { " (suspended)" } else { "" },
-                share.version
-            ))),
-            (Some(share), Some(live)) => match self.version_of(&live) {
-                Some(version) if version == share.version => Ok(()),
-                version => Err(PlatformError::new(format!(
-                    "traffic: atomic_swap: deploy {} of version {} is live on Render; version {} gets traffic only \
-                     when its own deploy is live",
-                    live.id,
-                    version.unwrap_or_else(|| "unknown".to_owned()),
-                    share.version
-                ))),
-            },
-        }
+        let serving = serving.map(|live| Serving { version: self.version_of(&live), id: live.id });
+        let suspended = if service.is_suspended() { " (suspended)" } else { "" };
+        swap::check_serving(&TERMS, share, serving, &format!("{}{suspended}", self.api.service_id))
     }
 
     /// Instances of a deploy that is no longer live need nothing (one still in progress is
@@ -624,7 +558,7 @@ impl Platform for RenderPlatform {
         };
         tracing::info!(platform = %self.name, deploy = %deploy.id, version = %to.version, "Render restore started");
         self.scale_to(&service, ids.len()).await?;
-        let instances = Self::instances(&ids, &to.version, &deploy);
+        let instances = swap::instances(&ids, &to.version, &deploy.id);
         self.remember(&deploy, &to.version, &instances);
         Ok(instances)
     }

@@ -23,7 +23,7 @@
 //!   `BUILDING`, `BLOCKED` → an error (the orchestrator retries); `ERROR`, `CANCELED`, gone →
 //!   exited, with Vercel's `errorCode`/`errorMessage`.
 //! - `set_traffic`: reads the project and its active rolling release, makes the one call that
-//!   moves towards the split (see [`traffic`]), and reads again until the split is in place:
+//!   moves towards the split (see the `traffic` module), and reads again until the split is in place:
 //!   `{new: p, old: 100 − p}` starts the rolling release (`POST …/rolling-release/start`) and
 //!   approves stage after stage (`…/approve-stage`) up to `p`; `{new: 100}` completes it
 //!   (`…/complete`), or promotes a staged deployment (`POST /v10/projects/{id}/promote/{dpl}`)
