@@ -1,5 +1,5 @@
 // Loco from Node.js: one deployment from request to success, an error with its code, the audit
-// chain, and a live event subscription. Run: cd examples/node && npm install && node quickstart.mjs
+// chain, and a live event subscription. Run: cd examples/node && npm ci && node quickstart.mjs
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -1,7 +1,7 @@
 // A canary rollout on this machine from Node: the demo service (python3) runs as real processes
 // behind Loco's local proxy, traffic flows through it, a release failing 60 % of its requests is
 // rolled back by the canary analysis, and a healthy one is promoted to 100 %.
-// Run: cd examples/node && npm install && node rollout.mjs
+// Run: cd examples/node && npm ci && node rollout.mjs
 import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
