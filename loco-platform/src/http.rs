@@ -46,6 +46,14 @@ pub struct HttpOptions {
     pub auth_header: &'static str,
     /// The response header naming the provider's request id (`fly-request-id`), if any.
     pub request_id_header: Option<&'static str>,
+    /// Timeouts, retries and concurrency.
+    pub tuning: HttpTuning,
+}
+
+/// The timeouts, retries and concurrency of a client: what every adapter lets its users (and its
+/// tests) change, embedded in each adapter's own tuning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTuning {
     /// How long connecting may take.
     pub connect_timeout: Duration,
     /// How long one attempt may take, answer included.
@@ -60,16 +68,11 @@ pub struct HttpOptions {
     pub concurrency: usize,
 }
 
-impl HttpOptions {
-    /// Defaults for `provider` at `base_url` with this `Authorization` value: 5 s to connect, 30 s
-    /// per attempt, 4 retries from 250 ms, `Retry-After` up to 60 s, 4 calls at once.
-    pub fn new(provider: &'static str, base_url: impl Into<String>, authorization: impl Into<String>) -> Self {
+impl Default for HttpTuning {
+    /// 5 s to connect, 30 s per attempt, 4 retries from 250 ms, `Retry-After` up to 60 s, 4 calls
+    /// at once.
+    fn default() -> Self {
         Self {
-            provider,
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
-            authorization: authorization.into(),
-            auth_header: "authorization",
-            request_id_header: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_retries: 4,
@@ -80,14 +83,28 @@ impl HttpOptions {
     }
 }
 
+impl HttpOptions {
+    /// Defaults for `provider` at `base_url` with this `Authorization` value, tuned as
+    /// [`HttpTuning::default`].
+    pub fn new(provider: &'static str, base_url: impl Into<String>, authorization: impl Into<String>) -> Self {
+        Self {
+            provider,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            authorization: authorization.into(),
+            auth_header: "authorization",
+            request_id_header: None,
+            tuning: HttpTuning::default(),
+        }
+    }
+}
+
 impl std::fmt::Debug for HttpOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpOptions")
             .field("provider", &self.provider)
             .field("base_url", &self.base_url)
             .field("authorization", &"***")
-            .field("request_timeout", &self.request_timeout)
-            .field("max_retries", &self.max_retries)
+            .field("tuning", &self.tuning)
             .finish_non_exhaustive()
     }
 }
@@ -184,12 +201,12 @@ impl HttpClient {
         message_of: fn(&serde_json::Value) -> Option<String>,
     ) -> Result<Self, PlatformError> {
         let inner = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.request_timeout)
+            .connect_timeout(options.tuning.connect_timeout)
+            .timeout(options.tuning.request_timeout)
             .user_agent(concat!("loco/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| PlatformError::new(format!("{}: cannot build an HTTP client: {e}", options.provider)))?;
-        let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+        let permits = Arc::new(Semaphore::new(options.tuning.concurrency.max(1)));
         Ok(Self { inner, options: Arc::new(options), permits, message_of })
     }
 
@@ -220,7 +237,7 @@ impl HttpClient {
         loop {
             attempt += 1;
             let outcome = self.attempt(&method, &url, body, headers).await;
-            let last = attempt > self.options.max_retries;
+            let last = attempt > self.options.tuning.max_retries;
             let wait = match outcome {
                 Ok(Attempt::Answered { status, body, headers }) if (200..300).contains(&status) => {
                     return Ok(Reply { status, body, headers });
@@ -230,7 +247,7 @@ impl HttpClient {
                     let retry_after = retry_after(&headers);
                     match status {
                         429 if !last => match retry_after {
-                            Some(after) if after <= self.options.max_retry_after => after,
+                            Some(after) if after <= self.options.tuning.max_retry_after => after,
                             None => self.backoff(attempt),
                             Some(_) => return Err(error),
                         },
@@ -299,7 +316,7 @@ impl HttpClient {
     /// Exponential backoff with full jitter: a random share of `backoff × 2^(attempt-1)`, capped
     /// at 8 × `backoff`.
     fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.options.backoff.saturating_mul(1 << attempt.saturating_sub(1).min(3));
+        let ceiling = self.options.tuning.backoff.saturating_mul(1 << attempt.saturating_sub(1).min(3));
         ceiling.mul_f64(jitter())
     }
 }

@@ -185,3 +185,13 @@ pub fn assert_tokens_kept_out(seen: &str, path: &Path, tokens: &[&str]) {
         assert!(!database_files_contain(path, token), "a token is in a database file");
     }
 }
+
+/// The HTTP tuning of every adapter under test: short timeouts and backoffs, so injected faults
+/// are got over quickly.
+pub(crate) fn quick_http() -> loco_core::platform::http::HttpTuning {
+    loco_core::platform::http::HttpTuning {
+        request_timeout: Duration::from_secs(3),
+        backoff: Duration::from_millis(10),
+        ..loco_core::platform::http::HttpTuning::default()
+    }
+}

@@ -35,8 +35,7 @@ fn platform(fake: &FlyFake, token: &str) -> Arc<FlyPlatform> {
         logs_url: Some(fake.logs_url().into()),
     };
     let options = FlyOptions {
-        request_timeout: Duration::from_secs(3),
-        backoff: Duration::from_millis(10),
+        http: crate::cloud::quick_http(),
         stop_wait: Duration::from_secs(2),
         log_poll_interval: Duration::from_millis(50),
         ..FlyOptions::default()

@@ -48,12 +48,7 @@ fn settings(fake: &RailwayFake, kind: RailwayTokenKind) -> RailwaySettings {
 }
 
 fn tuning() -> RailwayTuning {
-    RailwayTuning {
-        request_timeout: Duration::from_secs(3),
-        backoff: Duration::from_millis(10),
-        log_poll_interval: Duration::from_millis(20),
-        ..RailwayTuning::default()
-    }
+    RailwayTuning { http: crate::cloud::quick_http(), log_poll_interval: Duration::from_millis(20) }
 }
 
 /// The adapter with short timeouts and backoffs, so faults are got over quickly.

@@ -45,12 +45,7 @@ fn settings(fake: &RenderFake) -> RenderSettings {
 
 /// The adapter with short timeouts and backoffs, so faults are got over quickly.
 fn platform(fake: &RenderFake) -> Arc<RenderPlatform> {
-    let tuning = RenderTuning {
-        request_timeout: Duration::from_secs(3),
-        backoff: Duration::from_millis(10),
-        log_poll_interval: Duration::from_millis(20),
-        ..RenderTuning::default()
-    };
+    let tuning = RenderTuning { http: crate::cloud::quick_http(), log_poll_interval: Duration::from_millis(20) };
     Arc::new(RenderPlatform::with_tuning(PLATFORM, &settings(fake), TOKEN, tuning).expect("build the adapter"))
 }
 

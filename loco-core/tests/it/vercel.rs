@@ -50,8 +50,7 @@ fn settings(fake: &VercelFake) -> VercelSettings {
 /// The adapter with short timeouts, backoffs and job polls.
 fn platform(fake: &VercelFake) -> Arc<VercelPlatform> {
     let tuning = VercelTuning {
-        request_timeout: Duration::from_secs(3),
-        backoff: Duration::from_millis(10),
+        http: crate::cloud::quick_http(),
         poll_interval: Duration::from_millis(5),
         ..VercelTuning::default()
     };

@@ -14,11 +14,12 @@ const TOKEN: &str = "fm2_unit-secret-token-9b1d";
 
 fn options() -> FlyOptions {
     FlyOptions {
-        request_timeout: Duration::from_secs(2),
-        max_retries: 4,
-        backoff: Duration::from_millis(5),
-        max_retry_after: Duration::from_secs(5),
-        concurrency: 4,
+        http: HttpTuning {
+            request_timeout: Duration::from_secs(2),
+            backoff: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(5),
+            ..HttpTuning::default()
+        },
         lease_ttl: Duration::from_secs(13),
         stop_wait: Duration::from_secs(5),
         log_poll_interval: Duration::from_millis(20),

@@ -53,7 +53,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::http::{HttpClient, HttpError, HttpOptions};
+use crate::http::{HttpClient, HttpError, HttpOptions, HttpTuning};
 use crate::{
     Capabilities, Instance, InstanceHealth, InstanceState, LogLine, LogStream, Platform, PlatformError, PlatformResult,
     PlatformStatus, Target, TrafficControl, TrafficWeight,
@@ -72,16 +72,9 @@ const CREATE_ATTEMPTS: u32 = 4;
 /// Tuning of a [`FlyPlatform`] (tests shorten the timeouts).
 #[derive(Debug, Clone)]
 pub struct FlyOptions {
-    /// How long one HTTP attempt may take.
-    pub request_timeout: Duration,
-    /// Retries of idempotent calls (and of 429s).
-    pub max_retries: u32,
-    /// First retry backoff (doubling, with jitter); also the pause before a create is repeated.
-    pub backoff: Duration,
-    /// The longest `Retry-After` honoured.
-    pub max_retry_after: Duration,
-    /// Calls in flight at most.
-    pub concurrency: usize,
+    /// Timeouts, retries and concurrency of its HTTP clients; `http.backoff` is also the pause
+    /// before a create is repeated.
+    pub http: HttpTuning,
     /// The TTL of the leases taken around a cordon or uncordon (flyctl uses 13 s); the lease around
     /// a stop and destroy lasts at least [`FlyOptions::stop_wait`] + 10 s.
     pub lease_ttl: Duration,
@@ -94,11 +87,7 @@ pub struct FlyOptions {
 impl Default for FlyOptions {
     fn default() -> Self {
         Self {
-            request_timeout: Duration::from_secs(30),
-            max_retries: 4,
-            backoff: Duration::from_millis(250),
-            max_retry_after: Duration::from_secs(60),
-            concurrency: 4,
+            http: HttpTuning::default(),
             lease_ttl: Duration::from_secs(13),
             stop_wait: Duration::from_secs(20),
             log_poll_interval: Duration::from_secs(1),
@@ -158,11 +147,7 @@ impl FlyPlatform {
         let http = |base: &str| {
             let mut http = HttpOptions::new("Fly.io", base, authorization(token));
             http.request_id_header = Some("fly-request-id");
-            http.request_timeout = options.request_timeout;
-            http.max_retries = options.max_retries;
-            http.backoff = options.backoff;
-            http.max_retry_after = options.max_retry_after;
-            http.concurrency = options.concurrency;
+            http.tuning = options.http;
             HttpClient::new(http, fly_message)
         };
         let api = Api {
@@ -278,7 +263,7 @@ impl FlyPlatform {
                 return Err(failed(&format!("creating the machine of instance {id}"), &error));
             }
             tracing::warn!(platform = %self.name, instance = id, error = %error, "create outcome unknown and no machine found; creating again");
-            tokio::time::sleep(self.options.backoff.saturating_mul(attempt)).await;
+            tokio::time::sleep(self.options.http.backoff.saturating_mul(attempt)).await;
         }
     }
 
@@ -354,7 +339,8 @@ impl FlyPlatform {
 
     /// Takes machine `id` out of routing, stops it and destroys it; a machine already gone is done.
     async fn retire(&self, id: &str) -> PlatformResult<()> {
-        let stop_wait = self.options.stop_wait.min(self.options.request_timeout.saturating_sub(Duration::from_secs(1)));
+        let stop_wait =
+            self.options.stop_wait.min(self.options.http.request_timeout.saturating_sub(Duration::from_secs(1)));
         // Held through the wait for `stopped`, so it outlasts it.
         let ttl = self.options.lease_ttl.max(stop_wait + Duration::from_secs(10));
         self.leased(id, ttl, |held| async move {

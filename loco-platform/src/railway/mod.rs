@@ -62,7 +62,7 @@ use loco_types::platform_config::{RAILWAY_API_URL, RailwaySettings, RailwayToken
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::http::{HttpClient, HttpOptions};
+use crate::http::{HttpClient, HttpOptions, HttpTuning};
 use crate::swap::{self, Serving, Terms};
 use crate::{
     Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
@@ -82,32 +82,17 @@ const TERMS: Terms = Terms {
 /// Timeouts, retries and polling of a [`RailwayPlatform`].
 #[derive(Debug, Clone, Copy)]
 pub struct RailwayTuning {
-    /// How long connecting may take.
-    pub connect_timeout: Duration,
-    /// How long one request may take.
-    pub request_timeout: Duration,
-    /// Retries of idempotent calls (and of any call refused with 429).
-    pub max_retries: u32,
-    /// The first retry backoff (doubled per retry, with jitter).
-    pub backoff: Duration,
-    /// The longest `Retry-After` waited out.
-    pub max_retry_after: Duration,
+    /// Timeouts, retries and concurrency of its HTTP client.
+    pub http: HttpTuning,
     /// How often followed logs are polled for new lines.
     pub log_poll_interval: Duration,
 }
 
 impl Default for RailwayTuning {
-    /// 5 s to connect, 30 s per request, 4 retries from 250 ms, `Retry-After` up to 60 s, logs
-    /// polled every 2 s (Railway's Hobby plan allows 10 requests a second).
+    /// The client's defaults ([`HttpTuning::default`]), logs polled every 2 s (Railway's Hobby
+    /// plan allows 10 requests a second).
     fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_retries: 4,
-            backoff: Duration::from_millis(250),
-            max_retry_after: Duration::from_secs(60),
-            log_poll_interval: Duration::from_secs(2),
-        }
+        Self { http: HttpTuning::default(), log_poll_interval: Duration::from_secs(2) }
     }
 }
 
@@ -166,15 +151,8 @@ impl RailwayPlatform {
             RailwayTokenKind::Project => (token.to_owned(), "project-access-token"),
         };
         let url = settings.api_url.clone().unwrap_or_else(|| RAILWAY_API_URL.to_owned());
-        let options = HttpOptions {
-            connect_timeout: tuning.connect_timeout,
-            request_timeout: tuning.request_timeout,
-            max_retries: tuning.max_retries,
-            backoff: tuning.backoff,
-            max_retry_after: tuning.max_retry_after,
-            auth_header,
-            ..HttpOptions::new("Railway", url, authorization)
-        };
+        let options =
+            HttpOptions { tuning: tuning.http, auth_header, ..HttpOptions::new("Railway", url, authorization) };
         let http = HttpClient::new(options, api::message_of)?;
         Ok(Self {
             name: name.to_owned(),

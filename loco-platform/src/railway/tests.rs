@@ -35,10 +35,12 @@ fn adapter(fake: &RailwayFake, service: &str) -> RailwayPlatform {
         api_url: Some(fake.graphql_url()),
     };
     let tuning = RailwayTuning {
-        request_timeout: Duration::from_secs(2),
-        backoff: Duration::from_millis(5),
+        http: HttpTuning {
+            request_timeout: Duration::from_secs(2),
+            backoff: Duration::from_millis(5),
+            ..HttpTuning::default()
+        },
         log_poll_interval: Duration::from_millis(10),
-        ..RailwayTuning::default()
     };
     RailwayPlatform::with_tuning("railway", &settings, TOKEN, tuning).unwrap()
 }

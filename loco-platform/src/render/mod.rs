@@ -56,7 +56,7 @@ use loco_types::platform_config::{RENDER_API_URL, RenderSettings};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::http::{HttpClient, HttpError, HttpOptions};
+use crate::http::{HttpClient, HttpError, HttpOptions, HttpTuning};
 use crate::swap::{self, Serving, Terms};
 use crate::{
     Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
@@ -80,32 +80,17 @@ const RECENT_DEPLOYS: usize = 20;
 /// Timeouts, retries and polling of a [`RenderPlatform`].
 #[derive(Debug, Clone, Copy)]
 pub struct RenderTuning {
-    /// How long connecting may take.
-    pub connect_timeout: Duration,
-    /// How long one request may take.
-    pub request_timeout: Duration,
-    /// Retries of idempotent calls (and of any call refused with 429).
-    pub max_retries: u32,
-    /// The first retry backoff (doubled per retry, with jitter).
-    pub backoff: Duration,
-    /// The longest `Retry-After` waited out.
-    pub max_retry_after: Duration,
+    /// Timeouts, retries and concurrency of its HTTP client.
+    pub http: HttpTuning,
     /// How often followed logs are polled for new lines.
     pub log_poll_interval: Duration,
 }
 
 impl Default for RenderTuning {
-    /// 5 s to connect, 30 s per request, 4 retries from 250 ms, `Retry-After` up to 60 s (a
-    /// full rate-limit window), logs polled every 2 s.
+    /// The client's defaults ([`HttpTuning::default`]: `Retry-After` up to 60 s is a full
+    /// rate-limit window), logs polled every 2 s.
     fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_retries: 4,
-            backoff: Duration::from_millis(250),
-            max_retry_after: Duration::from_secs(60),
-            log_poll_interval: Duration::from_secs(2),
-        }
+        Self { http: HttpTuning::default(), log_poll_interval: Duration::from_secs(2) }
     }
 }
 
@@ -186,14 +171,8 @@ impl RenderPlatform {
             )));
         }
         let base_url = settings.api_url.clone().unwrap_or_else(|| RENDER_API_URL.to_owned());
-        let options = HttpOptions {
-            connect_timeout: tuning.connect_timeout,
-            request_timeout: tuning.request_timeout,
-            max_retries: tuning.max_retries,
-            backoff: tuning.backoff,
-            max_retry_after: tuning.max_retry_after,
-            ..HttpOptions::new("Render", base_url, format!("Bearer {token}"))
-        };
+        let options =
+            HttpOptions { tuning: tuning.http, ..HttpOptions::new("Render", base_url, format!("Bearer {token}")) };
         let http = HttpClient::new(options, api::message_of)?;
         let memory = Memory { owner: settings.owner_id.clone(), ..Memory::default() };
         Ok(Self {

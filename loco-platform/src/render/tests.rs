@@ -32,10 +32,12 @@ fn adapter(fake: &RenderFake, service: &str) -> RenderPlatform {
     let settings =
         RenderSettings { service_id: service.to_owned(), owner_id: None, api_url: Some(fake.base_url().to_owned()) };
     let tuning = RenderTuning {
-        request_timeout: Duration::from_secs(2),
-        backoff: Duration::from_millis(5),
+        http: HttpTuning {
+            request_timeout: Duration::from_secs(2),
+            backoff: Duration::from_millis(5),
+            ..HttpTuning::default()
+        },
         log_poll_interval: Duration::from_millis(10),
-        ..RenderTuning::default()
     };
     RenderPlatform::with_tuning("render", &settings, TOKEN, tuning).unwrap()
 }

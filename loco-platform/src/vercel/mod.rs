@@ -61,7 +61,7 @@ use loco_types::platform_config::{VERCEL_API_URL, VercelSettings};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::http::{HttpClient, HttpOptions};
+use crate::http::{HttpClient, HttpOptions, HttpTuning};
 use crate::{
     Capabilities, Instance, InstanceHealth, InstanceState, LogLine, Platform, PlatformError, PlatformResult,
     PlatformStatus, Target, TrafficControl, TrafficWeight,
@@ -81,16 +81,8 @@ const TRAFFIC_FAILURES: u32 = 3;
 /// Timeouts, retries and polling of a [`VercelPlatform`].
 #[derive(Debug, Clone, Copy)]
 pub struct VercelTuning {
-    /// How long connecting may take.
-    pub connect_timeout: Duration,
-    /// How long one request may take.
-    pub request_timeout: Duration,
-    /// Retries of idempotent calls (and of any call refused with 429).
-    pub max_retries: u32,
-    /// The first retry backoff (doubled per retry, with jitter).
-    pub backoff: Duration,
-    /// The longest `Retry-After` waited out.
-    pub max_retry_after: Duration,
+    /// Timeouts, retries and concurrency of its HTTP client.
+    pub http: HttpTuning,
     /// How often a promote or rollback job, and followed events, are polled.
     pub poll_interval: Duration,
     /// How long a promote or rollback job may take.
@@ -98,15 +90,11 @@ pub struct VercelTuning {
 }
 
 impl Default for VercelTuning {
-    /// 5 s to connect, 30 s per request, 4 retries from 250 ms, `Retry-After` up to 60 s, jobs
-    /// polled every 250 ms for up to 3 minutes (as Vercel's CLI does).
+    /// The client's defaults ([`HttpTuning::default`]), jobs polled every 250 ms for up to 3
+    /// minutes (as Vercel's CLI does).
     fn default() -> Self {
         Self {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_retries: 4,
-            backoff: Duration::from_millis(250),
-            max_retry_after: Duration::from_secs(60),
+            http: HttpTuning::default(),
             poll_interval: Duration::from_millis(250),
             alias_timeout: Duration::from_secs(180),
         }
@@ -166,14 +154,8 @@ impl VercelPlatform {
             )));
         }
         let base_url = settings.api_url.clone().unwrap_or_else(|| VERCEL_API_URL.to_owned());
-        let options = HttpOptions {
-            connect_timeout: tuning.connect_timeout,
-            request_timeout: tuning.request_timeout,
-            max_retries: tuning.max_retries,
-            backoff: tuning.backoff,
-            max_retry_after: tuning.max_retry_after,
-            ..HttpOptions::new("Vercel", base_url, format!("Bearer {token}"))
-        };
+        let options =
+            HttpOptions { tuning: tuning.http, ..HttpOptions::new("Vercel", base_url, format!("Bearer {token}")) };
         let http = HttpClient::new(options, api::message_of)?;
         let api = Api { http, project_id: settings.project_id.clone(), team_id: settings.team_id.clone() };
         Ok(Self { name: name.to_owned(), api, tuning, memory: Mutex::new(Memory::default()) })
