@@ -192,11 +192,8 @@ impl Engine {
     /// `validation_error` naming the fields the core refuses (`thresholds.production.alpha`).
     #[napi(ts_args_type = "environment: string, thresholds: Thresholds | string")]
     pub fn set_thresholds(&self, env: Env, environment: Unknown, thresholds: Unknown) -> napi::Result<()> {
-        let mut args = Args::new();
-        let input = (args.required(environment, "environment"), args.document(env, thresholds, "thresholds"));
-        let set = args.finish(input).and_then(|(environment, json)| {
-            let thresholds = Thresholds::from_json(&json, &format!("thresholds.{environment}."));
-            thresholds.and_then(|t| self.inner.set_thresholds(&environment, t)).map_err(Failure::Document)
+        let set = environment_thresholds(env, environment, thresholds).and_then(|(environment, thresholds)| {
+            self.inner.set_thresholds(&environment, thresholds).map_err(Failure::Document)
         });
         set.map_err(|failure| error::to_js(env, &failure))
     }
@@ -219,18 +216,27 @@ impl Engine {
         environment: Unknown,
         thresholds: Unknown,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
-        let mut args = Args::new();
-        let input = (args.required(environment, "environment"), args.document(*env, thresholds, "thresholds"));
-        let parsed = args.finish(input).and_then(|(environment, json)| {
-            let thresholds = Thresholds::from_json(&json, &format!("thresholds.{environment}."));
-            thresholds.map(|t| (environment, t)).map_err(Failure::Document)
-        });
+        let parsed = environment_thresholds(*env, environment, thresholds);
         let engine = self.inner.clone();
         settle(env, async move {
             let (environment, thresholds) = parsed?;
             Ok(engine.save_thresholds(&environment, thresholds).await?)
         })
     }
+}
+
+/// Reads `setThresholds`/`saveThresholds` arguments: the environment and its thresholds document,
+/// checked by the core with fields named `thresholds.<environment>.<field>`.
+fn environment_thresholds(
+    env: Env,
+    environment: Unknown,
+    thresholds: Unknown,
+) -> Result<(String, Thresholds), Failure> {
+    let mut args = Args::new();
+    let input = (args.required(environment, "environment"), args.document(env, thresholds, "thresholds"));
+    let (environment, json) = args.finish(input)?;
+    let thresholds = Thresholds::from_json(&json, &format!("thresholds.{environment}.")).map_err(Failure::Document)?;
+    Ok((environment, thresholds))
 }
 
 /// Parses and validates a rollout plan (`RolloutPlan::from_json`, the one place plans are checked).
