@@ -6,6 +6,7 @@
 //! command fails only when something errors.
 
 mod child;
+mod host;
 mod http;
 mod lifecycles;
 mod machine;
@@ -13,6 +14,7 @@ mod raw;
 mod reads;
 mod restore;
 mod rollouts;
+mod scripts;
 mod seed;
 mod stats;
 mod table;
@@ -52,6 +54,8 @@ struct Scale {
     rollouts: rollouts::RolloutsScale,
     lifecycles: usize,
     lifecycle_reps: usize,
+    host_rollouts: usize,
+    scripts: usize,
     http: http::HttpScale,
     restore: restore::RestoreScale,
 }
@@ -63,6 +67,8 @@ const FULL: Scale = Scale {
     rollouts: rollouts::RolloutsScale { concurrent: 10_000, failures: 200 },
     lifecycles: 1_000,
     lifecycle_reps: 3,
+    host_rollouts: 1_000,
+    scripts: 500,
     http: http::HttpScale { pairs_per_client: 50, limit: Duration::from_secs(120) },
     restore: restore::RestoreScale { reps: 20 },
 };
@@ -74,6 +80,8 @@ const QUICK: Scale = Scale {
     rollouts: rollouts::RolloutsScale { concurrent: 1_000, failures: 50 },
     lifecycles: 250,
     lifecycle_reps: 1,
+    host_rollouts: 100,
+    scripts: 100,
     http: http::HttpScale { pairs_per_client: 10, limit: Duration::from_secs(30) },
     restore: restore::RestoreScale { reps: 5 },
 };
@@ -200,6 +208,11 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
         let l = lifecycles::run(&runtime, dir.path(), &setup)?;
         rows.extend(l.rows);
         notes.push(l.note);
+        eprintln!("P6: rollouts on host platforms");
+        let setup = host::Setup { root, python, node_package: &node_package, count: scale.host_rollouts };
+        let h = host::run(&runtime, dir.path(), &setup)?;
+        rows.extend(h.rows);
+        notes.push(h.note);
     }
     if args.wants("P7") {
         eprintln!("P7: HTTP");
@@ -217,6 +230,12 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
         let r = restore::run(&runtime, dir.path(), &setup, scale.restore)?;
         rows.extend(r.rows);
         notes.push(r.note);
+    }
+    if args.wants("P9") {
+        eprintln!("P9: deployment scripts");
+        let s = scripts::run(&runtime, scale.scripts)?;
+        rows.extend(s.rows);
+        notes.push(s.note);
     }
     Ok((rows, notes))
 }

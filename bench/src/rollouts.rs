@@ -66,7 +66,8 @@ fn plan(platform: &str, version: &str, strategy: &str, health_interval: f64) -> 
     ))?)
 }
 
-fn new_deployment(service: String, version: &str) -> NewDeployment {
+/// A deployment request of `service` at `version` in staging.
+pub(crate) fn new_deployment(service: String, version: &str) -> NewDeployment {
     NewDeployment {
         service,
         environment: "staging".to_owned(),

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loco_platform::Platform;
+use loco_platform::extensions::HealthProbe;
 use loco_platform::local::{LocalOptions, LocalPlatform};
+use loco_platform::metrics::MetricSource;
 use loco_store::{SqliteOptions, SqliteStore, Store};
 use loco_types::analysis::Thresholds;
 use loco_types::{Error, Result};
@@ -34,6 +36,8 @@ pub struct EngineBuilder {
     location: Location,
     sqlite: SqliteOptions,
     platforms: Vec<Arc<dyn Platform>>,
+    probes: Vec<Arc<dyn HealthProbe>>,
+    metric_sources: Vec<Arc<dyn MetricSource>>,
     local: Option<LocalOptions>,
     thresholds: Vec<(String, Thresholds)>,
     max_concurrent_rollouts: usize,
@@ -48,6 +52,8 @@ impl EngineBuilder {
             location: Location::Memory,
             sqlite: SqliteOptions::default(),
             platforms: Vec::new(),
+            probes: Vec::new(),
+            metric_sources: Vec::new(),
             local: None,
             thresholds: Vec::new(),
             max_concurrent_rollouts: DEFAULT_MAX_CONCURRENT_ROLLOUTS,
@@ -84,6 +90,22 @@ impl EngineBuilder {
     #[must_use]
     pub fn platform(mut self, platform: Arc<dyn Platform>) -> Self {
         self.platforms.push(platform);
+        self
+    }
+
+    /// Registers a health probe that plans can name as `{"type": "host", "name": …}` (before
+    /// recovery runs, so recovered rollouts find it).
+    #[must_use]
+    pub fn probe(mut self, probe: Arc<dyn HealthProbe>) -> Self {
+        self.probes.push(probe);
+        self
+    }
+
+    /// Registers a metric source that analysis can name as `{"type": "host", "name": …}` (before
+    /// recovery runs).
+    #[must_use]
+    pub fn metric_source(mut self, source: Arc<dyn MetricSource>) -> Self {
+        self.metric_sources.push(source);
         self
     }
 
@@ -179,6 +201,12 @@ impl EngineBuilder {
         let engine = Engine::assemble(store, self.max_concurrent_rollouts, keys);
         for platform in platforms {
             engine.register_platform(platform);
+        }
+        for probe in self.probes {
+            engine.register_probe(probe);
+        }
+        for source in self.metric_sources {
+            engine.register_metric_source(source);
         }
         engine.register_configured_platforms().await?;
         // Saved thresholds first; those given here (a thresholds file) are saved over them.

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use loco_platform::Platform;
+use loco_platform::extensions::HealthProbe;
+use loco_platform::metrics::MetricSource;
 use loco_rollout::Orchestrator;
 use loco_store::{SqliteOptions, Store};
 use loco_types::audit::{AuditHead, AuditReport};
@@ -246,6 +248,19 @@ impl Engine {
     /// Registers a platform that rollout plans can name (replacing one of the same name).
     pub fn register_platform(&self, platform: Arc<dyn Platform>) {
         self.orchestrator.register(platform);
+    }
+
+    /// Registers a health probe that plans can name as `{"type": "host", "name": …}` (replacing
+    /// one of the same name); a plan naming an unregistered one is refused at the start.
+    pub fn register_probe(&self, probe: Arc<dyn HealthProbe>) {
+        self.orchestrator.register_probe(probe);
+    }
+
+    /// Registers a metric source that canary analysis can name as `{"type": "host", "name": …}`
+    /// (replacing one of the same name); a plan naming an unregistered one is refused at the
+    /// start.
+    pub fn register_metric_source(&self, source: Arc<dyn MetricSource>) {
+        self.orchestrator.register_metric_source(source);
     }
 
     /// Finishes rollouts whose engine stopped mid-way (crash or close), for every registered

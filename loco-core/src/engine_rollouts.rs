@@ -160,14 +160,14 @@ impl Engine {
         Ok(self.store.releases(service, environment, limit).await?.into_iter().map(Release::redacted).collect())
     }
 
-    /// Metrics of one release version of a deployment's rollout over the last `window`, as the
-    /// rollout's platform measures them (the local proxy measures every request it forwards):
-    /// requests, errors, error rate, latency percentiles. A platform that measures nothing gives
-    /// a `validation_error` on `platform`.
+    /// Metrics of one release version of a deployment's rollout over the last `window`, from the
+    /// source its analysis reads (without analysis, the platform's own measurements — the local
+    /// proxy measures every request it forwards): requests, errors, error rate, latency
+    /// percentiles. A rollout whose source is not there gives a `validation_error` on `platform`.
     pub async fn release_metrics(&self, id: &str, version: &str, window: Duration) -> Result<WindowStats> {
         let rollout = self.store.rollout(id).await?;
         let platform = self.orchestrator.platform(&rollout.platform)?;
-        let Some(source) = platform.metric_source() else {
+        let Some(source) = self.orchestrator.metric_source(&rollout.plan, &platform) else {
             return Err(Error::invalid("platform", format!("platform '{}' measures no metrics", rollout.platform)));
         };
         let target = Target { service: rollout.service, environment: rollout.environment };
@@ -178,9 +178,20 @@ impl Engine {
     }
 
     /// Follows the output of one instance of a deployment's rollout: recent lines first, then new
-    /// ones until the instance stops.
+    /// ones until the instance stops. `instance_id` may also name a script of the rollout,
+    /// `script:<hook>:<name>` (its last 10,000 lines while this engine runs, then new ones until
+    /// it ends).
     pub async fn follow_logs(&self, id: &str, instance_id: &str) -> Result<LogFollower> {
         let rollout = self.store.rollout(id).await?;
+        if instance_id.starts_with("script:") {
+            let log = self.orchestrator.script_log(id, instance_id).ok_or_else(|| {
+                Error::invalid(
+                    "instance_id",
+                    format!("no script '{instance_id}' ran for deployment '{id}' on this engine since it started"),
+                )
+            })?;
+            return Ok(LogFollower::new(log.follow()));
+        }
         let platform = self.orchestrator.platform(&rollout.platform)?;
         let target = Target { service: rollout.service, environment: rollout.environment };
         let lines = platform

@@ -1,6 +1,7 @@
 //! Health checks of rollout instances: the platform's own view (is it running?) plus the plan's
-//! probes — HTTP status, TCP connect, a command's exit code, or `SELECT 1` on a SQLite file —
-//! with a time limit per attempt and retries with exponential backoff.
+//! probes — HTTP status, TCP connect, a command's exit code, `SELECT 1` on a SQLite file, or a
+//! check the host registered ([`crate::extensions`]) — with a time limit per attempt and retries
+//! with exponential backoff.
 
 use std::time::Instant;
 
@@ -9,13 +10,23 @@ use tokio::net::TcpStream;
 
 use loco_types::plan::{HealthSpec, Probe};
 
+use crate::extensions::Extensions;
 use crate::{HealthOutcome, Instance, InstanceHealth, Platform, Target};
+
+/// Where a health check runs: the platform, and the host's probes that plans may name.
+#[derive(Clone, Copy)]
+pub struct Checker<'a> {
+    /// The platform the instances run on.
+    pub platform: &'a dyn Platform,
+    /// The probes the host registered.
+    pub extensions: &'a Extensions,
+}
 
 /// Checks `instance` until it passes or the retries run out. An instance the platform reports
 /// as exited fails at once.
 pub async fn check_with_retries(
     spec: &HealthSpec,
-    platform: &dyn Platform,
+    checker: Checker<'_>,
     target: &Target,
     instance: &Instance,
 ) -> HealthOutcome {
@@ -23,7 +34,7 @@ pub async fn check_with_retries(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let (ok, exited, detail) = attempt(spec, platform, target, instance).await;
+        let (ok, exited, detail) = attempt(spec, checker, target, instance).await;
         if ok || exited || attempts > spec.retries {
             return outcome(spec, instance, ok, exited, attempts, detail, started);
         }
@@ -34,12 +45,12 @@ pub async fn check_with_retries(
 /// One attempt, no retries (for periodic re-checks while a step is observed).
 pub async fn check_once(
     spec: &HealthSpec,
-    platform: &dyn Platform,
+    checker: Checker<'_>,
     target: &Target,
     instance: &Instance,
 ) -> HealthOutcome {
     let started = Instant::now();
-    let (ok, exited, detail) = attempt(spec, platform, target, instance).await;
+    let (ok, exited, detail) = attempt(spec, checker, target, instance).await;
     outcome(spec, instance, ok, exited, 1, detail, started)
 }
 
@@ -66,20 +77,21 @@ fn outcome(
 /// Returns (ok, exited, detail).
 async fn attempt(
     spec: &HealthSpec,
-    platform: &dyn Platform,
+    checker: Checker<'_>,
     target: &Target,
     instance: &Instance,
 ) -> (bool, bool, String) {
-    match platform.health(target, instance).await {
+    match checker.platform.health(target, instance).await {
         Ok(InstanceHealth::Running) => {}
         Ok(InstanceHealth::Exited { reason }) => return (false, true, format!("instance exited: {reason}")),
         Err(e) => return (false, false, format!("platform health query failed: {e}")),
     }
     for probe in &spec.probes {
-        let result = match tokio::time::timeout(spec.timeout(), run_probe(probe, instance)).await {
-            Ok(result) => result,
-            Err(_) => Err(format!("timed out after {:?}", spec.timeout())),
-        };
+        let result =
+            match tokio::time::timeout(spec.timeout(), run_probe(probe, checker.extensions, target, instance)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("timed out after {:?}", spec.timeout())),
+            };
         if let Err(e) = result {
             return (false, false, format!("{}: {e}", probe.describe()));
         }
@@ -87,8 +99,12 @@ async fn attempt(
     (true, false, if spec.probes.is_empty() { "running".to_owned() } else { "all probes passed".to_owned() })
 }
 
-async fn run_probe(probe: &Probe, instance: &Instance) -> Result<(), String> {
+async fn run_probe(probe: &Probe, extensions: &Extensions, target: &Target, instance: &Instance) -> Result<(), String> {
     match probe {
+        Probe::Host { name } => {
+            let probe = extensions.probe(name).ok_or_else(|| format!("no host probe named '{name}' is registered"))?;
+            probe.check(target, instance).await.map_err(|e| e.to_string())
+        }
         Probe::Http { path, expect_status } => {
             let status = http_get_status(address(instance)?, path).await?;
             if status == *expect_status { Ok(()) } else { Err(format!("answered {status}")) }

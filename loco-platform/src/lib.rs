@@ -5,7 +5,9 @@
 //! infrastructure — child processes behind a local proxy ([`local`]), a simulated fleet for tests
 //! and benchmarks ([`memory`]), or a cloud API. Also here: instance health probes ([`health`]),
 //! the sources of per-version metrics canary analysis reads ([`metrics`]), time limits on every
-//! call ([`time_limit`]), and fault injection for testing callers and adapters ([`chaos`]).
+//! call ([`time_limit`]), deployment scripts ([`scripts`]), the probes and metric sources a host
+//! registers by name ([`extensions`]),
+//! and fault injection for testing callers and adapters ([`chaos`]).
 //!
 //! This crate never touches storage: what a platform reports, the orchestrator records.
 //!
@@ -16,6 +18,7 @@
 
 pub mod chaos;
 pub mod child_env;
+pub mod extensions;
 pub mod fly;
 pub mod health;
 pub mod http;
@@ -24,6 +27,7 @@ pub mod memory;
 pub mod metrics;
 pub mod railway;
 pub mod render;
+pub mod scripts;
 mod swap;
 pub mod time_limit;
 pub mod vercel;

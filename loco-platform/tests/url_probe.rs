@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use loco_platform::health::check_with_retries;
+use loco_platform::extensions::Extensions;
+use loco_platform::health::{Checker, check_with_retries};
 use loco_platform::memory::MemoryPlatform;
 use loco_platform::{Instance, InstanceState, Platform, Target};
 use loco_types::plan::{HealthSpec, Probe, ReleaseSpec};
@@ -53,7 +54,9 @@ async fn check(probe: Probe) -> (bool, String) {
     let instance: Instance = sim.deploy(&target, &release, &["ins_1".to_owned()]).await.unwrap().remove(0);
     assert_eq!(instance.state, InstanceState::Running);
     let spec = HealthSpec { probes: vec![probe], timeout_seconds: 5.0, retries: 0, ..HealthSpec::default() };
-    let outcome = check_with_retries(&spec, &sim, &target, &instance).await;
+    let outcome =
+        check_with_retries(&spec, Checker { platform: &sim, extensions: &Extensions::default() }, &target, &instance)
+            .await;
     (outcome.ok, outcome.detail)
 }
 

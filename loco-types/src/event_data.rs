@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{Judgement, Verdict};
 use crate::error::{Error, Result};
 use crate::model::{EventKind, NewDeployment};
+use crate::plan::Hook;
 use crate::platform::{HealthOutcome, TrafficWeight};
 use crate::rollout::Step;
 
@@ -29,6 +30,8 @@ pub enum EventData {
     Analysis(Box<AnalysisData>),
     /// A `canary_promoted` event.
     CanaryPromoted(CanaryPromotedData),
+    /// A `script` event.
+    Script(ScriptData),
 }
 
 impl EventData {
@@ -40,6 +43,7 @@ impl EventData {
             EventData::HealthCheck(_) => EventKind::HealthCheck,
             EventData::Analysis(_) => EventKind::Analysis,
             EventData::CanaryPromoted(_) => EventKind::CanaryPromoted,
+            EventData::Script(_) => EventKind::Script,
         }
     }
 
@@ -60,6 +64,7 @@ impl EventData {
             EventKind::CanaryPromoted => {
                 EventData::CanaryPromoted(CanaryPromotedData::deserialize(value).map_err(bad)?)
             }
+            EventKind::Script => EventData::Script(ScriptData::deserialize(value).map_err(bad)?),
             _ => return Ok(None),
         };
         Ok(Some(data))
@@ -244,6 +249,35 @@ pub struct CanaryPromotedData {
     /// The verdict that allowed it, when the rollout has analysis.
     #[schemars(with = "crate::schema::Nullable<PromotionVerdict>")]
     pub analysis: Option<PromotionVerdict>,
+}
+
+/// What a `script` event records: how one deployment script ended and the tail of its output
+/// (secret values redacted; the whole output, up to its last 10,000 lines, is followed live with
+/// `follow_logs(id, "script:<hook>:<name>")` while the engine runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScriptData {
+    /// The hook it ran in.
+    pub hook: Hook,
+    /// The script's name.
+    pub name: String,
+    /// Whether it exited 0 in time.
+    pub ok: bool,
+    /// Its exit code (`None` when it was killed by a signal, timed out or did not start).
+    #[schemars(with = "crate::schema::Nullable<i32>")]
+    pub exit_code: Option<i32>,
+    /// Whether its time limit passed (its process group was then stopped).
+    pub timed_out: bool,
+    /// Why it could not start, when it did not.
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub error: Option<String>,
+    /// Whether the rollout went on despite a failure (`continue_on_error`).
+    pub continued: bool,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: u64,
+    /// Lines it wrote (stdout and stderr).
+    pub lines: u64,
+    /// Its last lines (at most 20).
+    pub tail: Vec<String>,
 }
 
 /// The verdict behind a promotion.

@@ -185,11 +185,13 @@ pub enum EventKind {
     Analysis,
     /// A canary passed its observation and was given a larger share of traffic.
     CanaryPromoted,
+    /// A deployment script finished (or could not start).
+    Script,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -201,6 +203,7 @@ impl EventKind {
         EventKind::HealthCheck,
         EventKind::Analysis,
         EventKind::CanaryPromoted,
+        EventKind::Script,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -217,6 +220,7 @@ impl EventKind {
             EventKind::HealthCheck => "health_check",
             EventKind::Analysis => "analysis",
             EventKind::CanaryPromoted => "canary_promoted",
+            EventKind::Script => "script",
         }
     }
 
@@ -224,7 +228,11 @@ impl EventKind {
     pub fn is_lifecycle(self) -> bool {
         !matches!(
             self,
-            EventKind::StepProgress | EventKind::HealthCheck | EventKind::Analysis | EventKind::CanaryPromoted
+            EventKind::StepProgress
+                | EventKind::HealthCheck
+                | EventKind::Analysis
+                | EventKind::CanaryPromoted
+                | EventKind::Script
         )
     }
 
@@ -421,6 +429,6 @@ mod tests {
             assert_eq!(EventKind::from(action).action(), Some(action));
         }
         let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
-        assert_eq!(without.len(), 5, "created and the four rollout kinds: {without:?}");
+        assert_eq!(without.len(), 6, "created and the five rollout kinds: {without:?}");
     }
 }

@@ -148,11 +148,13 @@ pub enum FailureCode {
     EngineRestarted,
     /// Restoring the previous release failed.
     RollbackFailed,
+    /// A `pre_deploy` or `post_deploy` script failed (and did not have `continue_on_error`).
+    ScriptFailed,
 }
 
 impl FailureCode {
     /// Every code.
-    pub const ALL: [FailureCode; 7] = [
+    pub const ALL: [FailureCode; 8] = [
         FailureCode::HealthCheckFailed,
         FailureCode::AnalysisCritical,
         FailureCode::PauseTimeout,
@@ -160,6 +162,7 @@ impl FailureCode {
         FailureCode::RollbackRequested,
         FailureCode::EngineRestarted,
         FailureCode::RollbackFailed,
+        FailureCode::ScriptFailed,
     ];
 
     /// The `snake_case` name used in JSON, events and metrics labels.
@@ -172,6 +175,7 @@ impl FailureCode {
             FailureCode::RollbackRequested => "rollback_requested",
             FailureCode::EngineRestarted => "engine_restarted",
             FailureCode::RollbackFailed => "rollback_failed",
+            FailureCode::ScriptFailed => "script_failed",
         }
     }
 }

@@ -15,15 +15,15 @@ use crate::analysis::{Judgement, Severity, TestResult, Thresholds, Verdict, Wind
 use crate::audit::{AuditHead, AuditReport, BrokenLink};
 use crate::error::{ErrorCode, FieldError};
 use crate::event_data::{
-    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn, StepDone,
-    StepProgressData,
+    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn,
+    ScriptData, StepDone, StepProgressData,
 };
 use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
 use crate::plan::{
-    AnalysisSpec, HealthSpec, MetricSourceSpec, Probe, PrometheusQueries, PrometheusSpec, ReleaseSpec, RolloutPlan,
-    Strategy,
+    AnalysisSpec, HealthSpec, Hook, MetricSourceSpec, Probe, PrometheusQueries, PrometheusSpec, ReleaseSpec,
+    RolloutPlan, ScriptHooks, ScriptLanguage, ScriptSpec, Strategy,
 };
 use crate::platform::{
     Capabilities, HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficControl, TrafficWeight,
@@ -99,12 +99,17 @@ pub fn document() -> Value {
     add::<HealthCheckData>(&mut generator);
     add::<AnalysisData>(&mut generator);
     add::<CanaryPromotedData>(&mut generator);
+    add::<ScriptData>(&mut generator);
     add::<PromotionVerdict>(&mut generator);
     // Inputs.
     add::<NewDeployment>(&mut generator);
     add::<ActionInput>(&mut generator);
     add::<RolloutPlan>(&mut generator);
     add::<Strategy>(&mut generator);
+    add::<ScriptHooks>(&mut generator);
+    add::<ScriptSpec>(&mut generator);
+    add::<ScriptLanguage>(&mut generator);
+    add::<Hook>(&mut generator);
     add::<ReleaseSpec>(&mut generator);
     add::<HealthSpec>(&mut generator);
     add::<Probe>(&mut generator);

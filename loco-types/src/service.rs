@@ -96,6 +96,13 @@ impl RolloutPlan {
         if self.release.working_dir.is_some() {
             details.push(FieldError::new("release.working_dir", why));
         }
+        if !self.scripts.is_empty() {
+            details.push(FieldError::new(
+                "scripts",
+                "are not accepted over the network: they run programs on the engine's machine (run them from an \
+                 embedding program, or from the CLI in-process)",
+            ));
+        }
         for (i, probe) in self.health.probes.iter().enumerate() {
             match probe {
                 Probe::Command { .. } | Probe::Sqlite { .. } => {

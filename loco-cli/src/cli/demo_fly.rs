@@ -146,6 +146,7 @@ async fn release(engine: &Engine, version: &str, tag: &str, strategy: Strategy) 
         analysis: None,
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
+        scripts: loco_core::rollout::ScriptHooks::default(),
     };
     Ok(engine.run_rollout(&d.id, plan, "deploy-bot").await?)
 }

@@ -51,6 +51,7 @@ fn plan(steps: Vec<u8>, interval: f64, release: ReleaseSpec, monitor: f64) -> Ro
         }),
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
+        scripts: loco_core::rollout::ScriptHooks::default(),
     }
 }
 
@@ -220,8 +221,11 @@ async fn a_healthy_release_is_promoted_through_every_step() {
         .filter(|e| e.kind == EventKind::Analysis)
         .map(|e| e.data.as_ref().unwrap()["judgement"]["verdict"].as_str().unwrap().to_owned())
         .collect();
-    assert!(verdicts.len() >= 3, "10%, 50% and the monitoring window were judged: {verdicts:?}");
-    assert!(verdicts.iter().all(|v| v == "pass"), "{verdicts:?}");
+    // A window that gathered too few requests on a busy machine is judged `inconclusive` and
+    // observed longer; what matters is that nothing failed and every stage passed in the end.
+    let passes = verdicts.iter().filter(|v| *v == "pass").count();
+    assert!(passes >= 3, "10%, 50% and the monitoring window were judged: {verdicts:?}");
+    assert!(verdicts.iter().all(|v| v == "pass" || v == "inconclusive"), "{verdicts:?}");
     let monitored = events.iter().any(|e| e.note.as_deref().is_some_and(|n| n.contains("monitor at 100%")));
     assert!(monitored, "the monitoring window ran before success");
     engine.close().await.unwrap();

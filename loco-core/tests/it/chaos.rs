@@ -55,6 +55,7 @@ fn plan(strategy: Strategy, version: &str, instances: u32) -> RolloutPlan {
         analysis: None,
         scale_down_delay_seconds: 0.0,
         on_restart: OnRestart::default(),
+        scripts: loco_core::rollout::ScriptHooks::default(),
     }
 }
 

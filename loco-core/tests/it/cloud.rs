@@ -64,6 +64,7 @@ pub fn cloud_plan(
         analysis: None,
         scale_down_delay_seconds: 0.0,
         on_restart: OnRestart::default(),
+        scripts: loco_core::rollout::ScriptHooks::default(),
     }
 }
 

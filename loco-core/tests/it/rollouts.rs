@@ -26,6 +26,7 @@ fn plan(strategy: Strategy, version: &str, instances: u32) -> RolloutPlan {
         analysis: None,
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
+        scripts: loco_core::rollout::ScriptHooks::default(),
     }
 }
 

@@ -58,6 +58,9 @@ __all__: List[str] = [
     "FlyPlatformSettingsDict",
     "HealthCheckDataDict",
     "HealthSpecDict",
+    "Hook",
+    "HostMetricSourceSpecDict",
+    "HostProbeDict",
     "HttpProbeDict",
     "ImmediateStrategyDict",
     "InstanceDict",
@@ -102,6 +105,10 @@ __all__: List[str] = [
     "RolloutState",
     "RolloutTurnDict",
     "ScaledDownRolloutTurnDict",
+    "ScriptDataDict",
+    "ScriptHooksDict",
+    "ScriptLanguage",
+    "ScriptSpecDict",
     "ServiceDefinition",
     "ServiceDefinitionDict",
     "Severity",
@@ -178,6 +185,8 @@ EventKind = Literal[
     "analysis",
     # A canary passed its observation and was given a larger share of traffic.
     "canary_promoted",
+    # A deployment script finished (or could not start).
+    "script",
 ]
 
 
@@ -256,6 +265,19 @@ Severity = Literal[
 ]
 
 
+#: Which hook a script belongs to.
+Hook = Literal[
+    # See ``ScriptHooks::pre_deploy``.
+    "pre_deploy",
+    # See ``ScriptHooks::post_deploy``.
+    "post_deploy",
+    # See ``ScriptHooks::on_rollback``.
+    "on_rollback",
+    # See ``ScriptHooks::on_failure``.
+    "on_failure",
+]
+
+
 #: What happens to a rollout whose engine stopped before it ended.
 OnRestart = Literal[
     # Restore the previous release (the default): the new one was not watched meanwhile.
@@ -263,6 +285,17 @@ OnRestart = Literal[
     # Re-check the health of what runs, restore the recorded traffic split, and continue at the
     # first unfinished step (a step that was observing starts its window again).
     "resume",
+]
+
+
+#: The language a script is written in.
+ScriptLanguage = Literal[
+    # ``sh`` (POSIX shell).
+    "shell",
+    # ``python3``.
+    "python",
+    # ``go run`` (needs a Go toolchain on ``PATH``).
+    "go",
 ]
 
 
@@ -311,6 +344,8 @@ FailureCode = Literal[
     "engine_restarted",
     # Restoring the previous release failed.
     "rollback_failed",
+    # A ``pre_deploy`` or ``post_deploy`` script failed (and did not have ``continue_on_error``).
+    "script_failed",
 ]
 
 
@@ -732,6 +767,34 @@ class CanaryPromotedDataDict(TypedDict):
     analysis: Optional[PromotionVerdictDict]
 
 
+class ScriptDataDict(TypedDict):
+    """What a ``script`` event records: how one deployment script ended and the tail of its output
+    (secret values redacted; the whole output, up to its last 10,000 lines, is followed live with
+    ``follow_logs(id, "script:<hook>:<name>")`` while the engine runs).
+    """
+
+    #: The hook it ran in.
+    hook: Hook
+    #: The script's name.
+    name: str
+    #: Whether it exited 0 in time.
+    ok: bool
+    #: Its exit code (``None`` when it was killed by a signal, timed out or did not start).
+    exit_code: Optional[int]
+    #: Whether its time limit passed (its process group was then stopped).
+    timed_out: bool
+    #: Why it could not start, when it did not.
+    error: Optional[str]
+    #: Whether the rollout went on despite a failure (``continue_on_error``).
+    continued: bool
+    #: How long it ran, in milliseconds.
+    duration_ms: int
+    #: Lines it wrote (stdout and stderr).
+    lines: int
+    #: Its last lines (at most 20).
+    tail: List[str]
+
+
 #: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
     CreatedDataDict,
@@ -739,6 +802,7 @@ EventDataDict = Union[
     HealthCheckDataDict,
     AnalysisDataDict,
     CanaryPromotedDataDict,
+    ScriptDataDict,
 ]
 
 
@@ -951,8 +1015,22 @@ class PrometheusMetricSourceSpecDict(TypedDict, total=False):
     queries: PrometheusQueriesDict
 
 
+class HostMetricSourceSpecDict(TypedDict):
+    """A metric source the embedding program registered under ``name`` (a Rust ``MetricSource``, a
+    Python object or a JavaScript object with a ``stats`` method).
+    """
+
+    type: Literal["host"]
+    #: The name the source was registered under.
+    name: str
+
+
 #: Where the analysis reads metrics.
-MetricSourceSpecDict = Union[PlatformMetricSourceSpecDict, PrometheusMetricSourceSpecDict]
+MetricSourceSpecDict = Union[
+    PlatformMetricSourceSpecDict,
+    PrometheusMetricSourceSpecDict,
+    HostMetricSourceSpecDict,
+]
 
 
 class ThresholdsDict(TypedDict, total=False):
@@ -1052,8 +1130,25 @@ class SqliteProbeDict(TypedDict):
     path: str
 
 
+class HostProbeDict(TypedDict):
+    """A check the embedding program registered under ``name`` (a Rust ``HealthProbe``, a Python
+    callable or a JavaScript function) must pass; it gets the target and the instance.
+    """
+
+    type: Literal["host"]
+    #: The name the probe was registered under.
+    name: str
+
+
 #: One way to check that an instance serves.
-ProbeDict = Union[HttpProbeDict, UrlProbeDict, TcpProbeDict, CommandProbeDict, SqliteProbeDict]
+ProbeDict = Union[
+    HttpProbeDict,
+    UrlProbeDict,
+    TcpProbeDict,
+    CommandProbeDict,
+    SqliteProbeDict,
+    HostProbeDict,
+]
 
 
 class HealthSpecDict(TypedDict, total=False):
@@ -1071,6 +1166,48 @@ class HealthSpecDict(TypedDict, total=False):
     retries: int
     #: Time limit of one probe attempt (default 10 s).
     timeout_seconds: float
+
+
+class ScriptSpecDict(TypedDict, total=False):
+    """One script: a program, inline or in a file, with its environment and time limit. Keys that
+    must be present: ``name``.
+    """
+
+    #: A name for events and logs, unique within its hook.
+    name: str
+    #: Whether a failure lets the rollout go on (default false).
+    continue_on_error: bool
+    #: Environment variables besides Loco's ``LOCO_*`` ones and ``PATH``.
+    env: Dict[str, str]
+    #: Path of the program's file (relative to ``working_dir``); exactly one of ``inline`` and
+    #: ``file`` is given.
+    file: Optional[str]
+    #: The program's text; exactly one of ``inline`` and ``file`` is given.
+    inline: Optional[str]
+    #: The language (default ``shell``).
+    language: ScriptLanguage
+    #: Names of ``release.secret_env`` variables to pass, revealed only to the script's process and
+    #: redacted from its output.
+    secrets: List[str]
+    #: Time limit (default 300 s); the whole process group is stopped when it passes.
+    timeout_seconds: float
+    #: The directory the script runs in (the engine's when absent).
+    working_dir: Optional[str]
+
+
+class ScriptHooksDict(TypedDict, total=False):
+    """The scripts of each hook, run in order."""
+
+    #: After a rollout failed (before its rollback, if any, and after a failed ``pre_deploy``).
+    on_failure: List[ScriptSpecDict]
+    #: After a rollback restored the previous release's traffic.
+    on_rollback: List[ScriptSpecDict]
+    #: After the new release serves 100 % of traffic, before the rollout succeeds; a failure rolls
+    #: back.
+    post_deploy: List[ScriptSpecDict]
+    #: Before any instance of the new release starts; a failure ends the rollout with nothing
+    #: deployed.
+    pre_deploy: List[ScriptSpecDict]
 
 
 class RolloutPlanDict(TypedDict, total=False):
@@ -1097,6 +1234,8 @@ class RolloutPlanDict(TypedDict, total=False):
     #: succeeded, so that rolling back in that window only moves traffic (default 0: stopped at
     #: once; the rolling strategy always replaces them step by step).
     scale_down_delay_seconds: float
+    #: Scripts run before, after and around the rollout.
+    scripts: ScriptHooksDict
 
 
 class InstanceDict(TypedDict):

@@ -13,10 +13,11 @@ use loco_types::event_data::{
 };
 use loco_types::lifecycle::{Action, ActionInput, Status};
 use loco_types::model::Timestamp;
-use loco_types::plan::{OnRestart, Strategy};
+use loco_types::plan::{Hook, OnRestart, Strategy};
 use loco_types::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutState, Step};
 use tokio::sync::mpsc;
 
+use super::scripts::HookEnd;
 use super::{Halt, Interrupt, Mode, Orchestrator, Reason, SYSTEM_ACTOR};
 use crate::steps::plan_steps;
 
@@ -60,6 +61,11 @@ impl<'o> Execution<'o> {
         }
     }
 
+    /// Where this rollout's health checks run: its platform and the host's probes.
+    pub(super) fn checker(&self) -> health::Checker<'_> {
+        self.orch.checker(self.platform.as_ref())
+    }
+
     pub(super) fn new_version(&self) -> &str {
         &self.rollout.plan.release.version
     }
@@ -80,7 +86,7 @@ impl<'o> Execution<'o> {
                 if self.rollout.state == RolloutState::RollingBack {
                     self.roll_back(Reason::Resume).await
                 } else if p.total_steps > 0 && p.completed_steps == p.total_steps {
-                    self.succeed().await
+                    self.finish().await
                 } else if self.rollout.plan.on_restart == OnRestart::Resume && p.total_steps > 0 {
                     self.resume().await
                 } else {
@@ -104,7 +110,30 @@ impl<'o> Execution<'o> {
 
     async fn run_steps(&mut self) -> Result<()> {
         "starting".clone_into(&mut self.rollout.progress.step);
-        self.run_steps_from(0).await
+        // Before any instance starts: a failure leaves nothing of the new release behind.
+        match self.run_hook(Hook::PreDeploy).await? {
+            HookEnd::Done => self.run_steps_from(0).await,
+            HookEnd::Failed(failure) => self.roll_back(Reason::Failed(failure, None)).await,
+            HookEnd::Interrupted(interrupt) => self.interrupted(interrupt).await,
+        }
+    }
+
+    /// After the last step: the `post_deploy` scripts (a failure rolls back), then success.
+    async fn finish(&mut self) -> Result<()> {
+        match self.run_hook(Hook::PostDeploy).await? {
+            HookEnd::Done => self.succeed().await,
+            HookEnd::Failed(failure) => self.roll_back(Reason::Failed(failure, None)).await,
+            HookEnd::Interrupted(interrupt) => self.interrupted(interrupt).await,
+        }
+    }
+
+    /// Acts on a request that stopped the rollout between or inside its steps.
+    async fn interrupted(&mut self, interrupt: Interrupt) -> Result<()> {
+        match interrupt {
+            Interrupt::Suspend => self.hand_back().await,
+            Interrupt::Abandon | Interrupt::Override(_) => Ok(()),
+            Interrupt::Rollback(input) => self.roll_back(Reason::Requested(input)).await,
+        }
     }
 
     /// The plan's steps, computed from the plan and the restore point alone (so an engine that
@@ -142,15 +171,11 @@ impl<'o> Execution<'o> {
             match halt {
                 // An override outside a pause has nothing to continue.
                 None | Some(Halt::Interrupted(Interrupt::Override(_))) => self.step_done(index, step).await?,
-                Some(Halt::Interrupted(Interrupt::Suspend)) => return self.hand_back().await,
-                Some(Halt::Interrupted(Interrupt::Abandon)) => return Ok(()),
-                Some(Halt::Interrupted(Interrupt::Rollback(input))) => {
-                    return self.roll_back(Reason::Requested(input)).await;
-                }
+                Some(Halt::Interrupted(interrupt)) => return self.interrupted(interrupt).await,
                 Some(Halt::Failed(failure, at)) => return self.roll_back(Reason::Failed(failure, at)).await,
             }
         }
-        self.succeed().await
+        self.finish().await
     }
 
     /// The next pending request, if any (an override outside a pause is dropped).
@@ -307,7 +332,7 @@ impl<'o> Execution<'o> {
             .cloned()
             .collect();
         let spec = &self.rollout.plan.health;
-        let checks = pending.iter().map(|i| health::check_with_retries(spec, self.platform.as_ref(), &self.target, i));
+        let checks = pending.iter().map(|i| health::check_with_retries(spec, self.checker(), &self.target, i));
         let outcomes = futures_util::future::join_all(checks).await;
         let events = outcomes.iter().map(|o| self.health_event(o)).collect();
         self.save(events).await?;

@@ -16,19 +16,25 @@ mod requests;
 mod restart;
 mod resume;
 mod rollback;
+mod scripts;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use loco_platform::extensions::{Extensions, HealthProbe};
+use loco_platform::health;
+use loco_platform::metrics::MetricSource;
+use loco_platform::metrics::prometheus::PrometheusSource;
 use loco_platform::time_limit::{CallLimits, TimeLimited};
 use loco_platform::{Instance, InstanceState, Platform, Target};
 use loco_store::{BeginRollout, NewEvent, RolloutUpdate, Store};
 use loco_types::analysis::Thresholds;
+use loco_types::error::FieldError;
 use loco_types::event_data::RolloutTurn;
 use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::model::Timestamp;
-use loco_types::plan::{MetricSourceSpec, RolloutPlan};
+use loco_types::plan::{MetricSourceSpec, Probe, RolloutPlan};
 use loco_types::rollout::{Release, Rollout, RolloutFailure, RolloutState};
 use loco_types::{Error, Result};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -37,6 +43,7 @@ use crate::lease;
 use crate::observer::{RolloutLabels, RolloutObserver};
 use crate::secrets::SecretOpener;
 use execution::Execution;
+pub use scripts::log_key as script_log_key;
 
 /// The actor recorded for what the orchestrator does on its own (succeed, fail, automatic rollback).
 pub const SYSTEM_ACTOR: &str = "loco";
@@ -115,6 +122,8 @@ pub struct Orchestrator {
     observer: Arc<dyn RolloutObserver>,
     secrets: Arc<dyn SecretOpener>,
     platforms: RwLock<HashMap<String, Arc<dyn Platform>>>,
+    extensions: Extensions,
+    script_logs: scripts::ScriptLogs,
     limit: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
     thresholds: RwLock<HashMap<String, Thresholds>>,
@@ -144,6 +153,8 @@ impl Orchestrator {
             observer,
             secrets,
             platforms: RwLock::new(HashMap::new()),
+            extensions: Extensions::default(),
+            script_logs: scripts::ScriptLogs::default(),
             limit: Arc::new(Semaphore::new(max_concurrent.max(1))),
             running: Mutex::new(HashMap::new()),
             thresholds: RwLock::new(HashMap::new()),
@@ -286,6 +297,61 @@ impl Orchestrator {
         })
     }
 
+    /// Registers a health probe that plans can name as `{"type": "host", "name": …}` (replacing
+    /// one of the same name).
+    pub fn register_probe(&self, probe: Arc<dyn HealthProbe>) {
+        self.extensions.register_probe(probe);
+    }
+
+    /// Registers a metric source that analysis can name as `{"type": "host", "name": …}`
+    /// (replacing one of the same name).
+    pub fn register_metric_source(&self, source: Arc<dyn MetricSource>) {
+        self.extensions.register_metric_source(source);
+    }
+
+    /// The output of a deployment's script (`key` is `script:<hook>:<name>`) when it ran on this
+    /// engine lately: recent lines, then new ones until it ends.
+    pub fn script_log(&self, deployment_id: &str, key: &str) -> Option<Arc<loco_platform::scripts::ScriptLog>> {
+        self.script_logs.get(deployment_id, key)
+    }
+
+    /// Where a rollout of `plan` on `platform` reads its metrics: the source its analysis names
+    /// (the platform's own without analysis), `None` when that source is not there.
+    pub fn metric_source(&self, plan: &RolloutPlan, platform: &Arc<dyn Platform>) -> Option<Arc<dyn MetricSource>> {
+        match plan.analysis.as_ref().map_or(&MetricSourceSpec::Platform, |a| &a.source) {
+            MetricSourceSpec::Platform => platform.metric_source(),
+            MetricSourceSpec::Prometheus(spec) => Some(Arc::new(PrometheusSource::new(spec.clone()))),
+            MetricSourceSpec::Host { name } => self.extensions.metric_source(name),
+        }
+    }
+
+    /// Where health checks on `platform` run: it, and the host's probes.
+    fn checker<'a>(&'a self, platform: &'a dyn Platform) -> health::Checker<'a> {
+        health::Checker { platform, extensions: &self.extensions }
+    }
+
+    /// Refuses a plan naming a host probe or metric source that is not registered.
+    fn check_extensions(&self, plan: &RolloutPlan) -> Result<()> {
+        let mut details = Vec::new();
+        for (i, probe) in plan.health.probes.iter().enumerate() {
+            if let Probe::Host { name } = probe
+                && self.extensions.probe(name).is_none()
+            {
+                let known = self.extensions.probe_names();
+                let why = format!("no host probe named '{name}' is registered (registered: {known:?})");
+                details.push(FieldError::new(format!("health.probes[{i}].name"), why));
+            }
+        }
+        if let Some(MetricSourceSpec::Host { name }) = plan.analysis.as_ref().map(|a| &a.source)
+            && self.extensions.metric_source(name).is_none()
+        {
+            let known = self.extensions.metric_source_names();
+            let why = format!("no metric source named '{name}' is registered (registered: {known:?})");
+            details.push(FieldError::new("analysis.source.name", why));
+        }
+        if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
+    }
+
     /// Sets the analysis thresholds of one environment (names compare case-insensitively).
     pub fn set_thresholds(&self, environment: &str, thresholds: Thresholds) -> Result<()> {
         thresholds.validate(&format!("thresholds.{environment}."))?;
@@ -329,6 +395,7 @@ impl Orchestrator {
         plan.validate()?;
         lifecycle::validate_action(Action::Start, &ActionInput::new(actor))?;
         let platform = self.platform(&plan.platform)?;
+        self.check_extensions(&plan)?;
         platform
             .capabilities()
             .check(&plan.platform, &plan.strategy, plan.instances)

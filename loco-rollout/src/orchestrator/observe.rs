@@ -10,14 +10,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loco_platform::metrics::prometheus::PrometheusSource;
 use loco_platform::metrics::{MetricSource, RequestSample};
 use loco_platform::{Instance, health};
 use loco_store::{NewEvent, RolloutUpdate};
 use loco_types::Result;
 use loco_types::analysis::{Judgement, Severity, Verdict, WindowStats};
 use loco_types::event_data::{AnalysisData, EventData, RolloutTurn};
-use loco_types::plan::MetricSourceSpec;
 use loco_types::rollout::{FailureCode, RolloutFailure, RolloutState};
 use tokio::sync::broadcast;
 
@@ -91,10 +89,8 @@ impl Execution<'_> {
     }
 
     fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
-        match &self.rollout.plan.analysis.as_ref()?.source {
-            MetricSourceSpec::Platform => self.platform.metric_source(),
-            MetricSourceSpec::Prometheus(spec) => Some(Arc::new(PrometheusSource::new(spec.clone()))),
-        }
+        self.rollout.plan.analysis.as_ref()?;
+        self.orch.metric_source(&self.rollout.plan, &self.platform)
     }
 
     /// One observation window, its metrics judged on everything since `since`. Returns the final
@@ -228,7 +224,7 @@ impl Execution<'_> {
         let instances: Vec<Instance> =
             running(&self.rollout.progress.instances).filter(|i| i.version == self.new_version()).cloned().collect();
         let spec = &self.rollout.plan.health;
-        let checks = instances.iter().map(|i| health::check_once(spec, self.platform.as_ref(), &self.target, i));
+        let checks = instances.iter().map(|i| health::check_once(spec, self.checker(), &self.target, i));
         let mut events = Vec::new();
         let mut stop = None;
         for outcome in futures_util::future::join_all(checks).await {

@@ -145,7 +145,8 @@ impl Orchestrator {
         };
         let serving = platform.restore(target, &spec, &current.instances, &ids).await.map_err(platform_error)?;
         let patient = rollout.plan.health.patient(REVIVE_PATIENCE);
-        let checks = serving.iter().map(|i| health::check_with_retries(&patient, platform.as_ref(), target, i));
+        let checks =
+            serving.iter().map(|i| health::check_with_retries(&patient, self.checker(platform.as_ref()), target, i));
         if let Some(bad) = futures_util::future::join_all(checks).await.into_iter().find(|o| !o.ok) {
             platform.stop(target, &serving).await.map_err(platform_error)?;
             return Err(Error::Platform {

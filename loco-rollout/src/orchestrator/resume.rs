@@ -91,8 +91,7 @@ impl Execution<'_> {
             }
         }
         let patient = self.rollout.plan.health.patient(REVIVE_PATIENCE);
-        let checks =
-            revived.iter().map(|i| health::check_with_retries(&patient, self.platform.as_ref(), &self.target, i));
+        let checks = revived.iter().map(|i| health::check_with_retries(&patient, self.checker(), &self.target, i));
         if let Some(bad) = futures_util::future::join_all(checks).await.into_iter().find(|o| !o.ok) {
             return Ok(Err(format!("instance {} failed its health check: {}", bad.instance_id, bad.detail)));
         }

@@ -13,6 +13,7 @@ use loco_types::Result;
 use loco_types::event_data::RolloutTurn;
 use loco_types::lifecycle::{Action, ActionInput, Status};
 use loco_types::model::Timestamp;
+use loco_types::plan::Hook;
 use loco_types::rollout::{FailureCode, Release, RolloutFailure, RolloutState};
 
 use super::execution::{Execution, turn};
@@ -50,7 +51,11 @@ fn ms(from: Instant, to: Instant) -> f64 {
 impl Execution<'_> {
     pub(super) async fn roll_back(&mut self, reason: Reason) -> Result<()> {
         let decision = self.decide(&reason);
+        let failed = matches!(reason, Reason::Failed(..));
         self.record_decision(reason, &decision).await?;
+        if failed {
+            self.run_hook_after(Hook::OnFailure).await?;
+        }
         let called = Instant::now();
         self.fenced().await?;
         let restored = self.restore().await;
@@ -59,7 +64,10 @@ impl Execution<'_> {
             restore_ms: ms(called, Instant::now()),
         };
         match restored {
-            Ok(restored) => self.record_rolled_back(decision, restored, &timing).await,
+            Ok(restored) => {
+                self.run_hook_after(Hook::OnRollback).await?;
+                self.record_rolled_back(decision, restored, &timing).await
+            }
             Err(e) => {
                 let message = format!("restoring the previous release failed: {e}");
                 tracing::error!(deployment_id = %self.rollout.deployment_id, %message);
@@ -212,8 +220,7 @@ impl Execution<'_> {
     ) -> PlatformResult<Vec<Instance>> {
         let serving = self.platform.restore(&self.target, spec, &previous.instances, replacements).await?;
         let patient = self.rollout.plan.health.patient(RESTORE_PATIENCE);
-        let checks =
-            serving.iter().map(|i| health::check_with_retries(&patient, self.platform.as_ref(), &self.target, i));
+        let checks = serving.iter().map(|i| health::check_with_retries(&patient, self.checker(), &self.target, i));
         if let Some(bad) = futures_util::future::join_all(checks).await.into_iter().find(|o| !o.ok) {
             return Err(PlatformError::new(format!(
                 "restored instance {} of {} failed its health check after {} attempt(s): {}; traffic was not moved",

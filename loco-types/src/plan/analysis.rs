@@ -1,5 +1,6 @@
-//! Canary analysis settings of a plan: where metrics come from (the platform, or a Prometheus
-//! server with PromQL templates), the thresholds, the monitoring window and pause behaviour.
+//! Canary analysis settings of a plan: where metrics come from (the platform, a Prometheus
+//! server with PromQL templates, or a source the host registered), the thresholds, the
+//! monitoring window and pause behaviour.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,12 @@ pub enum MetricSourceSpec {
     Platform,
     /// A Prometheus server.
     Prometheus(PrometheusSpec),
+    /// A metric source the embedding program registered under `name` (a Rust `MetricSource`, a
+    /// Python object or a JavaScript object with a `stats` method).
+    Host {
+        /// The name the source was registered under.
+        name: String,
+    },
 }
 
 /// Where the Prometheus server is and what to ask it.
@@ -148,6 +155,11 @@ pub(super) fn validate_analysis(analysis: &AnalysisSpec, details: &mut Vec<Field
         && let Err(Error::Validation { details: more }) = spec.validate("analysis.source.url")
     {
         nested.extend(more);
+    }
+    if let MetricSourceSpec::Host { name } = &analysis.source
+        && name.trim().is_empty()
+    {
+        nested.push(FieldError::new("analysis.source.name", "is required"));
     }
     let mut bad = |field: &str, message: String| details.push(FieldError::new(field, message));
     if !(0.0..=MAX_MONITOR_SECONDS).contains(&analysis.monitor_seconds) {

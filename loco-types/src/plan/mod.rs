@@ -1,5 +1,6 @@
 //! What a rollout should do: the release to run, the strategy, the instance count and the health
-//! checks — parsed from JSON and validated here, once, for every surface.
+//! checks, the analysis and the scripts — parsed from JSON and validated here, once, for every
+//! surface.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, FieldError, Result};
 
 mod analysis;
+mod scripts;
 
 pub use analysis::{AnalysisSpec, MetricSourceSpec, PrometheusQueries, PrometheusSpec};
+pub use scripts::{Hook, LOCO_SCRIPT_ENV, MAX_SCRIPT_SECONDS, ScriptHooks, ScriptLanguage, ScriptSpec};
 
 /// Longest monitoring window after full promotion (30 minutes, from the requirements).
 pub const MAX_MONITOR_SECONDS: f64 = 1800.0;
@@ -147,6 +150,12 @@ pub enum Probe {
         /// Path of the database file.
         path: String,
     },
+    /// A check the embedding program registered under `name` (a Rust `HealthProbe`, a Python
+    /// callable or a JavaScript function) must pass; it gets the target and the instance.
+    Host {
+        /// The name the probe was registered under.
+        name: String,
+    },
 }
 
 fn default_status() -> u16 {
@@ -195,6 +204,7 @@ impl Probe {
             Probe::Tcp => "tcp connect".to_owned(),
             Probe::Command { command } => format!("command {}", command.first().map_or("", String::as_str)),
             Probe::Sqlite { path } => format!("sqlite SELECT 1 on {path}"),
+            Probe::Host { name } => format!("host probe {name}"),
         }
     }
 }
@@ -263,6 +273,9 @@ impl Probe {
             Probe::Sqlite { path } if path.trim().is_empty() => {
                 problems.push(FieldError::new(format!("{field}.path"), "is required"));
             }
+            Probe::Host { name } if name.trim().is_empty() => {
+                problems.push(FieldError::new(format!("{field}.name"), "is required"));
+            }
             _ => {}
         }
         problems
@@ -324,6 +337,9 @@ pub struct RolloutPlan {
     /// What an engine that finds this rollout interrupted (its engine stopped or died) does.
     #[serde(default)]
     pub on_restart: OnRestart,
+    /// Scripts run before, after and around the rollout.
+    #[serde(default)]
+    pub scripts: ScriptHooks,
 }
 
 /// What happens to a rollout whose engine stopped before it ended.
@@ -427,6 +443,7 @@ impl RolloutPlan {
         if let Some(analysis) = &self.analysis {
             analysis::validate_analysis(analysis, &mut details);
         }
+        details.extend(self.scripts.problems(&self.release.secret_env));
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
 
