@@ -13,6 +13,9 @@
 //! was registered (`open` or `register_platform` inside `async` code); for `loco.SyncEngine` (and
 //! an `Engine` registering outside a running loop), a private loop on a daemon thread of its own.
 //! Plain (non-`async`) methods run on Loco's blocking threads.
+//!
+//! A platform with a `stats` method is its own metric source (analysis `{"type": "platform"}`),
+//! called like any host metric source ([`crate::host_extensions`]).
 
 pub mod call;
 pub mod protocol;
@@ -23,6 +26,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use loco_core::analysis::MetricSource;
 use loco_core::platform::{
     Capabilities, Instance, InstanceHealth, LogLine, Platform, PlatformError, PlatformResult, PlatformStatus, Target,
     TrafficWeight,
@@ -39,6 +43,7 @@ use tokio::sync::mpsc;
 use self::call::Host;
 use crate::engine::Handle;
 use crate::error::to_pyerr;
+use crate::host_extensions::HostMetricSource;
 
 /// The methods every host platform must have.
 const REQUIRED: [&str; 7] = ["deploy", "set_traffic", "stop", "health", "status", "restore", "test_connection"];
@@ -67,12 +72,18 @@ pub fn from_objects(
 
 /// One host platform; see [`from_objects`].
 pub fn from_object(py: Python<'_>, object: &Bound<'_, PyAny>, event_loop: EventLoop) -> PyResult<Arc<dyn Platform>> {
-    let event_loop = match event_loop {
-        EventLoop::Running => running_loop(py)?,
-        EventLoop::Private => private_loop(py)?,
-    };
-    let platform = HostPlatform::new(py, object, event_loop).map_err(|e| to_pyerr(py, &e))?;
+    let platform = HostPlatform::new(py, object, event_loop.get(py)?).map_err(|e| to_pyerr(py, &e))?;
     Ok(Arc::new(platform))
+}
+
+impl EventLoop {
+    /// The asyncio event loop this choice means, started if it is Loco's private one.
+    pub fn get(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self {
+            EventLoop::Running => running_loop(py),
+            EventLoop::Private => private_loop(py),
+        }
+    }
 }
 
 impl Handle {
@@ -91,6 +102,8 @@ pub struct HostPlatform {
     has_logs: bool,
     has_plan_shares: bool,
     has_shutdown: bool,
+    /// Its `stats` method, when it has one: the platform's own metrics for canary analysis.
+    metric_source: Option<Arc<dyn MetricSource>>,
     host: Arc<Host>,
 }
 
@@ -117,13 +130,24 @@ impl HostPlatform {
                 format!("is true but platform '{name}' has no logs() method"),
             ));
         }
+        let has_stats = has("stats");
+        if capabilities.metrics && !has_stats {
+            return Err(loco_core::Error::invalid(
+                "capabilities.metrics",
+                format!("is true but platform '{name}' has no stats() method"),
+            ));
+        }
+        let host = Arc::new(Host { object: object.clone().unbind(), event_loop });
+        let metric_source = has_stats
+            .then(|| Arc::new(HostMetricSource::new(name.clone(), Arc::clone(&host))) as Arc<dyn MetricSource>);
         Ok(Self {
             name,
             capabilities,
             has_logs,
             has_plan_shares: has("plan_shares"),
             has_shutdown: has("shutdown"),
-            host: Arc::new(Host { object: object.clone().unbind(), event_loop }),
+            metric_source,
+            host,
         })
     }
 
@@ -141,7 +165,7 @@ impl HostPlatform {
 
 /// `method`'s answer as a `T`; a bad shape names the field (`deploy() returned a bad shape:
 /// result[1].state: is missing`).
-fn read<T: DeserializeOwned>(method: &str, answer: Value) -> PlatformResult<T> {
+pub fn read<T: DeserializeOwned>(method: &str, answer: Value) -> PlatformResult<T> {
     shape::parse(answer).map_err(|e| {
         PlatformError::new(format!("{method}() returned a bad shape: result{}: {}", e.path(), e.message()))
     })
@@ -166,8 +190,8 @@ fn capabilities(py: Python<'_>, object: &Bound<'_, PyAny>) -> loco_core::Result<
     shape::parse(json).map_err(|e| invalid(format!("capabilities{}", e.path()), e.message().to_owned()))
 }
 
-/// `value` as JSON, for a host method's argument.
-fn json(value: &(impl Serialize + ?Sized)) -> PlatformResult<Value> {
+/// `value` as JSON, for a host call's argument.
+pub fn json(value: &(impl Serialize + ?Sized)) -> PlatformResult<Value> {
     serde_json::to_value(value).map_err(|e| PlatformError::new(format!("cannot pass an argument: {e}")))
 }
 
@@ -349,6 +373,10 @@ impl Platform for HostPlatform {
             }
             Ok(rx)
         })
+    }
+
+    fn metric_source(&self) -> Option<Arc<dyn MetricSource>> {
+        self.metric_source.clone()
     }
 
     fn shutdown<'s, 'a>(&'s self) -> Answer<'a, ()>

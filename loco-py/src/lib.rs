@@ -10,6 +10,9 @@
 //!   sharing one set of operations (lifecycle, history, audit, rollouts).
 //! - [`subscription`]: `loco.Subscription` (`async for`) and `loco.SyncSubscription` (`for`).
 //! - [`host_platform`]: Python objects as platforms (`loco.Platform`, `platforms=[obj]`).
+//! - [`host_extensions`]: Python functions and objects as the health probes and metric sources
+//!   plans name (`loco.HealthProbe`, `probes={name: fn}`; `loco.MetricSource`,
+//!   `metric_sources=[obj]`).
 //! - [`platform`]: instance log streams; [`document`]: rollout plans and thresholds as JSON
 //!   documents for the core.
 //! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
@@ -47,6 +50,7 @@ pub mod convert;
 pub mod document;
 pub mod engine;
 pub mod error;
+pub mod host_extensions;
 pub mod host_platform;
 pub mod platform;
 pub mod process;
@@ -70,6 +74,7 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<platform::SyncInstanceLogs>()?;
     error::register(m)?;
     host_platform::protocol::register(m)?;
+    host_extensions::protocol::register(m)?;
     let py = m.py();
     m.add("STATUSES", PyTuple::new(py, Status::ALL.map(Status::as_str))?)?;
     m.add("EVENT_KINDS", PyTuple::new(py, EventKind::ALL.map(EventKind::as_str))?)?;

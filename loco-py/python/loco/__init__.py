@@ -13,7 +13,10 @@ Two doors into the same Rust engine:
 
 With ``local_state_dir=...`` at open, the engine also runs rollouts on this machine
 (``run_rollout(id, plan, actor)``: processes behind a weighted proxy, canary analysis, automatic
-rollback) and recovers rollouts an earlier engine left unfinished.
+rollback) and recovers rollouts an earlier engine left unfinished. Python objects can take part
+too: platforms (:class:`Platform`, ``platforms=[...]``), metric sources for canary analysis
+(:class:`MetricSource`, ``metric_sources=[...]``) and health probes (:class:`HealthProbe`,
+``probes={name: fn}``).
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
@@ -31,10 +34,12 @@ from ._loco import (
     ROLLOUT_STATES,
     STATUSES,
     Engine,
+    HealthProbe,
     IdempotencyConflictError,
     InstanceLogs,
     InvalidTransitionError,
     LocoError,
+    MetricSource,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -64,10 +69,12 @@ __all__ = [
     "ROLLOUT_STATES",
     "STATUSES",
     "Engine",
+    "HealthProbe",
     "IdempotencyConflictError",
     "InstanceLogs",
     "InvalidTransitionError",
     "LocoError",
+    "MetricSource",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",

@@ -35,6 +35,7 @@ from ._types import (
     Status,
     ThresholdsDict,
     TrafficWeightDict,
+    WindowStatsDict,
 )
 
 __version__: str
@@ -49,10 +50,12 @@ __all__ = [
     "ROLLOUT_STATES",
     "STATUSES",
     "Engine",
+    "HealthProbe",
     "IdempotencyConflictError",
     "InstanceLogs",
     "InvalidTransitionError",
     "LocoError",
+    "MetricSource",
     "NotFoundError",
     "PayloadTooLargeError",
     "PlatformError",
@@ -112,7 +115,9 @@ class Platform(Protocol):
     private loop for ``SyncEngine``; cancelled when its time limit fires) or plain (run on one of
     Loco's threads). Results are checked against the core's shapes (a bad shape, or an exception,
     fails the call with ``PlatformError``). Optional methods: ``logs(target, instance_id) ->
-    list[LogLineDict]``, ``plan_shares(target, version, shares)`` and ``shutdown()``.
+    list[LogLineDict]``, ``plan_shares(target, version, shares)``, ``shutdown()`` and
+    ``stats(target, version, window_seconds)`` (as :class:`MetricSource`'s), which makes the
+    platform its own metric source for analysis from ``{"type": "platform"}``.
     """
 
     @property
@@ -130,6 +135,38 @@ class Platform(Protocol):
         self, target: _Target, release: ReleaseSpecDict, known: list[InstanceDict], replacement_ids: list[str]
     ) -> _Answer[Sequence[_InstanceAnswer]]: ...
     def test_connection(self) -> _Answer[None]: ...
+
+#: What a metric source's ``stats`` returns: a ``WindowStatsDict``, where ``error_rate`` may be
+#: ``None`` (computed from ``requests`` and ``errors``) and the other metrics ``None`` or left out.
+_Stats = WindowStatsDict | Mapping[str, Any]
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """Per-version metrics for canary analysis, from your own monitoring: pass the object to
+    ``Engine.open(path, metric_sources=[obj])`` (or ``SyncEngine.open``) or
+    ``engine.register_metric_source(obj)``; plans whose ``analysis.source`` is
+    ``{"type": "host", "name": obj.name}`` are judged on what ``stats`` reports.
+
+    ``stats`` may be ``async`` or plain, like a platform's methods; each call may take 10 s. It
+    returns a ``WindowStatsDict`` (``requests`` and ``errors`` required, the rest may be ``None``
+    or left out; any other key is refused). A bad shape, an exception or a time-out makes that
+    window's metrics unavailable (an inconclusive verdict).
+    """
+
+    @property
+    def name(self) -> str: ...
+    def stats(self, target: _Target, version: str, window_seconds: float) -> _Answer[_Stats]: ...
+
+@runtime_checkable
+class HealthProbe(Protocol):
+    """A health check written in Python, ``fn(target, instance)``: register it with
+    ``Engine.open(path, probes={name: fn})`` or ``engine.register_probe(name, fn)`` and name it in
+    ``health.probes`` as ``{"type": "host", "name": name}``. ``None`` or ``True`` passes; ``False``
+    or an exception fails. ``async`` or plain; the health check's ``timeout_seconds`` limits each
+    call.
+    """
+
+    def __call__(self, target: _Target, instance: InstanceDict, /) -> _Answer[bool | None]: ...
 
 @final
 class InstanceLogs:
@@ -174,6 +211,8 @@ class Engine:
         release_retention: int | None = None,
         lease_seconds: float | None = None,
         platforms: Sequence[Platform] | None = None,
+        probes: Mapping[str, HealthProbe] | None = None,
+        metric_sources: Sequence[MetricSource] | None = None,
     ) -> Awaitable[Engine]: ...
     @staticmethod
     def open_in_memory(
@@ -183,6 +222,8 @@ class Engine:
         release_retention: int | None = None,
         lease_seconds: float | None = None,
         platforms: Sequence[Platform] | None = None,
+        probes: Mapping[str, HealthProbe] | None = None,
+        metric_sources: Sequence[MetricSource] | None = None,
     ) -> Awaitable[Engine]: ...
     def create(
         self,
@@ -235,6 +276,8 @@ class Engine:
     def test_platform(self, name: str) -> Awaitable[None]: ...
     def remove_platform(self, name: str) -> Awaitable[None]: ...
     def register_platform(self, platform: Platform) -> None: ...
+    def register_probe(self, name: str, probe: HealthProbe) -> None: ...
+    def register_metric_source(self, source: MetricSource) -> None: ...
     def register_service(self, definition: _ServiceDefinition, by: str) -> Awaitable[ServiceDefinition]: ...
     def services(self) -> Awaitable[builtins.list[ServiceDefinition]]: ...
     def remove_service(self, name: str) -> Awaitable[None]: ...
@@ -262,6 +305,8 @@ class SyncEngine:
         release_retention: int | None = None,
         lease_seconds: float | None = None,
         platforms: Sequence[Platform] | None = None,
+        probes: Mapping[str, HealthProbe] | None = None,
+        metric_sources: Sequence[MetricSource] | None = None,
     ) -> SyncEngine: ...
     @staticmethod
     def open_in_memory(
@@ -271,6 +316,8 @@ class SyncEngine:
         release_retention: int | None = None,
         lease_seconds: float | None = None,
         platforms: Sequence[Platform] | None = None,
+        probes: Mapping[str, HealthProbe] | None = None,
+        metric_sources: Sequence[MetricSource] | None = None,
     ) -> SyncEngine: ...
     def create(
         self,
@@ -321,6 +368,8 @@ class SyncEngine:
     def test_platform(self, name: str) -> None: ...
     def remove_platform(self, name: str) -> None: ...
     def register_platform(self, platform: Platform) -> None: ...
+    def register_probe(self, name: str, probe: HealthProbe) -> None: ...
+    def register_metric_source(self, source: MetricSource) -> None: ...
     def register_service(self, definition: _ServiceDefinition, by: str) -> ServiceDefinition: ...
     def services(self) -> builtins.list[ServiceDefinition]: ...
     def remove_service(self, name: str) -> None: ...

@@ -1,6 +1,7 @@
 //! `loco.Engine`: every engine operation as an asyncio awaitable running on the extension's tokio
 //! runtime, never on the event loop's thread and never holding the GIL while it works.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use loco_core::Action;
@@ -11,6 +12,7 @@ use super::{Handle, OpenOptions, Operation, list_query, new_deployment};
 use crate::convert::{Reply, ToPython};
 use crate::document::{Document, ThresholdsByEnvironment};
 use crate::error::to_pyerr;
+use crate::host_extensions;
 use crate::host_platform::{self, EventLoop};
 use crate::platform::InstanceLogs;
 use crate::runtime;
@@ -45,11 +47,14 @@ impl Engine {
     /// each service and environment keeps for `rollback_to` (default 20, at least 2) and
     /// `lease_seconds` how long a rollout's engine may be silent before another engine on the same
     /// file takes the rollout over (default 30, at least 0.3). Resolves to an `Engine`.
-    /// `platforms` registers Python objects as platforms (`loco.Platform`) before that recovery;
-    /// their coroutines run on the event loop running here.
+    /// `platforms` registers Python objects as platforms (`loco.Platform`), `probes` Python
+    /// functions as health probes by name (`loco.HealthProbe`) and `metric_sources` Python objects
+    /// as metric sources (`loco.MetricSource`), all before that recovery; their coroutines run on
+    /// the event loop running here.
     #[staticmethod]
     #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
-                        platforms=None))]
+                        platforms=None, probes=None, metric_sources=None))]
+    #[allow(clippy::too_many_arguments)]
     fn open<'py>(
         py: Python<'py>,
         path: PathBuf,
@@ -58,9 +63,20 @@ impl Engine {
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
         platforms: Option<Vec<Bound<'py, PyAny>>>,
+        probes: Option<HashMap<String, Bound<'py, PyAny>>>,
+        metric_sources: Option<Vec<Bound<'py, PyAny>>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let platforms = host_platform::from_objects(py, platforms, EventLoop::Running)?;
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
+        let options = OpenOptions::from_python(
+            py,
+            EventLoop::Running,
+            local_state_dir,
+            thresholds,
+            release_retention,
+            lease_seconds,
+            platforms,
+            probes,
+            metric_sources,
+        )?;
         awaitable(py, Handle::open(Some(path), options))
     }
 
@@ -68,7 +84,8 @@ impl Engine {
     /// of `open`. Resolves to an `Engine`.
     #[staticmethod]
     #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
-                        platforms=None))]
+                        platforms=None, probes=None, metric_sources=None))]
+    #[allow(clippy::too_many_arguments)]
     fn open_in_memory<'py>(
         py: Python<'py>,
         local_state_dir: Option<PathBuf>,
@@ -76,9 +93,20 @@ impl Engine {
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
         platforms: Option<Vec<Bound<'py, PyAny>>>,
+        probes: Option<HashMap<String, Bound<'py, PyAny>>>,
+        metric_sources: Option<Vec<Bound<'py, PyAny>>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let platforms = host_platform::from_objects(py, platforms, EventLoop::Running)?;
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
+        let options = OpenOptions::from_python(
+            py,
+            EventLoop::Running,
+            local_state_dir,
+            thresholds,
+            release_retention,
+            lease_seconds,
+            platforms,
+            probes,
+            metric_sources,
+        )?;
         awaitable(py, Handle::open(None, options))
     }
 
@@ -372,6 +400,24 @@ impl Engine {
     fn register_platform(&self, py: Python<'_>, platform: &Bound<'_, PyAny>) -> PyResult<()> {
         let platform = host_platform::from_object(py, platform, EventLoop::Running)?;
         self.handle.register_platform(platform).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Registers a Python function as the health probe `name` that plans may name as
+    /// `{"type": "host", "name": name}` (`loco.HealthProbe`), replacing one of the same name; its
+    /// coroutines run on the event loop running here (Loco's private one outside a running loop).
+    /// Not awaitable.
+    fn register_probe(&self, py: Python<'_>, name: String, probe: &Bound<'_, PyAny>) -> PyResult<()> {
+        let probe = host_extensions::probe_from(py, name, probe, EventLoop::Running)?;
+        self.handle.register_probe(probe).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Registers a Python object as a metric source that analysis may name as
+    /// `{"type": "host", "name": source.name}` (`loco.MetricSource`), replacing one of the same
+    /// name; its coroutines run on the event loop running here (Loco's private one outside a
+    /// running loop). A `ValidationError` names what the object lacks. Not awaitable.
+    fn register_metric_source(&self, py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<()> {
+        let source = host_extensions::metric_source_from(py, source, EventLoop::Running)?;
+        self.handle.register_metric_source(source).map_err(|e| to_pyerr(py, &e))
     }
 
     /// Removes a configured platform (`ValidationError` while a rollout on it is active,

@@ -1,6 +1,7 @@
 //! `loco.SyncEngine`: the blocking twin of `loco.Engine`. Each method waits for the core on the
 //! calling thread with the GIL released, so other Python threads keep running meanwhile.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use loco_core::Action;
@@ -11,6 +12,7 @@ use super::{Handle, OpenOptions, Operation, list_query, new_deployment};
 use crate::convert::{ToPython, into_python};
 use crate::document::{Document, ThresholdsByEnvironment};
 use crate::error::to_pyerr;
+use crate::host_extensions;
 use crate::host_platform::{self, EventLoop};
 use crate::platform::SyncInstanceLogs;
 use crate::runtime;
@@ -47,11 +49,14 @@ impl SyncEngine {
     /// each service and environment keeps for `rollback_to` (default 20, at least 2) and
     /// `lease_seconds` how long a rollout's engine may be silent before another engine on the same
     /// file takes the rollout over (default 30, at least 0.3).
-    /// `platforms` registers Python objects as platforms (`loco.Platform`) before that recovery;
-    /// their coroutines run on a private event loop thread of Loco's.
+    /// `platforms` registers Python objects as platforms (`loco.Platform`), `probes` Python
+    /// functions as health probes by name (`loco.HealthProbe`) and `metric_sources` Python objects
+    /// as metric sources (`loco.MetricSource`), all before that recovery; their coroutines run on a
+    /// private event loop thread of Loco's.
     #[staticmethod]
     #[pyo3(signature = (path, *, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
-                        platforms=None))]
+                        platforms=None, probes=None, metric_sources=None))]
+    #[allow(clippy::too_many_arguments)]
     fn open(
         py: Python<'_>,
         path: PathBuf,
@@ -60,9 +65,20 @@ impl SyncEngine {
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
         platforms: Option<Vec<Bound<'_, PyAny>>>,
+        probes: Option<HashMap<String, Bound<'_, PyAny>>>,
+        metric_sources: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
-        let platforms = host_platform::from_objects(py, platforms, EventLoop::Private)?;
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
+        let options = OpenOptions::from_python(
+            py,
+            EventLoop::Private,
+            local_state_dir,
+            thresholds,
+            release_retention,
+            lease_seconds,
+            platforms,
+            probes,
+            metric_sources,
+        )?;
         Self::open_with(py, Some(path), options)
     }
 
@@ -70,7 +86,8 @@ impl SyncEngine {
     /// of `open`.
     #[staticmethod]
     #[pyo3(signature = (*, local_state_dir=None, thresholds=None, release_retention=None, lease_seconds=None,
-                        platforms=None))]
+                        platforms=None, probes=None, metric_sources=None))]
+    #[allow(clippy::too_many_arguments)]
     fn open_in_memory(
         py: Python<'_>,
         local_state_dir: Option<PathBuf>,
@@ -78,9 +95,20 @@ impl SyncEngine {
         release_retention: Option<u32>,
         lease_seconds: Option<f64>,
         platforms: Option<Vec<Bound<'_, PyAny>>>,
+        probes: Option<HashMap<String, Bound<'_, PyAny>>>,
+        metric_sources: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
-        let platforms = host_platform::from_objects(py, platforms, EventLoop::Private)?;
-        let options = OpenOptions { local_state_dir, thresholds, release_retention, lease_seconds, platforms };
+        let options = OpenOptions::from_python(
+            py,
+            EventLoop::Private,
+            local_state_dir,
+            thresholds,
+            release_retention,
+            lease_seconds,
+            platforms,
+            probes,
+            metric_sources,
+        )?;
         Self::open_with(py, None, options)
     }
 
@@ -374,6 +402,23 @@ impl SyncEngine {
     fn register_platform(&self, py: Python<'_>, platform: &Bound<'_, PyAny>) -> PyResult<()> {
         let platform = host_platform::from_object(py, platform, EventLoop::Private)?;
         self.handle.register_platform(platform).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Registers a Python function as the health probe `name` that plans may name as
+    /// `{"type": "host", "name": name}` (`loco.HealthProbe`), replacing one of the same name; its
+    /// coroutines run on a private event loop thread of Loco's.
+    fn register_probe(&self, py: Python<'_>, name: String, probe: &Bound<'_, PyAny>) -> PyResult<()> {
+        let probe = host_extensions::probe_from(py, name, probe, EventLoop::Private)?;
+        self.handle.register_probe(probe).map_err(|e| to_pyerr(py, &e))
+    }
+
+    /// Registers a Python object as a metric source that analysis may name as
+    /// `{"type": "host", "name": source.name}` (`loco.MetricSource`), replacing one of the same
+    /// name; its coroutines run on a private event loop thread of Loco's. A `ValidationError`
+    /// names what the object lacks.
+    fn register_metric_source(&self, py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<()> {
+        let source = host_extensions::metric_source_from(py, source, EventLoop::Private)?;
+        self.handle.register_metric_source(source).map_err(|e| to_pyerr(py, &e))
     }
 
     /// Removes a configured platform (`ValidationError` while a rollout on it is active,

@@ -14,14 +14,22 @@ pub mod platforms;
 pub mod rollout;
 pub mod service;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+use loco_core::analysis::MetricSource;
+use loco_core::platform::extensions::HealthProbe;
 use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page};
 
+use pyo3::prelude::*;
+
 use crate::document::ThresholdsByEnvironment;
+use crate::host_extensions;
+use crate::host_platform::{self, EventLoop};
 use crate::process::ProcessBound;
 
 /// One core call with its arguments moved in, ready to be awaited or blocked on.
@@ -47,13 +55,45 @@ pub struct OpenOptions {
     /// Seconds a rollout's owner may be silent before another engine takes the rollout over.
     pub lease_seconds: Option<f64>,
     /// Platforms written in Python (`platforms=[obj]`), registered before recovery runs.
-    pub platforms: Vec<std::sync::Arc<dyn loco_core::Platform>>,
+    pub platforms: Vec<Arc<dyn loco_core::Platform>>,
+    /// Health probes written in Python (`probes={name: fn}`), registered before recovery runs.
+    pub probes: Vec<Arc<dyn HealthProbe>>,
+    /// Metric sources written in Python (`metric_sources=[obj]`), registered before recovery runs.
+    pub metric_sources: Vec<Arc<dyn MetricSource>>,
+}
+
+impl OpenOptions {
+    /// The keyword options of `open` as Python gave them, its host objects (`platforms`, `probes`,
+    /// `metric_sources`) made the core's, with their coroutines bound to `event_loop`; a
+    /// `ValidationError` names what an object lacks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_python(
+        py: Python<'_>,
+        event_loop: EventLoop,
+        local_state_dir: Option<PathBuf>,
+        thresholds: Option<ThresholdsByEnvironment>,
+        release_retention: Option<u32>,
+        lease_seconds: Option<f64>,
+        platforms: Option<Vec<Bound<'_, PyAny>>>,
+        probes: Option<HashMap<String, Bound<'_, PyAny>>>,
+        metric_sources: Option<Vec<Bound<'_, PyAny>>>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            local_state_dir,
+            thresholds,
+            release_retention,
+            lease_seconds,
+            platforms: host_platform::from_objects(py, platforms, event_loop)?,
+            probes: host_extensions::probes_from(py, probes.into_iter().flatten(), event_loop)?,
+            metric_sources: host_extensions::metric_sources_from(py, metric_sources, event_loop)?,
+        })
+    }
 }
 
 impl Handle {
     /// Opens the SQLite file at `path` (a private in-memory database without one) with the
-    /// options' platform, thresholds, release retention and lease; the core then recovers
-    /// rollouts interrupted on them.
+    /// options' platforms, probes, metric sources, thresholds, release retention and lease; the
+    /// core then recovers rollouts interrupted on them.
     pub fn open(path: Option<PathBuf>, options: OpenOptions) -> Operation<Handle> {
         let location = path.as_ref().map_or_else(|| IN_MEMORY.to_owned(), |p| p.display().to_string());
         Box::pin(async move {
@@ -75,6 +115,12 @@ impl Handle {
             }
             for platform in options.platforms {
                 builder = builder.platform(platform);
+            }
+            for probe in options.probes {
+                builder = builder.probe(probe);
+            }
+            for source in options.metric_sources {
+                builder = builder.metric_source(source);
             }
             Ok(Handle { engine: ProcessBound::new(builder.open().await?), location })
         })

@@ -1,9 +1,11 @@
-//! One call of a host platform's method from the engine's async code: the arguments become
-//! Python objects and the method is called on one of Loco's blocking threads (holding the GIL only
-//! there, never while Rust awaits); a coroutine it returns runs on the platform's asyncio event loop
-//! (`asyncio.run_coroutine_threadsafe`), and its outcome comes back as JSON through a channel. A
-//! call abandoned before the answer (the orchestrator's time limit fired) cancels the coroutine.
+//! One call of a host object from the engine's async code (a platform's or a metric source's
+//! method, or a probe function itself): the arguments become Python objects and the call is made
+//! on one of Loco's blocking threads (holding the GIL only there, never while Rust awaits); a
+//! coroutine it returns runs on the host's asyncio event loop (`asyncio.run_coroutine_threadsafe`),
+//! and its outcome comes back as JSON through a channel. A call abandoned before the answer (a time
+//! limit fired) cancels the coroutine.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use loco_core::platform::PlatformError;
@@ -16,7 +18,8 @@ use tokio::sync::oneshot;
 
 use crate::runtime::LocoRuntime;
 
-/// The Python side of a host platform: the object and the event loop its coroutines run on.
+/// The Python side of a host platform, metric source or probe: the object and the event loop its
+/// coroutines run on.
 pub struct Host {
     /// The registered object.
     pub object: Py<PyAny>,
@@ -24,19 +27,44 @@ pub struct Host {
     pub event_loop: Py<PyAny>,
 }
 
-/// What a host method answered: its result as JSON text, or why there is none (the exception,
+/// What a call invokes on the host object, named in messages as it is in Python (`deploy()`).
+#[derive(Clone)]
+pub enum Callee {
+    /// `object.method(*args)`.
+    Method(&'static str),
+    /// `object(*args)` (a probe function), under the object's own name.
+    Itself(Arc<str>),
+}
+
+impl fmt::Display for Callee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name: &str = match self {
+            Callee::Method(name) => name,
+            Callee::Itself(name) => name,
+        };
+        write!(f, "{name}()")
+    }
+}
+
+/// What a host call answered: its result as JSON text, or why there is none (the exception,
 /// described).
 type Outcome = Result<String, String>;
 
-/// Calls `method(*args)` on the host object and waits for its result, with the GIL released.
-/// `Err` carries the Python exception (type, message and where it was raised) or says why no
-/// answer came.
+/// Calls `method(*args)` on the host object; see [`invoke`].
 pub async fn call(host: &Arc<Host>, method: &'static str, args: Vec<Value>) -> Result<Value, PlatformError> {
+    invoke(host, Callee::Method(method), args).await
+}
+
+/// Calls `callee` with `args` and waits for its result, with the GIL released. `Err` carries the
+/// Python exception (type, message and where it was raised) or says why no answer came, after the
+/// callee's name (`deploy() raised …`).
+pub async fn invoke(host: &Arc<Host>, callee: Callee, args: Vec<Value>) -> Result<Value, PlatformError> {
     let (answer_tx, answer_rx) = oneshot::channel::<Outcome>();
     let (pending_tx, pending_rx) = oneshot::channel::<Py<PyAny>>();
     let host = Arc::clone(host);
+    let to_call = callee.clone();
     drop(LocoRuntime::spawn_blocking(move || {
-        Python::attach(|py| begin(py, &host, method, &args, answer_tx, pending_tx));
+        Python::attach(|py| begin(py, &host, &to_call, &args, answer_tx, pending_tx));
     }));
     // Armed once the coroutine is scheduled; dropping this future (a time limit) cancels it.
     let mut pending = CancelOnDrop(None);
@@ -46,24 +74,24 @@ pub async fn call(host: &Arc<Host>, method: &'static str, args: Vec<Value>) -> R
     let outcome = answer_rx.await;
     pending.0 = None;
     let text = outcome
-        .map_err(|_| PlatformError::new(format!("{method}() gave no answer (its coroutine was dropped unfinished)")))?
-        .map_err(|e| PlatformError::new(format!("{method}() {e}")))?;
-    serde_json::from_str(&text).map_err(|e| PlatformError::new(format!("{method}() returned something not JSON: {e}")))
+        .map_err(|_| PlatformError::new(format!("{callee} gave no answer (its coroutine was dropped unfinished)")))?
+        .map_err(|e| PlatformError::new(format!("{callee} {e}")))?;
+    serde_json::from_str(&text).map_err(|e| PlatformError::new(format!("{callee} returned something not JSON: {e}")))
 }
 
-/// Calls the method (under the GIL, on a blocking thread). A plain result is the answer at once;
+/// Makes the call (under the GIL, on a blocking thread). A plain result is the answer at once;
 /// a coroutine is scheduled on the host's event loop with a done-callback that answers, and its
 /// `concurrent.futures.Future` goes to `pending` so that the caller can cancel it.
 fn begin(
     py: Python<'_>,
     host: &Host,
-    method: &'static str,
+    callee: &Callee,
     args: &[Value],
     answer: oneshot::Sender<Outcome>,
     pending: oneshot::Sender<Py<PyAny>>,
 ) {
     let answer = Arc::new(Mutex::new(Some(answer)));
-    let future = match start(py, host, method, args) {
+    let future = match start(py, host, callee, args) {
         Err(e) => return send(&answer, Err(format!("raised {}", describe(py, &e)))),
         Ok(Started::Done(result)) => return send(&answer, to_json(py, &result)),
         Ok(Started::Scheduled(future)) => future,
@@ -72,7 +100,7 @@ fn begin(
     let on_done =
         PyCFunction::new_closure(py, None, None, move |args: &Bound<'_, PyTuple>, _: Option<&Bound<'_, PyDict>>| {
             let py = args.py();
-            let settled = match args.get_item(0).and_then(|f| f.call_method0(intern!(py, "result"))) {
+            let settled = match args.get_item(0).and_then(|f| settled(py, &f)) {
                 Ok(result) => to_json(py, &result),
                 Err(e) => Err(format!("raised {}", describe(py, &e))),
             };
@@ -88,7 +116,16 @@ fn begin(
     }
 }
 
-/// What calling the method gave.
+/// The result of a finished `concurrent.futures.Future`, or its exception as it was raised in
+/// the coroutine: taken with `exception()` rather than re-raised by `result()`, whose own frames
+/// would otherwise crowd the coroutine's out of the summary. A cancelled future raises
+/// `CancelledError` here.
+fn settled<'py>(py: Python<'py>, future: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let exception = future.call_method0(intern!(py, "exception"))?;
+    if exception.is_none() { future.call_method0(intern!(py, "result")) } else { Err(PyErr::from_value(exception)) }
+}
+
+/// What the call gave.
 enum Started<'py> {
     /// A plain value: the answer.
     Done(Bound<'py, PyAny>),
@@ -96,9 +133,14 @@ enum Started<'py> {
     Scheduled(Bound<'py, PyAny>),
 }
 
-fn start<'py>(py: Python<'py>, host: &Host, method: &'static str, args: &[Value]) -> PyResult<Started<'py>> {
+fn start<'py>(py: Python<'py>, host: &Host, callee: &Callee, args: &[Value]) -> PyResult<Started<'py>> {
     let args = args.iter().map(|a| crate::value::to_python(py, a)).collect::<PyResult<Vec<_>>>()?;
-    let result = host.object.bind(py).call_method1(method, PyTuple::new(py, args)?)?;
+    let args = PyTuple::new(py, args)?;
+    let object = host.object.bind(py);
+    let result = match callee {
+        Callee::Method(method) => object.call_method1(*method, args)?,
+        Callee::Itself(_) => object.call1(args)?,
+    };
     let asyncio = py.import(intern!(py, "asyncio"))?;
     if !asyncio.call_method1(intern!(py, "iscoroutine"), (&result,))?.is_truthy()? {
         return Ok(Started::Done(result));

@@ -22,7 +22,9 @@ class Platform(Protocol):
     Loco's threads). Arguments are the core's JSON shapes as ``dict``s and ``list``s; results are
     checked against them (a bad shape, or an exception, fails the call with ``PlatformError``).
     Optional methods: ``logs(target, instance_id) -> list[LogLineDict]``, ``plan_shares(target,
-    version, shares)`` and ``shutdown()``.
+    version, shares)``, ``shutdown()`` and ``stats(target, version, window_seconds)``, which makes
+    the platform its own metric source (``loco.MetricSource``) for analysis from
+    ``{"type": "platform"}``.
     """
 
     __module__ = "loco"
@@ -35,7 +37,8 @@ class Platform(Protocol):
     @property
     def capabilities(self) -> object:
         """``{"traffic": "percentage" | "instance_count" | "atomic_swap", "native_rollback": bool,
-        "logs": bool, "metrics": bool}`` (or a method returning it)."""
+        "logs": bool, "metrics": bool}`` (or a method returning it); ``logs`` needs a ``logs``
+        method, ``metrics`` a ``stats`` method."""
         ...
 
     def deploy(self, target, release, instance_ids):
