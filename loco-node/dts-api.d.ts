@@ -63,6 +63,22 @@ export interface OpenOptions {
    */
   localStateDir?: string | null
   /**
+   * Platforms written in JavaScript (see `Platform`), registered before the rollouts an earlier
+   * engine left unfinished are recovered, so recovery can call them: pass the same objects (by
+   * `name`) every time the database is opened.
+   */
+  platforms?: Platform[] | null
+  /**
+   * Health probes written in JavaScript, by name: plans name them as `{ type: 'host', name }`
+   * probes. Registered before recovery, like `platforms`.
+   */
+  probes?: Record<string, HealthProbe> | null
+  /**
+   * Metric sources written in JavaScript: canary analysis names them as `{ type: 'host', name }`
+   * sources. Registered before recovery, like `platforms`.
+   */
+  metricSources?: MetricSource[] | null
+  /**
    * Analysis thresholds per environment (names compared case-insensitively), for rollouts whose
    * plan sets none. Each is a thresholds document (snake_case keys) or its JSON text.
    */
@@ -95,3 +111,152 @@ export interface InstanceLogs {
   [Symbol.asyncIterator](): InstanceLogs
 }
 
+/** A value, or a Promise of it: every `Platform` method may return either. */
+export type Awaitable<T> = T | PromiseLike<T>
+
+/** Where a release runs: one service in one environment. */
+export interface Target {
+  service: string
+  environment: string
+}
+
+/** What a `Platform` can do; a plan that needs more is refused before anything runs. */
+export interface PlatformCapabilities {
+  /**
+   * How traffic can be divided between releases: any percentage, by instance count (a canary
+   * needs `instances` >= 2), or not at all (`atomic_swap`: a new deploy replaces the serving one;
+   * only `immediate` and `blue_green` run).
+   */
+  traffic: 'percentage' | 'instance_count' | 'atomic_swap'
+  /** The platform can go back to an earlier release by itself. */
+  nativeRollback: boolean
+  /** Instance output can be followed; needs a `logs` method. */
+  logs: boolean
+  /** The platform measures per-version metrics for canary analysis; needs a `stats` method. */
+  metrics: boolean
+}
+
+/** An instance as a `Platform` reports it; what it leaves out is `null`. */
+export interface PlatformInstance {
+  /** The id Loco chose (from `instanceIds` or `replacementIds`), or one of `known`. */
+  id: string
+  version: string
+  state: InstanceState
+  address?: string | null
+  pid?: number | null
+  /** The platform's own id for it (a machine id), kept with the instance. */
+  platformId?: string | null
+}
+
+/** One instance's health: `'running'` (short for `{ state: 'running' }`), or gone and why. */
+export type InstanceHealth = 'running' | { state: 'running' } | { state: 'exited'; reason: string }
+
+/** A target as the platform sees it. */
+export interface PlatformStatus {
+  /** Where clients reach the target, if anywhere. */
+  endpoint: string | null
+  traffic: TrafficWeight[]
+  instances: PlatformInstance[]
+}
+
+/**
+ * One version's requests over the last `windowSeconds`, as `stats` measures them (a `Platform`'s
+ * or a `MetricSource`'s). With `latenciesMs` (every request's latency) Loco computes the
+ * percentiles and can test latency, else it uses the percentiles given; what is left out or
+ * `null` is not judged. A property not listed here is refused (a typo cannot switch a rule off).
+ */
+export interface PlatformStats {
+  requests: number
+  /** Requests that failed (5xx); at most `requests`. */
+  errors: number
+  /** Computed from `errors / requests` when left out. */
+  errorRate?: number | null
+  p50Ms?: number | null
+  p95Ms?: number | null
+  p99Ms?: number | null
+  cpuPercent?: number | null
+  memoryPercent?: number | null
+  latenciesMs?: number[]
+}
+
+/** A line a `Platform`'s `logs` yields: its text (on stdout), or a `LogLine` with defaults. */
+export type PlatformLogLine = string | { line: string; stream?: LogStream; instanceId?: string }
+
+/**
+ * A platform written in JavaScript: pass it to `Engine.open(path, { platforms: [obj] })` (or
+ * `openInMemory`) or `engine.registerPlatform(obj)`, and plans naming it run on it.
+ *
+ * Loco's orchestrator decides every call and limits its time; the object does the work. Each
+ * method may return a value or a Promise; a throw or a rejection fails the call with a
+ * `platform_error` carrying the error's message and the innermost frames of its stack. Arguments
+ * are Node records (camelCase keys); the release is a document (snake_case keys, `secret_env`
+ * revealed). Answers are checked against these types: a bad one fails the call, naming the field.
+ */
+export interface Platform {
+  /** The name plans choose the platform by (`platform: name`). */
+  readonly name: string
+  /** What it can do (or a method returning it), read once when it is registered. */
+  readonly capabilities: PlatformCapabilities | (() => PlatformCapabilities)
+  /**
+   * Starts one instance of `release` per id (ids chosen by Loco, recorded before this call);
+   * returns them, running and without traffic.
+   */
+  deploy(target: Target, release: Required<ReleaseSpec>, instanceIds: string[]): Awaitable<PlatformInstance[]>
+  /** Splits the target's traffic between versions; the shares add up to 100. */
+  setTraffic(target: Target, split: TrafficWeight[]): Awaitable<void>
+  /** Stops these instances; stopping an unknown or stopped one succeeds. */
+  stop(target: Target, instances: Instance[]): Awaitable<void>
+  /** The platform's view of one instance. */
+  health(target: Target, instance: Instance): Awaitable<InstanceHealth>
+  /** The target's endpoint, traffic split and instances. */
+  status(target: Target): Awaitable<PlatformStatus>
+  /**
+   * Brings `release` back without traffic: keeps the `known` instances still running, starts
+   * replacements with ids from `replacementIds` for the rest (at least one instance runs
+   * afterwards); returns the instances of `release` running. Must work in a fresh process after
+   * a crash, from these arguments alone.
+   */
+  restore(
+    target: Target,
+    release: Required<ReleaseSpec>,
+    known: Instance[],
+    replacementIds: string[],
+  ): Awaitable<PlatformInstance[]>
+  /** Checks the platform is reachable (throw when it is not). */
+  testConnection(): Awaitable<void>
+  /**
+   * Optional (needed with `capabilities.logs`): the instance's output, recent lines first, then
+   * new ones until it stops; leaving `for await (… of engine.logs(…))` calls its `return()`.
+   */
+  logs?(target: Target, instanceId: string): Awaitable<AsyncIterable<PlatformLogLine> | Iterable<PlatformLogLine>>
+  /**
+   * Optional (needed with `capabilities.metrics`): one version's requests over the last
+   * `windowSeconds`, which makes the platform its own metric source for canary analysis
+   * (`analysis.source: { type: 'platform' }`).
+   */
+  stats?(target: Target, version: string, windowSeconds: number): Awaitable<PlatformStats>
+  /** Optional: every share the rollout's steps will give `version`, before they run. */
+  planShares?(target: Target, version: string, shares: number[]): Awaitable<void>
+  /** Optional: called when the engine closes. */
+  shutdown?(): Awaitable<void>
+}
+
+/**
+ * A health probe written in JavaScript, registered with `engine.registerProbe(name, probe)` or
+ * `Engine.open(path, { probes: { name: probe } })`; plans name it as `{ type: 'host', name }`. The
+ * instance passes when it returns (or resolves to) `undefined` or `true`, and fails when it gives
+ * `false`, throws or rejects; the health check's `timeout_seconds` limits each call.
+ */
+export type HealthProbe = (target: Target, instance: Instance) => Awaitable<boolean | void>
+
+/**
+ * A metric source written in JavaScript, registered with `engine.registerMetricSource(source)` or
+ * `Engine.open(path, { metricSources: [source] })`; canary analysis names it as `{ type: 'host',
+ * name }`. Each `stats` call may take 10 s; one that fails counts as metrics unavailable.
+ */
+export interface MetricSource {
+  /** The name analysis uses (`source: { type: 'host', name }`). */
+  readonly name: string
+  /** One version's requests over the last `windowSeconds`. */
+  stats(target: Target, version: string, windowSeconds: number): Awaitable<PlatformStats>
+}

@@ -53,6 +53,7 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  * - `health_check`: A health check of a rollout instance finished.
  * - `analysis`: The canary judge compared the new release's metrics with the baseline's.
  * - `canary_promoted`: A canary passed its observation and was given a larger share of traffic.
+ * - `script`: A deployment script finished (or could not start).
  */
 export type EventKind =
   | 'created'
@@ -66,6 +67,7 @@ export type EventKind =
   | 'health_check'
   | 'analysis'
   | 'canary_promoted'
+  | 'script'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -138,6 +140,8 @@ export type RolloutState =
  * - `rollback_requested`: A person asked for the rollback.
  * - `engine_restarted`: The engine stopped mid-rollout; the next engine rolled it back.
  * - `rollback_failed`: Restoring the previous release failed.
+ * - `script_failed`: A `pre_deploy` or `post_deploy` script failed (and did not have
+ *   `continue_on_error`).
  */
 export type RolloutFailureCode =
   | 'health_check_failed'
@@ -147,6 +151,7 @@ export type RolloutFailureCode =
   | 'rollback_requested'
   | 'engine_restarted'
   | 'rollback_failed'
+  | 'script_failed'
 
 /**
  * Lifecycle of one instance as the engine records it.
@@ -192,6 +197,15 @@ export type LogStream = 'stdout' | 'stderr'
 export type OnRestart = 'rollback' | 'resume'
 
 /**
+ * The language a script is written in.
+ *
+ * - `shell`: `sh` (POSIX shell).
+ * - `python`: `python3`.
+ * - `go`: `go run` (needs a Go toolchain on `PATH`).
+ */
+export type ScriptLanguage = 'shell' | 'python' | 'go'
+
+/**
  * How a Railway token is sent.
  *
  * - `account`: An account, workspace or OAuth token: `Authorization: Bearer <token>`.
@@ -229,6 +243,8 @@ export interface RolloutPlan {
    * stopped at once; the rolling strategy always replaces them step by step).
    */
   scale_down_delay_seconds?: number
+  /** Scripts run before, after and around the rollout. */
+  scripts?: ScriptHooks
 }
 
 /** Canary analysis settings. */
@@ -251,7 +267,7 @@ export interface AnalysisSpec {
 }
 
 /** Where the analysis reads metrics. */
-export type MetricSourceSpec = PlatformMetricSourceSpec | PrometheusMetricSourceSpec
+export type MetricSourceSpec = PlatformMetricSourceSpec | PrometheusMetricSourceSpec | HostMetricSourceSpec
 
 /** The platform's own measurements (the local proxy measures every request it forwards). */
 export interface PlatformMetricSourceSpec {
@@ -268,6 +284,16 @@ export interface PrometheusMetricSourceSpec {
    * `http_request_duration_seconds` instrumentation.
    */
   queries?: PrometheusQueries
+}
+
+/**
+ * A metric source the embedding program registered under `name` (a Rust `MetricSource`, a
+ * Python object or a JavaScript object with a `stats` method).
+ */
+export interface HostMetricSourceSpec {
+  type: 'host'
+  /** The name the source was registered under. */
+  name: string
 }
 
 /**
@@ -336,7 +362,7 @@ export interface HealthSpec {
 }
 
 /** One way to check that an instance serves. */
-export type Probe = HttpProbe | UrlProbe | TcpProbe | CommandProbe | SqliteProbe
+export type Probe = HttpProbe | UrlProbe | TcpProbe | CommandProbe | SqliteProbe | HostProbe
 
 /** `GET path` on the instance's address must answer `expect_status`. */
 export interface HttpProbe {
@@ -381,6 +407,16 @@ export interface SqliteProbe {
   path: string
 }
 
+/**
+ * A check the embedding program registered under `name` (a Rust `HealthProbe`, a Python
+ * callable or a JavaScript function) must pass; it gets the target and the instance.
+ */
+export interface HostProbe {
+  type: 'host'
+  /** The name the probe was registered under. */
+  name: string
+}
+
 /** How to run one release. */
 export interface ReleaseSpec {
   /**
@@ -407,6 +443,52 @@ export interface ReleaseSpec {
   /** The version label; when empty, the deployment's version is used. */
   version?: string
   /** For the local platform: the directory the command runs in (the engine's when absent). */
+  working_dir?: string | null
+}
+
+/** The scripts of each hook, run in order. */
+export interface ScriptHooks {
+  /** After a rollout failed (before its rollback, if any, and after a failed `pre_deploy`). */
+  on_failure?: ScriptSpec[]
+  /** After a rollback restored the previous release's traffic. */
+  on_rollback?: ScriptSpec[]
+  /**
+   * After the new release serves 100 % of traffic, before the rollout succeeds; a failure
+   * rolls back.
+   */
+  post_deploy?: ScriptSpec[]
+  /**
+   * Before any instance of the new release starts; a failure ends the rollout with nothing
+   * deployed.
+   */
+  pre_deploy?: ScriptSpec[]
+}
+
+/** One script: a program, inline or in a file, with its environment and time limit. */
+export interface ScriptSpec {
+  /** A name for events and logs, unique within its hook. */
+  name: string
+  /** Whether a failure lets the rollout go on (default false). */
+  continue_on_error?: boolean
+  /** Environment variables besides Loco's `LOCO_*` ones and `PATH`. */
+  env?: Record<string, string>
+  /**
+   * Path of the program's file (relative to `working_dir`); exactly one of `inline` and
+   * `file` is given.
+   */
+  file?: string | null
+  /** The program's text; exactly one of `inline` and `file` is given. */
+  inline?: string | null
+  /** The language (default `shell`). */
+  language?: ScriptLanguage
+  /**
+   * Names of `release.secret_env` variables to pass, revealed only to the script's process
+   * and redacted from its output.
+   */
+  secrets?: string[]
+  /** Time limit (default 300 s); the whole process group is stopped when it passes. */
+  timeout_seconds?: number
+  /** The directory the script runs in (the engine's when absent). */
   working_dir?: string | null
 }
 
@@ -968,6 +1050,22 @@ export interface OpenOptions {
    */
   localStateDir?: string | null
   /**
+   * Platforms written in JavaScript (see `Platform`), registered before the rollouts an earlier
+   * engine left unfinished are recovered, so recovery can call them: pass the same objects (by
+   * `name`) every time the database is opened.
+   */
+  platforms?: Platform[] | null
+  /**
+   * Health probes written in JavaScript, by name: plans name them as `{ type: 'host', name }`
+   * probes. Registered before recovery, like `platforms`.
+   */
+  probes?: Record<string, HealthProbe> | null
+  /**
+   * Metric sources written in JavaScript: canary analysis names them as `{ type: 'host', name }`
+   * sources. Registered before recovery, like `platforms`.
+   */
+  metricSources?: MetricSource[] | null
+  /**
    * Analysis thresholds per environment (names compared case-insensitively), for rollouts whose
    * plan sets none. Each is a thresholds document (snake_case keys) or its JSON text.
    */
@@ -998,4 +1096,154 @@ export interface Subscription {
 /** `InstanceLogs` is an async iterable: `for await (const line of engine.logs(id, instanceId))`. */
 export interface InstanceLogs {
   [Symbol.asyncIterator](): InstanceLogs
+}
+
+/** A value, or a Promise of it: every `Platform` method may return either. */
+export type Awaitable<T> = T | PromiseLike<T>
+
+/** Where a release runs: one service in one environment. */
+export interface Target {
+  service: string
+  environment: string
+}
+
+/** What a `Platform` can do; a plan that needs more is refused before anything runs. */
+export interface PlatformCapabilities {
+  /**
+   * How traffic can be divided between releases: any percentage, by instance count (a canary
+   * needs `instances` >= 2), or not at all (`atomic_swap`: a new deploy replaces the serving one;
+   * only `immediate` and `blue_green` run).
+   */
+  traffic: 'percentage' | 'instance_count' | 'atomic_swap'
+  /** The platform can go back to an earlier release by itself. */
+  nativeRollback: boolean
+  /** Instance output can be followed; needs a `logs` method. */
+  logs: boolean
+  /** The platform measures per-version metrics for canary analysis; needs a `stats` method. */
+  metrics: boolean
+}
+
+/** An instance as a `Platform` reports it; what it leaves out is `null`. */
+export interface PlatformInstance {
+  /** The id Loco chose (from `instanceIds` or `replacementIds`), or one of `known`. */
+  id: string
+  version: string
+  state: InstanceState
+  address?: string | null
+  pid?: number | null
+  /** The platform's own id for it (a machine id), kept with the instance. */
+  platformId?: string | null
+}
+
+/** One instance's health: `'running'` (short for `{ state: 'running' }`), or gone and why. */
+export type InstanceHealth = 'running' | { state: 'running' } | { state: 'exited'; reason: string }
+
+/** A target as the platform sees it. */
+export interface PlatformStatus {
+  /** Where clients reach the target, if anywhere. */
+  endpoint: string | null
+  traffic: TrafficWeight[]
+  instances: PlatformInstance[]
+}
+
+/**
+ * One version's requests over the last `windowSeconds`, as `stats` measures them (a `Platform`'s
+ * or a `MetricSource`'s). With `latenciesMs` (every request's latency) Loco computes the
+ * percentiles and can test latency, else it uses the percentiles given; what is left out or
+ * `null` is not judged. A property not listed here is refused (a typo cannot switch a rule off).
+ */
+export interface PlatformStats {
+  requests: number
+  /** Requests that failed (5xx); at most `requests`. */
+  errors: number
+  /** Computed from `errors / requests` when left out. */
+  errorRate?: number | null
+  p50Ms?: number | null
+  p95Ms?: number | null
+  p99Ms?: number | null
+  cpuPercent?: number | null
+  memoryPercent?: number | null
+  latenciesMs?: number[]
+}
+
+/** A line a `Platform`'s `logs` yields: its text (on stdout), or a `LogLine` with defaults. */
+export type PlatformLogLine = string | { line: string; stream?: LogStream; instanceId?: string }
+
+/**
+ * A platform written in JavaScript: pass it to `Engine.open(path, { platforms: [obj] })` (or
+ * `openInMemory`) or `engine.registerPlatform(obj)`, and plans naming it run on it.
+ *
+ * Loco's orchestrator decides every call and limits its time; the object does the work. Each
+ * method may return a value or a Promise; a throw or a rejection fails the call with a
+ * `platform_error` carrying the error's message and the innermost frames of its stack. Arguments
+ * are Node records (camelCase keys); the release is a document (snake_case keys, `secret_env`
+ * revealed). Answers are checked against these types: a bad one fails the call, naming the field.
+ */
+export interface Platform {
+  /** The name plans choose the platform by (`platform: name`). */
+  readonly name: string
+  /** What it can do (or a method returning it), read once when it is registered. */
+  readonly capabilities: PlatformCapabilities | (() => PlatformCapabilities)
+  /**
+   * Starts one instance of `release` per id (ids chosen by Loco, recorded before this call);
+   * returns them, running and without traffic.
+   */
+  deploy(target: Target, release: Required<ReleaseSpec>, instanceIds: string[]): Awaitable<PlatformInstance[]>
+  /** Splits the target's traffic between versions; the shares add up to 100. */
+  setTraffic(target: Target, split: TrafficWeight[]): Awaitable<void>
+  /** Stops these instances; stopping an unknown or stopped one succeeds. */
+  stop(target: Target, instances: Instance[]): Awaitable<void>
+  /** The platform's view of one instance. */
+  health(target: Target, instance: Instance): Awaitable<InstanceHealth>
+  /** The target's endpoint, traffic split and instances. */
+  status(target: Target): Awaitable<PlatformStatus>
+  /**
+   * Brings `release` back without traffic: keeps the `known` instances still running, starts
+   * replacements with ids from `replacementIds` for the rest (at least one instance runs
+   * afterwards); returns the instances of `release` running. Must work in a fresh process after
+   * a crash, from these arguments alone.
+   */
+  restore(
+    target: Target,
+    release: Required<ReleaseSpec>,
+    known: Instance[],
+    replacementIds: string[],
+  ): Awaitable<PlatformInstance[]>
+  /** Checks the platform is reachable (throw when it is not). */
+  testConnection(): Awaitable<void>
+  /**
+   * Optional (needed with `capabilities.logs`): the instance's output, recent lines first, then
+   * new ones until it stops; leaving `for await (… of engine.logs(…))` calls its `return()`.
+   */
+  logs?(target: Target, instanceId: string): Awaitable<AsyncIterable<PlatformLogLine> | Iterable<PlatformLogLine>>
+  /**
+   * Optional (needed with `capabilities.metrics`): one version's requests over the last
+   * `windowSeconds`, which makes the platform its own metric source for canary analysis
+   * (`analysis.source: { type: 'platform' }`).
+   */
+  stats?(target: Target, version: string, windowSeconds: number): Awaitable<PlatformStats>
+  /** Optional: every share the rollout's steps will give `version`, before they run. */
+  planShares?(target: Target, version: string, shares: number[]): Awaitable<void>
+  /** Optional: called when the engine closes. */
+  shutdown?(): Awaitable<void>
+}
+
+/**
+ * A health probe written in JavaScript, registered with `engine.registerProbe(name, probe)` or
+ * `Engine.open(path, { probes: { name: probe } })`; plans name it as `{ type: 'host', name }`. The
+ * instance passes when it returns (or resolves to) `undefined` or `true`, and fails when it gives
+ * `false`, throws or rejects; the health check's `timeout_seconds` limits each call.
+ */
+export type HealthProbe = (target: Target, instance: Instance) => Awaitable<boolean | void>
+
+/**
+ * A metric source written in JavaScript, registered with `engine.registerMetricSource(source)` or
+ * `Engine.open(path, { metricSources: [source] })`; canary analysis names it as `{ type: 'host',
+ * name }`. Each `stats` call may take 10 s; one that fails counts as metrics unavailable.
+ */
+export interface MetricSource {
+  /** The name analysis uses (`source: { type: 'host', name }`). */
+  readonly name: string
+  /** One version's requests over the last `windowSeconds`. */
+  stats(target: Target, version: string, windowSeconds: number): Awaitable<PlatformStats>
 }

@@ -249,7 +249,7 @@ test('arguments of the wrong type reject with a TypeError coded validation_error
     [() => engine.releases('checkout', 'staging', 2.5), [['limit', 'must be a whole number from 0 to 4294967295; got 2.5']]],
     [() => engine.overrideRollout(d.id, 'carol', false), [['note', 'must be a string; got boolean']]],
     [() => Engine.open(tempDb(), 'state'), [['options', 'must be an object; got string']]],
-    [() => Engine.open(tempDb(), { stateDir: 'x' }), [['stateDir', 'is not a property of options; expected one of localStateDir, thresholds, releaseRetention, leaseSeconds']]],
+    [() => Engine.open(tempDb(), { stateDir: 'x' }), [['stateDir', 'is not a property of options; expected one of localStateDir, platforms, probes, metricSources, thresholds, releaseRetention, leaseSeconds']]],
     [() => Engine.openInMemory({ localStateDir: 1 }), [['localStateDir', 'must be a string; got number']]],
     [() => Engine.openInMemory({ thresholds: [] }), [['thresholds', 'must be an object; got object']]],
     [() => Engine.openInMemory({ thresholds: { prod: 5 } }), [['thresholds.prod', 'must be an object or a JSON string; got number']]],

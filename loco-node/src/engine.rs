@@ -1,17 +1,23 @@
-//! `Engine`, the JavaScript class over `loco_core::Engine`: opening (with the local platform and
-//! analysis thresholds), the lifecycle, history, audit and subscriptions, one Promise-returning
-//! method per core operation (the rollout methods are in `rollout`). Each reads its arguments,
-//! awaits the core off the JavaScript thread and converts the result; none holds a lifecycle rule.
+//! `Engine`, the JavaScript class over `loco_core::Engine`: opening (with the local platform, the
+//! platforms, probes and metric sources written in JavaScript, and analysis thresholds), the
+//! lifecycle, history, audit and subscriptions, one Promise-returning method per core operation
+//! (the rollout methods are in `rollout`). Each reads its arguments, awaits the core off the
+//! JavaScript thread and converts the result; none holds a lifecycle rule.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use loco_core::analysis::Thresholds;
-use loco_core::{Action, ActionInput, Error as CoreError};
+use loco_core::analysis::{MetricSource, Thresholds};
+use loco_core::platform::extensions::HealthProbe;
+use loco_core::{Action, ActionInput, Error as CoreError, FieldError, Platform};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
 
 use crate::args::Args;
 use crate::error::{self, Failure};
+use crate::host_platform;
+use crate::host_platform::metric_source::HostMetricSource;
+use crate::host_platform::probe::HostProbe;
 use crate::model;
 use crate::promise::{settle, settle_record};
 use crate::subscription::Subscription;
@@ -25,19 +31,23 @@ pub struct Engine {
 }
 
 /// The properties of the options of `Engine.open` (`OpenOptions` in `dts-api.d.ts`).
-const OPEN_OPTIONS_FIELDS: [&str; 4] = ["localStateDir", "thresholds", "releaseRetention", "leaseSeconds"];
+const OPEN_OPTIONS_FIELDS: [&str; 7] =
+    ["localStateDir", "platforms", "probes", "metricSources", "thresholds", "releaseRetention", "leaseSeconds"];
 
 #[napi]
 impl Engine {
     /// Opens (creating if needed) a SQLite database file with fully durable writes. With
-    /// `localStateDir`, the local platform (`local`) is registered, so rollouts can run, and
-    /// rollouts interrupted by an earlier engine are recovered before the Promise resolves;
+    /// `localStateDir`, the local platform (`local`) is registered, and with `platforms`, each
+    /// JavaScript object as a platform, so rollouts can run (`probes` and `metricSources` add the
+    /// health probes and metric sources plans name as `{ type: 'host', name }`); rollouts
+    /// interrupted by an earlier engine are recovered on them before the Promise resolves.
     /// `releaseRetention` and `leaseSeconds` tune the release history and the rollout lease.
     #[napi(ts_args_type = "path: string, options?: OpenOptions | null")]
     pub fn open<'env>(env: &'env Env, path: Unknown, options: Unknown) -> napi::Result<PromiseRaw<'env, Engine>> {
         let mut args = Args::new();
-        let input = (args.required(path, "path"), open_options(&mut args, *env, options));
-        let input = args.finish(input);
+        let (options, problems) = open_options(&mut args, *env, options);
+        let input = (args.required(path, "path"), options);
+        let input = host_platform::with_problems(args.finish(input), problems);
         settle(env, async move {
             let (path, options) = input?;
             open_engine(Some(path), options).await
@@ -49,9 +59,44 @@ impl Engine {
     #[napi(ts_args_type = "options?: OpenOptions | null")]
     pub fn open_in_memory<'env>(env: &'env Env, options: Unknown) -> napi::Result<PromiseRaw<'env, Engine>> {
         let mut args = Args::new();
-        let options = open_options(&mut args, *env, options);
-        let options = args.finish(options);
+        let (options, problems) = open_options(&mut args, *env, options);
+        let options = host_platform::with_problems(args.finish(options), problems);
         settle(env, async move { open_engine(None, options?).await })
+    }
+
+    /// Registers a JavaScript object as a platform plans may name (replacing one of the same
+    /// name); see the `Platform` interface. An object that is not a platform (a missing method,
+    /// capabilities the core refuses) throws a `TypeError` with code `validation_error` naming
+    /// each problem (`setTraffic`, `capabilities.traffic`).
+    #[napi(ts_args_type = "platform: Platform")]
+    pub fn register_platform(&self, env: Env, platform: Unknown) -> napi::Result<()> {
+        let platform = host_platform::from_object(env, platform, "platform").map_err(|d| refused(env, d))?;
+        self.inner.register_platform(platform);
+        Ok(())
+    }
+
+    /// Registers a function as the health probe `name`, which plans name as `{ type: 'host',
+    /// name }` (replacing one of the same name); see the `HealthProbe` type. A name that is empty
+    /// or a probe that is not a function throws a `TypeError` with code `validation_error`.
+    #[napi(ts_args_type = "name: string, probe: HealthProbe")]
+    pub fn register_probe(&self, env: Env, name: Unknown, probe: Unknown) -> napi::Result<()> {
+        let mut args = Args::new();
+        let name = args.text(name, "name");
+        let name = args.finish(name).map_err(|failure| error::to_js(env, &failure))?;
+        let probe = HostProbe::new(env, name, probe, "probe").map_err(|d| refused(env, d))?;
+        self.inner.register_probe(Arc::new(probe));
+        Ok(())
+    }
+
+    /// Registers an object with a `stats` method as the metric source of its `name`, which
+    /// canary analysis names as `{ type: 'host', name }` (replacing one of the same name); see
+    /// the `MetricSource` interface. An object without them throws a `TypeError` with code
+    /// `validation_error` naming each problem (`name`, `stats`).
+    #[napi(ts_args_type = "source: MetricSource")]
+    pub fn register_metric_source(&self, env: Env, source: Unknown) -> napi::Result<()> {
+        let source = HostMetricSource::from_object(env, source, "source").map_err(|d| refused(env, d))?;
+        self.inner.register_metric_source(Arc::new(source));
+        Ok(())
     }
 
     /// Creates a deployment in `pending_approval`. With `idempotencyKey`, repeating the same
@@ -239,21 +284,50 @@ impl Engine {
     }
 }
 
-/// `Engine.open`'s options as read: the local platform's state directory, per environment a
-/// thresholds document, the release retention and the rollout lease.
+/// The `TypeError` (code `validation_error`) for a host object that is refused.
+fn refused(env: Env, details: Vec<FieldError>) -> napi::Error {
+    error::to_js(env, &Failure::Argument(CoreError::Validation { details }))
+}
+
+/// `Engine.open`'s options as read: the local platform's state directory, the host platforms,
+/// probes and metric sources, per environment a thresholds document, the release retention and
+/// the rollout lease.
 #[derive(Default)]
 struct OpenOptions {
     local_state_dir: Option<String>,
+    platforms: Vec<Arc<dyn Platform>>,
+    probes: Vec<Arc<dyn HealthProbe>>,
+    metric_sources: Vec<Arc<dyn MetricSource>>,
     thresholds: Vec<(String, String)>,
     release_retention: Option<u32>,
     lease: Option<Duration>,
 }
 
-fn open_options(args: &mut Args, env: Env, value: Unknown) -> OpenOptions {
+/// The options, and what is wrong with the host objects among them.
+fn open_options(args: &mut Args, env: Env, value: Unknown) -> (OpenOptions, Vec<FieldError>) {
     let mut options = OpenOptions::default();
-    let Some(object) = args.object(value, "options", &OPEN_OPTIONS_FIELDS) else { return options };
+    let mut problems = Vec::new();
+    let Some(object) = args.object(value, "options", &OPEN_OPTIONS_FIELDS) else { return (options, problems) };
     if let Some(dir) = args.property(&object, "localStateDir") {
         options.local_state_dir = args.optional_text(dir, "localStateDir");
+    }
+    if let Some(platforms) = args.property(&object, "platforms") {
+        match host_platform::from_list(env, platforms, "platforms") {
+            Ok(platforms) => options.platforms = platforms,
+            Err(found) => problems.extend(found),
+        }
+    }
+    if let Some(probes) = args.property(&object, "probes") {
+        match host_platform::probe::from_entries(env, args.entries(probes, "probes"), "probes") {
+            Ok(probes) => options.probes = probes,
+            Err(found) => problems.extend(found),
+        }
+    }
+    if let Some(sources) = args.property(&object, "metricSources") {
+        match host_platform::metric_sources(env, sources, "metricSources") {
+            Ok(sources) => options.metric_sources = sources,
+            Err(found) => problems.extend(found),
+        }
     }
     if let Some(by_environment) = args.property(&object, "thresholds") {
         for (environment, thresholds) in args.entries(by_environment, "thresholds") {
@@ -267,12 +341,12 @@ fn open_options(args: &mut Args, env: Env, value: Unknown) -> OpenOptions {
     if let Some(seconds) = args.property(&object, "leaseSeconds") {
         options.lease = args.optional_seconds(seconds, "leaseSeconds");
     }
-    options
+    (options, problems)
 }
 
-/// Opens the engine with the core's builder: the local platform, per-environment thresholds
-/// (every environment's document is checked, so one error names every bad field), the release
-/// retention and the lease, then the core recovers interrupted rollouts.
+/// Opens the engine with the core's builder: the local platform and the host platforms, probes
+/// and metric sources, per-environment thresholds (every environment's document is checked, so one error names every
+/// bad field), the release retention and the lease, then the core recovers interrupted rollouts.
 async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engine, Failure> {
     let mut builder = loco_core::Engine::builder();
     let mut details = Vec::new();
@@ -291,6 +365,15 @@ async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engin
     }
     if let Some(dir) = options.local_state_dir {
         builder = builder.local_platform(dir);
+    }
+    for platform in options.platforms {
+        builder = builder.platform(platform);
+    }
+    for probe in options.probes {
+        builder = builder.probe(probe);
+    }
+    for source in options.metric_sources {
+        builder = builder.metric_source(source);
     }
     if let Some(releases) = options.release_retention {
         builder = builder.release_retention(releases);

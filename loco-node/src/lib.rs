@@ -18,6 +18,9 @@
 //!   parses.
 //! - [`service`]: `Engine`'s service registry methods; definitions are JSON documents too.
 //! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
+//! - [`host_platform`]: JavaScript objects as platforms (`Platform` in `index.d.ts`,
+//!   `platforms: [obj]`, `registerPlatform`), and functions and objects as the health probes and
+//!   metric sources plans name as `{ type: 'host', name }`, called through thread-safe functions.
 //! - [`subscription`]: `Subscription`, committed events as an async iterator.
 //! - [`value`]: every record the core returns (deployments, events, rollouts, …) as a plain
 //!   object, by one generic conversion: camelCase keys, documents kept snake_case.
@@ -37,6 +40,7 @@ mod args;
 mod audit;
 mod engine;
 mod error;
+mod host_platform;
 mod model;
 mod platform;
 mod platforms;

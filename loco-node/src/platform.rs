@@ -54,9 +54,10 @@ impl InstanceLogs {
         let mut stopped = self.shared.stopped.subscribe();
         settle_next(env, async move {
             let mut source = shared.source.lock().await;
-            if let Source::Pending { engine, deployment_id, instance_id } =
-                std::mem::replace(&mut *source, Source::Ended)
-            {
+            if let Source::Pending { engine, deployment_id, instance_id } = &*source {
+                let (engine, deployment_id, instance_id) = (engine.clone(), deployment_id.clone(), instance_id.clone());
+                // Ended unless the follow below opens: an error ends the iteration.
+                *source = Source::Ended;
                 tokio::select! {
                     opened = engine.follow_logs(&deployment_id, &instance_id) => *source = Source::Following(opened?),
                     _ = stopped.wait_for(|stopped| *stopped) => return Ok(None),
