@@ -83,6 +83,71 @@ impl WindowStats {
     }
 }
 
+/// What a metric source written in a host language answers for one version (a Python dict, a
+/// JavaScript object): the counts, and optionally the error rate (computed from the counts when
+/// absent), latency percentiles, resource use, and every latency (which gives the percentiles and
+/// the rank test). Unknown fields are refused, so a misspelt one cannot switch a rule off.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostStats {
+    /// Requests served.
+    pub requests: u64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// `errors / requests`, when the source has its own.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Median latency, ms.
+    #[serde(default)]
+    pub p50_ms: Option<f64>,
+    /// 95th percentile latency, ms.
+    #[serde(default)]
+    pub p95_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// CPU use, percent of one core.
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    /// Resident memory, percent of the machine's.
+    #[serde(default)]
+    pub memory_percent: Option<f64>,
+    /// Every latency in the window, ms, in any order.
+    #[serde(default)]
+    pub latencies_ms: Vec<f64>,
+}
+
+impl HostStats {
+    /// The window these numbers describe, or the field that contradicts the others and why.
+    pub fn into_window(self) -> std::result::Result<WindowStats, (&'static str, String)> {
+        if self.errors > self.requests {
+            return Err(("errors", format!("{} is more than requests ({})", self.errors, self.requests)));
+        }
+        if let Some(rate) = self.error_rate.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(("error_rate", format!("must be between 0 and 1, got {rate}")));
+        }
+        let mut latencies_ms = self.latencies_ms;
+        latencies_ms.sort_by(f64::total_cmp);
+        let mut window = WindowStats {
+            requests: self.requests,
+            errors: self.errors,
+            p50_ms: self.p50_ms,
+            p95_ms: self.p95_ms,
+            p99_ms: self.p99_ms,
+            cpu_percent: self.cpu_percent,
+            memory_percent: self.memory_percent,
+            latencies_ms,
+            ..WindowStats::default()
+        };
+        // The error rate, and the percentiles when there are raw latencies.
+        window.fill_derived();
+        if let Some(rate) = self.error_rate {
+            window.error_rate = rate;
+        }
+        Ok(window)
+    }
+}
+
 /// When a canary counts as worse than its baseline. Defaults follow the requirements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]

@@ -16,15 +16,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use loco_core::FieldError;
-use loco_core::analysis::{MetricSource, WindowStats};
+use loco_core::analysis::{HostStats, MetricSource, WindowStats};
 use loco_core::platform::{PlatformError, PlatformResult, Target};
 use napi::bindgen_prelude::{Env, Unknown, ValueType};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::call::{Callee, Host};
 use super::js::{self, Js};
 use super::{read, record};
+use crate::value::camel_case;
 
 /// How long one `stats` call may take.
 pub(crate) const STATS_CALL_LIMIT: Duration = Duration::from_secs(10);
@@ -66,68 +66,19 @@ impl HostMetricSource {
     }
 }
 
-/// What `stats` may answer; see the module documentation.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Stats {
-    requests: u64,
-    errors: u64,
-    #[serde(default)]
-    error_rate: Option<f64>,
-    #[serde(default)]
-    p50_ms: Option<f64>,
-    #[serde(default)]
-    p95_ms: Option<f64>,
-    #[serde(default)]
-    p99_ms: Option<f64>,
-    #[serde(default)]
-    cpu_percent: Option<f64>,
-    #[serde(default)]
-    memory_percent: Option<f64>,
-    #[serde(default)]
-    latencies_ms: Vec<f64>,
-}
-
-/// The answer as [`Stats`]; an object only (serde would read a struct from a list of its fields).
-fn parse(answer: &Value) -> PlatformResult<Stats> {
+/// The answer as [`HostStats`]; an object only (serde would read a struct from a list of its fields).
+fn parse(answer: &Value) -> PlatformResult<HostStats> {
     if !answer.is_object() {
         return Err(PlatformError::new("stats() returned a bad shape: result: must be an object (PlatformStats)"));
     }
     read("stats", answer)
 }
 
-impl Stats {
-    /// The core's window, or which field contradicts the others.
-    fn into_window(self) -> PlatformResult<WindowStats> {
-        let bad = |field: &str, why: String| {
-            PlatformError::new(format!("stats() returned a bad shape: result.{field}: {why}"))
-        };
-        if self.errors > self.requests {
-            return Err(bad("errors", format!("{} is more than requests ({})", self.errors, self.requests)));
-        }
-        if let Some(rate) = self.error_rate.filter(|r| !(0.0..=1.0).contains(r)) {
-            return Err(bad("errorRate", format!("must be between 0 and 1, got {rate}")));
-        }
-        let mut latencies = self.latencies_ms;
-        latencies.sort_by(f64::total_cmp);
-        let mut window = WindowStats {
-            requests: self.requests,
-            errors: self.errors,
-            p50_ms: self.p50_ms,
-            p95_ms: self.p95_ms,
-            p99_ms: self.p99_ms,
-            cpu_percent: self.cpu_percent,
-            memory_percent: self.memory_percent,
-            latencies_ms: latencies,
-            ..WindowStats::default()
-        };
-        // The error rate, and the percentiles when there are raw latencies.
-        window.fill_derived();
-        if let Some(rate) = self.error_rate {
-            window.error_rate = rate;
-        }
-        Ok(window)
-    }
+/// The answer as the core's window, or a bad-shape error naming the field in JavaScript spelling.
+fn into_window(stats: HostStats) -> PlatformResult<WindowStats> {
+    stats.into_window().map_err(|(field, why)| {
+        PlatformError::new(format!("stats() returned a bad shape: result.{}: {why}", camel_case(field)))
+    })
 }
 
 #[async_trait]
@@ -143,7 +94,7 @@ impl MetricSource for HostMetricSource {
             .map_err(|_| {
                 PlatformError::new(format!("stats() did not answer within {} s", STATS_CALL_LIMIT.as_secs()))
             })??;
-        parse(&answer)?.into_window()
+        into_window(parse(&answer)?)
     }
 }
 
@@ -151,10 +102,10 @@ impl MetricSource for HostMetricSource {
 mod tests {
     use serde_json::json;
 
-    use super::{Stats, parse};
+    use super::{into_window, parse};
 
     fn window(answer: &serde_json::Value) -> Result<loco_core::analysis::WindowStats, String> {
-        parse(answer).and_then(Stats::into_window).map_err(|e| e.message)
+        parse(answer).and_then(into_window).map_err(|e| e.message)
     }
 
     #[test]

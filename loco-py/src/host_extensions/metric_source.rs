@@ -13,11 +13,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loco_core::analysis::{MetricSource, WindowStats};
+use loco_core::analysis::{HostStats, MetricSource, WindowStats};
 use loco_core::platform::{PlatformError, PlatformResult, Target};
 use pyo3::intern;
 use pyo3::prelude::*;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::host_platform::call::{self, Host};
@@ -55,61 +54,13 @@ impl HostMetricSource {
     }
 }
 
-/// What `stats` may answer; see the module documentation.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Stats {
-    requests: u64,
-    errors: u64,
-    #[serde(default)]
-    error_rate: Option<f64>,
-    #[serde(default)]
-    p50_ms: Option<f64>,
-    #[serde(default)]
-    p95_ms: Option<f64>,
-    #[serde(default)]
-    p99_ms: Option<f64>,
-    #[serde(default)]
-    cpu_percent: Option<f64>,
-    #[serde(default)]
-    memory_percent: Option<f64>,
-}
-
-impl Stats {
-    /// The core's window, or which field contradicts the others.
-    fn into_window(self) -> PlatformResult<WindowStats> {
-        if self.errors > self.requests {
-            return Err(bad_shape(".errors", &format!("{} is more than requests ({})", self.errors, self.requests)));
-        }
-        if let Some(rate) = self.error_rate.filter(|r| !(0.0..=1.0).contains(r)) {
-            return Err(bad_shape(".error_rate", &format!("must be between 0 and 1, got {rate}")));
-        }
-        let mut window = WindowStats {
-            requests: self.requests,
-            errors: self.errors,
-            p50_ms: self.p50_ms,
-            p95_ms: self.p95_ms,
-            p99_ms: self.p99_ms,
-            cpu_percent: self.cpu_percent,
-            memory_percent: self.memory_percent,
-            ..WindowStats::default()
-        };
-        // Without raw latencies this only computes the error rate.
-        window.fill_derived();
-        if let Some(rate) = self.error_rate {
-            window.error_rate = rate;
-        }
-        Ok(window)
-    }
-}
-
 /// `stats`'s answer as the core's window.
 fn window_from(answer: Value) -> PlatformResult<WindowStats> {
     // A struct also reads from a list (by position): only a dict names its numbers.
     if !answer.is_object() {
         return Err(bad_shape("", &format!("must be a dict, not {}", python_kind(&answer))));
     }
-    read::<Stats>("stats", answer)?.into_window()
+    read::<HostStats>("stats", answer)?.into_window().map_err(|(field, why)| bad_shape(&format!(".{field}"), &why))
 }
 
 /// A bad answer, named like the shape errors of [`read`] (`path` is `.errors`, or empty for the
