@@ -232,6 +232,14 @@ async fn a_rollback_requested_during_a_script_stops_it_at_once() {
     let id = approved(&engine).await;
     engine.start_rollout(&id, plan("2.0.0", &scripts), "ops").await.unwrap();
     wait_for_step(&engine, &id, "post_deploy script soak").await;
+    // Asked once the script has written its line (the step is recorded before it starts).
+    let mut output = loop {
+        match engine.follow_logs(&id, "script:post_deploy:soak").await {
+            Ok(follower) => break follower,
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    };
+    assert_eq!(output.next().await.unwrap().line, "soaking");
     let asked = std::time::Instant::now();
     let d = engine.rollback(&id, "carol", "customers report errors").await.unwrap();
     assert_eq!(d.status, Status::RolledBack);
