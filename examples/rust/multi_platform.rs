@@ -94,6 +94,7 @@ async fn main() -> Result<(), Error> {
             scale_down_delay_seconds: 0.0,
             on_restart: loco_core::rollout::OnRestart::default(),
             scripts: loco_core::rollout::ScriptHooks::default(),
+            validation: loco_core::rollout::ValidationSpec::default(),
         };
         let rollout = engine.run_rollout(&d.id, plan, "deploy-bot").await?;
         writeln!(

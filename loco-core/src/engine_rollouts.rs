@@ -9,7 +9,7 @@ use loco_platform::Target;
 use loco_types::analysis::{Thresholds, WindowStats};
 use loco_types::error::FieldError;
 use loco_types::model::check_limit;
-use loco_types::plan::RolloutPlan;
+use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::{Release, Rollout};
 use loco_types::{Error, Result};
 use tokio::sync::broadcast::error::RecvError;
@@ -32,6 +32,14 @@ impl Engine {
     pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
         let plan = self.prepare_plan(plan).await?;
         Ok(self.orchestrator.start(id, plan, actor).await?.0.redacted())
+    }
+
+    /// Runs a plan's pre-deployment checks alone — the ones [`start_rollout`](Self::start_rollout)
+    /// runs first — and returns their report, passed or not. Nothing is recorded and nothing
+    /// starts; a plan naming a registered service gets the service's checks.
+    pub async fn validate_plan(&self, plan: RolloutPlan) -> Result<ValidationReport> {
+        let plan = self.prepare_plan(plan).await?;
+        self.orchestrator.validate(&plan).await
     }
 
     /// Checks a plan, completes it from the service registry and seals its secrets.

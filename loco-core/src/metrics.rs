@@ -14,6 +14,7 @@ use loco_rollout::{RolloutLabels, RolloutObserver};
 use loco_types::Error;
 use loco_types::lifecycle::{Action, Status};
 use loco_types::model::Deployment;
+use loco_types::plan::ValidationReport;
 
 /// The label value used while a deployment has no platform or strategy (lifecycle-only use).
 pub const NONE_LABEL: &str = "none";
@@ -194,5 +195,15 @@ impl RolloutObserver for Metrics {
 
     fn rollback(&self, trigger: &str, automatic: bool) {
         self.record_rollback(trigger, automatic);
+    }
+
+    /// Counts each blocking finding of a refused release as `<check>.<rule>` (rules are a
+    /// fixed set, so the label stays bounded).
+    fn validation(&self, environment: &str, report: &ValidationReport) {
+        let environment = if self.admit_stage(environment) { environment } else { OTHER_LABEL };
+        for finding in report.blocking() {
+            let error_type = format!("{}.{}", finding.check.as_str(), finding.rule);
+            self.validation_errors.get_or_create(&ValidationLabels { stage: environment.to_owned(), error_type }).inc();
+        }
     }
 }

@@ -15,7 +15,7 @@
 use loco_types::identity::{Identity, Role};
 use loco_types::lifecycle::{self, Action, ActionInput, same_person};
 use loco_types::model::{Deployment, NewDeployment};
-use loco_types::plan::RolloutPlan;
+use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::Rollout;
 use loco_types::{Error, Result};
 
@@ -149,6 +149,15 @@ impl Session {
         let deployment = self.engine.get(id).await?;
         self.require(Role::Deployer, Some(&deployment.environment))?;
         self.engine.start_rollout(id, plan, &actor).await
+    }
+
+    /// Runs a plan's pre-deployment checks as the caller (a deployer somewhere); the plan must
+    /// be one the network may send.
+    pub async fn validate_plan(&self, plan: RolloutPlan) -> Result<ValidationReport> {
+        self.may(Operation::StartRollout)?;
+        plan.validate()?;
+        plan.check_remote()?;
+        self.engine.validate_plan(plan).await
     }
 
     /// Rolls a target back to a retained release as the caller (a deployer of its environment).

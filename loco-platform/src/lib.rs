@@ -5,9 +5,10 @@
 //! infrastructure — child processes behind a local proxy ([`local`]), a simulated fleet for tests
 //! and benchmarks ([`memory`]), or a cloud API. Also here: instance health probes ([`health`]),
 //! the sources of per-version metrics canary analysis reads ([`metrics`]), time limits on every
-//! call ([`time_limit`]), deployment scripts ([`scripts`]), the probes and metric sources a host
-//! registers by name ([`extensions`]),
-//! and fault injection for testing callers and adapters ([`chaos`]).
+//! call ([`time_limit`]), deployment scripts ([`scripts`]), pre-deployment validation of the
+//! artifact, configuration, secrets and dependencies ([`validate`]), the probes and metric
+//! sources a host registers by name ([`extensions`]), and fault injection for testing callers
+//! and adapters ([`chaos`]).
 //!
 //! This crate never touches storage: what a platform reports, the orchestrator records.
 //!
@@ -30,6 +31,7 @@ pub mod render;
 pub mod scripts;
 mod swap;
 pub mod time_limit;
+pub mod validate;
 pub mod vercel;
 
 use std::fmt;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use loco_types::lifecycle::Status;
+use loco_types::plan::ValidationReport;
 
 /// The labels a rollout's reports carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,9 @@ pub trait RolloutObserver: Send + Sync {
 
     /// A rollout was rolled back; `trigger` is the failure code, or `manual`.
     fn rollback(&self, trigger: &str, automatic: bool);
+
+    /// The pre-deployment checks of a rollout in `environment` produced `report`.
+    fn validation(&self, environment: &str, report: &ValidationReport);
 }
 
 /// An observer that ignores every report.
@@ -33,4 +37,5 @@ pub struct Unobserved;
 impl RolloutObserver for Unobserved {
     fn status(&self, _: RolloutLabels<'_>, _: Status, _: Option<Duration>) {}
     fn rollback(&self, _: &str, _: bool) {}
+    fn validation(&self, _: &str, _: &ValidationReport) {}
 }

@@ -66,6 +66,10 @@ pub trait Store: Send + Sync {
     /// `started` event.
     async fn begin_rollout(&self, begin: BeginRollout) -> Result<(Deployment, Rollout)>;
 
+    /// Appends an event that changes nothing else (a refused pre-deployment validation) to a
+    /// deployment's history; lifecycle kinds are refused with `validation_error`.
+    async fn record_event(&self, id: &str, event: NewEvent) -> Result<Event>;
+
     /// Applies one rollout change atomically: progress, state, failure, an optional lifecycle
     /// action (with its event), extra events and a release activation, all or nothing.
     async fn update_rollout(&self, id: &str, update: RolloutUpdate) -> Result<Rollout>;

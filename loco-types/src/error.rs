@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::Role;
 use crate::lifecycle::{Action, Status};
+use crate::plan::ValidationReport;
 use crate::rollout::RolloutState;
 
 /// Shorthand for results whose error is [`Error`].
@@ -183,6 +184,16 @@ pub enum Error {
         /// Seconds to wait before retrying.
         retry_after_seconds: u64,
     },
+    /// Pre-deployment validation refused the release; nothing was started.
+    #[error("validation refused the release of deployment '{id}': {}", .report.describe())]
+    ValidationFailed {
+        /// The deployment whose start was refused.
+        id: String,
+        /// The full report.
+        report: Box<ValidationReport>,
+        /// One entry per blocking finding (`field`: its location).
+        details: Vec<FieldError>,
+    },
 }
 
 /// The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -222,11 +233,13 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// Too many requests; retry later.
     RateLimited,
+    /// Pre-deployment validation refused the release (the full report attached).
+    ValidationFailed,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::ValidationError,
         ErrorCode::NotFound,
         ErrorCode::InvalidTransition,
@@ -243,6 +256,7 @@ impl ErrorCode {
         ErrorCode::PermissionDenied,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::RateLimited,
+        ErrorCode::ValidationFailed,
     ];
 
     /// The code's string.
@@ -264,6 +278,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ValidationFailed => "validation_failed",
         }
     }
 }
@@ -331,13 +346,14 @@ impl Error {
             Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Error::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::ValidationFailed { .. } => ErrorCode::ValidationFailed,
         }
     }
 
     /// The structured facts of this error besides its message and details, in a fixed order:
     /// `deployment_id`, `from_status`, `actor`, `action`, `idempotency_key`, `token_id`,
     /// `limit_bytes`, `service`, `environment`, `active_deployment_id`, `state`, `platform`, `subject`, `role`,
-    /// `content_type`, `retry_after_seconds`. Surfaces expose each under this name (camelCase in
+    /// `content_type`, `retry_after_seconds`, `blocking_findings`. Surfaces expose each under this name (camelCase in
     /// Node) instead of matching variants themselves.
     pub fn facts(&self) -> Vec<(&'static str, Fact<'_>)> {
         let text = Fact::Text;
@@ -382,15 +398,35 @@ impl Error {
             Error::RateLimited { retry_after_seconds } => {
                 vec![("retry_after_seconds", Fact::Number(*retry_after_seconds))]
             }
+            Error::ValidationFailed { id, details, .. } => {
+                vec![("deployment_id", text(id)), ("blocking_findings", Fact::Number(details.len() as u64))]
+            }
         }
     }
 
-    /// The per-field details of a validation error; empty for every other error.
+    /// The per-field details of a validation error (a denial's missing role, a refused
+    /// release's blocking findings); empty for every other error.
     pub fn details(&self) -> &[FieldError] {
         match self {
-            Error::Validation { details } | Error::PermissionDenied { details, .. } => details,
+            Error::Validation { details }
+            | Error::PermissionDenied { details, .. }
+            | Error::ValidationFailed { details, .. } => details,
             _ => &[],
         }
+    }
+
+    /// The validation report a `validation_failed` error carries.
+    pub fn report(&self) -> Option<&ValidationReport> {
+        match self {
+            Error::ValidationFailed { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
+    /// `validation_failed` for deployment `id`, its details one entry per blocking finding.
+    pub fn validation_failed(id: &str, report: ValidationReport) -> Self {
+        let details = report.blocking().map(|f| FieldError::new(&f.location, &f.message)).collect();
+        Error::ValidationFailed { id: id.to_owned(), report: Box::new(report), details }
     }
 
     /// `permission_denied` for `subject` lacking `role` (in `environment`), its details naming
@@ -453,6 +489,7 @@ mod tests {
             (Error::permission_denied("alice", Role::Approver, Some("production")), "permission_denied"),
             (Error::UnsupportedMediaType { content_type: Some("text/plain".into()) }, "unsupported_media_type"),
             (Error::RateLimited { retry_after_seconds: 1 }, "rate_limited"),
+            (Error::validation_failed("d", ValidationReport::default()), "validation_failed"),
         ];
         for (error, code) in &cases {
             assert_eq!(error.code(), *code, "{error}");

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{Judgement, Verdict};
 use crate::error::{Error, Result};
 use crate::model::{EventKind, NewDeployment};
-use crate::plan::Hook;
+use crate::plan::{Hook, ValidationReport};
 use crate::platform::{HealthOutcome, TrafficWeight};
 use crate::rollout::Step;
 
@@ -32,6 +32,8 @@ pub enum EventData {
     CanaryPromoted(CanaryPromotedData),
     /// A `script` event.
     Script(ScriptData),
+    /// A `validation` event: the pre-deployment checks' full report.
+    Validation(ValidationReport),
 }
 
 impl EventData {
@@ -44,6 +46,7 @@ impl EventData {
             EventData::Analysis(_) => EventKind::Analysis,
             EventData::CanaryPromoted(_) => EventKind::CanaryPromoted,
             EventData::Script(_) => EventKind::Script,
+            EventData::Validation(_) => EventKind::Validation,
         }
     }
 
@@ -65,6 +68,7 @@ impl EventData {
                 EventData::CanaryPromoted(CanaryPromotedData::deserialize(value).map_err(bad)?)
             }
             EventKind::Script => EventData::Script(ScriptData::deserialize(value).map_err(bad)?),
+            EventKind::Validation => EventData::Validation(ValidationReport::deserialize(value).map_err(bad)?),
             _ => return Ok(None),
         };
         Ok(Some(data))

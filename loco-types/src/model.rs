@@ -187,11 +187,13 @@ pub enum EventKind {
     CanaryPromoted,
     /// A deployment script finished (or could not start).
     Script,
+    /// The pre-deployment checks ran (their full report; a failed one refused the start).
+    Validation,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -204,6 +206,7 @@ impl EventKind {
         EventKind::Analysis,
         EventKind::CanaryPromoted,
         EventKind::Script,
+        EventKind::Validation,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -221,6 +224,7 @@ impl EventKind {
             EventKind::Analysis => "analysis",
             EventKind::CanaryPromoted => "canary_promoted",
             EventKind::Script => "script",
+            EventKind::Validation => "validation",
         }
     }
 
@@ -233,6 +237,7 @@ impl EventKind {
                 | EventKind::Analysis
                 | EventKind::CanaryPromoted
                 | EventKind::Script
+                | EventKind::Validation
         )
     }
 

@@ -150,11 +150,13 @@ pub enum FailureCode {
     RollbackFailed,
     /// A `pre_deploy` or `post_deploy` script failed (and did not have `continue_on_error`).
     ScriptFailed,
+    /// A smoke test of the new release failed (and did not have `continue_on_error`).
+    SmokeTestFailed,
 }
 
 impl FailureCode {
     /// Every code.
-    pub const ALL: [FailureCode; 8] = [
+    pub const ALL: [FailureCode; 9] = [
         FailureCode::HealthCheckFailed,
         FailureCode::AnalysisCritical,
         FailureCode::PauseTimeout,
@@ -163,6 +165,7 @@ impl FailureCode {
         FailureCode::EngineRestarted,
         FailureCode::RollbackFailed,
         FailureCode::ScriptFailed,
+        FailureCode::SmokeTestFailed,
     ];
 
     /// The `snake_case` name used in JSON, events and metrics labels.
@@ -176,6 +179,7 @@ impl FailureCode {
             FailureCode::EngineRestarted => "engine_restarted",
             FailureCode::RollbackFailed => "rollback_failed",
             FailureCode::ScriptFailed => "script_failed",
+            FailureCode::SmokeTestFailed => "smoke_test_failed",
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::lifecycle::{Action, ActionInput, Status};
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
 use crate::plan::{
     AnalysisSpec, HealthSpec, Hook, MetricSourceSpec, Probe, PrometheusQueries, PrometheusSpec, ReleaseSpec,
-    RolloutPlan, ScriptHooks, ScriptLanguage, ScriptSpec, Strategy,
+    RolloutPlan, ScriptHooks, ScriptLanguage, ScriptSpec, Strategy, ValidationReport,
 };
 use crate::platform::{
     Capabilities, HealthOutcome, Instance, InstanceState, LogLine, LogStream, Target, TrafficControl, TrafficWeight,
@@ -100,6 +100,7 @@ pub fn document() -> Value {
     add::<AnalysisData>(&mut generator);
     add::<CanaryPromotedData>(&mut generator);
     add::<ScriptData>(&mut generator);
+    add::<ValidationReport>(&mut generator);
     add::<PromotionVerdict>(&mut generator);
     // Inputs.
     add::<NewDeployment>(&mut generator);

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError, Result};
 use crate::lifecycle::NAME_MAX_CHARS;
-use crate::plan::{Probe, RolloutPlan};
+use crate::plan::{Probe, RolloutPlan, ScriptHooks, ValidationSpec};
 
 /// A service an admin registered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDefinition {
     /// The name plans use (`release.service`).
@@ -36,6 +36,14 @@ pub struct ServiceDefinition {
     /// probes.
     #[serde(default)]
     pub probes: Vec<Probe>,
+    /// Deployment scripts run for every rollout of the service (a plan from the network may
+    /// not carry scripts of its own); a script's `secrets` must be variables of `allowed_env`.
+    #[serde(default)]
+    pub scripts: ScriptHooks,
+    /// Pre-deployment checks and smoke tests for every rollout of the service; a plan's own
+    /// `config` and `secrets` checks replace the service's.
+    #[serde(default)]
+    pub validation: ValidationSpec,
 }
 
 impl ServiceDefinition {
@@ -74,6 +82,10 @@ impl ServiceDefinition {
         for (i, probe) in self.probes.iter().enumerate() {
             details.extend(probe.problems(&format!("probes[{i}]")));
         }
+        // A script may ask for any variable a plan may set as a secret.
+        let secrets = self.allowed_env.iter().map(|k| (k.clone(), String::new())).collect();
+        details.extend(self.scripts.problems(&secrets));
+        details.extend(self.validation.problems(&secrets));
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
 }
@@ -96,12 +108,19 @@ impl RolloutPlan {
         if self.release.working_dir.is_some() {
             details.push(FieldError::new("release.working_dir", why));
         }
+        let runs = "are not accepted over the network: they run programs or read files on the engine's machine \
+                    (register them with the service, or run them from an embedding program)";
         if !self.scripts.is_empty() {
-            details.push(FieldError::new(
-                "scripts",
-                "are not accepted over the network: they run programs on the engine's machine (run them from an \
-                 embedding program, or from the CLI in-process)",
-            ));
+            details.push(FieldError::new("scripts", runs));
+        }
+        if self.validation.artifact.is_some() {
+            details.push(FieldError::new("validation.artifact", runs));
+        }
+        if !self.validation.dependencies.is_empty() {
+            details.push(FieldError::new("validation.dependencies", runs));
+        }
+        if !self.validation.smoke_tests.is_empty() {
+            details.push(FieldError::new("validation.smoke_tests", runs));
         }
         for (i, probe) in self.health.probes.iter().enumerate() {
             match probe {
@@ -148,6 +167,19 @@ impl RolloutPlan {
         self.release.command.clone_from(&service.command);
         self.release.working_dir.clone_from(&service.working_dir);
         self.health.probes.extend(service.probes.iter().cloned());
+        if self.scripts.is_empty() {
+            self.scripts.clone_from(&service.scripts);
+        }
+        let (own, registered) = (&mut self.validation, &service.validation);
+        own.artifact = own.artifact.take().or_else(|| registered.artifact.clone());
+        own.config = own.config.take().or_else(|| registered.config.clone());
+        own.secrets = own.secrets.take().or_else(|| registered.secrets.clone());
+        if own.dependencies.is_empty() {
+            own.dependencies.clone_from(&registered.dependencies);
+        }
+        if own.smoke_tests.is_empty() {
+            own.smoke_tests.clone_from(&registered.smoke_tests);
+        }
         Ok(self)
     }
 }

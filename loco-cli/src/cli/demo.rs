@@ -196,6 +196,7 @@ impl Demo {
             scale_down_delay_seconds: 0.0,
             on_restart: loco_core::rollout::OnRestart::default(),
             scripts: loco_core::rollout::ScriptHooks::default(),
+            validation: loco_core::rollout::ValidationSpec::default(),
         };
         self.engine.start_rollout(&d.id, plan, "deploy-bot").await?;
         let bar = self.bar();

@@ -147,6 +147,7 @@ async fn release(engine: &Engine, version: &str, tag: &str, strategy: Strategy) 
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     };
     Ok(engine.run_rollout(&d.id, plan, "deploy-bot").await?)
 }

@@ -52,6 +52,7 @@ fn plan(steps: Vec<u8>, interval: f64, release: ReleaseSpec, monitor: f64) -> Ro
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     }
 }
 

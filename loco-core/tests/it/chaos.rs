@@ -56,6 +56,7 @@ fn plan(strategy: Strategy, version: &str, instances: u32) -> RolloutPlan {
         scale_down_delay_seconds: 0.0,
         on_restart: OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     }
 }
 

@@ -65,6 +65,7 @@ pub fn cloud_plan(
         scale_down_delay_seconds: 0.0,
         on_restart: OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     }
 }
 

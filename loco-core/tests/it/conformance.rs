@@ -132,3 +132,46 @@ fn vectors_cover_every_status_action_pair() {
         }
     }
 }
+
+/// Runs every vector of `tests/conformance/validation.json` through `Engine::validate_plan`.
+#[tokio::test]
+async fn validation_vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/validation.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
+    let (_dir, path) = temp_db();
+    let engine = Engine::open(&path).await.expect("open");
+    let vectors = doc["vectors"].as_array().expect("vectors");
+    assert!(vectors.len() >= 15, "the vectors are there");
+    for vector in vectors {
+        let name = vector["name"].as_str().expect("name");
+        let expect = &vector["expect"];
+        let report = match loco_core::rollout::RolloutPlan::from_json(&vector["plan"].to_string()) {
+            Ok(plan) => engine.validate_plan(plan).await,
+            Err(e) => Err(e),
+        };
+        match (report, expect["error"].as_str()) {
+            (Ok(report), None) => {
+                assert_eq!(Some(report.passed), expect["passed"].as_bool(), "{name}: passed");
+                let keys = ["check", "rule", "location", "severity", "blocking"];
+                let found: Vec<Value> = report
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        let f = serde_json::to_value(f).expect("finding");
+                        keys.iter().map(|k| ((*k).to_owned(), f[*k].clone())).collect::<Map<_, _>>().into()
+                    })
+                    .collect();
+                assert_eq!(&Value::Array(found), &expect["findings"], "{name}: findings");
+            }
+            (Err(e), Some(code)) => {
+                assert_eq!(e.code(), code, "{name}: {e}");
+                let fields: Vec<&str> = e.details().iter().map(|d| d.field.as_str()).collect();
+                let expected: Vec<&str> =
+                    expect["fields"].as_array().expect("fields").iter().map(|f| f.as_str().expect("field")).collect();
+                assert_eq!(fields, expected, "{name}: fields");
+            }
+            (outcome, _) => panic!("{name}: unexpected {outcome:?}"),
+        }
+    }
+    engine.close().await.expect("close");
+}

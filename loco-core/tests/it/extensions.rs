@@ -89,6 +89,7 @@ fn plan(version: &str, strategy: Strategy, probes: Vec<Probe>, analysis: Option<
         scale_down_delay_seconds: 0.0,
         on_restart: OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) fn plan(strategy: Strategy, release: ReleaseSpec, instances: u32) -> 
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     }
 }
 

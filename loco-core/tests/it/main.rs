@@ -23,4 +23,5 @@ mod rollouts;
 mod scripts;
 mod store;
 mod subscribe;
+mod validation;
 mod vercel;

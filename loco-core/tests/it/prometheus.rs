@@ -143,6 +143,7 @@ async fn a_rollout_judged_by_prometheus_rolls_back_a_bad_canary() {
         scale_down_delay_seconds: 0.0,
         on_restart: loco_core::rollout::OnRestart::default(),
         scripts: loco_core::rollout::ScriptHooks::default(),
+        validation: loco_core::rollout::ValidationSpec::default(),
     };
     let mut prod = request("api", "prod");
     prod.risk = Some("payment path".into());

@@ -118,13 +118,17 @@ impl<'o> Execution<'o> {
         }
     }
 
-    /// After the last step: the `post_deploy` scripts (a failure rolls back), then success.
+    /// After the last step: the `post_deploy` scripts, then the smoke tests (a failure of
+    /// either rolls back), then success.
     async fn finish(&mut self) -> Result<()> {
-        match self.run_hook(Hook::PostDeploy).await? {
-            HookEnd::Done => self.succeed().await,
-            HookEnd::Failed(failure) => self.roll_back(Reason::Failed(failure, None)).await,
-            HookEnd::Interrupted(interrupt) => self.interrupted(interrupt).await,
+        for hook in [Hook::PostDeploy, Hook::SmokeTest] {
+            match self.run_hook(hook).await? {
+                HookEnd::Done => {}
+                HookEnd::Failed(failure) => return self.roll_back(Reason::Failed(failure, None)).await,
+                HookEnd::Interrupted(interrupt) => return self.interrupted(interrupt).await,
+            }
         }
+        self.succeed().await
     }
 
     /// Acts on a request that stopped the rollout between or inside its steps.

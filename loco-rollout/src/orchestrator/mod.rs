@@ -17,6 +17,7 @@ mod restart;
 mod resume;
 mod rollback;
 mod scripts;
+mod validation;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -408,8 +409,16 @@ impl Orchestrator {
                 format!("platform '{}' measures no metrics; name a metric source such as prometheus", plan.platform),
             ));
         }
-        let begin =
-            BeginRollout { deployment_id: id.to_owned(), plan, actor: actor.to_owned(), owner: self.owner.clone() };
+        let current = self.store.get(id).await?;
+        lifecycle::transition(id, current.status, &current.requester, Action::Start, actor)?;
+        let lead_events = self.validate_before_start(id, &current.environment, &plan, actor).await?;
+        let begin = BeginRollout {
+            deployment_id: id.to_owned(),
+            plan,
+            actor: actor.to_owned(),
+            owner: self.owner.clone(),
+            lead_events,
+        };
         let (_, rollout) = self.store.begin_rollout(begin).await?;
         self.report_status(&rollout, Status::Started);
         tracing::info!(deployment_id = %id, strategy = rollout.plan.strategy.name(), platform = %rollout.platform, "rollout started");

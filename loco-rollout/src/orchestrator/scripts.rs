@@ -93,7 +93,7 @@ impl Execution<'_> {
     }
 
     async fn scripts_of(&mut self, hook: Hook, stops: impl Fn(&Interrupt) -> bool) -> Result<HookEnd> {
-        let scripts: Vec<ScriptSpec> = self.rollout.plan.scripts.of(hook).to_vec();
+        let scripts: Vec<ScriptSpec> = self.rollout.plan.scripts_of(hook).to_vec();
         if scripts.is_empty() {
             return Ok(HookEnd::Done);
         }
@@ -211,7 +211,7 @@ fn app_url(endpoint: &str) -> String {
 
 fn script_failure(hook: Hook, name: &str, why: &str) -> RolloutFailure {
     RolloutFailure {
-        code: FailureCode::ScriptFailed,
+        code: if hook == Hook::SmokeTest { FailureCode::SmokeTestFailed } else { FailureCode::ScriptFailed },
         message: format!("{} script '{name}' {why}", hook.name()),
         step: None,
     }

@@ -91,7 +91,13 @@ pub(super) async fn resealing_rewrites_every_stored_secret(backend: &dyn Backend
             "release": {"version": "2", "secret_env": {"API_KEY": "old:one", "DB_PASSWORD": "old:two"}}}"#,
     )
     .expect("plan");
-    let begin = BeginRollout { deployment_id: d.id.clone(), plan, actor: "ops".into(), owner: "e".into() };
+    let begin = BeginRollout {
+        deployment_id: d.id.clone(),
+        plan,
+        actor: "ops".into(),
+        owner: "e".into(),
+        lead_events: Vec::new(),
+    };
     store.begin_rollout(begin).await.expect("begin");
     let changed =
         store.reseal_secrets(Arc::new(|value: &str| Ok(value.replace("old:", "new:")))).await.expect("reseal");

@@ -21,7 +21,7 @@ mod rollouts;
 
 use rollouts::{
     beginning_a_rollout_starts_the_deployment, one_active_rollout_per_target, releases_are_history_newest_first,
-    rollout_changes_are_atomic,
+    rollout_changes_are_atomic, validation_events_are_recorded_without_a_transition,
 };
 
 /// Opens stores of one backend for the suite.
@@ -45,6 +45,7 @@ pub async fn run(backend: &dyn Backend) {
     one_active_rollout_per_target(backend).await;
     rollout_changes_are_atomic(backend).await;
     releases_are_history_newest_first(backend).await;
+    validation_events_are_recorded_without_a_transition(backend).await;
     access::tokens_are_found_by_hash_and_revoked_once(backend).await;
     access::services_are_registered_replaced_and_removed(backend).await;
     access::resealing_rewrites_every_stored_secret(backend).await;
@@ -99,6 +100,7 @@ pub(super) async fn begin(
             plan: plan(version),
             actor: "deployer".to_owned(),
             owner: "engine-a".to_owned(),
+            lead_events: Vec::new(),
         })
         .await
 }

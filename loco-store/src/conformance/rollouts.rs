@@ -210,3 +210,47 @@ pub(super) async fn releases_are_history_newest_first(backend: &dyn Backend) {
     assert_eq!(versions, [("2", false), ("3", true)], "{check}: the two newest kept, the oldest dropped");
     store.close().await.expect("close");
 }
+
+pub(super) async fn validation_events_are_recorded_without_a_transition(backend: &dyn Backend) {
+    use loco_types::event_data::EventData;
+    use loco_types::plan::ValidationReport;
+    use loco_types::rules::{BeginRollout, NewEvent};
+    let check = "validation_events_are_recorded_without_a_transition";
+    let store = open(backend, check).await;
+    let d = approved(store.as_ref(), "api").await;
+    let refused = ValidationReport { passed: false, ..ValidationReport::default() };
+    let event = NewEvent::new("deployer", "validation failed", EventData::Validation(refused.clone()));
+    let recorded = store.record_event(&d.id, event).await.expect("record");
+    assert_eq!(
+        (recorded.kind, recorded.from_status, recorded.to_status),
+        (EventKind::Validation, None, None),
+        "{check}"
+    );
+    assert_eq!(store.get(&d.id).await.expect("get").status, Status::Approved, "{check}: the status stays");
+    let lifecycle =
+        NewEvent::new("x", "y", EventData::Created(loco_types::event_data::CreatedData::from(request("api"))));
+    assert_eq!(code(check, store.record_event(&d.id, lifecycle).await), ErrorCode::ValidationError);
+    assert_eq!(code(check, store.record_event("dep_missing", progress_event("n")).await), ErrorCode::NotFound);
+    let passed = NewEvent::new("deployer", "validation passed", EventData::Validation(ValidationReport::default()));
+    store
+        .begin_rollout(BeginRollout {
+            deployment_id: d.id.clone(),
+            plan: plan("2"),
+            actor: "deployer".to_owned(),
+            owner: "engine-a".to_owned(),
+            lead_events: vec![passed],
+        })
+        .await
+        .expect("begin");
+    let kinds: Vec<EventKind> = store.events(&d.id).await.expect("events").iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::Created, EventKind::Approved, EventKind::Validation, EventKind::Validation, EventKind::Started],
+        "{check}: the passed report is recorded just before started"
+    );
+    let events = store.events(&d.id).await.expect("events");
+    assert_eq!(events[2].data.as_ref().and_then(|v| v.get("passed")), Some(&serde_json::json!(false)), "{check}");
+    let audit = store.verify_audit().await.expect("audit");
+    assert!(audit.valid, "{check}: {audit:?}");
+    store.close().await.expect("close");
+}

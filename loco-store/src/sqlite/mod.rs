@@ -27,7 +27,7 @@ use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
 use crate::error::Result;
-use crate::{BeginRollout, Created, Resealer, RolloutUpdate, Store};
+use crate::{BeginRollout, Created, NewEvent, Resealer, RolloutUpdate, Store};
 
 use reads::ReadPool;
 pub use schema::SCHEMA_VERSION;
@@ -240,6 +240,16 @@ impl Store for SqliteStore {
 
     async fn begin_rollout(&self, begin: BeginRollout) -> LocoResult<(Deployment, Rollout)> {
         self.writer.submit(move |ctx| rollouts::begin_in_tx(ctx, begin)).await
+    }
+
+    async fn record_event(&self, id: &str, event: NewEvent) -> LocoResult<Event> {
+        let id = id.to_owned();
+        self.writer
+            .submit(move |ctx| {
+                let deployment = rows::get_deployment(ctx.conn, &id)?;
+                ctx.append_event(rules::decide_record(&deployment, event, Timestamp::now())?)
+            })
+            .await
     }
 
     async fn update_rollout(&self, id: &str, update: RolloutUpdate) -> LocoResult<Rollout> {

@@ -120,6 +120,9 @@ pub(crate) fn begin_in_tx(ctx: &mut WriteCtx<'_>, begin: BeginRollout) -> Result
     let active = active_rollout_on(ctx.conn, &deployment.service, &deployment.environment)?;
     let current = current_release(ctx.conn, &deployment.service, &deployment.environment)?;
     let decision = rules::decide_begin_rollout(&deployment, active, current, begin, Timestamp::now())?;
+    for event in decision.lead_events {
+        ctx.append_event(event)?;
+    }
     let deployment = super::persist_change(ctx, decision.start)?;
     let rollout = decision.rollout;
     ctx.conn

@@ -12,9 +12,14 @@ use crate::error::{Error, FieldError, Result};
 
 mod analysis;
 mod scripts;
+mod validation;
 
 pub use analysis::{AnalysisSpec, MetricSourceSpec, PrometheusQueries, PrometheusSpec};
 pub use scripts::{Hook, LOCO_SCRIPT_ENV, MAX_SCRIPT_SECONDS, ScriptHooks, ScriptLanguage, ScriptSpec};
+pub use validation::{
+    ArtifactCheck, CheckKind, CheckSummary, ConfigCheck, ConfigFormat, DEFAULT_ENTROPY_THRESHOLD, DependencyScan,
+    Finding, MAX_FINDINGS, ScanFormat, SecretScan, Severity, ValidationReport, ValidationSpec, is_sha256_hex,
+};
 
 /// Longest monitoring window after full promotion (30 minutes, from the requirements).
 pub const MAX_MONITOR_SECONDS: f64 = 1800.0;
@@ -340,6 +345,10 @@ pub struct RolloutPlan {
     /// Scripts run before, after and around the rollout.
     #[serde(default)]
     pub scripts: ScriptHooks,
+    /// Checks run before the rollout starts (a failure refuses the start with
+    /// `validation_failed`) and smoke tests run once the new release serves.
+    #[serde(default)]
+    pub validation: ValidationSpec,
 }
 
 /// What happens to a rollout whose engine stopped before it ended.
@@ -444,7 +453,17 @@ impl RolloutPlan {
             analysis::validate_analysis(analysis, &mut details);
         }
         details.extend(self.scripts.problems(&self.release.secret_env));
+        details.extend(self.validation.problems(&self.release.secret_env));
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
+    }
+
+    /// The scripts of `hook`: the `scripts` hooks, and `validation.smoke_tests` for
+    /// [`Hook::SmokeTest`].
+    pub fn scripts_of(&self, hook: Hook) -> &[ScriptSpec] {
+        match hook {
+            Hook::SmokeTest => &self.validation.smoke_tests,
+            _ => self.scripts.of(hook),
+        }
     }
 
     /// The monitoring window after full promotion, if any.

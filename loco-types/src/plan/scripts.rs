@@ -43,11 +43,13 @@ pub enum Hook {
     OnRollback,
     /// See [`ScriptHooks::on_failure`].
     OnFailure,
+    /// The plan's `validation.smoke_tests`, run after `post_deploy`; a failure rolls back.
+    SmokeTest,
 }
 
 impl Hook {
     /// Every hook, in the order a rollout may reach them.
-    pub const ALL: [Hook; 4] = [Hook::PreDeploy, Hook::PostDeploy, Hook::OnFailure, Hook::OnRollback];
+    pub const ALL: [Hook; 5] = [Hook::PreDeploy, Hook::PostDeploy, Hook::SmokeTest, Hook::OnFailure, Hook::OnRollback];
 
     /// The hook's name in plans and events.
     pub fn name(self) -> &'static str {
@@ -56,6 +58,7 @@ impl Hook {
             Hook::PostDeploy => "post_deploy",
             Hook::OnRollback => "on_rollback",
             Hook::OnFailure => "on_failure",
+            Hook::SmokeTest => "smoke_test",
         }
     }
 }
@@ -131,13 +134,15 @@ pub const LOCO_SCRIPT_ENV: [&str; 12] = [
 ];
 
 impl ScriptHooks {
-    /// The scripts of `hook`.
+    /// The scripts of `hook` (none for `smoke_test`: smoke tests are part of the plan's
+    /// validation, see [`RolloutPlan::scripts_of`](super::RolloutPlan::scripts_of)).
     pub fn of(&self, hook: Hook) -> &[ScriptSpec] {
         match hook {
             Hook::PreDeploy => &self.pre_deploy,
             Hook::PostDeploy => &self.post_deploy,
             Hook::OnRollback => &self.on_rollback,
             Hook::OnFailure => &self.on_failure,
+            Hook::SmokeTest => &[],
         }
     }
 
@@ -170,7 +175,7 @@ impl ScriptHooks {
 }
 
 impl ScriptSpec {
-    fn problems(&self, field: &str, secret_env: &BTreeMap<String, String>) -> Vec<FieldError> {
+    pub(crate) fn problems(&self, field: &str, secret_env: &BTreeMap<String, String>) -> Vec<FieldError> {
         let mut problems = Vec::new();
         let mut bad = |name: &str, why: String| problems.push(FieldError::new(format!("{field}.{name}"), why));
         if self.name.trim().is_empty() || self.name.len() > 100 {

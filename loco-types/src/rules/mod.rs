@@ -8,6 +8,7 @@
 //! | lifecycle action | [`decide_action`] | `rollout_in_progress`, `invalid_transition`, `self_approval` |
 //! | begin a rollout | [`decide_begin_rollout`] | `invalid_transition`, `rollout_conflict`, `validation_error` (version already serving) |
 //! | change a rollout | [`decide_rollout_update`] | `rollout_conflict` (owner compare-and-set, one active rollout per target) |
+//! | record an event | [`decide_record`] | `validation_error` (a lifecycle kind) |
 
 use crate::audit::sha256_hex;
 use crate::error::{Error, Result};
@@ -75,6 +76,16 @@ impl EventDraft {
             data: Some(event.data.to_value()),
         }
     }
+}
+
+/// An event that changes nothing but the history of `deployment` (a refused validation): only
+/// the non-lifecycle kinds may be recorded this way, so no status moves without its action.
+pub fn decide_record(deployment: &Deployment, event: NewEvent, now: Timestamp) -> Result<EventDraft> {
+    let kind = event.data.kind();
+    if kind.is_lifecycle() {
+        return Err(Error::invalid("kind", format!("a {kind} event is written by its lifecycle action only")));
+    }
+    Ok(EventDraft::rollout(&deployment.id, event, now))
 }
 
 /// A deployment row to write and the one lifecycle event that records the change.

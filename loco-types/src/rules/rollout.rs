@@ -20,11 +20,15 @@ pub struct BeginRollout {
     pub actor: String,
     /// The engine process that will execute it.
     pub owner: String,
+    /// Events appended before `started` (the passed pre-deployment validation).
+    pub lead_events: Vec<NewEvent>,
 }
 
 /// A rollout begun: the deployment's `start` and the new rollout record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutBegun {
+    /// Events to append before the `start` event.
+    pub lead_events: Vec<EventDraft>,
     /// The `start` action's row and event.
     pub start: DeploymentChange,
     /// The rollout to insert.
@@ -42,7 +46,7 @@ pub fn decide_begin_rollout(
     begin: BeginRollout,
     now: Timestamp,
 ) -> Result<RolloutBegun> {
-    let BeginRollout { deployment_id: id, mut plan, actor, owner } = begin;
+    let BeginRollout { deployment_id: id, mut plan, actor, owner, lead_events } = begin;
     lifecycle::transition(&id, deployment.status, &deployment.requester, Action::Start, &actor)?;
     if let Some(active) = active_on_target {
         return Err(Error::RolloutConflict {
@@ -66,6 +70,7 @@ pub fn decide_begin_rollout(
     let note = format!("rollout: {} on {}", plan.strategy.name(), plan.platform);
     let input = ActionInput::new(actor.clone()).with_note(note);
     let start = decide_action(deployment, None, Origin::Rollout, Action::Start, &input, now)?;
+    let lead_events = lead_events.into_iter().map(|event| EventDraft::rollout(&id, event, now)).collect();
     let rollout = Rollout {
         deployment_id: id,
         service: deployment.service.clone(),
@@ -84,7 +89,7 @@ pub fn decide_begin_rollout(
         updated_at: now,
         finished_at: None,
     };
-    Ok(RolloutBegun { start, rollout })
+    Ok(RolloutBegun { lead_events, start, rollout })
 }
 
 /// One atomic change to a rollout; unset fields stay as they are.
