@@ -14,6 +14,7 @@ use std::marker::PhantomData;
 
 use loco_core::Action;
 use loco_core::analysis::Thresholds;
+use loco_core::rollout::ValidationReport;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,7 +26,7 @@ use loco_core::service::ServiceDefinition;
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
     ErrorBody, Event, EventList, HeadParams, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList,
-    ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, WhoAmI,
+    ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// Why a request failed.
@@ -201,6 +202,11 @@ impl Client {
     /// `POST /api/v1/deployments/{id}/rollout`: starts the rollout on the server, which runs it.
     pub async fn start_rollout(&self, id: &str, body: &StartRollout) -> Result<Rollout, ClientError> {
         self.post(&format!("/api/v1/deployments/{}/rollout", encode_segment(id)), body).await
+    }
+
+    /// `POST /api/v1/validate`.
+    pub async fn validate_plan(&self, body: &ValidatePlan) -> Result<ValidationReport, ClientError> {
+        self.post("/api/v1/validate", body).await
     }
 
     /// `GET /api/v1/deployments/{id}/rollout`.

@@ -5,6 +5,7 @@
 //! OpenAPI document (whose schemas come from `loco_core::schema`) always agree.
 
 use loco_core::ListQuery;
+use loco_core::rollout::ValidationReport;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
@@ -130,6 +131,22 @@ pub struct StartRollout {
         "health": {"probes": [{"type": "http", "path": "/health"}]}
     }))]
     pub plan: Option<Box<RawValue>>,
+}
+
+/// `POST /api/v1/validate`: a plan whose pre-deployment checks to run.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatePlan {
+    /// The rollout plan, as for starting a rollout.
+    #[schema(value_type = Object)]
+    pub plan: Option<Box<RawValue>>,
+}
+
+impl ValidatePlan {
+    /// The plan's JSON text; an absent plan is `null`, which the core reports as field `plan`.
+    pub fn plan_json(&self) -> &str {
+        self.plan.as_deref().map_or("null", RawValue::get)
+    }
 }
 
 impl StartRollout {
@@ -309,7 +326,7 @@ pub struct TokenList {
 }
 
 /// `GET /api/v1/services`: every registered service, by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceList {
     /// The services.
     #[schema(value_type = Vec<refs::ServiceDefinition>)]
@@ -344,7 +361,8 @@ pub struct WhoAmI {
     pub token_id: Option<String>,
 }
 
-/// Every error response: `{"error": {"code", "message", "details"}}`.
+/// Every error response: `{"error": {"code", "message", "details"}}` (and `report` for
+/// `validation_failed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// The error.
@@ -363,12 +381,21 @@ pub struct ErrorInfo {
     /// One entry per invalid field (validation errors only; otherwise empty).
     #[schema(value_type = Vec<refs::FieldError>)]
     pub details: Vec<FieldError>,
+    /// The full pre-deployment validation report (`validation_failed` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<refs::ValidationReport>)]
+    pub report: Option<Box<ValidationReport>>,
 }
 
 impl From<&loco_core::Error> for ErrorBody {
     fn from(e: &loco_core::Error) -> Self {
         ErrorBody {
-            error: ErrorInfo { code: e.code().to_owned(), message: e.to_string(), details: e.details().to_vec() },
+            error: ErrorInfo {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+                details: e.details().to_vec(),
+                report: e.report().cloned().map(Box::new),
+            },
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use loco_core::analysis::Thresholds;
-use loco_core::rollout::RolloutPlan;
+use loco_core::rollout::{RolloutPlan, ValidationReport};
 use loco_core::{Action, Engine};
 use serde_json::value::RawValue;
 
@@ -17,7 +17,7 @@ use loco_core::service::ServiceDefinition;
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
     Event, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
-    RolloutList, ServiceList, StartRollout, TokenList, WhoAmI,
+    RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -115,6 +115,16 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.audit_head().await?),
             Backend::Local(engine) => Ok(engine.audit_head().await?),
+        }
+    }
+
+    /// Runs a plan's pre-deployment checks: on the server's machine with --server, here with --db.
+    pub async fn validate_plan(&self, plan_json: &str) -> Result<ValidationReport, CliError> {
+        let plan = RawValue::from_string(plan_json.trim().to_owned())
+            .map_err(|e| loco_core::Error::invalid("plan", format!("is not valid JSON: {e}")))?;
+        match self {
+            Backend::Remote(client) => Ok(client.validate_plan(&ValidatePlan { plan: Some(plan) }).await?),
+            Backend::Local(engine) => Ok(engine.validate_plan(RolloutPlan::from_json(plan.get())?).await?),
         }
     }
 

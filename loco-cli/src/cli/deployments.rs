@@ -139,6 +139,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         Command::Serve(_)
         | Command::Demo(_)
         | Command::Rollout(_)
+        | Command::Validate(_)
         | Command::Rollouts(_)
         | Command::Releases(_)
         | Command::RollbackTo(_)

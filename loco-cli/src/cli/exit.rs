@@ -62,6 +62,9 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA_TYPE: u8 = 22;
     /// `rate_limited`: too many requests; retry later.
     pub const RATE_LIMITED: u8 = 23;
+    /// `validation_failed`: pre-deployment validation refused the release (or `loco validate`
+    /// found blocking problems).
+    pub const VALIDATION_FAILED: u8 = 24;
 }
 
 /// Everything a CLI command can fail with.
@@ -77,6 +80,8 @@ pub enum CliError {
     Internal(String),
     /// The audit chain did not verify (the report was already printed).
     AuditBroken,
+    /// `loco validate` found blocking problems (the report was already printed).
+    ValidationRefused,
     /// A rollout that was waited for ended `rolled_back` or `rollback_failed` (the rollout was
     /// already printed).
     RolloutEnded {
@@ -102,6 +107,7 @@ impl CliError {
             CliError::Usage(_) => code::USAGE,
             CliError::Internal(_) => code::INTERNAL,
             CliError::AuditBroken => code::AUDIT_BROKEN,
+            CliError::ValidationRefused => code::VALIDATION_FAILED,
             CliError::RolloutEnded { state: RolloutState::RollbackFailed, .. } => code::ROLLOUT_ROLLBACK_FAILED,
             CliError::RolloutEnded { .. } => code::ROLLOUT_ROLLED_BACK,
             CliError::Interrupted(_) => code::INTERRUPTED,
@@ -111,7 +117,12 @@ impl CliError {
     /// The JSON error body printed on stderr in `--json` mode.
     pub fn body(&self) -> ErrorBody {
         let plain = |code: &str, message: &str| ErrorBody {
-            error: crate::wire::ErrorInfo { code: code.to_owned(), message: message.to_owned(), details: Vec::new() },
+            error: crate::wire::ErrorInfo {
+                code: code.to_owned(),
+                message: message.to_owned(),
+                details: Vec::new(),
+                report: None,
+            },
         };
         match self {
             CliError::Api(body) => body.clone(),
@@ -119,6 +130,9 @@ impl CliError {
             CliError::Usage(m) => plain("usage", m),
             CliError::Internal(m) => plain("internal_error", m),
             CliError::AuditBroken => plain("audit_broken", "the audit chain did not verify"),
+            CliError::ValidationRefused => {
+                plain("validation_failed", "the pre-deployment checks would refuse the release")
+            }
             CliError::RolloutEnded { deployment_id, state, failure } => {
                 let why = failure.as_ref().map_or_else(String::new, |f| {
                     let step = f.step.map_or_else(String::new, |s| format!(" at step {s}"));
@@ -160,6 +174,7 @@ fn exit_code_of(error: ErrorCode) -> u8 {
         ErrorCode::PermissionDenied => code::PERMISSION_DENIED,
         ErrorCode::UnsupportedMediaType => code::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::RateLimited => code::RATE_LIMITED,
+        ErrorCode::ValidationFailed => code::VALIDATION_FAILED,
     }
 }
 
@@ -192,7 +207,12 @@ mod tests {
             .iter()
             .map(|c| {
                 let body = ErrorBody {
-                    error: crate::wire::ErrorInfo { code: c.as_str().into(), message: String::new(), details: vec![] },
+                    error: crate::wire::ErrorInfo {
+                        code: c.as_str().into(),
+                        message: String::new(),
+                        details: vec![],
+                        report: None,
+                    },
                 };
                 CliError::Api(body).exit_code()
             })

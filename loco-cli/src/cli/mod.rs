@@ -145,6 +145,9 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Roll out an approved deployment on a platform and follow it: start, status, wait, override.
     Rollout(rollouts::RolloutArgs),
+    /// Run a rollout plan's pre-deployment checks alone (artifact, config, secrets, dependency
+    /// scanners) and print the report; exit 24 when they would refuse the release.
+    Validate(rollouts::ValidateArgs),
     /// List rollouts, oldest first (--active: only running, paused or rolling back ones).
     Rollouts(rollouts::RolloutsArgs),
     /// List the releases that served a service and environment, newest first.
@@ -197,6 +200,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(&cli.connection, args).await,
         Command::Platforms(args) => platforms::run(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
+        | Command::Validate(_)
         | Command::Rollouts(_)
         | Command::Releases(_)
         | Command::RollbackTo(_)

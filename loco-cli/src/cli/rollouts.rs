@@ -62,6 +62,14 @@ pub struct StartArgs {
     pub wait: bool,
 }
 
+/// Flags of `loco validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The rollout plan as JSON (its `validation` says what to check), from a file or - for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub plan: String,
+}
+
 /// Flags of `loco rollout status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -128,6 +136,7 @@ pub struct LogsArgs {
 pub async fn run(connection: &Connection, command: Command, output: Output) -> Result<(), CliError> {
     let plan = match &command {
         Command::Rollout(RolloutArgs { command: RolloutCommand::Start(args) }) => Some(read_plan(&args.plan)?),
+        Command::Validate(args) => Some(read_plan(&args.plan)?),
         _ => None,
     };
     // Starting runs the rollout, and waiting may have to recover it first: both need the platform.
@@ -179,6 +188,11 @@ async fn execute(backend: &Backend, command: Command, plan: Option<String>, outp
                 output.rollout(&backend.override_rollout(&args.id, body).await?)
             }
         },
+        Command::Validate(_) => {
+            let report = backend.validate_plan(&plan.unwrap_or_default()).await?;
+            output.validation(&report)?;
+            if report.passed { Ok(()) } else { Err(CliError::ValidationRefused) }
+        }
         Command::Rollouts(args) => output.rollouts(&backend.rollouts(args.active).await?),
         Command::Releases(args) => {
             let params = ReleaseParams { service: args.service, environment: args.environment, limit: args.limit };

@@ -63,6 +63,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
         Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::ValidationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::InvalidTransition { .. }
         | Error::IdempotencyConflict { .. }
         | Error::RolloutConflict { .. }
@@ -105,7 +106,7 @@ impl ApiError {
 }
 
 fn plain(code: &str, message: String) -> ErrorBody {
-    ErrorBody { error: ErrorInfo { code: code.to_owned(), message, details: Vec::new() } }
+    ErrorBody { error: ErrorInfo { code: code.to_owned(), message, details: Vec::new(), report: None } }
 }
 
 impl IntoResponse for ApiError {
@@ -164,6 +165,7 @@ mod tests {
             (Error::Unauthenticated { reason: "r".into() }, 401),
             (Error::permission_denied("a", loco_core::identity::Role::Admin, None), 403),
             (Error::UnsupportedMediaType { content_type: None }, 415),
+            (Error::validation_failed("d", loco_core::rollout::ValidationReport::default()), 422),
             (Error::RateLimited { retry_after_seconds: 2 }, 429),
             (Error::TokenNotFound { id: "t".into() }, 404),
             (Error::ServiceNotFound { name: "s".into() }, 404),

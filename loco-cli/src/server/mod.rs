@@ -149,6 +149,7 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(routes::fail))
         .routes(routes!(routes::rollback))
         .routes(routes!(rollouts::start_rollout, rollouts::get_rollout))
+        .routes(routes!(rollouts::validate_plan))
         .routes(routes!(rollouts::override_rollout))
         .routes(routes!(rollouts::instance_logs))
         .routes(routes!(rollouts::list_rollouts))

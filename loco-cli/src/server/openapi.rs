@@ -50,6 +50,8 @@ pub mod refs {
         PlatformConfig => "PlatformConfig",
         NewPlatform => "NewPlatform",
         Thresholds => "Thresholds",
+        ValidationReport => "ValidationReport",
+        RolloutPlan => "RolloutPlan",
     );
 }
 

@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::response::sse::{Event as SseEvent, Sse};
 use futures_util::{Stream, StreamExt, stream};
 use loco_core::Error;
-use loco_core::rollout::RolloutPlan;
+use loco_core::rollout::{RolloutPlan, ValidationReport};
 use loco_core::session::Operation;
 
 use crate::server::AppState;
@@ -25,7 +25,7 @@ use crate::server::routes::DeploymentId;
 use crate::server::sse::{guarded, keep_alive, stream_slot, to_json};
 use crate::wire::{
     ActionRequest, ErrorBody, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, RolloutsParams,
-    StartRollout,
+    StartRollout, ValidatePlan,
 };
 
 /// The `{id}` and `{instance_id}` path segments of the instance log route.
@@ -64,6 +64,9 @@ impl<S: Send + Sync> FromRequestParts<S> for InstancePath {
         (status = 409, description = "`invalid_transition`: not approved; or `rollout_conflict`: another rollout is \
                                       active on the same service and environment", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: the plan's pre-deployment checks refused the release; \
+                                      `error.report` is the full report, `error.details` the blocking findings, and \
+                                      the deployment stays `approved` with a `validation` event", body = ErrorBody),
         (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
     )
 )]
@@ -78,6 +81,34 @@ pub async fn start_rollout(
     let plan = RolloutPlan::from_json(body.plan_json())?;
     let rollout = session.start_rollout(&id, plan, body.actor().to_owned()).await?;
     Ok((StatusCode::ACCEPTED, Json(rollout)))
+}
+
+/// Run a plan's pre-deployment checks alone (config and secrets checks; checks that read files
+/// or run programs come from a registered service): nothing is recorded, nothing starts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/validate",
+    tag = "rollouts",
+    request_body = ValidatePlan,
+    responses(
+        (status = 200, description = "The report, passed or not (`passed` says which)", body = refs::ValidationReport),
+        (status = 400, description = "`validation_error`: bad body, unknown field, a plan problem, or a check the \
+                                      network may not ask for (`validation.artifact`, `validation.dependencies`, \
+                                      `validation.smoke_tests`)", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs the deployer role", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
+    )
+)]
+pub async fn validate_plan(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<JsonBody<ValidatePlan>, ApiError>,
+) -> Result<Json<ValidationReport>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::StartRollout, body)?;
+    let plan = RolloutPlan::from_json(body.plan_json())?;
+    Ok(Json(session.validate_plan(plan).await?))
 }
 
 /// The rollout of one deployment: state, progress, latest analysis, failure.

@@ -131,3 +131,35 @@ async fn every_lifecycle_vector_passes_over_http() {
         run_vector(vector, &doc["base"], doc["missing_id"].as_str().expect("missing_id")).await;
     }
 }
+
+/// Replays every vector of `tests/conformance/validation.json` through `POST /api/v1/validate`.
+#[tokio::test]
+async fn validation_vectors_over_http() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/validation.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
+    let server = TestServer::start().await;
+    for vector in doc["vectors"].as_array().expect("vectors") {
+        let name = vector["name"].as_str().expect("name");
+        let expect = &vector["expect"];
+        let (status, body) = server.post("/api/v1/validate", &serde_json::json!({"plan": vector["plan"]})).await;
+        if let Some(code) = expect["error"].as_str() {
+            assert_eq!((status, body["error"]["code"].as_str()), (status_for(code), Some(code)), "{name}: {body}");
+            let fields: Vec<&Value> =
+                body["error"]["details"].as_array().expect("details").iter().map(|d| &d["field"]).collect();
+            let expected: Vec<&Value> = expect["fields"].as_array().expect("fields").iter().collect();
+            assert_eq!(fields, expected, "{name}: fields");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        assert_eq!(body["passed"], expect["passed"], "{name}: passed");
+        let keys = ["check", "rule", "location", "severity", "blocking"];
+        let found: Vec<Value> = body["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| keys.iter().map(|k| ((*k).to_owned(), f[*k].clone())).collect::<Map<_, _>>().into())
+            .collect();
+        assert_eq!(&Value::Array(found), &expect["findings"], "{name}: findings");
+    }
+    server.stop().await;
+}

@@ -20,3 +20,4 @@ mod rollouts;
 mod secrets;
 mod security;
 mod sse;
+mod validation;

@@ -56,6 +56,8 @@ enum Target {
     NewPlatform,
     /// A fresh configured platform (whose API nothing answers).
     Platform,
+    /// A rollout plan to validate (the body).
+    PlanToValidate,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -78,7 +80,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 37] = [
+const ROUTES: [Route; 38] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -92,6 +94,7 @@ const ROUTES: [Route; 37] = [
     route("POST", "/api/v1/deployments/{id}/rollback", T::Fresh("started"), "....dm", 200),
     route("POST", "/api/v1/deployments/{id}/rollout", T::Rollout, "....dm", 202),
     route("GET", "/api/v1/deployments/{id}/rollout", T::RolledOut, ".vradm", 200),
+    route("POST", "/api/v1/validate", T::PlanToValidate, "....dm", 200),
     // The rollout is not paused: 409 `rollout_not_paused` is only reached past every role check.
     route("POST", "/api/v1/deployments/{id}/rollout/override", T::RolledOut, "....dm", 409),
     route("GET", "/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs", T::RolledOut, ".vradm", 200),
@@ -379,6 +382,7 @@ impl World {
                 expect(&server.by("admin", "PUT", &path, Some(&platform(&name))).await, 200);
                 (at(&name), (route.method == "POST").then(|| json!({})))
             }
+            T::PlanToValidate => (route.path.to_owned(), Some(release())),
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});
                 (route.path.to_owned(), Some(body))

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cli::exit::CliError;
 
 mod text;
+mod validation;
 
 use crate::wire::{
     AuditHead, AuditReport, Deployment, DeploymentPage, Event, EventList, LogLine, ReleaseList, Rollout, RolloutList,
