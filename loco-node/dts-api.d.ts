@@ -13,7 +13,7 @@ export interface LocoError extends Error {
   details: FieldError[]
   /**
    * The deployment concerned (`not_found`, `invalid_transition`, `self_approval`,
-   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`).
+   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`, `validation_failed`).
    */
   deploymentId?: string
   /** The deployment's status when the action was tried (`invalid_transition`). */
@@ -38,6 +38,10 @@ export interface LocoError extends Error {
   state?: RolloutState
   /** The platform that failed (`platform_error`). */
   platform?: string
+  /** How many findings refused the release (`validation_failed`; `details` lists them). */
+  blockingFindings?: number
+  /** The full pre-deployment validation report (`validation_failed`). */
+  report?: ValidationReport
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */

@@ -54,6 +54,8 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  * - `analysis`: The canary judge compared the new release's metrics with the baseline's.
  * - `canary_promoted`: A canary passed its observation and was given a larger share of traffic.
  * - `script`: A deployment script finished (or could not start).
+ * - `validation`: The pre-deployment checks ran (their full report; a failed one refused the
+ *   start).
  */
 export type EventKind =
   | 'created'
@@ -68,6 +70,7 @@ export type EventKind =
   | 'analysis'
   | 'canary_promoted'
   | 'script'
+  | 'validation'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -89,6 +92,7 @@ export type EventKind =
  * - `permission_denied`: The identity lacks the role.
  * - `unsupported_media_type`: A request body was not declared as JSON.
  * - `rate_limited`: Too many requests; retry later.
+ * - `validation_failed`: Pre-deployment validation refused the release (the full report attached).
  */
 export type ErrorCode =
   | 'validation_error'
@@ -107,6 +111,7 @@ export type ErrorCode =
   | 'permission_denied'
   | 'unsupported_media_type'
   | 'rate_limited'
+  | 'validation_failed'
 
 /**
  * Where a rollout is.
@@ -142,6 +147,8 @@ export type RolloutState =
  * - `rollback_failed`: Restoring the previous release failed.
  * - `script_failed`: A `pre_deploy` or `post_deploy` script failed (and did not have
  *   `continue_on_error`).
+ * - `smoke_test_failed`: A smoke test of the new release failed (and did not have
+ *   `continue_on_error`).
  */
 export type RolloutFailureCode =
   | 'health_check_failed'
@@ -152,6 +159,7 @@ export type RolloutFailureCode =
   | 'engine_restarted'
   | 'rollback_failed'
   | 'script_failed'
+  | 'smoke_test_failed'
 
 /**
  * Lifecycle of one instance as the engine records it.
@@ -206,6 +214,27 @@ export type OnRestart = 'rollback' | 'resume'
 export type ScriptLanguage = 'shell' | 'python' | 'go'
 
 /**
+ * How bad a finding is, in increasing order (`FindingSeverity` in the schema, apart from the
+ * canary judge's `Severity`).
+ *
+ * - `info`: Worth knowing.
+ * - `low`: Low.
+ * - `moderate`: Moderate (npm's word; CVSS "medium").
+ * - `high`: High.
+ * - `critical`: Critical.
+ */
+export type FindingSeverity = 'info' | 'low' | 'moderate' | 'high' | 'critical'
+
+/**
+ * A scanner's report format.
+ *
+ * - `pip_audit`: `pip-audit -f json`.
+ * - `npm_audit`: `npm audit --json` (npm 7 and later).
+ * - `cargo_audit`: `cargo audit --json` (severity from each advisory's CVSS v3 vector).
+ */
+export type ScanFormat = 'pip_audit' | 'npm_audit' | 'cargo_audit'
+
+/**
  * How a Railway token is sent.
  *
  * - `account`: An account, workspace or OAuth token: `Authorization: Bearer <token>`.
@@ -215,6 +244,16 @@ export type RailwayTokenKind = 'account' | 'project'
 
 /** A point in time, UTC, RFC 3339 with microseconds (`2026-11-23T08:36:00.123456Z`). */
 export type Timestamp = string
+
+/**
+ * Which check produced a finding.
+ *
+ * - `artifact`: `artifact`.
+ * - `config`: `config`.
+ * - `secrets`: `secrets`.
+ * - `dependencies`: `dependencies`.
+ */
+export type CheckKind = 'artifact' | 'config' | 'secrets' | 'dependencies'
 
 // Documents: the same JSON, with snake_case keys, in every language (the HTTP body, Python, Node).
 
@@ -245,6 +284,11 @@ export interface RolloutPlan {
   scale_down_delay_seconds?: number
   /** Scripts run before, after and around the rollout. */
   scripts?: ScriptHooks
+  /**
+   * Checks run before the rollout starts (a failure refuses the start with
+   * `validation_failed`) and smoke tests run once the new release serves.
+   */
+  validation?: ValidationSpec
 }
 
 /** Canary analysis settings. */
@@ -531,6 +575,128 @@ export interface CanaryStrategy {
   interval_seconds: number
 }
 
+/**
+ * What to check before a rollout starts, and the smoke tests run after the new release serves
+ * all traffic. Empty (the default) checks nothing and records no `validation` event.
+ */
+export interface ValidationSpec {
+  /** The build artifact: a directory, a `.tar`, `.tar.gz`/`.tgz` or `.zip` archive. */
+  artifact?: ArtifactCheck | null
+  /** Rules about the release's environment variables. */
+  config?: ConfigCheck | null
+  /** Dependency vulnerability scanners, each a command printing a known JSON report. */
+  dependencies?: DependencyScan[]
+  /** Secrets detection in the artifact's files and the release's (non-secret) environment. */
+  secrets?: SecretScan | null
+  /**
+   * Test programs run against the new release (`LOCO_APP_URL`) after the `post_deploy`
+   * scripts, before the rollout succeeds; a failure rolls back.
+   */
+  smoke_tests?: ScriptSpec[]
+}
+
+/** Checks of the build artifact. */
+export interface ArtifactCheck {
+  /** Path of the artifact: a directory, or a `.tar`, `.tar.gz`/`.tgz` or `.zip` file. */
+  path: string
+  /**
+   * A `sha256sum`-format file (`<hex>  <name>` per line): a name inside the artifact is
+   * checked against that file's digest, the archive's own file name against the archive's. A
+   * relative path is looked up inside the artifact first, then next to it.
+   */
+  checksum_file?: string | null
+  /** Largest total size of the artifact's files, in bytes. */
+  max_bytes?: number | null
+  /** Largest size of any one file, in bytes. */
+  max_file_bytes?: number | null
+  /** Paths (relative to the artifact's root, `/`-separated) that must be present. */
+  required_files?: string[]
+  /** The archive's expected SHA-256 (hex); not allowed for a directory. */
+  sha256?: string | null
+}
+
+/** Rules about the release's environment (`release.env` and `release.secret_env`). */
+export interface ConfigCheck {
+  /** The format each variable's value must have, when it is set. */
+  formats?: Record<string, ConfigFormat>
+  /** Variables that must be set (in `env` or `secret_env`) and not blank. */
+  required?: string[]
+}
+
+/** The format of one configuration value. */
+export type ConfigFormat = UrlConfigFormat | IntegerConfigFormat | DurationConfigFormat | EnumConfigFormat | RegexConfigFormat
+
+/** An absolute `http`, `https`, `postgres`, `redis` … URL with a host. */
+export interface UrlConfigFormat {
+  type: 'url'
+}
+
+/** A base-10 integer, optionally within bounds. */
+export interface IntegerConfigFormat {
+  type: 'integer'
+  /** Largest allowed value. */
+  max?: number | null
+  /** Smallest allowed value. */
+  min?: number | null
+}
+
+/** A duration such as `30s`, `5m`, `1h30m`, `250ms`. */
+export interface DurationConfigFormat {
+  type: 'duration'
+}
+
+/** One of the listed values (exact match). */
+export interface EnumConfigFormat {
+  type: 'enum'
+  /** The allowed values. */
+  values: string[]
+}
+
+/** A regular expression the whole value must match. */
+export interface RegexConfigFormat {
+  type: 'regex'
+  /** The pattern (Rust `regex` syntax; anchored at both ends by Loco). */
+  pattern: string
+}
+
+/** One dependency scanner: a command whose standard output is a report in `format`. */
+export interface DependencyScan {
+  /** A name for the report, unique among the scanners. */
+  name: string
+  /** The report format the command prints. */
+  format: ScanFormat
+  /**
+   * The program and its arguments (`["pip-audit", "-f", "json"]`), run without a shell, with
+   * only `PATH` in its environment.
+   */
+  command: string[]
+  /** The lowest severity that refuses the release (default `critical`). */
+  fail_on?: FindingSeverity
+  /** Time limit (default 300 s). */
+  timeout_seconds?: number
+  /**
+   * The severity given to a vulnerability its report does not rate (pip-audit rates none;
+   * default `critical`, so an unrated vulnerability is not waved through).
+   */
+  unrated?: FindingSeverity
+  /** The directory it runs in (the artifact's, or the engine's, when absent). */
+  working_dir?: string | null
+}
+
+/** Secrets detection settings. */
+export interface SecretScan {
+  /**
+   * Known false positives: a finding's `fingerprint`, or `file:<path>` for every finding in
+   * one artifact file.
+   */
+  allow?: string[]
+  /**
+   * Shannon entropy (bits per character) above which a value assigned to a secret-sounding
+   * name counts as a generic secret (default 4.0).
+   */
+  entropy_threshold?: number
+}
+
 /** A service an admin registered. */
 export interface ServiceDefinition {
   /** The name plans use (`release.service`). */
@@ -547,6 +713,16 @@ export interface ServiceDefinition {
    * probes.
    */
   probes?: Probe[]
+  /**
+   * Deployment scripts run for every rollout of the service (a plan from the network may
+   * not carry scripts of its own); a script's `secrets` must be variables of `allowed_env`.
+   */
+  scripts?: ScriptHooks
+  /**
+   * Pre-deployment checks and smoke tests for every rollout of the service; a plan's own
+   * `config` and `secrets` checks replace the service's.
+   */
+  validation?: ValidationSpec
   /** Where it runs; the engine's working directory when absent. */
   working_dir?: string | null
 }
@@ -983,6 +1159,64 @@ export interface PlatformConfig {
   createdAt: Timestamp
 }
 
+/**
+ * The result of validating a plan: recorded in the `validation` event, attached to a
+ * `validation_failed` error and returned by `validate`.
+ */
+export interface ValidationReport {
+  /** Whether nothing blocking was found. */
+  passed: boolean
+  /** One entry per check that ran, in the order they ran. */
+  checks: CheckSummary[]
+  /** What the checks found, blocking ones first (at most 1,000). */
+  findings: Finding[]
+  /** Findings left out of `findings` past the limit. */
+  omitted: number
+}
+
+/** How one check went. */
+export interface CheckSummary {
+  /** The check. */
+  check: CheckKind
+  /** Whether it found nothing blocking. */
+  passed: boolean
+  /** Findings it reported (blocking or not). */
+  findings: number
+  /** What it looked at (`412 files, 3.1 MB`, `npm: 734 packages`). */
+  summary: string
+  /** How long it took, in milliseconds. */
+  durationMs: number
+}
+
+/**
+ * One thing a check found. Secret values never appear: `message` masks them and
+ * `fingerprint` identifies them.
+ */
+export interface Finding {
+  /** The check. */
+  check: CheckKind
+  /**
+   * The rule that matched (`checksum_mismatch`, `missing_file`, `too_large`,
+   * `missing_variable`, `bad_format`, `aws_access_key`, `github_token`, `private_key`,
+   * `high_entropy`, `vulnerability`, `scanner_failed`, …).
+   */
+  rule: string
+  /** How bad it is. */
+  severity: FindingSeverity
+  /** Whether it refuses the release. */
+  blocking: boolean
+  /** Where: `release.env.NAME`, an artifact path, `dependencies.<scanner>:<package>`. */
+  location: string
+  /** The artifact file, when the finding is in one. */
+  file: string | null
+  /** The 1-based line in `file`. */
+  line: number | null
+  /** What is wrong, with any secret value masked. */
+  message: string
+  /** For a secret: a stable id of the value (16 hex digits of its SHA-256) to allow-list it. */
+  fingerprint: string | null
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1000,7 +1234,7 @@ export interface LocoError extends Error {
   details: FieldError[]
   /**
    * The deployment concerned (`not_found`, `invalid_transition`, `self_approval`,
-   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`).
+   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`, `validation_failed`).
    */
   deploymentId?: string
   /** The deployment's status when the action was tried (`invalid_transition`). */
@@ -1025,6 +1259,10 @@ export interface LocoError extends Error {
   state?: RolloutState
   /** The platform that failed (`platform_error`). */
   platform?: string
+  /** How many findings refused the release (`validation_failed`; `details` lists them). */
+  blockingFindings?: number
+  /** The full pre-deployment validation report (`validation_failed`). */
+  report?: ValidationReport
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */
@@ -1372,10 +1610,17 @@ export declare class Engine {
    */
   removePlatform(name: string): Promise<void>
   /**
-   * Starts rolling out an approved deployment: the core validates the plan, records `started`
-   * and the rollout atomically (`rollout_conflict` when the service+environment already has an
-   * active rollout) and executes the steps in the background. Resolves with the rollout record
-   * as it stands right after the start.
+   * Runs a plan's pre-deployment checks on their own, as `startRollout` runs them first;
+   * nothing is recorded and nothing starts. Resolves with the validation report, passed or not.
+   */
+  validatePlan(plan: RolloutPlan | string): Promise<ValidationReport>
+  /**
+   * Starts rolling out an approved deployment: the core validates the plan and runs its
+   * pre-deployment checks (a blocking finding rejects with `validation_failed`, its `report`
+   * attached, and the deployment stays `approved`), records `started` and the rollout
+   * atomically (`rollout_conflict` when the service+environment already has an active rollout)
+   * and executes the steps in the background. Resolves with the rollout record as it stands
+   * right after the start.
    */
   startRollout(id: string, plan: RolloutPlan | string, actor: string): Promise<Rollout>
   /**

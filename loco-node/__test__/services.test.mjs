@@ -31,16 +31,25 @@ function fields(error) {
   return error.details.map((d) => d.field)
 }
 
+
+// What a definition without scripts or checks comes back with.
+const NO_SCRIPTS_OR_CHECKS = {
+  scripts: { pre_deploy: [], post_deploy: [], on_rollback: [], on_failure: [] },
+  validation: { artifact: null, config: null, secrets: null, dependencies: [], smoke_tests: [] },
+}
+
 test('a registered service is returned, listed, replaced and kept in the file', async () => {
   const path = tempDb()
   const engine = await Engine.open(path)
   const shop = await engine.registerService(demo('shop'), 'admin@example.com')
-  assert.deepEqual(shop, { ...demo('shop'), probes: [] }, 'snake_case keys, every default filled in')
-  assert.deepEqual(Object.keys(shop), ['name', 'command', 'working_dir', 'allowed_env', 'probes'])
+  assert.deepEqual(shop, { ...demo('shop'), probes: [], ...NO_SCRIPTS_OR_CHECKS }, 'snake_case keys, every default filled in')
+  assert.deepEqual(Object.keys(shop), ['name', 'command', 'working_dir', 'allowed_env', 'probes', 'scripts', 'validation'])
 
   // JSON text works as well as an object.
   const cart = await engine.registerService(JSON.stringify({ name: 'cart', command: ['./cart'] }), 'admin@example.com')
-  assert.deepEqual(cart, { name: 'cart', command: ['./cart'], working_dir: null, allowed_env: [], probes: [] })
+  assert.deepEqual(cart, {
+    name: 'cart', command: ['./cart'], working_dir: null, allowed_env: [], probes: [], ...NO_SCRIPTS_OR_CHECKS,
+  })
   assert.deepEqual(await engine.services(), [cart, shop], 'by name')
 
   const replaced = await engine.registerService(demo('shop', { allowed_env: ['VERSION', 'FAILURE_RATE'] }), 'ops')

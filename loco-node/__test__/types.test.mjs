@@ -43,6 +43,9 @@ test('the string unions are exactly the names of the schema, in its order', () =
     ['Verdict', 'Verdict'],
     ['Severity', 'Severity'],
     ['LogStream', 'LogStream'],
+    ['FindingSeverity', 'FindingSeverity'],
+    ['CheckKind', 'CheckKind'],
+    ['ScanFormat', 'ScanFormat'],
   ]) {
     assert.deepEqual(union(ts), schemaNames(core), ts)
   }
@@ -75,10 +78,13 @@ test('records have the schema properties in camelCase; documents keep snake_case
     ['LogLine', 'LogLine'],
     ['FieldError', 'FieldError'],
     ['NewDeployment', 'NewDeployment'],
+    ['ValidationReport', 'ValidationReport'],
+    ['CheckSummary', 'CheckSummary'],
+    ['Finding', 'Finding'],
   ]) {
     assert.deepEqual(properties(ts).sort(), Object.keys(schema.$defs[core].properties).map(camel).sort(), ts)
   }
-  for (const name of ['RolloutPlan', 'ReleaseSpec', 'HealthSpec', 'AnalysisSpec', 'Thresholds']) {
+  for (const name of ['RolloutPlan', 'ReleaseSpec', 'HealthSpec', 'AnalysisSpec', 'Thresholds', 'ValidationSpec']) {
     assert.deepEqual(properties(name).sort(), Object.keys(schema.$defs[name].properties).sort(), name)
   }
 })

@@ -1,7 +1,8 @@
 //! Turns `loco_core::Error` into the JavaScript errors this package throws: `.code` is the core's
-//! stable code string, `.details` lists `{field, message}` (empty unless `validation_error`), and
-//! every structured fact of the error (`Error::facts`) is a camelCase property (`deploymentId`,
-//! `fromStatus`, `activeDeploymentId`), so no variant needs code of its own here.
+//! stable code string, `.details` lists `{field, message}` (`Error::details`; empty for most
+//! codes), every structured fact of the error (`Error::facts`) is a camelCase property
+//! (`deploymentId`, `fromStatus`, `blockingFindings`), and a `validation_failed` error's report
+//! (`Error::report`) is `.report`, a record like any other, so no variant needs code of its own here.
 //!
 //! Promise rejections cannot carry a custom `code` through `napi::Error` (its status is a fixed
 //! enum there), so the error object is built on the JavaScript thread and the rejection refers to
@@ -11,7 +12,7 @@ use loco_core::error::Fact;
 use loco_core::{Error as CoreError, FieldError};
 use napi::bindgen_prelude::{Env, JsError, JsObjectValue, JsTypeError, JsValue, Object, Unknown};
 
-use crate::value::camel_case;
+use crate::value::{Json, camel_case};
 
 /// Facts also set under an older name, so code written against earlier releases keeps working.
 const ALIASES: [(&str, &str); 1] = [("from_status", "from")];
@@ -78,6 +79,10 @@ fn build(env: Env, error: &CoreError, type_error: bool) -> napi::Result<napi::Er
                 Fact::Number(number) => object.set_named_property(&property, number as f64)?,
             }
         }
+    }
+    if let Some(report) = error.report() {
+        let report = Json::of(report).map_err(|_| napi::Error::from_reason("the validation report is not JSON"))?;
+        object.set_named_property("report", report.into_js(&env)?)?;
     }
     Ok(napi::Error::from_unknown_without_coercion(value))
 }

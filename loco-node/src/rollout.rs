@@ -1,5 +1,6 @@
-//! The rollout methods of `Engine`: start, wait for, inspect and override rollouts, list
-//! releases and roll a target back to one, follow instance logs, set analysis thresholds. Each
+//! The rollout methods of `Engine`: validate a plan, start, wait for, inspect and override
+//! rollouts, list releases and roll a target back to one, follow instance logs, set analysis
+//! thresholds. Each
 //! reads its arguments, awaits the core off the JavaScript thread and converts the result. Plans
 //! and thresholds arrive as JSON documents with the same snake_case keys in every language
 //! (`args.rs` turns a JavaScript object into that JSON); the core alone parses and checks them,
@@ -22,10 +23,23 @@ const ROLLOUT_QUERY_FIELDS: [&str; 1] = ["activeOnly"];
 
 #[napi]
 impl Engine {
-    /// Starts rolling out an approved deployment: the core validates the plan, records `started`
-    /// and the rollout atomically (`rollout_conflict` when the service+environment already has an
-    /// active rollout) and executes the steps in the background. Resolves with the rollout record
-    /// as it stands right after the start.
+    /// Runs a plan's pre-deployment checks on their own, as `startRollout` runs them first;
+    /// nothing is recorded and nothing starts. Resolves with the validation report, passed or not.
+    #[napi(ts_args_type = "plan: RolloutPlan | string", ts_return_type = "Promise<ValidationReport>")]
+    pub fn validate_plan<'env>(&self, env: &'env Env, plan: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let plan = args.document(*env, plan, "plan");
+        let plan = args.finish(plan);
+        let engine = self.inner.clone();
+        settle_record(env, async move { engine.validate_plan(parse_plan(&plan?)?).await.map_err(Failure::Document) })
+    }
+
+    /// Starts rolling out an approved deployment: the core validates the plan and runs its
+    /// pre-deployment checks (a blocking finding rejects with `validation_failed`, its `report`
+    /// attached, and the deployment stays `approved`), records `started` and the rollout
+    /// atomically (`rollout_conflict` when the service+environment already has an active rollout)
+    /// and executes the steps in the background. Resolves with the rollout record as it stands
+    /// right after the start.
     #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string", ts_return_type = "Promise<Rollout>")]
     pub fn start_rollout<'env>(
         &self,

@@ -61,11 +61,13 @@ pub enum Class {
     AuditHead,
     /// `loco.PlatformConfig`.
     PlatformConfig,
+    /// `loco.ValidationReport`.
+    ValidationReport,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 10] = [
+    const ALL: [Class; 11] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -76,6 +78,7 @@ impl Class {
         Class::ServiceDefinition,
         Class::AuditHead,
         Class::PlatformConfig,
+        Class::ValidationReport,
     ];
 
     fn name(self) -> &'static str {
@@ -90,6 +93,7 @@ impl Class {
             Class::ServiceDefinition => "ServiceDefinition",
             Class::AuditHead => "AuditHead",
             Class::PlatformConfig => "PlatformConfig",
+            Class::ValidationReport => "ValidationReport",
         }
     }
 }
@@ -138,6 +142,10 @@ impl Record for loco_core::AuditHead {
 
 impl Record for loco_core::platform_config::PlatformConfig {
     const CLASS: Class = Class::PlatformConfig;
+}
+
+impl Record for loco_core::rollout::ValidationReport {
+    const CLASS: Class = Class::ValidationReport;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

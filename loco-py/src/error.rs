@@ -3,7 +3,9 @@
 //!
 //! Every exception carries `.code` (also a class attribute of each subclass) and `.details` (the
 //! `{field, message}` list of a validation error, empty otherwise), plus each fact the core names
-//! for it (`deployment_id`, `from_status`, `action`, `idempotency_key`, …) as an attribute.
+//! for it (`deployment_id`, `from_status`, `action`, `idempotency_key`, …) as an attribute; a
+//! `ValidationFailedError` also carries `.report`, the `loco.ValidationReport` that refused the
+//! start.
 
 use loco_core::error::Fact;
 use loco_core::{Error, ErrorCode};
@@ -11,6 +13,8 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyType};
+
+use crate::convert::ToPython;
 
 create_exception!(
     loco,
@@ -106,6 +110,13 @@ create_exception!(
     LocoError,
     "Too many requests; retry after `retry_after_seconds` (`rate_limited`)."
 );
+create_exception!(
+    loco,
+    ValidationFailedError,
+    LocoError,
+    "Pre-deployment validation refused the release (`validation_failed`); `report` is the full report and \
+     `details` lists the blocking findings."
+);
 
 /// The exception class of each error code.
 fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
@@ -126,6 +137,7 @@ fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         ErrorCode::PermissionDenied => py.get_type::<PermissionDeniedError>(),
         ErrorCode::UnsupportedMediaType => py.get_type::<UnsupportedMediaTypeError>(),
         ErrorCode::RateLimited => py.get_type::<RateLimitedError>(),
+        ErrorCode::ValidationFailed => py.get_type::<ValidationFailedError>(),
     }
 }
 
@@ -167,6 +179,9 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             value.setattr(*alias, &fact)?;
         }
         value.setattr(name, fact)?;
+    }
+    if let Some(report) = error.report() {
+        value.setattr("report", report.clone().to_python(py)?)?;
     }
     Ok(err)
 }

@@ -17,10 +17,10 @@
 //!   documents for the core.
 //! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
 //! - [`convert`]: how core results and errors become Python objects. The result classes
-//!   (`Deployment`, `Event`, `Page`, `AuditReport`, `BrokenLink`, `Rollout`, `Release`, `LogLine`)
-//!   and the `TypedDict`s live in `loco/_types.py`, generated from the JSON Schema of loco-types by
-//!   `scripts/codegen/python.py`; this module hands them the records' JSON objects, which
-//!   [`value`] builds.
+//!   (`Deployment`, `Event`, `Page`, `AuditReport`, `BrokenLink`, `Rollout`, `Release`, `LogLine`,
+//!   `ValidationReport`, …) and the `TypedDict`s live in `loco/_types.py`, generated from the JSON
+//!   Schema of loco-types by `scripts/codegen/python.py`; this module hands them the records' JSON
+//!   objects, which [`value`] builds.
 //! - [`runtime`]: the extension's tokio runtime (rebuilt after `os.fork()`); [`process`]: handles
 //!   bound to the process that opened them.
 //!

@@ -44,6 +44,13 @@ def fields(error: loco.LocoError) -> List[str]:
     return [d["field"] for d in error.details]
 
 
+#: What a definition without scripts or checks comes back with.
+NO_SCRIPTS_OR_CHECKS = {
+    "scripts": {"pre_deploy": [], "post_deploy": [], "on_rollback": [], "on_failure": []},
+    "validation": {"artifact": None, "config": None, "secrets": None, "dependencies": [], "smoke_tests": []},
+}
+
+
 def test_a_registered_service_is_returned_listed_replaced_and_kept_in_the_file(tmp_path: pathlib.Path) -> None:
     db = tmp_path / "loco.db"
     with loco.SyncEngine.open(db) as engine:
@@ -51,13 +58,13 @@ def test_a_registered_service_is_returned_listed_replaced_and_kept_in_the_file(t
         assert isinstance(shop, loco.ServiceDefinition)
         assert (shop.name, shop.command, shop.working_dir) == ("shop", ["python3", "app.py"], str(DEMO_DIR))
         assert (shop.allowed_env, shop.probes) == (["VERSION"], [])
-        assert shop.to_dict() == {**demo("shop"), "probes": []}
+        assert shop.to_dict() == {**demo("shop"), "probes": [], **NO_SCRIPTS_OR_CHECKS}
         assert repr(shop) == "ServiceDefinition(name='shop', command=['python3', 'app.py'])"
 
         # JSON text works as well as a dict; what was left out comes back filled in.
         cart = engine.register_service(json.dumps({"name": "cart", "command": ["./cart"]}), "admin@example.com")
         assert cart.to_dict() == {"name": "cart", "command": ["./cart"], "working_dir": None,
-                                  "allowed_env": [], "probes": []}
+                                  "allowed_env": [], "probes": [], **NO_SCRIPTS_OR_CHECKS}
         assert engine.services() == [cart, shop], "by name"
 
         replaced = engine.register_service(demo("shop", allowed_env=["VERSION", "FAILURE_RATE"]), "ops@example.com")

@@ -71,6 +71,7 @@ CLASSES: dict[str, Class] = {
     "LogLine": Class(repr_fields=("instance_id", "stream", "line")),
     "ServiceDefinition": Class(repr_fields=("name", "command")),
     "PlatformConfig": Class(repr_fields=("name", "settings")),
+    "ValidationReport": Class(repr_fields=("passed", "omitted")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,

@@ -45,7 +45,7 @@ NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureC
 INPUT_RECORDS = ["NewDeployment"]
 INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
-           "PlatformConfig"]
+           "PlatformConfig", "ValidationReport"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {

@@ -13,15 +13,18 @@ Two doors into the same Rust engine:
 
 With ``local_state_dir=...`` at open, the engine also runs rollouts on this machine
 (``run_rollout(id, plan, actor)``: processes behind a weighted proxy, canary analysis, automatic
-rollback) and recovers rollouts an earlier engine left unfinished. Python objects can take part
+rollback) and recovers rollouts an earlier engine left unfinished. A plan's ``validation`` checks
+run before its rollout starts (``validate_plan(plan)`` runs them alone and returns a
+:class:`ValidationReport`); a blocking finding refuses the start with
+:class:`ValidationFailedError`, whose ``report`` is that report. Python objects can take part
 too: platforms (:class:`Platform`, ``platforms=[...]``), metric sources for canary analysis
 (:class:`MetricSource`, ``metric_sources=[...]``) and health probes (:class:`HealthProbe`,
 ``probes={name: fn}``).
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
-:class:`ServiceDefinition`) whose ``to_dict()`` is the HTTP API's JSON; timestamps are RFC 3339
-UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
+:class:`ServiceDefinition`, :class:`ValidationReport`) whose ``to_dict()`` is the HTTP API's
+JSON; timestamps are RFC 3339 UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
 every JSON object are generated from the JSON Schema of the Rust data model (``loco._types``).
 Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface. See
 ``docs/python.md``.
@@ -59,6 +62,7 @@ from ._loco import (
     UnauthenticatedError,
     UnsupportedMediaTypeError,
     ValidationError,
+    ValidationFailedError,
     __version__,
 )
 from ._types import *  # noqa: F403 (every name in _types.__all__)
@@ -94,6 +98,7 @@ __all__ = [
     "UnauthenticatedError",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "ValidationFailedError",
     "__version__",
 ]
 __all__ += _types.__all__

@@ -31,6 +31,7 @@ __all__: List[str] = [
     "Action",
     "AnalysisDataDict",
     "AnalysisSpecDict",
+    "ArtifactCheckDict",
     "AuditHead",
     "AuditHeadDict",
     "AuditReport",
@@ -41,11 +42,18 @@ __all__: List[str] = [
     "CanaryPromotedDataDict",
     "CanaryStrategyDict",
     "CapabilitiesDict",
+    "CheckKind",
     "CheckNewStepDict",
+    "CheckSummaryDict",
     "CommandProbeDict",
+    "ConfigCheckDict",
+    "ConfigFormatDict",
     "CreatedDataDict",
+    "DependencyScanDict",
     "Deployment",
     "DeploymentDict",
+    "DurationConfigFormatDict",
+    "EnumConfigFormatDict",
     "ErrorCode",
     "Event",
     "EventDataDict",
@@ -55,6 +63,8 @@ __all__: List[str] = [
     "FailoverRolloutTurnDict",
     "FailureCode",
     "FieldError",
+    "FindingDict",
+    "FindingSeverity",
     "FlyPlatformSettingsDict",
     "HealthCheckDataDict",
     "HealthSpecDict",
@@ -65,6 +75,7 @@ __all__: List[str] = [
     "ImmediateStrategyDict",
     "InstanceDict",
     "InstanceState",
+    "IntegerConfigFormatDict",
     "JudgementDict",
     "LogLine",
     "LogLineDict",
@@ -87,6 +98,7 @@ __all__: List[str] = [
     "PromotionVerdictDict",
     "RailwayPlatformSettingsDict",
     "RailwayTokenKind",
+    "RegexConfigFormatDict",
     "Release",
     "ReleaseDict",
     "ReleaseSpecDict",
@@ -105,10 +117,12 @@ __all__: List[str] = [
     "RolloutState",
     "RolloutTurnDict",
     "ScaledDownRolloutTurnDict",
+    "ScanFormat",
     "ScriptDataDict",
     "ScriptHooksDict",
     "ScriptLanguage",
     "ScriptSpecDict",
+    "SecretScanDict",
     "ServiceDefinition",
     "ServiceDefinitionDict",
     "Severity",
@@ -126,7 +140,11 @@ __all__: List[str] = [
     "ThresholdsDict",
     "TrafficControl",
     "TrafficWeightDict",
+    "UrlConfigFormatDict",
     "UrlProbeDict",
+    "ValidationReport",
+    "ValidationReportDict",
+    "ValidationSpecDict",
     "VercelPlatformSettingsDict",
     "Verdict",
     "WindowStatsDict",
@@ -187,6 +205,8 @@ EventKind = Literal[
     "canary_promoted",
     # A deployment script finished (or could not start).
     "script",
+    # The pre-deployment checks ran (their full report; a failed one refused the start).
+    "validation",
 ]
 
 
@@ -242,6 +262,8 @@ ErrorCode = Literal[
     "unsupported_media_type",
     # Too many requests; retry later.
     "rate_limited",
+    # Pre-deployment validation refused the release (the full report attached).
+    "validation_failed",
 ]
 
 
@@ -275,6 +297,37 @@ Hook = Literal[
     "on_rollback",
     # See ``ScriptHooks::on_failure``.
     "on_failure",
+    # The plan's ``validation.smoke_tests``, run after ``post_deploy``; a failure rolls back.
+    "smoke_test",
+]
+
+
+#: Which check produced a finding.
+CheckKind = Literal[
+    # ``ValidationSpec::artifact``.
+    "artifact",
+    # ``ValidationSpec::config``.
+    "config",
+    # ``ValidationSpec::secrets``.
+    "secrets",
+    # ``ValidationSpec::dependencies``.
+    "dependencies",
+]
+
+
+#: How bad a finding is, in increasing order (``FindingSeverity`` in the schema, apart from the
+#: canary judge's ``Severity``).
+FindingSeverity = Literal[
+    # Worth knowing.
+    "info",
+    # Low.
+    "low",
+    # Moderate (npm's word; CVSS "medium").
+    "moderate",
+    # High.
+    "high",
+    # Critical.
+    "critical",
 ]
 
 
@@ -296,6 +349,17 @@ ScriptLanguage = Literal[
     "python",
     # ``go run`` (needs a Go toolchain on ``PATH``).
     "go",
+]
+
+
+#: A scanner's report format.
+ScanFormat = Literal[
+    # ``pip-audit -f json``.
+    "pip_audit",
+    # ``npm audit --json`` (npm 7 and later).
+    "npm_audit",
+    # ``cargo audit --json`` (severity from each advisory's CVSS v3 vector).
+    "cargo_audit",
 ]
 
 
@@ -346,6 +410,8 @@ FailureCode = Literal[
     "rollback_failed",
     # A ``pre_deploy`` or ``post_deploy`` script failed (and did not have ``continue_on_error``).
     "script_failed",
+    # A smoke test of the new release failed (and did not have ``continue_on_error``).
+    "smoke_test_failed",
 ]
 
 
@@ -795,6 +861,64 @@ class ScriptDataDict(TypedDict):
     tail: List[str]
 
 
+class CheckSummaryDict(TypedDict):
+    """How one check went."""
+
+    #: The check.
+    check: CheckKind
+    #: Whether it found nothing blocking.
+    passed: bool
+    #: Findings it reported (blocking or not).
+    findings: int
+    #: What it looked at (``412 files, 3.1 MB``, ``npm: 734 packages``).
+    summary: str
+    #: How long it took, in milliseconds.
+    duration_ms: int
+
+
+class FindingDict(TypedDict):
+    """One thing a check found. Secret values never appear: ``message`` masks them and
+    ``fingerprint`` identifies them.
+    """
+
+    #: The check.
+    check: CheckKind
+    #: The rule that matched (``checksum_mismatch``, ``missing_file``, ``too_large``,
+    #: ``missing_variable``, ``bad_format``, ``aws_access_key``, ``github_token``, ``private_key``,
+    #: ``high_entropy``, ``vulnerability``, ``scanner_failed``, …).
+    rule: str
+    #: How bad it is.
+    severity: FindingSeverity
+    #: Whether it refuses the release.
+    blocking: bool
+    #: Where: ``release.env.NAME``, an artifact path, ``dependencies.<scanner>:<package>``.
+    location: str
+    #: The artifact file, when the finding is in one.
+    file: Optional[str]
+    #: The 1-based line in ``file``.
+    line: Optional[int]
+    #: What is wrong, with any secret value masked.
+    message: str
+    #: For a secret: a stable id of the value (16 hex digits of its SHA-256) to allow-list it.
+    fingerprint: Optional[str]
+
+
+class ValidationReportDict(TypedDict):
+    """The result of validating a plan: recorded in the ``validation`` event, attached to a
+    ``validation_failed`` error and returned by ``validate``. Returned by
+    ``ValidationReport.to_dict()``.
+    """
+
+    #: Whether nothing blocking was found.
+    passed: bool
+    #: One entry per check that ran, in the order they ran.
+    checks: List[CheckSummaryDict]
+    #: What the checks found, blocking ones first (at most 1,000).
+    findings: List[FindingDict]
+    #: Findings left out of ``findings`` past the limit.
+    omitted: int
+
+
 #: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
     CreatedDataDict,
@@ -803,6 +927,7 @@ EventDataDict = Union[
     AnalysisDataDict,
     CanaryPromotedDataDict,
     ScriptDataDict,
+    ValidationReportDict,
 ]
 
 
@@ -1210,6 +1335,134 @@ class ScriptHooksDict(TypedDict, total=False):
     pre_deploy: List[ScriptSpecDict]
 
 
+class ArtifactCheckDict(TypedDict, total=False):
+    """Checks of the build artifact. Keys that must be present: ``path``."""
+
+    #: Path of the artifact: a directory, or a ``.tar``, ``.tar.gz``/``.tgz`` or ``.zip`` file.
+    path: str
+    #: A ``sha256sum``-format file (``<hex> <name>`` per line): a name inside the artifact is
+    #: checked against that file's digest, the archive's own file name against the archive's. A
+    #: relative path is looked up inside the artifact first, then next to it.
+    checksum_file: Optional[str]
+    #: Largest total size of the artifact's files, in bytes.
+    max_bytes: Optional[int]
+    #: Largest size of any one file, in bytes.
+    max_file_bytes: Optional[int]
+    #: Paths (relative to the artifact's root, ``/``-separated) that must be present.
+    required_files: List[str]
+    #: The archive's expected SHA-256 (hex); not allowed for a directory.
+    sha256: Optional[str]
+
+
+class UrlConfigFormatDict(TypedDict):
+    """An absolute ``http``, ``https``, ``postgres``, ``redis`` … URL with a host."""
+
+    type: Literal["url"]
+
+
+class IntegerConfigFormatDict(TypedDict, total=False):
+    """A base-10 integer, optionally within bounds. Keys that must be present: ``type``."""
+
+    type: Literal["integer"]
+    #: Largest allowed value.
+    max: Optional[int]
+    #: Smallest allowed value.
+    min: Optional[int]
+
+
+class DurationConfigFormatDict(TypedDict):
+    """A duration such as ``30s``, ``5m``, ``1h30m``, ``250ms``."""
+
+    type: Literal["duration"]
+
+
+class EnumConfigFormatDict(TypedDict):
+    """One of the listed values (exact match)."""
+
+    type: Literal["enum"]
+    #: The allowed values.
+    values: List[str]
+
+
+class RegexConfigFormatDict(TypedDict):
+    """A regular expression the whole value must match."""
+
+    type: Literal["regex"]
+    #: The pattern (Rust ``regex`` syntax; anchored at both ends by Loco).
+    pattern: str
+
+
+#: The format of one configuration value.
+ConfigFormatDict = Union[
+    UrlConfigFormatDict,
+    IntegerConfigFormatDict,
+    DurationConfigFormatDict,
+    EnumConfigFormatDict,
+    RegexConfigFormatDict,
+]
+
+
+class ConfigCheckDict(TypedDict, total=False):
+    """Rules about the release's environment (``release.env`` and ``release.secret_env``)."""
+
+    #: The format each variable's value must have, when it is set.
+    formats: Dict[str, ConfigFormatDict]
+    #: Variables that must be set (in ``env`` or ``secret_env``) and not blank.
+    required: List[str]
+
+
+class DependencyScanDict(TypedDict, total=False):
+    """One dependency scanner: a command whose standard output is a report in ``format``. Keys that
+    must be present: ``name``, ``format``, ``command``.
+    """
+
+    #: A name for the report, unique among the scanners.
+    name: str
+    #: The report format the command prints.
+    format: ScanFormat
+    #: The program and its arguments (``["pip-audit", "-f", "json"]``), run without a shell, with
+    #: only ``PATH`` in its environment.
+    command: List[str]
+    #: The lowest severity that refuses the release (default ``critical``).
+    fail_on: FindingSeverity
+    #: Time limit (default 300 s).
+    timeout_seconds: float
+    #: The severity given to a vulnerability its report does not rate (pip-audit rates none; default
+    #: ``critical``, so an unrated vulnerability is not waved through).
+    unrated: FindingSeverity
+    #: The directory it runs in (the artifact's, or the engine's, when absent).
+    working_dir: Optional[str]
+
+
+class SecretScanDict(TypedDict, total=False):
+    """Secrets detection settings."""
+
+    #: Known false positives: a finding's ``fingerprint``, or ``file:<path>`` for every finding in
+    #: one artifact file.
+    allow: List[str]
+    #: Shannon entropy (bits per character) above which a value assigned to a secret-sounding name
+    #: counts as a generic secret (default 4.0).
+    entropy_threshold: float
+
+
+class ValidationSpecDict(TypedDict, total=False):
+    """What to check before a rollout starts, and the smoke tests run after the new release serves
+    all traffic. Empty (the default) checks nothing and records no ``validation`` event.
+    """
+
+    #: The build artifact: a directory, a ``.tar``, ``.tar.gz``/``.tgz`` or ``.zip`` archive.
+    artifact: Optional[ArtifactCheckDict]
+    #: Rules about the release's environment variables.
+    config: Optional[ConfigCheckDict]
+    #: Dependency vulnerability scanners, each a command printing a known JSON report.
+    dependencies: List[DependencyScanDict]
+    #: Secrets detection in the artifact's files and the release's (non-secret) environment.
+    secrets: Optional[SecretScanDict]
+    #: Test programs run against the new release (``LOCO_APP_URL``) after the ``post_deploy``
+    #: scripts, before the rollout succeeds; a failure rolls back.
+    smoke_tests: List[ScriptSpecDict]
+
+
 class RolloutPlanDict(TypedDict, total=False):
     """Everything a rollout needs besides the deployment itself. Keys that must be present:
     ``platform``, ``strategy``, ``release``.
@@ -1236,6 +1489,9 @@ class RolloutPlanDict(TypedDict, total=False):
     scale_down_delay_seconds: float
     #: Scripts run before, after and around the rollout.
     scripts: ScriptHooksDict
+    #: Checks run before the rollout starts (a failure refuses the start with ``validation_failed``)
+    #: and smoke tests run once the new release serves.
+    validation: ValidationSpecDict
 
 
 class InstanceDict(TypedDict):
@@ -1373,6 +1629,12 @@ class ServiceDefinitionDict(TypedDict, total=False):
     allowed_env: List[str]
     #: Command and SQLite probes run for every instance, besides the plan's own HTTP and TCP probes.
     probes: List[ProbeDict]
+    #: Deployment scripts run for every rollout of the service (a plan from the network may not
+    #: carry scripts of its own); a script's ``secrets`` must be variables of ``allowed_env``.
+    scripts: ScriptHooksDict
+    #: Pre-deployment checks and smoke tests for every rollout of the service; a plan's own
+    #: ``config`` and ``secrets`` checks replace the service's.
+    validation: ValidationSpecDict
     #: Where it runs; ``None`` for the engine's working directory.
     working_dir: Optional[str]
 
@@ -1577,6 +1839,70 @@ class Deployment:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (Deployment, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ValidationReport:
+    """The result of validating a plan: recorded in the ``validation`` event, attached to a
+    ``validation_failed`` error and returned by ``validate``. Immutable: attributes mirror the
+    HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object. ``ValidationReport(data)``
+    wraps such an object (typed ``ValidationReportDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ValidationReportDict
+
+    def __init__(self, data: ValidationReportDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def passed(self) -> bool:
+        """Whether nothing blocking was found."""
+        return self._d["passed"]
+
+    @property
+    def checks(self) -> List[CheckSummaryDict]:
+        """One entry per check that ran, in the order they ran."""
+        return cast("List[CheckSummaryDict]", _copy(self._d["checks"]))
+
+    @property
+    def findings(self) -> List[FindingDict]:
+        """What the checks found, blocking ones first (at most 1,000)."""
+        return cast("List[FindingDict]", _copy(self._d["findings"]))
+
+    @property
+    def omitted(self) -> int:
+        """Findings left out of ``findings`` past the limit."""
+        return self._d["omitted"]
+
+    def to_dict(self) -> ValidationReportDict:
+        """The validation report as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ValidationReportDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ValidationReport):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ValidationReport(passed=%r, omitted=%r)" % (
+            d["passed"],
+            d["omitted"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ValidationReport, (self._d,))
 
     if not TYPE_CHECKING:
 
@@ -2311,6 +2637,20 @@ class ServiceDefinition:
         probes.
         """
         return cast("List[ProbeDict]", _copy(self._d["probes"]))
+
+    @property
+    def scripts(self) -> ScriptHooksDict:
+        """Deployment scripts run for every rollout of the service (a plan from the network may not
+        carry scripts of its own); a script's ``secrets`` must be variables of ``allowed_env``.
+        """
+        return cast("ScriptHooksDict", _copy(self._d["scripts"]))
+
+    @property
+    def validation(self) -> ValidationSpecDict:
+        """Pre-deployment checks and smoke tests for every rollout of the service; a plan's own
+        ``config`` and ``secrets`` checks replace the service's.
+        """
+        return cast("ValidationSpecDict", _copy(self._d["validation"]))
 
     @property
     def working_dir(self) -> Optional[str]:

@@ -256,8 +256,17 @@ impl SyncEngine {
         Ok(SyncSubscription::new(engine.subscribe_after(after)))
     }
 
+    /// Runs the pre-deployment checks of `plan` (a `dict` or JSON `str`, checked by the core) on
+    /// their own, as `start_rollout` runs them first; nothing is recorded and nothing starts.
+    /// Returns the `ValidationReport`, passed or not.
+    fn validate_plan<'py>(&self, py: Python<'py>, plan: Document) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.validate_plan(plan))
+    }
+
     /// Starts rolling out an approved deployment with `plan` (a `dict` or JSON `str`, checked by
-    /// the core); the steps run in the background. Returns the `Rollout` right after the start.
+    /// the core): its pre-deployment checks run first, and a blocking finding refuses the start
+    /// with `ValidationFailedError` (the deployment stays `approved`); the steps run in the
+    /// background. Returns the `Rollout` right after the start.
     fn start_rollout<'py>(
         &self,
         py: Python<'py>,

@@ -1,17 +1,24 @@
-//! The rollout operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: start,
-//! wait for, inspect and override rollouts, list releases and roll a target back to one, follow
-//! instance logs, set analysis thresholds. Plans, thresholds and limits are checked by the core
-//! alone.
+//! The rollout operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: validate
+//! a plan, start, wait for, inspect and override rollouts, list releases and roll a target back to
+//! one, follow instance logs, set analysis thresholds. Plans, thresholds and limits are checked by
+//! the core alone.
 
 use loco_core::Rollout;
 use loco_core::model::parse_limit;
-use loco_core::rollout::Release;
+use loco_core::rollout::{Release, ValidationReport};
 
 use super::{Handle, Operation};
 use crate::document::{Document, ThresholdsByEnvironment};
 use crate::platform::LogSource;
 
 impl Handle {
+    /// `validate_plan(plan)`: the core runs the plan's pre-deployment checks alone, records
+    /// nothing and starts nothing; the result is the report, passed or not.
+    pub fn validate_plan(&self, plan: Document) -> Operation<ValidationReport> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.validate_plan(plan.into_plan()?).await })
+    }
+
     /// `start_rollout(id, plan, actor)`: the core validates the plan and starts executing it in
     /// the background; the result is the rollout record as it stands right after the start.
     pub fn start_rollout(&self, id: String, plan: Document, actor: String) -> Operation<Rollout> {
