@@ -1,7 +1,10 @@
-//! Deployment scripts around real releases: each release of `shop` runs a database migration
-//! before any instance starts (`pre_deploy`) and a smoke test against the live endpoint once it
-//! serves all traffic (`post_deploy`). Release 1.1.0 answers 500 on `/`, so its smoke test fails
-//! and Loco rolls back to 1.0.0 — with the `on_rollback` script telling the team.
+//! Deployment scripts and validation around real releases: each release of `shop` is checked
+//! before it may start (its configuration, and no credential in a plain variable), runs a
+//! database migration before any instance starts (`pre_deploy`) and a smoke test against the live
+//! endpoint once it serves all traffic (`validation.smoke_tests`). Release 1.1.0 answers 500 on
+//! `/`, so its smoke test fails and Loco rolls back to 1.0.0 — with the `on_rollback` script
+//! telling the team. Release 1.2.0 carries an AWS access key in a plain variable: validation
+//! refuses it, and nothing of it runs.
 //!
 //! The releases are the demo service (`examples/demo-service/app.py`, run by `python3`) on the
 //! local platform. Run it with `cargo run -p loco-core --example scripts`.
@@ -48,17 +51,27 @@ async fn main() -> Result<(), Error> {
     let engine =
         Engine::builder().path(dir.path().join("loco.db")).local_platform(dir.path().join("local")).open().await?;
 
-    for (version, target, failure_rate) in [("1.0.0", "1", "0"), ("1.1.0", "2", "1")] {
+    let releases = [
+        ("1.0.0", "1", json!({"FAILURE_RATE": "0"})),
+        ("1.1.0", "2", json!({"FAILURE_RATE": "1"})),
+        ("1.2.0", "2", json!({"FAILURE_RATE": "0", "S3_KEY_ID": "AKIAIOSFODNN7EXAMPLE"})),
+    ];
+    for (version, target, env) in releases {
         let plan = json!({
             "platform": "local",
             "strategy": {"type": "immediate"},
-            "release": {"version": version, "command": ["python3", app], "env": {"FAILURE_RATE": failure_rate}},
+            "release": {"version": version, "command": ["python3", app], "env": env},
             "health": {"probes": [{"type": "http", "path": "/health"}], "interval_seconds": 0.2},
             "scripts": {
                 "pre_deploy": [{"name": "migrate", "language": "python", "inline": MIGRATE,
                                 "env": {"DATABASE": database, "TARGET": target}}],
-                "post_deploy": [{"name": "smoke", "language": "python", "inline": SMOKE, "timeout_seconds": 30}],
                 "on_rollback": [{"name": "notify", "inline": "echo \"shop $LOCO_BUILD_ID rolled back on $LOCO_STAGE\""}],
+            },
+            "validation": {
+                "config": {"required": ["FAILURE_RATE"],
+                           "formats": {"FAILURE_RATE": {"type": "regex", "pattern": "0|1|0\\.[0-9]+"}}},
+                "secrets": {},
+                "smoke_tests": [{"name": "home", "language": "python", "inline": SMOKE, "timeout_seconds": 30}],
             },
         });
         let d = engine
@@ -76,7 +89,20 @@ async fn main() -> Result<(), Error> {
             )
             .await?;
         engine.approve(&d.id, "bob@example.com", None).await?;
-        let rollout = engine.run_rollout(&d.id, RolloutPlan::from_json(&plan.to_string())?, "deploy-bot").await?;
+        let rollout = match engine.run_rollout(&d.id, RolloutPlan::from_json(&plan.to_string())?, "deploy-bot").await {
+            Err(loco_core::Error::ValidationFailed { report, .. }) if version == "1.2.0" => {
+                writeln!(out, "{version}: refused before it started ({})", report.describe())?;
+                for finding in &report.findings {
+                    writeln!(
+                        out,
+                        "  {} {} at {}: {}",
+                        finding.severity, finding.rule, finding.location, finding.message
+                    )?;
+                }
+                continue;
+            }
+            other => other?,
+        };
         writeln!(out, "{version}: {}", rollout.state)?;
         for event in engine.events(&d.id).await?.iter().filter(|e| e.kind == EventKind::Script) {
             if let Some(EventData::Script(script)) = event.typed_data()? {
