@@ -11,7 +11,7 @@ use loco_rollout::Orchestrator;
 use loco_store::{SqliteOptions, Store};
 use loco_types::audit::{AuditHead, AuditReport};
 use loco_types::lifecycle::{self, Action, ActionInput};
-use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_types::model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page};
 use loco_types::{Error, Result};
 
 use crate::audit_key::{AUDIT_KEY_ENV, AuditKey};
@@ -117,8 +117,24 @@ impl Engine {
         }
         let deployment = self.store.apply(id, action, input).await?;
         self.metrics.record_action(action, &deployment);
+        if matches!(action, Action::Succeed | Action::Fail | Action::Rollback) {
+            self.record_lifecycle_duration(&deployment).await;
+        }
         tracing::debug!(deployment_id = %id, %action, status = %deployment.status, "deployment action applied");
         Ok(deployment)
+    }
+
+    /// Observes how long a deployment ran without a rollout, from its `started` event to the
+    /// outcome just recorded (a rollout's duration is observed by the orchestrator).
+    async fn record_lifecycle_duration(&self, deployment: &Deployment) {
+        let Ok(events) = self.store.events(&deployment.id).await else { return };
+        if events.iter().any(|e| !e.kind.is_lifecycle()) {
+            return;
+        }
+        if let Some(started) = events.iter().rev().find(|e| e.kind == EventKind::Started) {
+            let elapsed = deployment.updated_at.as_datetime() - started.at.as_datetime();
+            self.metrics.record_lifecycle_duration(deployment, elapsed.to_std().unwrap_or_default());
+        }
     }
 
     /// `pending_approval → approved`. The actor must not be the requester.

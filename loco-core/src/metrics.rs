@@ -5,6 +5,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -18,9 +19,9 @@ use loco_types::plan::ValidationReport;
 
 /// The label value used while a deployment has no platform or strategy (lifecycle-only use).
 pub const NONE_LABEL: &str = "none";
-/// The stage label of validation errors beyond the first [`MAX_VALIDATION_STAGES`] environments.
+/// The stage label of every metric beyond the first [`MAX_VALIDATION_STAGES`] environments.
 pub const OTHER_LABEL: &str = "other";
-/// Distinct environments the validation-error counter labels individually.
+/// Distinct environments every metric's `stage` label names individually.
 pub const MAX_VALIDATION_STAGES: usize = 64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,6 +46,12 @@ struct ValidationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealthLabels {
+    stage: String,
+    check_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RollbackLabels {
     trigger_reason: String,
     automatic: String,
@@ -57,11 +64,16 @@ pub struct Metrics {
     durations: Family<DurationLabels, Histogram, fn() -> Histogram>,
     validation_errors: Family<ValidationLabels, Counter>,
     rollbacks: Family<RollbackLabels, Counter>,
+    health_checks: Family<HealthLabels, Histogram, fn() -> Histogram>,
+    executing: Gauge,
     validation_stages: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Buckets of `sparki_deployment_duration_seconds`, from the requirements.
 const DURATION_BUCKETS: [f64; 7] = [10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+/// Buckets of `sparki_deployment_health_check_duration_seconds`: from one quick probe to the
+/// requirements' two-minute limit for a health check.
+const HEALTH_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,6 +89,8 @@ impl Default for Metrics {
         let rollbacks = Family::<RollbackLabels, Counter>::default();
         let durations: Family<DurationLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
+        let health_checks: Family<HealthLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(HEALTH_BUCKETS));
         registry.register(
             "sparki_deployment",
             "Deployments reaching each status, by stage (environment), platform and strategy",
@@ -94,8 +108,20 @@ impl Default for Metrics {
         );
         registry.register(
             "sparki_deployment_duration_seconds",
-            "Rollout duration from start to its final state, by stage, platform and strategy",
+            "Deployment duration from start to its final state, by stage, platform and strategy (none for \
+             deployments finished without a rollout)",
             durations.clone(),
+        );
+        let executing = Gauge::default();
+        registry.register(
+            "loco_rollouts_executing",
+            "Rollouts this engine is executing now (sum over replicas for the rollouts in flight)",
+            executing.clone(),
+        );
+        registry.register(
+            "sparki_deployment_health_check_duration_seconds",
+            "Health checks of new instances, retries included, by stage and probe types",
+            health_checks.clone(),
         );
         Self {
             registry,
@@ -103,6 +129,8 @@ impl Default for Metrics {
             durations,
             validation_errors,
             rollbacks,
+            health_checks,
+            executing,
             validation_stages: std::sync::Mutex::default(),
         }
     }
@@ -114,10 +142,28 @@ impl Metrics {
         self.count(&deployment.environment, NONE_LABEL, NONE_LABEL, deployment.status);
     }
 
+    /// Observes the duration of a deployment that finished without a rollout.
+    pub fn record_lifecycle_duration(&self, deployment: &Deployment, elapsed: Duration) {
+        self.durations
+            .get_or_create(&DurationLabels {
+                stage: self.stage(&deployment.environment).to_owned(),
+                platform: NONE_LABEL.to_owned(),
+                strategy: NONE_LABEL.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The stage label of `environment`: itself while it is one of the first
+    /// [`MAX_VALIDATION_STAGES`] environments seen, `other` after, so no label set can grow
+    /// without bound.
+    fn stage<'a>(&self, environment: &'a str) -> &'a str {
+        if self.admit_stage(environment) { environment } else { OTHER_LABEL }
+    }
+
     fn count(&self, stage: &str, platform: &str, strategy: &str, status: Status) {
         self.deployments
             .get_or_create(&DeploymentLabels {
-                stage: stage.to_owned(),
+                stage: self.stage(stage).to_owned(),
                 platform: platform.to_owned(),
                 strategy: strategy.to_owned(),
                 status: status.as_str().to_owned(),
@@ -185,7 +231,7 @@ impl RolloutObserver for Metrics {
         if let Some(elapsed) = elapsed {
             self.durations
                 .get_or_create(&DurationLabels {
-                    stage: labels.environment.to_owned(),
+                    stage: self.stage(labels.environment).to_owned(),
                     platform: labels.platform.to_owned(),
                     strategy: labels.strategy.to_owned(),
                 })
@@ -199,8 +245,17 @@ impl RolloutObserver for Metrics {
 
     /// Counts each blocking finding of a refused release as `<check>.<rule>` (rules are a
     /// fixed set, so the label stays bounded).
+    fn executing(&self, change: i64) {
+        self.executing.inc_by(change);
+    }
+
+    fn health_check(&self, environment: &str, check_type: &str, duration: Duration) {
+        let labels = HealthLabels { stage: self.stage(environment).to_owned(), check_type: check_type.to_owned() };
+        self.health_checks.get_or_create(&labels).observe(duration.as_secs_f64());
+    }
+
     fn validation(&self, environment: &str, report: &ValidationReport) {
-        let environment = if self.admit_stage(environment) { environment } else { OTHER_LABEL };
+        let environment = self.stage(environment);
         for finding in report.blocking() {
             let error_type = format!("{}.{}", finding.check.as_str(), finding.rule);
             self.validation_errors.get_or_create(&ValidationLabels { stage: environment.to_owned(), error_type }).inc();

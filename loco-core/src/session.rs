@@ -124,7 +124,12 @@ impl Session {
     pub async fn create(&self, mut new: NewDeployment, idempotency_key: Option<&str>) -> Result<Deployment> {
         self.may(Operation::Create)?;
         self.bind(&mut new.requester, "requester")?;
-        lifecycle::validate_new(&new)?;
+        // Refused here, before the role check, so the caller learns every bad field; counted like
+        // a refusal in the engine.
+        if let Err(e) = lifecycle::validate_new(&new) {
+            self.engine.metrics().record_validation_error(&new.environment, &e);
+            return Err(e);
+        }
         self.require(Role::Requester, Some(&new.environment))?;
         self.engine.create(new, idempotency_key).await
     }

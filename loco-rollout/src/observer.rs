@@ -28,6 +28,13 @@ pub trait RolloutObserver: Send + Sync {
 
     /// The pre-deployment checks of a rollout in `environment` produced `report`.
     fn validation(&self, environment: &str, report: &ValidationReport);
+
+    /// This engine began (`+1`) or stopped (`-1`) executing a rollout.
+    fn executing(&self, change: i64);
+
+    /// A health check of a new instance in `environment` (probes of `check_type`, see
+    /// `RolloutPlan::check_type`) took `duration`, retries included.
+    fn health_check(&self, environment: &str, check_type: &str, duration: Duration);
 }
 
 /// An observer that ignores every report.
@@ -38,4 +45,6 @@ impl RolloutObserver for Unobserved {
     fn status(&self, _: RolloutLabels<'_>, _: Status, _: Option<Duration>) {}
     fn rollback(&self, _: &str, _: bool) {}
     fn validation(&self, _: &str, _: &ValidationReport) {}
+    fn health_check(&self, _: &str, _: &str, _: Duration) {}
+    fn executing(&self, _: i64) {}
 }

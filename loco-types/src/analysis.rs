@@ -47,10 +47,12 @@ pub struct WindowStats {
     /// 99th percentile latency, ms.
     #[schemars(with = "crate::schema::Nullable<f64>")]
     pub p99_ms: Option<f64>,
-    /// CPU use of the version's instances, percent of one core, when the source reports it.
+    /// CPU use of the version's busiest instance, percent of one core, when the source reports
+    /// it.
     #[schemars(with = "crate::schema::Nullable<f64>")]
     pub cpu_percent: Option<f64>,
-    /// Resident memory of the version's instances, percent of the machine's, when reported.
+    /// Resident memory of the version's largest instance, percent of the machine's, when
+    /// reported.
     #[schemars(with = "crate::schema::Nullable<f64>")]
     pub memory_percent: Option<f64>,
     /// Every latency in the window, sorted (sources that only have aggregates leave it empty).

@@ -620,3 +620,74 @@ async fn json_logs_carry_the_request_id_in_the_span() {
     assert_eq!(finished["span"]["method"], "POST");
     assert!(lines.iter().any(|l| l["fields"]["message"] == "SIGTERM received"), "{text}");
 }
+
+/// Every metric `docs/grafana/loco.json` and `docs/grafana/alerts.yml` query is one `/metrics`
+/// exports (by its family name), and the dashboard is valid JSON with a panel per query.
+#[tokio::test]
+async fn the_grafana_dashboard_and_alerts_query_only_exported_metrics() {
+    // Every family has a series once a real rollout ran and a request was refused.
+    let server = TestServer::start_local().await;
+    let api = crate::rollout_support::Api::of(&server);
+    let id = api.approved("demo", "v1").await;
+    api.start(&id, &crate::rollout_support::plan("v1", crate::rollout_support::immediate(), json!({}))).await;
+    assert_eq!(api.ended(&id).await["state"], "succeeded");
+    // A plain lifecycle rolled back by hand: the manual rollback and the lifecycle's duration.
+    let plain = server.create("plain", "staging").await["id"].as_str().expect("id").to_owned();
+    server.act(&plain, "approve", "bob").await;
+    server.act(&plain, "start", "ops").await;
+    let (status, _) =
+        server.post(&format!("/api/v1/deployments/{plain}/rollback"), &json!({"actor": "ops", "note": "bad"})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Production needs a risk: a refusal the engine counts.
+    let (status, _) = server.post("/api/v1/deployments", &request("demo", "production")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let response = server.http.get(server.at("/metrics")).send().await.expect("GET /metrics");
+    let text = response.text().await.expect("body");
+    let families: BTreeSet<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/grafana/");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{docs}loco.json")).expect("dashboard")).expect("JSON");
+    let mut exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().expect("targets").iter())
+        .map(|t| t["expr"].as_str().expect("expr").to_owned())
+        .collect();
+    assert!(exprs.len() >= 9, "{exprs:?}");
+    let alerts = std::fs::read_to_string(format!("{docs}alerts.yml")).expect("alerts");
+    exprs.push(alerts);
+    let mut named = BTreeSet::new();
+    for expr in &exprs {
+        for (start, _) in expr.match_indices(['s', 'l']) {
+            let rest = &expr[start..];
+            if !(rest.starts_with("sparki_deployment") || rest.starts_with("loco_")) {
+                continue;
+            }
+            if start > 0 && expr[..start].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let family = ["_bucket", "_count", "_sum", "_total"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name)
+                .to_owned();
+            named.insert(family);
+        }
+    }
+    for family in [
+        "sparki_deployment",
+        "sparki_deployment_duration_seconds",
+        "sparki_deployment_health_check_duration_seconds",
+        "sparki_deployment_validation_errors",
+        "sparki_deployment_rollback",
+        "loco_rollouts_executing",
+    ] {
+        assert!(named.contains(family), "the dashboard or alerts should use {family}: {named:?}");
+    }
+    for family in &named {
+        assert!(families.contains(family.as_str()), "{family} is not exported; /metrics has {families:?}");
+    }
+    server.stop().await;
+}

@@ -61,3 +61,41 @@ async fn validation_error_labels_stay_bounded() {
     assert_eq!(other("rollback_plan"), Some(36));
     assert_eq!(other("environment"), Some(1), "an invalid environment is never a label");
 }
+
+#[tokio::test]
+async fn plain_lifecycles_record_their_duration_and_every_stage_label_stays_bounded() {
+    let (_dir, _path, engine) = temp_engine().await;
+    let d = started(&engine, "api").await;
+    engine.succeed(&d.id, "ops", None).await.unwrap();
+    // 70 environments: the first 64 name their series, the rest share `other`.
+    for i in 0..70 {
+        engine.create(request("api", &format!("env-{i}")), None).await.unwrap();
+    }
+    let text = engine.metrics().render();
+    let count = r#"sparki_deployment_duration_seconds_count{stage="staging",platform="none",strategy="none"}"#;
+    assert_eq!(value(&text, count), Some(1), "{text}");
+    let buckets: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(r#"sparki_deployment_duration_seconds_bucket{le=""#) || l.contains("duration_seconds_bucket{")
+        })
+        .filter(|l| l.contains(r#"stage="staging""#))
+        .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(buckets, ["10.0", "30.0", "60.0", "120.0", "300.0", "600.0", "1800.0", "+Inf"], "{text}");
+    let stages: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("sparki_deployment_total{"))
+        .filter_map(|l| l.split("stage=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(stages.len(), 64 + 1, "64 named stages and `other`: {stages:?}");
+    assert!(stages.contains("other"));
+    assert_eq!(
+        value(
+            &text,
+            r#"sparki_deployment_total{stage="other",platform="none",strategy="none",status="pending_approval"}"#
+        ),
+        Some(7),
+        "staging and 63 env-* fill the 64; the 7 after share `other`"
+    );
+}

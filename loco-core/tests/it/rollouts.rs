@@ -493,4 +493,24 @@ async fn rollouts_are_counted_in_the_metrics() {
     ] {
         assert!(text.contains(series), "missing {series} in\n{text}");
     }
+    // Every health check is observed: v1's instance passed one, v2's failed one (no probes in
+    // the plan: the platform's own health decides).
+    let checks = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                r#"sparki_deployment_health_check_duration_seconds_count{stage="staging",check_type="platform"} "#,
+            )
+        })
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(checks.is_some_and(|n| n >= 2), "{text}");
+    let bucket = |le: &str| {
+        text.lines().any(|l| {
+            l.starts_with("sparki_deployment_health_check_duration_seconds_bucket{")
+                && l.contains(r#"check_type="platform""#)
+                && l.contains(&format!(r#"le="{le}""#))
+        })
+    };
+    assert!(bucket("0.01") && bucket("120.0") && bucket("+Inf"), "{text}");
+    assert!(text.lines().any(|l| l == "loco_rollouts_executing 0"), "both rollouts ended: {text}");
 }

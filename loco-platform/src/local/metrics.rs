@@ -44,7 +44,9 @@ impl LocalMetrics {
             return (None, None);
         };
         let total_kb = meminfo_total_kb();
-        let rss_kb: Option<u64> = pids.iter().map(|pid| rss_kb(*pid)).sum();
+        // Per instance: thresholds are about one process, so the busiest instance counts, not
+        // the sum of every instance of the version.
+        let rss_kb: Option<u64> = pids.iter().filter_map(|pid| rss_kb(*pid)).max();
         let memory = match (rss_kb, total_kb) {
             (Some(rss), Some(total)) if total > 0 => Some(rss as f64 * 100.0 / total as f64),
             _ => None,
@@ -57,7 +59,8 @@ impl LocalMetrics {
             if let Some((before, at)) = seen.insert(*pid, (ticks, now)) {
                 let secs = now.duration_since(at).as_secs_f64();
                 if secs > 0.0 {
-                    *cpu.get_or_insert(0.0) += (ticks.saturating_sub(before)) as f64 / CLOCK_TICKS / secs * 100.0;
+                    let percent = (ticks.saturating_sub(before)) as f64 / CLOCK_TICKS / secs * 100.0;
+                    cpu = Some(cpu.map_or(percent, |busiest: f64| busiest.max(percent)));
                 }
             }
         }
@@ -120,5 +123,28 @@ mod tests {
         assert!(second.cpu_percent.is_some_and(|c| c >= 0.0));
         metrics.remove_pid(std::process::id());
         assert_eq!(metrics.stats(&t, "v1", Duration::from_secs(60)).await.unwrap().memory_percent, None);
+    }
+
+    #[tokio::test]
+    async fn resources_are_those_of_the_largest_instance_not_the_sum() {
+        let t = Target { service: "api".into(), environment: "dev".into() };
+        // An instance holding 64 MB, far more than this test process.
+        let mut big = std::process::Command::new("python3")
+            .args(["-c", "import sys, time; x = bytearray(64 << 20); print(flush=True); time.sleep(30)"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = [0u8; 1];
+        std::io::Read::read_exact(big.stdout.as_mut().unwrap(), &mut ready).unwrap();
+        let only_big = LocalMetrics::default();
+        only_big.add_pid(&t, "v1", big.id());
+        let largest = only_big.stats(&t, "v1", Duration::from_secs(60)).await.unwrap().memory_percent.unwrap();
+        let both = LocalMetrics::default();
+        both.add_pid(&t, "v1", std::process::id());
+        both.add_pid(&t, "v1", big.id());
+        let reported = both.stats(&t, "v1", Duration::from_secs(60)).await.unwrap().memory_percent.unwrap();
+        let _ = big.kill();
+        let _ = big.wait();
+        assert!((reported - largest).abs() < largest * 0.02, "largest instance {largest}, reported {reported}");
     }
 }

@@ -762,9 +762,9 @@ class WindowStatsDict(TypedDict):
     p95_ms: Optional[float]
     #: 99th percentile latency, ms.
     p99_ms: Optional[float]
-    #: CPU use of the version's instances, percent of one core, when the source reports it.
+    #: CPU use of the version's busiest instance, percent of one core, when the source reports it.
     cpu_percent: Optional[float]
-    #: Resident memory of the version's instances, percent of the machine's, when reported.
+    #: Resident memory of the version's largest instance, percent of the machine's, when reported.
     memory_percent: Optional[float]
 
 

@@ -168,9 +168,11 @@ impl<'o> Execution<'o> {
             return self.roll_back(Reason::Failed(failure, None)).await;
         }
         for (index, step) in steps.iter().enumerate().skip(first) {
-            let halt = match self.take_interrupt() {
-                Some(interrupt) => Some(Halt::Interrupted(interrupt)),
-                None => self.execute(index, step).await?.err(),
+            let halt = if let Some(interrupt) = self.take_interrupt() {
+                Some(Halt::Interrupted(interrupt))
+            } else {
+                let span = tracing::info_span!("step", index = index + 1, step = %step.describe());
+                tracing::Instrument::instrument(self.execute(index, step), span).await?.err()
             };
             match halt {
                 // An override outside a pause has nothing to continue.
@@ -394,7 +396,11 @@ impl<'o> Execution<'o> {
         })
     }
 
+    /// The `health_check` event of `outcome`; its duration is reported to the observer too.
     pub(super) fn health_event(&self, outcome: &HealthOutcome) -> NewEvent {
+        let check_type = self.rollout.plan.check_type();
+        let took = Duration::from_millis(outcome.duration_ms);
+        self.orch.observer.health_check(&self.rollout.environment, &check_type, took);
         let verdict = if outcome.ok { "passed" } else { "failed" };
         let note = format!(
             "instance {} {verdict} health check ({} attempt(s)): {}",

@@ -438,7 +438,18 @@ impl Orchestrator {
         // A platform that hangs fails the call instead of stalling the rollout.
         let platform: Arc<dyn Platform> =
             Arc::new(TimeLimited::new(platform, CallLimits::for_health(&rollout.plan.health)));
-        tokio::spawn(async move {
+        // One span per rollout: every log line of its execution (steps, platform calls, scripts)
+        // carries the deployment id, its correlation id.
+        let span = tracing::info_span!(
+            "rollout",
+            deployment_id = %id,
+            service = %rollout.service,
+            environment = %rollout.environment,
+            platform = %rollout.platform,
+            strategy = rollout.plan.strategy.name(),
+        );
+        let run = async move {
+            this.observer.executing(1);
             let permit = this.limit.clone().acquire_owned().await;
             let thresholds = this.thresholds_for(&rollout);
             let mut execution = Execution::new(&this, rollout, platform, interrupt_rx, thresholds);
@@ -455,8 +466,10 @@ impl Orchestrator {
             heartbeat.abort();
             drop(permit);
             this.lock_running().remove(&task_id);
+            this.observer.executing(-1);
             let _ = done_tx.send(true);
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(run, span));
         RolloutHandle { deployment_id: id, done: done_rx, store: self.store.clone() }
     }
 

@@ -201,6 +201,18 @@ pub fn is_private_host(host: &str) -> bool {
 }
 
 impl Probe {
+    /// The probe's type name (`http`, `url`, `tcp`, `command`, `sqlite`, `host`): a bounded label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Probe::Http { .. } => "http",
+            Probe::Url { .. } => "url",
+            Probe::Tcp => "tcp",
+            Probe::Command { .. } => "command",
+            Probe::Sqlite { .. } => "sqlite",
+            Probe::Host { .. } => "host",
+        }
+    }
+
     /// A short description for events and logs.
     pub fn describe(&self) -> String {
         match self {
@@ -464,6 +476,19 @@ impl RolloutPlan {
             Hook::SmokeTest => &self.validation.smoke_tests,
             _ => self.scripts.of(hook),
         }
+    }
+
+    /// What a health check of this plan runs, as one bounded label: the probe kinds in order
+    /// without repeats, joined by `+` (`http`, `http+command`), or `platform` when the plan has
+    /// none and the platform's own health decides.
+    pub fn check_type(&self) -> String {
+        let mut kinds: Vec<&str> = Vec::new();
+        for probe in &self.health.probes {
+            if !kinds.contains(&probe.kind()) {
+                kinds.push(probe.kind());
+            }
+        }
+        if kinds.is_empty() { "platform".to_owned() } else { kinds.join("+") }
     }
 
     /// The monitoring window after full promotion, if any.
