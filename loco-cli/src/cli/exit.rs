@@ -233,7 +233,9 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), seen.len(), "{seen:?}");
         assert!(!seen.contains(&code::OK));
-        assert_eq!(*unique.last().unwrap(), code::RATE_LIMITED, "new codes go at the end of the table");
+        assert_eq!(*unique.last().unwrap(), code::VALIDATION_FAILED, "new codes go at the end of the table");
+        // `loco validate` refusing a release means what the API's `validation_failed` means.
+        assert_eq!(CliError::ValidationRefused.exit_code(), code::VALIDATION_FAILED);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod guard;
@@ -204,6 +205,8 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), guard::time_limit))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        // The dashboard holds no data: outside authentication, behind the host check.
+        .merge(dashboard::routes())
         .layer(middleware::from_fn_with_state(state.clone(), guard::check_host))
         .layer(middleware::from_fn(request_log::log_requests))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -234,14 +234,16 @@ pub async fn list_releases(
     Ok(Json(ReleaseList { items: releases }))
 }
 
-/// Follow one instance's output: its recent lines, then new ones until it stops.
+/// Follow one instance's output — or a deployment script's, named `script:<hook>:<name>` — its
+/// recent lines, then new ones until it stops.
 #[utoipa::path(
     get,
     path = "/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs",
     tag = "rollouts",
     params(
         ("id" = String, Path, description = "Deployment id"),
-        ("instance_id" = String, Path, description = "Instance id (`progress.instances[].id`)"),
+        ("instance_id" = String, Path, description = "Instance id (`progress.instances[].id`), or \
+                                                     `script:<hook>:<name>` for a script this server ran"),
     ),
     responses(
         (status = 200, description = "An SSE stream; each `data:` is a LogLine", body = refs::LogLine,

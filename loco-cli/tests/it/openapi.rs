@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 37] = [
+const ROUTES: [(&str, &str); 38] = [
     ("post", "/api/v1/deployments"),
+    ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
     ("get", "/api/v1/deployments/{id}"),
     ("get", "/api/v1/deployments/{id}/events"),
@@ -138,7 +139,18 @@ async fn schemas_match_real_responses() {
     assert_eq!(property_names(&doc, "DeploymentPage"), object_keys(&page));
     let (_, error) = server.post(&format!("/api/v1/deployments/{id}/approve"), &json!({})).await;
     assert_eq!(property_names(&doc, "ErrorBody"), object_keys(&error));
-    assert_eq!(property_names(&doc, "ErrorInfo"), object_keys(&error["error"]));
+    // `report` is there for `validation_failed` only, and optional.
+    let mut info = property_names(&doc, "ErrorInfo");
+    assert!(info.remove("report"), "the report of validation_failed is documented");
+    assert_eq!(info, object_keys(&error["error"]));
+    let required = doc["components"]["schemas"]["ErrorInfo"]["required"].as_array().cloned().unwrap_or_default();
+    assert!(!required.contains(&json!("report")), "{required:?}");
+    let plan = json!({"platform": "local", "strategy": {"type": "immediate"}, "release": {"version": "1"},
+                      "validation": {"config": {"required": ["X"]}}});
+    let (_, validated) = server.post("/api/v1/validate", &json!({"plan": plan})).await;
+    assert_eq!(property_names(&doc, "ValidationReport"), object_keys(&validated));
+    assert_eq!(property_names(&doc, "Finding"), object_keys(&validated["findings"][0]));
+    assert_eq!(property_names(&doc, "CheckSummary"), object_keys(&validated["checks"][0]));
     assert_eq!(property_names(&doc, "FieldError"), object_keys(&error["error"]["details"][0]));
     let (_, report) = server.get("/api/v1/audit/verify").await;
     assert_eq!(property_names(&doc, "AuditReport"), object_keys(&report));
