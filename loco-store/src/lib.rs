@@ -2,7 +2,8 @@
 //!
 //! The [`Store`] trait every backend implements, the embedded default [`SqliteStore`] (WAL,
 //! `synchronous=FULL`, group commit), and [`conformance`], the behaviour suite every backend must
-//! pass.
+//! pass. With the `postgres` feature (off by default), `PostgresStore` keeps the same records in
+//! PostgreSQL, for several engine replicas sharing one database.
 //!
 //! A store keeps current state (one row per deployment, one per rollout, the release history) and
 //! an append-only, hash-chained event history. It decides nothing itself: inside one transaction
@@ -12,6 +13,8 @@
 
 pub mod conformance;
 mod error;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -27,6 +30,8 @@ use loco_types::service::ServiceDefinition;
 use tokio::sync::broadcast;
 
 pub use loco_types::rules::{BeginRollout, Created, NewEvent, RolloutUpdate};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
 /// A durable home for deployments and their events.

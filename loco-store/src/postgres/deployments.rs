@@ -1,0 +1,95 @@
+//! Deployment writes in PostgreSQL: creating one (with its idempotency key), applying a lifecycle
+//! action, and recording an event that changes nothing else.
+
+use loco_types::lifecycle::{Action, ActionInput};
+use loco_types::model::{Deployment, Event, NewDeployment, Timestamp};
+use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment, Origin};
+
+use super::error::Result;
+use super::pool::Conn;
+use super::rows::{get_deployment, json};
+use super::writer::WriteCtx;
+use crate::{Created, NewEvent};
+
+/// The deployment an idempotency key created, with the hash of its request.
+async fn keyed_deployment(conn: &mut Conn, key: &str) -> Result<Option<KeyedDeployment>> {
+    let Some(row) =
+        conn.query_opt("SELECT id, request_hash FROM deployments WHERE idempotency_key = $1", &[&key]).await?
+    else {
+        return Ok(None);
+    };
+    let (id, request_hash): (String, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(Some(KeyedDeployment { deployment: get_deployment(conn, &id).await?, request_hash }))
+}
+
+pub(crate) async fn create_in_tx(ctx: &mut WriteCtx, new: NewDeployment, key: Option<String>) -> Result<Created> {
+    let existing = match key.as_deref() {
+        Some(k) => keyed_deployment(&mut ctx.conn, k).await?,
+        None => None,
+    };
+    match rules::decide_create(new, key, existing, Timestamp::now())? {
+        CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
+        CreateDecision::Insert { change, idempotency_key, request_hash } => {
+            let d = &change.deployment;
+            ctx.conn
+                .execute(
+                    "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
+                     risk, status, created_at, updated_at, idempotency_key, request_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    &[
+                        &d.id,
+                        &d.service,
+                        &d.environment,
+                        &d.version,
+                        &d.requester,
+                        &json(&d.work_refs)?,
+                        &d.rollback_plan,
+                        &d.risk,
+                        &d.status.as_str(),
+                        &d.created_at.to_string(),
+                        &d.updated_at.to_string(),
+                        &idempotency_key,
+                        &request_hash,
+                    ],
+                )
+                .await?;
+            ctx.append_event(change.event).await?;
+            Ok(Created { deployment: change.deployment, replayed: false })
+        }
+    }
+}
+
+/// Writes the columns a lifecycle action changes.
+pub(crate) async fn update_deployment_row(conn: &mut Conn, d: &Deployment) -> Result<()> {
+    conn.execute(
+        "UPDATE deployments SET status = $1, updated_at = $2, reviewed_by = $3, reviewed_at = $4 WHERE id = $5",
+        &[&d.status.as_str(), &d.updated_at.to_string(), &d.reviewed_by, &d.reviewed_at.map(|t| t.to_string()), &d.id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a deployment row changed by a rule, and its event.
+pub(crate) async fn persist_change(ctx: &mut WriteCtx, change: DeploymentChange) -> Result<Deployment> {
+    update_deployment_row(&mut ctx.conn, &change.deployment).await?;
+    ctx.append_event(change.event).await?;
+    Ok(change.deployment)
+}
+
+pub(crate) async fn apply_in_tx(
+    ctx: &mut WriteCtx,
+    id: String,
+    action: Action,
+    input: ActionInput,
+) -> Result<Deployment> {
+    let current = get_deployment(&mut ctx.conn, &id).await?;
+    let rollout_state = super::rollouts::rollout_state(&mut ctx.conn, &id).await?;
+    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, &input, Timestamp::now())?;
+    persist_change(ctx, change).await
+}
+
+pub(crate) async fn record_in_tx(ctx: &mut WriteCtx, id: String, event: NewEvent) -> Result<Event> {
+    let deployment = get_deployment(&mut ctx.conn, &id).await?;
+    let draft = rules::decide_record(&deployment, event, Timestamp::now())?;
+    ctx.append_event(draft).await
+}

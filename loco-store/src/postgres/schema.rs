@@ -1,0 +1,197 @@
+//! The PostgreSQL schema as a list of forward migrations, recorded in `loco_schema_version` and
+//! each applied once, in its own transaction, under an advisory lock so replicas starting together
+//! do not race.
+
+use loco_types::Error;
+
+use super::error::Result;
+use super::pool::Conn;
+
+/// The advisory lock every migrating process holds (`'loco'` in ASCII): one migrates at a time.
+const MIGRATION_LOCK: i64 = 0x6c6f_636f;
+
+/// Migration `i` (0-based) brings the schema from version `i` to `i + 1`. Times are the RFC 3339
+/// text the core renders (so they round-trip exactly) and JSON is stored as the text that was
+/// hashed or written; columns that lists are sorted by compare bytewise (`COLLATE "C"`), as SQLite
+/// does.
+const MIGRATIONS: &[&str] = &[
+    // v1: everything SQLite's v1..v7 hold, plus the head of the audit chain as one locked row.
+    r#"
+    CREATE TABLE deployments (
+        seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order; the keyset for paging
+        id              text NOT NULL UNIQUE,
+        service         text NOT NULL,
+        environment     text NOT NULL,
+        version         text NOT NULL,
+        requester       text NOT NULL,
+        work_refs       text NOT NULL,                -- JSON array of strings
+        rollback_plan   text NOT NULL,
+        risk            text,
+        status          text NOT NULL,
+        reviewed_by     text,
+        reviewed_at     text,
+        created_at      text NOT NULL,
+        updated_at      text NOT NULL,
+        idempotency_key text UNIQUE,
+        request_hash    text
+    );
+    CREATE INDEX deployments_by_service_env ON deployments (service, environment, seq);
+    CREATE INDEX deployments_by_service ON deployments (service, seq);
+    CREATE INDEX deployments_by_env ON deployments (environment, seq);
+    CREATE INDEX deployments_by_status ON deployments (status, seq);
+
+    CREATE TABLE deployment_events (
+        seq           bigint PRIMARY KEY,             -- global order, 1, 2, 3, ... without gaps
+        id            text NOT NULL UNIQUE,
+        deployment_id text NOT NULL REFERENCES deployments (id),
+        kind          text NOT NULL,
+        actor         text NOT NULL,
+        note          text,
+        from_status   text,
+        to_status     text,
+        at            text NOT NULL,
+        hash          text NOT NULL,
+        data          text                            -- canonical JSON, exactly as hashed
+    );
+    CREATE INDEX deployment_events_by_deployment ON deployment_events (deployment_id, seq);
+
+    CREATE FUNCTION loco_deployment_events_are_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'deployment_events is append-only';
+    END $$;
+    CREATE TRIGGER deployment_events_are_append_only BEFORE UPDATE OR DELETE ON deployment_events
+        FOR EACH ROW EXECUTE FUNCTION loco_deployment_events_are_append_only();
+    CREATE TRIGGER deployment_events_are_never_truncated BEFORE TRUNCATE ON deployment_events
+        FOR EACH STATEMENT EXECUTE FUNCTION loco_deployment_events_are_append_only();
+
+    -- The last event's seq and hash. Every write locks this row first (SELECT ... FOR UPDATE), so
+    -- appends from every process are totally ordered and the chain never forks or skips.
+    CREATE TABLE chain_head (
+        id   integer PRIMARY KEY CHECK (id = 1),
+        seq  bigint NOT NULL,
+        hash text NOT NULL
+    );
+    INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '');
+
+    CREATE TABLE rollouts (
+        deployment_id text PRIMARY KEY REFERENCES deployments (id),
+        service       text NOT NULL,
+        environment   text NOT NULL,
+        platform      text NOT NULL,
+        plan          text NOT NULL,                  -- JSON RolloutPlan
+        state         text NOT NULL,
+        progress      text NOT NULL,                  -- JSON RolloutProgress
+        previous      text,                           -- JSON Release restored on rollback
+        failure       text,                           -- JSON RolloutFailure
+        actor         text NOT NULL,
+        owner         text NOT NULL,                  -- the engine process running it
+        heartbeat_at  text NOT NULL,
+        started_at    text COLLATE "C" NOT NULL,
+        updated_at    text NOT NULL,
+        finished_at   text,
+        lease         bigint NOT NULL DEFAULT 0       -- the owner's fencing token
+    );
+    -- At most one active rollout per service+environment, enforced by the database itself.
+    CREATE UNIQUE INDEX rollouts_one_active_per_target ON rollouts (service, environment)
+        WHERE state IN ('running', 'paused', 'rolling_back');
+    CREATE INDEX rollouts_by_state ON rollouts (state);
+
+    CREATE TABLE releases (
+        seq           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        service       text NOT NULL,
+        environment   text NOT NULL,
+        version       text NOT NULL,
+        deployment_id text NOT NULL REFERENCES deployments (id),
+        platform      text NOT NULL,
+        spec          text NOT NULL,                  -- JSON ReleaseSpec
+        instances     text NOT NULL,                  -- JSON [Instance]
+        activated_at  text NOT NULL,
+        retired_at    text
+    );
+    CREATE INDEX releases_by_target ON releases (service, environment, seq);
+
+    CREATE TABLE tokens (
+        id          text COLLATE "C" PRIMARY KEY,
+        name        text NOT NULL,
+        subject     text NOT NULL,
+        grants      text NOT NULL,                    -- JSON [Grant]
+        token_hash  text NOT NULL UNIQUE,             -- sha256 of the secret, hex
+        created_by  text NOT NULL,
+        created_at  text COLLATE "C" NOT NULL,
+        expires_at  text,
+        revoked_at  text
+    );
+
+    CREATE TABLE services (
+        name        text COLLATE "C" PRIMARY KEY,
+        definition  text NOT NULL,                    -- JSON ServiceDefinition
+        updated_by  text NOT NULL,
+        updated_at  text NOT NULL
+    );
+
+    CREATE TABLE thresholds (
+        environment text COLLATE "C" PRIMARY KEY,     -- lower case
+        document    text NOT NULL,                    -- JSON Thresholds
+        updated_at  text NOT NULL
+    );
+
+    CREATE TABLE platforms (
+        name        text COLLATE "C" PRIMARY KEY,
+        settings    text NOT NULL,                    -- JSON PlatformSettings
+        token       text NOT NULL,                    -- sealed
+        created_by  text NOT NULL,
+        created_at  text NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the schema in the connection's `search_path` up to [`SCHEMA_VERSION`]. Refuses a schema
+/// written by a newer Loco.
+pub(crate) async fn migrate(conn: &mut Conn) -> Result<()> {
+    loop {
+        conn.begin("BEGIN").await?;
+        match apply_next(conn).await {
+            Ok(done) => {
+                conn.commit().await?;
+                if done {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                conn.rollback().await;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Applies the first missing migration; `true` when none was missing.
+async fn apply_next(conn: &mut Conn) -> Result<bool> {
+    // Held until this transaction ends: the version is read and moved by one process at a time.
+    conn.query("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS loco_schema_version (
+            version    bigint PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let current: i64 =
+        conn.query_one("SELECT coalesce(max(version), 0)::bigint FROM loco_schema_version", &[]).await?.try_get(0)?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::storage(format!(
+            "database schema version {current} is newer than this Loco supports ({SCHEMA_VERSION}); upgrade Loco to \
+             open it"
+        ))
+        .into());
+    }
+    let Some(sql) = usize::try_from(current).ok().and_then(|i| MIGRATIONS.get(i)) else {
+        return Ok(true);
+    };
+    conn.batch(sql).await?;
+    conn.execute("INSERT INTO loco_schema_version (version) VALUES ($1)", &[&(current + 1)]).await?;
+    Ok(false)
+}
