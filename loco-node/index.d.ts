@@ -1096,9 +1096,15 @@ export interface WindowStats {
   p95Ms: number | null
   /** 99th percentile latency, ms. */
   p99Ms: number | null
-  /** CPU use of the version's instances, percent of one core, when the source reports it. */
+  /**
+   * CPU use of the version's busiest instance, percent of one core, when the source reports
+   * it.
+   */
   cpuPercent: number | null
-  /** Resident memory of the version's instances, percent of the machine's, when reported. */
+  /**
+   * Resident memory of the version's largest instance, percent of the machine's, when
+   * reported.
+   */
   memoryPercent: number | null
 }
 

@@ -23,6 +23,37 @@ enum Location {
     File(PathBuf),
     Memory,
     Store(Arc<dyn Store>),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+/// Where a database given as text lives: a `postgres://` (or `postgresql://`) URL, else a SQLite
+/// file (a path, or a `sqlite:` URL).
+fn parse_location(location: &str) -> Location {
+    let lower = location.get(..13).unwrap_or(location).to_ascii_lowercase();
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        return Location::Postgres(location.to_owned());
+    }
+    let path = location.strip_prefix("sqlite://").or_else(|| location.strip_prefix("sqlite:")).unwrap_or(location);
+    Location::File(PathBuf::from(path))
+}
+
+/// `location` as it may be shown in logs and `repr`s: a URL's password replaced by `***`.
+pub fn shown_location(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else { return location.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => location.to_owned(),
+    }
+}
+
+/// Whether `location` names a PostgreSQL database (`postgres://…`), not a SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    matches!(parse_location(location), Location::Postgres(_))
 }
 
 /// Opens an [`Engine`] with platforms registered and interrupted rollouts recovered.
@@ -44,6 +75,18 @@ pub struct EngineBuilder {
     vault: Option<Vault>,
     lease: Option<Duration>,
     release_retention: Option<u32>,
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Store>> {
+    let options = loco_store::PostgresOptions::default();
+    Ok(Arc::new(loco_store::PostgresStore::open(url, options).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+#[allow(clippy::unused_async)] // The same signature as the PostgreSQL build's.
+async fn open_postgres(_url: &str) -> Result<Arc<dyn Store>> {
+    Err(Error::invalid("db", "this build of Loco has no PostgreSQL support (the `postgres` feature of loco-core)"))
 }
 
 impl EngineBuilder {
@@ -69,6 +112,16 @@ impl EngineBuilder {
     #[must_use]
     pub fn path(mut self, path: impl AsRef<Path>) -> Self {
         self.location = Location::File(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Stores everything where `location` says: a `postgres://user@host:5432/db` URL (feature
+    /// `postgres`; replicas on one database share the work), a `sqlite:` URL, or a SQLite file
+    /// path. A PostgreSQL engine takes its secrets key from `LOCO_MASTER_KEY` (every replica
+    /// must use the same), or from [`vault`](Self::vault).
+    #[must_use]
+    pub fn location(mut self, location: &str) -> Self {
+        self.location = parse_location(location);
         self
     }
 
@@ -191,12 +244,14 @@ impl EngineBuilder {
         let keys = match (&self.vault, &self.location) {
             (Some(vault), _) => KeySource::Given(Box::new(vault.clone())),
             (None, Location::File(path)) => KeySource::File(key_file_of(path)),
+            (None, Location::Postgres(_)) => KeySource::Environment,
             (None, Location::Memory | Location::Store(_)) => KeySource::Ephemeral,
         };
         let store: Arc<dyn Store> = match self.location {
             Location::File(path) => Arc::new(SqliteStore::open(path, self.sqlite).await?),
             Location::Memory => Arc::new(SqliteStore::open_in_memory(self.sqlite).await?),
             Location::Store(store) => store,
+            Location::Postgres(url) => open_postgres(&url).await?,
         };
         let engine = Engine::assemble(store, self.max_concurrent_rollouts, keys);
         for platform in platforms {
@@ -229,5 +284,31 @@ impl EngineBuilder {
             engine.orchestrator.watch_for_orphans();
         }
         Ok(engine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_urls_or_files() {
+        assert!(is_postgres_url("postgres://loco@db:5432/loco"));
+        assert!(is_postgres_url("PostgreSQL://loco@db/loco"));
+        assert!(
+            !is_postgres_url("loco.db") && !is_postgres_url("sqlite:loco.db") && !is_postgres_url("/srv/postgres.db")
+        );
+        assert!(matches!(parse_location("sqlite:///srv/loco.db"), Location::File(p) if p == Path::new("/srv/loco.db")));
+        assert!(matches!(parse_location("sqlite:loco.db"), Location::File(p) if p == Path::new("loco.db")));
+    }
+
+    #[test]
+    fn a_database_urls_password_is_never_shown() {
+        assert_eq!(
+            shown_location("postgres://loco:s3cret@db:5432/loco?sslmode=require"),
+            "postgres://loco:***@db:5432/loco?sslmode=require"
+        );
+        assert_eq!(shown_location("postgres://loco@db/loco"), "postgres://loco@db/loco");
+        assert_eq!(shown_location("/var/lib/loco.db"), "/var/lib/loco.db");
     }
 }

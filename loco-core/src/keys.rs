@@ -16,6 +16,9 @@ use crate::vault::Vault;
 pub(crate) enum KeySource {
     /// `LOCO_MASTER_KEY`, else this key file (created on first use).
     File(PathBuf),
+    /// `LOCO_MASTER_KEY` only: a database several engines share (PostgreSQL), where a key file
+    /// on one machine would not be the others'.
+    Environment,
     /// A fresh key for an engine whose data dies with it.
     Ephemeral,
     /// A vault the host supplied.
@@ -45,6 +48,7 @@ impl Keys {
         }
         let vault = match &self.source {
             KeySource::File(path) => Vault::load(path)?,
+            KeySource::Environment => Vault::from_environment()?,
             KeySource::Ephemeral => Vault::generate(),
             KeySource::Given(vault) => vault.as_ref().clone(),
         };

@@ -109,7 +109,7 @@ pub mod store {
 
 pub use audit::{AuditHead, AuditReport, BrokenLink};
 pub use audit_key::{AUDIT_KEY_ENV, AuditKey};
-pub use builder::EngineBuilder;
+pub use builder::{EngineBuilder, is_postgres_url, shown_location};
 pub use engine::{DEFAULT_MAX_CONCURRENT_ROLLOUTS, Engine};
 pub use error::{Error, ErrorCode, FieldError, Result};
 pub use follow::{LogFollower, RolloutWatch};

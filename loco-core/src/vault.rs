@@ -93,6 +93,19 @@ impl Vault {
         Self::from_key_file(key_file)
     }
 
+    /// The vault of `LOCO_MASTER_KEY`; an error naming it when it is not set (an engine on a
+    /// shared PostgreSQL database has no key file all its replicas could read).
+    pub fn from_environment() -> Result<Self> {
+        match std::env::var(MASTER_KEY_ENV) {
+            Ok(text) => Self::from_base64(&text),
+            Err(_) => Err(Error::invalid(
+                MASTER_KEY_ENV,
+                "is not set: an engine on PostgreSQL seals secrets with the key in LOCO_MASTER_KEY, the same for \
+                 every replica (base64 of 32 random bytes: `head -c 32 /dev/urandom | base64`)",
+            )),
+        }
+    }
+
     /// The vault of the key file at `path` (one base64 key per line: the current key first, then
     /// keys kept during a rotation), created with a fresh key (mode 0600) when missing.
     pub fn from_key_file(path: &Path) -> Result<Self> {

@@ -361,7 +361,7 @@ async fn open_engine(path: Option<String>, options: OpenOptions) -> Result<Engin
         return Err(Failure::Document(CoreError::Validation { details }));
     }
     if let Some(path) = path {
-        builder = builder.path(path);
+        builder = builder.location(&path);
     }
     if let Some(dir) = options.local_state_dir {
         builder = builder.local_platform(dir);

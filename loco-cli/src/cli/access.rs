@@ -229,13 +229,18 @@ async fn rotate_key(connection: &Connection, output: Output) -> Result<(), CliEr
     };
     let key_file = key_file_of(db);
     let from_env = std::env::var(loco_core::vault::MASTER_KEY_ENV).is_ok();
+    if loco_core::is_postgres_url(&db.to_string_lossy()) && !from_env {
+        return Err(CliError::Usage(
+            "a PostgreSQL database's secrets are sealed with LOCO_MASTER_KEY: set it to the current key".to_owned(),
+        ));
+    }
     let old = Vault::load(&key_file)?;
     let new = Vault::generate();
     let both = new.clone().with_previous(&old);
     if !from_env {
         both.write_key_file(&key_file)?;
     }
-    let engine = loco_core::Engine::builder().path(db).vault(both).open().await?;
+    let engine = loco_core::Engine::builder().location(&db.to_string_lossy()).vault(both).open().await?;
     let result = engine.rotate_secrets_key(new.clone()).await;
     let closed = engine.close().await;
     let count = result?;

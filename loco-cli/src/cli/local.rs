@@ -10,8 +10,12 @@ use loco_core::Engine;
 
 use crate::cli::exit::CliError;
 
-/// The state directory used when none is given: the database path with `.state` appended.
+/// The state directory used when none is given: the database path with `.state` appended, or
+/// `loco.state` (in the working directory) for a PostgreSQL URL.
 pub fn default_state_dir(db: &Path) -> PathBuf {
+    if loco_core::is_postgres_url(&db.to_string_lossy()) {
+        return PathBuf::from("loco.state");
+    }
     let mut dir = OsString::from(db.as_os_str());
     dir.push(".state");
     PathBuf::from(dir)
@@ -57,7 +61,7 @@ pub async fn open_engine(
     let state_dir = state_dir.map_or_else(|| default_state_dir(db), Path::to_path_buf);
     let mut options = loco_core::platform::local::LocalOptions::new(state_dir);
     options.proxy_ports = tuning.proxy_ports;
-    let mut builder = Engine::builder().path(db).local_platform_with(options);
+    let mut builder = Engine::builder().location(&db.to_string_lossy()).local_platform_with(options);
     if let Some(lease) = tuning.lease {
         builder = builder.lease(lease);
     }
@@ -79,6 +83,7 @@ mod tests {
     #[test]
     fn the_state_dir_sits_next_to_the_database() {
         assert_eq!(default_state_dir(Path::new("loco.db")), PathBuf::from("loco.db.state"));
+        assert_eq!(default_state_dir(Path::new("postgres://loco@db:5432/loco")), PathBuf::from("loco.state"));
         assert_eq!(default_state_dir(Path::new("/var/lib/x/app.sqlite")), PathBuf::from("/var/lib/x/app.sqlite.state"));
     }
 

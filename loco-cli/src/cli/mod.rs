@@ -55,13 +55,15 @@ pub struct Connection {
     #[arg(long, global = true, env = "LOCO_SERVER", value_name = "URL", conflicts_with = "db")]
     pub server: Option<String>,
 
-    /// SQLite database file to use directly (created if missing). `loco serve` defaults to loco.db.
-    #[arg(long, global = true, env = "LOCO_DB", value_name = "PATH")]
+    /// The database to use directly: a SQLite file (created if missing), or a
+    /// postgres://user@host:5432/db URL shared by several `loco serve` replicas. `loco serve`
+    /// defaults to loco.db.
+    #[arg(long, global = true, env = "LOCO_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 
     /// Where the local platform keeps instance pidfiles, for `loco serve` and the --db commands
-    /// that run rollouts (default: the database path plus .state, e.g. loco.db.state; unused with
-    /// --server).
+    /// that run rollouts (default: the database path plus .state, e.g. loco.db.state, or
+    /// loco.state for a PostgreSQL URL; unused with --server).
     #[arg(long, global = true, env = "LOCO_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
@@ -79,7 +81,9 @@ impl Connection {
     pub async fn backend(&self) -> Result<Backend, CliError> {
         match (&self.server, &self.db) {
             (Some(url), _) => Ok(Backend::Remote(self.client(url)?)),
-            (None, Some(path)) => Ok(Backend::Local(loco_core::Engine::open(path).await?)),
+            (None, Some(db)) => {
+                Ok(Backend::Local(loco_core::Engine::builder().location(&db.to_string_lossy()).open().await?))
+            }
             (None, None) => Err(Self::nowhere()),
         }
     }

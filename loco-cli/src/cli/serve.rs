@@ -158,7 +158,7 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
         return Err(e);
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(addr = %local, db = %db.display(), state_dir = %state_dir.display(), "listening");
+    tracing::info!(addr = %local, db = %loco_core::shown_location(&db.to_string_lossy()), state_dir = %state_dir.display(), "listening");
     // One plain line on stdout so scripts and tests can learn the port chosen for `:0`.
     {
         let mut out = std::io::stdout().lock();

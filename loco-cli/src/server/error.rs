@@ -73,7 +73,10 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // The deployment platform (an upstream service) failed, not this server.
         Error::Platform { .. } => StatusCode::BAD_GATEWAY,
-        Error::Storage { .. } | Error::RollbackFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        // The database is down or failing (a PostgreSQL server restarting, a full disk): nothing
+        // was written, and the same request may succeed shortly.
+        Error::Storage { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::RollbackFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -117,6 +120,7 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &self {
             ApiError::Core(Error::RateLimited { retry_after_seconds }) => Some(*retry_after_seconds),
+            ApiError::Core(Error::Storage { .. }) => Some(1),
             _ => None,
         };
         let mut response = (status, Json(body)).into_response();
@@ -155,7 +159,7 @@ mod tests {
             (Error::SelfApproval { id: "d".into(), actor: "a".into(), action: Action::Approve }, 403),
             (Error::IdempotencyConflict { key: "k".into() }, 409),
             (Error::PayloadTooLarge { limit_bytes: 1 }, 413),
-            (Error::storage("disk I/O error"), 500),
+            (Error::storage("disk I/O error"), 503),
             (Error::RolloutNotFound { id: "d".into() }, 404),
             (Error::RolloutConflict { service: "s".into(), environment: "e".into(), active: "d".into() }, 409),
             (Error::RolloutInProgress { id: "d".into() }, 409),

@@ -67,7 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for InstancePath {
         (status = 422, description = "`validation_failed`: the plan's pre-deployment checks refused the release; \
                                       `error.report` is the full report, `error.details` the blocking findings, and \
                                       the deployment stays `approved` with a `validation` event", body = ErrorBody),
-        (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
+        (status = 503, description = "`storage_error`: nothing was written", body = ErrorBody),
     )
 )]
 pub async fn start_rollout(
@@ -120,7 +120,7 @@ pub async fn validate_plan(
     responses(
         (status = 200, description = "The rollout record", body = refs::Rollout),
         (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn get_rollout(
@@ -144,7 +144,7 @@ pub async fn get_rollout(
         (status = 404, description = "`not_found`: no such deployment, or it has no rollout", body = ErrorBody),
         (status = 409, description = "`rollout_not_paused`: only a paused rollout can be overridden", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn override_rollout(
@@ -167,7 +167,7 @@ pub async fn override_rollout(
     responses(
         (status = 200, description = "The rollouts", body = RolloutList),
         (status = 400, description = "`validation_error`: bad `active` or unknown parameter", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn list_rollouts(
@@ -220,7 +220,7 @@ pub async fn rollback_to(
          body = ReleaseList),
         (status = 400, description = "`validation_error`: missing `service`/`environment`, bad `limit` or unknown \
                                       parameter", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn list_releases(

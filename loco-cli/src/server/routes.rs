@@ -55,7 +55,7 @@ impl<S: Send + Sync> FromRequestParts<S> for DeploymentId {
         (status = 409, description = "`idempotency_conflict`: the key was used with a different body",
          body = ErrorBody),
         (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
-        (status = 500, description = "`storage_error`: nothing was written", body = ErrorBody),
+        (status = 503, description = "`storage_error`: nothing was written", body = ErrorBody),
     )
 )]
 pub async fn create_deployment(
@@ -87,7 +87,7 @@ pub async fn create_deployment(
         (status = 200, description = "One page; follow `next_cursor` for the next", body = refs::DeploymentPage),
         (status = 400, description = "`validation_error`: bad `limit`, `cursor`, `status` or unknown parameter",
          body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn list_deployments(
@@ -109,7 +109,7 @@ pub async fn list_deployments(
     responses(
         (status = 200, description = "The deployment", body = refs::Deployment),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn get_deployment(
@@ -129,7 +129,7 @@ pub async fn get_deployment(
     responses(
         (status = 200, description = "The events, oldest first", body = EventList),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn deployment_events(
@@ -171,8 +171,9 @@ macro_rules! action_route {
                 (status = 404, description = "`not_found`", body = ErrorBody),
                 (status = 409, description = concat!($conflict, "; or `rollout_in_progress`: a running rollout owns the deployment (only rollback is allowed)"), body = ErrorBody),
                 (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
-                (status = 500, description = "`storage_error`: nothing was written; or `rollback_failed` (rollback \
-                                              of a rollout only): restoring the previous release failed", body = ErrorBody),
+                (status = 500, description = "`rollback_failed` (rollback of a rollout only): restoring the previous \
+                                              release failed", body = ErrorBody),
+                (status = 503, description = "`storage_error`: nothing was written", body = ErrorBody),
                 (status = 502, description = "`platform_error` (rollback of a rollout only)", body = ErrorBody),
             )
         )]
@@ -245,7 +246,7 @@ action_route!(
          body = refs::AuditReport),
         (status = 400, description = "`validation_error`: a malformed head, or one carrying an `hmac` while the \
                                       server has no `LOCO_AUDIT_KEY`", body = ErrorBody),
-        (status = 500, description = "`storage_error`", body = ErrorBody),
+        (status = 503, description = "`storage_error`", body = ErrorBody),
     )
 )]
 pub async fn verify_audit(
@@ -272,7 +273,7 @@ pub async fn verify_audit(
     tag = "operations",
     responses(
         (status = 200, description = "`{\"seq\", \"hash\", \"hmac\", \"at\"}` of the last event", body = refs::AuditHead),
-        (status = 500, description = "`storage_error`, also when the chain does not verify", body = ErrorBody),
+        (status = 503, description = "`storage_error`, also when the chain does not verify", body = ErrorBody),
     )
 )]
 pub async fn audit_head(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<AuditHead>, ApiError> {

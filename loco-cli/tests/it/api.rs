@@ -421,7 +421,7 @@ async fn bad_query_values_are_400_naming_the_parameter() {
 }
 
 #[tokio::test]
-async fn storage_failure_is_500_storage_error() {
+async fn storage_failure_is_503_storage_error() {
     use loco_cli::server::{ServerConfig, router};
     let dir = tempfile::tempdir().unwrap();
     let engine = loco_core::Engine::open(dir.path().join("loco.db")).await.unwrap();
@@ -438,8 +438,9 @@ async fn storage_failure_is_500_storage_error() {
         .send()
         .await
         .unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
     let (status, body) = crate::common::decode(response).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_error(&body, "storage_error", &[]);
 }
 

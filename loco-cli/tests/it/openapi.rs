@@ -174,11 +174,11 @@ async fn schemas_match_real_responses() {
     assert_eq!(statuses, loco_core::Status::ALL.iter().map(|s| s.as_str()).collect());
     // The documented statuses of a route include the ones it really returns.
     let create = &doc["paths"]["/api/v1/deployments"]["post"]["responses"];
-    for code in ["201", "400", "409", "413", "500"] {
+    for code in ["201", "400", "409", "413", "503"] {
         assert!(create.get(code).is_some(), "create documents {code}");
     }
     let approve = &doc["paths"]["/api/v1/deployments/{id}/approve"]["post"]["responses"];
-    for code in ["200", "400", "403", "404", "409", "413", "500"] {
+    for code in ["200", "400", "403", "404", "409", "413", "500", "503"] {
         assert!(approve.get(code).is_some(), "approve documents {code}");
     }
     server.stop().await;
@@ -218,7 +218,7 @@ async fn rollout_schemas_match_real_responses() {
         .collect();
     assert_eq!(states, loco_core::RolloutState::ALL.iter().map(|s| s.as_str()).collect());
     let start = &doc["paths"]["/api/v1/deployments/{id}/rollout"]["post"]["responses"];
-    for code in ["202", "400", "404", "409", "413", "500"] {
+    for code in ["202", "400", "404", "409", "413", "422", "503"] {
         assert!(start.get(code).is_some(), "starting a rollout documents {code}");
     }
     let logs = &doc["paths"]["/api/v1/deployments/{id}/rollout/instances/{instance_id}/logs"]["get"]["responses"];

@@ -91,11 +91,13 @@ impl OpenOptions {
 }
 
 impl Handle {
-    /// Opens the SQLite file at `path` (a private in-memory database without one) with the
+    /// Opens the SQLite file or `postgres://` URL at `path` (a private in-memory database without
+    /// one) with the
     /// options' platforms, probes, metric sources, thresholds, release retention and lease; the
     /// core then recovers rollouts interrupted on them.
     pub fn open(path: Option<PathBuf>, options: OpenOptions) -> Operation<Handle> {
-        let location = path.as_ref().map_or_else(|| IN_MEMORY.to_owned(), |p| p.display().to_string());
+        let location =
+            path.as_ref().map_or_else(|| IN_MEMORY.to_owned(), |p| loco_core::shown_location(&p.to_string_lossy()));
         Box::pin(async move {
             let mut builder = loco_core::Engine::builder();
             if let Some(thresholds) = options.thresholds {
@@ -108,7 +110,7 @@ impl Handle {
                 builder = builder.lease(lease(seconds)?);
             }
             if let Some(path) = path {
-                builder = builder.path(path);
+                builder = builder.location(&path.to_string_lossy());
             }
             if let Some(dir) = options.local_state_dir {
                 builder = builder.local_platform(dir);
