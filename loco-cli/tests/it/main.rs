@@ -15,6 +15,7 @@ mod guards;
 mod openapi;
 mod platforms;
 mod recovery;
+mod replicas;
 mod roles;
 mod rollout_support;
 mod rollouts;
