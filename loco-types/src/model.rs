@@ -434,6 +434,6 @@ mod tests {
             assert_eq!(EventKind::from(action).action(), Some(action));
         }
         let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
-        assert_eq!(without.len(), 6, "created and the five rollout kinds: {without:?}");
+        assert_eq!(without.len(), 7, "created and the six rollout and validation kinds: {without:?}");
     }
 }

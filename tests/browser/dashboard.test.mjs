@@ -212,6 +212,8 @@ test("a viewer sees the deployments list and opens a pending deployment with no 
   await page.getByTestId("no-actions").waitFor();
   assert.equal(await page.locator("[data-action]").count(), 0, "the viewer's grants allow no action: no buttons");
   assert.equal(await page.getByTestId("no-actions").textContent(), "Your grants allow no action on this deployment.");
+  assert.equal(await page.getByTestId("audit").count(), 0, "the chain is verified on request only");
+  await page.getByTestId("verify-audit").click();
   const audit = page.getByTestId("audit");
   await audit.waitFor();
   assert.equal(await audit.getAttribute("data-valid"), "true");

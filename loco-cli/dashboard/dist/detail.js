@@ -105,7 +105,7 @@ export class DeploymentView {
         replace(this.rolloutBox, h("h3", {}, "Rollout"), h("p", { class: "muted" }, "Loading…"));
         void this.loadDeployment();
         void this.loadRollout();
-        void this.verifyAudit();
+        this.offerAudit();
         this.stream = new EventStream(this.session.api, {
             path: `${deploymentPath(this.id, "/events/stream")}?after=0`,
             reconnect: true,
@@ -165,6 +165,11 @@ export class DeploymentView {
         }
         this.renderRollout();
         this.renderActions();
+    }
+    offerAudit() {
+        const verify = h("button", { type: "button", "data-testid": "verify-audit" }, "Verify the audit chain");
+        verify.addEventListener("click", () => void this.verifyAudit());
+        replace(this.auditBox, h("h3", {}, "Audit"), h("p", { class: "muted" }, "Replays every event of every deployment and checks the hash chain."), verify);
     }
     async verifyAudit() {
         replace(this.auditBox, h("h3", {}, "Audit"), h("p", { class: "muted" }, "Verifying the audit chain…"));
