@@ -9,10 +9,10 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{broadcast, oneshot};
 
-use loco_types::audit::{GENESIS_HASH, canonical_data, event_hash};
+use loco_types::audit::GENESIS_HASH;
 use loco_types::lifecycle::Status;
-use loco_types::model::{Event, new_event_id};
-use loco_types::rules::EventDraft;
+use loco_types::model::Event;
+use loco_types::rules::{ChainedEvent, EventDraft};
 use loco_types::{Error, Result as LocoResult};
 
 use crate::error::Result;
@@ -29,21 +29,7 @@ pub(crate) struct WriteCtx<'c> {
 impl WriteCtx<'_> {
     /// Appends one event at the head of the audit chain.
     pub fn append_event(&mut self, draft: EventDraft) -> Result<Event> {
-        let mut event = Event {
-            seq: self.head_seq + 1,
-            id: new_event_id(),
-            deployment_id: draft.deployment_id,
-            kind: draft.kind,
-            actor: draft.actor,
-            note: draft.note,
-            from_status: draft.from_status,
-            to_status: draft.to_status,
-            at: draft.at,
-            hash: String::new(),
-            data: draft.data,
-        };
-        let data_text = event.data.as_ref().map(canonical_data);
-        event.hash = event_hash(&self.head_hash, &event, data_text.as_deref());
+        let ChainedEvent { event, data_text } = draft.chain(self.head_seq + 1, &self.head_hash);
         self.conn
             .prepare_cached(
                 "INSERT INTO deployment_events \

@@ -63,7 +63,38 @@ pub struct EventDraft {
     pub data: Option<serde_json::Value>,
 }
 
+/// An event placed at the head of the audit chain: the event with its `seq`, `id` and `hash`, and
+/// the canonical text of its data, which is what a store writes (the hash covers exactly it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainedEvent {
+    /// The event, hash included.
+    pub event: crate::model::Event,
+    /// `canonical_data` of its data, to store byte for byte.
+    pub data_text: Option<String>,
+}
+
 impl EventDraft {
+    /// This draft as the event after the chain head `prev_hash`, numbered `seq`: every store
+    /// numbers, identifies and hashes its events here, the same way.
+    pub fn chain(self, seq: i64, prev_hash: &str) -> ChainedEvent {
+        let mut event = crate::model::Event {
+            seq,
+            id: crate::model::new_event_id(),
+            deployment_id: self.deployment_id,
+            kind: self.kind,
+            actor: self.actor,
+            note: self.note,
+            from_status: self.from_status,
+            to_status: self.to_status,
+            at: self.at,
+            hash: String::new(),
+            data: self.data,
+        };
+        let data_text = event.data.as_ref().map(crate::audit::canonical_data);
+        event.hash = crate::audit::event_hash(prev_hash, &event, data_text.as_deref());
+        ChainedEvent { event, data_text }
+    }
+
     pub(crate) fn rollout(deployment_id: &str, event: NewEvent, at: Timestamp) -> Self {
         Self {
             deployment_id: deployment_id.to_owned(),
