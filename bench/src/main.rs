@@ -10,6 +10,7 @@ mod host;
 mod http;
 mod lifecycles;
 mod machine;
+mod postgres;
 mod raw;
 mod reads;
 mod restore;
@@ -39,11 +40,12 @@ pub(crate) type Result<T, E = BoxError> = std::result::Result<T, E>;
 const USAGE: &str = "usage: loco-bench [--quick] [--only P1,P3,...]
 
   --quick   CI smoke run: smaller counts, P3 at 100,000 rows only (under 2 minutes on 2 cores)
-  --only    run only these rows (P1 and P2 run together, and so do P4 and P5)
+  --only    run only these rows (P1 and P2 run together, and so do P4 and P5; P10 is P10a and P10b)
 
 environment: LOCO_BENCH_PYTHON (default python3; use the venv where `loco` is installed),
 LOCO_NODE_PACKAGE (the loco-node package directory; default loco-node/), LOCO_BIN (the `loco`
-binary for P7; default target/release/loco), TMPDIR (where the throwaway databases go; a real disk)";
+binary for P7; default target/release/loco), TMPDIR (where the throwaway databases go; a real disk),
+LOCO_TEST_POSTGRES_URL (the PostgreSQL server for P10; default postgres://postgres@127.0.0.1:5432/test)";
 
 /// How big a run is.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +60,7 @@ struct Scale {
     scripts: usize,
     http: http::HttpScale,
     restore: restore::RestoreScale,
+    postgres: postgres::PostgresScale,
 }
 
 const FULL: Scale = Scale {
@@ -71,6 +74,7 @@ const FULL: Scale = Scale {
     scripts: 500,
     http: http::HttpScale { pairs_per_client: 50, limit: Duration::from_secs(120) },
     restore: restore::RestoreScale { reps: 20 },
+    postgres: postgres::PostgresScale { reps: 3, deployments_per_caller: 24 },
 };
 
 const QUICK: Scale = Scale {
@@ -84,6 +88,7 @@ const QUICK: Scale = Scale {
     scripts: 100,
     http: http::HttpScale { pairs_per_client: 10, limit: Duration::from_secs(30) },
     restore: restore::RestoreScale { reps: 5 },
+    postgres: postgres::PostgresScale { reps: 2, deployments_per_caller: 6 },
 };
 
 /// Command-line arguments.
@@ -236,6 +241,12 @@ fn measure(args: &Args, scale: &Scale, root: &Path, python: &str) -> Result<(Vec
         let s = scripts::run(&runtime, scale.scripts)?;
         rows.extend(s.rows);
         notes.push(s.note);
+    }
+    if args.wants("P10") || args.wants("P10A") || args.wants("P10B") {
+        eprintln!("P10: durable transitions on PostgreSQL");
+        let p = postgres::run(&runtime, scale.postgres)?;
+        rows.extend(p.rows);
+        notes.push(p.note);
     }
     Ok((rows, notes))
 }
