@@ -15,6 +15,7 @@ pub mod demo_fly;
 pub mod deployments;
 pub mod exit;
 pub mod local;
+pub mod otlp;
 pub mod output;
 pub mod platforms;
 pub mod rollouts;

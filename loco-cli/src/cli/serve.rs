@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::cli::otlp::OtlpLayer;
 
 use crate::cli::Connection;
 use crate::cli::exit::CliError;
@@ -76,6 +78,10 @@ pub struct ServeArgs {
     /// Only on a loopback address, for local experiments.
     #[arg(long)]
     pub no_auth: bool,
+    /// Send Loco's tracing spans (requests, rollouts, steps) to an OpenTelemetry collector over
+    /// OTLP/HTTP (JSON), e.g. http://127.0.0.1:4318. Off by default: no traffic unless set.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How log lines look.
@@ -87,17 +93,25 @@ pub enum LogFormat {
     Json,
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, otlp_endpoint: Option<&str>) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    // A second initialisation (tests calling `run` twice) keeps the first subscriber; that is fine.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    let lines =
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().with_current_span(true).with_span_list(false).boxed(),
     };
+    // Spans go to the collector whatever RUST_LOG keeps on stderr: Loco's own, from `info` up.
+    let spans = otlp_endpoint.map(|endpoint| {
+        OtlpLayer::start(endpoint)
+            .with_filter(Targets::new().with_default(LevelFilter::OFF).with_target("loco", LevelFilter::INFO))
+    });
+    // A second initialisation (tests calling `run` twice) keeps the first subscriber; that is fine.
+    let _ = tracing_subscriber::registry().with(lines.with_filter(filter)).with(spans).try_init();
 }
 
 /// Runs the server until a shutdown signal arrives.
@@ -105,7 +119,7 @@ pub async fn run(connection: &Connection, args: ServeArgs) -> Result<(), CliErro
     if connection.server.is_some() {
         return Err(CliError::Usage("serve takes --db PATH, not --server".to_owned()));
     }
-    init_logging(args.log_format);
+    init_logging(args.log_format, args.otlp_endpoint.as_deref());
     let db = connection.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls::server_config(cert, key).map_err(CliError::Usage)?),

@@ -13,6 +13,7 @@ mod demo;
 mod durability;
 mod guards;
 mod openapi;
+mod otlp;
 mod platforms;
 mod recovery;
 mod replicas;
