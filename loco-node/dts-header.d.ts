@@ -883,6 +883,13 @@ export interface Event {
    * `EventData::parse` reads it typed.
    */
   data: Record<string, unknown> | null
+  /**
+   * The request it was done for: the `X-Request-Id` of the HTTP request that caused it (for a
+   * rollout's own events, the request that started, resumed or changed the rollout), or the id
+   * an embedding service scoped the call with; `null` when there was none (in-process calls,
+   * and a rollout continued after a restart).
+   */
+  requestId: string | null
 }
 
 /** The result of walking the whole audit chain. */

@@ -103,6 +103,7 @@ pub fn populate(path: &Path, count: usize) -> Result<Populated> {
                     deployment_id: id.clone(),
                     kind: EventKind::Created,
                     actor: REQUESTER.to_owned(),
+                    request_id: None,
                     note: None,
                     from_status: None,
                     to_status: Some(Status::PendingApproval),

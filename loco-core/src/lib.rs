@@ -119,6 +119,7 @@ pub use model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page, Ti
 pub use platform::Platform;
 pub use rollout::{Rollout, RolloutPlan, RolloutState};
 pub use session::Session;
+pub use store::context::{current_request_id, with_request_id};
 pub use store::{Created, Durability, SqliteOptions, SqliteStore, Store};
 pub use subscription::EventSubscription;
 pub use vault::Vault;

@@ -64,13 +64,37 @@ impl TimeLimited {
         limit: Duration,
         call: impl Future<Output = PlatformResult<T>>,
     ) -> PlatformResult<T> {
-        tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
-            Err(PlatformError::new(format!(
-                "{what} on platform '{}' did not answer within {} s",
-                self.inner.name(),
-                limit.as_secs_f64()
-            )))
-        })
+        // One span per platform call, under the rollout's (its deployment and request): a trace
+        // shows every call with its duration, and a failed one with its error. Reads (health,
+        // status, logs) are frequent and get a debug-level span.
+        let span = if matches!(what, "health" | "status" | "logs") {
+            tracing::debug_span!(
+                "platform_call",
+                call = what,
+                platform = self.inner.name(),
+                error = tracing::field::Empty
+            )
+        } else {
+            tracing::info_span!(
+                "platform_call",
+                call = what,
+                platform = self.inner.name(),
+                error = tracing::field::Empty
+            )
+        };
+        let outcome = tracing::Instrument::instrument(tokio::time::timeout(limit, call), span.clone())
+            .await
+            .unwrap_or_else(|_| {
+                Err(PlatformError::new(format!(
+                    "{what} on platform '{}' did not answer within {} s",
+                    self.inner.name(),
+                    limit.as_secs_f64()
+                )))
+            });
+        if let Err(e) = &outcome {
+            span.record("error", tracing::field::display(e));
+        }
+        outcome
     }
 }
 

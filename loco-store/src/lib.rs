@@ -12,6 +12,7 @@
 //! already validated by the engine.
 
 pub mod conformance;
+pub mod context;
 mod error;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -29,6 +30,7 @@ use loco_types::rollout::{Release, Rollout};
 use loco_types::service::ServiceDefinition;
 use tokio::sync::broadcast;
 
+pub use context::{current_request_id, with_request_id};
 pub use loco_types::rules::{BeginRollout, Created, NewEvent, RolloutUpdate};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};

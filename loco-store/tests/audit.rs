@@ -146,6 +146,7 @@ fn legacy_history(path: &std::path::Path, id: &str) {
             deployment_id: id.to_owned(),
             kind,
             actor: actor.to_owned(),
+            request_id: None,
             note: None,
             from_status: from,
             to_status: Some(to),

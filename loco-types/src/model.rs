@@ -297,6 +297,13 @@ pub struct Event {
     pub kind: EventKind,
     /// Who did it.
     pub actor: String,
+    /// The request it was done for: the `X-Request-Id` of the HTTP request that caused it (for a
+    /// rollout's own events, the request that started, resumed or changed the rollout), or the id
+    /// an embedding service scoped the call with; `null` when there was none (in-process calls,
+    /// and a rollout continued after a restart).
+    #[serde(default)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub request_id: Option<String>,
     /// Why, if given.
     #[schemars(with = "crate::schema::Nullable<String>")]
     pub note: Option<String>,

@@ -1,6 +1,7 @@
 //! Request ids and structured request logs: each request runs in a span carrying its id (taken
 //! from `X-Request-Id` or generated), the id is echoed in the response, and one line is logged
-//! per finished request.
+//! per finished request. The handler runs in the id's request scope, so every event it records
+//! carries the id too.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -44,7 +45,9 @@ pub async fn log_requests(request: Request, next: Next) -> Response {
         method = %method,
         route = route.as_deref().unwrap_or(super::metrics::UNMATCHED_ROUTE),
     );
-    let outcome = AssertUnwindSafe(next.run(request)).catch_unwind().instrument(span.clone()).await;
+    // Every event the request records names it (`Event::request_id`).
+    let handled = loco_core::with_request_id(Some(id.clone()), next.run(request));
+    let outcome = AssertUnwindSafe(handled).catch_unwind().instrument(span.clone()).await;
     let mut response = outcome.unwrap_or_else(|_| {
         span.in_scope(|| tracing::error!("handler panicked"));
         ApiError::Internal { message: "the request failed inside the server".to_owned() }.into_response()

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, assert_error, request};
+use crate::common::{TestServer, assert_error, decode, request};
 
 const DEPLOYMENT_FIELDS: [&str; 13] = [
     "id",
@@ -24,8 +24,20 @@ const DEPLOYMENT_FIELDS: [&str; 13] = [
     "updated_at",
 ];
 
-const EVENT_FIELDS: [&str; 11] =
-    ["seq", "id", "deployment_id", "kind", "actor", "note", "from_status", "to_status", "at", "hash", "data"];
+const EVENT_FIELDS: [&str; 12] = [
+    "seq",
+    "id",
+    "deployment_id",
+    "kind",
+    "actor",
+    "request_id",
+    "note",
+    "from_status",
+    "to_status",
+    "at",
+    "hash",
+    "data",
+];
 
 fn keys(v: &Value) -> BTreeSet<&str> {
     v.as_object().expect("object").keys().map(String::as_str).collect()
@@ -306,7 +318,7 @@ async fn idempotent_create_replays_and_conflicts() {
     let server = TestServer::start().await;
     let post = |key: &'static str, body: Value| {
         let request = server.http.post(server.at("/api/v1/deployments")).header("Idempotency-Key", key).json(&body);
-        async move { crate::common::decode(request.send().await.unwrap()).await }
+        async move { decode(request.send().await.unwrap()).await }
     };
     let (status, first) = post("req-1", request("api", "staging")).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -439,7 +451,7 @@ async fn storage_failure_is_503_storage_error() {
         .await
         .unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
-    let (status, body) = crate::common::decode(response).await;
+    let (status, body) = decode(response).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_error(&body, "storage_error", &[]);
 }
@@ -458,7 +470,7 @@ async fn unknown_paths_and_methods_get_json_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "validation_error", &["id"]);
     let response = server.http.delete(server.at("/api/v1/deployments")).send().await.unwrap();
-    let (status, body) = crate::common::decode(response).await;
+    let (status, body) = decode(response).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_error(&body, "method_not_allowed", &[]);
     server.stop().await;
@@ -546,6 +558,55 @@ async fn request_ids_are_echoed_or_generated() {
     let response = server.http.get(server.at("/nope")).header("X-Request-Id", "has space").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_ne!(response.headers()["x-request-id"], "has space");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_event_names_the_request_that_caused_it_and_the_chain_covers_it() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .post(server.at("/api/v1/deployments"))
+        .header("X-Request-Id", "req-create-1")
+        .json(&request("api", "staging"))
+        .send()
+        .await
+        .unwrap();
+    let (status, created) = decode(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Without a header the server's generated id is recorded: the one the response echoes.
+    let response = server
+        .http
+        .post(server.at(&format!("/api/v1/deployments/{id}/approve")))
+        .json(&json!({"actor": "bob"}))
+        .send()
+        .await
+        .unwrap();
+    let generated = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(response.status(), StatusCode::OK);
+    // A refused action records nothing, under any id.
+    let response = server
+        .http
+        .post(server.at(&format!("/api/v1/deployments/{id}/approve")))
+        .header("X-Request-Id", "req-refused")
+        .json(&json!({"actor": "carol"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let (status, events) = server.get(&format!("/api/v1/deployments/{id}/events")).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen: Vec<(&str, &str)> = events["items"]
+        .as_array()
+        .or(events.as_array())
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["request_id"].as_str().unwrap_or("<null>")))
+        .collect();
+    assert_eq!(seen, vec![("created", "req-create-1"), ("approved", generated.as_str())]);
+    let (status, report) = server.get("/api/v1/audit/verify").await;
+    assert_eq!((status, report["valid"].as_bool()), (StatusCode::OK, Some(true)), "{report}");
     server.stop().await;
 }
 

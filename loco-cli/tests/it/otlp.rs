@@ -105,6 +105,28 @@ async fn a_request_its_rollout_and_the_steps_reach_the_collector_as_one_trace() 
     );
     assert!(end > start);
     assert!(content_types.lock().unwrap().iter().all(|t| t == "application/json"));
+    // Each platform call has its span in the same trace, under the rollout's.
+    let started = Instant::now();
+    let calls = loop {
+        let seen = spans.lock().unwrap().clone();
+        let calls: Vec<Value> =
+            seen.into_iter().filter(|s| s["name"] == "platform_call" && s["traceId"] == request["traceId"]).collect();
+        if calls.iter().any(|s| attribute(s, "call") == Some("set_traffic")) {
+            break calls;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "platform calls so far: {calls:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(calls.iter().any(|s| attribute(s, "call") == Some("deploy")), "{calls:#?}");
+    assert!(calls.iter().all(|s| attribute(s, "platform") == Some("local")), "{calls:#?}");
+    // And the rollout's events name the request that started it.
+    let events: Value =
+        reqwest::get(format!("{}/api/v1/deployments/{id}/events", server.url)).await.unwrap().json().await.unwrap();
+    let events = events["items"].as_array().or(events.as_array()).unwrap().clone();
+    let from_start: Vec<&str> =
+        events.iter().filter(|e| e["request_id"] == "req-otlp-start").map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(from_start.contains(&"started") && from_start.contains(&"step_progress"), "{events:#?}");
+    assert!(from_start.contains(&"succeeded"), "the outcome the rollout recorded: {events:#?}");
     server.terminate();
     assert_eq!(server.wait(), Some(0));
 }

@@ -931,11 +931,13 @@ EventDataDict = Union[
 ]
 
 
-class EventDict(TypedDict):
+class EventDict(TypedDict, total=False):
     """One append-only history entry. Lifecycle events (one per action, plus ``created``) always
     have a ``to_status``; ``from_status`` is ``None`` only on ``created``, whose ``data`` is the
     request it accepted. Rollout events (``step_progress``, ``health_check``, …) have neither and
-    carry their facts in ``data``. Returned by ``Event.to_dict()``.
+    carry their facts in ``data``. Returned by ``Event.to_dict()``. Keys that must be present:
+    ``seq``, ``id``, ``deployment_id``, ``kind``, ``actor``, ``note``, ``from_status``,
+    ``to_status``, ``at``, ``hash``, ``data``.
     """
 
     #: Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
@@ -963,6 +965,11 @@ class EventDict(TypedDict):
     #: the other lifecycle events (and on ``created`` events written before the audit covered whole
     #: records).
     data: Optional[Dict[str, Any]]
+    #: The request it was done for: the ``X-Request-Id`` of the HTTP request that caused it (for a
+    #: rollout's own events, the request that started, resumed or changed the rollout), or the id an
+    #: embedding service scoped the call with; ``null`` when there was none (in-process calls, and a
+    #: rollout continued after a restart).
+    request_id: Optional[str]
 
 
 class PageDict(TypedDict):
@@ -1991,6 +1998,15 @@ class Event:
         audit covered whole records).
         """
         return cast("Optional[Dict[str, Any]]", _copy(self._d["data"]))
+
+    @property
+    def request_id(self) -> Optional[str]:
+        """The request it was done for: the ``X-Request-Id`` of the HTTP request that caused it (for
+        a rollout's own events, the request that started, resumed or changed the rollout), or the
+        id an embedding service scoped the call with; ``null`` when there was none (in-process
+        calls, and a rollout continued after a restart).
+        """
+        return self._d["request_id"]
 
     def to_dict(self) -> EventDict:
         """The event as the HTTP API's JSON object (a new copy each time)."""

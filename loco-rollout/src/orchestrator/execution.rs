@@ -135,8 +135,10 @@ impl<'o> Execution<'o> {
     async fn interrupted(&mut self, interrupt: Interrupt) -> Result<()> {
         match interrupt {
             Interrupt::Suspend => self.hand_back().await,
-            Interrupt::Abandon | Interrupt::Override(_) => Ok(()),
-            Interrupt::Rollback(input) => self.roll_back(Reason::Requested(input)).await,
+            Interrupt::Abandon | Interrupt::Override(..) => Ok(()),
+            Interrupt::Rollback(input, request_id) => {
+                loco_store::with_request_id(request_id, self.roll_back(Reason::Requested(input))).await
+            }
         }
     }
 
@@ -176,7 +178,7 @@ impl<'o> Execution<'o> {
             };
             match halt {
                 // An override outside a pause has nothing to continue.
-                None | Some(Halt::Interrupted(Interrupt::Override(_))) => self.step_done(index, step).await?,
+                None | Some(Halt::Interrupted(Interrupt::Override(..))) => self.step_done(index, step).await?,
                 Some(Halt::Interrupted(interrupt)) => return self.interrupted(interrupt).await,
                 Some(Halt::Failed(failure, at)) => return self.roll_back(Reason::Failed(failure, at)).await,
             }
@@ -188,7 +190,7 @@ impl<'o> Execution<'o> {
     pub(super) fn take_interrupt(&mut self) -> Option<Interrupt> {
         loop {
             match self.interrupts.try_recv().ok()? {
-                Interrupt::Override(_) => {}
+                Interrupt::Override(..) => {}
                 other => return Some(other),
             }
         }

@@ -75,10 +75,10 @@ impl RolloutHandle {
 /// A request sent to a running execution.
 #[derive(Debug, Clone)]
 enum Interrupt {
-    /// Roll back now, on behalf of this person.
-    Rollback(ActionInput),
-    /// Continue a paused rollout, on behalf of this person.
-    Override(ActionInput),
+    /// Roll back now, on behalf of this person, for this request (`loco_store::context`).
+    Rollback(ActionInput, Option<String>),
+    /// Continue a paused rollout, on behalf of this person, for this request.
+    Override(ActionInput, Option<String>),
     /// Stop working and hand the rollout back (the engine is closing; the next engine recovers).
     Suspend,
     /// Stop working at once, writing nothing: another engine holds the rollout now.
@@ -440,9 +440,12 @@ impl Orchestrator {
             Arc::new(TimeLimited::new(platform, CallLimits::for_health(&rollout.plan.health)));
         // One span per rollout: every log line of its execution (steps, platform calls, scripts)
         // carries the deployment id, its correlation id.
+        // The request that started (resumed, rolled back) the rollout: its events name it too.
+        let request_id = loco_store::current_request_id();
         let span = tracing::info_span!(
             "rollout",
             deployment_id = %id,
+            request_id = request_id.as_deref().unwrap_or_default(),
             service = %rollout.service,
             environment = %rollout.environment,
             platform = %rollout.platform,
@@ -469,7 +472,7 @@ impl Orchestrator {
             this.observer.executing(-1);
             let _ = done_tx.send(true);
         };
-        tokio::spawn(tracing::Instrument::instrument(run, span));
+        tokio::spawn(tracing::Instrument::instrument(loco_store::with_request_id(request_id, run), span));
         RolloutHandle { deployment_id: id, done: done_rx, store: self.store.clone() }
     }
 

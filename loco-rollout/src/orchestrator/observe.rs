@@ -126,7 +126,7 @@ impl Execution<'_> {
                     None => live = None,
                 },
                 interrupt = self.interrupts.recv(), if !self.interrupts.is_closed() => match interrupt {
-                    Some(Interrupt::Override(_)) | None => continue,
+                    Some(Interrupt::Override(..)) | None => continue,
                     Some(other) => return Ok(Err(Halt::Interrupted(other))),
                 },
                 () = tokio::time::sleep_until(tick.into()) => {}
@@ -297,9 +297,10 @@ impl Execution<'_> {
             let wake = deadline.min(next_health).min(Instant::now() + HEARTBEAT_EVERY);
             tokio::select! {
                 interrupt = self.interrupts.recv(), if !self.interrupts.is_closed() => match interrupt {
-                    Some(Interrupt::Override(input)) => {
+                    Some(Interrupt::Override(input, request_id)) => {
                         let note = format!("override by {}: {}; continuing", input.actor, input.note.as_deref().unwrap_or_default());
-                        let event = NewEvent::new(input.actor.clone(), note, turn(RolloutTurn::Override));
+                        let mut event = NewEvent::new(input.actor.clone(), note, turn(RolloutTurn::Override));
+                        event.request_id = request_id;
                         self.update(RolloutUpdate { state: Some(RolloutState::Running), events: vec![event], ..RolloutUpdate::default() })
                             .await?;
                         return Ok(Ok(()));

@@ -24,7 +24,7 @@ impl Orchestrator {
         let running = self.lock_running().get(id).map(|r| (r.interrupts.clone(), r.done.clone()));
         let interrupted = running.is_some();
         if let Some((interrupts, mut done)) = running {
-            let _ = interrupts.send(Interrupt::Rollback(input.clone()));
+            let _ = interrupts.send(Interrupt::Rollback(input.clone(), loco_store::current_request_id()));
             let _ = done.wait_for(|d| *d).await;
         }
         let rollout = match self.store.rollout(id).await {
@@ -76,7 +76,7 @@ impl Orchestrator {
             return Err(Error::RolloutNotPaused { id: id.to_owned(), state: rollout.state });
         };
         let mut events = self.store.subscribe();
-        let _ = sender.send(Interrupt::Override(input));
+        let _ = sender.send(Interrupt::Override(input, loco_store::current_request_id()));
         // Answer once the execution recorded the override (or stopped).
         loop {
             let current = self.store.rollout(id).await?;

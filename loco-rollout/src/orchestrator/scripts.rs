@@ -78,7 +78,7 @@ impl Execution<'_> {
     /// `continue_on_error`. A rollback request, the engine closing or the rollout's lease lost
     /// stops the running script at once.
     pub(super) async fn run_hook(&mut self, hook: Hook) -> Result<HookEnd> {
-        self.scripts_of(hook, |i| !matches!(i, Interrupt::Override(_))).await
+        self.scripts_of(hook, |i| !matches!(i, Interrupt::Override(..))).await
     }
 
     /// Runs the scripts of a hook that cannot change the rollout's outcome any more
@@ -118,7 +118,16 @@ impl Execution<'_> {
                 .filter_map(|name| release.secret_env.get(name).map(|value| (name.clone(), value.clone())))
                 .collect();
             let env = self.script_env(script);
-            let run = scripts::run(script, &env, &secrets, &log);
+            // One span per script run, inside the rollout's (and so under its deployment and
+            // request): an OTLP trace shows each script with its duration and outcome.
+            let span = tracing::info_span!(
+                "script",
+                hook = hook.name(),
+                script = %script.name,
+                exit_code = tracing::field::Empty,
+                ok = tracing::field::Empty,
+            );
+            let run = tracing::Instrument::instrument(scripts::run(script, &env, &secrets, &log), span.clone());
             tokio::pin!(run);
             let started = std::time::Instant::now();
             let mut stopped_by = None;
@@ -140,6 +149,11 @@ impl Execution<'_> {
                 }
             };
             let (ok, continued) = (outcome.ok(), !outcome.ok() && script.continue_on_error);
+            span.record("ok", ok);
+            if let Some(code) = outcome.exit_code {
+                span.record("exit_code", code);
+            }
+            drop(span);
             let duration_ms = outcome.duration.as_millis() as u64;
             let note = if ok {
                 format!("{} script {} succeeded in {duration_ms} ms", hook.name(), script.name)

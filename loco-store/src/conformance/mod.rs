@@ -41,6 +41,7 @@ pub async fn run(backend: &dyn Backend) {
     subscribers_see_committed_events_in_order(backend).await;
     the_audit_chain_covers_every_event(backend).await;
     the_audit_compares_every_deployment_with_its_history(backend).await;
+    events_record_the_request_they_were_written_for(backend).await;
     beginning_a_rollout_starts_the_deployment(backend).await;
     one_active_rollout_per_target(backend).await;
     rollout_changes_are_atomic(backend).await;
@@ -241,6 +242,66 @@ async fn the_audit_chain_covers_every_event(backend: &dyn Backend) {
             event.hash,
             loco_types::audit::event_hash(&previous, event, data.as_deref()),
             "{check}: event {} chains from the one before, its data included",
+            event.seq
+        );
+        previous.clone_from(&event.hash);
+    }
+    store.close().await.expect("close");
+}
+
+async fn events_record_the_request_they_were_written_for(backend: &dyn Backend) {
+    use crate::context::with_request_id;
+    let check = "events_record_the_request_they_were_written_for";
+    let store = open(backend, check).await;
+    let d = with_request_id(Some("req-create".into()), store.create(request("api"), None))
+        .await
+        .expect("create")
+        .deployment;
+    store.apply(&d.id, Action::Approve, ActionInput::new("bob")).await.expect("approve outside any request");
+    let begun = with_request_id(Some("req-start".into()), async {
+        let mut lead = progress_event("lead");
+        lead.request_id = Some("req-explicit".into());
+        store
+            .begin_rollout(BeginRollout {
+                deployment_id: d.id.clone(),
+                plan: plan("1.0.0"),
+                actor: "deployer".to_owned(),
+                owner: "engine-a".to_owned(),
+                lead_events: vec![lead],
+            })
+            .await
+    })
+    .await;
+    begun.expect("begin");
+    with_request_id(Some("req-record".into()), store.record_event(&d.id, progress_event("recorded")))
+        .await
+        .expect("record");
+    store.close().await.expect("close");
+    let store = open(backend, check).await;
+    let events = store.events(&d.id).await.expect("events");
+    let seen: Vec<(EventKind, Option<&str>)> = events.iter().map(|e| (e.kind, e.request_id.as_deref())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            (EventKind::Created, Some("req-create")),
+            (EventKind::Approved, None),
+            (EventKind::StepProgress, Some("req-explicit")),
+            (EventKind::Started, Some("req-start")),
+            (EventKind::StepProgress, Some("req-record")),
+        ],
+        "{check}: each event names the request it was written for, after a reopen"
+    );
+    let report = store.verify_audit().await.expect("verify");
+    assert!(report.valid && report.events_checked == 5, "{check}: {report:?}");
+    let mut previous = loco_types::audit::GENESIS_HASH.to_owned();
+    for event in &events {
+        let data = event.data.as_ref().map(loco_types::audit::canonical_data);
+        let mut forged = event.clone();
+        forged.request_id = Some("req-forged".into());
+        assert_ne!(
+            loco_types::audit::event_hash(&previous, &forged, data.as_deref()),
+            event.hash,
+            "{check}: the hash of event {} covers its request id",
             event.seq
         );
         previous.clone_from(&event.hash);

@@ -14,7 +14,7 @@ pub(crate) const DEPLOYMENT_COLUMNS: &str = "seq, id, service, environment, vers
      rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at";
 
 pub(crate) const EVENT_COLUMNS: &str =
-    "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data";
+    "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data, request_id";
 
 fn bad_column(row: &Row, idx: usize, e: impl Display) -> Error {
     let name = row.columns().get(idx).map_or("?", |c| c.name());
@@ -98,6 +98,7 @@ pub(crate) fn event_from_row(row: &Row) -> Result<Event> {
         deployment_id: text(row, 2)?,
         kind: parsed(row, 3)?,
         actor: text(row, 4)?,
+        request_id: text_opt(row, 11)?,
         note: text_opt(row, 5)?,
         from_status: parsed_opt(row, 6)?,
         to_status: parsed_opt(row, 7)?,

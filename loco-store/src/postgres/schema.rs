@@ -143,6 +143,10 @@ const MIGRATIONS: &[&str] = &[
         created_at  text NOT NULL
     );
     "#,
+    // v2: the request each event was recorded for (hashed into the chain when present).
+    "
+    ALTER TABLE deployment_events ADD COLUMN request_id text;
+    ",
 ];
 
 /// The schema version this build writes.

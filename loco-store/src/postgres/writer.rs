@@ -28,17 +28,22 @@ pub(crate) struct WriteCtx {
     head_seq: i64,
     head_hash: String,
     appended: bool,
+    /// The request the write runs for (`crate::context`).
+    request_id: Option<String>,
 }
 
 impl WriteCtx {
     /// Appends one event at the head of the audit chain.
-    pub async fn append_event(&mut self, draft: EventDraft) -> Result<Event> {
+    pub async fn append_event(&mut self, mut draft: EventDraft) -> Result<Event> {
+        if draft.request_id.is_none() {
+            draft.request_id.clone_from(&self.request_id);
+        }
         let ChainedEvent { event, data_text } = draft.chain(self.head_seq + 1, &self.head_hash);
         self.conn
             .execute(
                 "INSERT INTO deployment_events \
-                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data, request_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 &[
                     &event.seq,
                     &event.id,
@@ -51,6 +56,7 @@ impl WriteCtx {
                     &event.at.to_string(),
                     &event.hash,
                     &data_text,
+                    &event.request_id,
                 ],
             )
             .await?;
@@ -109,7 +115,9 @@ async fn run_once<T, F>(conn: Pooled, work: &F) -> Result<(T, bool)>
 where
     F: for<'a> Fn(&'a mut WriteCtx) -> WriteFuture<'a, T>,
 {
-    let mut ctx = WriteCtx { conn, head_seq: 0, head_hash: String::new(), appended: false };
+    // Writes run on the caller's task, so its request scope is in view here.
+    let request_id = crate::context::current_request_id();
+    let mut ctx = WriteCtx { conn, head_seq: 0, head_hash: String::new(), appended: false, request_id };
     // Read committed: once the head's lock is granted, every later statement sees every write
     // committed before it, and no two writers hold it at once.
     ctx.conn.begin("BEGIN ISOLATION LEVEL READ COMMITTED").await?;

@@ -14,7 +14,7 @@ pub(crate) const DEPLOYMENT_COLUMNS: &str = "seq, id, service, environment, vers
      rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at";
 
 pub(crate) const EVENT_COLUMNS: &str =
-    "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data";
+    "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data, request_id";
 
 /// Reads a text column holding a name or a timestamp (a status, an event kind, a rollout state,
 /// an RFC 3339 time) into its type.
@@ -68,6 +68,7 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
         deployment_id: row.get(2)?,
         kind: parsed(row, 3)?,
         actor: row.get(4)?,
+        request_id: row.get(11)?,
         note: row.get(5)?,
         from_status: parsed_opt(row, 6)?,
         to_status: parsed_opt(row, 7)?,

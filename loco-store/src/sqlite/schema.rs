@@ -142,6 +142,10 @@ const MIGRATIONS: &[&str] = &[
         created_at  TEXT NOT NULL
     );
     ",
+    // v8: the request each event was recorded for (hashed into the chain when present).
+    "
+    ALTER TABLE deployment_events ADD COLUMN request_id TEXT;
+    ",
 ];
 
 /// The schema version this build writes.

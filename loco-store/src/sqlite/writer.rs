@@ -24,17 +24,22 @@ pub(crate) struct WriteCtx<'c> {
     head_seq: i64,
     head_hash: String,
     events: Vec<Event>,
+    /// The request the running write was submitted for (`crate::context`).
+    request_id: Option<String>,
 }
 
 impl WriteCtx<'_> {
     /// Appends one event at the head of the audit chain.
-    pub fn append_event(&mut self, draft: EventDraft) -> Result<Event> {
+    pub fn append_event(&mut self, mut draft: EventDraft) -> Result<Event> {
+        if draft.request_id.is_none() {
+            draft.request_id.clone_from(&self.request_id);
+        }
         let ChainedEvent { event, data_text } = draft.chain(self.head_seq + 1, &self.head_hash);
         self.conn
             .prepare_cached(
                 "INSERT INTO deployment_events \
-                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data, request_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 event.seq,
@@ -48,6 +53,7 @@ impl WriteCtx<'_> {
                 event.at.to_string(),
                 event.hash,
                 data_text,
+                event.request_id,
             ])?;
         self.head_seq = event.seq;
         self.head_hash.clone_from(&event.hash);
@@ -66,6 +72,7 @@ trait Job: Send {
 
 struct TypedJob<T, F> {
     work: Option<F>,
+    request_id: Option<String>,
     result: Option<LocoResult<T>>,
     reply: oneshot::Sender<LocoResult<T>>,
 }
@@ -76,6 +83,7 @@ where
     F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send,
 {
     fn run(&mut self, ctx: &mut WriteCtx<'_>) -> bool {
+        ctx.request_id = self.request_id.take();
         let result = match self.work.take() {
             Some(work) => catch_unwind(AssertUnwindSafe(|| work(ctx))).map_or_else(
                 |_| Err(Error::storage("a write panicked; it was rolled back")),
@@ -132,7 +140,8 @@ impl Writer {
         F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = TypedJob { work: Some(work), result: None, reply };
+        let request_id = crate::context::current_request_id();
+        let job = TypedJob { work: Some(work), request_id, result: None, reply };
         self.queue.send(Msg::Job(Box::new(job))).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
@@ -207,7 +216,7 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, events: &broadc
             return;
         }
     };
-    let mut ctx = WriteCtx { conn, head_seq, head_hash, events: Vec::new() };
+    let mut ctx = WriteCtx { conn, head_seq, head_hash, events: Vec::new(), request_id: None };
     // A failing savepoint statement leaves the transaction in an unknown state: the whole batch
     // is then rolled back and every caller told so.
     let mut fatal = None;

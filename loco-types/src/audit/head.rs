@@ -220,6 +220,7 @@ mod tests {
             deployment_id: "dep_1".into(),
             kind: EventKind::Approved,
             actor: "bob".into(),
+            request_id: None,
             note: None,
             from_status: Some(Status::PendingApproval),
             to_status: Some(Status::Approved),

@@ -25,11 +25,13 @@ pub const GENESIS_HASH: &str = "";
 
 /// `sha256(prev_hash ‖ canonical(event))` as lowercase hex. The canonical bytes are the JSON array
 /// `[seq, id, deployment_id, kind, actor, note, from_status, to_status, at]`, followed by the
-/// event's data as stored — `data_text`, made by [`canonical_data`] — when it has any. The stored
+/// event's request id (a JSON string) when it has one, then by the event's data as stored —
+/// `data_text`, made by [`canonical_data`], always an object — when it has any (events written
+/// before request ids were recorded hash exactly as they did). The stored
 /// text itself is hashed, never a re-serialization of parsed JSON, so floating-point numbers in
 /// the data cannot change the bytes between writing and verifying.
 pub fn event_hash(prev_hash: &str, event: &Event, data_text: Option<&str>) -> String {
-    let fields = vec![
+    let mut fields = vec![
         serde_json::json!(event.seq),
         serde_json::json!(event.id),
         serde_json::json!(event.deployment_id),
@@ -40,6 +42,9 @@ pub fn event_hash(prev_hash: &str, event: &Event, data_text: Option<&str>) -> St
         serde_json::json!(event.to_status),
         serde_json::json!(event.at),
     ];
+    if let Some(request_id) = &event.request_id {
+        fields.push(serde_json::json!(request_id));
+    }
     let mut canonical = String::new();
     write_canonical(&serde_json::Value::Array(fields), &mut canonical);
     if let Some(text) = data_text {
@@ -292,6 +297,7 @@ mod tests {
                     deployment_id: "dep_1".into(),
                     kind: EventKind::Created,
                     actor: "alice".into(),
+                    request_id: None,
                     note: None,
                     from_status: None,
                     to_status: Some(Status::PendingApproval),
@@ -318,6 +324,27 @@ mod tests {
             }
         }
         v.finish()
+    }
+
+    #[test]
+    fn an_event_without_a_request_id_hashes_as_before_and_one_with_it_covers_it() {
+        let mut e = chain(2).pop().unwrap();
+        let canonical =
+            r#"["evt_2","dep_1","created","alice",null,null,"pending_approval","2026-11-23T00:00:00.000000Z"]"#;
+        let data = text(&e).unwrap();
+        let before = sha256_hex(&[
+            b"prev",
+            format!("[2,{}", &canonical[1..canonical.len() - 1]).as_bytes(),
+            b",",
+            data.as_bytes(),
+            b"]",
+        ]);
+        assert_eq!(event_hash("prev", &e, Some(&data)), before, "the bytes of events written before request ids");
+        e.request_id = Some("req-1".into());
+        let with =
+            sha256_hex(&[b"prev", format!("[2,{},\"req-1\",{data}]", &canonical[1..canonical.len() - 1]).as_bytes()]);
+        assert_eq!(event_hash("prev", &e, Some(&data)), with);
+        assert_ne!(with, before);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! let e = created.event;
 //! let event = Event {
 //!     seq: 1, id: "evt_1".into(), deployment_id: e.deployment_id, kind: e.kind, actor: e.actor,
-//!     note: e.note, from_status: e.from_status, to_status: e.to_status, at: e.at,
+//!     request_id: e.request_id, note: e.note, from_status: e.from_status, to_status: e.to_status, at: e.at,
 //!     hash: String::new(), data: e.data,
 //! };
 //! let mut stored = created.deployment;
@@ -254,6 +254,7 @@ mod tests {
             deployment_id: draft.deployment_id,
             kind: draft.kind,
             actor: draft.actor,
+            request_id: draft.request_id,
             note: draft.note,
             from_status: draft.from_status,
             to_status: draft.to_status,

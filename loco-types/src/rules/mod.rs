@@ -28,6 +28,9 @@ pub use rollout::{
 pub struct NewEvent {
     /// Who or what caused it.
     pub actor: String,
+    /// The request it was done for, when known where the event is made (a store otherwise
+    /// records the request its write runs for, see `loco_store::context`).
+    pub request_id: Option<String>,
     /// A one-line summary.
     pub note: Option<String>,
     /// The structured facts; they also decide the event's kind.
@@ -37,7 +40,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// An event of the kind `data` belongs to.
     pub fn new(actor: impl Into<String>, note: impl Into<String>, data: EventData) -> Self {
-        Self { actor: actor.into(), note: Some(note.into()), data }
+        Self { actor: actor.into(), request_id: None, note: Some(note.into()), data }
     }
 }
 
@@ -51,6 +54,8 @@ pub struct EventDraft {
     pub kind: EventKind,
     /// Who did it.
     pub actor: String,
+    /// The request it was done for.
+    pub request_id: Option<String>,
     /// Why, if given.
     pub note: Option<String>,
     /// Status before (lifecycle events other than `created`).
@@ -83,6 +88,7 @@ impl EventDraft {
             deployment_id: self.deployment_id,
             kind: self.kind,
             actor: self.actor,
+            request_id: self.request_id,
             note: self.note,
             from_status: self.from_status,
             to_status: self.to_status,
@@ -100,6 +106,7 @@ impl EventDraft {
             deployment_id: deployment_id.to_owned(),
             kind: event.data.kind(),
             actor: event.actor,
+            request_id: event.request_id,
             note: event.note,
             from_status: None,
             to_status: None,
@@ -198,6 +205,7 @@ pub fn creation(id: String, new: NewDeployment, at: Timestamp) -> DeploymentChan
         deployment_id: id.clone(),
         kind: EventKind::Created,
         actor: new.requester.clone(),
+        request_id: None,
         note: None,
         from_status: None,
         to_status: Some(Status::PendingApproval),
@@ -279,6 +287,7 @@ pub fn decide_action(
         deployment_id: current.id.clone(),
         kind: action.into(),
         actor: input.actor.clone(),
+        request_id: None,
         note: input.note.clone(),
         from_status: Some(transition.from),
         to_status: Some(transition.to),
