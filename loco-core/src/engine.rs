@@ -10,8 +10,8 @@ use loco_platform::metrics::MetricSource;
 use loco_rollout::Orchestrator;
 use loco_store::{SqliteOptions, Store};
 use loco_types::audit::{AuditHead, AuditReport};
-use loco_types::lifecycle::{self, Action, ActionInput};
-use loco_types::model::{Deployment, Event, EventKind, ListQuery, NewDeployment, Page};
+use loco_types::lifecycle::{self, Action, ActionInput, Status};
+use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::{Error, Result};
 
 use crate::audit_key::{AUDIT_KEY_ENV, AuditKey};
@@ -115,26 +115,17 @@ impl Engine {
         if action == Action::Rollback && self.orchestrator.rollback(id, input.clone()).await?.is_some() {
             return self.store.get(id).await;
         }
-        let deployment = self.store.apply(id, action, input).await?;
+        let applied = self.store.apply_change(id, action, input).await?;
+        let deployment = applied.deployment;
         self.metrics.record_action(action, &deployment);
-        if matches!(action, Action::Succeed | Action::Fail | Action::Rollback) {
-            self.record_lifecycle_duration(&deployment).await;
+        // A deployment run without a rollout ends its run here (a rollout's duration is observed
+        // by the orchestrator, and its deployment never leaves `started` through this path).
+        if applied.from == Status::Started {
+            let elapsed = deployment.updated_at.as_datetime() - applied.since.as_datetime();
+            self.metrics.record_lifecycle_duration(&deployment, elapsed.to_std().unwrap_or_default());
         }
         tracing::debug!(deployment_id = %id, %action, status = %deployment.status, "deployment action applied");
         Ok(deployment)
-    }
-
-    /// Observes how long a deployment ran without a rollout, from its `started` event to the
-    /// outcome just recorded (a rollout's duration is observed by the orchestrator).
-    async fn record_lifecycle_duration(&self, deployment: &Deployment) {
-        let Ok(events) = self.store.events(&deployment.id).await else { return };
-        if events.iter().any(|e| !e.kind.is_lifecycle()) {
-            return;
-        }
-        if let Some(started) = events.iter().rev().find(|e| e.kind == EventKind::Started) {
-            let elapsed = deployment.updated_at.as_datetime() - started.at.as_datetime();
-            self.metrics.record_lifecycle_duration(deployment, elapsed.to_std().unwrap_or_default());
-        }
     }
 
     /// `pending_approval → approved`. The actor must not be the requester.

@@ -31,7 +31,7 @@ use loco_types::service::ServiceDefinition;
 use tokio::sync::broadcast;
 
 pub use context::{current_request_id, with_request_id};
-pub use loco_types::rules::{BeginRollout, Created, NewEvent, RolloutUpdate};
+pub use loco_types::rules::{Applied, BeginRollout, Created, NewEvent, RolloutUpdate};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
@@ -46,7 +46,12 @@ pub trait Store: Send + Sync {
     async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Created>;
 
     /// Applies one lifecycle action atomically and returns the deployment after it.
-    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment>;
+    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
+        Ok(self.apply_change(id, action, input).await?.deployment)
+    }
+
+    /// [`apply`](Self::apply), also saying which status the deployment left and since when.
+    async fn apply_change(&self, id: &str, action: Action, input: ActionInput) -> Result<Applied>;
 
     /// The current state of one deployment.
     async fn get(&self, id: &str) -> Result<Deployment>;

@@ -67,6 +67,8 @@ async fn plain_lifecycles_record_their_duration_and_every_stage_label_stays_boun
     let (_dir, _path, engine) = temp_engine().await;
     let d = started(&engine, "api").await;
     engine.succeed(&d.id, "ops", None).await.unwrap();
+    // Rolling a succeeded deployment back ends no run: it is observed once, when it left `started`.
+    engine.rollback(&d.id, "ops", "bad release").await.unwrap();
     // 70 environments: the first 64 name their series, the rest share `other`.
     for i in 0..70 {
         engine.create(request("api", &format!("env-{i}")), None).await.unwrap();

@@ -229,7 +229,12 @@ async fn the_audit_chain_covers_every_event(backend: &dyn Backend) {
     let check = "the_audit_chain_covers_every_event";
     let store = open(backend, check).await;
     let d = approved(store.as_ref(), "api").await;
-    store.apply(&d.id, Action::Start, ActionInput::new("bot")).await.expect("start");
+    let started = store.apply_change(&d.id, Action::Start, ActionInput::new("bot")).await.expect("start");
+    assert_eq!(
+        (started.from, started.since, started.deployment.status),
+        (Status::Approved, d.updated_at, Status::Started),
+        "{check}: an applied action says which status it left and since when"
+    );
     let report = store.verify_audit().await.expect("verify");
     let events = store.events(&d.id).await.expect("events");
     assert!(report.valid, "{check}: {report:?}");

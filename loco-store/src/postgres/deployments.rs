@@ -9,7 +9,7 @@ use super::error::Result;
 use super::pool::Conn;
 use super::rows::{get_deployment, json};
 use super::writer::WriteCtx;
-use crate::{Created, NewEvent};
+use crate::{Applied, Created, NewEvent};
 
 /// The deployment an idempotency key created, with the hash of its request.
 async fn keyed_deployment(conn: &mut Conn, key: &str) -> Result<Option<KeyedDeployment>> {
@@ -76,16 +76,12 @@ pub(crate) async fn persist_change(ctx: &mut WriteCtx, change: DeploymentChange)
     Ok(change.deployment)
 }
 
-pub(crate) async fn apply_in_tx(
-    ctx: &mut WriteCtx,
-    id: String,
-    action: Action,
-    input: ActionInput,
-) -> Result<Deployment> {
+pub(crate) async fn apply_in_tx(ctx: &mut WriteCtx, id: String, action: Action, input: ActionInput) -> Result<Applied> {
     let current = get_deployment(&mut ctx.conn, &id).await?;
     let rollout_state = super::rollouts::rollout_state(&mut ctx.conn, &id).await?;
     let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, &input, Timestamp::now())?;
-    persist_change(ctx, change).await
+    let deployment = persist_change(ctx, change).await?;
+    Ok(Applied { deployment, from: current.status, since: current.updated_at })
 }
 
 pub(crate) async fn record_in_tx(ctx: &mut WriteCtx, id: String, event: NewEvent) -> Result<Event> {

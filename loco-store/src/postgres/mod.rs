@@ -43,7 +43,7 @@ use loco_types::rollout::{Release, Rollout};
 use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
-use crate::{BeginRollout, Created, NewEvent, Resealer, RolloutUpdate, Store};
+use crate::{Applied, BeginRollout, Created, NewEvent, Resealer, RolloutUpdate, Store};
 
 use listener::Listener;
 use pool::{Pool, Tls};
@@ -119,7 +119,7 @@ impl Store for PostgresStore {
         self.writer.run(move |ctx| Box::pin(deployments::create_in_tx(ctx, new.clone(), idempotency_key.clone()))).await
     }
 
-    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Deployment> {
+    async fn apply_change(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Applied> {
         let id = id.to_owned();
         self.writer.run(move |ctx| Box::pin(deployments::apply_in_tx(ctx, id.clone(), action, input.clone()))).await
     }

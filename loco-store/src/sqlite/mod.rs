@@ -27,7 +27,7 @@ use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
 use crate::error::Result;
-use crate::{BeginRollout, Created, NewEvent, Resealer, RolloutUpdate, Store};
+use crate::{Applied, BeginRollout, Created, NewEvent, Resealer, RolloutUpdate, Store};
 
 use reads::ReadPool;
 pub use schema::SCHEMA_VERSION;
@@ -49,10 +49,15 @@ pub enum Durability {
 pub struct SqliteOptions {
     /// Commit durability (default [`Durability::Full`]).
     pub durability: Durability,
-    /// Idle read-only connections kept for reuse (default 4).
+    /// Read-only connections: at most this many reads run at once, later ones wait for one
+    /// (default 4).
     pub read_connections: usize,
     /// Most writes committed in one transaction (default 512).
     pub max_batch: usize,
+    /// Most writes waiting for the writer thread (default 4096): a caller submitting beyond it
+    /// waits, asynchronously, until earlier writes are answered — a flood of writes slows its
+    /// callers instead of growing memory without limit.
+    pub max_queued_writes: usize,
     /// Capacity of the committed-event broadcast before slow subscribers must catch up from the
     /// database (default 4096).
     pub event_buffer: usize,
@@ -60,7 +65,13 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { durability: Durability::Full, read_connections: 4, max_batch: 512, event_buffer: 4096 }
+        Self {
+            durability: Durability::Full,
+            read_connections: 4,
+            max_batch: 512,
+            max_queued_writes: 4096,
+            event_buffer: 4096,
+        }
     }
 }
 
@@ -94,7 +105,7 @@ impl SqliteStore {
             .map_err(|e| Error::storage(format!("open task failed: {e}")))?
             .map_err(Error::from)?;
         let (events, _) = broadcast::channel(options.event_buffer.max(16));
-        let writer = Writer::start(conn, options.max_batch, events.clone())?;
+        let writer = Writer::start(conn, options.max_batch, options.max_queued_writes, events.clone())?;
         let reads = Arc::new(ReadPool::new(reader_uri, options.read_connections));
         Ok(Self { writer, reads, events: std::sync::Mutex::new(Some(events)) })
     }
@@ -197,11 +208,12 @@ pub(crate) fn persist_change(ctx: &mut WriteCtx<'_>, change: DeploymentChange) -
     Ok(change.deployment)
 }
 
-fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Deployment> {
+fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Applied> {
     let current = rows::get_deployment(ctx.conn, id)?;
     let rollout_state = rollouts::rollout_state(ctx.conn, id)?;
     let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, input, Timestamp::now())?;
-    persist_change(ctx, change)
+    let deployment = persist_change(ctx, change)?;
+    Ok(Applied { deployment, from: current.status, since: current.updated_at })
 }
 
 #[async_trait]
@@ -210,17 +222,19 @@ impl Store for SqliteStore {
         self.writer.submit(move |ctx| create_in_tx(ctx, new, idempotency_key)).await
     }
 
-    async fn apply(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Deployment> {
+    async fn apply_change(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Applied> {
         let id = id.to_owned();
         self.writer.submit(move |ctx| apply_in_tx(ctx, &id, action, &input)).await
     }
 
     async fn get(&self, id: &str) -> LocoResult<Deployment> {
-        let id = id.to_owned();
-        self.reads.run(move |conn| rows::get_deployment(conn, &id)).await
+        self.reads.point(|conn| rows::get_deployment(conn, id)).await
     }
 
     async fn list(&self, query: &ListQuery) -> LocoResult<Page<Deployment>> {
+        if reads::visits_only_its_page(query) {
+            return self.reads.point(|conn| reads::list(conn, query)).await;
+        }
         let query = query.clone();
         self.reads.run(move |conn| reads::list(conn, &query)).await
     }
@@ -258,8 +272,7 @@ impl Store for SqliteStore {
     }
 
     async fn rollout(&self, id: &str) -> LocoResult<Rollout> {
-        let id = id.to_owned();
-        self.reads.run(move |conn| rollouts::get_rollout(conn, &id)).await
+        self.reads.point(|conn| rollouts::get_rollout(conn, id)).await
     }
 
     async fn rollouts(&self, active_only: bool) -> LocoResult<Vec<Rollout>> {
@@ -288,8 +301,7 @@ impl Store for SqliteStore {
     }
 
     async fn token_by_hash(&self, secret_hash: &str) -> LocoResult<Option<Token>> {
-        let hash = secret_hash.to_owned();
-        self.reads.run(move |conn| access::token_by_hash(conn, &hash)).await
+        self.reads.point(|conn| access::token_by_hash(conn, secret_hash)).await
     }
 
     async fn revoke_token(&self, id: &str) -> LocoResult<Token> {
@@ -307,8 +319,7 @@ impl Store for SqliteStore {
     }
 
     async fn service(&self, name: &str) -> LocoResult<ServiceDefinition> {
-        let name = name.to_owned();
-        self.reads.run(move |conn| access::service(conn, &name)).await
+        self.reads.point(|conn| access::service(conn, name)).await
     }
 
     async fn put_platform(&self, config: PlatformConfig) -> LocoResult<PlatformConfig> {

@@ -1,8 +1,14 @@
-//! The read side: a small pool of read-only connections used on blocking threads (never on the
-//! async runtime's workers), and the list, catch-up and audit queries.
+//! The read side: a bounded pool of read-only connections, and the list, catch-up and audit
+//! queries. Scans (histories, the audit, lists that may skip rows) run on blocking threads, never
+//! on the async runtime's workers; a point read by primary key (a deployment, a rollout, a token,
+//! a service: one B-tree descent in pages the cache almost always holds, a few microseconds) and a
+//! list page read straight off one index run on the calling task, where handing them to a blocking
+//! thread and back cost several times the read.
+//! At most `read_connections` reads run at once; more wait their turn (backpressure), so a flood
+//! of reads opens no more connections and queues no unbounded work.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags, ToSql, params};
 
@@ -22,33 +28,56 @@ pub(crate) struct ReadPool {
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
     closed: AtomicBool,
+    /// One per connection: the reads that may run at once.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl ReadPool {
-    pub fn new(uri: String, max_idle: usize) -> Self {
-        Self { uri, idle: Mutex::new(Vec::new()), max_idle: max_idle.max(1), closed: AtomicBool::new(false) }
+    pub fn new(uri: String, connections: usize) -> Self {
+        let connections = connections.max(1);
+        Self {
+            uri,
+            idle: Mutex::new(Vec::new()),
+            max_idle: connections,
+            closed: AtomicBool::new(false),
+            permits: Arc::new(tokio::sync::Semaphore::new(connections)),
+        }
     }
 
-    /// Runs `read` with a pooled connection on a blocking thread.
-    pub async fn run<T, F>(self: &std::sync::Arc<Self>, read: F) -> LocoResult<T>
+    /// Runs `read` (a scan) with a pooled connection on a blocking thread, once a connection is
+    /// free.
+    pub async fn run<T, F>(self: &Arc<Self>, read: F) -> LocoResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|_| closed())?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.take()?;
             let result = read(&conn);
             pool.put(conn);
+            drop(permit);
             result.map_err(Error::from)
         })
         .await
         .map_err(|e| Error::storage(format!("read task failed: {e}")))?
     }
 
+    /// Runs `read` (a point read by primary key) with a pooled connection on the calling task,
+    /// once a connection is free.
+    pub async fn point<T>(&self, read: impl FnOnce(&Connection) -> Result<T>) -> LocoResult<T> {
+        let _permit = self.permits.acquire().await.map_err(|_| closed())?;
+        let conn = self.take()?;
+        let result = read(&conn);
+        self.put(conn);
+        result.map_err(Error::from)
+    }
+
     /// Refuses further reads and drops the idle connections.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.permits.close();
         if let Ok(mut idle) = self.idle.lock() {
             idle.clear();
         }
@@ -56,7 +85,7 @@ impl ReadPool {
 
     fn take(&self) -> LocoResult<Connection> {
         if self.closed.load(Ordering::SeqCst) {
-            return Err(Error::storage("the store is closed"));
+            return Err(closed());
         }
         if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             return Ok(conn);
@@ -75,6 +104,26 @@ impl ReadPool {
             idle.push(conn);
         }
     }
+}
+
+fn closed() -> Error {
+    Error::storage("the store is closed")
+}
+
+/// Largest page read on the calling task.
+const INLINE_PAGE: u32 = 100;
+
+/// True when listing `query` reads one index range and visits only the rows of its page (at most
+/// [`INLINE_PAGE`] + 1): no filter, or filters one index covers in full (service, environment,
+/// status, service + environment). Such a page costs about as much as a point read per row and
+/// runs on the calling task; moving it to a blocking thread doubled its latency (P3 in
+/// docs/performance.md). Other filter combinations may skip many index entries and stay on a
+/// blocking thread.
+pub(crate) fn visits_only_its_page(query: &ListQuery) -> bool {
+    let filters = [query.service.is_some(), query.environment.is_some(), query.status.is_some()];
+    // Each filter alone has its index, and service + environment theirs together.
+    let covered = filters.iter().filter(|f| **f).count() <= 1 || filters == [true, true, false];
+    covered && query.limit.unwrap_or(50) <= INLINE_PAGE
 }
 
 /// Newest-first keyset pagination: fetch one row more than the page to know whether another page
@@ -175,4 +224,33 @@ pub(crate) fn verify_audit(conn: &Connection) -> Result<AuditReport> {
         }
     }
     Ok(verifier.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pages_one_index_covers_are_read_on_the_calling_task() {
+        let q = |service: bool, environment: bool, status: bool, limit: Option<u32>| ListQuery {
+            service: service.then(|| "api".to_owned()),
+            environment: environment.then(|| "prod".to_owned()),
+            status: status.then_some(Status::Started),
+            limit,
+            ..ListQuery::default()
+        };
+        for (query, inline) in [
+            (q(false, false, false, None), true),
+            (q(true, false, false, None), true),
+            (q(false, true, false, None), true),
+            (q(false, false, true, None), true),
+            (q(true, true, false, Some(100)), true),
+            (q(true, true, false, Some(101)), false),
+            (q(true, false, true, None), false),
+            (q(false, true, true, None), false),
+            (q(true, true, true, Some(10)), false),
+        ] {
+            assert_eq!(visits_only_its_page(&query), inline, "{query:?}");
+        }
+    }
 }

@@ -23,7 +23,9 @@ where
     T: FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    let text: String = row.get(idx)?;
+    // Read in place, never copied into a String first.
+    let text =
+        row.get_ref(idx)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))?;
     text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
@@ -33,7 +35,13 @@ where
     T: FromStr,
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    let Some(text) = row.get::<_, Option<String>>(idx)? else { return Ok(None) };
+    let Some(text) = row
+        .get_ref(idx)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))?
+    else {
+        return Ok(None);
+    };
     text.parse().map(Some).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
@@ -80,8 +88,14 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 
 /// Reads an optional JSON text column into any deserializable type.
 pub(crate) fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
-    let Some(text) = row.get::<_, Option<String>>(idx)? else { return Ok(None) };
-    serde_json::from_str(&text)
+    let Some(text) = row
+        .get_ref(idx)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_str(text)
         .map(Some)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }

@@ -3,7 +3,7 @@
 //! neighbours, commits once, publishes the committed events, and only then answers each caller.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -73,6 +73,8 @@ trait Job: Send {
 struct TypedJob<T, F> {
     work: Option<F>,
     request_id: Option<String>,
+    /// Room in the queue, given back when the job is dropped (answered, or discarded).
+    _permit: tokio::sync::OwnedSemaphorePermit,
     result: Option<LocoResult<T>>,
     reply: oneshot::Sender<LocoResult<T>>,
 }
@@ -115,6 +117,8 @@ enum Msg {
 /// The handle callers use to queue writes.
 pub(crate) struct Writer {
     queue: mpsc::Sender<Msg>,
+    /// One per write that may be queued or running; a job holds its permit until answered.
+    room: Arc<tokio::sync::Semaphore>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -124,13 +128,19 @@ fn closed() -> Error {
 
 impl Writer {
     /// Starts the writer thread that owns `conn`.
-    pub fn start(conn: Connection, max_batch: usize, events: broadcast::Sender<Event>) -> LocoResult<Self> {
+    pub fn start(
+        conn: Connection,
+        max_batch: usize,
+        max_queued: usize,
+        events: broadcast::Sender<Event>,
+    ) -> LocoResult<Self> {
         let (queue, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("loco-sqlite-writer".into())
             .spawn(move || writer_loop(&conn, &rx, max_batch.max(1), &events))
             .map_err(|e| Error::storage(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { queue, thread: std::sync::Mutex::new(Some(thread)) })
+        let room = Arc::new(tokio::sync::Semaphore::new(max_queued.max(1)));
+        Ok(Self { queue, room, thread: std::sync::Mutex::new(Some(thread)) })
     }
 
     /// Queues `work` and waits until its batch has committed (or failed).
@@ -139,15 +149,18 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut WriteCtx<'_>) -> Result<T> + Send + 'static,
     {
+        let permit = self.room.clone().acquire_owned().await.map_err(|_| closed())?;
         let (reply, answer) = oneshot::channel();
         let request_id = crate::context::current_request_id();
-        let job = TypedJob { work: Some(work), request_id, result: None, reply };
+        let job = TypedJob { work: Some(work), request_id, result: None, reply, _permit: permit };
         self.queue.send(Msg::Job(Box::new(job))).map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
     }
 
     /// Lets queued writes finish, then stops the thread and closes the connection.
     pub async fn close(&self) -> LocoResult<()> {
+        // Writes still waiting for room are refused; queued ones are committed.
+        self.room.close();
         let (done, finished) = oneshot::channel();
         if self.queue.send(Msg::Close(done)).is_ok() {
             let _ = finished.await;
@@ -255,5 +268,55 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, events: &broadc
     }
     for job in batch {
         job.complete(&commit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_makes_writers_wait_instead_of_growing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let (events, _) = broadcast::channel(16);
+        let writer = Arc::new(Writer::start(conn, 512, 2, events).unwrap());
+        // The first write holds the writer thread until told to go.
+        let (go, wait) = mpsc::channel::<()>();
+        let wait = std::sync::Mutex::new(wait);
+        let first = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .submit(move |_| {
+                        wait.lock().unwrap().recv().unwrap();
+                        Ok(1)
+                    })
+                    .await
+            }
+        });
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.submit(|_| Ok(2)).await }
+        });
+        let began = std::time::Instant::now();
+        while writer.room.available_permits() > 0 {
+            assert!(began.elapsed() < Duration::from_secs(10), "two writes fill a queue of two");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let third = writer.submit(|_| Ok(3));
+        tokio::pin!(third);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut third).await.is_err(),
+            "the third write waits for room"
+        );
+        go.send(()).unwrap();
+        assert_eq!(third.await.unwrap(), 3);
+        assert_eq!((first.await.unwrap().unwrap(), second.await.unwrap().unwrap()), (1, 2));
+        assert_eq!(writer.room.available_permits(), 2, "every answered write gave its room back");
+        writer.close().await.unwrap();
+        assert!(writer.submit(|_| Ok(4)).await.is_err(), "a closed writer refuses writes");
     }
 }

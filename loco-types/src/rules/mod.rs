@@ -135,6 +135,19 @@ pub struct DeploymentChange {
     pub event: EventDraft,
 }
 
+/// A lifecycle action a store applied: the deployment after it, and the status it left with the
+/// time it had entered it (the row's previous `updated_at`), so a caller can time a stage without
+/// reading the history back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The row after the action.
+    pub deployment: Deployment,
+    /// The status before it.
+    pub from: Status,
+    /// When the deployment entered `from`.
+    pub since: Timestamp,
+}
+
 /// The outcome of a create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Created {
