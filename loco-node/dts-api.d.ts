@@ -30,7 +30,7 @@ export interface LocoError extends Error {
   limitBytes?: number
   /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
   service?: string
-  /** The environment of a conflicting rollout (`rollout_conflict`). */
+  /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
   environment?: string
   /** The deployment whose rollout is already active (`rollout_conflict`). */
   activeDeploymentId?: string
@@ -42,6 +42,12 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
+  /** The policy rule that refused the operation (`policy_violation`): `freeze_window`. */
+  rule?: string
+  /** The freeze window that refused it (`policy_violation`), or one that does not exist (`not_found`). */
+  policy?: string
+  /** When the refusal ends, RFC 3339 (`policy_violation`). */
+  until?: string
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */

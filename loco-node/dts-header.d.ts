@@ -56,6 +56,8 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  * - `script`: A deployment script finished (or could not start).
  * - `validation`: The pre-deployment checks ran (their full report; a failed one refused the
  *   start).
+ * - `policy_override`: An admin started the deployment in spite of a policy (a freeze window), with
+ *   a reason; written just before `started`.
  */
 export type EventKind =
   | 'created'
@@ -71,6 +73,7 @@ export type EventKind =
   | 'canary_promoted'
   | 'script'
   | 'validation'
+  | 'policy_override'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -93,6 +96,7 @@ export type EventKind =
  * - `unsupported_media_type`: A request body was not declared as JSON.
  * - `rate_limited`: Too many requests; retry later.
  * - `validation_failed`: Pre-deployment validation refused the release (the full report attached).
+ * - `policy_violation`: A policy (a freeze window) refused the operation; `details` names the rule.
  */
 export type ErrorCode =
   | 'validation_error'
@@ -112,6 +116,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'validation_failed'
+  | 'policy_violation'
 
 /**
  * Where a rollout is.
@@ -783,6 +788,50 @@ export interface VercelPlatformSettings {
   team_id?: string | null
 }
 
+/** A named period in which deployments to some environments may not start. */
+export interface FreezeWindow {
+  /**
+   * Unique name (letters, digits, `-`, `_`, `.`); setting a window with an existing name
+   * replaces it.
+   */
+  name: string
+  /** The environments it freezes (compared case-insensitively); at least one. */
+  environments: string[]
+  /** Why; shown in every refusal it causes. */
+  reason: string
+  /** When it is in force. */
+  schedule: FreezeSchedule
+}
+
+/** When a freeze window is in force. */
+export type FreezeSchedule = OnceFreezeSchedule | RecurringFreezeSchedule
+
+/** Once, from `start` (inclusive) to `end` (exclusive). */
+export interface OnceFreezeSchedule {
+  type: 'once'
+  /** When it begins (RFC 3339, any offset). */
+  start: Timestamp
+  /** When it ends; after `start`. */
+  end: Timestamp
+}
+
+/** Every time `cron` matches the wall clock in `time_zone`, for `duration_minutes`. */
+export interface RecurringFreezeSchedule {
+  type: 'recurring'
+  /**
+   * Five fields — minute, hour, day of month, month, day of week — each `*`, a number, a
+   * range `a-b`, a list `a,b`, or one of those with a step `/n` (every n-th value; `*` with
+   * a step of 15 in the minute field is every quarter hour); months and days may be named
+   * (`JAN`, `MON`); Sunday is 0 or 7. When both day fields are restricted either may match
+   * (as in cron).
+   */
+  cron: string
+  /** How long each occurrence lasts, 1 to 20160 (14 days). */
+  duration_minutes: number
+  /** An IANA time zone (`Europe/Berlin`, `America/New_York`, `UTC`). */
+  time_zone: string
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -866,6 +915,13 @@ export interface Event {
   kind: EventKind
   /** Who did it. */
   actor: string
+  /**
+   * The request it was done for: the `X-Request-Id` of the HTTP request that caused it (for a
+   * rollout's own events, the request that started, resumed or changed the rollout), or the id
+   * an embedding service scoped the call with; `null` when there was none (in-process calls,
+   * and a rollout continued after a restart).
+   */
+  requestId: string | null
   /** Why, if given. */
   note: string | null
   /** Status before the event (`null` on `created`). */
@@ -883,13 +939,6 @@ export interface Event {
    * `EventData::parse` reads it typed.
    */
   data: Record<string, unknown> | null
-  /**
-   * The request it was done for: the `X-Request-Id` of the HTTP request that caused it (for a
-   * rollout's own events, the request that started, resumed or changed the rollout), or the id
-   * an embedding service scoped the call with; `null` when there was none (in-process calls,
-   * and a rollout continued after a restart).
-   */
-  requestId: string | null
 }
 
 /** The result of walking the whole audit chain. */
@@ -1230,6 +1279,18 @@ export interface Finding {
   fingerprint: string | null
 }
 
+/** One occurrence of a window that is in force at some instant. */
+export interface ActiveFreeze {
+  /** The window's name. */
+  window: string
+  /** The window's reason. */
+  reason: string
+  /** When this occurrence began. */
+  start: Timestamp
+  /** When it ends. */
+  end: Timestamp
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1264,7 +1325,7 @@ export interface LocoError extends Error {
   limitBytes?: number
   /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
   service?: string
-  /** The environment of a conflicting rollout (`rollout_conflict`). */
+  /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
   environment?: string
   /** The deployment whose rollout is already active (`rollout_conflict`). */
   activeDeploymentId?: string
@@ -1276,6 +1337,12 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
+  /** The policy rule that refused the operation (`policy_violation`): `freeze_window`. */
+  rule?: string
+  /** The freeze window that refused it (`policy_violation`), or one that does not exist (`not_found`). */
+  policy?: string
+  /** When the refusal ends, RFC 3339 (`policy_violation`). */
+  until?: string
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */

@@ -56,6 +56,8 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  * - `script`: A deployment script finished (or could not start).
  * - `validation`: The pre-deployment checks ran (their full report; a failed one refused the
  *   start).
+ * - `policy_override`: An admin started the deployment in spite of a policy (a freeze window), with
+ *   a reason; written just before `started`.
  */
 export type EventKind =
   | 'created'
@@ -71,6 +73,7 @@ export type EventKind =
   | 'canary_promoted'
   | 'script'
   | 'validation'
+  | 'policy_override'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -93,6 +96,7 @@ export type EventKind =
  * - `unsupported_media_type`: A request body was not declared as JSON.
  * - `rate_limited`: Too many requests; retry later.
  * - `validation_failed`: Pre-deployment validation refused the release (the full report attached).
+ * - `policy_violation`: A policy (a freeze window) refused the operation; `details` names the rule.
  */
 export type ErrorCode =
   | 'validation_error'
@@ -112,6 +116,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'validation_failed'
+  | 'policy_violation'
 
 /**
  * Where a rollout is.
@@ -783,6 +788,50 @@ export interface VercelPlatformSettings {
   team_id?: string | null
 }
 
+/** A named period in which deployments to some environments may not start. */
+export interface FreezeWindow {
+  /**
+   * Unique name (letters, digits, `-`, `_`, `.`); setting a window with an existing name
+   * replaces it.
+   */
+  name: string
+  /** The environments it freezes (compared case-insensitively); at least one. */
+  environments: string[]
+  /** Why; shown in every refusal it causes. */
+  reason: string
+  /** When it is in force. */
+  schedule: FreezeSchedule
+}
+
+/** When a freeze window is in force. */
+export type FreezeSchedule = OnceFreezeSchedule | RecurringFreezeSchedule
+
+/** Once, from `start` (inclusive) to `end` (exclusive). */
+export interface OnceFreezeSchedule {
+  type: 'once'
+  /** When it begins (RFC 3339, any offset). */
+  start: Timestamp
+  /** When it ends; after `start`. */
+  end: Timestamp
+}
+
+/** Every time `cron` matches the wall clock in `time_zone`, for `duration_minutes`. */
+export interface RecurringFreezeSchedule {
+  type: 'recurring'
+  /**
+   * Five fields — minute, hour, day of month, month, day of week — each `*`, a number, a
+   * range `a-b`, a list `a,b`, or one of those with a step `/n` (every n-th value; `*` with
+   * a step of 15 in the minute field is every quarter hour); months and days may be named
+   * (`JAN`, `MON`); Sunday is 0 or 7. When both day fields are restricted either may match
+   * (as in cron).
+   */
+  cron: string
+  /** How long each occurrence lasts, 1 to 20160 (14 days). */
+  duration_minutes: number
+  /** An IANA time zone (`Europe/Berlin`, `America/New_York`, `UTC`). */
+  time_zone: string
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -866,6 +915,13 @@ export interface Event {
   kind: EventKind
   /** Who did it. */
   actor: string
+  /**
+   * The request it was done for: the `X-Request-Id` of the HTTP request that caused it (for a
+   * rollout's own events, the request that started, resumed or changed the rollout), or the id
+   * an embedding service scoped the call with; `null` when there was none (in-process calls,
+   * and a rollout continued after a restart).
+   */
+  requestId: string | null
   /** Why, if given. */
   note: string | null
   /** Status before the event (`null` on `created`). */
@@ -1223,6 +1279,18 @@ export interface Finding {
   fingerprint: string | null
 }
 
+/** One occurrence of a window that is in force at some instant. */
+export interface ActiveFreeze {
+  /** The window's name. */
+  window: string
+  /** The window's reason. */
+  reason: string
+  /** When this occurrence began. */
+  start: Timestamp
+  /** When it ends. */
+  end: Timestamp
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1257,7 +1325,7 @@ export interface LocoError extends Error {
   limitBytes?: number
   /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
   service?: string
-  /** The environment of a conflicting rollout (`rollout_conflict`). */
+  /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
   environment?: string
   /** The deployment whose rollout is already active (`rollout_conflict`). */
   activeDeploymentId?: string
@@ -1269,6 +1337,12 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
+  /** The policy rule that refused the operation (`policy_violation`): `freeze_window`. */
+  rule?: string
+  /** The freeze window that refused it (`policy_violation`), or one that does not exist (`not_found`). */
+  policy?: string
+  /** When the refusal ends, RFC 3339 (`policy_violation`). */
+  until?: string
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */
@@ -1562,8 +1636,13 @@ export declare class Engine {
   approve(id: string, actor: string, note?: string | null): Promise<Deployment>
   /** `pending_approval → rejected` (terminal). Needs a note; the actor must not be the requester. */
   reject(id: string, actor: string, note: string): Promise<Deployment>
-  /** `approved → started`. */
-  start(id: string, actor: string, note?: string | null): Promise<Deployment>
+  /**
+   * `approved → started`. While a freeze window is in force for the deployment's environment
+   * the start rejects with `policy_violation` (its `rule`, `policy`, `environment` and `until`
+   * set), unless `overrideReason` says why it must go ahead: then a `policy_override` event
+   * records the reason and the window just before `started`.
+   */
+  start(id: string, actor: string, note?: string | null, overrideReason?: string | null): Promise<Deployment>
   /** `started → succeeded`. */
   succeed(id: string, actor: string, note?: string | null): Promise<Deployment>
   /** `started → failed`. Needs a note. */
@@ -1616,6 +1695,25 @@ export declare class Engine {
    */
   removePlatform(name: string): Promise<void>
   /**
+   * Sets (or replaces, by name) a freeze window on behalf of `by`: while one of its occurrences
+   * is in force, `start` and `startRollout` of a deployment to one of its environments reject
+   * with `policy_violation` unless given an override reason. Resolves with the window as
+   * stored; a bad window is a `validation_error` naming each field the core refuses
+   * (`schedule.cron`, `schedule.time_zone`).
+   */
+  setFreezeWindow(window: FreezeWindow | string, by: string): Promise<Required<FreezeWindow>>
+  /** Every freeze window, by name. */
+  freezeWindows(): Promise<Array<Required<FreezeWindow>>>
+  /** Removes a freeze window (`not_found` when none has the name). */
+  removeFreezeWindow(name: string): Promise<void>
+  /**
+   * The freeze in force for `environment` at `at` (RFC 3339; now when absent): the window, its
+   * reason and the occurrence's `start` and `end` (of the window ending last when several
+   * are), or `null` when deployments there may start. Text that is not an RFC 3339 time is a
+   * `validation_error` on `at`.
+   */
+  activeFreeze(environment: string, at?: string | null): Promise<ActiveFreeze | null>
+  /**
    * Runs a plan's pre-deployment checks on their own, as `startRollout` runs them first;
    * nothing is recorded and nothing starts. Resolves with the validation report, passed or not.
    */
@@ -1626,9 +1724,12 @@ export declare class Engine {
    * attached, and the deployment stays `approved`), records `started` and the rollout
    * atomically (`rollout_conflict` when the service+environment already has an active rollout)
    * and executes the steps in the background. Resolves with the rollout record as it stands
-   * right after the start.
+   * right after the start. While a freeze window is in force for the deployment's environment
+   * it rejects with `policy_violation` and nothing is recorded, unless `overrideReason` says
+   * why the start must go ahead: then a `policy_override` event records the reason and the
+   * window just before `started`.
    */
-  startRollout(id: string, plan: RolloutPlan | string, actor: string): Promise<Rollout>
+  startRollout(id: string, plan: RolloutPlan | string, actor: string, overrideReason?: string | null): Promise<Rollout>
   /**
    * `startRollout`, then waits for the outcome: `succeeded`, `rolled_back`
    * after a failed step, or `rollback_failed`.

@@ -19,14 +19,17 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use loco_core::Timestamp;
+use loco_core::freeze::FreezeWindow;
 use loco_core::identity::Token;
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    ErrorBody, Event, EventList, HeadParams, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList,
-    ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    ErrorBody, Event, EventList, FreezeCheck, FreezeList, HeadParams, ListParams, LogLine, PlatformList, PlatformTest,
+    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
+    WhoAmI,
 };
 
 /// Why a request failed.
@@ -321,6 +324,32 @@ impl Client {
     pub async fn remove_service(&self, name: &str) -> Result<(), ClientError> {
         let path = format!("/api/v1/services/{}", encode_segment(name));
         self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/freezes`.
+    pub async fn freeze_windows(&self) -> Result<FreezeList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/freezes")).await
+    }
+
+    /// `PUT /api/v1/freezes/{name}`.
+    pub async fn put_freeze_window(&self, window: &FreezeWindow) -> Result<FreezeWindow, ClientError> {
+        let path = format!("/api/v1/freezes/{}", encode_segment(&window.name));
+        self.send(self.request(Method::PUT, &path).json(window)).await
+    }
+
+    /// `DELETE /api/v1/freezes/{name}`.
+    pub async fn remove_freeze_window(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/freezes/{}", encode_segment(name));
+        self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/freezes/active?environment=…&at=…`.
+    pub async fn active_freeze(&self, environment: &str, at: Option<Timestamp>) -> Result<FreezeCheck, ClientError> {
+        let mut pairs = vec![("environment", environment.to_owned())];
+        pairs.extend(at.map(|at| ("at", at.to_string())));
+        let query = serde_urlencoded::to_string(pairs)
+            .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
+        self.send(self.request(Method::GET, &format!("/api/v1/freezes/active?{query}"))).await
     }
 
     /// `GET /api/v1/platforms`.

@@ -120,6 +120,10 @@ pub struct StartRollout {
     /// Who starts the rollout (required, non-blank).
     #[schema(example = "deploy-bot")]
     pub actor: Option<String>,
+    /// Start in spite of a freeze window in force, for this reason (an admin of the
+    /// deployment's environment only); recorded as a `policy_override` event before `started`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
     /// The rollout plan, exactly as `RolloutPlan::from_json` accepts it (see docs/rollouts.md):
     /// `platform`, `strategy`, `release`, `instances`, `health`, `analysis`. Kept as raw JSON
     /// text so the core parses and validates it, naming each bad field.
@@ -156,9 +160,10 @@ impl StartRollout {
         self.plan.as_deref().map_or("null", RawValue::get)
     }
 
-    /// The core actor: absent becomes empty, which the core rejects by name.
-    pub fn actor(&self) -> &str {
-        self.actor.as_deref().unwrap_or_default()
+    /// The core input: an absent actor becomes empty, which the core rejects by name.
+    pub fn input(&self) -> ActionRequest {
+        let actor = self.actor.clone().unwrap_or_default();
+        ActionRequest { override_reason: self.override_reason.clone(), ..ActionRequest::new(actor) }
     }
 }
 
@@ -331,6 +336,53 @@ pub struct ServiceList {
     /// The services.
     #[schema(value_type = Vec<refs::ServiceDefinition>)]
     pub items: Vec<loco_core::service::ServiceDefinition>,
+}
+
+/// `GET /api/v1/freezes`: every freeze window, by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FreezeList {
+    /// The windows.
+    #[schema(value_type = Vec<refs::FreezeWindow>)]
+    pub items: Vec<loco_core::freeze::FreezeWindow>,
+}
+
+/// `GET /api/v1/freezes/active`: the freeze in force for an environment at an instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FreezeCheck {
+    /// The environment asked about.
+    pub environment: String,
+    /// The instant asked about (now when the query gave none), RFC 3339.
+    pub at: String,
+    /// The occurrence in force (of the window ending last), or `null`: starts may go ahead.
+    #[schema(value_type = Option<refs::ActiveFreeze>)]
+    pub active: Option<loco_core::freeze::ActiveFreeze>,
+}
+
+/// Query parameters of `GET /api/v1/freezes/active`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FreezeParams {
+    /// The environment (required).
+    pub environment: Option<String>,
+    /// The instant, RFC 3339 (default: now).
+    pub at: Option<String>,
+}
+
+impl FreezeParams {
+    /// The environment and instant; a missing environment or an instant that is not RFC 3339
+    /// is a validation error naming it.
+    pub fn parts(&self) -> loco_core::Result<(&str, Option<loco_core::Timestamp>)> {
+        let environment = self.environment.as_deref().filter(|e| !e.trim().is_empty());
+        let at = self.at.as_deref().map(parse_instant).transpose()?;
+        Ok((environment.ok_or_else(|| loco_core::Error::invalid("environment", "is required"))?, at))
+    }
+}
+
+/// An RFC 3339 instant given as the `at` parameter.
+pub fn parse_instant(text: &str) -> loco_core::Result<loco_core::Timestamp> {
+    loco_core::Timestamp::parse(text.trim()).map_err(|_| {
+        loco_core::Error::invalid("at", format!("'{text}' is not an RFC 3339 time such as 2026-12-24T18:00:00+01:00"))
+    })
 }
 
 /// `GET /api/v1/platforms`: every configured platform, by name, tokens `***`.

@@ -110,12 +110,24 @@ impl Engine {
     /// is stopped and the previous release restored at 100 % before `rolled_back` is recorded;
     /// a succeeded one that still serves is replaced by the release before it. Other actions on a
     /// deployment whose rollout is running fail with `rollout_in_progress`.
+    ///
+    /// A start while a freeze window is in force for the deployment's environment fails with
+    /// `policy_violation`, unless `input.override_reason` says why it must go ahead (see
+    /// [`set_freeze_window`](Self::set_freeze_window)).
     pub async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
         lifecycle::validate_action(action, &input)?;
         if action == Action::Rollback && self.orchestrator.rollback(id, input.clone()).await?.is_some() {
             return self.store.get(id).await;
         }
-        let applied = self.store.apply_change(id, action, input).await?;
+        let lead_events = if action == Action::Start {
+            // The lifecycle rule first, so an impossible start says so rather than naming a window.
+            let current = self.store.get(id).await?;
+            lifecycle::transition(id, current.status, &current.requester, action, &input.actor)?;
+            self.freeze_gate(&current.environment, &input).await?
+        } else {
+            Vec::new()
+        };
+        let applied = self.store.apply_change(id, action, input, lead_events).await?;
         let deployment = applied.deployment;
         self.metrics.record_action(action, &deployment);
         // A deployment run without a rollout ends its run here (a rollout's duration is observed
@@ -301,5 +313,5 @@ pub(crate) fn key_file_of(db: &Path) -> std::path::PathBuf {
 }
 
 pub(crate) fn input(actor: &str, note: Option<&str>) -> ActionInput {
-    ActionInput { actor: actor.to_owned(), note: note.map(str::to_owned) }
+    ActionInput { actor: actor.to_owned(), note: note.map(str::to_owned), override_reason: None }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use loco_platform::Target;
 use loco_types::analysis::{Thresholds, WindowStats};
 use loco_types::error::FieldError;
+use loco_types::lifecycle::{self, Action, ActionInput};
 use loco_types::model::check_limit;
 use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::{Release, Rollout};
@@ -30,8 +31,31 @@ impl Engine {
     /// anything is stored. The returned record, like every record the engine returns, shows
     /// secrets as `"***"`.
     pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
+        self.start_rollout_with(id, plan, ActionInput::new(actor)).await
+    }
+
+    /// [`start_rollout`](Self::start_rollout) for `input.actor`; with `input.override_reason`, an
+    /// admin's start in spite of a freeze window in force (recorded as a `policy_override` event
+    /// just before `started`). Without it, a window in force refuses the start with
+    /// `policy_violation`.
+    pub async fn start_rollout_with(&self, id: &str, plan: RolloutPlan, input: ActionInput) -> Result<Rollout> {
+        let (plan, policy_events) = self.prepare_start(id, plan, &input).await?;
+        Ok(self.orchestrator.start(id, plan, &input.actor, policy_events).await?.0.redacted())
+    }
+
+    /// The plan completed and sealed, and the events the freeze gate asks for.
+    async fn prepare_start(
+        &self,
+        id: &str,
+        plan: RolloutPlan,
+        input: &ActionInput,
+    ) -> Result<(RolloutPlan, Vec<loco_store::NewEvent>)> {
         let plan = self.prepare_plan(plan).await?;
-        Ok(self.orchestrator.start(id, plan, actor).await?.0.redacted())
+        lifecycle::validate_action(Action::Start, input)?;
+        let current = self.store.get(id).await?;
+        lifecycle::transition(id, current.status, &current.requester, Action::Start, &input.actor)?;
+        let policy_events = self.freeze_gate(&current.environment, input).await?;
+        Ok((plan, policy_events))
     }
 
     /// Runs a plan's pre-deployment checks alone — the ones [`start_rollout`](Self::start_rollout)
@@ -61,8 +85,9 @@ impl Engine {
     /// [`start_rollout`](Self::start_rollout) and wait for the outcome: `succeeded`, or
     /// `rolled_back` after a failed step (the deployment is then `rolled_back` too).
     pub async fn run_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
-        let plan = self.prepare_plan(plan).await?;
-        Ok(self.orchestrator.start(id, plan, actor).await?.1.wait().await?.redacted())
+        let input = ActionInput::new(actor);
+        let (plan, policy_events) = self.prepare_start(id, plan, &input).await?;
+        Ok(self.orchestrator.start(id, plan, actor, policy_events).await?.1.wait().await?.redacted())
     }
 
     /// Continues a rollout paused by its analysis (a high-severity finding or an inconclusive

@@ -57,13 +57,14 @@
 //!
 //! ## Errors
 //! Every operation returns [`Result`]; [`Error::code`] gives the stable code
-//! (`validation_error`, `not_found`, `invalid_transition`, `self_approval`,
-//! `idempotency_conflict`, `payload_too_large`, `storage_error`) that every surface reports.
+//! (`validation_error`, `not_found`, `invalid_transition`, `self_approval`, `policy_violation`,
+//! …; [`ErrorCode::ALL`] lists them) that every surface reports.
 
 mod access;
 mod audit_key;
 mod builder;
 mod engine;
+mod engine_policy;
 mod engine_rollouts;
 mod follow;
 mod keys;
@@ -74,8 +75,8 @@ mod subscription;
 pub mod vault;
 
 pub use loco_types::{
-    audit, cursor, document, error, event_data, identity, lifecycle, model, plan, platform_config, rules, schema,
-    service,
+    audit, cursor, document, error, event_data, freeze, identity, lifecycle, model, plan, platform_config, rules,
+    schema, service,
 };
 
 /// Canary analysis: thresholds and verdicts, the statistical judge, and the metric sources.

@@ -142,18 +142,28 @@ impl Session {
         lifecycle::validate_action(action, &input)?;
         let deployment = self.engine.get(id).await?;
         self.require(role, Some(&deployment.environment))?;
+        self.require_override(&input, &deployment.environment)?;
         self.engine.apply(id, action, input).await
     }
 
     /// Starts a rollout as the caller; the plan must name a registered service, not a command.
-    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, mut actor: String) -> Result<Rollout> {
+    /// `input.override_reason` (an admin of the environment only) starts it in spite of a
+    /// freeze window.
+    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, mut input: ActionInput) -> Result<Rollout> {
         self.may(Operation::StartRollout)?;
-        self.bind(&mut actor, "actor")?;
+        self.bind(&mut input.actor, "actor")?;
         plan.validate()?;
         plan.check_remote()?;
+        lifecycle::validate_action(Action::Start, &input)?;
         let deployment = self.engine.get(id).await?;
         self.require(Role::Deployer, Some(&deployment.environment))?;
-        self.engine.start_rollout(id, plan, &actor).await
+        self.require_override(&input, &deployment.environment)?;
+        self.engine.start_rollout_with(id, plan, input).await
+    }
+
+    /// Overriding a freeze window takes an admin of the environment.
+    fn require_override(&self, input: &ActionInput, environment: &str) -> Result<()> {
+        if input.override_reason.is_some() { self.require(Role::Admin, Some(environment)) } else { Ok(()) }
     }
 
     /// Runs a plan's pre-deployment checks as the caller (a deployer somewhere); the plan must

@@ -147,16 +147,23 @@ impl Engine {
         self.apply(env, Action::Reject, id, actor, note)
     }
 
-    /// `approved → started`.
-    #[napi(ts_args_type = "id: string, actor: string, note?: string | null", ts_return_type = "Promise<Deployment>")]
+    /// `approved → started`. While a freeze window is in force for the deployment's environment
+    /// the start rejects with `policy_violation` (its `rule`, `policy`, `environment` and `until`
+    /// set), unless `overrideReason` says why it must go ahead: then a `policy_override` event
+    /// records the reason and the window just before `started`.
+    #[napi(
+        ts_args_type = "id: string, actor: string, note?: string | null, overrideReason?: string | null",
+        ts_return_type = "Promise<Deployment>"
+    )]
     pub fn start<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         actor: Unknown,
         note: Unknown,
+        override_reason: Unknown,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        self.apply(env, Action::Start, id, actor, note)
+        self.apply_with(env, Action::Start, id, actor, note, Some(override_reason))
     }
 
     /// `started → succeeded`.
@@ -272,9 +279,26 @@ impl Engine {
         actor: Unknown,
         note: Unknown,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        self.apply_with(env, action, id, actor, note, None)
+    }
+
+    /// `apply` with a start's override reason (`None` for the other actions).
+    fn apply_with<'env>(
+        &self,
+        env: &'env Env,
+        action: Action,
+        id: Unknown,
+        actor: Unknown,
+        note: Unknown,
+        override_reason: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
         let id = args.required(id, "id");
-        let input = ActionInput { actor: args.text(actor, "actor"), note: args.optional_text(note, "note") };
+        let input = ActionInput {
+            note: args.optional_text(note, "note"),
+            override_reason: override_reason.and_then(|reason| args.optional_text(reason, "overrideReason")),
+            ..ActionInput::new(args.text(actor, "actor"))
+        };
         let checked = args.finish((id, input));
         let engine = self.inner.clone();
         settle_record(env, async move {

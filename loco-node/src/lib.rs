@@ -17,6 +17,8 @@
 //! - [`rollout`]: `Engine`'s rollout methods; plans and thresholds are JSON documents the core
 //!   parses.
 //! - [`service`]: `Engine`'s service registry methods; definitions are JSON documents too.
+//! - [`policy`]: `Engine`'s freeze window methods; windows are JSON documents too, and what is in
+//!   force at an instant is a record.
 //! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
 //! - [`host_platform`]: JavaScript objects as platforms (`Platform` in `index.d.ts`,
 //!   `platforms: [obj]`, `registerPlatform`), and functions and objects as the health probes and
@@ -44,6 +46,7 @@ mod host_platform;
 mod model;
 mod platform;
 mod platforms;
+mod policy;
 mod promise;
 mod rollout;
 mod service;

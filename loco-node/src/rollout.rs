@@ -7,8 +7,10 @@
 //! naming fields as the document does.
 
 use loco_core::analysis::Thresholds;
+use loco_core::lifecycle::validate_action;
 use loco_core::model::DEFAULT_PAGE_LIMIT;
 use loco_core::rollout::RolloutPlan;
+use loco_core::{Action, ActionInput};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
 
@@ -39,22 +41,38 @@ impl Engine {
     /// attached, and the deployment stays `approved`), records `started` and the rollout
     /// atomically (`rollout_conflict` when the service+environment already has an active rollout)
     /// and executes the steps in the background. Resolves with the rollout record as it stands
-    /// right after the start.
-    #[napi(ts_args_type = "id: string, plan: RolloutPlan | string, actor: string", ts_return_type = "Promise<Rollout>")]
+    /// right after the start. While a freeze window is in force for the deployment's environment
+    /// it rejects with `policy_violation` and nothing is recorded, unless `overrideReason` says
+    /// why the start must go ahead: then a `policy_override` event records the reason and the
+    /// window just before `started`.
+    #[napi(
+        ts_args_type = "id: string, plan: RolloutPlan | string, actor: string, overrideReason?: string | null",
+        ts_return_type = "Promise<Rollout>"
+    )]
     pub fn start_rollout<'env>(
         &self,
         env: &'env Env,
         id: Unknown,
         plan: Unknown,
         actor: Unknown,
+        override_reason: Unknown,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
-        let input = (args.required(id, "id"), args.document(*env, plan, "plan"), args.text(actor, "actor"));
-        let input = args.finish(input);
+        let (id, plan) = (args.required(id, "id"), args.document(*env, plan, "plan"));
+        let input = ActionInput {
+            override_reason: args.optional_text(override_reason, "overrideReason"),
+            ..ActionInput::new(args.text(actor, "actor"))
+        };
+        // The input's own problems are argument errors (`overrideReason`, as the caller wrote
+        // it); the plan's keep the document's names.
+        let input = args.finish((id, plan, input)).and_then(|(id, plan, input)| {
+            validate_action(Action::Start, &input)?;
+            Ok((id, plan, input))
+        });
         let engine = self.inner.clone();
         settle_record(env, async move {
-            let (id, plan, actor) = input?;
-            engine.start_rollout(&id, parse_plan(&plan)?, &actor).await.map_err(Failure::Document)
+            let (id, plan, input) = input?;
+            engine.start_rollout_with(&id, parse_plan(&plan)?, input).await.map_err(Failure::Document)
         })
     }
 

@@ -1,6 +1,7 @@
 //! How core results reach Python: a core record becomes its HTTP JSON object (built by the same
 //! serde code as the HTTP responses, see [`value`](crate::value)) inside its class from
-//! `loco._types`, the classes generated from the JSON Schema of loco-types. [`Reply`] turns a core
+//! `loco._types`, the classes generated from the JSON Schema of loco-types (a record without a
+//! generated class, such as a freeze window, stays that plain object). [`Reply`] turns a core
 //! `Result` into that object or a raised `loco.LocoError` at the moment the result is handed to
 //! Python, where the GIL is already held.
 
@@ -38,6 +39,15 @@ impl<T: ToPython> ToPython for Vec<T> {
     }
 }
 
+impl<T: ToPython> ToPython for Option<T> {
+    fn to_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        match self {
+            Some(value) => value.to_python(py),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+}
+
 /// The generated classes of `loco._types` that core records become.
 #[derive(Debug, Clone, Copy)]
 pub enum Class {
@@ -63,11 +73,15 @@ pub enum Class {
     PlatformConfig,
     /// `loco.ValidationReport`.
     ValidationReport,
+    /// `loco.FreezeWindow`.
+    FreezeWindow,
+    /// `loco.ActiveFreeze`.
+    ActiveFreeze,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 11] = [
+    const ALL: [Class; 13] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -79,6 +93,8 @@ impl Class {
         Class::AuditHead,
         Class::PlatformConfig,
         Class::ValidationReport,
+        Class::FreezeWindow,
+        Class::ActiveFreeze,
     ];
 
     fn name(self) -> &'static str {
@@ -94,6 +110,8 @@ impl Class {
             Class::AuditHead => "AuditHead",
             Class::PlatformConfig => "PlatformConfig",
             Class::ValidationReport => "ValidationReport",
+            Class::FreezeWindow => "FreezeWindow",
+            Class::ActiveFreeze => "ActiveFreeze",
         }
     }
 }
@@ -146,6 +164,14 @@ impl Record for loco_core::platform_config::PlatformConfig {
 
 impl Record for loco_core::rollout::ValidationReport {
     const CLASS: Class = Class::ValidationReport;
+}
+
+impl Record for loco_core::freeze::FreezeWindow {
+    const CLASS: Class = Class::FreezeWindow;
+}
+
+impl Record for loco_core::freeze::ActiveFreeze {
+    const CLASS: Class = Class::ActiveFreeze;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

@@ -1,10 +1,11 @@
-//! Rollout plans, analysis thresholds and service definitions arrive from Python as JSON documents
-//! — a `dict` or a JSON `str` with the same snake_case keys as in every other language — and are
-//! handed to the core as JSON text, which alone parses and checks them, so validation errors name
-//! the fields as written in the document (`strategy.steps[1]`, `thresholds.production.alpha`,
-//! `allowed_env[0]`).
+//! Rollout plans, analysis thresholds, service definitions and freeze windows arrive from Python as
+//! JSON documents — a `dict` or a JSON `str` with the same snake_case keys as in every other
+//! language — and are handed to the core as JSON text, which alone parses and checks them, so
+//! validation errors name the fields as written in the document (`strategy.steps[1]`,
+//! `thresholds.production.alpha`, `allowed_env[0]`, `schedule.cron`).
 
 use loco_core::analysis::Thresholds;
+use loco_core::freeze::FreezeWindow;
 use loco_core::rollout::RolloutPlan;
 use loco_core::service::ServiceDefinition;
 use pyo3::exceptions::PyTypeError;
@@ -50,6 +51,11 @@ impl Document {
     /// Parses and validates a service definition (`ServiceDefinition::from_json`).
     pub fn into_service_definition(self) -> loco_core::Result<ServiceDefinition> {
         ServiceDefinition::from_json(&self.0)
+    }
+
+    /// Parses and validates a freeze window (`FreezeWindow::from_json`).
+    pub fn into_freeze_window(self) -> loco_core::Result<FreezeWindow> {
+        FreezeWindow::from_json(&self.0)
     }
 }
 

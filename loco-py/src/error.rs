@@ -118,6 +118,14 @@ create_exception!(
      `details` lists the blocking findings."
 );
 
+create_exception!(
+    loco,
+    PolicyViolationError,
+    LocoError,
+    "A policy refused the operation (`policy_violation`): a freeze window is in force; `rule`, `policy`, \
+     `environment` and `until` say which and how long, and `details` names the rule."
+);
+
 /// The exception class of each error code.
 fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
     match code {
@@ -138,6 +146,7 @@ fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         ErrorCode::UnsupportedMediaType => py.get_type::<UnsupportedMediaTypeError>(),
         ErrorCode::RateLimited => py.get_type::<RateLimitedError>(),
         ErrorCode::ValidationFailed => py.get_type::<ValidationFailedError>(),
+        ErrorCode::PolicyViolation => py.get_type::<PolicyViolationError>(),
     }
 }
 

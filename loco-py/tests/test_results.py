@@ -28,7 +28,7 @@ DEPLOYMENT_FIELDS = {
     "created_at",
     "updated_at",
 }
-EVENT_FIELDS = {"seq", "id", "deployment_id", "kind", "actor", "note", "from_status", "to_status", "at", "data", "hash"}
+EVENT_FIELDS = {"seq", "id", "deployment_id", "kind", "actor", "request_id", "note", "from_status", "to_status", "at", "data", "hash"}
 RFC3339_UTC_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 

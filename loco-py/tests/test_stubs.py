@@ -74,6 +74,12 @@ def test_error_attributes_declared_in_the_stub_are_set_on_raised_errors() -> Non
     d = engine.create(service="s", environment="e", version="1", requester="a", work_refs=["w"], rollback_plan="r")
     engine.create(service="s", environment="e", version="1", requester="a", work_refs=["w"], rollback_plan="r",
                   idempotency_key="k")
+    engine.set_freeze_window({"name": "always", "environments": ["frozen"], "reason": "r",
+                              "schedule": {"type": "recurring", "cron": "* * * * *", "duration_minutes": 1,
+                                           "time_zone": "UTC"}}, "admin")
+    frozen = engine.create(service="s", environment="frozen", version="1", requester="a", work_refs=["w"],
+                           rollback_plan="r")
+    engine.approve(frozen.id, "b")
     attempts: Dict[str, Callable[[], object]] = {
         "ValidationError": lambda: engine.create(service="", environment="e", version="1", requester="a",
                                                  work_refs=["w"], rollback_plan="r"),
@@ -82,6 +88,7 @@ def test_error_attributes_declared_in_the_stub_are_set_on_raised_errors() -> Non
         "SelfApprovalError": lambda: engine.approve(d.id, "a"),
         "IdempotencyConflictError": lambda: engine.create(service="s2", environment="e", version="1", requester="a",
                                                           work_refs=["w"], rollback_plan="r", idempotency_key="k"),
+        "PolicyViolationError": lambda: engine.start(frozen.id, "bot"),
     }
     members = stub_members()
     for name, attempt in attempts.items():

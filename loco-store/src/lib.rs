@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use loco_types::Result;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
+use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
@@ -47,11 +48,19 @@ pub trait Store: Send + Sync {
 
     /// Applies one lifecycle action atomically and returns the deployment after it.
     async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
-        Ok(self.apply_change(id, action, input).await?.deployment)
+        Ok(self.apply_change(id, action, input, Vec::new()).await?.deployment)
     }
 
     /// [`apply`](Self::apply), also saying which status the deployment left and since when.
-    async fn apply_change(&self, id: &str, action: Action, input: ActionInput) -> Result<Applied>;
+    /// `lead_events` (not lifecycle kinds; a `policy_override`) are appended in the same
+    /// transaction just before the action's event, and only when the action is allowed.
+    async fn apply_change(
+        &self,
+        id: &str,
+        action: Action,
+        input: ActionInput,
+        lead_events: Vec<NewEvent>,
+    ) -> Result<Applied>;
 
     /// The current state of one deployment.
     async fn get(&self, id: &str) -> Result<Deployment>;
@@ -127,6 +136,15 @@ pub trait Store: Send + Sync {
 
     /// Removes a platform configuration; `not_found` (`PlatformNotFound`) when there is none.
     async fn remove_platform(&self, name: &str) -> Result<()>;
+
+    /// Inserts or replaces a freeze window (by name); `by` is who set it.
+    async fn put_freeze_window(&self, window: FreezeWindow, by: &str) -> Result<FreezeWindow>;
+
+    /// Every freeze window, by name.
+    async fn freeze_windows(&self) -> Result<Vec<FreezeWindow>>;
+
+    /// Removes a freeze window (`not_found` when there is none).
+    async fn remove_freeze_window(&self, name: &str) -> Result<()>;
 
     /// Stores the analysis thresholds of one environment (its lower-case name), replacing earlier
     /// ones.

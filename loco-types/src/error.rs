@@ -124,6 +124,12 @@ pub enum Error {
         /// The name that was looked up.
         name: String,
     },
+    /// No freeze window has this name.
+    #[error("freeze window '{name}' does not exist")]
+    FreezeWindowNotFound {
+        /// The name that was looked up.
+        name: String,
+    },
     /// No platform of this name is configured.
     #[error("platform '{name}' is not configured")]
     PlatformNotFound {
@@ -194,6 +200,20 @@ pub enum Error {
         /// One entry per blocking finding (`field`: its location).
         details: Vec<FieldError>,
     },
+    /// A policy refused the operation: a freeze window is in force. Nothing was written.
+    #[error("{}", join_details(.details))]
+    PolicyViolation {
+        /// The rule: `freeze_window`.
+        rule: String,
+        /// The window (or other policy object) that refused it.
+        name: String,
+        /// The environment it was refused in.
+        environment: String,
+        /// When the refusal ends, if it ends by itself (RFC 3339).
+        until: Option<String>,
+        /// One entry, its `field` the rule, its message the whole reason.
+        details: Vec<FieldError>,
+    },
 }
 
 /// The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -235,11 +255,13 @@ pub enum ErrorCode {
     RateLimited,
     /// Pre-deployment validation refused the release (the full report attached).
     ValidationFailed,
+    /// A policy (a freeze window) refused the operation; `details` names the rule.
+    PolicyViolation,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::ValidationError,
         ErrorCode::NotFound,
         ErrorCode::InvalidTransition,
@@ -257,6 +279,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedMediaType,
         ErrorCode::RateLimited,
         ErrorCode::ValidationFailed,
+        ErrorCode::PolicyViolation,
     ];
 
     /// The code's string.
@@ -279,6 +302,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::PolicyViolation => "policy_violation",
         }
     }
 }
@@ -331,6 +355,7 @@ impl Error {
             | Error::RolloutNotFound { .. }
             | Error::TokenNotFound { .. }
             | Error::ServiceNotFound { .. }
+            | Error::FreezeWindowNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
@@ -347,13 +372,14 @@ impl Error {
             Error::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::ValidationFailed { .. } => ErrorCode::ValidationFailed,
+            Error::PolicyViolation { .. } => ErrorCode::PolicyViolation,
         }
     }
 
     /// The structured facts of this error besides its message and details, in a fixed order:
     /// `deployment_id`, `from_status`, `actor`, `action`, `idempotency_key`, `token_id`,
     /// `limit_bytes`, `service`, `environment`, `active_deployment_id`, `state`, `platform`, `subject`, `role`,
-    /// `content_type`, `retry_after_seconds`, `blocking_findings`. Surfaces expose each under this name (camelCase in
+    /// `content_type`, `retry_after_seconds`, `blocking_findings`, `rule`, `policy`, `until`. Surfaces expose each under this name (camelCase in
     /// Node) instead of matching variants themselves.
     pub fn facts(&self) -> Vec<(&'static str, Fact<'_>)> {
         let text = Fact::Text;
@@ -374,6 +400,7 @@ impl Error {
             Error::IdempotencyConflict { key } => vec![("idempotency_key", text(key))],
             Error::TokenNotFound { id } => vec![("token_id", text(id))],
             Error::ServiceNotFound { name } => vec![("service", text(name))],
+            Error::FreezeWindowNotFound { name } => vec![("policy", text(name))],
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
             Error::PayloadTooLarge { limit_bytes } => vec![("limit_bytes", Fact::Number(*limit_bytes as u64))],
             Error::RolloutConflict { service, environment, active } => vec![
@@ -401,6 +428,13 @@ impl Error {
             Error::ValidationFailed { id, details, .. } => {
                 vec![("deployment_id", text(id)), ("blocking_findings", Fact::Number(details.len() as u64))]
             }
+            Error::PolicyViolation { rule, name, environment, until, .. } => {
+                let mut facts = vec![("rule", text(rule)), ("policy", text(name)), ("environment", text(environment))];
+                if let Some(until) = until {
+                    facts.push(("until", text(until)));
+                }
+                facts
+            }
         }
     }
 
@@ -410,7 +444,8 @@ impl Error {
         match self {
             Error::Validation { details }
             | Error::PermissionDenied { details, .. }
-            | Error::ValidationFailed { details, .. } => details,
+            | Error::ValidationFailed { details, .. }
+            | Error::PolicyViolation { details, .. } => details,
             _ => &[],
         }
     }

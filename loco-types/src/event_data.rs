@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Judgement, Verdict};
 use crate::error::{Error, Result};
-use crate::model::{EventKind, NewDeployment};
+use crate::model::{EventKind, NewDeployment, Timestamp};
 use crate::plan::{Hook, ValidationReport};
 use crate::platform::{HealthOutcome, TrafficWeight};
 use crate::rollout::Step;
@@ -34,6 +34,8 @@ pub enum EventData {
     Script(ScriptData),
     /// A `validation` event: the pre-deployment checks' full report.
     Validation(ValidationReport),
+    /// A `policy_override` event: the policy an admin started in spite of.
+    PolicyOverride(PolicyOverrideData),
 }
 
 impl EventData {
@@ -47,6 +49,7 @@ impl EventData {
             EventData::CanaryPromoted(_) => EventKind::CanaryPromoted,
             EventData::Script(_) => EventKind::Script,
             EventData::Validation(_) => EventKind::Validation,
+            EventData::PolicyOverride(_) => EventKind::PolicyOverride,
         }
     }
 
@@ -69,10 +72,30 @@ impl EventData {
             }
             EventKind::Script => EventData::Script(ScriptData::deserialize(value).map_err(bad)?),
             EventKind::Validation => EventData::Validation(ValidationReport::deserialize(value).map_err(bad)?),
+            EventKind::PolicyOverride => {
+                EventData::PolicyOverride(PolicyOverrideData::deserialize(value).map_err(bad)?)
+            }
             _ => return Ok(None),
         };
         Ok(Some(data))
     }
+}
+
+/// What a `policy_override` event records: the rule and the occurrence an admin started in
+/// spite of (the event's `actor` is the admin, its `note` the reason they gave).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrideData {
+    /// The rule: `freeze_window`.
+    pub rule: String,
+    /// The window's name.
+    pub name: String,
+    /// The environment it froze.
+    pub environment: String,
+    /// When the overridden occurrence began.
+    pub start: Timestamp,
+    /// When it would have ended.
+    pub end: Timestamp,
 }
 
 /// What a `created` event records: the request exactly as it was accepted, so the audit chain

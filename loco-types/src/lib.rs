@@ -21,6 +21,7 @@ pub mod cursor;
 pub mod document;
 pub mod error;
 pub mod event_data;
+pub mod freeze;
 pub mod identity;
 pub mod lifecycle;
 pub mod model;

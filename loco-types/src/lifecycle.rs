@@ -221,18 +221,30 @@ pub struct ActionInput {
     /// Free text; required (non-blank) for reject, fail and rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Start only: an admin's reason to start in spite of a freeze window in force. The start
+    /// is then preceded by a `policy_override` event (actor, reason, the window); without a
+    /// window in force it is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
 }
 
 impl ActionInput {
     /// An input with an actor and no note.
     pub fn new(actor: impl Into<String>) -> Self {
-        Self { actor: actor.into(), note: None }
+        Self { actor: actor.into(), note: None, override_reason: None }
     }
 
     /// The same input with a note.
     #[must_use]
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
+        self
+    }
+
+    /// The same input overriding any freeze window in force (a start by an admin), for `reason`.
+    #[must_use]
+    pub fn overriding(mut self, reason: impl Into<String>) -> Self {
+        self.override_reason = Some(reason.into());
         self
     }
 }
@@ -282,6 +294,13 @@ pub fn validate_action(action: Action, input: &ActionInput) -> Result<()> {
     let mut details = Vec::new();
     check_name(&mut details, "actor", &input.actor);
     check_text(&mut details, "note", input.note.as_ref(), action.requires_note());
+    if input.override_reason.is_some() {
+        if action == Action::Start {
+            check_text(&mut details, "override_reason", input.override_reason.as_ref(), true);
+        } else {
+            details.push(FieldError::new("override_reason", "only a start may override a freeze window"));
+        }
+    }
     if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
 }
 

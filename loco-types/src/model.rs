@@ -65,6 +65,13 @@ impl Timestamp {
     }
 }
 
+impl From<DateTime<Utc>> for Timestamp {
+    /// The instant, truncated to the microsecond (the precision timestamps are stored with).
+    fn from(t: DateTime<Utc>) -> Self {
+        Timestamp(t.trunc_subsecs(6))
+    }
+}
+
 impl std::str::FromStr for Timestamp {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -210,11 +217,14 @@ pub enum EventKind {
     Script,
     /// The pre-deployment checks ran (their full report; a failed one refused the start).
     Validation,
+    /// An admin started the deployment in spite of a policy (a freeze window), with a reason;
+    /// written just before `started`.
+    PolicyOverride,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -228,6 +238,7 @@ impl EventKind {
         EventKind::CanaryPromoted,
         EventKind::Script,
         EventKind::Validation,
+        EventKind::PolicyOverride,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -246,6 +257,7 @@ impl EventKind {
             EventKind::CanaryPromoted => "canary_promoted",
             EventKind::Script => "script",
             EventKind::Validation => "validation",
+            EventKind::PolicyOverride => "policy_override",
         }
     }
 
@@ -259,6 +271,7 @@ impl EventKind {
                 | EventKind::CanaryPromoted
                 | EventKind::Script
                 | EventKind::Validation
+                | EventKind::PolicyOverride
         )
     }
 
@@ -322,7 +335,6 @@ pub struct Event {
     /// rollout's own events, the request that started, resumed or changed the rollout), or the id
     /// an embedding service scoped the call with; `null` when there was none (in-process calls,
     /// and a rollout continued after a restart).
-    #[serde(default)]
     #[schemars(with = "crate::schema::Nullable<String>")]
     pub request_id: Option<String>,
     /// Why, if given.
@@ -490,6 +502,6 @@ mod tests {
             assert_eq!(EventKind::from(action).action(), Some(action));
         }
         let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
-        assert_eq!(without.len(), 7, "created and the six rollout and validation kinds: {without:?}");
+        assert_eq!(without.len(), 8, "created, the six rollout and validation kinds, policy_override: {without:?}");
     }
 }

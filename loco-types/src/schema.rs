@@ -15,9 +15,10 @@ use crate::analysis::{Judgement, Severity, TestResult, Thresholds, Verdict, Wind
 use crate::audit::{AuditHead, AuditReport, BrokenLink};
 use crate::error::{ErrorCode, FieldError};
 use crate::event_data::{
-    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, PromotionVerdict, RolloutTurn,
-    ScriptData, StepDone, StepProgressData,
+    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, PolicyOverrideData, PromotionVerdict,
+    RolloutTurn, ScriptData, StepDone, StepProgressData,
 };
+use crate::freeze::{ActiveFreeze, FreezeSchedule, FreezeWindow};
 use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
@@ -101,6 +102,7 @@ pub fn document() -> Value {
     add::<CanaryPromotedData>(&mut generator);
     add::<ScriptData>(&mut generator);
     add::<ValidationReport>(&mut generator);
+    add::<PolicyOverrideData>(&mut generator);
     add::<PromotionVerdict>(&mut generator);
     // Inputs.
     add::<NewDeployment>(&mut generator);
@@ -130,6 +132,10 @@ pub fn document() -> Value {
     add::<Token>(&mut generator);
     add::<NewToken>(&mut generator);
     add::<ServiceDefinition>(&mut generator);
+    // Policy.
+    add::<FreezeWindow>(&mut generator);
+    add::<FreezeSchedule>(&mut generator);
+    add::<ActiveFreeze>(&mut generator);
     // Configured platforms and what platforms can do.
     add::<PlatformConfig>(&mut generator);
     add::<NewPlatform>(&mut generator);

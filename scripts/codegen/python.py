@@ -72,6 +72,8 @@ CLASSES: dict[str, Class] = {
     "ServiceDefinition": Class(repr_fields=("name", "command")),
     "PlatformConfig": Class(repr_fields=("name", "settings")),
     "ValidationReport": Class(repr_fields=("passed", "omitted")),
+    "FreezeWindow": Class(repr_fields=("name", "environments")),
+    "ActiveFreeze": Class(repr_fields=("window", "end")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,

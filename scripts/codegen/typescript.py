@@ -37,15 +37,16 @@ DOCUMENTS = {
     "EventData": "Record<string, unknown>",
     "ServiceDefinition": "Required<ServiceDefinition>",
     "PlatformSettings": "PlatformSettings",
+    "FreezeWindow": "Required<FreezeWindow>",
 }
 
 # What the package exports, in this order (plus every type they refer to).
 NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureCode", "InstanceState",
          "Verdict", "Severity", "LogStream"]
 INPUT_RECORDS = ["NewDeployment"]
-INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings"]
+INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
-           "PlatformConfig", "ValidationReport"]
+           "PlatformConfig", "ValidationReport", "ActiveFreeze"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {

@@ -211,7 +211,7 @@ async fn services(backend: &Backend, command: ServicesCommand, output: Output) -
     }
 }
 
-fn read_file_or_stdin(file: &str) -> Result<String, CliError> {
+pub(crate) fn read_file_or_stdin(file: &str) -> Result<String, CliError> {
     if file == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)

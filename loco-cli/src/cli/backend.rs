@@ -10,14 +10,16 @@ use serde_json::value::RawValue;
 
 use crate::cli::exit::CliError;
 use crate::client::Client;
+use loco_core::Timestamp;
+use loco_core::freeze::FreezeWindow;
 use loco_core::identity::Token;
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
-    RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    Event, FreezeCheck, FreezeList, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams,
+    RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -131,16 +133,25 @@ impl Backend {
     /// Starts rolling out `id` with the plan in `plan_json` (the text of a plan file). On a
     /// server the rollout runs there; on a database file it runs in this process, in the
     /// background, until the engine closes.
-    pub async fn start_rollout(&self, id: &str, actor: Option<String>, plan_json: &str) -> Result<Rollout, CliError> {
+    pub async fn start_rollout(
+        &self,
+        id: &str,
+        actor: Option<String>,
+        override_reason: Option<String>,
+        plan_json: &str,
+    ) -> Result<Rollout, CliError> {
         // Text that is not JSON cannot travel inside a request body; like a malformed body over
         // HTTP, it is reported here, naming `plan`. Everything else is the core's to judge.
         let plan = RawValue::from_string(plan_json.trim().to_owned())
             .map_err(|e| loco_core::Error::invalid("plan", format!("is not valid JSON: {e}")))?;
         match self {
-            Backend::Remote(client) => Ok(client.start_rollout(id, &StartRollout { actor, plan: Some(plan) }).await?),
+            Backend::Remote(client) => {
+                Ok(client.start_rollout(id, &StartRollout { actor, override_reason, plan: Some(plan) }).await?)
+            }
             Backend::Local(engine) => {
                 let plan = RolloutPlan::from_json(plan.get())?;
-                Ok(engine.start_rollout(id, plan, actor.as_deref().unwrap_or_default()).await?)
+                let input = ActionRequest { override_reason, ..ActionRequest::new(actor.unwrap_or_default()) };
+                Ok(engine.start_rollout_with(id, plan, input).await?)
             }
         }
     }
@@ -323,6 +334,42 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.put_service(&definition).await?),
             Backend::Local(engine) => Ok(engine.register_service(definition, "cli").await?),
+        }
+    }
+
+    /// Every freeze window.
+    pub async fn freeze_windows(&self) -> Result<FreezeList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.freeze_windows().await?),
+            Backend::Local(engine) => Ok(FreezeList { items: engine.freeze_windows().await? }),
+        }
+    }
+
+    /// Sets (or replaces) a freeze window.
+    pub async fn set_freeze_window(&self, window: FreezeWindow) -> Result<FreezeWindow, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_freeze_window(&window).await?),
+            Backend::Local(engine) => Ok(engine.set_freeze_window(window, "cli").await?),
+        }
+    }
+
+    /// Removes a freeze window.
+    pub async fn remove_freeze_window(&self, name: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.remove_freeze_window(name).await?),
+            Backend::Local(engine) => Ok(engine.remove_freeze_window(name).await?),
+        }
+    }
+
+    /// The freeze in force for `environment` at `at` (now when `None`).
+    pub async fn active_freeze(&self, environment: &str, at: Option<Timestamp>) -> Result<FreezeCheck, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.active_freeze(environment, at).await?),
+            Backend::Local(engine) => {
+                let at = at.unwrap_or_else(Timestamp::now);
+                let active = engine.active_freeze(environment, Some(at)).await?;
+                Ok(FreezeCheck { environment: environment.to_owned(), at: at.to_string(), active })
+            }
         }
     }
 

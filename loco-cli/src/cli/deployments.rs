@@ -56,6 +56,18 @@ pub struct ActionArgs {
     pub note: Option<String>,
 }
 
+/// Flags of `loco start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The deployment, who starts it and why.
+    #[command(flatten)]
+    pub action: ActionArgs,
+    /// Start in spite of a freeze window in force, saying why (an admin of the environment
+    /// only); recorded as a policy_override event before started.
+    #[arg(long, value_name = "REASON")]
+    pub override_freeze: Option<String>,
+}
+
 /// Flags of `loco ls`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -128,7 +140,11 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         }
         Command::Approve(args) => act(backend, Action::Approve, args, output).await,
         Command::Reject(args) => act(backend, Action::Reject, args, output).await,
-        Command::Start(args) => act(backend, Action::Start, args, output).await,
+        Command::Start(args) => {
+            let body =
+                ActionRequest { override_reason: args.override_freeze, ..request(args.action.actor, args.action.note) };
+            output.deployment(&backend.act(&args.action.id, Action::Start, body).await?)
+        }
         Command::Succeed(args) => act(backend, Action::Succeed, args, output).await,
         Command::Fail(args) => act(backend, Action::Fail, args, output).await,
         Command::Rollback(args) => act(backend, Action::Rollback, args, output).await,
@@ -150,6 +166,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Secrets(_)
         | Command::Whoami
         | Command::Platforms(_)
+        | Command::Freeze(_)
         | Command::Verify(_)
         | Command::Audit(_) => Err(CliError::Internal(
             "serve, demo, the rollout, access and audit commands are not deployment commands".to_owned(),
@@ -158,8 +175,12 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
 }
 
 async fn act(backend: &Backend, action: Action, args: ActionArgs, output: Output) -> Result<(), CliError> {
-    let body = ActionRequest { actor: args.actor.unwrap_or_default(), note: args.note };
-    output.deployment(&backend.act(&args.id, action, body).await?)
+    output.deployment(&backend.act(&args.id, action, request(args.actor, args.note)).await?)
+}
+
+/// An action's body: an absent actor is sent empty, for the core to name.
+pub(crate) fn request(actor: Option<String>, note: Option<String>) -> ActionRequest {
+    ActionRequest { actor: actor.unwrap_or_default(), note, override_reason: None }
 }
 
 async fn follow(backend: &Backend, id: &str, output: Output) -> Result<(), CliError> {

@@ -65,6 +65,8 @@ pub mod code {
     /// `validation_failed`: pre-deployment validation refused the release (or `loco validate`
     /// found blocking problems).
     pub const VALIDATION_FAILED: u8 = 24;
+    /// `policy_violation`: a policy (a freeze window) refused the operation.
+    pub const POLICY_VIOLATION: u8 = 25;
 }
 
 /// Everything a CLI command can fail with.
@@ -175,6 +177,7 @@ fn exit_code_of(error: ErrorCode) -> u8 {
         ErrorCode::UnsupportedMediaType => code::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::RateLimited => code::RATE_LIMITED,
         ErrorCode::ValidationFailed => code::VALIDATION_FAILED,
+        ErrorCode::PolicyViolation => code::POLICY_VIOLATION,
     }
 }
 
@@ -233,7 +236,7 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), seen.len(), "{seen:?}");
         assert!(!seen.contains(&code::OK));
-        assert_eq!(*unique.last().unwrap(), code::VALIDATION_FAILED, "new codes go at the end of the table");
+        assert_eq!(*unique.last().unwrap(), code::POLICY_VIOLATION, "new codes go at the end of the table");
         // `loco validate` refusing a release means what the API's `validation_failed` means.
         assert_eq!(CliError::ValidationRefused.exit_code(), code::VALIDATION_FAILED);
     }

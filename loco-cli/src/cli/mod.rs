@@ -18,6 +18,7 @@ pub mod local;
 pub mod otlp;
 pub mod output;
 pub mod platforms;
+pub mod policy;
 pub mod rollouts;
 pub mod serve;
 
@@ -128,7 +129,7 @@ pub enum Command {
     /// Reject a pending deployment (needs --note; the actor must not be the requester).
     Reject(deployments::ActionArgs),
     /// Start an approved deployment.
-    Start(deployments::ActionArgs),
+    Start(deployments::StartArgs),
     /// Record that a started deployment succeeded.
     Succeed(deployments::ActionArgs),
     /// Record that a started deployment failed (needs --note).
@@ -174,6 +175,8 @@ pub enum Command {
     Whoami,
     /// Cloud platforms plans may name (admin): add fly|render, list, test, remove.
     Platforms(platforms::PlatformsArgs),
+    /// Freeze windows, when starts are refused: set, list, remove (admin), check.
+    Freeze(policy::FreezeArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -204,6 +207,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(args) => demo::run(args).await,
         Command::Serve(args) => serve::run(&cli.connection, args).await,
         Command::Platforms(args) => platforms::run(&cli.connection, args, output).await,
+        Command::Freeze(args) => policy::run(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
         | Command::Validate(_)
         | Command::Rollouts(_)

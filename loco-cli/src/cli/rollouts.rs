@@ -18,7 +18,7 @@ use crate::cli::deployments::{ActionArgs, IdArgs};
 use crate::cli::exit::CliError;
 use crate::cli::output::{Output, progress};
 use crate::cli::serve::shutdown_signal;
-use crate::wire::{ActionRequest, ReleaseParams, RollbackTo};
+use crate::wire::{ReleaseParams, RollbackTo};
 
 /// `loco rollout …`.
 #[derive(Debug, Args)]
@@ -56,6 +56,10 @@ pub struct StartArgs {
     /// Who starts the rollout [env: LOCO_ACTOR].
     #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
     pub actor: Option<String>,
+    /// Start in spite of a freeze window in force, saying why (an admin of the environment
+    /// only); recorded as a policy_override event before started.
+    #[arg(long, value_name = "REASON")]
+    pub override_freeze: Option<String>,
     /// Follow the rollout until it ends, printing its progress; exit 17 if it rolled back, 18 if
     /// the rollback failed. Always the case with --db.
     #[arg(long)]
@@ -171,7 +175,7 @@ async fn execute(backend: &Backend, command: Command, plan: Option<String>, outp
         Command::Rollout(RolloutArgs { command }) => match command {
             RolloutCommand::Start(args) => {
                 let plan = plan.unwrap_or_default();
-                let started = backend.start_rollout(&args.id, args.actor, &plan).await?;
+                let started = backend.start_rollout(&args.id, args.actor, args.override_freeze, &plan).await?;
                 if matches!(backend, Backend::Remote(_)) && !args.wait {
                     return output.rollout(&started);
                 }
@@ -184,7 +188,7 @@ async fn execute(backend: &Backend, command: Command, plan: Option<String>, outp
             RolloutCommand::Status(args) => output.rollout(&backend.rollout(&args.id).await?),
             RolloutCommand::Wait(args) => follow_to_the_end(backend, &args.id, output).await,
             RolloutCommand::Override(args) => {
-                let body = ActionRequest { actor: args.actor.unwrap_or_default(), note: args.note };
+                let body = super::deployments::request(args.actor, args.note);
                 output.rollout(&backend.override_rollout(&args.id, body).await?)
             }
         },

@@ -58,6 +58,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::RolloutNotFound { .. }
         | Error::TokenNotFound { .. }
         | Error::ServiceNotFound { .. }
+        | Error::FreezeWindowNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
         Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
@@ -68,7 +69,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::IdempotencyConflict { .. }
         | Error::RolloutConflict { .. }
         | Error::RolloutInProgress { .. }
-        | Error::RolloutNotPaused { .. } => StatusCode::CONFLICT,
+        | Error::RolloutNotPaused { .. }
+        | Error::PolicyViolation { .. } => StatusCode::CONFLICT,
         Error::SelfApproval { .. } => StatusCode::FORBIDDEN,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // The deployment platform (an upstream service) failed, not this server.
@@ -174,6 +176,17 @@ mod tests {
             (Error::TokenNotFound { id: "t".into() }, 404),
             (Error::ServiceNotFound { name: "s".into() }, 404),
             (Error::PlatformNotFound { name: "p".into() }, 404),
+            (Error::FreezeWindowNotFound { name: "w".into() }, 404),
+            (
+                Error::PolicyViolation {
+                    rule: "freeze_window".into(),
+                    name: "w".into(),
+                    environment: "production".into(),
+                    until: None,
+                    details: vec![loco_core::FieldError::new("freeze_window", "frozen")],
+                },
+                409,
+            ),
         ];
         for (error, status) in cases {
             let (got, body) = ApiError::Core(error.clone()).parts();

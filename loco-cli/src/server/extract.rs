@@ -122,6 +122,12 @@ pub fn rollouts_params(raw: Option<&str>) -> Result<RolloutsParams, Error> {
     Ok(RolloutsParams { active: p.remove("active") })
 }
 
+/// Parses the query string of `GET /api/v1/freezes/active`.
+pub fn freeze_params(raw: Option<&str>) -> Result<crate::wire::FreezeParams, Error> {
+    let mut p = query_pairs(raw, &["environment", "at"])?;
+    Ok(crate::wire::FreezeParams { environment: p.remove("environment"), at: p.remove("at") })
+}
+
 /// Parses the query string of `GET /api/v1/releases`.
 pub fn release_params(raw: Option<&str>) -> Result<ReleaseParams, Error> {
     let mut p = query_pairs(raw, &["service", "environment", "limit"])?;

@@ -21,6 +21,7 @@ pub mod guard;
 pub mod metrics;
 pub mod openapi;
 pub mod platforms;
+pub mod policy;
 pub mod request_log;
 pub mod rollouts;
 pub mod routes;
@@ -132,6 +133,7 @@ pub enum ServeError {
         (name = "operations", description = "Health, metrics, audit and this document"),
         (name = "access", description = "API tokens, the service registry and who you are (admin, except whoami)"),
         (name = "platforms", description = "Cloud platforms plans may name, their settings and sealed tokens (admin)"),
+        (name = "policy", description = "Freeze windows: when starts are refused (set by an admin, read by anyone)"),
     )
 )]
 struct ApiDoc;
@@ -158,6 +160,9 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(rollouts::rollback_to))
         .routes(routes!(thresholds::list_thresholds))
         .routes(routes!(thresholds::put_thresholds))
+        .routes(routes!(policy::list_freezes))
+        .routes(routes!(policy::active_freeze))
+        .routes(routes!(policy::put_freeze, policy::remove_freeze))
         .routes(routes!(sse::all_events))
         .routes(routes!(routes::verify_audit))
         .routes(routes!(routes::audit_head))

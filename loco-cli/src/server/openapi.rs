@@ -47,6 +47,8 @@ pub mod refs {
         LogLine => "LogLine",
         Token => "Token",
         ServiceDefinition => "ServiceDefinition",
+        FreezeWindow => "FreezeWindow",
+        ActiveFreeze => "ActiveFreeze",
         PlatformConfig => "PlatformConfig",
         NewPlatform => "NewPlatform",
         Thresholds => "Thresholds",

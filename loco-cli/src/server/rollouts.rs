@@ -61,8 +61,12 @@ impl<S: Send + Sync> FromRequestParts<S> for InstancePath {
         (status = 400, description = "`validation_error`: bad body, unknown field, or a plan problem named by the \
                                       core (`strategy.steps[1]`, `platform`, …)", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_transition`: not approved; or `rollout_conflict`: another rollout is \
-                                      active on the same service and environment", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs the deployer role (admin with `override_reason`)",
+         body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: not approved; `rollout_conflict`: another rollout is \
+                                      active on the same service and environment; or `policy_violation`: a freeze \
+                                      window is in force (`error.details[0].field` is `freeze_window`)",
+         body = ErrorBody),
         (status = 413, description = "`payload_too_large`: body over 1 MiB", body = ErrorBody),
         (status = 422, description = "`validation_failed`: the plan's pre-deployment checks refused the release; \
                                       `error.report` is the full report, `error.details` the blocking findings, and \
@@ -79,7 +83,7 @@ pub async fn start_rollout(
     let session = state.engine.session(caller.0);
     let body = gated(&session, Operation::StartRollout, body)?;
     let plan = RolloutPlan::from_json(body.plan_json())?;
-    let rollout = session.start_rollout(&id, plan, body.actor().to_owned()).await?;
+    let rollout = session.start_rollout(&id, plan, body.input()).await?;
     Ok((StatusCode::ACCEPTED, Json(rollout)))
 }
 
@@ -205,7 +209,7 @@ pub async fn rollback_to(
 ) -> Result<Json<Rollout>, ApiError> {
     let session = state.engine.session(caller.0);
     let body = gated(&session, Operation::Act(loco_core::Action::Rollback), body)?;
-    let input = loco_core::ActionInput { actor: body.actor, note: body.note };
+    let input = loco_core::ActionInput { note: body.note, ..loco_core::ActionInput::new(body.actor) };
     Ok(Json(session.rollback_to(&body.service, &body.environment, &body.version, input).await?))
 }
 

@@ -11,6 +11,7 @@ mod conformance;
 mod dashboard;
 mod demo;
 mod durability;
+mod freeze;
 mod guards;
 mod openapi;
 mod otlp;

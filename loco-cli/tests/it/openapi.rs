@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 38] = [
+const ROUTES: [(&str, &str); 42] = [
     ("post", "/api/v1/deployments"),
     ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
@@ -31,6 +31,10 @@ const ROUTES: [(&str, &str); 38] = [
     ("post", "/api/v1/releases/rollback"),
     ("get", "/api/v1/thresholds"),
     ("put", "/api/v1/thresholds/{environment}"),
+    ("get", "/api/v1/freezes"),
+    ("get", "/api/v1/freezes/active"),
+    ("put", "/api/v1/freezes/{name}"),
+    ("delete", "/api/v1/freezes/{name}"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/audit/head"),
@@ -163,7 +167,8 @@ async fn schemas_match_real_responses() {
         property_names(&doc, "CreateDeployment"),
         object_keys(&crate::common::request("a", "b")).into_iter().chain(["risk".to_owned()]).collect()
     );
-    assert_eq!(property_names(&doc, "ActionRequest"), BTreeSet::from(["actor".to_owned(), "note".to_owned()]));
+    let accepted = ["actor", "note", "override_reason"].map(str::to_owned);
+    assert_eq!(property_names(&doc, "ActionRequest"), BTreeSet::from(accepted));
     // Status enums list exactly the lifecycle statuses.
     let statuses: BTreeSet<&str> = doc["components"]["schemas"]["Deployment"]["properties"]["status"]["enum"]
         .as_array()
@@ -204,7 +209,8 @@ async fn rollout_schemas_match_real_responses() {
     assert_eq!(property_names(&doc, "ReleaseList"), object_keys(&releases));
     assert_eq!(property_names(&doc, "Release"), object_keys(&releases["items"][0]));
     assert_eq!(property_names(&doc, "ReleaseSpec"), object_keys(&releases["items"][0]["spec"]));
-    assert_eq!(property_names(&doc, "StartRollout"), BTreeSet::from(["actor".to_owned(), "plan".to_owned()]));
+    let accepted = ["actor", "override_reason", "plan"].map(str::to_owned);
+    assert_eq!(property_names(&doc, "StartRollout"), BTreeSet::from(accepted));
     assert_eq!(
         property_names(&doc, "RolloutFailure"),
         BTreeSet::from(["code".to_owned(), "message".to_owned(), "step".to_owned()])

@@ -58,6 +58,11 @@ enum Target {
     Platform,
     /// A rollout plan to validate (the body).
     PlanToValidate,
+    /// A freeze window name not set yet, and its definition (it freezes an environment nothing
+    /// else here uses).
+    NewFreeze,
+    /// A fresh freeze window.
+    Freeze,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -80,7 +85,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 38] = [
+const ROUTES: [Route; 42] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -104,6 +109,10 @@ const ROUTES: [Route; 38] = [
     route("POST", "/api/v1/releases/rollback", T::NothingToRollBack, "....dm", 400),
     route("GET", "/api/v1/thresholds", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/thresholds/{environment}", T::NewThresholds, ".....m", 200),
+    route("GET", "/api/v1/freezes", T::Plain, ".vradm", 200),
+    route("GET", "/api/v1/freezes/active?environment=frozen", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/freezes/{name}", T::NewFreeze, ".....m", 200),
+    route("DELETE", "/api/v1/freezes/{name}", T::Freeze, ".....m", 204),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/head", T::Plain, ".vradm", 200),
@@ -218,6 +227,12 @@ fn service(name: &str) -> Value {
     let mut definition = demo_service_json();
     definition["name"] = json!(name);
     definition
+}
+
+/// A freeze window named `name` over the `frozen` environment, in force all through 2026.
+fn freeze(name: &str) -> Value {
+    json!({"name": name, "environments": ["frozen"], "reason": "roles test",
+           "schedule": {"type": "once", "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}})
 }
 
 /// A Render platform named `name` whose API is a closed loopback port.
@@ -383,6 +398,11 @@ impl World {
                 (at(&name), (route.method == "POST").then(|| json!({})))
             }
             T::PlanToValidate => (route.path.to_owned(), Some(release())),
+            T::NewFreeze => (at(&name), Some(freeze(&name))),
+            T::Freeze => {
+                expect(&server.by("admin", "PUT", &format!("/api/v1/freezes/{name}"), Some(&freeze(&name))).await, 200);
+                (at(&name), None)
+            }
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});
                 (route.path.to_owned(), Some(body))

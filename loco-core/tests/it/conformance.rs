@@ -59,8 +59,8 @@ async fn run_vector(vector: &Value, base: &Value, missing_id: &str) {
                 _ => current.clone().expect("a deployment exists"),
             };
             let input = ActionInput {
-                actor: step["actor"].as_str().expect("actor").to_owned(),
                 note: step.get("note").and_then(Value::as_str).map(str::to_owned),
+                ..ActionInput::new(step["actor"].as_str().expect("actor"))
             };
             engine.apply(&id, action, input).await
         };

@@ -11,6 +11,7 @@ mod conformance;
 mod crash;
 mod extensions;
 mod fly;
+mod freeze;
 mod local;
 mod metrics;
 mod platforms;

@@ -66,7 +66,7 @@ proptest! {
             for (target, action, actor, note) in steps {
                 let id = ids.get(target).cloned().unwrap_or_else(|| "dep_unknown".to_owned());
                 let action = Action::ALL[action];
-                match engine.apply(&id, action, ActionInput { actor, note }).await {
+                match engine.apply(&id, action, ActionInput { actor, note, override_reason: None }).await {
                     Ok(_) => *applied.entry(id).or_default() += 1,
                     Err(e) => prop_assert!(
                         ["validation_error", "not_found", "invalid_transition", "self_approval"].contains(&e.code()),

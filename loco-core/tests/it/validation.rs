@@ -11,7 +11,7 @@ use loco_core::platform::memory::MemoryPlatform;
 use loco_core::platform::{InstanceState, Platform, Target};
 use loco_core::rollout::{RolloutPlan, RolloutState, ValidationSpec};
 use loco_core::service::ServiceDefinition;
-use loco_core::{Engine, Error, ErrorCode, EventKind, Status};
+use loco_core::{ActionInput, Engine, Error, ErrorCode, EventKind, Status};
 use serde_json::{Value, json};
 
 use crate::common::{request, temp_db};
@@ -243,12 +243,15 @@ async fn a_registered_service_brings_its_scripts_and_checks_to_network_plans() {
         RolloutPlan::from_json(&plan.to_string()).unwrap()
     };
     let id = approved(&engine).await;
-    let refused = session.start_rollout(&id, network_plan(json!({})), "ops".into()).await.unwrap_err();
+    let refused = session.start_rollout(&id, network_plan(json!({})), ActionInput::new("ops")).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorCode::ValidationFailed, "the service's checks apply: {refused}");
     let report = session.validate_plan(network_plan(json!({"DATABASE_URL": "postgres://db"}))).await.unwrap();
     assert!(report.passed);
 
-    session.start_rollout(&id, network_plan(json!({"DATABASE_URL": "postgres://db"})), "ops".into()).await.unwrap();
+    session
+        .start_rollout(&id, network_plan(json!({"DATABASE_URL": "postgres://db"})), ActionInput::new("ops"))
+        .await
+        .unwrap();
     let rollout = engine.wait_rollout(&id).await.unwrap();
     assert_eq!(rollout.state, RolloutState::Succeeded);
     assert_eq!(running_versions(&sim).await, ["1.0.0"]);

@@ -21,6 +21,10 @@ too: platforms (:class:`Platform`, ``platforms=[...]``), metric sources for cana
 (:class:`MetricSource`, ``metric_sources=[...]``) and health probes (:class:`HealthProbe`,
 ``probes={name: fn}``).
 
+Freeze windows (``set_freeze_window(window, by)``) name times when deployments to an environment
+may not start: ``start`` and ``start_rollout`` then raise :class:`PolicyViolationError`, unless an
+admin passes ``override_reason=...``, which the history records as a ``policy_override`` event.
+
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
 :class:`ServiceDefinition`, :class:`ValidationReport`) whose ``to_dict()`` is the HTTP API's
@@ -48,6 +52,7 @@ from ._loco import (
     PermissionDeniedError,
     Platform,
     PlatformError,
+    PolicyViolationError,
     RateLimitedError,
     RollbackFailedError,
     RolloutConflictError,
@@ -84,6 +89,7 @@ __all__ = [
     "PermissionDeniedError",
     "Platform",
     "PlatformError",
+    "PolicyViolationError",
     "RateLimitedError",
     "RollbackFailedError",
     "RolloutConflictError",

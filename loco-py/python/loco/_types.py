@@ -29,6 +29,8 @@ from ._loco import ACTIVE_ROLLOUT_STATES
 
 __all__: List[str] = [
     "Action",
+    "ActiveFreeze",
+    "ActiveFreezeDict",
     "AnalysisDataDict",
     "AnalysisSpecDict",
     "ArtifactCheckDict",
@@ -66,6 +68,9 @@ __all__: List[str] = [
     "FindingDict",
     "FindingSeverity",
     "FlyPlatformSettingsDict",
+    "FreezeScheduleDict",
+    "FreezeWindow",
+    "FreezeWindowDict",
     "HealthCheckDataDict",
     "HealthSpecDict",
     "Hook",
@@ -84,6 +89,7 @@ __all__: List[str] = [
     "MonitorStepDict",
     "ObserveStepDict",
     "OnRestart",
+    "OnceFreezeScheduleDict",
     "OverrideRolloutTurnDict",
     "Page",
     "PageDict",
@@ -92,12 +98,14 @@ __all__: List[str] = [
     "PlatformConfigDict",
     "PlatformMetricSourceSpecDict",
     "PlatformSettingsDict",
+    "PolicyOverrideDataDict",
     "ProbeDict",
     "PrometheusMetricSourceSpecDict",
     "PrometheusQueriesDict",
     "PromotionVerdictDict",
     "RailwayPlatformSettingsDict",
     "RailwayTokenKind",
+    "RecurringFreezeScheduleDict",
     "RegexConfigFormatDict",
     "Release",
     "ReleaseDict",
@@ -207,6 +215,9 @@ EventKind = Literal[
     "script",
     # The pre-deployment checks ran (their full report; a failed one refused the start).
     "validation",
+    # An admin started the deployment in spite of a policy (a freeze window), with a reason; written
+    # just before ``started``.
+    "policy_override",
 ]
 
 
@@ -264,6 +275,8 @@ ErrorCode = Literal[
     "rate_limited",
     # Pre-deployment validation refused the release (the full report attached).
     "validation_failed",
+    # A policy (a freeze window) refused the operation; ``details`` names the rule.
+    "policy_violation",
 ]
 
 
@@ -919,6 +932,23 @@ class ValidationReportDict(TypedDict):
     omitted: int
 
 
+class PolicyOverrideDataDict(TypedDict):
+    """What a ``policy_override`` event records: the rule and the occurrence an admin started in
+    spite of (the event's ``actor`` is the admin, its ``note`` the reason they gave).
+    """
+
+    #: The rule: ``freeze_window``.
+    rule: str
+    #: The window's name.
+    name: str
+    #: The environment it froze.
+    environment: str
+    #: When the overridden occurrence began.
+    start: str
+    #: When it would have ended.
+    end: str
+
+
 #: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
     CreatedDataDict,
@@ -928,16 +958,15 @@ EventDataDict = Union[
     CanaryPromotedDataDict,
     ScriptDataDict,
     ValidationReportDict,
+    PolicyOverrideDataDict,
 ]
 
 
-class EventDict(TypedDict, total=False):
+class EventDict(TypedDict):
     """One append-only history entry. Lifecycle events (one per action, plus ``created``) always
     have a ``to_status``; ``from_status`` is ``None`` only on ``created``, whose ``data`` is the
     request it accepted. Rollout events (``step_progress``, ``health_check``, …) have neither and
-    carry their facts in ``data``. Returned by ``Event.to_dict()``. Keys that must be present:
-    ``seq``, ``id``, ``deployment_id``, ``kind``, ``actor``, ``note``, ``from_status``,
-    ``to_status``, ``at``, ``hash``, ``data``.
+    carry their facts in ``data``. Returned by ``Event.to_dict()``.
     """
 
     #: Position in the store-wide event order (1, 2, 3, … with no gaps); also the audit chain order.
@@ -950,6 +979,11 @@ class EventDict(TypedDict, total=False):
     kind: EventKind
     #: Who did it.
     actor: str
+    #: The request it was done for: the ``X-Request-Id`` of the HTTP request that caused it (for a
+    #: rollout's own events, the request that started, resumed or changed the rollout), or the id an
+    #: embedding service scoped the call with; ``null`` when there was none (in-process calls, and a
+    #: rollout continued after a restart).
+    request_id: Optional[str]
     #: Why, if given.
     note: Optional[str]
     #: Status before the event (``None`` on ``created``).
@@ -965,11 +999,6 @@ class EventDict(TypedDict, total=False):
     #: the other lifecycle events (and on ``created`` events written before the audit covered whole
     #: records).
     data: Optional[Dict[str, Any]]
-    #: The request it was done for: the ``X-Request-Id`` of the HTTP request that caused it (for a
-    #: rollout's own events, the request that started, resumed or changed the rollout), or the id an
-    #: embedding service scoped the call with; ``null`` when there was none (in-process calls, and a
-    #: rollout continued after a restart).
-    request_id: Optional[str]
 
 
 class PageDict(TypedDict):
@@ -1729,6 +1758,67 @@ class PlatformConfigDict(TypedDict):
     created_at: str
 
 
+class OnceFreezeScheduleDict(TypedDict):
+    """Once, from ``start`` (inclusive) to ``end`` (exclusive)."""
+
+    type: Literal["once"]
+    #: When it begins (RFC 3339, any offset).
+    start: str
+    #: When it ends; after ``start``.
+    end: str
+
+
+class RecurringFreezeScheduleDict(TypedDict):
+    """Every time ``cron`` matches the wall clock in ``time_zone``, for ``duration_minutes``."""
+
+    type: Literal["recurring"]
+    #: Five fields — minute, hour, day of month, month, day of week — each ``*``, a number, a range
+    #: ``a-b``, a list ``a,b``, or one of those with a step ``/n`` (every n-th value; ``*`` with a
+    #: step of 15 in the minute field is every quarter hour); months and days may be named (``JAN``,
+    #: ``MON``); Sunday is 0 or 7. When both day fields are restricted either may match (as in
+    #: cron).
+    cron: str
+    #: How long each occurrence lasts, 1 to 20160 (14 days).
+    duration_minutes: int
+    #: An IANA time zone (``Europe/Berlin``, ``America/New_York``, ``UTC``).
+    time_zone: str
+
+
+#: When a freeze window is in force.
+FreezeScheduleDict = Union[OnceFreezeScheduleDict, RecurringFreezeScheduleDict]
+
+
+class FreezeWindowDict(TypedDict):
+    """A named period in which deployments to some environments may not start. Returned by
+    ``FreezeWindow.to_dict()``.
+    """
+
+    #: Unique name (letters, digits, ``-``, ``_``, ``.``); setting a window with an existing name
+    #: replaces it.
+    name: str
+    #: The environments it freezes (compared case-insensitively); at least one.
+    environments: List[str]
+    #: Why; shown in every refusal it causes.
+    reason: str
+    #: When it is in force.
+    schedule: FreezeScheduleDict
+
+
+class ActiveFreezeDict(TypedDict):
+    """One occurrence of a window that is in force at some instant. Returned by
+    ``ActiveFreeze.to_dict()``.
+    """
+
+    #: The window's name.
+    window: str
+    #: The window's reason.
+    reason: str
+    #: When this occurrence began.
+    start: str
+    #: When it ends.
+    end: str
+
+
 class CapabilitiesDict(TypedDict):
     """What a platform can do; the orchestrator refuses a plan that needs more, naming the
     capability.
@@ -1966,6 +2056,15 @@ class Event:
         return self._d["actor"]
 
     @property
+    def request_id(self) -> Optional[str]:
+        """The request it was done for: the ``X-Request-Id`` of the HTTP request that caused it (for
+        a rollout's own events, the request that started, resumed or changed the rollout), or the
+        id an embedding service scoped the call with; ``null`` when there was none (in-process
+        calls, and a rollout continued after a restart).
+        """
+        return self._d["request_id"]
+
+    @property
     def note(self) -> Optional[str]:
         """Why, if given; ``None`` when absent."""
         return self._d["note"]
@@ -1998,15 +2097,6 @@ class Event:
         audit covered whole records).
         """
         return cast("Optional[Dict[str, Any]]", _copy(self._d["data"]))
-
-    @property
-    def request_id(self) -> Optional[str]:
-        """The request it was done for: the ``X-Request-Id`` of the HTTP request that caused it (for
-        a rollout's own events, the request that started, resumed or changed the rollout), or the
-        id an embedding service scoped the call with; ``null`` when there was none (in-process
-        calls, and a rollout continued after a restart).
-        """
-        return self._d["request_id"]
 
     def to_dict(self) -> EventDict:
         """The event as the HTTP API's JSON object (a new copy each time)."""
@@ -2761,6 +2851,134 @@ class PlatformConfig:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (PlatformConfig, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class FreezeWindow:
+    """A named period in which deployments to some environments may not start. Immutable: attributes
+    mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object.
+    ``FreezeWindow(data)`` wraps such an object (typed ``FreezeWindowDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: FreezeWindowDict
+
+    def __init__(self, data: FreezeWindowDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def name(self) -> str:
+        """Unique name (letters, digits, ``-``, ``_``, ``.``); setting a window with an existing
+        name replaces it.
+        """
+        return self._d["name"]
+
+    @property
+    def environments(self) -> List[str]:
+        """The environments it freezes (compared case-insensitively); at least one."""
+        return list(self._d["environments"])
+
+    @property
+    def reason(self) -> str:
+        """Why; shown in every refusal it causes."""
+        return self._d["reason"]
+
+    @property
+    def schedule(self) -> FreezeScheduleDict:
+        """When it is in force."""
+        return cast("FreezeScheduleDict", _copy(self._d["schedule"]))
+
+    def to_dict(self) -> FreezeWindowDict:
+        """The freeze window as the HTTP API's JSON object (a new copy each time)."""
+        return cast("FreezeWindowDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FreezeWindow):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "FreezeWindow(name=%r, environments=%r)" % (
+            d["name"],
+            d["environments"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (FreezeWindow, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ActiveFreeze:
+    """One occurrence of a window that is in force at some instant. Immutable: attributes mirror the
+    HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object. ``ActiveFreeze(data)`` wraps
+    such an object (typed ``ActiveFreezeDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ActiveFreezeDict
+
+    def __init__(self, data: ActiveFreezeDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def window(self) -> str:
+        """The window's name."""
+        return self._d["window"]
+
+    @property
+    def reason(self) -> str:
+        """The window's reason."""
+        return self._d["reason"]
+
+    @property
+    def start(self) -> str:
+        """When this occurrence began (RFC 3339 UTC)."""
+        return self._d["start"]
+
+    @property
+    def end(self) -> str:
+        """When it ends (RFC 3339 UTC)."""
+        return self._d["end"]
+
+    def to_dict(self) -> ActiveFreezeDict:
+        """The active freeze as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ActiveFreezeDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActiveFreeze):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ActiveFreeze(window=%r, end=%r)" % (
+            d["window"],
+            d["end"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ActiveFreeze, (self._d,))
 
     if not TYPE_CHECKING:
 

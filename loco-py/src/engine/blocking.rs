@@ -158,16 +158,19 @@ impl SyncEngine {
         blocking(py, self.handle.apply(id, Action::Reject, actor, note))
     }
 
-    /// `approved → started`.
-    #[pyo3(signature = (id, actor, note=None))]
+    /// `approved → started`. A freeze window in force for the deployment's environment refuses
+    /// the start with `PolicyViolationError`; an admin may start anyway by giving
+    /// `override_reason`, which a `policy_override` event records just before `started`.
+    #[pyo3(signature = (id, actor, note=None, override_reason=None))]
     fn start<'py>(
         &self,
         py: Python<'py>,
         id: String,
         actor: String,
         note: Option<String>,
+        override_reason: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        blocking(py, self.handle.apply(id, Action::Start, actor, note))
+        blocking(py, self.handle.start(id, actor, note, override_reason))
     }
 
     /// `started → succeeded`.
@@ -266,15 +269,19 @@ impl SyncEngine {
     /// Starts rolling out an approved deployment with `plan` (a `dict` or JSON `str`, checked by
     /// the core): its pre-deployment checks run first, and a blocking finding refuses the start
     /// with `ValidationFailedError` (the deployment stays `approved`); the steps run in the
-    /// background. Returns the `Rollout` right after the start.
+    /// background. A freeze window in force refuses it with `PolicyViolationError` unless an
+    /// admin gives `override_reason` (recorded as for `start`). Returns the `Rollout` right
+    /// after the start.
+    #[pyo3(signature = (id, plan, actor, override_reason=None))]
     fn start_rollout<'py>(
         &self,
         py: Python<'py>,
         id: String,
         plan: Document,
         actor: String,
+        override_reason: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        blocking(py, self.handle.start_rollout(id, plan, actor))
+        blocking(py, self.handle.start_rollout(id, plan, actor, override_reason))
     }
 
     /// `start_rollout`, then waits for the outcome (`succeeded`, `rolled_back` or
@@ -452,6 +459,38 @@ impl SyncEngine {
     /// started keep running it.
     fn remove_service<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         blocking(py, self.handle.remove_service(name))
+    }
+
+    /// Sets (or replaces, by name) a freeze window: a time when deployments to its environments
+    /// may not start. `window` is a `dict` or JSON `str` (`name`, `environments`, `reason` and a
+    /// `schedule` of `{"type": "once", "start", "end"}` or `{"type": "recurring", "cron",
+    /// "duration_minutes", "time_zone"}`), checked by the core; `by` is who sets it.
+    /// Returns the window as stored (a `dict`).
+    fn set_freeze_window<'py>(&self, py: Python<'py>, window: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.set_freeze_window(window, by))
+    }
+
+    /// Every freeze window, by name. Returns a `list` of `dict`s.
+    fn freeze_windows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.freeze_windows())
+    }
+
+    /// Removes a freeze window (`NotFoundError` when there is none). Returns `None`.
+    fn remove_freeze_window<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.remove_freeze_window(name))
+    }
+
+    /// The freeze in force for `environment` at `at` (an RFC 3339 `str`; now without it): the
+    /// occurrence of the window that ends last, as a `dict` with `window`, `reason`, `start` and
+    /// `end`, or `None` when deployments there may start. Returns that `dict` or `None`.
+    #[pyo3(signature = (environment, at=None))]
+    fn active_freeze<'py>(
+        &self,
+        py: Python<'py>,
+        environment: String,
+        at: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.active_freeze(environment, at))
     }
 
     /// Stops running rollouts (the next engine on this file recovers them) and the local

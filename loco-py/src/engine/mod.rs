@@ -1,9 +1,9 @@
 //! The two doors into [`loco_core::Engine`]: `loco.Engine` (asyncio, [`asyncio`]) and
-//! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here, in [`rollout`] and in
-//! [`service`]: the engine [`Handle`], whose methods turn Python arguments into one core
-//! [`Operation`] each, and opening through [`loco_core::EngineBuilder`]. The two classes differ
-//! only in how they wait for an operation. Neither holds a deployment rule: arguments pass to the
-//! core as given (an omitted field is an empty value, so the core reports it as a
+//! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here, in [`rollout`],
+//! [`service`] and [`policy`]: the engine [`Handle`], whose methods turn Python arguments into one
+//! core [`Operation`] each, and opening through [`loco_core::EngineBuilder`]. The two classes
+//! differ only in how they wait for an operation. Neither holds a deployment rule: arguments pass
+//! to the core as given (an omitted field is an empty value, so the core reports it as a
 //! `validation_error` exactly as for a missing JSON field; numbers the core reads as text, like a
 //! URL query, are passed as text).
 
@@ -11,6 +11,7 @@ pub mod asyncio;
 pub mod audit;
 pub mod blocking;
 pub mod platforms;
+pub mod policy;
 pub mod rollout;
 pub mod service;
 
@@ -147,7 +148,21 @@ impl Handle {
     /// One lifecycle action (`approve`, `start`, …).
     pub fn apply(&self, id: String, action: Action, actor: String, note: Option<String>) -> Operation<Deployment> {
         let engine = self.engine();
-        Box::pin(async move { engine?.apply(&id, action, ActionInput { actor, note }).await })
+        Box::pin(async move { engine?.apply(&id, action, ActionInput { note, ..ActionInput::new(actor) }).await })
+    }
+
+    /// `start(id, actor, note, override_reason)`: with `override_reason`, an admin's start in
+    /// spite of a freeze window in force (the core records it before `started`).
+    pub fn start(
+        &self,
+        id: String,
+        actor: String,
+        note: Option<String>,
+        override_reason: Option<String>,
+    ) -> Operation<Deployment> {
+        let engine = self.engine();
+        let input = ActionInput { note, override_reason, ..ActionInput::new(actor) };
+        Box::pin(async move { engine?.apply(&id, Action::Start, input).await })
     }
 
     /// `get(id)`.

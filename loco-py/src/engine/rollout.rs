@@ -3,9 +3,9 @@
 //! one, follow instance logs, set analysis thresholds. Plans, thresholds and limits are checked by
 //! the core alone.
 
-use loco_core::Rollout;
 use loco_core::model::parse_limit;
 use loco_core::rollout::{Release, ValidationReport};
+use loco_core::{ActionInput, Rollout};
 
 use super::{Handle, Operation};
 use crate::document::{Document, ThresholdsByEnvironment};
@@ -19,11 +19,20 @@ impl Handle {
         Box::pin(async move { engine?.validate_plan(plan.into_plan()?).await })
     }
 
-    /// `start_rollout(id, plan, actor)`: the core validates the plan and starts executing it in
-    /// the background; the result is the rollout record as it stands right after the start.
-    pub fn start_rollout(&self, id: String, plan: Document, actor: String) -> Operation<Rollout> {
+    /// `start_rollout(id, plan, actor, override_reason)`: the core validates the plan and starts
+    /// executing it in the background (with `override_reason`, an admin's start in spite of a
+    /// freeze window in force); the result is the rollout record as it stands right after the
+    /// start.
+    pub fn start_rollout(
+        &self,
+        id: String,
+        plan: Document,
+        actor: String,
+        override_reason: Option<String>,
+    ) -> Operation<Rollout> {
         let engine = self.engine();
-        Box::pin(async move { engine?.start_rollout(&id, plan.into_plan()?, &actor).await })
+        let input = ActionInput { override_reason, ..ActionInput::new(actor) };
+        Box::pin(async move { engine?.start_rollout_with(&id, plan.into_plan()?, input).await })
     }
 
     /// `run_rollout(id, plan, actor)`: starts it and waits for the outcome.

@@ -392,7 +392,14 @@ impl Orchestrator {
 
     /// Validates, records the start, and executes the rollout in the background; returns the
     /// rollout as recorded at its start and a handle to wait for its end.
-    pub async fn start(self: &Arc<Self>, id: &str, plan: RolloutPlan, actor: &str) -> Result<(Rollout, RolloutHandle)> {
+    /// `policy_events` (an admin's override of a freeze window) are written first, with the start.
+    pub async fn start(
+        self: &Arc<Self>,
+        id: &str,
+        plan: RolloutPlan,
+        actor: &str,
+        policy_events: Vec<NewEvent>,
+    ) -> Result<(Rollout, RolloutHandle)> {
         plan.validate()?;
         lifecycle::validate_action(Action::Start, &ActionInput::new(actor))?;
         let platform = self.platform(&plan.platform)?;
@@ -411,7 +418,8 @@ impl Orchestrator {
         }
         let current = self.store.get(id).await?;
         lifecycle::transition(id, current.status, &current.requester, Action::Start, actor)?;
-        let lead_events = self.validate_before_start(id, &current.environment, &plan, actor).await?;
+        let mut lead_events = policy_events;
+        lead_events.extend(self.validate_before_start(id, &current.environment, &plan, actor).await?);
         let begin = BeginRollout {
             deployment_id: id.to_owned(),
             plan,

@@ -4,7 +4,11 @@
 use std::sync::Arc;
 
 use loco_types::ErrorCode;
+use loco_types::event_data::EventData;
+use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
 use loco_types::identity::{Grant, Token, token_hash};
+use loco_types::lifecycle::{Action, ActionInput, Status};
+use loco_types::model::EventKind;
 use loco_types::model::Timestamp;
 use loco_types::platform_config::{FlySettings, PlatformConfig, PlatformSettings, RenderSettings};
 use loco_types::service::ServiceDefinition;
@@ -64,6 +68,72 @@ pub(super) async fn services_are_registered_replaced_and_removed(backend: &dyn B
     store.remove_service("web").await.expect("remove");
     assert_eq!(code(check, store.service("web").await), ErrorCode::NotFound);
     assert_eq!(code(check, store.remove_service("web").await), ErrorCode::NotFound);
+    store.close().await.expect("close");
+}
+
+pub(super) async fn freeze_windows_are_set_replaced_and_removed(backend: &dyn Backend) {
+    let check = "freeze_windows_are_set_replaced_and_removed";
+    let store = open(backend, check).await;
+    let weekend = FreezeWindow::from_json(
+        r#"{"name": "weekend", "environments": ["production"], "reason": "no weekend deploys",
+            "schedule": {"type": "recurring", "cron": "0 18 * * FRI", "duration_minutes": 3720,
+                         "time_zone": "Europe/Berlin"}}"#,
+    )
+    .expect("window");
+    let holidays = FreezeWindow::from_json(
+        r#"{"name": "holidays", "environments": ["production", "staging"], "reason": "holidays",
+            "schedule": {"type": "once", "start": "2026-12-20T00:00:00Z", "end": "2027-01-04T00:00:00Z"}}"#,
+    )
+    .expect("window");
+    store.put_freeze_window(weekend.clone(), "admin").await.expect("put");
+    store.put_freeze_window(holidays.clone(), "admin").await.expect("put");
+    let longer = FreezeWindow { reason: "no deploys over the long weekend".to_owned(), ..weekend };
+    store.put_freeze_window(longer.clone(), "admin").await.expect("replace");
+    store.close().await.expect("close");
+    let store = open(backend, check).await;
+    assert_eq!(store.freeze_windows().await.expect("list"), [holidays, longer], "{check}: by name, after reopening");
+    store.remove_freeze_window("holidays").await.expect("remove");
+    assert_eq!(code(check, store.remove_freeze_window("holidays").await), ErrorCode::NotFound);
+    assert_eq!(store.freeze_windows().await.expect("list").len(), 1, "{check}");
+    store.close().await.expect("close");
+}
+
+pub(super) async fn an_override_is_written_before_its_start_and_only_with_it(backend: &dyn Backend) {
+    let check = "an_override_is_written_before_its_start_and_only_with_it";
+    let store = open(backend, check).await;
+    let freeze = ActiveFreeze {
+        window: "weekend".to_owned(),
+        reason: "no weekend deploys".to_owned(),
+        start: Timestamp::parse("2026-12-04T17:00:00Z").expect("time"),
+        end: Timestamp::parse("2026-12-07T07:00:00Z").expect("time"),
+    };
+    let lead = || vec![freeze::override_event(&freeze, "staging", "root", "hotfix for INC-7")];
+    let pending = store.create(super::request("api"), None).await.expect("create").deployment;
+    let refused = store.apply_change(&pending.id, Action::Start, ActionInput::new("root"), lead()).await;
+    assert_eq!(code(check, refused), ErrorCode::InvalidTransition);
+    assert_eq!(
+        store.events(&pending.id).await.expect("events").len(),
+        1,
+        "{check}: a refused start writes no override"
+    );
+    let d = approved(store.as_ref(), "web").await;
+    let started = store.apply_change(&d.id, Action::Start, ActionInput::new("root"), lead()).await.expect("start");
+    assert_eq!(started.deployment.status, Status::Started, "{check}");
+    let events = store.events(&d.id).await.expect("events");
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::Created, EventKind::Approved, EventKind::PolicyOverride, EventKind::Started],
+        "{check}"
+    );
+    let record = &events[2];
+    assert_eq!((record.actor.as_str(), record.note.as_deref()), ("root", Some("hotfix for INC-7")), "{check}");
+    let Some(EventData::PolicyOverride(data)) = record.typed_data().expect("data") else {
+        panic!("{check}: the override event carries its data")
+    };
+    assert_eq!((data.rule.as_str(), data.name.as_str(), data.end), ("freeze_window", "weekend", freeze.end), "{check}");
+    let report = store.verify_audit().await.expect("verify");
+    assert!(report.valid, "{check}: the override is part of the chain: {report:?}");
     store.close().await.expect("close");
 }
 

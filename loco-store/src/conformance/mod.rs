@@ -52,6 +52,8 @@ pub async fn run(backend: &dyn Backend) {
     access::resealing_rewrites_every_stored_secret(backend).await;
     access::platforms_are_configured_replaced_resealed_and_removed(backend).await;
     access::thresholds_are_kept_per_environment(backend).await;
+    access::freeze_windows_are_set_replaced_and_removed(backend).await;
+    access::an_override_is_written_before_its_start_and_only_with_it(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 
@@ -229,7 +231,7 @@ async fn the_audit_chain_covers_every_event(backend: &dyn Backend) {
     let check = "the_audit_chain_covers_every_event";
     let store = open(backend, check).await;
     let d = approved(store.as_ref(), "api").await;
-    let started = store.apply_change(&d.id, Action::Start, ActionInput::new("bot")).await.expect("start");
+    let started = store.apply_change(&d.id, Action::Start, ActionInput::new("bot"), Vec::new()).await.expect("start");
     assert_eq!(
         (started.from, started.since, started.deployment.status),
         (Status::Approved, d.updated_at, Status::Started),
@@ -335,7 +337,7 @@ async fn the_audit_compares_every_deployment_with_its_history(backend: &dyn Back
     store.apply(&rejected.id, Action::Reject, ActionInput::new("bob").with_note("no")).await.expect("reject");
     let rolled_back = approved(store.as_ref(), "db").await;
     for (action, note) in [(Action::Start, None), (Action::Succeed, None), (Action::Rollback, Some("slow"))] {
-        let input = ActionInput { actor: "bot".to_owned(), note: note.map(str::to_owned) };
+        let input = ActionInput { note: note.map(str::to_owned), ..ActionInput::new("bot") };
         store.apply(&rolled_back.id, action, input).await.expect("action");
     }
     let rolled_out = approved(store.as_ref(), "queue").await;

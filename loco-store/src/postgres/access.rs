@@ -3,6 +3,7 @@
 
 use loco_types::Error;
 use loco_types::analysis::Thresholds;
+use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::model::Timestamp;
 use loco_types::platform_config::PlatformConfig;
@@ -103,6 +104,30 @@ pub(crate) async fn remove_service(ctx: &mut WriteCtx, name: String) -> Result<(
     let removed = ctx.conn.execute("DELETE FROM services WHERE name = $1", &[&name]).await?;
     if removed == 0 {
         return Err(Error::ServiceNotFound { name }.into());
+    }
+    Ok(())
+}
+
+pub(crate) async fn put_freeze_window(ctx: &mut WriteCtx, window: FreezeWindow, by: String) -> Result<FreezeWindow> {
+    ctx.conn
+        .execute(
+            "INSERT INTO freeze_windows (name, definition, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET definition = $2, updated_by = $3, updated_at = $4",
+            &[&window.name, &json(&window)?, &by, &Timestamp::now().to_string()],
+        )
+        .await?;
+    Ok(window)
+}
+
+pub(crate) async fn freeze_windows(conn: &mut Conn) -> Result<Vec<FreezeWindow>> {
+    let rows = conn.query("SELECT definition FROM freeze_windows ORDER BY name", &[]).await?;
+    all(&rows, |row| json_col(row, 0))
+}
+
+pub(crate) async fn remove_freeze_window(ctx: &mut WriteCtx, name: String) -> Result<()> {
+    let removed = ctx.conn.execute("DELETE FROM freeze_windows WHERE name = $1", &[&name]).await?;
+    if removed == 0 {
+        return Err(Error::FreezeWindowNotFound { name }.into());
     }
     Ok(())
 }

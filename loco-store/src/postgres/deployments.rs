@@ -76,10 +76,20 @@ pub(crate) async fn persist_change(ctx: &mut WriteCtx, change: DeploymentChange)
     Ok(change.deployment)
 }
 
-pub(crate) async fn apply_in_tx(ctx: &mut WriteCtx, id: String, action: Action, input: ActionInput) -> Result<Applied> {
+pub(crate) async fn apply_in_tx(
+    ctx: &mut WriteCtx,
+    id: String,
+    action: Action,
+    input: ActionInput,
+    lead_events: Vec<NewEvent>,
+) -> Result<Applied> {
     let current = get_deployment(&mut ctx.conn, &id).await?;
     let rollout_state = super::rollouts::rollout_state(&mut ctx.conn, &id).await?;
-    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, &input, Timestamp::now())?;
+    let now = Timestamp::now();
+    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, &input, now)?;
+    for event in lead_events {
+        ctx.append_event(rules::decide_record(&current, event, now)?).await?;
+    }
     let deployment = persist_change(ctx, change).await?;
     Ok(Applied { deployment, from: current.status, since: current.updated_at })
 }

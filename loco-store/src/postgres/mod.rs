@@ -35,6 +35,7 @@ use tokio_postgres::config::SslMode;
 
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
+use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
@@ -119,9 +120,19 @@ impl Store for PostgresStore {
         self.writer.run(move |ctx| Box::pin(deployments::create_in_tx(ctx, new.clone(), idempotency_key.clone()))).await
     }
 
-    async fn apply_change(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Applied> {
+    async fn apply_change(
+        &self,
+        id: &str,
+        action: Action,
+        input: ActionInput,
+        lead_events: Vec<NewEvent>,
+    ) -> LocoResult<Applied> {
         let id = id.to_owned();
-        self.writer.run(move |ctx| Box::pin(deployments::apply_in_tx(ctx, id.clone(), action, input.clone()))).await
+        self.writer
+            .run(move |ctx| {
+                Box::pin(deployments::apply_in_tx(ctx, id.clone(), action, input.clone(), lead_events.clone()))
+            })
+            .await
     }
 
     async fn get(&self, id: &str) -> LocoResult<Deployment> {
@@ -224,6 +235,20 @@ impl Store for PostgresStore {
     async fn remove_platform(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.run(move |ctx| Box::pin(access::remove_platform(ctx, name.clone()))).await
+    }
+
+    async fn put_freeze_window(&self, window: FreezeWindow, by: &str) -> LocoResult<FreezeWindow> {
+        let by = by.to_owned();
+        self.writer.run(move |ctx| Box::pin(access::put_freeze_window(ctx, window.clone(), by.clone()))).await
+    }
+
+    async fn freeze_windows(&self) -> LocoResult<Vec<FreezeWindow>> {
+        Ok(access::freeze_windows(&mut *self.pool.get().await?).await?)
+    }
+
+    async fn remove_freeze_window(&self, name: &str) -> LocoResult<()> {
+        let name = name.to_owned();
+        self.writer.run(move |ctx| Box::pin(access::remove_freeze_window(ctx, name.clone()))).await
     }
 
     async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> LocoResult<()> {

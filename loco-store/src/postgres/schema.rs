@@ -147,6 +147,15 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE deployment_events ADD COLUMN request_id text;
     ",
+    // v3: freeze windows (policy), by name.
+    "
+    CREATE TABLE freeze_windows (
+        name        text PRIMARY KEY,
+        definition  text NOT NULL,                    -- JSON FreezeWindow
+        updated_by  text NOT NULL,
+        updated_at  text NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -1,8 +1,9 @@
 //! Who may reach the engine and what it may run, in SQLite: API tokens (stored by the hash of
-//! their secret) and the service registry.
+//! their secret), the service registry, and the policy it enforces (freeze windows).
 
 use loco_types::Error;
 use loco_types::analysis::Thresholds;
+use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::model::Timestamp;
 use loco_types::platform_config::{PlatformConfig, PlatformSettings};
@@ -192,6 +193,34 @@ pub(crate) fn reseal_platform_tokens(
         }
     }
     Ok(changed)
+}
+
+pub(crate) fn put_freeze_window(ctx: &mut WriteCtx<'_>, window: FreezeWindow, by: &str) -> Result<FreezeWindow> {
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO freeze_windows (name, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_by = ?3, updated_at = ?4",
+        )?
+        .execute(params![window.name, json(&window)?, by, Timestamp::now().to_string()])?;
+    Ok(window)
+}
+
+pub(crate) fn freeze_windows(conn: &Connection) -> Result<Vec<FreezeWindow>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM freeze_windows ORDER BY name")?
+        .query_map([], |row| json_column::<FreezeWindow>(row, 0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+pub(crate) fn remove_freeze_window(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {
+    let removed = ctx.conn.prepare_cached("DELETE FROM freeze_windows WHERE name = ?1")?.execute(params![name])?;
+    if removed == 0 {
+        return Err(Error::FreezeWindowNotFound { name: name.to_owned() }.into());
+    }
+    Ok(())
 }
 
 pub(crate) fn remove_service(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {

@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
+use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
@@ -208,10 +209,20 @@ pub(crate) fn persist_change(ctx: &mut WriteCtx<'_>, change: DeploymentChange) -
     Ok(change.deployment)
 }
 
-fn apply_in_tx(ctx: &mut WriteCtx<'_>, id: &str, action: Action, input: &ActionInput) -> Result<Applied> {
+fn apply_in_tx(
+    ctx: &mut WriteCtx<'_>,
+    id: &str,
+    action: Action,
+    input: &ActionInput,
+    lead_events: Vec<NewEvent>,
+) -> Result<Applied> {
     let current = rows::get_deployment(ctx.conn, id)?;
     let rollout_state = rollouts::rollout_state(ctx.conn, id)?;
-    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, input, Timestamp::now())?;
+    let now = Timestamp::now();
+    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, input, now)?;
+    for event in lead_events {
+        ctx.append_event(rules::decide_record(&current, event, now)?)?;
+    }
     let deployment = persist_change(ctx, change)?;
     Ok(Applied { deployment, from: current.status, since: current.updated_at })
 }
@@ -222,9 +233,15 @@ impl Store for SqliteStore {
         self.writer.submit(move |ctx| create_in_tx(ctx, new, idempotency_key)).await
     }
 
-    async fn apply_change(&self, id: &str, action: Action, input: ActionInput) -> LocoResult<Applied> {
+    async fn apply_change(
+        &self,
+        id: &str,
+        action: Action,
+        input: ActionInput,
+        lead_events: Vec<NewEvent>,
+    ) -> LocoResult<Applied> {
         let id = id.to_owned();
-        self.writer.submit(move |ctx| apply_in_tx(ctx, &id, action, &input)).await
+        self.writer.submit(move |ctx| apply_in_tx(ctx, &id, action, &input, lead_events)).await
     }
 
     async fn get(&self, id: &str) -> LocoResult<Deployment> {
@@ -338,6 +355,20 @@ impl Store for SqliteStore {
     async fn remove_service(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.submit(move |ctx| access::remove_service(ctx, &name)).await
+    }
+
+    async fn put_freeze_window(&self, window: FreezeWindow, by: &str) -> LocoResult<FreezeWindow> {
+        let by = by.to_owned();
+        self.writer.submit(move |ctx| access::put_freeze_window(ctx, window, &by)).await
+    }
+
+    async fn freeze_windows(&self) -> LocoResult<Vec<FreezeWindow>> {
+        self.reads.point(access::freeze_windows).await
+    }
+
+    async fn remove_freeze_window(&self, name: &str) -> LocoResult<()> {
+        let name = name.to_owned();
+        self.writer.submit(move |ctx| access::remove_freeze_window(ctx, &name)).await
     }
 
     async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> LocoResult<()> {

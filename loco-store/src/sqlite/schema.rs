@@ -146,6 +146,15 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE deployment_events ADD COLUMN request_id TEXT;
     ",
+    // v9: freeze windows (policy), by name.
+    "
+    CREATE TABLE freeze_windows (
+        name        TEXT PRIMARY KEY,
+        definition  TEXT NOT NULL,                    -- JSON FreezeWindow
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

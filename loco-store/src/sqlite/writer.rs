@@ -99,13 +99,16 @@ where
     }
 
     fn complete(self: Box<Self>, commit: &LocoResult<()>) {
-        let result = match (self.result, commit) {
+        let TypedJob { result, reply, _permit: permit, .. } = *self;
+        let result = match (result, commit) {
             (Some(Ok(_)) | None, Err(e)) => Err(e.clone()),
             (Some(result), _) => result,
             (None, Ok(())) => Err(Error::storage("a write was never run")),
         };
+        // The room is given back before the answer, so a caller that got its answer finds it free.
+        drop(permit);
         // The caller may have gone away (its future dropped); the write stands either way.
-        let _ = self.reply.send(result);
+        let _ = reply.send(result);
     }
 }
 

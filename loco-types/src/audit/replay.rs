@@ -112,7 +112,7 @@ fn replay(created: &Event, request: CreatedData, later: &[&Event]) -> Result<Dep
         let Some(action) = event.kind.action() else {
             return Err(BrokenLink::at(event, format!("event #{} is a second created event", event.seq)));
         };
-        let input = ActionInput { actor: event.actor.clone(), note: event.note.clone() };
+        let input = ActionInput { note: event.note.clone(), ..ActionInput::new(event.actor.clone()) };
         // Who may act while a rollout runs is a rule about callers, not about what the action
         // establishes: replay applies every action as the rollout would.
         let change = rules::decide_action(&state, None, Origin::Rollout, action, &input, event.at).map_err(|e| {
@@ -272,7 +272,7 @@ mod tests {
         let mut d = created.deployment;
         for (i, (action, actor)) in actions.iter().enumerate() {
             let at = t0.after(std::time::Duration::from_secs(60 * (i as u64 + 1)));
-            let input = ActionInput { actor: (*actor).into(), note: action.requires_note().then(|| "why".into()) };
+            let input = ActionInput { note: action.requires_note().then(|| "why".into()), ..ActionInput::new(*actor) };
             let change = rules::decide_action(&d, None, Origin::Caller, *action, &input, at).unwrap();
             events.push(event(i as i64 + 2, change.event));
             d = change.deployment;

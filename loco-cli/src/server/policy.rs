@@ -1,0 +1,115 @@
+//! Policy: freeze windows. Anyone with a token reads them and asks whether an environment is
+//! frozen; an admin sets and removes them. Starts (`…/start`, `…/rollout`) during a window in
+//! force are refused by the core with `policy_violation`, unless an admin of the environment
+//! gives `override_reason`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use loco_core::Error;
+use loco_core::freeze::FreezeWindow;
+use loco_core::session::Operation;
+
+use crate::server::AppState;
+use crate::server::auth::Caller;
+use crate::server::error::ApiError;
+use crate::server::extract::{JsonBody, freeze_params, gated};
+use crate::server::openapi::refs;
+use crate::wire::{ErrorBody, FreezeCheck, FreezeList, FreezeParams};
+
+/// Every freeze window, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/freezes",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The windows", body = FreezeList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_freezes(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<FreezeList>, ApiError> {
+    Ok(Json(FreezeList { items: state.engine.session(caller.0).reader()?.freeze_windows().await? }))
+}
+
+/// Whether an environment is frozen at an instant (now by default), and by which window.
+#[utoipa::path(
+    get,
+    path = "/api/v1/freezes/active",
+    tag = "policy",
+    params(FreezeParams),
+    responses(
+        (status = 200, description = "The occurrence in force, or `active: null`", body = FreezeCheck),
+        (status = 400, description = "`validation_error`: missing `environment`, a bad `at` or an unknown parameter",
+         body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn active_freeze(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<FreezeCheck>, ApiError> {
+    let engine = state.engine.session(caller.0).reader()?.clone();
+    let params = freeze_params(query.as_deref())?;
+    let (environment, at) = params.parts()?;
+    let at = at.unwrap_or_else(loco_core::Timestamp::now);
+    let active = engine.active_freeze(environment, Some(at)).await?;
+    Ok(Json(FreezeCheck { environment: environment.to_owned(), at: at.to_string(), active }))
+}
+
+/// Set (or replace) a freeze window (admin).
+#[utoipa::path(
+    put,
+    path = "/api/v1/freezes/{name}",
+    tag = "policy",
+    params(("name" = String, Path, description = "The window's name (must match the body's)")),
+    request_body = refs::FreezeWindow,
+    responses(
+        (status = 200, description = "The window as stored", body = refs::FreezeWindow),
+        (status = 400, description = "`validation_error`: every bad field named (`schedule.cron`, \
+                                      `schedule.time_zone`, …)", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+    )
+)]
+pub async fn put_freeze(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<JsonBody<serde_json::Value>, ApiError>,
+) -> Result<Json<FreezeWindow>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Administer, body)?;
+    let engine = session.admin()?;
+    // The core parses the window, so every surface names the same fields (`schedule.type`).
+    let window = FreezeWindow::from_json(&body.to_string())?;
+    if window.name != name {
+        return Err(Error::invalid("name", format!("is '{}' but the path names '{name}'", window.name)).into());
+    }
+    let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
+    Ok(Json(engine.set_freeze_window(window, &by).await?))
+}
+
+/// Remove a freeze window (admin).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/freezes/{name}",
+    tag = "policy",
+    params(("name" = String, Path, description = "The window's name")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    )
+)]
+pub async fn remove_freeze(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.session(caller.0).admin()?.remove_freeze_window(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

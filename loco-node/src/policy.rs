@@ -1,0 +1,96 @@
+//! The policy methods of `Engine`: freeze windows, the times when deployments to an environment
+//! may not start. A window is a JSON document with the same snake_case keys in every language
+//! (`schedule.duration_minutes`), taken as an object or JSON text and returned the same way; the
+//! core alone parses and checks it, naming fields as the document does (`schedule.cron`). What is
+//! in force at an instant (`activeFreeze`) is a record like any other.
+//!
+//! The TypeScript shapes are written out in each signature: the schema's code generator does not
+//! emit `FreezeWindow` or `ActiveFreeze` for Node.
+
+use loco_core::freeze::FreezeWindow;
+use loco_core::{Error as CoreError, Timestamp};
+use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
+use napi_derive::napi;
+
+use crate::args::Args;
+use crate::engine::Engine;
+use crate::error::Failure;
+use crate::promise::{settle, settle_document, settle_record};
+
+#[napi]
+impl Engine {
+    /// Sets (or replaces, by name) a freeze window on behalf of `by`: while one of its occurrences
+    /// is in force, `start` and `startRollout` of a deployment to one of its environments reject
+    /// with `policy_violation` unless given an override reason. Resolves with the window as
+    /// stored; a bad window is a `validation_error` naming each field the core refuses
+    /// (`schedule.cron`, `schedule.time_zone`).
+    #[napi(
+        ts_args_type = "window: FreezeWindow | string, by: string",
+        ts_return_type = "Promise<Required<FreezeWindow>>"
+    )]
+    pub fn set_freeze_window<'env>(
+        &self,
+        env: &'env Env,
+        window: Unknown,
+        by: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.document(*env, window, "window"), args.required(by, "by"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_document(env, async move {
+            let (json, by) = input?;
+            let window = FreezeWindow::from_json(&json).map_err(Failure::Document)?;
+            engine.set_freeze_window(window, &by).await.map_err(Failure::Document)
+        })
+    }
+
+    /// Every freeze window, by name.
+    #[napi(ts_return_type = "Promise<Array<Required<FreezeWindow>>>")]
+    pub fn freeze_windows<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_document(env, async move { Ok(engine.freeze_windows().await?) })
+    }
+
+    /// Removes a freeze window (`not_found` when none has the name).
+    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<void>")]
+    pub fn remove_freeze_window<'env>(&self, env: &'env Env, name: Unknown) -> napi::Result<PromiseRaw<'env, ()>> {
+        let mut args = Args::new();
+        let name = args.required(name, "name");
+        let name = args.finish(name);
+        let engine = self.inner.clone();
+        settle(env, async move { Ok(engine.remove_freeze_window(&name?).await?) })
+    }
+
+    /// The freeze in force for `environment` at `at` (RFC 3339; now when absent): the window, its
+    /// reason and the occurrence's `start` and `end` (of the window ending last when several
+    /// are), or `null` when deployments there may start. Text that is not an RFC 3339 time is a
+    /// `validation_error` on `at`.
+    #[napi(ts_args_type = "environment: string, at?: string | null", ts_return_type = "Promise<ActiveFreeze | null>")]
+    pub fn active_freeze<'env>(
+        &self,
+        env: &'env Env,
+        environment: Unknown,
+        at: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.text(environment, "environment"), args.optional_text(at, "at"));
+        let input =
+            args.finish(input).and_then(|(environment, at)| Ok((environment, at.as_deref().map(instant).transpose()?)));
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (environment, at) = input?;
+            Ok(engine.active_freeze(&environment, at).await?)
+        })
+    }
+}
+
+/// The instant `at` names; text that is not RFC 3339 is a `validation_error` on `at`.
+fn instant(text: &str) -> Result<Timestamp, Failure> {
+    Timestamp::parse(text).map_err(|_| {
+        Failure::Core(CoreError::invalid(
+            "at",
+            format!("'{text}' is not an RFC 3339 time such as 2026-12-24T18:00:00+01:00"),
+        ))
+    })
+}

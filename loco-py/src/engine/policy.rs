@@ -1,0 +1,48 @@
+//! The policy operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: set, list
+//! and remove freeze windows, and ask which one is in force for an environment. Windows are
+//! parsed, checked and evaluated by the core alone; starts during one are refused there too.
+
+use loco_core::Timestamp;
+use loco_core::freeze::{ActiveFreeze, FreezeWindow};
+
+use super::{Handle, Operation};
+use crate::document::Document;
+
+impl Handle {
+    /// `set_freeze_window(window, by)`: sets or replaces (by name) the window; the result is the
+    /// window as stored.
+    pub fn set_freeze_window(&self, window: Document, by: String) -> Operation<FreezeWindow> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.set_freeze_window(window.into_freeze_window()?, &by).await })
+    }
+
+    /// `freeze_windows()`.
+    pub fn freeze_windows(&self) -> Operation<Vec<FreezeWindow>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.freeze_windows().await })
+    }
+
+    /// `remove_freeze_window(name)`; `not_found` when no window has the name.
+    pub fn remove_freeze_window(&self, name: String) -> Operation<()> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.remove_freeze_window(&name).await })
+    }
+
+    /// `active_freeze(environment, at=None)`: the occurrence in force at `at` (RFC 3339; now
+    /// without it), or `None`.
+    pub fn active_freeze(&self, environment: String, at: Option<String>) -> Operation<Option<ActiveFreeze>> {
+        let engine = self.engine();
+        Box::pin(async move {
+            let at = at.as_deref().map(instant).transpose()?;
+            engine?.active_freeze(&environment, at).await
+        })
+    }
+}
+
+/// The `at` argument as an instant; text that is not RFC 3339 is a validation error naming `at`
+/// (the core's parser calls it a storage error, as it is meant for what the database holds).
+fn instant(text: &str) -> loco_core::Result<Timestamp> {
+    Timestamp::parse(text.trim()).map_err(|_| {
+        loco_core::Error::invalid("at", format!("'{text}' is not an RFC 3339 time such as 2026-12-24T18:00:00+01:00"))
+    })
+}
