@@ -1836,3 +1836,9 @@ export declare class Subscription {
    */
   return(): Promise<IteratorResult<Event, undefined>>
 }
+
+/**
+ * How this addon was compiled: `"release"` (as published) or `"debug"` (a development build,
+ * several times slower; benchmarks refuse it).
+ */
+export declare function buildProfile(): 'debug' | 'release'

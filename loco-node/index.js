@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.InstanceLogs = nativeBinding.InstanceLogs
 module.exports.Subscription = nativeBinding.Subscription
+module.exports.buildProfile = nativeBinding.buildProfile

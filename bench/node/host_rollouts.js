@@ -18,8 +18,10 @@ function option(name, fallback) {
 
 const packageDir = path.resolve(option('package', path.join(__dirname, '..', '..', 'loco-node')));
 let Engine;
+let loco;
 try {
-  ({ Engine } = require(packageDir));
+  loco = require(packageDir);
+  ({ Engine } = loco);
 } catch (e) {
   if (e.code !== 'MODULE_NOT_FOUND') throw e;
   console.log(`UNAVAILABLE: require('${packageDir}') failed (${e.message.split('\n')[0]})`);
@@ -29,6 +31,7 @@ if (typeof Engine?.prototype?.registerPlatform !== 'function') {
   console.log(`UNAVAILABLE: ${packageDir} has no host platforms (Engine#registerPlatform)`);
   process.exit(3);
 }
+const build = require('./build.js').checkedProfile(loco, packageDir);
 
 /** The least a platform can do: remember instances and the traffic split. */
 class MapPlatform {
@@ -115,13 +118,13 @@ async function main() {
   const started = process.hrtime.bigint();
   for (let i = warmup; i < warmup + count; i++) await rollout(engine, i);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(`RESULT phase=plain rollouts=${count} seconds=${seconds.toFixed(6)} calls=${platform.calls - callsBefore}`);
+  console.log(`RESULT phase=plain rollouts=${count} seconds=${seconds.toFixed(6)} calls=${platform.calls - callsBefore} build=${build}`);
   const some = Math.max(Math.floor(count / 10), 1);
   const probesStarted = process.hrtime.bigint();
   for (let i = warmup + count; i < warmup + count + some; i++) await rollout(engine, i, PROBES);
   const probeSeconds = Number(process.hrtime.bigint() - probesStarted) / 1e9;
   await engine.close();
-  console.log(`RESULT phase=probes rollouts=${some} seconds=${probeSeconds.toFixed(6)} calls=${probeCalls}`);
+  console.log(`RESULT phase=probes rollouts=${some} seconds=${probeSeconds.toFixed(6)} calls=${probeCalls} build=${build}`);
 }
 
 main().catch((e) => {

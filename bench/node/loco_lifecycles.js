@@ -15,8 +15,10 @@ function option(name, fallback) {
 
 const packageDir = path.resolve(option('package', path.join(__dirname, '..', '..', 'loco-node')));
 let Engine;
+let loco;
 try {
-  ({ Engine } = require(packageDir));
+  loco = require(packageDir);
+  ({ Engine } = loco);
 } catch (e) {
   if (e.code !== 'MODULE_NOT_FOUND') throw e;
   console.log(`UNAVAILABLE: require('${packageDir}') failed (${e.message.split('\n')[0]})`);
@@ -26,6 +28,7 @@ if (typeof Engine?.open !== 'function') {
   console.log(`UNAVAILABLE: ${packageDir} loads but does not export Engine.open yet`);
   process.exit(3);
 }
+const build = require('./build.js').checkedProfile(loco, packageDir);
 
 async function lifecycle(engine, i) {
   const d = await engine.create({
@@ -52,7 +55,7 @@ async function main() {
   for (let i = warmup; i < warmup + count; i++) await lifecycle(engine, i);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (typeof engine.close === 'function') await engine.close();
-  console.log(`RESULT variant=node lifecycles=${count} seconds=${seconds.toFixed(6)}`);
+  console.log(`RESULT variant=node lifecycles=${count} seconds=${seconds.toFixed(6)} build=${build}`);
 }
 
 main().catch((e) => {

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from loco_build import checked_profile
+
 try:
     import loco
 except ModuleNotFoundError as e:
@@ -27,6 +29,7 @@ except ModuleNotFoundError as e:
 if not hasattr(loco, "Platform"):
     print("UNAVAILABLE: this `loco` build has no host platforms")
     sys.exit(3)
+BUILD = checked_profile(loco)
 
 
 class DictPlatform:
@@ -110,14 +113,14 @@ async def run(path: str, count: int, warmup: int) -> None:
         for i in range(warmup, warmup + count):
             await one(i)
         seconds = time.perf_counter() - started
-        print(f"RESULT phase=plain rollouts={count} seconds={seconds:.6f} calls={platform.calls - calls_before}",
+        print(f"RESULT phase=plain rollouts={count} seconds={seconds:.6f} calls={platform.calls - calls_before} build={BUILD}",
               flush=True)
         some = max(count // 10, 1)
         started = time.perf_counter()
         for i in range(warmup + count, warmup + count + some):
             await one(i, PROBES)
         seconds = time.perf_counter() - started
-        print(f"RESULT phase=probes rollouts={some} seconds={seconds:.6f} calls={probe_calls}", flush=True)
+        print(f"RESULT phase=probes rollouts={some} seconds={seconds:.6f} calls={probe_calls} build={BUILD}", flush=True)
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
 """P6: full lifecycles (create -> approve -> start -> succeed) through Loco's Python binding.
 
-Usage: loco_lifecycles.py --db PREFIX --count N [--warmup W]
+Usage: loco_lifecycles.py --db PREFIX --count N [--warmup W] [--tasks T]
 Measures the blocking engine (`loco.SyncEngine`) and the asyncio engine (`await loco.Engine.open`),
 each on a fresh file (PREFIX-sync.db, PREFIX-async.db), printing for each
-`RESULT variant=sync|async lifecycles=N seconds=S` (timed part only).
+`RESULT variant=sync|async lifecycles=N seconds=S build=PROFILE` (timed part only). With --tasks T,
+measures instead T asyncio tasks running N/T lifecycles each at once through one `loco.Engine`
+(PREFIX-tasks.db): `RESULT variant=tasks lifecycles=N seconds=S tasks=T build=PROFILE`.
 Exits with status 3 and `UNAVAILABLE: ...` when the `loco` package is not installed.
 """
 
@@ -15,6 +17,8 @@ import inspect
 import sys
 import time
 
+from loco_build import checked_profile
+
 try:
     import loco
 except ModuleNotFoundError as e:
@@ -25,6 +29,7 @@ except ModuleNotFoundError as e:
 if not hasattr(getattr(loco, "Engine", None), "open"):
     print("UNAVAILABLE: `loco` imports but has no Engine.open yet")
     sys.exit(3)
+BUILD = checked_profile(loco)
 
 
 def fields(i: int) -> dict:
@@ -69,20 +74,37 @@ def run_sync(path: str, count: int, warmup: int) -> float | None:
     return seconds
 
 
-async def run_async(path: str, count: int, warmup: int) -> float:
+async def lifecycle(engine, i: int) -> None:
+    d = await engine.create(**fields(i))
+    await engine.approve(d.id, "bob@example.com")
+    await engine.start(d.id, "deploy-bot")
+    await engine.succeed(d.id, "deploy-bot")
+
+
+async def run_tasks(path: str, count: int, warmup: int, tasks: int) -> float:
     engine = await loco.Engine.open(path)
 
-    async def lifecycle(i: int) -> None:
-        d = await engine.create(**fields(i))
-        await engine.approve(d.id, "bob@example.com")
-        await engine.start(d.id, "deploy-bot")
-        await engine.succeed(d.id, "deploy-bot")
+    async def share(numbers: range) -> None:
+        for i in numbers:
+            await lifecycle(engine, i)
 
     for i in range(warmup):
-        await lifecycle(i)
+        await lifecycle(engine, i)
+    numbers = range(warmup, warmup + count)
+    started = time.perf_counter()
+    await asyncio.gather(*(share(numbers[k::tasks]) for k in range(tasks)))
+    seconds = time.perf_counter() - started
+    await engine.close()
+    return seconds
+
+
+async def run_async(path: str, count: int, warmup: int) -> float:
+    engine = await loco.Engine.open(path)
+    for i in range(warmup):
+        await lifecycle(engine, i)
     started = time.perf_counter()
     for i in range(warmup, warmup + count):
-        await lifecycle(i)
+        await lifecycle(engine, i)
     seconds = time.perf_counter() - started
     if hasattr(engine, "close"):
         closing = engine.close()
@@ -96,12 +118,17 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="path prefix; -sync.db and -async.db are added")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--tasks", type=int, default=0)
     args = parser.parse_args()
+    if args.tasks > 0:
+        seconds = asyncio.run(run_tasks(f"{args.db}-tasks.db", args.count, args.warmup, args.tasks))
+        print(f"RESULT variant=tasks lifecycles={args.count} seconds={seconds:.6f} tasks={args.tasks} build={BUILD}")
+        return
     seconds = run_sync(f"{args.db}-sync.db", args.count, args.warmup)
     if seconds is not None:
-        print(f"RESULT variant=sync lifecycles={args.count} seconds={seconds:.6f}", flush=True)
+        print(f"RESULT variant=sync lifecycles={args.count} seconds={seconds:.6f} build={BUILD}", flush=True)
     seconds = asyncio.run(run_async(f"{args.db}-async.db", args.count, args.warmup))
-    print(f"RESULT variant=async lifecycles={args.count} seconds={seconds:.6f}", flush=True)
+    print(f"RESULT variant=async lifecycles={args.count} seconds={seconds:.6f} build={BUILD}", flush=True)
 
 
 if __name__ == "__main__":

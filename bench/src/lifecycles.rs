@@ -19,8 +19,13 @@ const WARMUP: usize = 10;
 /// The longest any one bench script may run.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(600);
 
-/// Loco from Python must be at least 5× faster than the pure-Python peer: a time ratio ≤ 0.2.
+/// With [`CALLERS`] concurrent callers, Loco from Python (asyncio tasks) must be at least 5× faster
+/// than the pure-Python peer (threads): a time ratio ≤ 0.2.
 const PEER_TARGET: Target = Target::AtMost(0.2);
+
+/// Concurrent callers of the embedding comparison: asyncio tasks through `loco.Engine`, threads
+/// in the pure-Python peer.
+const CALLERS: usize = 64;
 
 /// Where the scripts are and how to run them.
 pub struct Setup<'a> {
@@ -49,10 +54,18 @@ pub struct Lifecycles {
 struct Timings {
     rust: Vec<f64>,
     peer: Vec<f64>,
+    /// The peer with [`CALLERS`] threads.
+    peer_threads: Vec<f64>,
+    /// Loco from Python with [`CALLERS`] asyncio tasks.
+    python_tasks: Vec<f64>,
     python: Vec<(String, Vec<f64>)>,
     python_missing: Option<String>,
+    /// The build profile the Python script reported measuring.
+    python_build: Option<String>,
     node: Vec<f64>,
     node_missing: Option<String>,
+    /// The build profile the Node script reported measuring.
+    node_build: Option<String>,
 }
 
 /// Runs P6 in `dir`.
@@ -66,7 +79,10 @@ pub fn run(runtime: &Runtime, dir: &Path, setup: &Setup<'_>) -> Result<Lifecycle
         "P6: every implementation runs {WARMUP} untimed lifecycles, then {} timed ones, one caller, each on a fresh \
          `synchronous=FULL` WAL file; each lifecycle is 4 commits. The pure-Python peer is \
          `bench/peers/lifecycle_peer.py` (sqlite3 module, same two tables, one transaction per action, same \
-         validation, transition and self-approval rules, SHA-256 event chain).",
+         validation, transition and self-approval rules, SHA-256 event chain). The embedding comparison runs the \
+         same lifecycles from {CALLERS} callers at once on one file: {CALLERS} asyncio tasks through one \
+         `loco.Engine` (group commit shares fsyncs), {CALLERS} threads with a connection each in the peer (each \
+         action an IMMEDIATE transaction with its own fsync).",
         thousands(setup.count as f64)
     );
     Ok(Lifecycles { rows: rows(&t, setup), note })
@@ -80,6 +96,24 @@ fn measure_rep(runtime: &Runtime, dir: &Path, setup: &Setup<'_>, rep: usize, t: 
         Outcome::Results(r) => t.peer.push(child::seconds(r.first().ok_or("the peer printed no RESULT line")?)?),
         Outcome::Unavailable(why) => return Err(format!("the pure-Python peer cannot run: {why}").into()),
     }
+    let db = dir.join(format!("p6-peer-threads-{rep}.db"));
+    let peer = setup.root.join("bench/peers/lifecycle_peer.py");
+    match script(Command::new(setup.python).arg(&peer).arg("--threads").arg(CALLERS.to_string()), &db, count)? {
+        Outcome::Results(r) => {
+            t.peer_threads.push(child::seconds(r.first().ok_or("the threaded peer printed no RESULT line")?)?);
+        }
+        Outcome::Unavailable(why) => return Err(format!("the pure-Python peer cannot run: {why}").into()),
+    }
+    if t.python_missing.is_none() {
+        let db = dir.join(format!("p6-python-{rep}"));
+        let loco = setup.root.join("bench/py/loco_lifecycles.py");
+        match script(Command::new(setup.python).arg(loco).arg("--tasks").arg(CALLERS.to_string()), &db, count)? {
+            Outcome::Results(r) => {
+                t.python_tasks.push(child::seconds(r.first().ok_or("the Python script printed no RESULT")?)?);
+            }
+            Outcome::Unavailable(why) => t.python_missing = Some(why),
+        }
+    }
     if t.python_missing.is_none() {
         // The script adds `-sync.db` / `-async.db` for its two variants.
         let db = dir.join(format!("p6-python-{rep}"));
@@ -87,6 +121,7 @@ fn measure_rep(runtime: &Runtime, dir: &Path, setup: &Setup<'_>, rep: usize, t: 
             Outcome::Results(results) => {
                 for r in results {
                     let variant = r.get("variant").cloned().unwrap_or_else(|| "python".to_owned());
+                    t.python_build.clone_from(&r.get("build").cloned());
                     let secs = child::seconds(&r)?;
                     match t.python.iter_mut().find(|(v, _)| *v == variant) {
                         Some((_, times)) => times.push(secs),
@@ -102,18 +137,32 @@ fn measure_rep(runtime: &Runtime, dir: &Path, setup: &Setup<'_>, rep: usize, t: 
         let mut cmd = Command::new("node");
         cmd.arg(setup.root.join("bench/node/loco_lifecycles.js")).arg("--package").arg(setup.node_package);
         match script(&mut cmd, &db, count)? {
-            Outcome::Results(r) => t.node.push(child::seconds(r.first().ok_or("the Node script printed no RESULT")?)?),
+            Outcome::Results(r) => {
+                let result = r.first().ok_or("the Node script printed no RESULT")?;
+                t.node_build.clone_from(&result.get("build").cloned());
+                t.node.push(child::seconds(result)?);
+            }
             Outcome::Unavailable(why) => t.node_missing = Some(why),
         }
     }
     Ok(())
 }
 
-fn python_label(variant: &str) -> String {
-    match variant {
+fn python_label(variant: &str, build: Option<&str>) -> String {
+    let name = match variant {
         "sync" => "Python `loco.SyncEngine`".to_owned(),
         "async" => "Python `await loco.Engine`".to_owned(),
         other => format!("Python ({other})"),
+    };
+    format!("{name}{}", build_note(build))
+}
+
+/// How a row names the build of the binding it measured.
+fn build_note(build: Option<&str>) -> &'static str {
+    match build {
+        Some("release") => " (release build)",
+        Some(_) => " (**debug build**: not a fair number)",
+        None => "",
     }
 }
 
@@ -137,7 +186,10 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         let secs = stats::median(times);
         rows.push(Row::measured(
             "P6",
-            format!("{n} lifecycles from {} vs from Rust (time ratio); median of {reps}", python_label(variant)),
+            format!(
+                "{n} lifecycles from {} vs from Rust (time ratio); median of {reps}",
+                python_label(variant, t.python_build.as_deref())
+            ),
             cell(secs),
             cell(rust_s),
             secs / rust_s,
@@ -154,11 +206,7 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
         ));
     } else {
         let secs = stats::median(&t.node);
-        let addon = match node_addon_profile(setup.root, setup.node_package) {
-            Some("debug") => " (**debug build** of the addon: rebuild with `--release` for a fair number)",
-            Some(_) => " (release build of the addon)",
-            None => "",
-        };
+        let addon = build_note(t.node_build.as_deref().or_else(|| node_addon_profile(setup.root, setup.node_package)));
         rows.push(Row::measured(
             "P6",
             format!("{n} lifecycles from Node `Engine`{addon} vs from Rust (time ratio); median of {reps}"),
@@ -168,28 +216,33 @@ fn rows(t: &Timings, setup: &Setup<'_>) -> Vec<Row> {
             Target::AtMost(1.5),
         ));
     }
-    match t.python.first() {
-        None => rows.push(Row::unmeasurable(
+    let threads_s = stats::median(&t.peer_threads);
+    let concurrent = format!(
+        "{n} lifecycles by {CALLERS} asyncio tasks through {} vs the pure-Python peer with {CALLERS} threads on one \
+         file (time ratio); median of {reps}",
+        python_label("async", t.python_build.as_deref())
+    );
+    if t.python_tasks.is_empty() {
+        rows.push(Row::unmeasurable("P6", concurrent, "Python binding not available", cell(threads_s), PEER_TARGET));
+    } else {
+        let secs = stats::median(&t.python_tasks);
+        rows.push(Row::measured("P6", concurrent, cell(secs), cell(threads_s), secs / threads_s, PEER_TARGET));
+    }
+    // One caller each: both wait for an fsync per action, which no implementation avoids.
+    if let Some((variant, times)) = t.python.first() {
+        let secs = stats::median(times);
+        rows.push(Row::measured(
             "P6",
-            format!("{n} lifecycles from Python through Loco vs the pure-Python peer (time ratio)"),
-            "Python binding not available",
+            format!(
+                "{n} lifecycles from {} vs the pure-Python peer, one caller each (fsync-bound; time ratio); median \
+                 of {reps}",
+                python_label(variant, t.python_build.as_deref())
+            ),
+            cell(secs),
             cell(peer_s),
-            PEER_TARGET,
-        )),
-        Some((variant, times)) => {
-            let secs = stats::median(times);
-            rows.push(Row::measured(
-                "P6",
-                format!(
-                    "{n} lifecycles from {} vs the pure-Python peer (time ratio); median of {reps}",
-                    python_label(variant)
-                ),
-                cell(secs),
-                cell(peer_s),
-                secs / peer_s,
-                PEER_TARGET,
-            ));
-        }
+            secs / peer_s,
+            Target::None,
+        ));
     }
     rows.push(Row::measured(
         "P6",

@@ -56,6 +56,13 @@ mod value;
 use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, Unknown};
 use napi_derive::napi;
 
+/// How this addon was compiled: `"release"` (as published) or `"debug"` (a development build,
+/// several times slower; benchmarks refuse it).
+#[napi(ts_return_type = "'debug' | 'release'")]
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) { "debug" } else { "release" }
+}
+
 /// Makes every `Subscription` and `InstanceLogs` an async iterable: the class's
 /// `prototype[Symbol.asyncIterator]` returns the object itself, whose `next()`/`return()` follow
 /// the iterator protocol. (napi-rs has no attribute for a symbol-named method, so it is installed

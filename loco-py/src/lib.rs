@@ -82,6 +82,7 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let active: Vec<&str> = RolloutState::ALL.into_iter().filter(|s| s.is_active()).map(RolloutState::as_str).collect();
     m.add("ACTIVE_ROLLOUT_STATES", PyTuple::new(py, active)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("BUILD_PROFILE", if cfg!(debug_assertions) { "debug" } else { "release" })?;
     let shut_down = wrap_pyfunction!(runtime::shut_down, m)?;
     m.py().import("atexit")?.call_method1("register", (shut_down,))?;
     Ok(())

@@ -37,6 +37,7 @@ Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every s
 from . import _types
 from ._loco import (
     ACTIVE_ROLLOUT_STATES,
+    BUILD_PROFILE,
     EVENT_KINDS,
     ROLLOUT_STATES,
     STATUSES,
@@ -74,6 +75,7 @@ from ._types import *  # noqa: F403 (every name in _types.__all__)
 
 __all__ = [
     "ACTIVE_ROLLOUT_STATES",
+    "BUILD_PROFILE",
     "EVENT_KINDS",
     "ROLLOUT_STATES",
     "STATUSES",

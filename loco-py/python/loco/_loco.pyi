@@ -43,6 +43,9 @@ from ._types import (
 )
 
 __version__: str
+#: How the extension was compiled: ``"release"`` (as published) or ``"debug"`` (a development
+#: build, several times slower; benchmarks refuse it).
+BUILD_PROFILE: Literal["debug", "release"]
 STATUSES: tuple[Status, ...]
 EVENT_KINDS: tuple[EventKind, ...]
 ROLLOUT_STATES: tuple[RolloutState, ...]
@@ -50,6 +53,7 @@ ROLLOUT_STATES: tuple[RolloutState, ...]
 ACTIVE_ROLLOUT_STATES: tuple[RolloutState, ...]
 __all__ = [
     "ACTIVE_ROLLOUT_STATES",
+    "BUILD_PROFILE",
     "EVENT_KINDS",
     "ROLLOUT_STATES",
     "STATUSES",
