@@ -119,14 +119,7 @@ impl Engine {
         if action == Action::Rollback && self.orchestrator.rollback(id, input.clone()).await?.is_some() {
             return self.store.get(id).await;
         }
-        let lead_events = if action == Action::Start {
-            // The lifecycle rule first, so an impossible start says so rather than naming a window.
-            let current = self.store.get(id).await?;
-            lifecycle::transition(id, current.status, &current.requester, action, &input.actor)?;
-            self.freeze_gate(&current.environment, &input).await?
-        } else {
-            Vec::new()
-        };
+        let lead_events = if action == Action::Start { self.start_gate(id, &input).await? } else { Vec::new() };
         let applied = self.store.apply_change(id, action, input, lead_events).await?;
         let deployment = applied.deployment;
         self.metrics.record_action(action, &deployment);

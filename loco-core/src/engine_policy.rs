@@ -7,7 +7,7 @@
 
 use loco_store::NewEvent;
 use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
-use loco_types::lifecycle::ActionInput;
+use loco_types::lifecycle::{self, Action, ActionInput};
 use loco_types::model::Timestamp;
 use loco_types::{Error, Result};
 
@@ -47,11 +47,20 @@ impl Engine {
         Ok(freeze::active_freeze(&windows, environment, at.unwrap_or_else(Timestamp::now)))
     }
 
-    /// What a start in `environment` by `input` must write first under the windows in force
+    /// What a start of deployment `id` by `input` must write first under the windows in force
     /// now: nothing, or the override's record; `policy_violation` when a window is in force and
-    /// `input` has no override reason.
-    pub(crate) async fn freeze_gate(&self, environment: &str, input: &ActionInput) -> Result<Vec<NewEvent>> {
-        let Some(active) = self.active_freeze(environment, None).await? else {
+    /// `input` has no override reason. Without any window (the common case) it reads nothing
+    /// more; otherwise the lifecycle rule is checked first, so an impossible start says so
+    /// rather than naming a window.
+    pub(crate) async fn start_gate(&self, id: &str, input: &ActionInput) -> Result<Vec<NewEvent>> {
+        let windows = self.store.freeze_windows().await?;
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let current = self.store.get(id).await?;
+        lifecycle::transition(id, current.status, &current.requester, Action::Start, &input.actor)?;
+        let environment = current.environment.as_str();
+        let Some(active) = freeze::active_freeze(&windows, environment, Timestamp::now()) else {
             return Ok(Vec::new());
         };
         match input.override_reason.as_deref() {

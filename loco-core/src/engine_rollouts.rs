@@ -52,9 +52,7 @@ impl Engine {
     ) -> Result<(RolloutPlan, Vec<loco_store::NewEvent>)> {
         let plan = self.prepare_plan(plan).await?;
         lifecycle::validate_action(Action::Start, input)?;
-        let current = self.store.get(id).await?;
-        lifecycle::transition(id, current.status, &current.requester, Action::Start, &input.actor)?;
-        let policy_events = self.freeze_gate(&current.environment, input).await?;
+        let policy_events = self.start_gate(id, input).await?;
         Ok((plan, policy_events))
     }
 
