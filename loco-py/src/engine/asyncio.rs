@@ -464,12 +464,12 @@ impl Engine {
     /// may not start. `window` is a `dict` or JSON `str` (`name`, `environments`, `reason` and a
     /// `schedule` of `{"type": "once", "start", "end"}` or `{"type": "recurring", "cron",
     /// "duration_minutes", "time_zone"}`), checked by the core; `by` is who sets it.
-    /// Resolves to the window as stored (a `dict`).
+    /// Resolves to the window as stored (a `loco.FreezeWindow`).
     fn set_freeze_window<'py>(&self, py: Python<'py>, window: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.set_freeze_window(window, by))
     }
 
-    /// Every freeze window, by name. Resolves to a `list` of `dict`s.
+    /// Every freeze window, by name. Resolves to a `list` of `loco.FreezeWindow`.
     fn freeze_windows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.freeze_windows())
     }
@@ -480,8 +480,8 @@ impl Engine {
     }
 
     /// The freeze in force for `environment` at `at` (an RFC 3339 `str`; now without it): the
-    /// occurrence of the window that ends last, as a `dict` with `window`, `reason`, `start` and
-    /// `end`, or `None` when deployments there may start. Resolves to that `dict` or `None`.
+    /// occurrence of the window that ends last, as a `loco.ActiveFreeze` (`window`, `reason`, `start`,
+    /// `end`), or `None` when deployments there may start. Resolves to it or `None`.
     #[pyo3(signature = (environment, at=None))]
     fn active_freeze<'py>(
         &self,

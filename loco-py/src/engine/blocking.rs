@@ -465,12 +465,12 @@ impl SyncEngine {
     /// may not start. `window` is a `dict` or JSON `str` (`name`, `environments`, `reason` and a
     /// `schedule` of `{"type": "once", "start", "end"}` or `{"type": "recurring", "cron",
     /// "duration_minutes", "time_zone"}`), checked by the core; `by` is who sets it.
-    /// Returns the window as stored (a `dict`).
+    /// Returns the window as stored (a `loco.FreezeWindow`).
     fn set_freeze_window<'py>(&self, py: Python<'py>, window: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
         blocking(py, self.handle.set_freeze_window(window, by))
     }
 
-    /// Every freeze window, by name. Returns a `list` of `dict`s.
+    /// Every freeze window, by name. Returns a `list` of `loco.FreezeWindow`.
     fn freeze_windows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         blocking(py, self.handle.freeze_windows())
     }
@@ -481,8 +481,8 @@ impl SyncEngine {
     }
 
     /// The freeze in force for `environment` at `at` (an RFC 3339 `str`; now without it): the
-    /// occurrence of the window that ends last, as a `dict` with `window`, `reason`, `start` and
-    /// `end`, or `None` when deployments there may start. Returns that `dict` or `None`.
+    /// occurrence of the window that ends last, as a `loco.ActiveFreeze` (`window`, `reason`, `start`,
+    /// `end`), or `None` when deployments there may start. Returns it or `None`.
     #[pyo3(signature = (environment, at=None))]
     fn active_freeze<'py>(
         &self,
