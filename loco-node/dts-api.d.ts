@@ -28,7 +28,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered or without a held lock (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
   environment?: string
@@ -42,9 +42,9 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
-  /** The policy rule that refused the operation (`policy_violation`): `freeze_window`. */
+  /** The policy rule that refused the operation (`policy_violation`): `freeze_window` or `deploy_lock`. */
   rule?: string
-  /** The freeze window that refused it (`policy_violation`), or one that does not exist (`not_found`). */
+  /** The freeze window that refused it or the deployment holding the deploy lock (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string

@@ -58,6 +58,8 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  *   start).
  * - `policy_override`: An admin started the deployment in spite of a policy (a freeze window), with
  *   a reason; written just before `started`.
+ * - `lock_released`: An admin force-released the deploy lock this (started) deployment held, with a
+ *   reason.
  */
 export type EventKind =
   | 'created'
@@ -74,6 +76,7 @@ export type EventKind =
   | 'script'
   | 'validation'
   | 'policy_override'
+  | 'lock_released'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -1291,6 +1294,20 @@ export interface ActiveFreeze {
   end: Timestamp
 }
 
+/** Who is deploying a service to an environment right now. */
+export interface DeployLock {
+  /** The service. */
+  service: string
+  /** The environment. */
+  environment: string
+  /** The started deployment that holds it. */
+  deploymentId: string
+  /** Who started that deployment. */
+  holder: string
+  /** When it was started. */
+  since: Timestamp
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1323,7 +1340,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered (`not_found`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered or without a held lock (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
   environment?: string
@@ -1337,9 +1354,9 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
-  /** The policy rule that refused the operation (`policy_violation`): `freeze_window`. */
+  /** The policy rule that refused the operation (`policy_violation`): `freeze_window` or `deploy_lock`. */
   rule?: string
-  /** The freeze window that refused it (`policy_violation`), or one that does not exist (`not_found`). */
+  /** The freeze window that refused it or the deployment holding the deploy lock (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string
@@ -1694,6 +1711,20 @@ export declare class Engine {
    * `not_found` when there is none).
    */
   removePlatform(name: string): Promise<void>
+  /**
+   * Every deploy lock held: the started deployment of each service and environment, who
+   * started it and since when, by service then environment. While one is held, `start` and
+   * `startRollout` of another deployment there reject with `policy_violation` (rule
+   * `deploy_lock`); it is given back when its deployment succeeds, fails or is rolled back.
+   */
+  locks(): Promise<Array<DeployLock>>
+  /**
+   * Forces the deploy lock of `service` in `environment` free although its deployment is
+   * still started (say its runner died): `actor` and a non-blank `reason` are recorded as a
+   * `lock_released` event on that deployment. Resolves with the lock as it was held; rejects
+   * with `not_found` when none is held there.
+   */
+  releaseLock(service: string, environment: string, actor: string, reason: string): Promise<DeployLock>
   /**
    * Sets (or replaces, by name) a freeze window on behalf of `by`: while one of its occurrences
    * is in force, `start` and `startRollout` of a deployment to one of its environments reject

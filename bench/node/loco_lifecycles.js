@@ -32,7 +32,7 @@ const build = require('./build.js').checkedProfile(loco, packageDir);
 
 async function lifecycle(engine, i) {
   const d = await engine.create({
-    service: `svc-${String(i % 100).padStart(3, '0')}`,
+    service: `svc-${String(i % 64).padStart(3, '0')}`,
     environment: 'staging',
     version: `1.${i}.0`,
     requester: 'alice@example.com',

@@ -18,7 +18,7 @@ from peer_store import Store
 
 def lifecycle(store: Store, i: int) -> None:
     d = store.create(
-        service=f"svc-{i % 100:03}",
+        service=f"svc-{i % 64:03}",
         environment="staging",
         version=f"1.{i}.0",
         requester="alice@example.com",

@@ -33,8 +33,11 @@ BUILD = checked_profile(loco)
 
 
 def fields(i: int) -> dict:
+    # 64 services in turn: each of the 64 asyncio tasks (given every 64th number) starts
+    # deployments of a service of its own, as the deploy lock needs (one started deployment per
+    # service and environment).
     return dict(
-        service=f"svc-{i % 100:03}",
+        service=f"svc-{i % 64:03}",
         environment="staging",
         version=f"1.{i}.0",
         requester="alice@example.com",

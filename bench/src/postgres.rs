@@ -196,7 +196,8 @@ async fn measure(url: &str, schemas: &Schemas, scale: PostgresScale) -> Result<(
          take {} deployments through approve → start → succeed → rollback, a transaction per transition. The raw \
          transaction: `START TRANSACTION ISOLATION LEVEL READ COMMITTED`, `SELECT seq, hash FROM chain_head WHERE id \
          = 1 FOR UPDATE`, read the deployment row (status checked), `UPDATE deployments`, `INSERT INTO \
-         deployment_events` with a SHA-256 link over the previous hash, `UPDATE chain_head`, `COMMIT`; Loco's adds \
+         deployment_events` with a SHA-256 link over the previous hash (and the deploy lock's `INSERT` on start, \
+         `DELETE` on succeed), `UPDATE chain_head`, `COMMIT`; Loco's adds \
          the rollout-state read, its rule checks and audit hash, and `pg_notify`. Every write of the cluster holds \
          the one `chain_head` row lock from its first query until its commit is flushed, so transitions are \
          serialized across callers, connections and replicas: the rate is bounded by 1 ÷ (the statements' round \
@@ -320,10 +321,11 @@ impl Schemas {
     }
 }
 
-/// The `i`-th seeded deployment's request (a different service each, staging).
+/// The `i`-th seeded deployment's request ([`CALLERS`] services in turn, staging: the callers,
+/// dealt deployments round-robin, each start a service of their own, as the deploy lock needs).
 fn new_deployment(i: usize) -> NewDeployment {
     NewDeployment {
-        service: seed::service_name(i % seed::SERVICES),
+        service: seed::service_name(i % CALLERS),
         environment: "staging".to_owned(),
         version: format!("1.{i}.0"),
         requester: seed::REQUESTER.to_owned(),
@@ -496,6 +498,8 @@ struct RawConn {
     update: Statement,
     insert: Statement,
     move_head: Statement,
+    lock: Statement,
+    unlock: Statement,
 }
 
 impl RawConn {
@@ -519,6 +523,15 @@ impl RawConn {
                 )
                 .await?,
             move_head: c.prepare("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").await?,
+            lock: c
+                .prepare(
+                    "INSERT INTO deploy_locks (service, environment, deployment_id, holder, since) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .await?,
+            unlock: c
+                .prepare("DELETE FROM deploy_locks WHERE service = $1 AND environment = $2 AND deployment_id = $3")
+                .await?,
             conn,
         })
     }
@@ -539,6 +552,12 @@ impl RawConn {
         } else {
             (row.try_get(10)?, row.try_get(11)?)
         };
+        let (service, environment): (String, String) = (row.try_get(2)?, row.try_get(3)?);
+        match step.kind {
+            "started" => _ = tx.execute(&self.lock, &[&service, &environment, &id, &step.actor, &now]).await?,
+            "succeeded" => _ = tx.execute(&self.unlock, &[&service, &environment, &id]).await?,
+            _ => {}
+        }
         tx.execute(&self.update, &[&step.to, &now, &reviewed_by, &reviewed_at, &id]).await?;
         let seq = seq + 1;
         let event_id = format!("evt_{}", ulid::Ulid::new());

@@ -87,10 +87,25 @@ impl RawWriter {
                          (seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     )?;
+                    // The deploy lock: taken by a start (a taken target would fail on the primary
+                    // key), given back by its end.
+                    let mut lock = tx.prepare_cached(
+                        "INSERT INTO deploy_locks (service, environment, deployment_id, holder, since) \
+                         SELECT service, environment, id, ?2, ?3 FROM deployments WHERE id = ?1",
+                    )?;
+                    let mut unlock = tx.prepare_cached(
+                        "DELETE FROM deploy_locks WHERE (service, environment) = \
+                         (SELECT service, environment FROM deployments WHERE id = ?1) AND deployment_id = ?1",
+                    )?;
                     for (id, reviewed_at) in chunk.iter().zip(&mut reviewed_at) {
                         let now = Timestamp::now().to_string();
                         if step.review {
                             reviewed_at.clone_from(&now);
+                        }
+                        match step.kind {
+                            "started" => _ = lock.execute(params![id, step.actor, now])?,
+                            "succeeded" => _ = unlock.execute(params![id])?,
+                            _ => {}
                         }
                         update.execute(params![step.to, now, REVIEWER, *reviewed_at, id])?;
                         let seq = self.next_seq;

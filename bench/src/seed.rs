@@ -54,6 +54,11 @@ pub struct Populated {
 /// Appends `count` deployments in `pending_approval`, each with its `created` event, continuing
 /// the audit chain already in the file.
 pub fn populate(path: &Path, count: usize) -> Result<Populated> {
+    populate_with(path, count, combo)
+}
+
+/// [`populate`] with the `i`-th deployment's service and environment given by `target`.
+pub fn populate_with(path: &Path, count: usize, target: fn(usize) -> (String, &'static str)) -> Result<Populated> {
     let started = Instant::now();
     let mut conn = Connection::open(path)?;
     // Populating is not what is measured; durability is irrelevant for a throwaway file.
@@ -81,7 +86,7 @@ pub fn populate(path: &Path, count: usize) -> Result<Populated> {
                  at, hash) VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?7, ?8)",
             )?;
             for i in first + start..first + end {
-                let (service, environment) = combo(i);
+                let (service, environment) = target(i);
                 let id = format!("dep_{}", ulid::Ulid::new());
                 let at = Timestamp::now();
                 let at_text = at.to_string();

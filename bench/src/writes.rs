@@ -1,7 +1,8 @@
 //! P1 and P2: durable transitions per second through [`Engine`] with 1 caller and with 64
-//! concurrent callers (group commit), against raw rusqlite doing the same UPDATE + INSERT one
-//! transaction at a time and 64 transitions per transaction (the group-commit ceiling), all on
-//! the same schema, pragmas and disk, interleaved repetition by repetition.
+//! concurrent callers (group commit), against raw rusqlite doing the same UPDATE + INSERT (and,
+//! on start and succeed, the deploy lock's INSERT and DELETE) one transaction at a time and 64
+//! transitions per transaction (the group-commit ceiling), all on the same schema, pragmas and
+//! disk, interleaved repetition by repetition.
 
 use std::path::Path;
 use std::time::Instant;
@@ -39,6 +40,14 @@ pub struct Writes {
     pub note: String,
 }
 
+/// The service and environment of the `i`-th deployment of the P1/P2 files: [`CALLERS`] services
+/// in turn, so the deployments in flight at once (dealt round-robin to the callers, or 64
+/// consecutive ones in a raw transaction) are of different services, as each must be — one
+/// started deployment per service and environment holds its deploy lock.
+fn target(i: usize) -> (String, &'static str) {
+    (seed::service_name(i % CALLERS), "staging")
+}
+
 /// A supply of populated, still-pending deployments.
 struct Pool(std::vec::IntoIter<String>);
 
@@ -59,7 +68,7 @@ pub fn run(runtime: &Runtime, dir: &Path, scale: WritesScale) -> Result<Writes> 
     let mut pools = Vec::new();
     for path in [&engine_path, &raw_path] {
         seed::create_schema(runtime, path)?;
-        let populated = seed::populate(path, needed)?;
+        let populated = seed::populate_with(path, needed, target)?;
         populate_secs += populated.elapsed.as_secs_f64();
         pools.push(Pool(populated.ids.into_iter()));
     }
@@ -106,8 +115,9 @@ pub fn run(runtime: &Runtime, dir: &Path, scale: WritesScale) -> Result<Writes> 
         Row::measured(
             "P1",
             format!(
-                "durable transitions/s, 1 caller, `synchronous=FULL` (state UPDATE + event INSERT per commit); \
-                 baseline raw rusqlite, same statements, schema and pragmas; median of {reps} × {p1_n}"
+                "durable transitions/s, 1 caller, `synchronous=FULL` (state UPDATE + event INSERT per commit, \
+                 plus the deploy lock's INSERT on start and DELETE on succeed); baseline raw rusqlite, same \
+                 statements, schema and pragmas; median of {reps} × {p1_n}"
             ),
             spread(e1, &p1_engine, "tx/s"),
             spread(r1, &p1_raw, "tx/s"),

@@ -22,14 +22,15 @@ use serde::de::DeserializeOwned;
 use loco_core::Timestamp;
 use loco_core::freeze::FreezeWindow;
 use loco_core::identity::Token;
+use loco_core::lock::DeployLock;
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    ErrorBody, Event, EventList, FreezeCheck, FreezeList, HeadParams, ListParams, LogLine, PlatformList, PlatformTest,
-    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
-    WhoAmI,
+    ErrorBody, Event, EventList, FreezeCheck, FreezeList, HeadParams, ListParams, LockList, LockRelease, LogLine,
+    PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
+    StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// Why a request failed.
@@ -324,6 +325,22 @@ impl Client {
     pub async fn remove_service(&self, name: &str) -> Result<(), ClientError> {
         let path = format!("/api/v1/services/{}", encode_segment(name));
         self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/locks`.
+    pub async fn locks(&self) -> Result<LockList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/locks")).await
+    }
+
+    /// `POST /api/v1/locks/{service}/{environment}/release`.
+    pub async fn release_lock(
+        &self,
+        service: &str,
+        environment: &str,
+        body: &LockRelease,
+    ) -> Result<DeployLock, ClientError> {
+        let path = format!("/api/v1/locks/{}/{}/release", encode_segment(service), encode_segment(environment));
+        self.send(self.request(Method::POST, &path).json(body)).await
     }
 
     /// `GET /api/v1/freezes`.

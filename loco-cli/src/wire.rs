@@ -346,6 +346,25 @@ pub struct FreezeList {
     pub items: Vec<loco_core::freeze::FreezeWindow>,
 }
 
+/// `GET /api/v1/locks`: every deploy lock held, by service then environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LockList {
+    /// The locks.
+    #[schema(value_type = Vec<refs::DeployLock>)]
+    pub items: Vec<loco_core::lock::DeployLock>,
+}
+
+/// The body of `POST /api/v1/locks/{service}/{environment}/release`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockRelease {
+    /// Why the lock is forced free (required, recorded as the `lock_released` event's note).
+    pub reason: String,
+    /// Who releases it; with authentication on, leave it out (the token's subject is used).
+    #[serde(default)]
+    pub actor: String,
+}
+
 /// `GET /api/v1/freezes/active`: the freeze in force for an environment at an instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FreezeCheck {

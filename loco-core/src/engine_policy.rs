@@ -1,4 +1,7 @@
-//! The policy half of [`Engine`]: freeze windows. They are stored with the deployments, so every
+//! The policy half of [`Engine`]: deploy locks and freeze windows. A start takes the deploy lock
+//! of its service and environment in the transaction that writes `started` (the store does it,
+//! as [`loco_types::lock`] decides), so one deployment per target runs at a time; an admin may
+//! force a stuck lock free with a reason. Freeze windows They are stored with the deployments, so every
 //! engine on one database enforces the same ones; a start (plain or a rollout) during a window
 //! in force for its environment is refused with `policy_violation`, unless the input carries an
 //! admin's `override_reason`, which is then recorded as a `policy_override` event just before
@@ -8,12 +11,35 @@
 use loco_store::NewEvent;
 use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
 use loco_types::lifecycle::{self, Action, ActionInput};
+use loco_types::lock::{self, DeployLock};
 use loco_types::model::Timestamp;
 use loco_types::{Error, Result};
 
 use crate::engine::Engine;
 
 impl Engine {
+    /// Every deploy lock held: which deployment of each service is started in each environment,
+    /// who started it and since when.
+    pub async fn locks(&self) -> Result<Vec<DeployLock>> {
+        self.store.locks().await
+    }
+
+    /// Frees the deploy lock of `service` in `environment` although its holder is still
+    /// `started` (say its runner died): `actor` (an admin, on HTTP) and a non-blank `reason` are
+    /// recorded as a `lock_released` event on the holder. `not_found` when no lock is held.
+    pub async fn release_lock(
+        &self,
+        service: &str,
+        environment: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<DeployLock> {
+        lock::validate_release(service, environment, actor, reason)?;
+        let released = self.store.release_lock(service, environment, actor, reason).await?;
+        tracing::warn!(service, environment, deployment_id = %released.deployment_id, actor, "deploy lock released by force");
+        Ok(released)
+    }
+
     /// Sets (or replaces, by name) a freeze window; `by` is who set it.
     pub async fn set_freeze_window(&self, window: FreezeWindow, by: &str) -> Result<FreezeWindow> {
         window.validate()?;

@@ -75,7 +75,7 @@ mod subscription;
 pub mod vault;
 
 pub use loco_types::{
-    audit, cursor, document, error, event_data, freeze, identity, lifecycle, model, plan, platform_config, rules,
+    audit, cursor, document, error, event_data, freeze, identity, lifecycle, lock, model, plan, platform_config, rules,
     schema, service,
 };
 

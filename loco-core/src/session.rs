@@ -14,6 +14,7 @@
 
 use loco_types::identity::{Identity, Role};
 use loco_types::lifecycle::{self, Action, ActionInput, same_person};
+use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, NewDeployment};
 use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::Rollout;
@@ -46,6 +47,8 @@ pub enum Operation {
     StartRollout,
     /// Continue a paused rollout.
     OverrideRollout,
+    /// Force a deploy lock free (an admin of its environment).
+    ReleaseLock,
     /// Manage tokens and services (an unscoped admin only).
     Administer,
 }
@@ -58,7 +61,7 @@ impl Operation {
             Operation::Create => Role::Requester,
             Operation::Act(action) => role_for(action),
             Operation::StartRollout | Operation::OverrideRollout => Role::Deployer,
-            Operation::Administer => Role::Admin,
+            Operation::Administer | Operation::ReleaseLock => Role::Admin,
         }
     }
 }
@@ -199,6 +202,21 @@ impl Session {
         let deployment = self.engine.get(id).await?;
         self.require(Role::Deployer, Some(&deployment.environment))?;
         self.engine.override_rollout(id, &input.actor, input.note.as_deref().unwrap_or_default()).await
+    }
+
+    /// Forces the deploy lock of `service` in `environment` free as the caller (an admin of
+    /// that environment), recording `reason`.
+    pub async fn release_lock(
+        &self,
+        service: &str,
+        environment: &str,
+        mut actor: String,
+        reason: &str,
+    ) -> Result<DeployLock> {
+        self.may(Operation::ReleaseLock)?;
+        self.bind(&mut actor, "actor")?;
+        self.require(Role::Admin, Some(environment))?;
+        self.engine.release_lock(service, environment, &actor, reason).await
     }
 
     /// The engine itself, for reads, once the caller may read (any grant).

@@ -1,4 +1,5 @@
-//! The policy methods of `Engine`: freeze windows, the times when deployments to an environment
+//! The policy methods of `Engine`: deploy locks (one started deployment per service and
+//! environment; listed, and forced free by an admin with a reason) and freeze windows, the times when deployments to an environment
 //! may not start. A window is a JSON document with the same snake_case keys in every language
 //! (`schedule.duration_minutes`), taken as an object or JSON text and returned the same way; the
 //! core alone parses and checks it, naming fields as the document does (`schedule.cron`). What is
@@ -19,6 +20,47 @@ use crate::promise::{settle, settle_document, settle_record};
 
 #[napi]
 impl Engine {
+    /// Every deploy lock held: the started deployment of each service and environment, who
+    /// started it and since when, by service then environment. While one is held, `start` and
+    /// `startRollout` of another deployment there reject with `policy_violation` (rule
+    /// `deploy_lock`); it is given back when its deployment succeeds, fails or is rolled back.
+    #[napi(ts_return_type = "Promise<Array<DeployLock>>")]
+    pub fn locks<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_record(env, async move { Ok(engine.locks().await?) })
+    }
+
+    /// Forces the deploy lock of `service` in `environment` free although its deployment is
+    /// still started (say its runner died): `actor` and a non-blank `reason` are recorded as a
+    /// `lock_released` event on that deployment. Resolves with the lock as it was held; rejects
+    /// with `not_found` when none is held there.
+    #[napi(
+        ts_args_type = "service: string, environment: string, actor: string, reason: string",
+        ts_return_type = "Promise<DeployLock>"
+    )]
+    pub fn release_lock<'env>(
+        &self,
+        env: &'env Env,
+        service: Unknown,
+        environment: Unknown,
+        actor: Unknown,
+        reason: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (
+            args.text(service, "service"),
+            args.text(environment, "environment"),
+            args.text(actor, "actor"),
+            args.text(reason, "reason"),
+        );
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (service, environment, actor, reason) = input?;
+            Ok(engine.release_lock(&service, &environment, &actor, &reason).await?)
+        })
+    }
+
     /// Sets (or replaces, by name) a freeze window on behalf of `by`: while one of its occurrences
     /// is in force, `start` and `startRollout` of a deployment to one of its environments reject
     /// with `policy_violation` unless given an override reason. Resolves with the window as

@@ -77,11 +77,13 @@ pub enum Class {
     FreezeWindow,
     /// `loco.ActiveFreeze`.
     ActiveFreeze,
+    /// `loco.DeployLock`.
+    DeployLock,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 13] = [
+    const ALL: [Class; 14] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -95,6 +97,7 @@ impl Class {
         Class::ValidationReport,
         Class::FreezeWindow,
         Class::ActiveFreeze,
+        Class::DeployLock,
     ];
 
     fn name(self) -> &'static str {
@@ -112,6 +115,7 @@ impl Class {
             Class::ValidationReport => "ValidationReport",
             Class::FreezeWindow => "FreezeWindow",
             Class::ActiveFreeze => "ActiveFreeze",
+            Class::DeployLock => "DeployLock",
         }
     }
 }
@@ -172,6 +176,10 @@ impl Record for loco_core::freeze::FreezeWindow {
 
 impl Record for loco_core::freeze::ActiveFreeze {
     const CLASS: Class = Class::ActiveFreeze;
+}
+
+impl Record for loco_core::lock::DeployLock {
+    const CLASS: Class = Class::DeployLock;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

@@ -122,8 +122,9 @@ create_exception!(
     loco,
     PolicyViolationError,
     LocoError,
-    "A policy refused the operation (`policy_violation`): a freeze window is in force; `rule`, `policy`, \
-     `environment` and `until` say which and how long, and `details` names the rule."
+    "A policy refused the operation (`policy_violation`): a freeze window is in force, or another deployment \
+     holds the deploy lock; `rule`, `policy`, `environment` and `until` (`None` for a lock) say which and how \
+     long, and `details` names the rule."
 );
 
 /// The exception class of each error code.
@@ -179,6 +180,11 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     let value = err.value(py);
     value.setattr("code", error.code())?;
     value.setattr("details", details(py, error)?)?;
+    if error.kind() == ErrorCode::PolicyViolation {
+        // A refusal that does not end by itself (a deploy lock) has no `until`; the attribute
+        // is there all the same, `None`.
+        value.setattr("until", py.None())?;
+    }
     for (name, fact) in error.facts() {
         let fact = match fact {
             Fact::Text(text) => PyString::new(py, text).into_any(),

@@ -25,6 +25,7 @@ use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
+use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
@@ -136,6 +137,13 @@ pub trait Store: Send + Sync {
 
     /// Removes a platform configuration; `not_found` (`PlatformNotFound`) when there is none.
     async fn remove_platform(&self, name: &str) -> Result<()>;
+
+    /// Every deploy lock held (one per service and environment with a started deployment).
+    async fn locks(&self) -> Result<Vec<DeployLock>>;
+
+    /// Frees the deploy lock of `service` in `environment` (`not_found` when none is held),
+    /// writing a `lock_released` event on its holder with `actor` and `reason`, in one transaction.
+    async fn release_lock(&self, service: &str, environment: &str, actor: &str, reason: &str) -> Result<DeployLock>;
 
     /// Inserts or replaces a freeze window (by name); `by` is who set it.
     async fn put_freeze_window(&self, window: FreezeWindow, by: &str) -> Result<FreezeWindow>;

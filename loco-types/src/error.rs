@@ -130,6 +130,14 @@ pub enum Error {
         /// The name that was looked up.
         name: String,
     },
+    /// No deployment holds the deploy lock of this service and environment.
+    #[error("no deployment of service '{service}' holds the deploy lock of '{environment}'")]
+    LockNotFound {
+        /// The service.
+        service: String,
+        /// The environment.
+        environment: String,
+    },
     /// No platform of this name is configured.
     #[error("platform '{name}' is not configured")]
     PlatformNotFound {
@@ -200,12 +208,13 @@ pub enum Error {
         /// One entry per blocking finding (`field`: its location).
         details: Vec<FieldError>,
     },
-    /// A policy refused the operation: a freeze window is in force. Nothing was written.
+    /// A policy refused the operation: a freeze window is in force, or another deployment holds the
+    /// deploy lock. Nothing was written.
     #[error("{}", join_details(.details))]
     PolicyViolation {
-        /// The rule: `freeze_window`.
+        /// The rule: `freeze_window` or `deploy_lock`.
         rule: String,
-        /// The window (or other policy object) that refused it.
+        /// The window that refused it, or the deployment holding the lock.
         name: String,
         /// The environment it was refused in.
         environment: String,
@@ -356,6 +365,7 @@ impl Error {
             | Error::TokenNotFound { .. }
             | Error::ServiceNotFound { .. }
             | Error::FreezeWindowNotFound { .. }
+            | Error::LockNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
@@ -401,6 +411,9 @@ impl Error {
             Error::TokenNotFound { id } => vec![("token_id", text(id))],
             Error::ServiceNotFound { name } => vec![("service", text(name))],
             Error::FreezeWindowNotFound { name } => vec![("policy", text(name))],
+            Error::LockNotFound { service, environment } => {
+                vec![("service", text(service)), ("environment", text(environment))]
+            }
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
             Error::PayloadTooLarge { limit_bytes } => vec![("limit_bytes", Fact::Number(*limit_bytes as u64))],
             Error::RolloutConflict { service, environment, active } => vec![

@@ -36,6 +36,8 @@ pub enum EventData {
     Validation(ValidationReport),
     /// A `policy_override` event: the policy an admin started in spite of.
     PolicyOverride(PolicyOverrideData),
+    /// A `lock_released` event: the deploy lock an admin forced free.
+    LockReleased(LockReleasedData),
 }
 
 impl EventData {
@@ -50,6 +52,7 @@ impl EventData {
             EventData::Script(_) => EventKind::Script,
             EventData::Validation(_) => EventKind::Validation,
             EventData::PolicyOverride(_) => EventKind::PolicyOverride,
+            EventData::LockReleased(_) => EventKind::LockReleased,
         }
     }
 
@@ -75,6 +78,7 @@ impl EventData {
             EventKind::PolicyOverride => {
                 EventData::PolicyOverride(PolicyOverrideData::deserialize(value).map_err(bad)?)
             }
+            EventKind::LockReleased => EventData::LockReleased(LockReleasedData::deserialize(value).map_err(bad)?),
             _ => return Ok(None),
         };
         Ok(Some(data))
@@ -96,6 +100,21 @@ pub struct PolicyOverrideData {
     pub start: Timestamp,
     /// When it would have ended.
     pub end: Timestamp,
+}
+
+/// What a `lock_released` event records: the deploy lock an admin forced free (the event's
+/// `actor` is the admin, its `note` the reason they gave, its deployment the holder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockReleasedData {
+    /// The service whose lock it was.
+    pub service: String,
+    /// The environment.
+    pub environment: String,
+    /// Who had started the holding deployment.
+    pub holder: String,
+    /// Since when it was held.
+    pub since: Timestamp,
 }
 
 /// What a `created` event records: the request exactly as it was accepted, so the audit chain

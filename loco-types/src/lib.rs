@@ -24,6 +24,7 @@ pub mod event_data;
 pub mod freeze;
 pub mod identity;
 pub mod lifecycle;
+pub mod lock;
 pub mod model;
 pub mod plan;
 pub mod platform;

@@ -220,11 +220,13 @@ pub enum EventKind {
     /// An admin started the deployment in spite of a policy (a freeze window), with a reason;
     /// written just before `started`.
     PolicyOverride,
+    /// An admin force-released the deploy lock this (started) deployment held, with a reason.
+    LockReleased,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -239,6 +241,7 @@ impl EventKind {
         EventKind::Script,
         EventKind::Validation,
         EventKind::PolicyOverride,
+        EventKind::LockReleased,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -258,6 +261,7 @@ impl EventKind {
             EventKind::Script => "script",
             EventKind::Validation => "validation",
             EventKind::PolicyOverride => "policy_override",
+            EventKind::LockReleased => "lock_released",
         }
     }
 
@@ -272,6 +276,7 @@ impl EventKind {
                 | EventKind::Script
                 | EventKind::Validation
                 | EventKind::PolicyOverride
+                | EventKind::LockReleased
         )
     }
 
@@ -502,6 +507,10 @@ mod tests {
             assert_eq!(EventKind::from(action).action(), Some(action));
         }
         let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
-        assert_eq!(without.len(), 8, "created, the six rollout and validation kinds, policy_override: {without:?}");
+        assert_eq!(
+            without.len(),
+            9,
+            "created, the six rollout and validation kinds, policy_override, lock_released: {without:?}"
+        );
     }
 }

@@ -15,12 +15,13 @@ use crate::analysis::{Judgement, Severity, TestResult, Thresholds, Verdict, Wind
 use crate::audit::{AuditHead, AuditReport, BrokenLink};
 use crate::error::{ErrorCode, FieldError};
 use crate::event_data::{
-    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, PolicyOverrideData, PromotionVerdict,
-    RolloutTurn, ScriptData, StepDone, StepProgressData,
+    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, LockReleasedData, PolicyOverrideData,
+    PromotionVerdict, RolloutTurn, ScriptData, StepDone, StepProgressData,
 };
 use crate::freeze::{ActiveFreeze, FreezeSchedule, FreezeWindow};
 use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
+use crate::lock::DeployLock;
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
 use crate::plan::{
     AnalysisSpec, HealthSpec, Hook, MetricSourceSpec, Probe, PrometheusQueries, PrometheusSpec, ReleaseSpec,
@@ -103,6 +104,7 @@ pub fn document() -> Value {
     add::<ScriptData>(&mut generator);
     add::<ValidationReport>(&mut generator);
     add::<PolicyOverrideData>(&mut generator);
+    add::<LockReleasedData>(&mut generator);
     add::<PromotionVerdict>(&mut generator);
     // Inputs.
     add::<NewDeployment>(&mut generator);
@@ -136,6 +138,7 @@ pub fn document() -> Value {
     add::<FreezeWindow>(&mut generator);
     add::<FreezeSchedule>(&mut generator);
     add::<ActiveFreeze>(&mut generator);
+    add::<DeployLock>(&mut generator);
     // Configured platforms and what platforms can do.
     add::<PlatformConfig>(&mut generator);
     add::<NewPlatform>(&mut generator);

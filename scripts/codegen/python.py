@@ -74,6 +74,7 @@ CLASSES: dict[str, Class] = {
     "ValidationReport": Class(repr_fields=("passed", "omitted")),
     "FreezeWindow": Class(repr_fields=("name", "environments")),
     "ActiveFreeze": Class(repr_fields=("window", "end")),
+    "DeployLock": Class(repr_fields=("service", "environment", "deployment_id", "holder")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,

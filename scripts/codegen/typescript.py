@@ -46,7 +46,7 @@ NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureC
 INPUT_RECORDS = ["NewDeployment"]
 INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
-           "PlatformConfig", "ValidationReport", "ActiveFreeze"]
+           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {

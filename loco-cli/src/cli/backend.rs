@@ -13,13 +13,15 @@ use crate::client::Client;
 use loco_core::Timestamp;
 use loco_core::freeze::FreezeWindow;
 use loco_core::identity::Token;
+use loco_core::lock::DeployLock;
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, FreezeCheck, FreezeList, ListParams, LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams,
-    RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    Event, FreezeCheck, FreezeList, ListParams, LockList, LockRelease, LogLine, PlatformList, PlatformTest,
+    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
+    WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -334,6 +336,27 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.put_service(&definition).await?),
             Backend::Local(engine) => Ok(engine.register_service(definition, "cli").await?),
+        }
+    }
+
+    /// Every deploy lock held.
+    pub async fn locks(&self) -> Result<LockList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.locks().await?),
+            Backend::Local(engine) => Ok(LockList { items: engine.locks().await? }),
+        }
+    }
+
+    /// Forces a deploy lock free, recording the reason.
+    pub async fn release_lock(
+        &self,
+        service: &str,
+        environment: &str,
+        body: LockRelease,
+    ) -> Result<DeployLock, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.release_lock(service, environment, &body).await?),
+            Backend::Local(engine) => Ok(engine.release_lock(service, environment, &body.actor, &body.reason).await?),
         }
     }
 

@@ -167,6 +167,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Whoami
         | Command::Platforms(_)
         | Command::Freeze(_)
+        | Command::Locks(_)
         | Command::Verify(_)
         | Command::Audit(_) => Err(CliError::Internal(
             "serve, demo, the rollout, access and audit commands are not deployment commands".to_owned(),

@@ -177,6 +177,8 @@ pub enum Command {
     Platforms(platforms::PlatformsArgs),
     /// Freeze windows, when starts are refused: set, list, remove (admin), check.
     Freeze(policy::FreezeArgs),
+    /// Deploy locks, one started deployment per service and environment: list, release (admin).
+    Locks(policy::LocksArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -208,6 +210,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::run(&cli.connection, args).await,
         Command::Platforms(args) => platforms::run(&cli.connection, args, output).await,
         Command::Freeze(args) => policy::run(&cli.connection, args, output).await,
+        Command::Locks(args) => policy::run_locks(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
         | Command::Validate(_)
         | Command::Rollouts(_)

@@ -1,3 +1,6 @@
+//! `loco locks [release]`: the deploy locks (one started deployment per service and
+//! environment), and forcing a stuck one free (an admin, with a reason).
+//!
 //! `loco freeze set|list|remove|check`: freeze windows, when starts in an environment are
 //! refused (see docs/policy.md). `check` exits 25 (`policy_violation`) while the environment is
 //! frozen, so a pipeline can ask before it starts anything.
@@ -9,6 +12,7 @@ use crate::cli::Connection;
 use crate::cli::access::read_file_or_stdin;
 use crate::cli::exit::CliError;
 use crate::cli::output::Output;
+use crate::wire::LockRelease;
 
 /// `loco freeze …`.
 #[derive(Debug, Args)]
@@ -56,6 +60,60 @@ pub struct CheckArgs {
     /// The instant to ask about, RFC 3339 (default: now).
     #[arg(long)]
     pub at: Option<String>,
+}
+
+/// `loco locks …`.
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    /// What to do (default: list).
+    #[command(subcommand)]
+    pub command: Option<LocksCommand>,
+}
+
+/// The `loco locks` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LocksCommand {
+    /// List the locks held: service, environment, deployment, who started it, since when.
+    List,
+    /// Force the lock of a service in an environment free (an admin of the environment); the
+    /// holding deployment stays started and gets a `lock_released` event with the reason.
+    Release(ReleaseArgs),
+}
+
+/// Flags of `loco locks release`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The service.
+    pub service: String,
+    /// The environment.
+    pub environment: String,
+    /// Why (required; recorded in the holder's history).
+    #[arg(long)]
+    pub reason: String,
+    /// Who releases it (required with --db; a server takes the token's subject).
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
+/// Runs a `loco locks` command.
+pub async fn run_locks(connection: &Connection, args: LocksArgs, output: Output) -> Result<(), CliError> {
+    let backend = connection.backend().await?;
+    let result = match args.command.unwrap_or(LocksCommand::List) {
+        LocksCommand::List => output.locks(&backend.locks().await?),
+        LocksCommand::Release(args) => {
+            let body = LockRelease { reason: args.reason, actor: args.actor.unwrap_or_default() };
+            match backend.release_lock(&args.service, &args.environment, body).await {
+                Ok(lock) if output.json => output.value(&lock),
+                Ok(lock) => output.line(&format!(
+                    "released the deploy lock of {} in {} held by {} (started by {} at {})",
+                    lock.service, lock.environment, lock.deployment_id, lock.holder, lock.since
+                )),
+                Err(e) => Err(e),
+            }
+        }
+    };
+    let closed = backend.close().await;
+    result.and(closed)
 }
 
 /// Runs a `loco freeze` command.

@@ -59,6 +59,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::TokenNotFound { .. }
         | Error::ServiceNotFound { .. }
         | Error::FreezeWindowNotFound { .. }
+        | Error::LockNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
         Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
@@ -177,6 +178,7 @@ mod tests {
             (Error::ServiceNotFound { name: "s".into() }, 404),
             (Error::PlatformNotFound { name: "p".into() }, 404),
             (Error::FreezeWindowNotFound { name: "w".into() }, 404),
+            (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
             (
                 Error::PolicyViolation {
                     rule: "freeze_window".into(),

@@ -160,6 +160,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(rollouts::rollback_to))
         .routes(routes!(thresholds::list_thresholds))
         .routes(routes!(thresholds::put_thresholds))
+        .routes(routes!(policy::list_locks))
+        .routes(routes!(policy::release_lock))
         .routes(routes!(policy::list_freezes))
         .routes(routes!(policy::active_freeze))
         .routes(routes!(policy::put_freeze, policy::remove_freeze))

@@ -49,6 +49,7 @@ pub mod refs {
         ServiceDefinition => "ServiceDefinition",
         FreezeWindow => "FreezeWindow",
         ActiveFreeze => "ActiveFreeze",
+        DeployLock => "DeployLock",
         PlatformConfig => "PlatformConfig",
         NewPlatform => "NewPlatform",
         Thresholds => "Thresholds",

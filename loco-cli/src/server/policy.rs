@@ -1,4 +1,5 @@
-//! Policy: freeze windows. Anyone with a token reads them and asks whether an environment is
+//! Policy: deploy locks and freeze windows. Anyone with a token lists the locks; an admin of an
+//! environment forces a stuck one free with a reason. Anyone with a token reads them and asks whether an environment is
 //! frozen; an admin sets and removes them. Starts (`…/start`, `…/rollout`) during a window in
 //! force are refused by the core with `policy_violation`, unless an admin of the environment
 //! gives `override_reason`.
@@ -17,7 +18,52 @@ use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, freeze_params, gated};
 use crate::server::openapi::refs;
-use crate::wire::{ErrorBody, FreezeCheck, FreezeList, FreezeParams};
+use crate::wire::{ErrorBody, FreezeCheck, FreezeList, FreezeParams, LockList, LockRelease};
+
+/// Every deploy lock held: the started deployment of each service and environment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/locks",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The locks, by service then environment", body = LockList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_locks(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<LockList>, ApiError> {
+    Ok(Json(LockList { items: state.engine.session(caller.0).reader()?.locks().await? }))
+}
+
+/// Force the deploy lock of a service in an environment free (an admin of the environment); a
+/// `lock_released` event on the holding deployment records who and why.
+#[utoipa::path(
+    post,
+    path = "/api/v1/locks/{service}/{environment}/release",
+    tag = "policy",
+    params(
+        ("service" = String, Path, description = "The service"),
+        ("environment" = String, Path, description = "The environment"),
+    ),
+    request_body = LockRelease,
+    responses(
+        (status = 200, description = "The lock that was released", body = refs::DeployLock),
+        (status = 400, description = "`validation_error`: a blank `reason`, an unknown field", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin of the environment", body = ErrorBody),
+        (status = 404, description = "`not_found`: no lock is held there", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn release_lock(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((service, environment)): Path<(String, String)>,
+    body: Result<JsonBody<LockRelease>, ApiError>,
+) -> Result<Json<loco_core::lock::DeployLock>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::ReleaseLock, body)?;
+    Ok(Json(session.release_lock(&service, &environment, body.actor, &body.reason).await?))
+}
 
 /// Every freeze window, by name.
 #[utoipa::path(

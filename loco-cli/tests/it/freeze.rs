@@ -20,7 +20,7 @@ fn vectors() -> Vec<Value> {
     doc["vectors"].as_array().expect("vectors").clone()
 }
 
-fn fields(body: &Value) -> Vec<&str> {
+pub(crate) fn fields(body: &Value) -> Vec<&str> {
     body["error"]["details"].as_array().expect("details").iter().map(|d| d["field"].as_str().unwrap()).collect()
 }
 
@@ -34,7 +34,7 @@ async fn put(server: &TestServer, window: &Value) -> (StatusCode, Value) {
 }
 
 /// Percent-encodes a path segment (vector names include spaces and empty names).
-fn urlencoding(segment: &str) -> String {
+pub(crate) fn urlencoding(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
@@ -92,17 +92,17 @@ async fn freeze_vectors_over_http() {
 }
 
 /// A secured server with one token per role (subject = role name) and the demo service.
-struct Secured {
-    url: String,
-    http: reqwest::Client,
+pub(crate) struct Secured {
+    pub(crate) url: String,
+    pub(crate) http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
 
-const SECRET: &str = "loco_freeze-test-secret-";
+pub(crate) const SECRET: &str = "loco_freeze-test-secret-";
 
 impl Secured {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(dir.path().join("loco.db")).await.unwrap();
         for role in ["viewer", "requester", "approver", "deployer", "admin"] {
@@ -125,7 +125,7 @@ impl Secured {
         Self { url, http: reqwest::Client::new(), stop: Some(stop), _dir: dir }
     }
 
-    async fn call(&self, role: &str, method: &str, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, role: &str, method: &str, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .http
@@ -139,7 +139,7 @@ impl Secured {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn approved_in_production(&self, version: &str) -> String {
+    pub(crate) async fn approved_in_production(&self, version: &str) -> String {
         let new = json!({"service": "demo", "environment": "production", "version": version, "work_refs": ["OPS-1"],
                          "rollback_plan": "redeploy", "risk": "low"});
         let (status, created) = self.call("requester", "POST", "/api/v1/deployments", Some(&new)).await;
@@ -247,9 +247,16 @@ async fn a_frozen_start_is_refused_and_only_an_admin_overrides_it() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = server.call("admin", "DELETE", "/api/v1/freezes/board-meeting", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // (once the overridden deployment, which holds the service's deploy lock there, has ended).
     let other = server.approved_in_production("1.0.1").await;
+    let start_other = format!("/api/v1/deployments/{other}/start");
+    let (status, body) = server.call("deployer", "POST", &start_other, Some(&json!({}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("policy_violation")), "{body}");
+    assert_eq!(fields(&body), ["deploy_lock"]);
     let (status, body) =
-        server.call("deployer", "POST", &format!("/api/v1/deployments/{other}/start"), Some(&json!({}))).await;
+        server.call("deployer", "POST", &format!("/api/v1/deployments/{id}/succeed"), Some(&json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server.call("deployer", "POST", &start_other, Some(&json!({}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 

@@ -13,6 +13,7 @@ mod demo;
 mod durability;
 mod freeze;
 mod guards;
+mod locks;
 mod openapi;
 mod otlp;
 mod platforms;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 42] = [
+const ROUTES: [(&str, &str); 44] = [
     ("post", "/api/v1/deployments"),
     ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
@@ -31,6 +31,8 @@ const ROUTES: [(&str, &str); 42] = [
     ("post", "/api/v1/releases/rollback"),
     ("get", "/api/v1/thresholds"),
     ("put", "/api/v1/thresholds/{environment}"),
+    ("get", "/api/v1/locks"),
+    ("post", "/api/v1/locks/{service}/{environment}/release"),
     ("get", "/api/v1/freezes"),
     ("get", "/api/v1/freezes/active"),
     ("put", "/api/v1/freezes/{name}"),

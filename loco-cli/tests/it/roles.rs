@@ -63,6 +63,8 @@ enum Target {
     NewFreeze,
     /// A fresh freeze window.
     Freeze,
+    /// The deploy lock a fresh started deployment holds, and a reason to release it.
+    Lock,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -85,7 +87,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 42] = [
+const ROUTES: [Route; 44] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -109,6 +111,8 @@ const ROUTES: [Route; 42] = [
     route("POST", "/api/v1/releases/rollback", T::NothingToRollBack, "....dm", 400),
     route("GET", "/api/v1/thresholds", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/thresholds/{environment}", T::NewThresholds, ".....m", 200),
+    route("GET", "/api/v1/locks", T::Plain, ".vradm", 200),
+    route("POST", "/api/v1/locks/{service}/{environment}/release", T::Lock, ".....m", 200),
     route("GET", "/api/v1/freezes", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/freezes/active?environment=frozen", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/freezes/{name}", T::NewFreeze, ".....m", 200),
@@ -302,9 +306,18 @@ impl Secured {
         expect(&self.call(Some(ADMIN), "PUT", &format!("/api/v1/services/{name}"), Some(&service(name))).await, 200);
     }
 
-    /// A deployment in `environment` requested by `requester`, then taken to `status`.
+    /// A deployment in `environment` requested by `requester`, then taken to `status`. Outside
+    /// the rollout environments each is of a service of its own, since one deployment per
+    /// service and environment may be started at a time (the deploy lock); the rollouts run the
+    /// registered service, each in an environment of its own.
     async fn deployment(&self, environment: &str, status: &str) -> String {
-        let created = self.by("requester", "POST", "/api/v1/deployments", Some(&new_deployment(environment))).await;
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut body = new_deployment(environment);
+        if !environment.starts_with("rollout") {
+            let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            body["service"] = json!(format!("{SERVICE}-{n}"));
+        }
+        let created = self.by("requester", "POST", "/api/v1/deployments", Some(&body)).await;
         let id = text(&expect(&created, 201)["id"]);
         if status != "pending_approval" {
             expect(&self.act(self.of("approver"), &id, "approve").await, 200);
@@ -402,6 +415,13 @@ impl World {
             T::Freeze => {
                 expect(&server.by("admin", "PUT", &format!("/api/v1/freezes/{name}"), Some(&freeze(&name))).await, 200);
                 (at(&name), None)
+            }
+            T::Lock => {
+                let id = server.deployment("staging", "started").await;
+                let reply = server.by("viewer", "GET", &format!("/api/v1/deployments/{id}"), None).await;
+                let service = text(&expect(&reply, 200)["service"]);
+                let path = route.path.replace("{service}", &service).replace("{environment}", "staging");
+                (path, Some(json!({"reason": "stuck"})))
             }
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});

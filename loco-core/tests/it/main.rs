@@ -13,6 +13,7 @@ mod extensions;
 mod fly;
 mod freeze;
 mod local;
+mod locks;
 mod metrics;
 mod platforms;
 mod prometheus;

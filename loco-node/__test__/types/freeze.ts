@@ -1,7 +1,7 @@
-// Type-level checks of index.d.ts for freeze windows (run by `npm run typecheck`): a window is a
+// Type-level checks of index.d.ts for freeze windows and deploy locks (run by `npm run typecheck`): a window is a
 // document with snake_case keys whose schedule narrows on `type`, starts take an override
 // reason, and the freeze in force is a record or `null`.
-import type { Deployment, Engine, EventKind, Rollout, RolloutPlan } from '../../index.js'
+import type { DeployLock, Deployment, Engine, EventKind, Rollout, RolloutPlan } from '../../index.js'
 
 /** The window `setFreezeWindow` takes as an object (it also takes the JSON text). */
 type FreezeWindow = Exclude<Parameters<Engine['setFreezeWindow']>[0], string>
@@ -42,4 +42,17 @@ export async function use(engine: Engine, id: string, plan: RolloutPlan): Promis
   const active = await engine.activeFreeze('production', '2026-12-05T12:00:00Z')
   await engine.activeFreeze('production')
   return active === null ? null : `${active.window} until ${active.end}: ${active.reason} (since ${active.start})`
+}
+
+/** Deploy locks are records (camelCase keys); a forced release needs every argument. */
+export async function useLocks(engine: Engine): Promise<string> {
+  const locks: DeployLock[] = await engine.locks()
+  const released: DeployLock = await engine.releaseLock('web', 'production', 'root', 'runner died')
+  // @ts-expect-error lock records are camelCase
+  void released.deployment_id
+  // @ts-expect-error the reason is required
+  void engine.releaseLock('web', 'production', 'root')
+  const kind: EventKind = 'lock_released'
+  void kind
+  return locks.map((l) => `${l.service}/${l.environment}: ${l.deploymentId} by ${l.holder} since ${l.since}`).join()
 }

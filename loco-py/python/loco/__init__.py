@@ -24,6 +24,9 @@ too: platforms (:class:`Platform`, ``platforms=[...]``), metric sources for cana
 Freeze windows (``set_freeze_window(window, by)``) name times when deployments to an environment
 may not start: ``start`` and ``start_rollout`` then raise :class:`PolicyViolationError`, unless an
 admin passes ``override_reason=...``, which the history records as a ``policy_override`` event.
+One deployment per service and environment may be started at a time: a second ``start`` there
+raises :class:`PolicyViolationError` (rule ``deploy_lock``) until the first succeeds, fails or is
+rolled back; ``locks()`` lists them and ``release_lock(...)`` forces a stuck one free.
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,

@@ -52,6 +52,8 @@ __all__: List[str] = [
     "ConfigFormatDict",
     "CreatedDataDict",
     "DependencyScanDict",
+    "DeployLock",
+    "DeployLockDict",
     "Deployment",
     "DeploymentDict",
     "DurationConfigFormatDict",
@@ -82,6 +84,7 @@ __all__: List[str] = [
     "InstanceState",
     "IntegerConfigFormatDict",
     "JudgementDict",
+    "LockReleasedDataDict",
     "LogLine",
     "LogLineDict",
     "LogStream",
@@ -218,6 +221,8 @@ EventKind = Literal[
     # An admin started the deployment in spite of a policy (a freeze window), with a reason; written
     # just before ``started``.
     "policy_override",
+    # An admin force-released the deploy lock this (started) deployment held, with a reason.
+    "lock_released",
 ]
 
 
@@ -949,6 +954,21 @@ class PolicyOverrideDataDict(TypedDict):
     end: str
 
 
+class LockReleasedDataDict(TypedDict):
+    """What a ``lock_released`` event records: the deploy lock an admin forced free (the event's
+    ``actor`` is the admin, its ``note`` the reason they gave, its deployment the holder).
+    """
+
+    #: The service whose lock it was.
+    service: str
+    #: The environment.
+    environment: str
+    #: Who had started the holding deployment.
+    holder: str
+    #: Since when it was held.
+    since: str
+
+
 #: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
     CreatedDataDict,
@@ -959,6 +979,7 @@ EventDataDict = Union[
     ScriptDataDict,
     ValidationReportDict,
     PolicyOverrideDataDict,
+    LockReleasedDataDict,
 ]
 
 
@@ -1817,6 +1838,22 @@ class ActiveFreezeDict(TypedDict):
     start: str
     #: When it ends.
     end: str
+
+
+class DeployLockDict(TypedDict):
+    """Who is deploying a service to an environment right now. Returned by ``DeployLock.to_dict()``.
+    """
+
+    #: The service.
+    service: str
+    #: The environment.
+    environment: str
+    #: The started deployment that holds it.
+    deployment_id: str
+    #: Who started that deployment.
+    holder: str
+    #: When it was started.
+    since: str
 
 
 class CapabilitiesDict(TypedDict):
@@ -2979,6 +3016,76 @@ class ActiveFreeze:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (ActiveFreeze, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class DeployLock:
+    """Who is deploying a service to an environment right now. Immutable: attributes mirror the HTTP
+    JSON fields and ``to_dict()`` returns the HTTP JSON object. ``DeployLock(data)`` wraps such
+    an object (typed ``DeployLockDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: DeployLockDict
+
+    def __init__(self, data: DeployLockDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def service(self) -> str:
+        """The service."""
+        return self._d["service"]
+
+    @property
+    def environment(self) -> str:
+        """The environment."""
+        return self._d["environment"]
+
+    @property
+    def deployment_id(self) -> str:
+        """The started deployment that holds it."""
+        return self._d["deployment_id"]
+
+    @property
+    def holder(self) -> str:
+        """Who started that deployment."""
+        return self._d["holder"]
+
+    @property
+    def since(self) -> str:
+        """When it was started (RFC 3339 UTC)."""
+        return self._d["since"]
+
+    def to_dict(self) -> DeployLockDict:
+        """The deploy lock as the HTTP API's JSON object (a new copy each time)."""
+        return cast("DeployLockDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DeployLock):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "DeployLock(service=%r, environment=%r, deployment_id=%r, holder=%r)" % (
+            d["service"],
+            d["environment"],
+            d["deployment_id"],
+            d["holder"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (DeployLock, (self._d,))
 
     if not TYPE_CHECKING:
 

@@ -460,6 +460,27 @@ impl Engine {
         awaitable(py, self.handle.remove_service(name))
     }
 
+    /// Every deploy lock held (one per service and environment with a started deployment), by
+    /// service then environment. Resolves to a `list` of `loco.DeployLock`.
+    fn locks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.locks())
+    }
+
+    /// Forces the deploy lock of `service` in `environment` free although its deployment is
+    /// still started (say its runner died); `actor` and a non-blank `reason` are recorded as a
+    /// `lock_released` event on that deployment. `NotFoundError` when no lock is held there.
+    /// Resolves to the `loco.DeployLock` as it was held.
+    fn release_lock<'py>(
+        &self,
+        py: Python<'py>,
+        service: String,
+        environment: String,
+        actor: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.release_lock(service, environment, actor, reason))
+    }
+
     /// Sets (or replaces, by name) a freeze window: a time when deployments to its environments
     /// may not start. `window` is a `dict` or JSON `str` (`name`, `environments`, `reason` and a
     /// `schedule` of `{"type": "once", "start", "end"}` or `{"type": "recurring", "cron",

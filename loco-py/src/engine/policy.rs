@@ -1,14 +1,35 @@
-//! The policy operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: set, list
-//! and remove freeze windows, and ask which one is in force for an environment. Windows are
+//! The policy operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: list the
+//! deploy locks and force one free; set, list and remove freeze windows, and ask which one is in
+//! force for an environment. Windows are
 //! parsed, checked and evaluated by the core alone; starts during one are refused there too.
 
 use loco_core::Timestamp;
 use loco_core::freeze::{ActiveFreeze, FreezeWindow};
+use loco_core::lock::DeployLock;
 
 use super::{Handle, Operation};
 use crate::document::Document;
 
 impl Handle {
+    /// `locks()`: every deploy lock held.
+    pub fn locks(&self) -> Operation<Vec<DeployLock>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.locks().await })
+    }
+
+    /// `release_lock(service, environment, actor, reason)`: forces the lock free; the result is
+    /// the lock as it was held.
+    pub fn release_lock(
+        &self,
+        service: String,
+        environment: String,
+        actor: String,
+        reason: String,
+    ) -> Operation<DeployLock> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.release_lock(&service, &environment, &actor, &reason).await })
+    }
+
     /// `set_freeze_window(window, by)`: sets or replaces (by name) the window; the result is the
     /// window as stored.
     pub fn set_freeze_window(&self, window: Document, by: String) -> Operation<FreezeWindow> {

@@ -17,6 +17,7 @@ use loco_types::{ErrorCode, Result};
 use crate::Store;
 
 mod access;
+mod locks;
 mod rollouts;
 
 use rollouts::{
@@ -54,6 +55,9 @@ pub async fn run(backend: &dyn Backend) {
     access::thresholds_are_kept_per_environment(backend).await;
     access::freeze_windows_are_set_replaced_and_removed(backend).await;
     access::an_override_is_written_before_its_start_and_only_with_it(backend).await;
+    locks::a_started_deployment_holds_its_targets_lock(backend).await;
+    locks::an_admin_forces_a_lock_free_with_a_record(backend).await;
+    locks::concurrent_starts_on_one_target_let_exactly_one_win(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 

@@ -46,7 +46,11 @@ pub(super) async fn one_active_rollout_per_target(backend: &dyn Backend) {
     }
     assert_eq!(store.get(&second.id).await.expect("get").status, Status::Approved, "{check}");
     assert_eq!(store.events_after(0, 1000).await.expect("events").len(), events_before, "{check}");
-    let finished = RolloutUpdate { state: Some(RolloutState::RolledBack), ..RolloutUpdate::default() };
+    let finished = RolloutUpdate {
+        state: Some(RolloutState::RolledBack),
+        action: Some((Action::Rollback, ActionInput { note: Some("bad".into()), ..ActionInput::new("loco") })),
+        ..RolloutUpdate::default()
+    };
     store.update_rollout(&first.id, finished).await.expect("finish");
     let (_, rollout) = begin(store.as_ref(), &second.id, "3").await.expect("begin after the first finished");
     assert_eq!(rollout.state, RolloutState::Running, "{check}");

@@ -69,8 +69,11 @@ pub(crate) async fn update_deployment_row(conn: &mut Conn, d: &Deployment) -> Re
     Ok(())
 }
 
-/// Writes a deployment row changed by a rule, and its event.
+/// Writes a deployment row changed by a rule, its event, and what it does to the deploy lock.
 pub(crate) async fn persist_change(ctx: &mut WriteCtx, change: DeploymentChange) -> Result<Deployment> {
+    if let Some(from) = change.event.from_status {
+        super::locks::sync(&mut ctx.conn, from, &change.deployment, &change.event.actor).await?;
+    }
     update_deployment_row(&mut ctx.conn, &change.deployment).await?;
     ctx.append_event(change.event).await?;
     Ok(change.deployment)

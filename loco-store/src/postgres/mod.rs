@@ -17,6 +17,7 @@ mod access;
 mod deployments;
 mod error;
 mod listener;
+mod locks;
 mod pool;
 mod reads;
 mod rollouts;
@@ -38,6 +39,7 @@ use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
+use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
@@ -235,6 +237,26 @@ impl Store for PostgresStore {
     async fn remove_platform(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.run(move |ctx| Box::pin(access::remove_platform(ctx, name.clone()))).await
+    }
+
+    async fn locks(&self) -> LocoResult<Vec<DeployLock>> {
+        Ok(locks::locks(&mut *self.pool.get().await?).await?)
+    }
+
+    async fn release_lock(
+        &self,
+        service: &str,
+        environment: &str,
+        actor: &str,
+        reason: &str,
+    ) -> LocoResult<DeployLock> {
+        let (service, environment) = (service.to_owned(), environment.to_owned());
+        let (actor, reason) = (actor.to_owned(), reason.to_owned());
+        self.writer
+            .run(move |ctx| {
+                Box::pin(locks::release(ctx, service.clone(), environment.clone(), actor.clone(), reason.clone()))
+            })
+            .await
     }
 
     async fn put_freeze_window(&self, window: FreezeWindow, by: &str) -> LocoResult<FreezeWindow> {

@@ -151,12 +151,17 @@ pub(crate) async fn update_in_tx(ctx: &mut WriteCtx, id: String, update: Rollout
     } else {
         None
     };
+    let before = deployment.as_ref().map(|d| d.status);
+    let actor = current.actor.clone();
     let RolloutChanged { rollout, deployment, events, activate, keep_releases, serving_instances } =
         rules::decide_rollout_update(current, deployment.as_ref(), active, update, Timestamp::now())?;
     for event in events {
         ctx.append_event(event).await?;
     }
     if let Some(d) = &deployment {
+        if let Some(from) = before {
+            super::locks::sync(&mut ctx.conn, from, d, &actor).await?;
+        }
         update_deployment_row(&mut ctx.conn, d).await?;
     }
     ctx.conn

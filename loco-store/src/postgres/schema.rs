@@ -156,6 +156,26 @@ const MIGRATIONS: &[&str] = &[
         updated_at  text NOT NULL
     );
     ",
+    // v4: deploy locks, one per service and environment, held by a started deployment. A
+    // schema from before them gets one per target that has a started deployment (the newest).
+    "
+    CREATE TABLE deploy_locks (
+        service       text NOT NULL,
+        environment   text NOT NULL,
+        deployment_id text NOT NULL,
+        holder        text NOT NULL,                  -- who started the deployment
+        since         text NOT NULL,
+        PRIMARY KEY (service, environment)
+    );
+    INSERT INTO deploy_locks (service, environment, deployment_id, holder, since)
+        SELECT DISTINCT ON (d.service, d.environment) d.service, d.environment, d.id,
+               COALESCE((SELECT e.actor FROM deployment_events e
+                         WHERE e.deployment_id = d.id AND e.kind = 'started' ORDER BY e.seq DESC LIMIT 1),
+                        d.requester),
+               d.updated_at
+        FROM deployments d WHERE d.status = 'started'
+        ORDER BY d.service, d.environment, d.seq DESC;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -2,6 +2,7 @@
 //! doing group commit, and a small pool of read-only connections used off the async runtime.
 
 mod access;
+mod locks;
 mod reads;
 mod rollouts;
 mod rows;
@@ -20,6 +21,7 @@ use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
+use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
@@ -202,8 +204,11 @@ pub(crate) fn update_deployment_row(conn: &Connection, d: &Deployment) -> Result
     Ok(())
 }
 
-/// Writes a deployment row changed by a rule, and its event.
+/// Writes a deployment row changed by a rule, its event, and what it does to the deploy lock.
 pub(crate) fn persist_change(ctx: &mut WriteCtx<'_>, change: DeploymentChange) -> Result<Deployment> {
+    if let Some(from) = change.event.from_status {
+        locks::sync(ctx.conn, from, &change.deployment, &change.event.actor)?;
+    }
     update_deployment_row(ctx.conn, &change.deployment)?;
     ctx.append_event(change.event)?;
     Ok(change.deployment)
@@ -355,6 +360,22 @@ impl Store for SqliteStore {
     async fn remove_service(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.submit(move |ctx| access::remove_service(ctx, &name)).await
+    }
+
+    async fn locks(&self) -> LocoResult<Vec<DeployLock>> {
+        self.reads.point(locks::locks).await
+    }
+
+    async fn release_lock(
+        &self,
+        service: &str,
+        environment: &str,
+        actor: &str,
+        reason: &str,
+    ) -> LocoResult<DeployLock> {
+        let (service, environment) = (service.to_owned(), environment.to_owned());
+        let (actor, reason) = (actor.to_owned(), reason.to_owned());
+        self.writer.submit(move |ctx| locks::release(ctx, &service, &environment, &actor, &reason)).await
     }
 
     async fn put_freeze_window(&self, window: FreezeWindow, by: &str) -> LocoResult<FreezeWindow> {

@@ -154,12 +154,17 @@ pub(crate) fn update_in_tx(ctx: &mut WriteCtx<'_>, id: &str, update: RolloutUpda
     } else {
         None
     };
+    let before = deployment.as_ref().map(|d| d.status);
+    let actor = current.actor.clone();
     let RolloutChanged { rollout, deployment, events, activate, keep_releases, serving_instances } =
         rules::decide_rollout_update(current, deployment.as_ref(), active, update, Timestamp::now())?;
     for event in events {
         ctx.append_event(event)?;
     }
     if let Some(d) = &deployment {
+        if let Some(from) = before {
+            super::locks::sync(ctx.conn, from, d, &actor)?;
+        }
         super::update_deployment_row(ctx.conn, d)?;
     }
     ctx.conn

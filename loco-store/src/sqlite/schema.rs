@@ -155,6 +155,25 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // v10: deploy locks, one per service and environment, held by a started deployment. A
+    // database from before them gets one per target that has a started deployment (the newest).
+    "
+    CREATE TABLE deploy_locks (
+        service       TEXT NOT NULL,
+        environment   TEXT NOT NULL,
+        deployment_id TEXT NOT NULL,
+        holder        TEXT NOT NULL,                  -- who started the deployment
+        since         TEXT NOT NULL,
+        PRIMARY KEY (service, environment)
+    );
+    INSERT OR IGNORE INTO deploy_locks (service, environment, deployment_id, holder, since)
+        SELECT d.service, d.environment, d.id,
+               COALESCE((SELECT e.actor FROM deployment_events e
+                         WHERE e.deployment_id = d.id AND e.kind = 'started' ORDER BY e.seq DESC LIMIT 1),
+                        d.requester),
+               d.updated_at
+        FROM deployments d WHERE d.status = 'started' ORDER BY d.seq DESC;
+    ",
 ];
 
 /// The schema version this build writes.

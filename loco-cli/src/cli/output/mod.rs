@@ -296,6 +296,27 @@ impl Output {
         print_text(&format!("{:<6} {}\n", json_name(&l.stream), cell(&l.line)))
     }
 
+    /// Deploy locks as a table (JSON: the API's list).
+    pub fn locks(self, list: &crate::wire::LockList) -> Result<(), CliError> {
+        if self.json {
+            return print_json(list);
+        }
+        let rows: Vec<Vec<String>> = list
+            .items
+            .iter()
+            .map(|l| {
+                vec![
+                    cell(&l.service),
+                    cell(&l.environment),
+                    l.deployment_id.clone(),
+                    cell(&l.holder),
+                    l.since.to_string(),
+                ]
+            })
+            .collect();
+        print_text(&table(&["SERVICE", "ENVIRONMENT", "DEPLOYMENT", "HOLDER", "SINCE"], &rows))
+    }
+
     /// Any JSON-shaped result: pretty JSON (there is no table for it).
     pub fn value<T: Serialize>(self, value: &T) -> Result<(), CliError> {
         print_json(value)
