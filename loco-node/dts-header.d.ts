@@ -856,6 +856,13 @@ export interface NewDeployment {
   workRefs: string[]
   /** How to recover if the deployment goes wrong. */
   rollbackPlan: string
+  /**
+   * The source commit being deployed (a VCS revision such as a git SHA), compared exactly.
+   * While a deployment of the same service, environment, version and commit is open
+   * (`pending_approval`, `approved` or `started`), creating it again returns that deployment
+   * instead of a new one. Omitted from JSON when not given.
+   */
+  commit?: string | null
   /** Accepted risk; required for production. */
   risk?: string | null
 }
@@ -881,6 +888,8 @@ export interface Deployment {
   rollbackPlan: string
   /** Accepted risk, if stated. */
   risk: string | null
+  /** The source commit being deployed, if stated. */
+  commit: string | null
   /** Where the deployment is in its lifecycle. */
   status: Status
   /** Who approved or rejected it. */

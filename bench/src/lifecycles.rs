@@ -293,6 +293,7 @@ fn rust_lifecycles(runtime: &Runtime, path: &Path, count: usize) -> Result<f64> 
                             work_refs: vec![format!("PAY-{i}")],
                             rollback_plan: "redeploy the previous version".to_owned(),
                             risk: None,
+                            commit: None,
                         },
                         None,
                     )

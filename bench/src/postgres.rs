@@ -332,6 +332,7 @@ fn new_deployment(i: usize) -> NewDeployment {
         work_refs: vec![format!("PAY-{i}")],
         rollback_plan: "redeploy the previous version".to_owned(),
         risk: None,
+        commit: None,
     }
 }
 

@@ -313,6 +313,7 @@ async fn deploy(engine: &Engine, version: &str, plan: RolloutPlan) -> Result<loc
         work_refs: vec!["PAY-1".to_owned()],
         rollback_plan: "roll back to the previous release".to_owned(),
         risk: None,
+        commit: None,
     };
     let d = engine.create(new, None).await?;
     engine.approve(&d.id, REVIEWER, None).await?;

@@ -76,6 +76,7 @@ pub(crate) fn new_deployment(service: String, version: &str) -> NewDeployment {
         work_refs: vec!["PAY-1".to_owned()],
         rollback_plan: "redeploy the previous version".to_owned(),
         risk: None,
+        commit: None,
     }
 }
 

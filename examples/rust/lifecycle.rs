@@ -24,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         work_refs: vec!["PAY-142".into(), "https://github.com/acme/checkout/pull/981".into()],
         rollback_plan: "redeploy 2.3.9; the migration is backwards compatible".into(),
         risk: Some("new payment provider behind a flag".into()),
+        commit: None,
     };
     let d = engine.create(request, Some("checkout-2.4.0-prod")).await?;
     writeln!(out, "created {} ({} {} → {})", d.id, d.service, d.version, d.environment)?;

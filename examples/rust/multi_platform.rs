@@ -64,6 +64,7 @@ async fn main() -> Result<(), Error> {
                     work_refs: vec!["SHOP-12".to_owned()],
                     rollback_plan: "roll back to 1.0.0".to_owned(),
                     risk: Some("low: copy change".to_owned()),
+                    commit: None,
                 },
                 None,
             )

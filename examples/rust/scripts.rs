@@ -84,6 +84,7 @@ async fn main() -> Result<(), Error> {
                     work_refs: vec!["SHOP-7".into()],
                     rollback_plan: "redeploy the previous release; migrations are additive".into(),
                     risk: None,
+                    commit: None,
                 },
                 None,
             )

@@ -41,6 +41,7 @@
 //!             work_refs: vec!["PAY-142".into()],
 //!             rollback_plan: "redeploy 2.3.9".into(),
 //!             risk: None,
+//!             commit: None,
 //!         },
 //!         None,
 //!     )

@@ -142,6 +142,7 @@ test('arguments of the wrong type reject with a TypeError coded validation_error
       ],
     ],
     [() => engine.create(request(), 7), [['idempotencyKey', 'must be a string; got number']]],
+    [() => engine.create(request({ commit: 0x9f2c1e7 })), [['commit', 'must be a string; got number']]],
     [() => engine.list('newest'), [['query', 'must be an object; got string']]],
     [() => engine.list({ limit: 2.5 }), [['limit', 'must be a whole number from 0 to 4294967295; got 2.5']]],
     [() => engine.list({ limit: -1 }), [['limit', 'must be a whole number from 0 to 4294967295; got -1']]],

@@ -9,8 +9,8 @@ use crate::args::Args;
 use crate::error::Failure;
 
 /// The properties of `Engine.create`'s request (`NewDeployment`, generated from the schema).
-const NEW_DEPLOYMENT_FIELDS: [&str; 7] =
-    ["service", "environment", "version", "requester", "workRefs", "rollbackPlan", "risk"];
+const NEW_DEPLOYMENT_FIELDS: [&str; 8] =
+    ["service", "environment", "version", "requester", "workRefs", "rollbackPlan", "risk", "commit"];
 /// The properties of `Engine.list`'s query (`ListQuery` in `dts-api.d.ts`).
 const LIST_QUERY_FIELDS: [&str; 5] = ["service", "environment", "status", "limit", "cursor"];
 
@@ -24,6 +24,7 @@ pub(crate) fn new_deployment(args: &mut Args, value: Unknown) -> NewDeployment {
         work_refs: Vec::new(),
         rollback_plan: String::new(),
         risk: None,
+        commit: None,
     };
     let Some(object) = args.object(value, "request", &NEW_DEPLOYMENT_FIELDS) else {
         return new;
@@ -37,7 +38,8 @@ pub(crate) fn new_deployment(args: &mut Args, value: Unknown) -> NewDeployment {
             "requester" => new.requester = args.text(value, name),
             "workRefs" => new.work_refs = args.text_list(value, name),
             "rollbackPlan" => new.rollback_plan = args.text(value, name),
-            _ => new.risk = args.optional_text(value, name),
+            "risk" => new.risk = args.optional_text(value, name),
+            _ => new.commit = args.optional_text(value, name),
         }
     }
     new

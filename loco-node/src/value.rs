@@ -217,6 +217,7 @@ mod tests {
             work_refs: vec!["W-1".into()],
             rollback_plan: "p".into(),
             risk: None,
+            commit: None,
             status: loco_core::Status::Approved,
             reviewed_by: Some("b".into()),
             reviewed_at: None,

@@ -16,6 +16,7 @@ fn request(i: usize) -> NewDeployment {
         work_refs: vec![format!("PAY-{i}")],
         rollback_plan: "redeploy the previous version".into(),
         risk: None,
+        commit: None,
     }
 }
 

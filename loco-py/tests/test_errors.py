@@ -207,6 +207,7 @@ def test_storage_error_for_a_missing_directory(tmp_path: pathlib.Path) -> None:
         lambda e: e.approve("dep_x", 3),
         lambda e: e.reject("dep_x", "bob", ["note"]),
         lambda e: e.get(1.5),
+        lambda e: e.create(**request(commit=0x9F2C1E7)),
         lambda e: e.list(limit="ten"),
         lambda e: e.list(status=3),
         lambda e: e.subscribe_after("zero"),

@@ -22,6 +22,7 @@ DEPLOYMENT_FIELDS = {
     "work_refs",
     "rollback_plan",
     "risk",
+    "commit",
     "status",
     "reviewed_by",
     "reviewed_at",
@@ -33,13 +34,14 @@ RFC3339_UTC_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 def test_deployment_attributes_and_to_dict(sync_engine: loco.SyncEngine) -> None:
-    d = sync_engine.create(**request(environment="prod", risk="migration"))
+    d = sync_engine.create(**request(environment="prod", risk="migration", commit="9f2c1e7"))
     as_dict: Dict[str, Any] = dict(d.to_dict())
     assert set(as_dict) == DEPLOYMENT_FIELDS
     for field in DEPLOYMENT_FIELDS:
         assert getattr(d, field) == as_dict[field], field
     assert d.id.startswith("dep_") and len(d.id) == 30
     assert (d.status, d.risk, d.reviewed_by, d.reviewed_at) == ("pending_approval", "migration", None, None)
+    assert d.commit == "9f2c1e7"
     assert RFC3339_UTC_MICROS.match(d.created_at) and d.created_at == d.updated_at
 
     approved = sync_engine.approve(d.id, "bob")

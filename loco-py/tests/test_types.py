@@ -187,7 +187,7 @@ def test_results_are_immutable_values_that_copy_and_pickle(sync_engine: loco.Syn
 def test_classes_wrap_http_json_objects() -> None:
     deployment: loco.DeploymentDict = {
         "id": "dep_01", "service": "checkout", "environment": "staging", "version": "1.0.0",
-        "requester": "alice", "work_refs": ["PAY-1"], "rollback_plan": "redeploy", "risk": None,
+        "requester": "alice", "work_refs": ["PAY-1"], "rollback_plan": "redeploy", "risk": None, "commit": None,
         "status": "approved", "reviewed_by": "bob", "reviewed_at": "2026-11-23T08:36:00.000000Z",
         "created_at": "2026-11-23T08:35:00.000000Z", "updated_at": "2026-11-23T08:36:00.000000Z",
     }

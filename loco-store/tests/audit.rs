@@ -17,6 +17,7 @@ fn request(service: &str) -> NewDeployment {
         work_refs: vec!["PAY-1".to_owned(), "PAY-2".to_owned()],
         rollback_plan: "redeploy 1.2.2".to_owned(),
         risk: Some("a schema change".to_owned()),
+        commit: Some(format!("{service}-9f2c1e7")),
     }
 }
 
@@ -89,6 +90,14 @@ async fn every_column_of_a_deployment_edited_behind_the_store_is_named() {
         tamper(&path, &format!("UPDATE deployments SET {column} = ?1 WHERE id = ?2"), params![original, victim.id]);
         assert!(store.verify_audit().await.unwrap().valid, "{column}: restoring the value restores the audit");
     }
+    // The commit is stored as commit_id (COMMIT is an SQL keyword) and named by its field.
+    for forged in [Some("feedface"), None] {
+        tamper(&path, "UPDATE deployments SET commit_id = ?1 WHERE id = ?2", params![forged, victim.id]);
+        let report = store.verify_audit().await.unwrap();
+        assert_eq!(broken(&report).field.as_deref(), Some("commit"), "{forged:?}");
+    }
+    tamper(&path, "UPDATE deployments SET commit_id = 'web-9f2c1e7' WHERE id = ?1", [&victim.id]);
+    assert!(store.verify_audit().await.unwrap().valid);
     tamper(&path, "UPDATE deployments SET version = '9.9.9' WHERE id = ?1", [&victim.id]);
     assert_eq!(
         broken(&store.verify_audit().await.unwrap()).reason,

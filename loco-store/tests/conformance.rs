@@ -53,6 +53,7 @@ async fn many_concurrent_callers_share_a_small_pool_and_queue() {
                     work_refs: vec!["PAY-1".to_owned()],
                     rollback_plan: "redeploy".to_owned(),
                     risk: None,
+                    commit: None,
                 };
                 let d = store.create(new, None).await.unwrap().deployment;
                 for _ in 0..10 {

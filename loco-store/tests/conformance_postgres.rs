@@ -115,6 +115,7 @@ fn request(service: &str) -> NewDeployment {
         work_refs: vec!["PAY-1".to_owned()],
         rollback_plan: "redeploy".to_owned(),
         risk: None,
+        commit: None,
     }
 }
 

@@ -138,19 +138,23 @@ pub struct CreatedData {
     /// Accepted risk, if stated.
     #[schemars(with = "crate::schema::Nullable<String>")]
     pub risk: Option<String>,
+    /// The source commit being deployed; absent when not stated (so a `created` event written
+    /// before commits existed reads, and hashes, as it did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl From<NewDeployment> for CreatedData {
     fn from(new: NewDeployment) -> Self {
-        let NewDeployment { service, environment, version, requester, work_refs, rollback_plan, risk } = new;
-        Self { service, environment, version, requester, work_refs, rollback_plan, risk }
+        let NewDeployment { service, environment, version, requester, work_refs, rollback_plan, risk, commit } = new;
+        Self { service, environment, version, requester, work_refs, rollback_plan, risk, commit }
     }
 }
 
 impl From<CreatedData> for NewDeployment {
     fn from(data: CreatedData) -> Self {
-        let CreatedData { service, environment, version, requester, work_refs, rollback_plan, risk } = data;
-        Self { service, environment, version, requester, work_refs, rollback_plan, risk }
+        let CreatedData { service, environment, version, requester, work_refs, rollback_plan, risk, commit } = data;
+        Self { service, environment, version, requester, work_refs, rollback_plan, risk, commit }
     }
 }
 

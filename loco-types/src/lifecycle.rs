@@ -286,6 +286,13 @@ pub fn validate_new(new: &NewDeployment) -> Result<()> {
     }
     check_text(&mut details, "rollback_plan", Some(&new.rollback_plan), true);
     check_text(&mut details, "risk", new.risk.as_ref(), is_production(&new.environment));
+    if let Some(commit) = &new.commit {
+        let before = details.len();
+        check_name(&mut details, "commit", commit);
+        if details.len() == before && commit.chars().any(char::is_whitespace) {
+            details.push(FieldError::new("commit", "must not contain whitespace"));
+        }
+    }
     if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
 }
 
@@ -373,6 +380,7 @@ mod tests {
             work_refs: vec!["PROJ-1".into()],
             rollback_plan: "redeploy 1.2.2".into(),
             risk: None,
+            commit: None,
         }
     }
 
@@ -517,6 +525,7 @@ mod tests {
             work_refs: vec![],
             rollback_plan: String::new(),
             risk: None,
+            commit: None,
         };
         assert_eq!(
             fields(validate_new(&d)),

@@ -146,6 +146,7 @@ mod tests {
             work_refs: vec![],
             rollback_plan: "redo".into(),
             risk: None,
+            commit: None,
             status: Status::Started,
             reviewed_by: None,
             reviewed_at: None,

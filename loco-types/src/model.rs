@@ -141,6 +141,12 @@ pub struct NewDeployment {
     /// Accepted risk; required for production.
     #[serde(default)]
     pub risk: Option<String>,
+    /// The source commit being deployed (a VCS revision such as a git SHA), compared exactly.
+    /// While a deployment of the same service, environment, version and commit is open
+    /// (`pending_approval`, `approved` or `started`), creating it again returns that deployment
+    /// instead of a new one. Omitted from JSON when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// Reads a `null` as the type's default (an empty string or list), like a missing field.
@@ -172,6 +178,9 @@ pub struct Deployment {
     /// Accepted risk, if stated.
     #[schemars(with = "crate::schema::Nullable<String>")]
     pub risk: Option<String>,
+    /// The source commit being deployed, if stated.
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub commit: Option<String>,
     /// Where the deployment is in its lifecycle.
     pub status: Status,
     /// Who approved or rejected it.

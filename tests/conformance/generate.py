@@ -194,6 +194,65 @@ def vectors():
     out.append({"name": "blank idempotency key", "steps": [
         {"op": "create", "idempotency_key": " ", "expect": {"error": "validation_error", "fields": ["idempotency_key"]}}
     ]})
+
+    # Create by commit: while a deployment of the same service, environment, version and commit is
+    # open (pending_approval, approved, started), creating it again returns that deployment.
+    sha = "9f2c1e7a4b5d6c8e0f1a2b3c4d5e6f708192a3b4"
+    by_commit = {"commit": sha}
+
+    def again(events, status, same, body=None, key=None):
+        step = {"op": "create", "input": {**by_commit, **(body or {})},
+                "expect": {"status": status, "events": list(events), "same_deployment": same}}
+        if key:
+            step["idempotency_key"] = key
+        return step
+
+    events = ["created"]
+    steps = [{"op": "create", "input": by_commit,
+              "expect": {"status": "pending_approval", "events": events, "deployment": by_commit}}]
+    steps.append(again(events, "pending_approval", True))
+    steps.append(again(events, "pending_approval", True,
+                       {"requester": "carol@example.com", "work_refs": ["PAY-999"], "rollback_plan": "other"}))
+    for action, status in [("approve", "approved"), ("start", "started")]:
+        events = events + [KIND[action]]
+        steps.append(act(action, events, status))
+        steps.append(again(events, status, True))
+    for label, body in [("version", {"version": "1.4.1"}), ("environment", {"environment": "dev"}),
+                        ("service", {"service": "billing"}), ("commit case", {"commit": sha.upper()}),
+                        ("short commit", {"commit": sha[:7]}), ("no commit", {"commit": None})]:
+        steps.append(again(events, "started", False, body))
+    events = events + ["succeeded"]
+    steps.append(act("succeed", events, "succeeded"))
+    steps.append({"op": "create", "input": by_commit, "expect": {"same_deployment": False,
+                                                                  "deployment": {**by_commit, "status": "pending_approval"}}})
+    out.append({"name": "create by commit returns the open deployment", "steps": steps})
+
+    for end in ["rejected", "failed", "rolled_back", "succeeded"]:
+        steps = [{**s, "input": by_commit} if s["op"] == "create" else s for s in walk(end)[0]]
+        steps.append({"op": "create", "input": by_commit, "expect": {"same_deployment": False}})
+        out.append({"name": f"create by commit after {end} makes a new deployment", "steps": steps})
+
+    out.append({"name": "create by commit: an idempotency key is checked first", "steps": [
+        again(["created"], "pending_approval", None, key="req-1"),
+        again(["created"], "pending_approval", True, key="req-2"),
+        again(["created"], "pending_approval", True, key="req-1"),
+        {"op": "create", "idempotency_key": "req-1", "input": {"commit": "0" * 40},
+         "expect": {"error": "idempotency_conflict"}},
+    ]})
+    out[-1]["steps"][0]["expect"].pop("same_deployment")
+
+    def bad_commit(name, value):
+        create(f"commit {name}", {"commit": value}, "validation_error", fields=["commit"])
+
+    bad_commit("empty", "")
+    bad_commit("blank", "   ")
+    bad_commit("with a space", "9f2c1e7 a4b5d")
+    bad_commit("with a trailing newline", sha + "\n")
+    bad_commit("with a NUL", "9f2c\u00001e7")
+    bad_commit("of 257 characters", "c" * 257)
+    create("commit of 256 characters", {"commit": "c" * 256}, deployment={"commit": "c" * 256})
+    create("commit absent", {}, deployment={"commit": None})
+    create("commit of any VCS", {"commit": "v2.3.1-rc.1+build.7"}, deployment={"commit": "v2.3.1-rc.1+build.7"})
     return out
 
 

@@ -171,6 +171,7 @@ impl Demo {
             work_refs: vec![format!("SHOP-{}", 100 + version.len())],
             rollback_plan: "the canary rolls back automatically; else roll back to the previous release".to_owned(),
             risk: Some(format!("demo release {label}")),
+            commit: None,
         };
         let d = self.engine.create(request, None).await?;
         self.engine.approve(&d.id, "bob@example.com", Some("reviewed in the demo")).await?;

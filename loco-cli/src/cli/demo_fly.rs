@@ -123,6 +123,7 @@ async fn release(engine: &Engine, version: &str, tag: &str, strategy: Strategy) 
         work_refs: vec!["SHOP-7".to_owned()],
         rollback_plan: "the canary rolls back automatically; else roll back to the previous release".to_owned(),
         risk: Some(format!("demo release {tag}")),
+        commit: None,
     };
     let d = engine.create(request, None).await?;
     engine.approve(&d.id, "bob@example.com", Some("reviewed in the demo")).await?;

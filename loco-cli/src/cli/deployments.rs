@@ -38,6 +38,10 @@ pub struct CreateArgs {
     /// The accepted risk (required for production).
     #[arg(long)]
     pub risk: Option<String>,
+    /// The source commit (e.g. a git SHA); creating the same service, environment, version and
+    /// commit again while that deployment is open returns it instead of a new one.
+    #[arg(long)]
+    pub commit: Option<String>,
     /// Makes the request repeat-safe: the same key and flags return the original deployment.
     #[arg(long)]
     pub idempotency_key: Option<String>,
@@ -135,6 +139,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
                 work_refs: args.work_refs,
                 rollback_plan: args.rollback_plan.unwrap_or_default(),
                 risk: args.risk,
+                commit: args.commit,
             };
             output.deployment(&backend.create(body, args.idempotency_key.as_deref()).await?)
         }

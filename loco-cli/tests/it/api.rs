@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::common::{TestServer, assert_error, decode, request};
 
-const DEPLOYMENT_FIELDS: [&str; 13] = [
+const DEPLOYMENT_FIELDS: [&str; 14] = [
     "id",
     "service",
     "environment",
@@ -17,6 +17,7 @@ const DEPLOYMENT_FIELDS: [&str; 13] = [
     "work_refs",
     "rollback_plan",
     "risk",
+    "commit",
     "status",
     "reviewed_by",
     "reviewed_at",
@@ -51,6 +52,7 @@ async fn create_returns_201_with_exactly_the_documented_fields() {
     assert!(d["id"].as_str().unwrap().starts_with("dep_"));
     assert_eq!(d["status"], "pending_approval");
     assert_eq!(d["risk"], Value::Null);
+    assert_eq!(d["commit"], Value::Null);
     assert_eq!(d["reviewed_by"], Value::Null);
     assert_eq!(d["reviewed_at"], Value::Null);
     assert_eq!(d["work_refs"], json!(["PROJ-1"]));

@@ -168,6 +168,64 @@ async fn lifecycle_through_the_binary_on_a_database_file() {
     engine.close().await.unwrap();
 }
 
+/// `loco create --commit`: the open deployment of the same target, version and commit comes back.
+async fn create_by_commit(target: &[&str]) {
+    let create = |commit: &'static str, requester: &'static str| {
+        let args = [
+            "create",
+            "--json",
+            "--service",
+            "api",
+            "--env",
+            "staging",
+            "--version",
+            "1.0.0",
+            "--requester",
+            requester,
+            "--work-ref",
+            "W-1",
+            "--rollback-plan",
+            "redo",
+            "--commit",
+            commit,
+        ];
+        async move { loco(target, &args).await }
+    };
+    let sha = "9f2c1e7a4b5d6c8e0f1a2b3c4d5e6f708192a3b4";
+    let first = create(sha, "alice").await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let id = first.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(first.json()["commit"], sha);
+    let again = create(sha, "carol").await;
+    assert_eq!((again.code, again.json()["id"].as_str()), (0, Some(id.as_str())), "{}", again.stderr);
+    assert_eq!(again.json()["requester"], "alice", "the open deployment as it is");
+    let other = create("0123abc", "alice").await;
+    assert_ne!(other.json()["id"].as_str(), Some(id.as_str()));
+    let bad = create("9f2c 1e7", "alice").await;
+    assert_eq!(bad.code, 3, "{}", bad.stderr);
+    assert!(bad.stderr.contains("commit"), "{}", bad.stderr);
+    let show = loco(target, &["show", &id]).await;
+    assert!(show.stdout.lines().any(|l| l.starts_with("commit") && l.ends_with(sha)), "{}", show.stdout);
+    let ls = loco(target, &["ls", "--json"]).await;
+    assert_eq!(ls.json()["items"].as_array().unwrap().len(), 2, "two deployments, not three");
+}
+
+#[tokio::test]
+async fn create_by_commit_against_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::common::LocoProcess::start(&dir.path().join("served.db"));
+    create_by_commit(&["--server", &server.url]).await;
+    server.terminate();
+    assert_eq!(server.wait(), Some(0));
+}
+
+#[tokio::test]
+async fn create_by_commit_on_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    create_by_commit(&["--db", db.to_str().unwrap()]).await;
+}
+
 async fn create_for(target: &[&str], requester: &str, environment: &str) -> String {
     let run = loco(
         target,
@@ -359,6 +417,7 @@ async fn ls_all_follows_every_cursor() {
                 work_refs: vec!["W-1".into()],
                 rollback_plan: "redo".into(),
                 risk: None,
+                commit: None,
             };
             engine.create(body, None).await.unwrap();
         }

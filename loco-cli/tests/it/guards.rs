@@ -120,6 +120,7 @@ async fn https_serves_clients_that_trust_its_certificate() {
                 work_refs: vec!["W-1".into()],
                 rollback_plan: "redo".into(),
                 risk: None,
+                commit: None,
             },
             None,
         )

@@ -167,7 +167,10 @@ async fn schemas_match_real_responses() {
     // Request bodies document exactly the accepted fields.
     assert_eq!(
         property_names(&doc, "CreateDeployment"),
-        object_keys(&crate::common::request("a", "b")).into_iter().chain(["risk".to_owned()]).collect()
+        object_keys(&crate::common::request("a", "b"))
+            .into_iter()
+            .chain(["risk".to_owned(), "commit".to_owned()])
+            .collect()
     );
     let accepted = ["actor", "note", "override_reason"].map(str::to_owned);
     assert_eq!(property_names(&doc, "ActionRequest"), BTreeSet::from(accepted));

@@ -15,6 +15,7 @@ pub fn request(service: &str, environment: &str) -> NewDeployment {
         work_refs: vec!["PROJ-1".into()],
         rollback_plan: "redeploy the previous version".into(),
         risk: None,
+        commit: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn request(base: &Value, input: Option<&Value>) -> NewDeployment {
             .unwrap_or_default(),
         rollback_plan: text("rollback_plan"),
         risk: body.get("risk").and_then(Value::as_str).map(str::to_owned),
+        commit: body.get("commit").and_then(Value::as_str).map(str::to_owned),
     }
 }
 

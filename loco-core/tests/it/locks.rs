@@ -21,6 +21,7 @@ fn new(service: &str, environment: &str) -> NewDeployment {
         work_refs: vec!["LOCK-1".into()],
         rollback_plan: "redeploy".into(),
         risk: Some("low".into()),
+        commit: None,
     }
 }
 
@@ -191,7 +192,11 @@ async fn a_database_from_before_locks_gets_one_per_started_target_when_opened() 
     {
         // What a database written before version 10 looks like: no lock table.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE deploy_locks; PRAGMA user_version = 9;").unwrap();
+        conn.execute_batch(
+            "DROP INDEX deployments_open_by_commit; ALTER TABLE deployments DROP COLUMN commit_id; \
+             DROP TABLE deploy_locks; PRAGMA user_version = 9;",
+        )
+        .unwrap();
     }
     let engine = Engine::open(&path).await.unwrap();
     assert_eq!(engine.locks().await.unwrap(), before, "the started deployment holds its lock again, with its starter");

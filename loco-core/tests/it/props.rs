@@ -35,6 +35,7 @@ fn any_request() -> impl Strategy<Value = NewDeployment> {
             work_refs,
             rollback_plan,
             risk,
+            commit: None,
         })
 }
 

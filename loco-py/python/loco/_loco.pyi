@@ -249,6 +249,7 @@ class Engine:
         work_refs: Sequence[str],
         rollback_plan: str,
         risk: str | None = None,
+        commit: str | None = None,
         idempotency_key: str | None = None,
     ) -> Awaitable[Deployment]: ...
     def approve(self, id: str, actor: str, note: str | None = None) -> Awaitable[Deployment]: ...
@@ -354,6 +355,7 @@ class SyncEngine:
         work_refs: Sequence[str],
         rollback_plan: str,
         risk: str | None = None,
+        commit: str | None = None,
         idempotency_key: str | None = None,
     ) -> Deployment: ...
     def approve(self, id: str, actor: str, note: str | None = None) -> Deployment: ...

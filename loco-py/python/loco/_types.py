@@ -507,6 +507,8 @@ class DeploymentDict(TypedDict):
     rollback_plan: str
     #: Accepted risk, if stated.
     risk: Optional[str]
+    #: The source commit being deployed, if stated.
+    commit: Optional[str]
     #: Where the deployment is in its lifecycle.
     status: Status
     #: Who approved or rejected it.
@@ -519,10 +521,11 @@ class DeploymentDict(TypedDict):
     updated_at: str
 
 
-class CreatedDataDict(TypedDict):
+class CreatedDataDict(TypedDict, total=False):
     """What a ``created`` event records: the request exactly as it was accepted, so the audit chain
     covers every field the deployment was created with (its id, status and times are the event's
-    own ``deployment_id``, ``to_status`` and ``at``).
+    own ``deployment_id``, ``to_status`` and ``at``). Keys that must be present: ``service``,
+    ``environment``, ``version``, ``requester``, ``work_refs``, ``rollback_plan``, ``risk``.
     """
 
     #: The service being deployed.
@@ -539,6 +542,9 @@ class CreatedDataDict(TypedDict):
     rollback_plan: str
     #: Accepted risk, if stated.
     risk: Optional[str]
+    #: The source commit being deployed; absent when not stated (so a ``created`` event written
+    #: before commits existed reads, and hashes, as it did).
+    commit: Optional[str]
 
 
 class StartNewStepDict(TypedDict):
@@ -1926,6 +1932,11 @@ class Deployment:
     def risk(self) -> Optional[str]:
         """Accepted risk, if stated; ``None`` when absent."""
         return self._d["risk"]
+
+    @property
+    def commit(self) -> Optional[str]:
+        """The source commit being deployed, if stated; ``None`` when absent."""
+        return self._d["commit"]
 
     @property
     def status(self) -> Status:

@@ -111,10 +111,12 @@ impl Engine {
     }
 
     /// Creates a deployment in `pending_approval`; the keyword arguments are the HTTP JSON fields.
-    /// With `idempotency_key`, repeating the same request returns the original deployment.
+    /// With `idempotency_key`, repeating the same request returns the original deployment; with
+    /// `commit`, so does creating the same service, environment, version and commit while that
+    /// deployment is open.
     /// Resolves to a `Deployment`.
     #[pyo3(signature = (*, service=None, environment=None, version=None, requester=None, work_refs=None,
-                        rollback_plan=None, risk=None, idempotency_key=None))]
+                        rollback_plan=None, risk=None, commit=None, idempotency_key=None))]
     #[allow(clippy::too_many_arguments)]
     fn create<'py>(
         &self,
@@ -126,9 +128,10 @@ impl Engine {
         work_refs: Option<Vec<String>>,
         rollback_plan: Option<String>,
         risk: Option<String>,
+        commit: Option<String>,
         idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let new = new_deployment(service, environment, version, requester, work_refs, rollback_plan, risk);
+        let new = new_deployment(service, environment, version, requester, work_refs, rollback_plan, risk, commit);
         awaitable(py, self.handle.create(new, idempotency_key))
     }
 

@@ -113,10 +113,12 @@ impl SyncEngine {
     }
 
     /// Creates a deployment in `pending_approval`; the keyword arguments are the HTTP JSON fields.
-    /// With `idempotency_key`, repeating the same request returns the original deployment.
+    /// With `idempotency_key`, repeating the same request returns the original deployment; with
+    /// `commit`, so does creating the same service, environment, version and commit while that
+    /// deployment is open.
     /// Returns a `Deployment`.
     #[pyo3(signature = (*, service=None, environment=None, version=None, requester=None, work_refs=None,
-                        rollback_plan=None, risk=None, idempotency_key=None))]
+                        rollback_plan=None, risk=None, commit=None, idempotency_key=None))]
     #[allow(clippy::too_many_arguments)]
     fn create<'py>(
         &self,
@@ -128,9 +130,10 @@ impl SyncEngine {
         work_refs: Option<Vec<String>>,
         rollback_plan: Option<String>,
         risk: Option<String>,
+        commit: Option<String>,
         idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let new = new_deployment(service, environment, version, requester, work_refs, rollback_plan, risk);
+        let new = new_deployment(service, environment, version, requester, work_refs, rollback_plan, risk, commit);
         blocking(py, self.handle.create(new, idempotency_key))
     }
 

@@ -210,6 +210,7 @@ fn lease(seconds: f64) -> loco_core::Result<Duration> {
 }
 
 /// A create request from the keyword arguments of `create()`.
+#[allow(clippy::too_many_arguments)]
 pub fn new_deployment(
     service: Option<String>,
     environment: Option<String>,
@@ -218,6 +219,7 @@ pub fn new_deployment(
     work_refs: Option<Vec<String>>,
     rollback_plan: Option<String>,
     risk: Option<String>,
+    commit: Option<String>,
 ) -> NewDeployment {
     NewDeployment {
         service: service.unwrap_or_default(),
@@ -227,6 +229,7 @@ pub fn new_deployment(
         work_refs: work_refs.unwrap_or_default(),
         rollback_plan: rollback_plan.unwrap_or_default(),
         risk,
+        commit,
     }
 }
 

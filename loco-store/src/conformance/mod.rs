@@ -17,6 +17,7 @@ use loco_types::{ErrorCode, Result};
 use crate::Store;
 
 mod access;
+mod commits;
 mod locks;
 mod rollouts;
 
@@ -37,6 +38,7 @@ pub trait Backend: Send + Sync {
 pub async fn run(backend: &dyn Backend) {
     creates_are_durable(backend).await;
     idempotency_keys_replay_or_conflict(backend).await;
+    commits::creates_by_commit_return_the_open_deployment(backend).await;
     refused_actions_write_nothing(backend).await;
     lists_page_newest_first(backend).await;
     subscribers_see_committed_events_in_order(backend).await;
@@ -70,6 +72,7 @@ pub(super) fn request(service: &str) -> NewDeployment {
         work_refs: vec!["PAY-1".to_owned()],
         rollback_plan: "redeploy".to_owned(),
         risk: None,
+        commit: None,
     }
 }
 

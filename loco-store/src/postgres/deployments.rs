@@ -22,20 +22,40 @@ async fn keyed_deployment(conn: &mut Conn, key: &str) -> Result<Option<KeyedDepl
     Ok(Some(KeyedDeployment { deployment: get_deployment(conn, &id).await?, request_hash }))
 }
 
+/// The open deployment (see [`rules::OPEN_STATUSES`]) of the target, version and commit `new`
+/// names, if any.
+async fn open_with_commit(conn: &mut Conn, new: &NewDeployment) -> Result<Option<Deployment>> {
+    let Some((service, environment, version, commit)) = rules::commit_target(new) else {
+        return Ok(None);
+    };
+    let row = conn
+        .query_opt(
+            "SELECT id FROM deployments WHERE service = $1 AND environment = $2 AND version = $3 AND commit_id = $4 \
+             AND status IN ('pending_approval', 'approved', 'started')",
+            &[&service, &environment, &version, &commit],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(Some(get_deployment(conn, &row.try_get::<_, String>(0)?).await?)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) async fn create_in_tx(ctx: &mut WriteCtx, new: NewDeployment, key: Option<String>) -> Result<Created> {
     let existing = match key.as_deref() {
         Some(k) => keyed_deployment(&mut ctx.conn, k).await?,
         None => None,
     };
-    match rules::decide_create(new, key, existing, Timestamp::now())? {
+    let open = open_with_commit(&mut ctx.conn, &new).await?;
+    match rules::decide_create(new, key, existing, open, Timestamp::now())? {
         CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
         CreateDecision::Insert { change, idempotency_key, request_hash } => {
             let d = &change.deployment;
             ctx.conn
                 .execute(
                     "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
-                     risk, status, created_at, updated_at, idempotency_key, request_hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     risk, status, created_at, updated_at, idempotency_key, request_hash, commit_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     &[
                         &d.id,
                         &d.service,
@@ -50,6 +70,7 @@ pub(crate) async fn create_in_tx(ctx: &mut WriteCtx, new: NewDeployment, key: Op
                         &d.updated_at.to_string(),
                         &idempotency_key,
                         &request_hash,
+                        &d.commit,
                     ],
                 )
                 .await?;

@@ -11,7 +11,7 @@ use super::error::Result;
 use super::pool::Conn;
 
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "seq, id, service, environment, version, requester, work_refs, \
-     rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at";
+     rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at, commit_id";
 
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data, request_id";
@@ -81,6 +81,7 @@ pub(crate) fn deployment_from_row(row: &Row) -> Result<(i64, Deployment)> {
             work_refs: json_opt(row, 6)?.unwrap_or_default(),
             rollback_plan: text(row, 7)?,
             risk: text_opt(row, 8)?,
+            commit: text_opt(row, 14)?,
             status: parsed(row, 9)?,
             reviewed_by: text_opt(row, 10)?,
             reviewed_at: parsed_opt(row, 11)?,

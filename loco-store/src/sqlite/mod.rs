@@ -155,9 +155,26 @@ fn keyed_deployment(conn: &Connection, key: &str) -> Result<Option<KeyedDeployme
         .transpose()
 }
 
+/// The open deployment (see [`rules::OPEN_STATUSES`]) of the target, version and commit `new`
+/// names, if any.
+fn open_with_commit(conn: &Connection, new: &NewDeployment) -> Result<Option<Deployment>> {
+    let Some((service, environment, version, commit)) = rules::commit_target(new) else {
+        return Ok(None);
+    };
+    let id: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM deployments WHERE service = ?1 AND environment = ?2 AND version = ?3 AND commit_id = ?4 \
+             AND status IN ('pending_approval', 'approved', 'started')",
+        )?
+        .query_row(params![service, environment, version, commit], |r| r.get(0))
+        .optional()?;
+    id.map(|id| rows::get_deployment(conn, &id)).transpose()
+}
+
 fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>) -> Result<Created> {
     let existing = key.as_deref().map(|k| keyed_deployment(ctx.conn, k)).transpose()?.flatten();
-    match rules::decide_create(new, key, existing, Timestamp::now())? {
+    let open = open_with_commit(ctx.conn, &new)?;
+    match rules::decide_create(new, key, existing, open, Timestamp::now())? {
         CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
         CreateDecision::Insert { change, idempotency_key, request_hash } => {
             let d = &change.deployment;
@@ -165,8 +182,8 @@ fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>)
             ctx.conn
                 .prepare_cached(
                     "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
-                     risk, status, created_at, updated_at, idempotency_key, request_hash) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     risk, status, created_at, updated_at, idempotency_key, request_hash, commit_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )?
                 .execute(params![
                     d.id,
@@ -182,6 +199,7 @@ fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>)
                     d.updated_at.to_string(),
                     idempotency_key,
                     request_hash,
+                    d.commit,
                 ])?;
             ctx.append_event(change.event)?;
             Ok(Created { deployment: change.deployment, replayed: false })

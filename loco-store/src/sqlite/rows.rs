@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::Result;
 
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "seq, id, service, environment, version, requester, work_refs, \
-     rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at";
+     rollback_plan, risk, status, reviewed_by, reviewed_at, created_at, updated_at, commit_id";
 
 pub(crate) const EVENT_COLUMNS: &str =
     "seq, id, deployment_id, kind, actor, note, from_status, to_status, at, hash, data, request_id";
@@ -59,6 +59,7 @@ pub(crate) fn deployment_from_row(row: &Row<'_>) -> rusqlite::Result<(i64, Deplo
             work_refs,
             rollback_plan: row.get(7)?,
             risk: row.get(8)?,
+            commit: row.get(14)?,
             status: parsed(row, 9)?,
             reviewed_by: row.get(10)?,
             reviewed_at: parsed_opt(row, 11)?,

@@ -174,6 +174,13 @@ const MIGRATIONS: &[&str] = &[
                d.updated_at
         FROM deployments d WHERE d.status = 'started' ORDER BY d.seq DESC;
     ",
+    // v11: the commit a deployment ships; at most one open deployment per service, environment,
+    // version and commit (creating it again returns that one).
+    "
+    ALTER TABLE deployments ADD COLUMN commit_id TEXT;
+    CREATE UNIQUE INDEX deployments_open_by_commit ON deployments (service, environment, version, commit_id)
+        WHERE commit_id IS NOT NULL AND status IN ('pending_approval', 'approved', 'started');
+    ",
 ];
 
 /// The schema version this build writes.

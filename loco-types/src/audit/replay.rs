@@ -16,7 +16,7 @@
 //! let request = NewDeployment {
 //!     service: "api".into(), environment: "dev".into(), version: "1.2.3".into(),
 //!     requester: "alice".into(), work_refs: vec!["PAY-1".into()],
-//!     rollback_plan: "redeploy 1.2.2".into(), risk: None,
+//!     rollback_plan: "redeploy 1.2.2".into(), risk: None, commit: Some("9f2c1e7".into()),
 //! };
 //! let created = creation("dep_1".into(), request, Timestamp::now());
 //! let e = created.event;
@@ -186,6 +186,7 @@ fn first_difference(stored: &Deployment, established: &Deployment) -> Option<Dif
         work_refs,
         rollback_plan,
         risk,
+        commit,
         status,
         reviewed_by,
         reviewed_at,
@@ -202,6 +203,7 @@ fn first_difference(stored: &Deployment, established: &Deployment) -> Option<Dif
         differs("work_refs", work_refs, &e.work_refs),
         differs("rollback_plan", rollback_plan, &e.rollback_plan),
         differs("risk", risk, &e.risk),
+        differs("commit", commit, &e.commit),
         differs("status", status, &e.status),
         differs("reviewed_by", reviewed_by, &e.reviewed_by),
         differs("reviewed_at", reviewed_at, &e.reviewed_at),
@@ -244,6 +246,7 @@ mod tests {
             work_refs: vec!["PAY-1".into(), "PAY-2".into()],
             rollback_plan: "redeploy 1.2.2".into(),
             risk: Some("schema change".into()),
+            commit: None,
         }
     }
 

@@ -190,12 +190,15 @@ pub fn request_hash(new: &NewDeployment) -> String {
 }
 
 /// A create: a replay when `existing` (the deployment the key created) came from the same
-/// request, `idempotency_conflict` when it came from another, otherwise a new deployment in
-/// `pending_approval` with its `created` event.
+/// request, `idempotency_conflict` when it came from another; else a replay of `open_commit`
+/// (the open deployment of the same service, environment, version and commit, see
+/// [`commit_target`]) when there is one; otherwise a new deployment in `pending_approval` with
+/// its `created` event.
 pub fn decide_create(
     new: NewDeployment,
     idempotency_key: Option<String>,
     existing: Option<KeyedDeployment>,
+    open_commit: Option<Deployment>,
     now: Timestamp,
 ) -> Result<CreateDecision> {
     let hash = idempotency_key.as_ref().map(|_| request_hash(&new));
@@ -206,8 +209,22 @@ pub fn decide_create(
             Err(Error::IdempotencyConflict { key: key.clone() })
         };
     }
+    if let Some(open) = open_commit {
+        return Ok(CreateDecision::Replay(open));
+    }
     let change = creation(new_deployment_id(), new, now);
     Ok(CreateDecision::Insert { change, idempotency_key, request_hash: hash })
+}
+
+/// The statuses in which a deployment is open: creating the same service, environment, version
+/// and commit again returns it. Once it is rejected, succeeded, failed or rolled back, the same
+/// commit may be deployed anew.
+pub const OPEN_STATUSES: [Status; 3] = [Status::PendingApproval, Status::Approved, Status::Started];
+
+/// What a store looks up before a create: `(service, environment, version, commit)` when `new`
+/// names a commit, the key of [`OPEN_STATUSES`] deployments it replays.
+pub fn commit_target(new: &NewDeployment) -> Option<(&str, &str, &str, &str)> {
+    new.commit.as_deref().map(|commit| (new.service.as_str(), new.environment.as_str(), new.version.as_str(), commit))
 }
 
 /// The deployment `new` creates as `id` at `at`, in `pending_approval`, and its `created` event,
@@ -234,6 +251,7 @@ pub fn creation(id: String, new: NewDeployment, at: Timestamp) -> DeploymentChan
         work_refs: new.work_refs,
         rollback_plan: new.rollback_plan,
         risk: new.risk,
+        commit: new.commit,
         status: Status::PendingApproval,
         reviewed_by: None,
         reviewed_at: None,
@@ -324,6 +342,7 @@ mod tests {
             work_refs: vec!["W-1".into()],
             rollback_plan: "redo".into(),
             risk: None,
+            commit: None,
         }
     }
 
@@ -337,15 +356,15 @@ mod tests {
     #[test]
     fn a_key_replays_the_same_request_and_refuses_another() {
         let now = Timestamp::now();
-        let first = inserted(decide_create(new("api"), Some("k".into()), None, now).unwrap());
+        let first = inserted(decide_create(new("api"), Some("k".into()), None, None, now).unwrap());
         assert_eq!((first.event.kind, first.event.to_status), (EventKind::Created, Some(Status::PendingApproval)));
         let keyed = |request: &NewDeployment| KeyedDeployment {
             deployment: first.deployment.clone(),
             request_hash: Some(request_hash(request)),
         };
-        let replay = decide_create(new("api"), Some("k".into()), Some(keyed(&new("api"))), now).unwrap();
+        let replay = decide_create(new("api"), Some("k".into()), Some(keyed(&new("api"))), None, now).unwrap();
         assert_eq!(replay, CreateDecision::Replay(first.deployment.clone()));
-        let conflict = decide_create(new("web"), Some("k".into()), Some(keyed(&new("api"))), now).unwrap_err();
+        let conflict = decide_create(new("web"), Some("k".into()), Some(keyed(&new("api"))), None, now).unwrap_err();
         assert_eq!(conflict.code(), "idempotency_conflict");
     }
 
@@ -354,7 +373,7 @@ mod tests {
         let now = Timestamp::now();
         let mut request = new("api");
         request.risk = Some("schema change".into());
-        let change = inserted(decide_create(request.clone(), None, None, now).unwrap());
+        let change = inserted(decide_create(request.clone(), None, None, None, now).unwrap());
         let data = EventData::parse(EventKind::Created, change.event.data.as_ref().unwrap()).unwrap();
         assert_eq!(data, Some(EventData::Created(CreatedData::from(request))));
         assert_eq!((change.event.actor.as_str(), change.event.at), ("alice", now));
@@ -364,7 +383,7 @@ mod tests {
     #[test]
     fn a_caller_is_refused_while_the_rollout_is_active_but_the_rollout_is_not() {
         let now = Timestamp::now();
-        let mut d = inserted(decide_create(new("api"), None, None, now).unwrap()).deployment;
+        let mut d = inserted(decide_create(new("api"), None, None, None, now).unwrap()).deployment;
         d.status = Status::Started;
         let input = ActionInput::new("bob").with_note("done");
         for state in RolloutState::ALL {
@@ -381,7 +400,7 @@ mod tests {
     #[test]
     fn a_review_records_the_reviewer_and_time() {
         let now = Timestamp::now();
-        let d = inserted(decide_create(new("api"), None, None, now).unwrap()).deployment;
+        let d = inserted(decide_create(new("api"), None, None, None, now).unwrap()).deployment;
         let change = decide_action(&d, None, Origin::Caller, Action::Approve, &ActionInput::new("bob"), now).unwrap();
         assert_eq!(change.deployment.reviewed_by.as_deref(), Some("bob"));
         assert_eq!((change.deployment.reviewed_at, change.deployment.updated_at), (Some(now), now));

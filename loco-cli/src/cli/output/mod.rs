@@ -41,6 +41,7 @@ impl Output {
             ("service", cell(&d.service)),
             ("environment", cell(&d.environment)),
             ("version", cell(&d.version)),
+            ("commit", d.commit.as_deref().map_or_else(|| "-".to_owned(), cell)),
             ("status", d.status.to_string()),
             ("requester", cell(&d.requester)),
             ("work refs", d.work_refs.iter().map(|w| cell(w)).collect::<Vec<_>>().join(", ")),
