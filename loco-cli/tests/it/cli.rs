@@ -147,21 +147,32 @@ async fn drive_lifecycle(target: &[&str]) {
     assert_eq!(events.stdout.lines().count(), 6, "header and five events: {}", events.stdout);
 }
 
-#[tokio::test]
-async fn lifecycle_through_the_binary_against_a_server() {
-    // The real `loco serve` process, driven by the real `loco` client.
+/// Runs `scenario` with `--server URL` of a real `loco serve` process, which then exits cleanly.
+async fn against_a_server(scenario: impl AsyncFnOnce(&[&str])) {
     let dir = tempfile::tempdir().unwrap();
     let server = crate::common::LocoProcess::start(&dir.path().join("served.db"));
-    drive_lifecycle(&["--server", &server.url]).await;
+    scenario(&["--server", &server.url]).await;
     server.terminate();
     assert_eq!(server.wait(), Some(0));
 }
 
 #[tokio::test]
-async fn lifecycle_through_the_binary_on_a_database_file() {
+async fn lifecycle_through_the_binary_against_a_server() {
+    // The real `loco serve` process, driven by the real `loco` client.
+    against_a_server(drive_lifecycle).await;
+}
+
+/// Runs `scenario` with `--db PATH` of a new database file; returns the file (and its folder).
+async fn on_a_database_file(scenario: impl AsyncFnOnce(&[&str])) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cli.db");
-    drive_lifecycle(&["--db", db.to_str().unwrap()]).await;
+    scenario(&["--db", db.to_str().unwrap()]).await;
+    (dir, db)
+}
+
+#[tokio::test]
+async fn lifecycle_through_the_binary_on_a_database_file() {
+    let (_dir, db) = on_a_database_file(drive_lifecycle).await;
     // The file holds it all for the next process (and for a server).
     let engine = loco_core::Engine::open(&db).await.unwrap();
     assert_eq!(engine.list(&loco_core::ListQuery::default()).await.unwrap().items.len(), 1);
@@ -171,24 +182,9 @@ async fn lifecycle_through_the_binary_on_a_database_file() {
 /// `loco create --commit`: the open deployment of the same target, version and commit comes back.
 async fn create_by_commit(target: &[&str]) {
     let create = |commit: &'static str, requester: &'static str| {
-        let args = [
-            "create",
-            "--json",
-            "--service",
-            "api",
-            "--env",
-            "staging",
-            "--version",
-            "1.0.0",
-            "--requester",
-            requester,
-            "--work-ref",
-            "W-1",
-            "--rollback-plan",
-            "redo",
-            "--commit",
-            commit,
-        ];
+        let what = ["create", "--json", "--service", "api", "--env", "staging", "--version", "1.0.0"];
+        let who = ["--requester", requester, "--work-ref", "W-1", "--rollback-plan", "redo", "--commit", commit];
+        let args: Vec<&str> = what.into_iter().chain(who).collect();
         async move { loco(target, &args).await }
     };
     let sha = "9f2c1e7a4b5d6c8e0f1a2b3c4d5e6f708192a3b4";
@@ -212,18 +208,12 @@ async fn create_by_commit(target: &[&str]) {
 
 #[tokio::test]
 async fn create_by_commit_against_a_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = crate::common::LocoProcess::start(&dir.path().join("served.db"));
-    create_by_commit(&["--server", &server.url]).await;
-    server.terminate();
-    assert_eq!(server.wait(), Some(0));
+    against_a_server(create_by_commit).await;
 }
 
 #[tokio::test]
 async fn create_by_commit_on_a_database_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cli.db");
-    create_by_commit(&["--db", db.to_str().unwrap()]).await;
+    on_a_database_file(create_by_commit).await;
 }
 
 async fn create_for(target: &[&str], requester: &str, environment: &str) -> String {
