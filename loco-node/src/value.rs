@@ -228,7 +228,7 @@ mod tests {
             Json::of(&d).unwrap().0,
             concat!(
                 r#"{"id":"dep_1","service":"s","environment":"e","version":"v","requester":"r","workRefs":["W-1"],"#,
-                r#""rollbackPlan":"p","risk":null,"status":"approved","reviewedBy":"b","reviewedAt":null,"#,
+                r#""rollbackPlan":"p","risk":null,"commit":null,"status":"approved","reviewedBy":"b","reviewedAt":null,"#,
                 r#""createdAt":"2026-11-23T08:36:00.500000Z","updatedAt":"2026-11-23T08:36:00.500000Z"}"#
             )
         );
