@@ -169,5 +169,21 @@ pub trait Store: Send + Sync {
     async fn close(&self) -> Result<()>;
 }
 
+/// The SQL condition that a deployment is open ([`loco_types::rules::OPEN_STATUSES`]), shared by
+/// both backends' create-by-commit lookup. It repeats the condition of the partial index
+/// `deployments_open_by_commit` (SQLite uses a partial index only for a query stating its
+/// condition); the migrations that create the index keep their own copy, as history.
+pub(crate) const OPEN_STATUS_SQL: &str = "status IN ('pending_approval', 'approved', 'started')";
+
 /// Turns one sealed secret value into another (opens it with the old key, seals it with the new).
 pub type Resealer = std::sync::Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_open_status_sql_names_exactly_the_open_statuses() {
+        let listed: Vec<String> =
+            loco_types::rules::OPEN_STATUSES.iter().map(|status| format!("'{}'", status.as_str())).collect();
+        assert_eq!(super::OPEN_STATUS_SQL, format!("status IN ({})", listed.join(", ")));
+    }
+}

@@ -7,9 +7,9 @@ use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment,
 
 use super::error::Result;
 use super::pool::Conn;
-use super::rows::{get_deployment, json};
+use super::rows::{DEPLOYMENT_COLUMNS, deployment_from_row, get_deployment, json};
 use super::writer::WriteCtx;
-use crate::{Applied, Created, NewEvent};
+use crate::{Applied, Created, NewEvent, OPEN_STATUS_SQL};
 
 /// The deployment an idempotency key created, with the hash of its request.
 async fn keyed_deployment(conn: &mut Conn, key: &str) -> Result<Option<KeyedDeployment>> {
@@ -28,17 +28,12 @@ async fn open_with_commit(conn: &mut Conn, new: &NewDeployment) -> Result<Option
     let Some((service, environment, version, commit)) = rules::commit_target(new) else {
         return Ok(None);
     };
-    let row = conn
-        .query_opt(
-            "SELECT id FROM deployments WHERE service = $1 AND environment = $2 AND version = $3 AND commit_id = $4 \
-             AND status IN ('pending_approval', 'approved', 'started')",
-            &[&service, &environment, &version, &commit],
-        )
-        .await?;
-    match row {
-        Some(row) => Ok(Some(get_deployment(conn, &row.try_get::<_, String>(0)?).await?)),
-        None => Ok(None),
-    }
+    let sql = format!(
+        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE service = $1 AND environment = $2 AND version = $3 \
+         AND commit_id = $4 AND {OPEN_STATUS_SQL}"
+    );
+    let row = conn.query_opt(&sql, &[&service, &environment, &version, &commit]).await?;
+    Ok(row.map(|row| deployment_from_row(&row)).transpose()?.map(|(_, d)| d))
 }
 
 pub(crate) async fn create_in_tx(ctx: &mut WriteCtx, new: NewDeployment, key: Option<String>) -> Result<Created> {

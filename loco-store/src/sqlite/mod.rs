@@ -30,7 +30,7 @@ use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
 use crate::error::Result;
-use crate::{Applied, BeginRollout, Created, NewEvent, Resealer, RolloutUpdate, Store};
+use crate::{Applied, BeginRollout, Created, NewEvent, OPEN_STATUS_SQL, Resealer, RolloutUpdate, Store};
 
 use reads::ReadPool;
 pub use schema::SCHEMA_VERSION;
@@ -161,14 +161,16 @@ fn open_with_commit(conn: &Connection, new: &NewDeployment) -> Result<Option<Dep
     let Some((service, environment, version, commit)) = rules::commit_target(new) else {
         return Ok(None);
     };
-    let id: Option<String> = conn
-        .prepare_cached(
-            "SELECT id FROM deployments WHERE service = ?1 AND environment = ?2 AND version = ?3 AND commit_id = ?4 \
-             AND status IN ('pending_approval', 'approved', 'started')",
-        )?
-        .query_row(params![service, environment, version, commit], |r| r.get(0))
+    let sql = format!(
+        "SELECT {} FROM deployments WHERE service = ?1 AND environment = ?2 AND version = ?3 AND commit_id = ?4 \
+         AND {OPEN_STATUS_SQL}",
+        rows::DEPLOYMENT_COLUMNS
+    );
+    let open = conn
+        .prepare_cached(&sql)?
+        .query_row(params![service, environment, version, commit], rows::deployment_from_row)
         .optional()?;
-    id.map(|id| rows::get_deployment(conn, &id)).transpose()
+    Ok(open.map(|(_, d)| d))
 }
 
 fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>) -> Result<Created> {
