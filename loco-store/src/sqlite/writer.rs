@@ -286,20 +286,28 @@ mod tests {
         super::super::schema::migrate(&mut conn).unwrap();
         let (events, _) = broadcast::channel(16);
         let writer = Arc::new(Writer::start(conn, 512, 2, events).unwrap());
-        // The first write holds the writer thread until told to go.
+        // The first write holds the writer thread until told to go. The second is queued only once
+        // the first is running: queued together, the writer could run the second alone first and
+        // give its room back before the first arrived.
         let (go, wait) = mpsc::channel::<()>();
         let wait = std::sync::Mutex::new(wait);
+        let (running, first_runs) = oneshot::channel::<()>();
         let first = tokio::spawn({
             let writer = writer.clone();
             async move {
                 writer
                     .submit(move |_| {
+                        let _ = running.send(());
                         wait.lock().unwrap().recv().unwrap();
                         Ok(1)
                     })
                     .await
             }
         });
+        tokio::time::timeout(Duration::from_secs(10), first_runs)
+            .await
+            .expect("the first write reaches the writer thread")
+            .unwrap();
         let second = tokio::spawn({
             let writer = writer.clone();
             async move { writer.submit(|_| Ok(2)).await }
