@@ -67,6 +67,25 @@ fn signal(pid: u32, name: &str) {
     assert!(status.success(), "kill -{name} {pid}");
 }
 
+/// Freezes `pid` (SIGSTOP) at a moment it holds no write transaction on `db`. A process frozen
+/// inside one keeps SQLite's write lock, and no other process can write the file until it is
+/// woken: no engine can take its rollout over then (SQLite's locks belong to the process, and
+/// a frozen process still holds them). The owner writes a heartbeat every sixth of a lease, so
+/// a freeze lands inside a write now and then; such a freeze is undone and tried again.
+fn freeze_outside_a_write(pid: u32, db: &std::path::Path) {
+    for _ in 0..50 {
+        signal(pid, "STOP");
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.busy_timeout(Duration::from_millis(100)).unwrap();
+        if conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok() {
+            return;
+        }
+        signal(pid, "CONT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("process {pid} held the write lock at each of 50 freezes");
+}
+
 /// The rollout as read through `api` once `done` holds, and how long that took (at most 30 s).
 async fn once(api: &Api, id: &str, done: impl Fn(&serde_json::Value) -> bool) -> (serde_json::Value, Duration) {
     let started = Instant::now();
@@ -110,7 +129,7 @@ async fn a_second_server_on_the_database_takes_a_rollout_over_only_once_its_owne
 
     // Frozen (SIGSTOP): alive but silent. After a lease the second server takes over (the
     // fencing token grows) and rolls back; woken up, the first may change nothing any more.
-    signal(first.child.id(), "STOP");
+    freeze_outside_a_write(first.child.id(), &db);
     let (taken, after) = once(&other, &v2, |r| r["owner"] != observing["owner"]).await;
     assert_eq!(taken["lease"], 1, "{taken}");
     assert!(after < Duration::from_secs(4), "taken over {after:?} after the owner froze, with a 1 s lease");
