@@ -6,13 +6,10 @@
 //! the names they give.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 use loco_core::Error;
 use loco_core::identity::Identity;
 
@@ -27,7 +24,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Set by `authenticate` on every request; its absence is a wiring bug, refused as such.
+        // Set by the front middleware on every API request; its absence is a wiring bug, refused as such.
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
             ApiError::Core(Error::Unauthenticated { reason: "the request was not authenticated".to_owned() })
         })
@@ -77,35 +74,25 @@ impl Budgets {
     }
 }
 
-/// Authenticates the request (unless public or the server runs without authentication), applies
-/// the caller's rate limit, and hands the handlers a [`Caller`].
-pub async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
-    if !state.config.auth || is_public(request.uri().path()) {
-        request.extensions_mut().insert(Caller(None));
-        return next.run(request).await;
+/// Who sends a request for `path` with `headers`: nobody in particular when the path is public
+/// or the server runs without authentication, else the identity of its bearer token, once that
+/// identity's rate limit allows one more request.
+pub async fn caller(state: &AppState, path: &str, headers: &HeaderMap) -> Result<Caller, Error> {
+    if !state.config.auth || is_public(path) {
+        return Ok(Caller(None));
     }
-    let identity = match bearer(&request) {
-        Ok(secret) => match state.engine.authenticate(secret).await {
-            Ok(identity) => identity,
-            Err(e) => return ApiError::Core(e).into_response(),
-        },
-        Err(e) => return ApiError::Core(e).into_response(),
-    };
+    let identity = state.engine.authenticate(bearer(headers)?).await?;
     if let Some(limit) = state.config.rate_limit {
-        let who = identity.token_id.clone().unwrap_or_else(|| identity.subject.clone());
-        if let Err(retry_after_seconds) = state.budgets.take(&who, limit) {
-            return ApiError::Core(Error::RateLimited { retry_after_seconds }).into_response();
-        }
+        let who = identity.token_id.as_deref().unwrap_or(&identity.subject);
+        state.budgets.take(who, limit).map_err(|retry_after_seconds| Error::RateLimited { retry_after_seconds })?;
     }
-    request.extensions_mut().insert(Caller(Some(identity)));
-    next.run(request).await
+    Ok(Caller(Some(identity)))
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(request: &Request) -> Result<&str, Error> {
+fn bearer(headers: &HeaderMap) -> Result<&str, Error> {
     let unauthenticated = |reason: &str| Error::Unauthenticated { reason: reason.to_owned() };
-    let value = request
-        .headers()
+    let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| unauthenticated("send the API token as Authorization: Bearer <token>"))?;
     let value = value.to_str().map_err(|_| unauthenticated("the Authorization header is not ASCII"))?;

@@ -71,11 +71,21 @@ pub fn embedded_files() -> Vec<&'static str> {
     std::iter::once(INDEX.name).chain(ASSETS.iter().map(|a| a.name)).collect()
 }
 
+/// The page's route.
+const PAGE_ROUTE: &str = "/";
+/// The assets' route.
+const ASSETS_ROUTE: &str = "/assets/{name}";
+
+/// Whether `route` (a matched route template) is one of the dashboard's.
+pub fn serves(route: &str) -> bool {
+    route == PAGE_ROUTE || route == ASSETS_ROUTE
+}
+
 /// The dashboard's routes: `GET /` and `GET /assets/{name}` (any other method is 405).
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/", get(index))
-        .route("/assets/{name}", get(asset))
+        .route(PAGE_ROUTE, get(index))
+        .route(ASSETS_ROUTE, get(asset))
         .method_not_allowed_fallback(method_not_allowed)
 }
 

@@ -5,15 +5,13 @@
 //! against their own cap instead.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::server::AppState;
 use crate::server::error::ApiError;
 
 /// Which `Host` headers a server answers to.
@@ -56,12 +54,11 @@ fn split_host(host: &str) -> (&str, Option<u16>) {
     }
 }
 
-/// Refuses requests whose `Host` header does not name this server (421).
-pub async fn check_host(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
-    match host {
-        Some(host) if state.config.hosts.accepts(&host) => next.run(request).await,
-        host => ApiError::HostNotAllowed { host: host.unwrap_or_default() }.into_response(),
+/// Refuses a request whose `Host` header does not name this server (421).
+pub fn check_host(hosts: &HostPolicy, request: &Request) -> Result<(), ApiError> {
+    match request.headers().get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) if hosts.accepts(host) => Ok(()),
+        host => Err(ApiError::HostNotAllowed { host: host.unwrap_or_default().to_owned() }),
     }
 }
 
@@ -88,9 +85,9 @@ pub fn is_stream(path: &str) -> bool {
     path == "/api/v1/events" || path.ends_with("/events/stream") || path.ends_with("/logs")
 }
 
-/// Cuts off a request (not a stream) that runs longer than the configured limit (503).
-pub async fn time_limit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let limit: Duration = state.config.request_timeout;
+/// Runs `request` to its response, cutting it off (503) when it runs longer than `limit`,
+/// unless it is a stream.
+pub async fn time_limit(limit: Duration, request: Request, next: Next) -> Response {
     if is_stream(request.uri().path()) {
         return next.run(request).await;
     }

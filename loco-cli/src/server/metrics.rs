@@ -2,12 +2,10 @@
 //! `/metrics` exposition that appends the engine's deployment metrics after them.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
@@ -76,7 +74,8 @@ impl Default for HttpMetrics {
 }
 
 impl HttpMetrics {
-    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts one answered request and observes its latency.
+    pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels { method: method.to_owned(), route: route.to_owned(), status })
             .inc();
@@ -90,21 +89,6 @@ impl HttpMetrics {
         // Writing to a String cannot fail.
         let _ = encode_registry(out, &self.registry);
     }
-}
-
-/// Middleware: counts every request and observes its latency, labelled by route template.
-pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    state.http_metrics.record(
-        &method,
-        route.as_deref().unwrap_or(UNMATCHED_ROUTE),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 /// `GET /metrics`: HTTP metrics, then the engine's deployment metrics, then one `# EOF`.

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod front;
 pub mod guard;
 pub mod metrics;
 pub mod openapi;
@@ -35,7 +36,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
-use axum::{Extension, Router, middleware};
+use axum::{Router, middleware};
 use loco_core::Engine;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -102,6 +103,8 @@ pub struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Each identity's request budget.
     pub budgets: auth::Budgets,
+    /// This server's OpenAPI document, rendered once.
+    pub openapi: Arc<String>,
 }
 
 /// Why [`serve`] stopped with an error.
@@ -193,7 +196,7 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
     let (router, doc) = api().split_for_parts();
     let doc = openapi::document(&doc);
     // Serializing a JSON value cannot fail.
-    let doc = routes::OpenApiJson(Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default()));
+    let openapi = Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default());
     let streams = Arc::new(tokio::sync::Semaphore::new(config.max_streams));
     let state = Arc::new(AppState {
         engine,
@@ -202,21 +205,17 @@ pub fn router(engine: Engine, config: ServerConfig, shutdown: watch::Receiver<bo
         config,
         streams,
         budgets: auth::Budgets::default(),
+        openapi,
     });
     router
         // Only matched routes demand JSON: an unknown path or method still gets its 404 or 405.
         .route_layer(middleware::from_fn(guard::require_json))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(Extension(doc))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::time_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
-        // The dashboard holds no data: outside authentication, behind the host check.
+        // The dashboard holds no data: the front middleware serves it without authentication.
         .merge(dashboard::routes())
-        .layer(middleware::from_fn_with_state(state.clone(), guard::check_host))
-        .layer(middleware::from_fn(request_log::log_requests))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), front::front))
         .with_state(state)
 }
 

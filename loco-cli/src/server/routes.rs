@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -286,10 +286,6 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".to_owned() })
 }
 
-/// The pre-rendered OpenAPI document, shared with the handler as an extension.
-#[derive(Debug, Clone)]
-pub struct OpenApiJson(pub Arc<String>);
-
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(
     get,
@@ -298,6 +294,6 @@ pub struct OpenApiJson(pub Arc<String>);
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json",
                body = Object))
 )]
-pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], doc.0.as_str().to_owned())
+pub async fn openapi_json(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi.as_str().to_owned())
 }
