@@ -52,6 +52,7 @@ pub mod engine;
 pub mod error;
 pub mod host_extensions;
 pub mod host_platform;
+pub mod inbox;
 pub mod platform;
 pub mod process;
 pub mod runtime;

@@ -119,7 +119,7 @@ where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    pyo3_async_runtimes::generic::future_into_py::<LocoRuntime, F, T>(py, future)
+    crate::inbox::future_into_py(py, future)
 }
 
 /// [`Runtime`] for `pyo3_async_runtimes::generic`, backed by [`get`].
