@@ -120,7 +120,29 @@ fn uri_path(path: &Path) -> LocoResult<String> {
     Ok(s.replace('%', "%25").replace('?', "%3f").replace('#', "%23"))
 }
 
+/// How long opening waits for other connections that hold the file (the writer's busy timeout).
+const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens the writer connection, trying again while another connection holds the file. Some
+/// steps of opening a new file report `SQLITE_BUSY` at once instead of waiting out the busy
+/// timeout (switching to WAL while another connection is setting the file up does), so two
+/// processes opening one new file at the same moment would otherwise fail one of them.
 fn open_writer(uri: &str, wal: bool, durability: Durability) -> Result<Connection> {
+    let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+    loop {
+        match try_open_writer(uri, wal, durability) {
+            Err(crate::error::StoreError::Sql(rusqlite::Error::SqliteFailure(failure, _)))
+                if matches!(failure.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            opened => return opened,
+        }
+    }
+}
+
+fn try_open_writer(uri: &str, wal: bool, durability: Durability) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_URI
@@ -436,5 +458,35 @@ impl Store for SqliteStore {
         }
         self.reads.close();
         self.writer.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several engines (processes, or threads as here) starting on one new file at the same
+    /// moment all open it: none sees `database is locked`.
+    #[test]
+    fn engines_opening_one_new_file_at_once_all_open_it() {
+        const OPENERS: usize = 4;
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("loco.db");
+            let barrier = Arc::new(std::sync::Barrier::new(OPENERS));
+            let openers: Vec<_> = (0..OPENERS)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                        barrier.wait();
+                        runtime.block_on(SqliteStore::open(&path, SqliteOptions::default())).map(drop)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                assert_eq!(opener.join().unwrap().map_err(|e| e.to_string()), Ok(()), "round {round}");
+            }
+        }
     }
 }
