@@ -481,7 +481,11 @@ def class_lines(schema: Schema, name: str) -> list[str]:
                 p.doc = p.doc.rstrip(".") + " (a new list each time, of the same objects)."
             getter(p, ann, body)
             continue
-        access = "self._d" + "".join(f'["{key}"]' for key in p.path)
+        if p.ty.nullable and len(p.path) == 1:
+            # A field that may be null may also be missing from a record an older Loco wrote.
+            access = f'self._d.get("{p.path[0]}")'
+        else:
+            access = "self._d" + "".join(f'["{key}"]' for key in p.path)
         how = needs_copy(schema, p.ty)
         if how == "list":
             body = f"list({access})" if not p.ty.nullable else f"None if {access} is None else list({access})"

@@ -1931,12 +1931,12 @@ class Deployment:
     @property
     def risk(self) -> Optional[str]:
         """Accepted risk, if stated; ``None`` when absent."""
-        return self._d["risk"]
+        return self._d.get("risk")
 
     @property
     def commit(self) -> Optional[str]:
         """The source commit being deployed, if stated; ``None`` when absent."""
-        return self._d["commit"]
+        return self._d.get("commit")
 
     @property
     def status(self) -> Status:
@@ -1946,12 +1946,12 @@ class Deployment:
     @property
     def reviewed_by(self) -> Optional[str]:
         """Who approved or rejected it; ``None`` when absent."""
-        return self._d["reviewed_by"]
+        return self._d.get("reviewed_by")
 
     @property
     def reviewed_at(self) -> Optional[str]:
         """When it was approved or rejected (RFC 3339 UTC); ``None`` when absent."""
-        return self._d["reviewed_at"]
+        return self._d.get("reviewed_at")
 
     @property
     def created_at(self) -> str:
@@ -2110,22 +2110,22 @@ class Event:
         id an embedding service scoped the call with; ``null`` when there was none (in-process
         calls, and a rollout continued after a restart).
         """
-        return self._d["request_id"]
+        return self._d.get("request_id")
 
     @property
     def note(self) -> Optional[str]:
         """Why, if given; ``None`` when absent."""
-        return self._d["note"]
+        return self._d.get("note")
 
     @property
     def from_status(self) -> Optional[Status]:
         """Status before the event (``None`` on ``created``)."""
-        return self._d["from_status"]
+        return self._d.get("from_status")
 
     @property
     def to_status(self) -> Optional[Status]:
         """Status after the event; ``None`` when absent."""
-        return self._d["to_status"]
+        return self._d.get("to_status")
 
     @property
     def at(self) -> str:
@@ -2144,7 +2144,7 @@ class Event:
         ``None`` on the other lifecycle events (and on ``created`` events written before the
         audit covered whole records).
         """
-        return cast("Optional[Dict[str, Any]]", _copy(self._d["data"]))
+        return cast("Optional[Dict[str, Any]]", _copy(self._d.get("data")))
 
     def to_dict(self) -> EventDict:
         """The event as the HTTP API's JSON object (a new copy each time)."""
@@ -2202,7 +2202,7 @@ class Page:
     @property
     def next_cursor(self) -> Optional[str]:
         """Pass this as ``cursor=`` to get the next page; ``None`` on the last page."""
-        return self._d["next_cursor"]
+        return self._d.get("next_cursor")
 
     def to_dict(self) -> PageDict:
         """The page as the HTTP API's JSON object (a new copy each time)."""
@@ -2276,7 +2276,7 @@ class BrokenLink:
         """The deployment field whose stored value disagrees with its history (``version``,
         ``reviewed_by``, …); ``null`` when the problem is not one field.
         """
-        return self._d["field"]
+        return self._d.get("field")
 
     @property
     def reason(self) -> str:
@@ -2359,12 +2359,12 @@ class AuditReport:
         """The hash of the last event checked, when everything matched (export the head with
         ``audit_head`` to detect truncation later); ``None`` when absent.
         """
-        return self._d["head_hash"]
+        return self._d.get("head_hash")
 
     @property
     def exported_head_seq(self) -> Optional[int]:
         """The ``seq`` of the exported head the chain was checked against; ``null`` without one."""
-        return self._d["exported_head_seq"]
+        return self._d.get("exported_head_seq")
 
     @property
     def first_broken(self) -> Optional[BrokenLink]:
@@ -2431,12 +2431,12 @@ class AuditHead:
         """HMAC-SHA256 of the decimal ``seq`` followed by ``hash``, keyed with ``LOCO_AUDIT_KEY``,
         lowercase hex; ``null`` when no key was set.
         """
-        return self._d["hmac"]
+        return self._d.get("hmac")
 
     @property
     def at(self) -> Optional[str]:
         """When that event was recorded; ``null`` for an empty chain (RFC 3339 UTC)."""
-        return self._d["at"]
+        return self._d.get("at")
 
     def to_dict(self) -> AuditHeadDict:
         """The audit head as the HTTP API's JSON object (a new copy each time)."""
@@ -2514,7 +2514,7 @@ class Release:
     @property
     def retired_at(self) -> Optional[str]:
         """When another release replaced it (``None`` while current). RFC 3339 UTC."""
-        return self._d["retired_at"]
+        return self._d.get("retired_at")
 
     def to_dict(self) -> ReleaseDict:
         """The release as the HTTP API's JSON object (a new copy each time)."""
@@ -2607,7 +2607,7 @@ class Rollout:
     @property
     def failure(self) -> Optional[RolloutFailureDict]:
         """Why it failed, when it did; ``None`` when absent."""
-        return cast("Optional[RolloutFailureDict]", _copy(self._d["failure"]))
+        return cast("Optional[RolloutFailureDict]", _copy(self._d.get("failure")))
 
     @property
     def actor(self) -> str:
@@ -2647,7 +2647,7 @@ class Rollout:
     @property
     def finished_at(self) -> Optional[str]:
         """When it reached a final state (RFC 3339 UTC); ``None`` when absent."""
-        return self._d["finished_at"]
+        return self._d.get("finished_at")
 
     @property
     def analysis(self) -> Optional[JudgementDict]:
@@ -2809,7 +2809,7 @@ class ServiceDefinition:
     @property
     def working_dir(self) -> Optional[str]:
         """Where it runs; ``None`` for the engine's working directory."""
-        return self._d["working_dir"]
+        return self._d.get("working_dir")
 
     def to_dict(self) -> ServiceDefinitionDict:
         """The service definition as the HTTP API's JSON object (a new copy each time)."""
