@@ -155,15 +155,21 @@ impl CancelOnDone {
 /// `future` until it finishes (`Some`) or `cancelled` fires (`None`; the future is dropped).
 struct Cancellable<F> {
     future: Pin<Box<F>>,
-    cancelled: oneshot::Receiver<()>,
+    /// `None` once the awaitable's callback is gone without cancelling (a finished receiver
+    /// must not be polled again).
+    cancelled: Option<oneshot::Receiver<()>>,
 }
 
 impl<F: Future> Future for Cancellable<F> {
     type Output = Option<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(Ok(())) = Pin::new(&mut self.cancelled).poll(cx) {
-            return Poll::Ready(None);
+        if let Some(cancelled) = self.cancelled.as_mut() {
+            match Pin::new(cancelled).poll(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(None),
+                Poll::Ready(Err(_)) => self.cancelled = None,
+                Poll::Pending => {}
+            }
         }
         self.future.as_mut().poll(cx).map(Some)
     }
@@ -187,7 +193,7 @@ where
     let on_done = CancelOnDone { cancel: Mutex::new(Some(cancel)) };
     awaitable.call_method1(intern!(py, "add_done_callback"), (on_done,))?;
     let target = awaitable.clone().unbind();
-    let running = LocoRuntime::scope(locals, Cancellable { future: Box::pin(future), cancelled });
+    let running = LocoRuntime::scope(locals, Cancellable { future: Box::pin(future), cancelled: Some(cancelled) });
     runtime::get().spawn(async move {
         let delivery: Delivery = match CatchUnwind(Box::pin(running)).await {
             Ok(None) => return,
@@ -218,5 +224,45 @@ impl<F: Future> Future for CatchUnwind<F> {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Err(panic) => Poll::Ready(Err(panic)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    /// Yields `n` times before answering `value`, so it is polled `n + 1` times.
+    async fn after_yields(n: usize, value: u8) -> u8 {
+        for _ in 0..n {
+            tokio::task::yield_now().await;
+        }
+        value
+    }
+
+    #[test]
+    fn a_future_whose_awaitable_finished_without_cancelling_runs_to_its_end() {
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        drop(cancel);
+        let running = Cancellable { future: Box::pin(after_yields(3, 7)), cancelled: Some(cancelled) };
+        assert_eq!(block_on(running), Some(7));
+    }
+
+    #[test]
+    fn a_cancelled_awaitable_drops_its_future() {
+        let (cancel, cancelled) = oneshot::channel::<()>();
+        cancel.send(()).unwrap();
+        let running = Cancellable { future: Box::pin(std::future::pending::<u8>()), cancelled: Some(cancelled) };
+        assert_eq!(block_on(running), None);
+    }
+
+    #[test]
+    fn a_panic_inside_is_caught_with_its_message() {
+        let caught = block_on(CatchUnwind(Box::pin(async { panic!("boom") })));
+        let payload = caught.err().unwrap();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
     }
 }
