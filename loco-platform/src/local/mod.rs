@@ -238,6 +238,24 @@ impl Platform for LocalPlatform {
     async fn set_traffic(&self, target: &Target, split: &[TrafficWeight]) -> PlatformResult<()> {
         let mut targets = self.targets.lock().await;
         let t = self.target(&mut targets, target).await?;
+        // The readiness gate polls every 10 ms, so an instance that a health check just reached
+        // may not have joined the routes yet: one whose port accepts connections now joins here.
+        let lacking: Vec<&str> = {
+            let routes = t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            split
+                .iter()
+                .filter(|w| w.percent > 0 && !routes.has_backends(&w.version))
+                .map(|w| w.version.as_str())
+                .collect()
+        };
+        for (instance, process) in t.processes.values().filter(|(i, _)| lacking.contains(&i.version.as_str())) {
+            if let Some(addr) = &instance.address
+                && process.exit_reason().is_none()
+                && tokio::net::TcpStream::connect(addr).await.is_ok()
+            {
+                admit(&t.proxy.routes, process, instance);
+            }
+        }
         let mut routes = t.proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(empty) = split.iter().find(|w| w.percent > 0 && !routes.has_backends(&w.version)) {
             return Err(PlatformError::new(format!(
@@ -418,5 +436,61 @@ impl Platform for LocalPlatform {
         }
         futures_util::future::join_all(stops).await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn routes_have(local: &LocalPlatform, target: &Target, version: &str) -> bool {
+        let targets = local.targets.lock().await;
+        let routes = targets[target].proxy.routes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        routes.has_backends(version)
+    }
+
+    /// A health check can reach an instance before its readiness gate (a 10 ms poll) admits it;
+    /// moving traffic right then admits the listening instance instead of refusing the move.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn traffic_moves_to_a_listening_instance_the_gate_has_not_admitted_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalPlatform::new(LocalOptions::new(dir.path().join("state"))).unwrap();
+        let target = Target { service: "gate-race".to_owned(), environment: "staging".to_owned() };
+        let listen = "import os, socket, time\n\
+                      s = socket.socket()\n\
+                      s.bind(('127.0.0.1', int(os.environ['PORT'])))\n\
+                      s.listen()\n\
+                      time.sleep(60)";
+        let release = ReleaseSpec {
+            version: "v1".to_owned(),
+            command: vec!["python3".to_owned(), "-c".to_owned(), listen.to_owned()],
+            ..ReleaseSpec::default()
+        };
+        let instances = local.deploy(&target, &release, &["i1".to_owned()]).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !routes_have(&local, &target, "v1").await {
+            assert!(tokio::time::Instant::now() < deadline, "the gate admits a listening instance");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // As if the gate had not polled yet.
+        {
+            let targets = local.targets.lock().await;
+            targets[&target]
+                .proxy
+                .routes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove_backend("i1");
+        }
+        assert!(!routes_have(&local, &target, "v1").await);
+        let split = [TrafficWeight { version: "v1".to_owned(), percent: 100 }];
+        local.set_traffic(&target, &split).await.unwrap();
+        assert!(routes_have(&local, &target, "v1").await);
+
+        // A version with no listening instance is still refused.
+        local.stop(&target, &instances).await.unwrap();
+        let refused = local.set_traffic(&target, &split).await.unwrap_err();
+        assert!(refused.to_string().contains("has no ready instance"), "{refused}");
+        local.shutdown().await.unwrap();
     }
 }
