@@ -13,7 +13,8 @@ export interface LocoError extends Error {
   details: FieldError[]
   /**
    * The deployment concerned (`not_found`, `invalid_transition`, `self_approval`,
-   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`, `validation_failed`).
+   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`, `validation_failed`,
+   * `approval_required`).
    */
   deploymentId?: string
   /** The deployment's status when the action was tried (`invalid_transition`). */
@@ -30,7 +31,7 @@ export interface LocoError extends Error {
   limitBytes?: number
   /** The service of a conflicting rollout (`rollout_conflict`), or one not registered or without a held lock (`not_found`). */
   service?: string
-  /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
+  /** The environment of a conflicting rollout (`rollout_conflict`), of a refusal (`permission_denied`, `policy_violation`, `approval_required`) or of a gate that does not exist (`not_found`). */
   environment?: string
   /** The deployment whose rollout is already active (`rollout_conflict`). */
   activeDeploymentId?: string
@@ -42,12 +43,20 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
-  /** The policy rule that refused the operation (`policy_violation`): `freeze_window` or `deploy_lock`. */
+  /**
+   * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
+   * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
+   * the same reviewer) or `wait_timer` (a start inside the gate's wait after approval).
+   */
   rule?: string
-  /** The freeze window that refused it or the deployment holding the deploy lock (`policy_violation`), or a window that does not exist (`not_found`). */
+  /** The freeze window that refused it, the deployment holding the deploy lock or the environment of the gate (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string
+  /** The approvals that count now (`approval_required`). */
+  approvals?: number
+  /** How many approvals the environment's gate requires (`approval_required`). */
+  required?: number
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */

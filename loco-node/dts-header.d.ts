@@ -60,6 +60,8 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  *   a reason; written just before `started`.
  * - `lock_released`: An admin force-released the deploy lock this (started) deployment held, with a
  *   reason.
+ * - `approval_granted`: A reviewer approved a deployment whose environment's gate needs more
+ *   approvals than it has had (the approval completing the count is the `approved` transition).
  */
 export type EventKind =
   | 'created'
@@ -77,6 +79,7 @@ export type EventKind =
   | 'validation'
   | 'policy_override'
   | 'lock_released'
+  | 'approval_granted'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -100,6 +103,7 @@ export type EventKind =
  * - `rate_limited`: Too many requests; retry later.
  * - `validation_failed`: Pre-deployment validation refused the release (the full report attached).
  * - `policy_violation`: A policy (a freeze window) refused the operation; `details` names the rule.
+ * - `approval_required`: The deployment's environment requires more approvals before it may start.
  */
 export type ErrorCode =
   | 'validation_error'
@@ -120,6 +124,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'validation_failed'
   | 'policy_violation'
+  | 'approval_required'
 
 /**
  * Where a rollout is.
@@ -835,6 +840,32 @@ export interface RecurringFreezeSchedule {
   time_zone: string
 }
 
+/** The review an environment's deployments need before they may start. */
+export interface ApprovalGate {
+  /**
+   * The environment it guards (compared case-insensitively); one gate per environment, and
+   * setting a gate for an environment that has one replaces it.
+   */
+  environment: string
+  /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
+  required_approvals: number
+  /**
+   * Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
+   * holding the approver role.
+   */
+  approvers?: string[]
+  /**
+   * Minutes after which an approval no longer counts towards a deployment still waiting for
+   * more, 1 to 43200 (30 days); absent: approvals do not expire.
+   */
+  expires_after_minutes?: number | null
+  /**
+   * Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
+   * absent: it may start at once.
+   */
+  wait_minutes?: number | null
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -1317,6 +1348,40 @@ export interface DeployLock {
   since: Timestamp
 }
 
+/** Where a deployment stands with its environment's review: the pipeline view of one gate. */
+export interface ApprovalStatus {
+  /** The deployment. */
+  deploymentId: string
+  /** Its environment. */
+  environment: string
+  /** Its status. */
+  status: Status
+  /** How many approvals it needs (1 without a gate). */
+  required: number
+  /**
+   * The approvals that count: while it is `pending_approval`, those not expired at the time
+   * asked about; afterwards, those that approved it.
+   */
+  approvals: Approval[]
+  /** Whether a rejection ended its review. */
+  rejected: boolean
+  /**
+   * When it may start: its approval time plus the gate's wait (absent while it is not
+   * approved, or without a wait).
+   */
+  startableAt: Timestamp | null
+}
+
+/** One reviewer's approval of a deployment. */
+export interface Approval {
+  /** Who approved. */
+  actor: string
+  /** When. */
+  at: Timestamp
+  /** What they said, if anything. */
+  note: string | null
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1334,7 +1399,8 @@ export interface LocoError extends Error {
   details: FieldError[]
   /**
    * The deployment concerned (`not_found`, `invalid_transition`, `self_approval`,
-   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`, `validation_failed`).
+   * `rollout_in_progress`, `rollout_not_paused`, `rollback_failed`, `validation_failed`,
+   * `approval_required`).
    */
   deploymentId?: string
   /** The deployment's status when the action was tried (`invalid_transition`). */
@@ -1351,7 +1417,7 @@ export interface LocoError extends Error {
   limitBytes?: number
   /** The service of a conflicting rollout (`rollout_conflict`), or one not registered or without a held lock (`not_found`). */
   service?: string
-  /** The environment of a conflicting rollout (`rollout_conflict`) or of a refusal (`permission_denied`, `policy_violation`). */
+  /** The environment of a conflicting rollout (`rollout_conflict`), of a refusal (`permission_denied`, `policy_violation`, `approval_required`) or of a gate that does not exist (`not_found`). */
   environment?: string
   /** The deployment whose rollout is already active (`rollout_conflict`). */
   activeDeploymentId?: string
@@ -1363,12 +1429,20 @@ export interface LocoError extends Error {
   blockingFindings?: number
   /** The full pre-deployment validation report (`validation_failed`). */
   report?: ValidationReport
-  /** The policy rule that refused the operation (`policy_violation`): `freeze_window` or `deploy_lock`. */
+  /**
+   * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
+   * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
+   * the same reviewer) or `wait_timer` (a start inside the gate's wait after approval).
+   */
   rule?: string
-  /** The freeze window that refused it or the deployment holding the deploy lock (`policy_violation`), or a window that does not exist (`not_found`). */
+  /** The freeze window that refused it, the deployment holding the deploy lock or the environment of the gate (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string
+  /** The approvals that count now (`approval_required`). */
+  approvals?: number
+  /** How many approvals the environment's gate requires (`approval_required`). */
+  required?: number
 }
 
 /** Filters and paging for `Engine.list`; every property is optional. */

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use loco_core::Timestamp;
 use loco_core::freeze::FreezeWindow;
+use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
@@ -28,8 +29,8 @@ use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    ErrorBody, Event, EventList, FreezeCheck, FreezeList, HeadParams, ListParams, LockList, LockRelease, LogLine,
-    PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
+    ErrorBody, Event, EventList, FreezeCheck, FreezeList, GateList, HeadParams, ListParams, LockList, LockRelease,
+    LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
     StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
@@ -367,6 +368,34 @@ impl Client {
         let query = serde_urlencoded::to_string(pairs)
             .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
         self.send(self.request(Method::GET, &format!("/api/v1/freezes/active?{query}"))).await
+    }
+
+    /// `GET /api/v1/gates`.
+    pub async fn gates(&self) -> Result<GateList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/gates")).await
+    }
+
+    /// `PUT /api/v1/gates/{environment}`.
+    pub async fn put_gate(&self, gate: &ApprovalGate) -> Result<ApprovalGate, ClientError> {
+        let path = format!("/api/v1/gates/{}", encode_segment(&gate.environment));
+        self.send(self.request(Method::PUT, &path).json(gate)).await
+    }
+
+    /// `DELETE /api/v1/gates/{environment}`.
+    pub async fn remove_gate(&self, environment: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/gates/{}", encode_segment(environment));
+        self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/deployments/{id}/approvals?at=…`.
+    pub async fn approval_status(&self, id: &str, at: Option<Timestamp>) -> Result<ApprovalStatus, ClientError> {
+        let mut path = format!("/api/v1/deployments/{}/approvals", encode_segment(id));
+        if let Some(at) = at {
+            let query = serde_urlencoded::to_string([("at", at.to_string())])
+                .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
+            path = format!("{path}?{query}");
+        }
+        self.send(self.request(Method::GET, &path)).await
     }
 
     /// `GET /api/v1/platforms`.

@@ -397,6 +397,30 @@ impl FreezeParams {
     }
 }
 
+/// `GET /api/v1/gates`: every approval gate, by environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct GateList {
+    /// The gates.
+    #[schema(value_type = Vec<refs::ApprovalGate>)]
+    pub items: Vec<loco_core::gate::ApprovalGate>,
+}
+
+/// Query parameters of `GET /api/v1/deployments/{id}/approvals`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApprovalParams {
+    /// The instant the approvals are counted at, RFC 3339 (default: now); approvals that have
+    /// expired by then do not count.
+    pub at: Option<String>,
+}
+
+impl ApprovalParams {
+    /// The instant; one that is not RFC 3339 is a validation error naming `at`.
+    pub fn at(&self) -> loco_core::Result<Option<loco_core::Timestamp>> {
+        self.at.as_deref().map(parse_instant).transpose()
+    }
+}
+
 /// An RFC 3339 instant given as the `at` parameter.
 pub fn parse_instant(text: &str) -> loco_core::Result<loco_core::Timestamp> {
     loco_core::Timestamp::parse(text.trim()).map_err(|_| {

@@ -1,4 +1,4 @@
-//! The policy half of [`Engine`]: deploy locks and freeze windows. A start takes the deploy lock
+//! The policy half of [`Engine`]: deploy locks, freeze windows and approval gates. A start takes the deploy lock
 //! of its service and environment in the transaction that writes `started` (the store does it,
 //! as [`loco_types::lock`] decides), so one deployment per target runs at a time; an admin may
 //! force a stuck lock free with a reason. Freeze windows They are stored with the deployments, so every
@@ -10,7 +10,8 @@
 
 use loco_store::NewEvent;
 use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
-use loco_types::lifecycle::{self, Action, ActionInput};
+use loco_types::gate::{self, ApprovalGate, ApprovalStatus};
+use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::lock::{self, DeployLock};
 use loco_types::model::Timestamp;
 use loco_types::{Error, Result};
@@ -73,28 +74,84 @@ impl Engine {
         Ok(freeze::active_freeze(&windows, environment, at.unwrap_or_else(Timestamp::now)))
     }
 
-    /// What a start of deployment `id` by `input` must write first under the windows in force
-    /// now: nothing, or the override's record; `policy_violation` when a window is in force and
-    /// `input` has no override reason. Without any window (the common case) it reads nothing
-    /// more; otherwise the lifecycle rule is checked first, so an impossible start says so
-    /// rather than naming a window.
+    /// Sets (or replaces) the approval gate of its environment; `by` is who set it.
+    pub async fn set_gate(&self, gate: ApprovalGate, by: &str) -> Result<ApprovalGate> {
+        gate.validate()?;
+        if by.trim().is_empty() {
+            return Err(Error::invalid("by", "must name who sets the gate"));
+        }
+        let gate = self.store.put_gate(gate, by).await?;
+        tracing::info!(environment = %gate.environment, required = gate.required_approvals, by, "approval gate set");
+        Ok(gate)
+    }
+
+    /// Every approval gate, by environment.
+    pub async fn gates(&self) -> Result<Vec<ApprovalGate>> {
+        self.store.gates().await
+    }
+
+    /// Removes the gate of `environment` (`not_found` when there is none); its deployments then
+    /// need the single review again.
+    pub async fn remove_gate(&self, environment: &str) -> Result<()> {
+        if environment.trim().is_empty() {
+            return Err(Error::invalid("environment", "is required"));
+        }
+        self.store.remove_gate(environment).await?;
+        tracing::info!(environment, "approval gate removed");
+        Ok(())
+    }
+
+    /// Where deployment `id` stands with its environment's review at `at` (now when `None`):
+    /// the approvals required and those that count, whether it was rejected, and when it may
+    /// start.
+    pub async fn approval_status(&self, id: &str, at: Option<Timestamp>) -> Result<ApprovalStatus> {
+        let (deployment, events, gates) =
+            tokio::try_join!(self.store.get(id), self.store.events(id), self.store.gates())?;
+        let gate = gate::gate_for(&gates, &deployment.environment);
+        Ok(gate::status(&deployment, gate, &events, at.unwrap_or_else(Timestamp::now)))
+    }
+
+    /// What a start of deployment `id` by `input` must write first under the policies in force
+    /// now: nothing, or the records of the overrides `input.override_reason` stands for.
+    /// Refused, in this order: a deployment its environment's gate has not approved yet
+    /// (`approval_required`, with the approvals it has), the lifecycle rule, a start inside the
+    /// gate's wait after approval and a freeze window in force (`policy_violation`, unless
+    /// `input` has an override reason). Without any window or gate (the common case) it reads
+    /// nothing more.
     pub(crate) async fn start_gate(&self, id: &str, input: &ActionInput) -> Result<Vec<NewEvent>> {
-        let windows = self.store.freeze_windows().await?;
-        if windows.is_empty() {
+        let (windows, gates) = tokio::try_join!(self.store.freeze_windows(), self.store.gates())?;
+        if windows.is_empty() && gates.is_empty() {
             return Ok(Vec::new());
         }
         let current = self.store.get(id).await?;
-        lifecycle::transition(id, current.status, &current.requester, Action::Start, &input.actor)?;
         let environment = current.environment.as_str();
-        let Some(active) = freeze::active_freeze(&windows, environment, Timestamp::now()) else {
-            return Ok(Vec::new());
-        };
-        match input.override_reason.as_deref() {
-            Some(reason) => {
-                tracing::warn!(window = %active.window, environment, actor = %input.actor, "freeze window overridden");
-                Ok(vec![freeze::override_event(&active, environment, &input.actor, reason)])
-            }
-            None => Err(freeze::violation(&active, environment)),
+        let gate = gate::gate_for(&gates, environment);
+        if let Some(gate) = gate
+            && current.status == Status::PendingApproval
+        {
+            let events = self.store.events(id).await?;
+            let status = gate::status(&current, Some(gate), &events, Timestamp::now());
+            return Err(gate::approval_required(&current, status.approvals.len() as u32, status.required));
         }
+        lifecycle::transition(id, current.status, &current.requester, Action::Start, &input.actor)?;
+        let now = Timestamp::now();
+        let waiting = gate.and_then(|gate| gate::wait_violation(&current, gate, now).map(|refusal| (refusal, gate)));
+        let frozen = freeze::active_freeze(&windows, environment, now);
+        let Some(reason) = input.override_reason.as_deref() else {
+            if let Some((refusal, _)) = waiting {
+                return Err(refusal);
+            }
+            return frozen.map_or(Ok(Vec::new()), |active| Err(freeze::violation(&active, environment)));
+        };
+        let mut overrides = Vec::new();
+        if let Some((_, gate)) = waiting {
+            tracing::warn!(environment, actor = %input.actor, "approval wait overridden");
+            overrides.extend(gate::override_event(&current, gate, &input.actor, reason));
+        }
+        if let Some(active) = frozen {
+            tracing::warn!(window = %active.window, environment, actor = %input.actor, "freeze window overridden");
+            overrides.push(freeze::override_event(&active, environment, &input.actor, reason));
+        }
+        Ok(overrides)
     }
 }

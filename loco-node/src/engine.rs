@@ -123,7 +123,10 @@ impl Engine {
         })
     }
 
-    /// `pending_approval → approved`. The actor must not be the requester.
+    /// `pending_approval → approved`. The actor must not be the requester. Under an approval
+    /// gate needing more reviewers than have approved, the approval is recorded as an
+    /// `approval_granted` event and the deployment stays `pending_approval`; the approval that
+    /// completes the count is the `approved` transition.
     #[napi(ts_args_type = "id: string, actor: string, note?: string | null", ts_return_type = "Promise<Deployment>")]
     pub fn approve<'env>(
         &self,
@@ -150,7 +153,11 @@ impl Engine {
     /// `approved → started`. While a freeze window is in force for the deployment's environment
     /// the start rejects with `policy_violation` (its `rule`, `policy`, `environment` and `until`
     /// set), unless `overrideReason` says why it must go ahead: then a `policy_override` event
-    /// records the reason and the window just before `started`.
+    /// records the reason and the window just before `started`. Under an approval gate, a
+    /// deployment still `pending_approval` rejects with `approval_required` (its `approvals` and
+    /// `required` set), and one started inside the gate's wait after approval with
+    /// `policy_violation` (rule `wait_timer`, `until` when the wait ends), which an override
+    /// reason overrides the same way.
     #[napi(
         ts_args_type = "id: string, actor: string, note?: string | null, overrideReason?: string | null",
         ts_return_type = "Promise<Deployment>"

@@ -17,8 +17,9 @@
 //! - [`rollout`]: `Engine`'s rollout methods; plans and thresholds are JSON documents the core
 //!   parses.
 //! - [`service`]: `Engine`'s service registry methods; definitions are JSON documents too.
-//! - [`policy`]: `Engine`'s freeze window methods; windows are JSON documents too, and what is in
-//!   force at an instant is a record.
+//! - [`policy`]: `Engine`'s deploy lock, freeze window and approval gate methods; windows and
+//!   gates are JSON documents too, and what is in force at an instant and where a deployment stands
+//!   with its review are records.
 //! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
 //! - [`host_platform`]: JavaScript objects as platforms (`Platform` in `index.d.ts`,
 //!   `platforms: [obj]`, `registerPlatform`), and functions and objects as the health probes and

@@ -1,14 +1,15 @@
 //! The policy methods of `Engine`: deploy locks (one started deployment per service and
-//! environment; listed, and forced free by an admin with a reason) and freeze windows, the times when deployments to an environment
-//! may not start. A window is a JSON document with the same snake_case keys in every language
-//! (`schedule.duration_minutes`), taken as an object or JSON text and returned the same way; the
-//! core alone parses and checks it, naming fields as the document does (`schedule.cron`). What is
-//! in force at an instant (`activeFreeze`) is a record like any other.
-//!
-//! The TypeScript shapes are written out in each signature: the schema's code generator does not
-//! emit `FreezeWindow` or `ActiveFreeze` for Node.
+//! environment; listed, and forced free by an admin with a reason), freeze windows, the times when
+//! deployments to an environment may not start, and approval gates, the N-of-M review an
+//! environment's deployments need before they may start. Windows and gates are JSON documents with
+//! the same snake_case keys in every language (`schedule.duration_minutes`,
+//! `required_approvals`), taken as an object or JSON text and returned the same way; the core alone
+//! parses and checks them, naming fields as the document does (`schedule.cron`, `approvers[1]`).
+//! What is in force at an instant (`activeFreeze`) and where a deployment stands with its review
+//! (`approvalStatus`) are records like any other.
 
 use loco_core::freeze::FreezeWindow;
+use loco_core::gate::ApprovalGate;
 use loco_core::{Error as CoreError, Timestamp};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
@@ -123,6 +124,70 @@ impl Engine {
         settle_record(env, async move {
             let (environment, at) = input?;
             Ok(engine.active_freeze(&environment, at).await?)
+        })
+    }
+
+    /// Sets (or replaces, by environment) the approval gate of an environment on behalf of `by`:
+    /// its deployments then need `required_approvals` distinct reviewers (only the named
+    /// `approvers`, when it names any) before they may start. Resolves with the gate as stored; a
+    /// bad gate is a `validation_error` naming each field the core refuses (`required_approvals`,
+    /// `approvers[1]`).
+    #[napi(
+        ts_args_type = "gate: ApprovalGate | string, by: string",
+        ts_return_type = "Promise<Required<ApprovalGate>>"
+    )]
+    pub fn set_gate<'env>(
+        &self,
+        env: &'env Env,
+        gate: Unknown,
+        by: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.document(*env, gate, "gate"), args.required(by, "by"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_document(env, async move {
+            let (json, by) = input?;
+            let gate = ApprovalGate::from_json(&json).map_err(Failure::Document)?;
+            engine.set_gate(gate, &by).await.map_err(Failure::Document)
+        })
+    }
+
+    /// Every approval gate, by environment.
+    #[napi(ts_return_type = "Promise<Array<Required<ApprovalGate>>>")]
+    pub fn gates<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_document(env, async move { Ok(engine.gates().await?) })
+    }
+
+    /// Removes the gate of `environment` (`not_found` when it has none); its deployments then
+    /// need the single review again.
+    #[napi(ts_args_type = "environment: string", ts_return_type = "Promise<void>")]
+    pub fn remove_gate<'env>(&self, env: &'env Env, environment: Unknown) -> napi::Result<PromiseRaw<'env, ()>> {
+        let mut args = Args::new();
+        let environment = args.text(environment, "environment");
+        let environment = args.finish(environment);
+        let engine = self.inner.clone();
+        settle(env, async move { Ok(engine.remove_gate(&environment?).await?) })
+    }
+
+    /// Where deployment `id` stands with its environment's review at `at` (RFC 3339; now when
+    /// absent): the approvals required and those that count, whether it was rejected, and when it
+    /// may start. Text that is not an RFC 3339 time is a `validation_error` on `at`.
+    #[napi(ts_args_type = "id: string, at?: string | null", ts_return_type = "Promise<ApprovalStatus>")]
+    pub fn approval_status<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown,
+        at: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.required(id, "id"), args.optional_text(at, "at"));
+        let input = args.finish(input).and_then(|(id, at)| Ok((id, at.as_deref().map(instant).transpose()?)));
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (id, at) = input?;
+            Ok(engine.approval_status(&id, at).await?)
         })
     }
 }

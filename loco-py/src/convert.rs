@@ -79,11 +79,15 @@ pub enum Class {
     ActiveFreeze,
     /// `loco.DeployLock`.
     DeployLock,
+    /// `loco.ApprovalGate`.
+    ApprovalGate,
+    /// `loco.ApprovalStatus`.
+    ApprovalStatus,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 14] = [
+    const ALL: [Class; 16] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -98,6 +102,8 @@ impl Class {
         Class::FreezeWindow,
         Class::ActiveFreeze,
         Class::DeployLock,
+        Class::ApprovalGate,
+        Class::ApprovalStatus,
     ];
 
     fn name(self) -> &'static str {
@@ -116,6 +122,8 @@ impl Class {
             Class::FreezeWindow => "FreezeWindow",
             Class::ActiveFreeze => "ActiveFreeze",
             Class::DeployLock => "DeployLock",
+            Class::ApprovalGate => "ApprovalGate",
+            Class::ApprovalStatus => "ApprovalStatus",
         }
     }
 }
@@ -180,6 +188,14 @@ impl Record for loco_core::freeze::ActiveFreeze {
 
 impl Record for loco_core::lock::DeployLock {
     const CLASS: Class = Class::DeployLock;
+}
+
+impl Record for loco_core::gate::ApprovalGate {
+    const CLASS: Class = Class::ApprovalGate;
+}
+
+impl Record for loco_core::gate::ApprovalStatus {
+    const CLASS: Class = Class::ApprovalStatus;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

@@ -1,11 +1,12 @@
-//! Rollout plans, analysis thresholds, service definitions and freeze windows arrive from Python as
-//! JSON documents — a `dict` or a JSON `str` with the same snake_case keys as in every other
+//! Rollout plans, analysis thresholds, service definitions, freeze windows and approval gates
+//! arrive from Python as JSON documents — a `dict` or a JSON `str` with the same snake_case keys as in every other
 //! language — and are handed to the core as JSON text, which alone parses and checks them, so
 //! validation errors name the fields as written in the document (`strategy.steps[1]`,
-//! `thresholds.production.alpha`, `allowed_env[0]`, `schedule.cron`).
+//! `thresholds.production.alpha`, `allowed_env[0]`, `schedule.cron`, `approvers[1]`).
 
 use loco_core::analysis::Thresholds;
 use loco_core::freeze::FreezeWindow;
+use loco_core::gate::ApprovalGate;
 use loco_core::rollout::RolloutPlan;
 use loco_core::service::ServiceDefinition;
 use pyo3::exceptions::PyTypeError;
@@ -56,6 +57,11 @@ impl Document {
     /// Parses and validates a freeze window (`FreezeWindow::from_json`).
     pub fn into_freeze_window(self) -> loco_core::Result<FreezeWindow> {
         FreezeWindow::from_json(&self.0)
+    }
+
+    /// Parses and validates an approval gate (`ApprovalGate::from_json`).
+    pub fn into_approval_gate(self) -> loco_core::Result<ApprovalGate> {
+        ApprovalGate::from_json(&self.0)
     }
 }
 

@@ -127,6 +127,14 @@ create_exception!(
      long, and `details` names the rule."
 );
 
+create_exception!(
+    loco,
+    ApprovalRequiredError,
+    LocoError,
+    "A start of a deployment whose environment's approval gate has not had its approvals \
+     (`approval_required`); `approvals` is how many count now, `required` how many the gate needs."
+);
+
 /// The exception class of each error code.
 fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
     match code {
@@ -148,6 +156,7 @@ fn class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         ErrorCode::RateLimited => py.get_type::<RateLimitedError>(),
         ErrorCode::ValidationFailed => py.get_type::<ValidationFailedError>(),
         ErrorCode::PolicyViolation => py.get_type::<PolicyViolationError>(),
+        ErrorCode::ApprovalRequired => py.get_type::<ApprovalRequiredError>(),
     }
 }
 

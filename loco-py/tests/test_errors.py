@@ -30,6 +30,7 @@ CODES: Dict[Type[loco.LocoError], str] = {
     loco.RateLimitedError: "rate_limited",
     loco.ValidationFailedError: "validation_failed",
     loco.PolicyViolationError: "policy_violation",
+    loco.ApprovalRequiredError: "approval_required",
 }
 
 
@@ -39,7 +40,7 @@ def test_every_code_has_its_own_subclass_of_loco_error() -> None:
         assert issubclass(cls, loco.LocoError), cls
         assert cls.code == code, cls
         assert cls.__module__ == "loco", cls
-    assert len(set(CODES.values())) == len(CODES) == 18
+    assert len(set(CODES.values())) == len(CODES) == 19
 
 
 def test_validation_error_lists_every_bad_field_in_order(sync_engine: loco.SyncEngine) -> None:

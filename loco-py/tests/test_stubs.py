@@ -80,6 +80,9 @@ def test_error_attributes_declared_in_the_stub_are_set_on_raised_errors() -> Non
     frozen = engine.create(service="s", environment="frozen", version="1", requester="a", work_refs=["w"],
                            rollback_plan="r")
     engine.approve(frozen.id, "b")
+    engine.set_gate({"environment": "gated", "required_approvals": 2}, "admin")
+    gated = engine.create(service="s", environment="gated", version="1", requester="a", work_refs=["w"],
+                          rollback_plan="r")
     attempts: Dict[str, Callable[[], object]] = {
         "ValidationError": lambda: engine.create(service="", environment="e", version="1", requester="a",
                                                  work_refs=["w"], rollback_plan="r"),
@@ -89,6 +92,7 @@ def test_error_attributes_declared_in_the_stub_are_set_on_raised_errors() -> Non
         "IdempotencyConflictError": lambda: engine.create(service="s2", environment="e", version="1", requester="a",
                                                           work_refs=["w"], rollback_plan="r", idempotency_key="k"),
         "PolicyViolationError": lambda: engine.start(frozen.id, "bot"),
+        "ApprovalRequiredError": lambda: engine.start(gated.id, "bot"),
     }
     members = stub_members()
     for name, attempt in attempts.items():

@@ -23,6 +23,7 @@ use loco_types::Result;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
+use loco_types::gate::ApprovalGate;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
@@ -55,6 +56,11 @@ pub trait Store: Send + Sync {
     /// [`apply`](Self::apply), also saying which status the deployment left and since when.
     /// `lead_events` (not lifecycle kinds; a `policy_override`) are appended in the same
     /// transaction just before the action's event, and only when the action is allowed.
+    ///
+    /// A review (approve, reject) of a deployment whose environment has an approval gate is
+    /// decided by [`loco_types::gate::decide_review`] with the gate and the approvals recorded so
+    /// far, read in the same transaction: an approval short of the count appends an
+    /// `approval_granted` event and leaves the deployment as it was.
     async fn apply_change(
         &self,
         id: &str,
@@ -153,6 +159,15 @@ pub trait Store: Send + Sync {
 
     /// Removes a freeze window (`not_found` when there is none).
     async fn remove_freeze_window(&self, name: &str) -> Result<()>;
+
+    /// Inserts or replaces the approval gate of its environment; `by` is who set it.
+    async fn put_gate(&self, gate: ApprovalGate, by: &str) -> Result<ApprovalGate>;
+
+    /// Every approval gate, by environment.
+    async fn gates(&self) -> Result<Vec<ApprovalGate>>;
+
+    /// Removes the gate of `environment` (`not_found` when there is none).
+    async fn remove_gate(&self, environment: &str) -> Result<()>;
 
     /// Stores the analysis thresholds of one environment (its lower-case name), replacing earlier
     /// ones.

@@ -130,6 +130,12 @@ pub enum Error {
         /// The name that was looked up.
         name: String,
     },
+    /// No approval gate guards this environment.
+    #[error("environment '{environment}' has no approval gate")]
+    GateNotFound {
+        /// The environment that was looked up.
+        environment: String,
+    },
     /// No deployment holds the deploy lock of this service and environment.
     #[error("no deployment of service '{service}' holds the deploy lock of '{environment}'")]
     LockNotFound {
@@ -223,6 +229,25 @@ pub enum Error {
         /// One entry, its `field` the rule, its message the whole reason.
         details: Vec<FieldError>,
     },
+    /// A start of a deployment still waiting for the approvals its environment's gate requires.
+    /// Nothing was written.
+    #[error(
+        "deployment '{id}' has {approvals} of the {required} approvals environment '{environment}' requires; it may \
+         start once it is approved"
+    )]
+    ApprovalRequired {
+        /// The deployment.
+        id: String,
+        /// Its environment.
+        environment: String,
+        /// The approvals that count now.
+        approvals: u32,
+        /// How many the gate requires.
+        required: u32,
+        /// One entry, its `field` `approvals`, its message the count (so surfaces without the
+        /// facts, HTTP bodies, carry it too).
+        details: Vec<FieldError>,
+    },
 }
 
 /// The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -266,11 +291,13 @@ pub enum ErrorCode {
     ValidationFailed,
     /// A policy (a freeze window) refused the operation; `details` names the rule.
     PolicyViolation,
+    /// The deployment's environment requires more approvals before it may start.
+    ApprovalRequired,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::ValidationError,
         ErrorCode::NotFound,
         ErrorCode::InvalidTransition,
@@ -289,6 +316,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::ValidationFailed,
         ErrorCode::PolicyViolation,
+        ErrorCode::ApprovalRequired,
     ];
 
     /// The code's string.
@@ -312,6 +340,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::PolicyViolation => "policy_violation",
+            ErrorCode::ApprovalRequired => "approval_required",
         }
     }
 }
@@ -366,6 +395,7 @@ impl Error {
             | Error::ServiceNotFound { .. }
             | Error::FreezeWindowNotFound { .. }
             | Error::LockNotFound { .. }
+            | Error::GateNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
@@ -383,13 +413,14 @@ impl Error {
             Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::ValidationFailed { .. } => ErrorCode::ValidationFailed,
             Error::PolicyViolation { .. } => ErrorCode::PolicyViolation,
+            Error::ApprovalRequired { .. } => ErrorCode::ApprovalRequired,
         }
     }
 
     /// The structured facts of this error besides its message and details, in a fixed order:
     /// `deployment_id`, `from_status`, `actor`, `action`, `idempotency_key`, `token_id`,
     /// `limit_bytes`, `service`, `environment`, `active_deployment_id`, `state`, `platform`, `subject`, `role`,
-    /// `content_type`, `retry_after_seconds`, `blocking_findings`, `rule`, `policy`, `until`. Surfaces expose each under this name (camelCase in
+    /// `content_type`, `retry_after_seconds`, `blocking_findings`, `rule`, `policy`, `until`, `approvals`, `required`. Surfaces expose each under this name (camelCase in
     /// Node) instead of matching variants themselves.
     pub fn facts(&self) -> Vec<(&'static str, Fact<'_>)> {
         let text = Fact::Text;
@@ -415,6 +446,13 @@ impl Error {
                 vec![("service", text(service)), ("environment", text(environment))]
             }
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
+            Error::GateNotFound { environment } => vec![("environment", text(environment))],
+            Error::ApprovalRequired { id, environment, approvals, required, .. } => vec![
+                ("deployment_id", text(id)),
+                ("environment", text(environment)),
+                ("approvals", Fact::Number(u64::from(*approvals))),
+                ("required", Fact::Number(u64::from(*required))),
+            ],
             Error::PayloadTooLarge { limit_bytes } => vec![("limit_bytes", Fact::Number(*limit_bytes as u64))],
             Error::RolloutConflict { service, environment, active } => vec![
                 ("service", text(service)),
@@ -458,7 +496,8 @@ impl Error {
             Error::Validation { details }
             | Error::PermissionDenied { details, .. }
             | Error::ValidationFailed { details, .. }
-            | Error::PolicyViolation { details, .. } => details,
+            | Error::PolicyViolation { details, .. }
+            | Error::ApprovalRequired { details, .. } => details,
             _ => &[],
         }
     }

@@ -38,6 +38,8 @@ pub enum EventData {
     PolicyOverride(PolicyOverrideData),
     /// A `lock_released` event: the deploy lock an admin forced free.
     LockReleased(LockReleasedData),
+    /// An `approval_granted` event: one of the approvals a gate needs.
+    ApprovalGranted(ApprovalGrantedData),
 }
 
 impl EventData {
@@ -53,6 +55,7 @@ impl EventData {
             EventData::Validation(_) => EventKind::Validation,
             EventData::PolicyOverride(_) => EventKind::PolicyOverride,
             EventData::LockReleased(_) => EventKind::LockReleased,
+            EventData::ApprovalGranted(_) => EventKind::ApprovalGranted,
         }
     }
 
@@ -79,18 +82,22 @@ impl EventData {
                 EventData::PolicyOverride(PolicyOverrideData::deserialize(value).map_err(bad)?)
             }
             EventKind::LockReleased => EventData::LockReleased(LockReleasedData::deserialize(value).map_err(bad)?),
+            EventKind::ApprovalGranted => {
+                EventData::ApprovalGranted(ApprovalGrantedData::deserialize(value).map_err(bad)?)
+            }
             _ => return Ok(None),
         };
         Ok(Some(data))
     }
 }
 
-/// What a `policy_override` event records: the rule and the occurrence an admin started in
+/// What a `policy_override` event records: the rule and the occurrence (a freeze window's, or
+/// the span of a gate's wait after approval) an admin started in
 /// spite of (the event's `actor` is the admin, its `note` the reason they gave).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyOverrideData {
-    /// The rule: `freeze_window`.
+    /// The rule: `freeze_window`, or `wait_timer` (an approval gate's wait).
     pub rule: String,
     /// The window's name.
     pub name: String,
@@ -115,6 +122,17 @@ pub struct LockReleasedData {
     pub holder: String,
     /// Since when it was held.
     pub since: Timestamp,
+}
+
+/// What an `approval_granted` event records: how far the review has come (the event's `actor`
+/// is the reviewer, its `note` what they said).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalGrantedData {
+    /// The approvals that count, this one included.
+    pub approvals: u32,
+    /// How many the environment's gate requires.
+    pub required: u32,
 }
 
 /// What a `created` event records: the request exactly as it was accepted, so the audit chain

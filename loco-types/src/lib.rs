@@ -22,6 +22,7 @@ pub mod document;
 pub mod error;
 pub mod event_data;
 pub mod freeze;
+pub mod gate;
 pub mod identity;
 pub mod lifecycle;
 pub mod lock;

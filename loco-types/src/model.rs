@@ -231,11 +231,14 @@ pub enum EventKind {
     PolicyOverride,
     /// An admin force-released the deploy lock this (started) deployment held, with a reason.
     LockReleased,
+    /// A reviewer approved a deployment whose environment's gate needs more approvals than it
+    /// has had (the approval completing the count is the `approved` transition).
+    ApprovalGranted,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -251,6 +254,7 @@ impl EventKind {
         EventKind::Validation,
         EventKind::PolicyOverride,
         EventKind::LockReleased,
+        EventKind::ApprovalGranted,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -271,6 +275,7 @@ impl EventKind {
             EventKind::Validation => "validation",
             EventKind::PolicyOverride => "policy_override",
             EventKind::LockReleased => "lock_released",
+            EventKind::ApprovalGranted => "approval_granted",
         }
     }
 
@@ -286,6 +291,7 @@ impl EventKind {
                 | EventKind::Validation
                 | EventKind::PolicyOverride
                 | EventKind::LockReleased
+                | EventKind::ApprovalGranted
         )
     }
 
@@ -518,8 +524,8 @@ mod tests {
         let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
         assert_eq!(
             without.len(),
-            9,
-            "created, the six rollout and validation kinds, policy_override, lock_released: {without:?}"
+            10,
+            "created, the six rollout and validation kinds, policy_override, lock_released, approval_granted: {without:?}"
         );
     }
 }

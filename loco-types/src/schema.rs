@@ -15,10 +15,11 @@ use crate::analysis::{Judgement, Severity, TestResult, Thresholds, Verdict, Wind
 use crate::audit::{AuditHead, AuditReport, BrokenLink};
 use crate::error::{ErrorCode, FieldError};
 use crate::event_data::{
-    AnalysisData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, LockReleasedData, PolicyOverrideData,
-    PromotionVerdict, RolloutTurn, ScriptData, StepDone, StepProgressData,
+    AnalysisData, ApprovalGrantedData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, LockReleasedData,
+    PolicyOverrideData, PromotionVerdict, RolloutTurn, ScriptData, StepDone, StepProgressData,
 };
 use crate::freeze::{ActiveFreeze, FreezeSchedule, FreezeWindow};
+use crate::gate::{Approval, ApprovalGate, ApprovalStatus};
 use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::lock::DeployLock;
@@ -105,6 +106,7 @@ pub fn document() -> Value {
     add::<ValidationReport>(&mut generator);
     add::<PolicyOverrideData>(&mut generator);
     add::<LockReleasedData>(&mut generator);
+    add::<ApprovalGrantedData>(&mut generator);
     add::<PromotionVerdict>(&mut generator);
     // Inputs.
     add::<NewDeployment>(&mut generator);
@@ -138,6 +140,9 @@ pub fn document() -> Value {
     add::<FreezeWindow>(&mut generator);
     add::<FreezeSchedule>(&mut generator);
     add::<ActiveFreeze>(&mut generator);
+    add::<ApprovalGate>(&mut generator);
+    add::<Approval>(&mut generator);
+    add::<ApprovalStatus>(&mut generator);
     add::<DeployLock>(&mut generator);
     // Configured platforms and what platforms can do.
     add::<PlatformConfig>(&mut generator);

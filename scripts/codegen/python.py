@@ -75,6 +75,9 @@ CLASSES: dict[str, Class] = {
     "FreezeWindow": Class(repr_fields=("name", "environments")),
     "ActiveFreeze": Class(repr_fields=("window", "end")),
     "DeployLock": Class(repr_fields=("service", "environment", "deployment_id", "holder")),
+    "ApprovalGate": Class(repr_fields=("environment", "required_approvals")),
+    "Approval": Class(repr_fields=("actor", "at")),
+    "ApprovalStatus": Class(repr_fields=("deployment_id", "status", "required", "approvals")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,

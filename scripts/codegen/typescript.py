@@ -38,15 +38,17 @@ DOCUMENTS = {
     "ServiceDefinition": "Required<ServiceDefinition>",
     "PlatformSettings": "PlatformSettings",
     "FreezeWindow": "Required<FreezeWindow>",
+    "ApprovalGate": "Required<ApprovalGate>",
 }
 
 # What the package exports, in this order (plus every type they refer to).
 NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureCode", "InstanceState",
          "Verdict", "Severity", "LogStream"]
 INPUT_RECORDS = ["NewDeployment"]
-INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow"]
+INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow",
+                   "ApprovalGate"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
-           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock"]
+           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ApprovalStatus", "Approval"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {

@@ -12,6 +12,7 @@ use crate::cli::exit::CliError;
 use crate::client::Client;
 use loco_core::Timestamp;
 use loco_core::freeze::FreezeWindow;
+use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
@@ -19,7 +20,7 @@ use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, FreezeCheck, FreezeList, ListParams, LockList, LockRelease, LogLine, PlatformList, PlatformTest,
+    Event, FreezeCheck, FreezeList, GateList, ListParams, LockList, LockRelease, LogLine, PlatformList, PlatformTest,
     ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
     WhoAmI,
 };
@@ -393,6 +394,38 @@ impl Backend {
                 let active = engine.active_freeze(environment, Some(at)).await?;
                 Ok(FreezeCheck { environment: environment.to_owned(), at: at.to_string(), active })
             }
+        }
+    }
+
+    /// Every approval gate.
+    pub async fn gates(&self) -> Result<GateList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.gates().await?),
+            Backend::Local(engine) => Ok(GateList { items: engine.gates().await? }),
+        }
+    }
+
+    /// Sets (or replaces) the approval gate of its environment.
+    pub async fn set_gate(&self, gate: ApprovalGate) -> Result<ApprovalGate, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_gate(&gate).await?),
+            Backend::Local(engine) => Ok(engine.set_gate(gate, "cli").await?),
+        }
+    }
+
+    /// Removes the approval gate of an environment.
+    pub async fn remove_gate(&self, environment: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.remove_gate(environment).await?),
+            Backend::Local(engine) => Ok(engine.remove_gate(environment).await?),
+        }
+    }
+
+    /// Where a deployment stands with its environment's review at `at` (now when `None`).
+    pub async fn approval_status(&self, id: &str, at: Option<Timestamp>) -> Result<ApprovalStatus, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.approval_status(id, at).await?),
+            Backend::Local(engine) => Ok(engine.approval_status(id, at).await?),
         }
     }
 

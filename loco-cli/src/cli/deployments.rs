@@ -66,9 +66,9 @@ pub struct StartArgs {
     /// The deployment, who starts it and why.
     #[command(flatten)]
     pub action: ActionArgs,
-    /// Start in spite of a freeze window in force, saying why (an admin of the environment
-    /// only); recorded as a policy_override event before started.
-    #[arg(long, value_name = "REASON")]
+    /// Start in spite of a freeze window in force or an approval gate's wait, saying why (an
+    /// admin of the environment only); recorded as a policy_override event before started.
+    #[arg(long, visible_alias = "override", value_name = "REASON")]
     pub override_freeze: Option<String>,
 }
 
@@ -173,6 +173,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Platforms(_)
         | Command::Freeze(_)
         | Command::Locks(_)
+        | Command::Gate(_)
         | Command::Verify(_)
         | Command::Audit(_) => Err(CliError::Internal(
             "serve, demo, the rollout, access and audit commands are not deployment commands".to_owned(),

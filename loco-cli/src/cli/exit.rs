@@ -65,8 +65,11 @@ pub mod code {
     /// `validation_failed`: pre-deployment validation refused the release (or `loco validate`
     /// found blocking problems).
     pub const VALIDATION_FAILED: u8 = 24;
-    /// `policy_violation`: a policy (a freeze window) refused the operation.
+    /// `policy_violation`: a policy (a freeze window, the deploy lock, an approval gate's rule or
+    /// wait) refused the operation.
     pub const POLICY_VIOLATION: u8 = 25;
+    /// `approval_required`: the environment's approval gate needs more approvals first.
+    pub const APPROVAL_REQUIRED: u8 = 26;
 }
 
 /// Everything a CLI command can fail with.
@@ -178,6 +181,7 @@ fn exit_code_of(error: ErrorCode) -> u8 {
         ErrorCode::RateLimited => code::RATE_LIMITED,
         ErrorCode::ValidationFailed => code::VALIDATION_FAILED,
         ErrorCode::PolicyViolation => code::POLICY_VIOLATION,
+        ErrorCode::ApprovalRequired => code::APPROVAL_REQUIRED,
     }
 }
 
@@ -236,7 +240,7 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), seen.len(), "{seen:?}");
         assert!(!seen.contains(&code::OK));
-        assert_eq!(*unique.last().unwrap(), code::POLICY_VIOLATION, "new codes go at the end of the table");
+        assert_eq!(*unique.last().unwrap(), code::APPROVAL_REQUIRED, "new codes go at the end of the table");
         // `loco validate` refusing a release means what the API's `validation_failed` means.
         assert_eq!(CliError::ValidationRefused.exit_code(), code::VALIDATION_FAILED);
     }

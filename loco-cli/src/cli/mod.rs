@@ -179,6 +179,8 @@ pub enum Command {
     Freeze(policy::FreezeArgs),
     /// Deploy locks, one started deployment per service and environment: list, release (admin).
     Locks(policy::LocksArgs),
+    /// Approval gates, N reviewers before a start: set, list, remove (admin), status.
+    Gate(policy::GateArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -211,6 +213,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Platforms(args) => platforms::run(&cli.connection, args, output).await,
         Command::Freeze(args) => policy::run(&cli.connection, args, output).await,
         Command::Locks(args) => policy::run_locks(&cli.connection, args, output).await,
+        Command::Gate(args) => policy::run_gate(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
         | Command::Validate(_)
         | Command::Rollouts(_)

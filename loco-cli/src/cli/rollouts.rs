@@ -56,9 +56,9 @@ pub struct StartArgs {
     /// Who starts the rollout [env: LOCO_ACTOR].
     #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
     pub actor: Option<String>,
-    /// Start in spite of a freeze window in force, saying why (an admin of the environment
-    /// only); recorded as a policy_override event before started.
-    #[arg(long, value_name = "REASON")]
+    /// Start in spite of a freeze window in force or an approval gate's wait, saying why (an
+    /// admin of the environment only); recorded as a policy_override event before started.
+    #[arg(long, visible_alias = "override", value_name = "REASON")]
     pub override_freeze: Option<String>,
     /// Follow the rollout until it ends, printing its progress; exit 17 if it rolled back, 18 if
     /// the rollback failed. Always the case with --db.

@@ -60,6 +60,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::ServiceNotFound { .. }
         | Error::FreezeWindowNotFound { .. }
         | Error::LockNotFound { .. }
+        | Error::GateNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
         Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
@@ -71,7 +72,8 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::RolloutConflict { .. }
         | Error::RolloutInProgress { .. }
         | Error::RolloutNotPaused { .. }
-        | Error::PolicyViolation { .. } => StatusCode::CONFLICT,
+        | Error::PolicyViolation { .. }
+        | Error::ApprovalRequired { .. } => StatusCode::CONFLICT,
         Error::SelfApproval { .. } => StatusCode::FORBIDDEN,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // The deployment platform (an upstream service) failed, not this server.
@@ -179,6 +181,17 @@ mod tests {
             (Error::PlatformNotFound { name: "p".into() }, 404),
             (Error::FreezeWindowNotFound { name: "w".into() }, 404),
             (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
+            (Error::GateNotFound { environment: "e".into() }, 404),
+            (
+                Error::ApprovalRequired {
+                    id: "d".into(),
+                    environment: "e".into(),
+                    approvals: 1,
+                    required: 2,
+                    details: vec![loco_core::FieldError::new("approvals", "1 of 2")],
+                },
+                409,
+            ),
             (
                 Error::PolicyViolation {
                     rule: "freeze_window".into(),

@@ -128,6 +128,13 @@ pub fn freeze_params(raw: Option<&str>) -> Result<crate::wire::FreezeParams, Err
     Ok(crate::wire::FreezeParams { environment: p.remove("environment"), at: p.remove("at") })
 }
 
+/// Parses the query string of `GET /api/v1/deployments/{id}/approvals`: the instant asked about,
+/// if given.
+pub fn approval_params(raw: Option<&str>) -> Result<Option<loco_core::Timestamp>, Error> {
+    let mut p = query_pairs(raw, &["at"])?;
+    crate::wire::ApprovalParams { at: p.remove("at") }.at()
+}
+
 /// Parses the query string of `GET /api/v1/releases`.
 pub fn release_params(raw: Option<&str>) -> Result<ReleaseParams, Error> {
     let mut p = query_pairs(raw, &["service", "environment", "limit"])?;

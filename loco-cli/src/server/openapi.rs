@@ -50,6 +50,8 @@ pub mod refs {
         FreezeWindow => "FreezeWindow",
         ActiveFreeze => "ActiveFreeze",
         DeployLock => "DeployLock",
+        ApprovalGate => "ApprovalGate",
+        ApprovalStatus => "ApprovalStatus",
         PlatformConfig => "PlatformConfig",
         NewPlatform => "NewPlatform",
         Thresholds => "Thresholds",

@@ -1,8 +1,11 @@
-//! Policy: deploy locks and freeze windows. Anyone with a token lists the locks; an admin of an
+//! Policy: deploy locks, freeze windows and approval gates. Anyone with a token lists the locks; an admin of an
 //! environment forces a stuck one free with a reason. Anyone with a token reads them and asks whether an environment is
 //! frozen; an admin sets and removes them. Starts (`…/start`, `…/rollout`) during a window in
 //! force are refused by the core with `policy_violation`, unless an admin of the environment
-//! gives `override_reason`.
+//! gives `override_reason`. Anyone with a token reads the approval gates and where a
+//! deployment stands with its review; an admin sets and removes gates. Reviews under a gate are
+//! counted by the core (`…/approve` answers the deployment still `pending_approval` until the
+//! last approval the gate needs).
 
 use std::sync::Arc;
 
@@ -11,14 +14,15 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use loco_core::Error;
 use loco_core::freeze::FreezeWindow;
+use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::session::Operation;
 
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::extract::{JsonBody, freeze_params, gated};
+use crate::server::extract::{JsonBody, approval_params, freeze_params, gated};
 use crate::server::openapi::refs;
-use crate::wire::{ErrorBody, FreezeCheck, FreezeList, FreezeParams, LockList, LockRelease};
+use crate::wire::{ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, LockList, LockRelease};
 
 /// Every deploy lock held: the started deployment of each service and environment.
 #[utoipa::path(
@@ -158,4 +162,104 @@ pub async fn remove_freeze(
 ) -> Result<StatusCode, ApiError> {
     state.engine.session(caller.0).admin()?.remove_freeze_window(&name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every approval gate, by environment.
+#[utoipa::path(
+    get,
+    path = "/api/v1/gates",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The gates", body = GateList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_gates(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<GateList>, ApiError> {
+    Ok(Json(GateList { items: state.engine.session(caller.0).reader()?.gates().await? }))
+}
+
+/// Set (or replace) the approval gate of an environment (admin).
+#[utoipa::path(
+    put,
+    path = "/api/v1/gates/{environment}",
+    tag = "policy",
+    params(("environment" = String, Path, description = "The environment (must match the body's, ignoring case)")),
+    request_body = refs::ApprovalGate,
+    responses(
+        (status = 200, description = "The gate as stored", body = refs::ApprovalGate),
+        (status = 400, description = "`validation_error`: every bad field named (`required_approvals`, \
+                                      `approvers[1]`, …), an unknown field", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn put_gate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(environment): Path<String>,
+    body: Result<JsonBody<serde_json::Value>, ApiError>,
+) -> Result<Json<ApprovalGate>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Administer, body)?;
+    let engine = session.admin()?;
+    // The core parses the gate, so every surface names the same fields.
+    let gate = ApprovalGate::from_json(&body.to_string())?;
+    if !gate.guards(&environment) {
+        return Err(Error::invalid(
+            "environment",
+            format!("is '{}' but the path names '{environment}'", gate.environment),
+        )
+        .into());
+    }
+    let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
+    Ok(Json(engine.set_gate(gate, &by).await?))
+}
+
+/// Remove the approval gate of an environment (admin); its deployments need the single review
+/// again.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/gates/{environment}",
+    tag = "policy",
+    params(("environment" = String, Path, description = "The environment")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 404, description = "`not_found`: the environment has no gate", body = ErrorBody),
+    )
+)]
+pub async fn remove_gate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(environment): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.session(caller.0).admin()?.remove_gate(&environment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where a deployment stands with its environment's review: the approvals required and those
+/// that count (at `at`, now by default), whether it was rejected, and when it may start.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/approvals",
+    tag = "policy",
+    params(("id" = String, Path, description = "The deployment"), ApprovalParams),
+    responses(
+        (status = 200, description = "The review's state", body = refs::ApprovalStatus),
+        (status = 400, description = "`validation_error`: a bad `at` or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    )
+)]
+pub async fn approval_status(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ApprovalStatus>, ApiError> {
+    let engine = state.engine.session(caller.0).reader()?.clone();
+    let at = approval_params(query.as_deref())?;
+    Ok(Json(engine.approval_status(&id, at).await?))
 }

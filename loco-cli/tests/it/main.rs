@@ -12,6 +12,7 @@ mod dashboard;
 mod demo;
 mod durability;
 mod freeze;
+mod gates;
 mod guards;
 mod locks;
 mod openapi;

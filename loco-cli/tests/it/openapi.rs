@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 44] = [
+const ROUTES: [(&str, &str); 48] = [
     ("post", "/api/v1/deployments"),
     ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
@@ -37,6 +37,10 @@ const ROUTES: [(&str, &str); 44] = [
     ("get", "/api/v1/freezes/active"),
     ("put", "/api/v1/freezes/{name}"),
     ("delete", "/api/v1/freezes/{name}"),
+    ("get", "/api/v1/gates"),
+    ("put", "/api/v1/gates/{environment}"),
+    ("delete", "/api/v1/gates/{environment}"),
+    ("get", "/api/v1/deployments/{id}/approvals"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/audit/head"),

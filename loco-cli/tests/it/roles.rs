@@ -65,6 +65,10 @@ enum Target {
     Freeze,
     /// The deploy lock a fresh started deployment holds, and a reason to release it.
     Lock,
+    /// An environment without an approval gate, and a gate for it (no deployment here uses it).
+    NewGate,
+    /// An environment with a fresh approval gate.
+    Gate,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -87,7 +91,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 44] = [
+const ROUTES: [Route; 48] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -117,6 +121,10 @@ const ROUTES: [Route; 44] = [
     route("GET", "/api/v1/freezes/active?environment=frozen", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/freezes/{name}", T::NewFreeze, ".....m", 200),
     route("DELETE", "/api/v1/freezes/{name}", T::Freeze, ".....m", 204),
+    route("GET", "/api/v1/gates", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/gates/{environment}", T::NewGate, ".....m", 200),
+    route("DELETE", "/api/v1/gates/{environment}", T::Gate, ".....m", 204),
+    route("GET", "/api/v1/deployments/{id}/approvals", T::Deployment, ".vradm", 200),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/head", T::Plain, ".vradm", 200),
@@ -231,6 +239,11 @@ fn service(name: &str) -> Value {
     let mut definition = demo_service_json();
     definition["name"] = json!(name);
     definition
+}
+
+/// A two-approver gate for `environment`.
+fn gate(environment: &str) -> Value {
+    json!({"environment": environment, "required_approvals": 2, "wait_minutes": 5})
 }
 
 /// A freeze window named `name` over the `frozen` environment, in force all through 2026.
@@ -422,6 +435,16 @@ impl World {
                 let service = text(&expect(&reply, 200)["service"]);
                 let path = route.path.replace("{service}", &service).replace("{environment}", "staging");
                 (path, Some(json!({"reason": "stuck"})))
+            }
+            T::NewGate => {
+                let environment = format!("gated-{n}");
+                (route.path.replace("{environment}", &environment), Some(gate(&environment)))
+            }
+            T::Gate => {
+                let environment = format!("gated-{n}");
+                let path = route.path.replace("{environment}", &environment);
+                expect(&server.by("admin", "PUT", &path, Some(&gate(&environment))).await, 200);
+                (path, None)
             }
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});

@@ -12,6 +12,7 @@ mod crash;
 mod extensions;
 mod fly;
 mod freeze;
+mod gates;
 mod local;
 mod locks;
 mod metrics;

@@ -27,10 +27,17 @@ admin passes ``override_reason=...``, which the history records as a ``policy_ov
 One deployment per service and environment may be started at a time: a second ``start`` there
 raises :class:`PolicyViolationError` (rule ``deploy_lock``) until the first succeeds, fails or is
 rolled back; ``locks()`` lists them and ``release_lock(...)`` forces a stuck one free.
+Approval gates (``set_gate(gate, by)``) ask for N distinct reviewers of an environment's
+deployments: each approval short of N is recorded as an ``approval_granted`` event, the Nth
+approves; ``start`` before that raises :class:`ApprovalRequiredError` (``approvals``,
+``required``), and inside the gate's ``wait_minutes`` after approval
+:class:`PolicyViolationError` (rule ``wait_timer``). ``approval_status(id)`` returns an
+:class:`ApprovalStatus`.
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
-:class:`ServiceDefinition`, :class:`ValidationReport`) whose ``to_dict()`` is the HTTP API's
+:class:`ServiceDefinition`, :class:`ValidationReport`, :class:`ApprovalGate`,
+:class:`ApprovalStatus`) whose ``to_dict()`` is the HTTP API's
 JSON; timestamps are RFC 3339 UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
 every JSON object are generated from the JSON Schema of the Rust data model (``loco._types``).
 Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface. See
@@ -44,6 +51,7 @@ from ._loco import (
     EVENT_KINDS,
     ROLLOUT_STATES,
     STATUSES,
+    ApprovalRequiredError,
     Engine,
     HealthProbe,
     IdempotencyConflictError,
@@ -82,6 +90,7 @@ __all__ = [
     "EVENT_KINDS",
     "ROLLOUT_STATES",
     "STATUSES",
+    "ApprovalRequiredError",
     "Engine",
     "HealthProbe",
     "IdempotencyConflictError",

@@ -14,6 +14,9 @@ from ._types import (
     AuditHeadDict,
     AuditReport,
     ActiveFreeze,
+    ApprovalGate,
+    ApprovalGateDict,
+    ApprovalStatus,
     CapabilitiesDict,
     DeployLock,
     Deployment,
@@ -58,6 +61,7 @@ __all__ = [
     "EVENT_KINDS",
     "ROLLOUT_STATES",
     "STATUSES",
+    "ApprovalRequiredError",
     "Engine",
     "HealthProbe",
     "IdempotencyConflictError",
@@ -104,6 +108,8 @@ _Head = AuditHeadDict | dict[str, Any] | str
 
 #: A freeze window: a ``dict`` (``FreezeWindowDict``), or its JSON text.
 _FreezeWindow = FreezeWindowDict | dict[str, Any] | str
+#: An approval gate: a ``dict`` (``ApprovalGateDict``), or its JSON text.
+_ApprovalGate = ApprovalGateDict | dict[str, Any] | str
 
 _T = TypeVar("_T")
 #: What a platform method returns: the value itself (a plain ``def``) or an awaitable of it
@@ -307,6 +313,10 @@ class Engine:
     def freeze_windows(self) -> Awaitable[builtins.list[FreezeWindow]]: ...
     def remove_freeze_window(self, name: str) -> Awaitable[None]: ...
     def active_freeze(self, environment: str, at: str | None = None) -> Awaitable[ActiveFreeze | None]: ...
+    def set_gate(self, gate: _ApprovalGate, by: str) -> Awaitable[ApprovalGate]: ...
+    def gates(self) -> Awaitable[builtins.list[ApprovalGate]]: ...
+    def remove_gate(self, environment: str) -> Awaitable[None]: ...
+    def approval_status(self, id: str, at: str | None = None) -> Awaitable[ApprovalStatus]: ...
     def close(self) -> Awaitable[None]: ...
     def __aenter__(self) -> Awaitable[Engine]: ...
     def __aexit__(
@@ -409,6 +419,10 @@ class SyncEngine:
     def freeze_windows(self) -> builtins.list[FreezeWindow]: ...
     def remove_freeze_window(self, name: str) -> None: ...
     def active_freeze(self, environment: str, at: str | None = None) -> ActiveFreeze | None: ...
+    def set_gate(self, gate: _ApprovalGate, by: str) -> ApprovalGate: ...
+    def gates(self) -> builtins.list[ApprovalGate]: ...
+    def remove_gate(self, environment: str) -> None: ...
+    def approval_status(self, id: str, at: str | None = None) -> ApprovalStatus: ...
     def close(self) -> None: ...
     def __enter__(self) -> SyncEngine: ...
     def __exit__(
@@ -523,13 +537,28 @@ class ValidationFailedError(LocoError):
 
 class PolicyViolationError(LocoError):
     """A policy refused the operation (``policy_violation``): a freeze window is in force for the
-    deployment's environment, or another deployment of its service holds the deploy lock there.
-    ``details`` has one entry, on the rule (``freeze_window`` or ``deploy_lock``)."""
+    deployment's environment, another deployment of its service holds the deploy lock there, the
+    environment's approval gate holds the start back after approval, or the gate refused the
+    reviewer. ``details`` has one entry, on the rule (``freeze_window``, ``deploy_lock``,
+    ``wait_timer`` or ``approval_gate``)."""
 
-    #: The rule that refused it: ``freeze_window`` or ``deploy_lock``.
+    #: The rule that refused it: ``freeze_window``, ``deploy_lock``, ``wait_timer`` or
+    #: ``approval_gate``.
     rule: str
-    #: The window's name, or the id of the deployment holding the lock.
+    #: The window's name, the id of the deployment holding the lock, or the gate's environment.
     policy: str
     environment: str
-    #: When the occurrence in force ends (RFC 3339 UTC); ``None`` for a deploy lock.
+    #: When the occurrence in force or the gate's wait ends (RFC 3339 UTC); ``None`` for a deploy
+    #: lock or a refused reviewer.
     until: str | None
+
+class ApprovalRequiredError(LocoError):
+    """A start of a deployment whose environment's approval gate has not approved it yet
+    (``approval_required``); nothing was written."""
+
+    deployment_id: str
+    environment: str
+    #: How many approvals count now.
+    approvals: int
+    #: How many the gate requires.
+    required: int

@@ -33,6 +33,13 @@ __all__: List[str] = [
     "ActiveFreezeDict",
     "AnalysisDataDict",
     "AnalysisSpecDict",
+    "Approval",
+    "ApprovalDict",
+    "ApprovalGate",
+    "ApprovalGateDict",
+    "ApprovalGrantedDataDict",
+    "ApprovalStatus",
+    "ApprovalStatusDict",
     "ArtifactCheckDict",
     "AuditHead",
     "AuditHeadDict",
@@ -223,6 +230,9 @@ EventKind = Literal[
     "policy_override",
     # An admin force-released the deploy lock this (started) deployment held, with a reason.
     "lock_released",
+    # A reviewer approved a deployment whose environment's gate needs more approvals than it has had
+    # (the approval completing the count is the ``approved`` transition).
+    "approval_granted",
 ]
 
 
@@ -282,6 +292,8 @@ ErrorCode = Literal[
     "validation_failed",
     # A policy (a freeze window) refused the operation; ``details`` names the rule.
     "policy_violation",
+    # The deployment's environment requires more approvals before it may start.
+    "approval_required",
 ]
 
 
@@ -944,11 +956,12 @@ class ValidationReportDict(TypedDict):
 
 
 class PolicyOverrideDataDict(TypedDict):
-    """What a ``policy_override`` event records: the rule and the occurrence an admin started in
-    spite of (the event's ``actor`` is the admin, its ``note`` the reason they gave).
+    """What a ``policy_override`` event records: the rule and the occurrence (a freeze window's, or
+    the span of a gate's wait after approval) an admin started in spite of (the event's ``actor``
+    is the admin, its ``note`` the reason they gave).
     """
 
-    #: The rule: ``freeze_window``.
+    #: The rule: ``freeze_window``, or ``wait_timer`` (an approval gate's wait).
     rule: str
     #: The window's name.
     name: str
@@ -975,6 +988,17 @@ class LockReleasedDataDict(TypedDict):
     since: str
 
 
+class ApprovalGrantedDataDict(TypedDict):
+    """What an ``approval_granted`` event records: how far the review has come (the event's
+    ``actor`` is the reviewer, its ``note`` what they said).
+    """
+
+    #: The approvals that count, this one included.
+    approvals: int
+    #: How many the environment's gate requires.
+    required: int
+
+
 #: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
     CreatedDataDict,
@@ -986,6 +1010,7 @@ EventDataDict = Union[
     ValidationReportDict,
     PolicyOverrideDataDict,
     LockReleasedDataDict,
+    ApprovalGrantedDataDict,
 ]
 
 
@@ -1860,6 +1885,62 @@ class DeployLockDict(TypedDict):
     holder: str
     #: When it was started.
     since: str
+
+
+class ApprovalGateDict(TypedDict, total=False):
+    """The review an environment's deployments need before they may start. Returned by
+    ``ApprovalGate.to_dict()``. Keys that must be present: ``environment``,
+    ``required_approvals``.
+    """
+
+    #: The environment it guards (compared case-insensitively); one gate per environment, and
+    #: setting a gate for an environment that has one replaces it.
+    environment: str
+    #: How many distinct reviewers must approve, 1 to 10 (never the requester).
+    required_approvals: int
+    #: Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
+    #: holding the approver role.
+    approvers: List[str]
+    #: Minutes after which an approval no longer counts towards a deployment still waiting for more,
+    #: 1 to 43200 (30 days); absent: approvals do not expire.
+    expires_after_minutes: Optional[int]
+    #: Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
+    #: absent: it may start at once.
+    wait_minutes: Optional[int]
+
+
+class ApprovalDict(TypedDict):
+    """One reviewer's approval of a deployment. Returned by ``Approval.to_dict()``."""
+
+    #: Who approved.
+    actor: str
+    #: When.
+    at: str
+    #: What they said, if anything.
+    note: Optional[str]
+
+
+class ApprovalStatusDict(TypedDict):
+    """Where a deployment stands with its environment's review: the pipeline view of one gate.
+    Returned by ``ApprovalStatus.to_dict()``.
+    """
+
+    #: The deployment.
+    deployment_id: str
+    #: Its environment.
+    environment: str
+    #: Its status.
+    status: Status
+    #: How many approvals it needs (1 without a gate).
+    required: int
+    #: The approvals that count: while it is ``pending_approval``, those not expired at the time
+    #: asked about; afterwards, those that approved it.
+    approvals: List[ApprovalDict]
+    #: Whether a rejection ended its review.
+    rejected: bool
+    #: When it may start: its approval time plus the gate's wait (absent while it is not approved,
+    #: or without a wait).
+    startable_at: Optional[str]
 
 
 class CapabilitiesDict(TypedDict):
@@ -3097,6 +3178,228 @@ class DeployLock:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (DeployLock, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ApprovalGate:
+    """The review an environment's deployments need before they may start. Immutable: attributes
+    mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object.
+    ``ApprovalGate(data)`` wraps such an object (typed ``ApprovalGateDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ApprovalGateDict
+
+    def __init__(self, data: ApprovalGateDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def environment(self) -> str:
+        """The environment it guards (compared case-insensitively); one gate per environment, and
+        setting a gate for an environment that has one replaces it.
+        """
+        return self._d["environment"]
+
+    @property
+    def required_approvals(self) -> int:
+        """How many distinct reviewers must approve, 1 to 10 (never the requester)."""
+        return self._d["required_approvals"]
+
+    @property
+    def approvers(self) -> List[str]:
+        """Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
+        holding the approver role.
+        """
+        return list(self._d["approvers"])
+
+    @property
+    def expires_after_minutes(self) -> Optional[int]:
+        """Minutes after which an approval no longer counts towards a deployment still waiting for
+        more, 1 to 43200 (30 days); absent: approvals do not expire; ``None`` when absent.
+        """
+        return self._d.get("expires_after_minutes")
+
+    @property
+    def wait_minutes(self) -> Optional[int]:
+        """Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
+        absent: it may start at once; ``None`` when absent.
+        """
+        return self._d.get("wait_minutes")
+
+    def to_dict(self) -> ApprovalGateDict:
+        """The approval gate as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ApprovalGateDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ApprovalGate):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ApprovalGate(environment=%r, required_approvals=%r)" % (
+            d["environment"],
+            d["required_approvals"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ApprovalGate, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class Approval:
+    """One reviewer's approval of a deployment. Immutable: attributes mirror the HTTP JSON fields
+    and ``to_dict()`` returns the HTTP JSON object. ``Approval(data)`` wraps such an object
+    (typed ``ApprovalDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ApprovalDict
+
+    def __init__(self, data: ApprovalDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def actor(self) -> str:
+        """Who approved."""
+        return self._d["actor"]
+
+    @property
+    def at(self) -> str:
+        """When (RFC 3339 UTC)."""
+        return self._d["at"]
+
+    @property
+    def note(self) -> Optional[str]:
+        """What they said, if anything; ``None`` when absent."""
+        return self._d.get("note")
+
+    def to_dict(self) -> ApprovalDict:
+        """The approval as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ApprovalDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Approval):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Approval(actor=%r, at=%r)" % (
+            d["actor"],
+            d["at"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Approval, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ApprovalStatus:
+    """Where a deployment stands with its environment's review: the pipeline view of one gate.
+    Immutable: attributes mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON
+    object. ``ApprovalStatus(data)`` wraps such an object (typed ``ApprovalStatusDict``) without
+    copying it.
+    """
+
+    __slots__ = ("_d", "_approvals",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ApprovalStatusDict
+    _approvals: List[Approval]
+
+    def __init__(self, data: ApprovalStatusDict) -> None:
+        object.__setattr__(self, "_d", data)
+        object.__setattr__(self, "_approvals", [Approval(item) for item in data["approvals"]])
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment."""
+        return self._d["deployment_id"]
+
+    @property
+    def environment(self) -> str:
+        """Its environment."""
+        return self._d["environment"]
+
+    @property
+    def status(self) -> Status:
+        """Its status."""
+        return self._d["status"]
+
+    @property
+    def required(self) -> int:
+        """How many approvals it needs (1 without a gate)."""
+        return self._d["required"]
+
+    @property
+    def approvals(self) -> List[Approval]:
+        """The approvals that count: while it is ``pending_approval``, those not expired at the time
+        asked about; afterwards, those that approved it (a new list each time, of the same
+        objects).
+        """
+        return list(self._approvals)
+
+    @property
+    def rejected(self) -> bool:
+        """Whether a rejection ended its review."""
+        return self._d["rejected"]
+
+    @property
+    def startable_at(self) -> Optional[str]:
+        """When it may start: its approval time plus the gate's wait (absent while it is not
+        approved, or without a wait). RFC 3339 UTC; ``None`` when absent.
+        """
+        return self._d.get("startable_at")
+
+    def to_dict(self) -> ApprovalStatusDict:
+        """The approval status as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ApprovalStatusDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ApprovalStatus):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ApprovalStatus(deployment_id=%r, status=%r, required=%r, approvals=%r)" % (
+            d["deployment_id"],
+            d["status"],
+            d["required"],
+            self._approvals,
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ApprovalStatus, (self._d,))
 
     if not TYPE_CHECKING:
 

@@ -135,7 +135,10 @@ impl Engine {
         awaitable(py, self.handle.create(new, idempotency_key))
     }
 
-    /// `pending_approval → approved`; the actor must not be the requester.
+    /// `pending_approval → approved`; the actor must not be the requester. Under an approval gate
+    /// needing more than one approval, each earlier one is recorded as an `approval_granted`
+    /// event and the deployment stays `pending_approval`; the approval completing the count
+    /// approves it.
     #[pyo3(signature = (id, actor, note=None))]
     fn approve<'py>(
         &self,
@@ -159,7 +162,9 @@ impl Engine {
         awaitable(py, self.handle.apply(id, Action::Reject, actor, note))
     }
 
-    /// `approved → started`. A freeze window in force for the deployment's environment refuses
+    /// `approved → started`. A deployment its environment's approval gate has not approved yet
+    /// is refused with `ApprovalRequiredError`. A freeze window in force for the deployment's
+    /// environment, or the gate's wait after approval still running (rule `wait_timer`), refuses
     /// the start with `PolicyViolationError`; an admin may start anyway by giving
     /// `override_reason`, which a `policy_override` event records just before `started`.
     #[pyo3(signature = (id, actor, note=None, override_reason=None))]
@@ -514,6 +519,35 @@ impl Engine {
         at: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.active_freeze(environment, at))
+    }
+
+    /// Sets (or replaces, by environment) an approval gate: how many distinct reviewers a
+    /// deployment to its environment needs before it may start. `gate` is a `dict` or JSON `str`
+    /// (`environment`, `required_approvals` 1 to 10, and optionally `approvers` who alone may
+    /// review, `expires_after_minutes` after which an approval no longer counts and
+    /// `wait_minutes` the start is held back after approval), checked by the core; `by` is who
+    /// sets it. Resolves to the gate as stored (a `loco.ApprovalGate`).
+    fn set_gate<'py>(&self, py: Python<'py>, gate: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.set_gate(gate, by))
+    }
+
+    /// Every approval gate, by environment. Resolves to a `list` of `loco.ApprovalGate`.
+    fn gates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.gates())
+    }
+
+    /// Removes the approval gate of `environment` (`NotFoundError` when there is none); its
+    /// deployments then need the single review again. Resolves to `None`.
+    fn remove_gate<'py>(&self, py: Python<'py>, environment: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.remove_gate(environment))
+    }
+
+    /// Where deployment `id` stands with its environment's review at `at` (an RFC 3339 `str`; now
+    /// without it): the approvals required and those that count, whether it was rejected, and
+    /// when it may start. Resolves to a `loco.ApprovalStatus`.
+    #[pyo3(signature = (id, at=None))]
+    fn approval_status<'py>(&self, py: Python<'py>, id: String, at: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.approval_status(id, at))
     }
 
     /// Stops running rollouts (the next engine on this file recovers them) and the local

@@ -1,10 +1,12 @@
 //! The policy operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: list the
 //! deploy locks and force one free; set, list and remove freeze windows, and ask which one is in
-//! force for an environment. Windows are
-//! parsed, checked and evaluated by the core alone; starts during one are refused there too.
+//! force for an environment; set, list and remove approval gates, and ask where a deployment
+//! stands with its gate. Windows and gates are parsed, checked and evaluated by the core alone;
+//! starts they refuse are refused there too.
 
 use loco_core::Timestamp;
 use loco_core::freeze::{ActiveFreeze, FreezeWindow};
+use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::lock::DeployLock;
 
 use super::{Handle, Operation};
@@ -56,6 +58,35 @@ impl Handle {
         Box::pin(async move {
             let at = at.as_deref().map(instant).transpose()?;
             engine?.active_freeze(&environment, at).await
+        })
+    }
+
+    /// `set_gate(gate, by)`: sets or replaces (by environment) the gate; the result is the gate
+    /// as stored.
+    pub fn set_gate(&self, gate: Document, by: String) -> Operation<ApprovalGate> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.set_gate(gate.into_approval_gate()?, &by).await })
+    }
+
+    /// `gates()`.
+    pub fn gates(&self) -> Operation<Vec<ApprovalGate>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.gates().await })
+    }
+
+    /// `remove_gate(environment)`; `not_found` when the environment has no gate.
+    pub fn remove_gate(&self, environment: String) -> Operation<()> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.remove_gate(&environment).await })
+    }
+
+    /// `approval_status(id, at=None)`: where the deployment stands with its review at `at`
+    /// (RFC 3339; now without it).
+    pub fn approval_status(&self, id: String, at: Option<String>) -> Operation<ApprovalStatus> {
+        let engine = self.engine();
+        Box::pin(async move {
+            let at = at.as_deref().map(instant).transpose()?;
+            engine?.approval_status(&id, at).await
         })
     }
 }

@@ -18,6 +18,7 @@ use crate::Store;
 
 mod access;
 mod commits;
+mod gates;
 mod locks;
 mod rollouts;
 
@@ -60,6 +61,9 @@ pub async fn run(backend: &dyn Backend) {
     locks::a_started_deployment_holds_its_targets_lock(backend).await;
     locks::an_admin_forces_a_lock_free_with_a_record(backend).await;
     locks::concurrent_starts_on_one_target_let_exactly_one_win(backend).await;
+    gates::gates_are_set_replaced_and_removed(backend).await;
+    gates::a_gate_counts_approvals_in_the_write(backend).await;
+    gates::concurrent_approvals_each_count_once(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 

@@ -1,9 +1,10 @@
 //! Deployment writes in PostgreSQL: creating one (with its idempotency key), applying a lifecycle
 //! action, and recording an event that changes nothing else.
 
+use loco_types::gate::{self, ApprovalStep};
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::model::{Deployment, Event, NewDeployment, Timestamp};
-use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment, Origin};
+use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment};
 
 use super::error::Result;
 use super::pool::Conn;
@@ -105,7 +106,16 @@ pub(crate) async fn apply_in_tx(
     let current = get_deployment(&mut ctx.conn, &id).await?;
     let rollout_state = super::rollouts::rollout_state(&mut ctx.conn, &id).await?;
     let now = Timestamp::now();
-    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, &input, now)?;
+    let gate =
+        if action.is_review() { super::gates::guarding(&mut ctx.conn, &current.environment).await? } else { None };
+    let prior = if gate.is_some() { super::gates::approvals(&mut ctx.conn, &id).await? } else { Vec::new() };
+    let change = match gate::decide(&current, rollout_state, gate.as_ref(), &prior, action, &input, now)? {
+        ApprovalStep::Transition(change) => *change,
+        ApprovalStep::Granted(approval) => {
+            ctx.append_event(approval).await?;
+            return Ok(Applied { deployment: current.clone(), from: current.status, since: current.updated_at });
+        }
+    };
     for event in lead_events {
         ctx.append_event(rules::decide_record(&current, event, now)?).await?;
     }

@@ -16,6 +16,7 @@
 mod access;
 mod deployments;
 mod error;
+mod gates;
 mod listener;
 mod locks;
 mod pool;
@@ -37,6 +38,7 @@ use tokio_postgres::config::SslMode;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
+use loco_types::gate::ApprovalGate;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
@@ -271,6 +273,20 @@ impl Store for PostgresStore {
     async fn remove_freeze_window(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.run(move |ctx| Box::pin(access::remove_freeze_window(ctx, name.clone()))).await
+    }
+
+    async fn put_gate(&self, gate: ApprovalGate, by: &str) -> LocoResult<ApprovalGate> {
+        let by = by.to_owned();
+        self.writer.run(move |ctx| Box::pin(gates::put(ctx, gate.clone(), by.clone()))).await
+    }
+
+    async fn gates(&self) -> LocoResult<Vec<ApprovalGate>> {
+        Ok(gates::all(&mut *self.pool.get().await?).await?)
+    }
+
+    async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
+        let environment = environment.to_owned();
+        self.writer.run(move |ctx| Box::pin(gates::remove(ctx, environment.clone()))).await
     }
 
     async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> LocoResult<()> {

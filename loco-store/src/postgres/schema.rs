@@ -183,6 +183,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX deployments_open_by_commit ON deployments (service, environment, version, commit_id)
         WHERE commit_id IS NOT NULL AND status IN ('pending_approval', 'approved', 'started');
     ",
+    // v6: approval gates (policy), one per environment, keyed by its lower-cased name.
+    "
+    CREATE TABLE approval_gates (
+        environment text PRIMARY KEY,
+        definition  text NOT NULL,                    -- JSON ApprovalGate
+        updated_by  text NOT NULL,
+        updated_at  text NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -11,7 +11,7 @@ use loco_types::rules;
 use loco_types::service::ServiceDefinition;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::rows::{json_column, parsed, parsed_opt};
+use super::rows::{json, json_column, parsed, parsed_opt};
 use super::writer::WriteCtx;
 use crate::error::Result;
 
@@ -28,10 +28,6 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
         expires_at: parsed_opt(row, 6)?,
         revoked_at: parsed_opt(row, 7)?,
     })
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::storage(e).into())
 }
 
 pub(crate) fn create_token(ctx: &mut WriteCtx<'_>, token: Token, hash: &str) -> Result<Token> {

@@ -2,6 +2,7 @@
 //! doing group commit, and a small pool of read-only connections used off the async runtime.
 
 mod access;
+mod gates;
 mod locks;
 mod reads;
 mod rollouts;
@@ -19,13 +20,14 @@ use tokio::sync::broadcast;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
+use loco_types::gate::{self, ApprovalGate, ApprovalStep};
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
-use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment, Origin};
+use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment};
 use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
@@ -266,7 +268,15 @@ fn apply_in_tx(
     let current = rows::get_deployment(ctx.conn, id)?;
     let rollout_state = rollouts::rollout_state(ctx.conn, id)?;
     let now = Timestamp::now();
-    let change = rules::decide_action(&current, rollout_state, Origin::Caller, action, input, now)?;
+    let gate = if action.is_review() { gates::guarding(ctx.conn, &current.environment)? } else { None };
+    let prior = if gate.is_some() { gates::approvals(ctx.conn, id)? } else { Vec::new() };
+    let change = match gate::decide(&current, rollout_state, gate.as_ref(), &prior, action, input, now)? {
+        ApprovalStep::Transition(change) => *change,
+        ApprovalStep::Granted(approval) => {
+            ctx.append_event(approval)?;
+            return Ok(Applied { deployment: current.clone(), from: current.status, since: current.updated_at });
+        }
+    };
     for event in lead_events {
         ctx.append_event(rules::decide_record(&current, event, now)?)?;
     }
@@ -427,6 +437,20 @@ impl Store for SqliteStore {
 
     async fn freeze_windows(&self) -> LocoResult<Vec<FreezeWindow>> {
         self.reads.point(access::freeze_windows).await
+    }
+
+    async fn put_gate(&self, gate: ApprovalGate, by: &str) -> LocoResult<ApprovalGate> {
+        let by = by.to_owned();
+        self.writer.submit(move |ctx| gates::put(ctx, gate, &by)).await
+    }
+
+    async fn gates(&self) -> LocoResult<Vec<ApprovalGate>> {
+        self.reads.point(gates::all).await
+    }
+
+    async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
+        let environment = environment.to_owned();
+        self.writer.submit(move |ctx| gates::remove(ctx, &environment)).await
     }
 
     async fn remove_freeze_window(&self, name: &str) -> LocoResult<()> {

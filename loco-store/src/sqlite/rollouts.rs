@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::error::Result;
 use crate::{BeginRollout, RolloutUpdate};
 
-use super::rows::{get_deployment, json_column, parsed, parsed_opt};
+use super::rows::{get_deployment, json, json_column, parsed, parsed_opt};
 use super::writer::WriteCtx;
 
 const ROLLOUT_COLUMNS: &str = "deployment_id, service, environment, platform, plan, state, progress, previous, failure, \
@@ -22,10 +22,6 @@ const ROLLOUT_COLUMNS: &str = "deployment_id, service, environment, platform, pl
 const ACTIVE_STATES: &str = "('running', 'paused', 'rolling_back')";
 
 const RELEASE_COLUMNS: &str = "version, deployment_id, platform, spec, instances, activated_at, retired_at";
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::storage(e).into())
-}
 
 fn required<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     json_column(row, idx)?.ok_or(rusqlite::Error::InvalidColumnType(idx, "json".into(), Type::Null))

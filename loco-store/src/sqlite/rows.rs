@@ -88,6 +88,11 @@ pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 /// Reads an optional JSON text column into any deserializable type.
+/// `value` as the JSON text a column stores.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::storage(e).into())
+}
+
 pub(crate) fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>> {
     let Some(text) = row
         .get_ref(idx)?

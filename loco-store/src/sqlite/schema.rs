@@ -181,6 +181,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX deployments_open_by_commit ON deployments (service, environment, version, commit_id)
         WHERE commit_id IS NOT NULL AND status IN ('pending_approval', 'approved', 'started');
     ",
+    // v12: approval gates (policy), one per environment, keyed by its lower-cased name.
+    "
+    CREATE TABLE approval_gates (
+        environment TEXT PRIMARY KEY,
+        definition  TEXT NOT NULL,                    -- JSON ApprovalGate
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,94 @@
+//! Approval gates: kept per environment (set, replaced, removed, surviving a reopen), and the
+//! approvals they count inside the write transaction, so concurrent reviewers neither double
+//! count nor leave a deployment one short.
+
+use std::sync::Arc;
+
+use loco_types::gate::ApprovalGate;
+use loco_types::lifecycle::{Action, ActionInput, Status};
+use loco_types::model::EventKind;
+use loco_types::{Error, ErrorCode};
+
+use super::{Backend, code, open, request};
+use crate::Store;
+
+fn gate(environment: &str, required: u32) -> ApprovalGate {
+    ApprovalGate {
+        environment: environment.to_owned(),
+        required_approvals: required,
+        approvers: Vec::new(),
+        expires_after_minutes: None,
+        wait_minutes: None,
+    }
+}
+
+fn kinds(events: &[loco_types::model::Event]) -> Vec<EventKind> {
+    events.iter().map(|e| e.kind).collect()
+}
+
+pub(super) async fn gates_are_set_replaced_and_removed(backend: &dyn Backend) {
+    let check = "gates_are_set_replaced_and_removed";
+    let store = open(backend, check).await;
+    store.put_gate(gate("Staging", 3), "root").await.expect("put");
+    store.put_gate(gate("production", 2), "root").await.expect("put");
+    store.put_gate(gate("staging", 2), "root").await.expect("replace: the same environment in another case");
+    let gates = store.gates().await.expect("gates");
+    let listed: Vec<(&str, u32)> = gates.iter().map(|g| (g.environment.as_str(), g.required_approvals)).collect();
+    assert_eq!(listed, [("production", 2), ("staging", 2)], "{check}");
+    store.close().await.expect("close");
+
+    let store = open(backend, check).await;
+    assert_eq!(store.gates().await.expect("gates").len(), 2, "{check}: gates survive a reopen");
+    store.remove_gate("PRODUCTION").await.expect("remove ignores case");
+    assert_eq!(code(check, store.remove_gate("production").await), ErrorCode::NotFound, "{check}");
+    let removed_twice = store.remove_gate("production").await.unwrap_err();
+    assert!(matches!(removed_twice, Error::GateNotFound { .. }), "{check}: {removed_twice:?}");
+    assert_eq!(store.gates().await.expect("gates").len(), 1, "{check}");
+    store.close().await.expect("close");
+}
+
+pub(super) async fn a_gate_counts_approvals_in_the_write(backend: &dyn Backend) {
+    let check = "a_gate_counts_approvals_in_the_write";
+    let store = open(backend, check).await;
+    store.put_gate(gate("staging", 2), "root").await.expect("put");
+    let d = store.create(request("web"), None).await.expect("create").deployment;
+    let first = store.apply(&d.id, Action::Approve, ActionInput::new("bob")).await.expect("first approval");
+    assert_eq!((first.status, first.updated_at), (Status::PendingApproval, d.updated_at), "{check}: row unchanged");
+    let again = store.apply(&d.id, Action::Approve, ActionInput::new("Bob")).await;
+    assert_eq!(code(check, again), ErrorCode::PolicyViolation, "{check}: one approval per reviewer");
+    let second = store.apply(&d.id, Action::Approve, ActionInput::new("carol")).await.expect("second approval");
+    assert_eq!((second.status, second.reviewed_by.as_deref()), (Status::Approved, Some("carol")), "{check}");
+    let events = store.events(&d.id).await.expect("events");
+    assert_eq!(kinds(&events), [EventKind::Created, EventKind::ApprovalGranted, EventKind::Approved], "{check}");
+    assert_eq!(events[1].actor, "bob", "{check}");
+    assert_eq!(events[1].data, Some(serde_json::json!({"approvals": 1, "required": 2})), "{check}");
+    assert!(store.verify_audit().await.expect("verify").valid, "{check}: approvals are in the chain");
+    store.close().await.expect("close");
+}
+
+pub(super) async fn concurrent_approvals_each_count_once(backend: &dyn Backend) {
+    let check = "concurrent_approvals_each_count_once";
+    let store: Arc<dyn Store> = open(backend, check).await;
+    store.put_gate(gate("staging", 3), "root").await.expect("put");
+    let d = store.create(request("web"), None).await.expect("create").deployment;
+    let reviewers = ["bob", "carol", "erin", "frank", "grace"];
+    let approvals = reviewers.map(|actor| {
+        let (store, id) = (Arc::clone(&store), d.id.clone());
+        tokio::spawn(async move { store.apply(&id, Action::Approve, ActionInput::new(actor)).await })
+    });
+    let mut outcomes = Vec::new();
+    for approval in approvals {
+        outcomes.push(approval.await.expect("join").map(|d| d.status).map_err(|e| e.kind()));
+    }
+    // Three approvals count (the third approves); the two after it find the deployment approved.
+    let approved = outcomes.iter().filter(|o| **o == Ok(Status::Approved)).count();
+    let waiting = outcomes.iter().filter(|o| **o == Ok(Status::PendingApproval)).count();
+    let late = outcomes.iter().filter(|o| **o == Err(ErrorCode::InvalidTransition)).count();
+    assert_eq!((waiting, approved, late), (2, 1, 2), "{check}: {outcomes:?}");
+    let events = store.events(&d.id).await.expect("events");
+    let granted = events.iter().filter(|e| e.kind == EventKind::ApprovalGranted).count();
+    let approvals: Vec<_> = events.iter().filter_map(|e| e.data.as_ref().map(|v| v["approvals"].clone())).collect();
+    assert_eq!(granted, 2, "{check}");
+    assert_eq!(approvals[1..], [serde_json::json!(1), serde_json::json!(2)], "{check}: counted one after the other");
+    store.close().await.expect("close");
+}

@@ -1,0 +1,62 @@
+//! Approval gates in SQLite: one per environment (kept under [`gate::key`]), and the approvals a
+//! deployment has had, read inside the transaction that records the next review.
+
+use loco_types::Error;
+use loco_types::gate::{self, Approval, ApprovalGate};
+use loco_types::model::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{json, json_column, parsed};
+use super::writer::WriteCtx;
+use crate::error::Result;
+
+pub(crate) fn put(ctx: &mut WriteCtx<'_>, gate: ApprovalGate, by: &str) -> Result<ApprovalGate> {
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO approval_gates (environment, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (environment) DO UPDATE SET definition = ?2, updated_by = ?3, updated_at = ?4",
+        )?
+        .execute(params![gate::key(&gate.environment), json(&gate)?, by, Timestamp::now().to_string()])?;
+    Ok(gate)
+}
+
+pub(crate) fn all(conn: &Connection) -> Result<Vec<ApprovalGate>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM approval_gates ORDER BY environment")?
+        .query_map([], |row| json_column::<ApprovalGate>(row, 0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+pub(crate) fn remove(ctx: &mut WriteCtx<'_>, environment: &str) -> Result<()> {
+    let removed = ctx
+        .conn
+        .prepare_cached("DELETE FROM approval_gates WHERE environment = ?1")?
+        .execute(params![gate::key(environment)])?;
+    if removed == 0 {
+        return Err(Error::GateNotFound { environment: environment.to_owned() }.into());
+    }
+    Ok(())
+}
+
+/// The gate guarding `environment`, if any.
+pub(crate) fn guarding(conn: &Connection, environment: &str) -> Result<Option<ApprovalGate>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM approval_gates WHERE environment = ?1")?
+        .query_row(params![gate::key(environment)], |row| json_column::<ApprovalGate>(row, 0))
+        .optional()?
+        .flatten())
+}
+
+/// The approvals recorded for deployment `id` before its `approved` transition, oldest first.
+pub(crate) fn approvals(conn: &Connection, id: &str) -> Result<Vec<Approval>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT actor, at, note FROM deployment_events WHERE deployment_id = ?1 AND kind = 'approval_granted' \
+             ORDER BY seq",
+        )?
+        .query_map(params![id], |row| Ok(Approval { actor: row.get(0)?, at: parsed(row, 1)?, note: row.get(2)? }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
