@@ -29,7 +29,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered or without a held lock (`not_found`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered, without a held lock or without a pipeline (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`), of a refusal (`permission_denied`, `policy_violation`, `approval_required`) or of a gate that does not exist (`not_found`). */
   environment?: string
@@ -46,10 +46,12 @@ export interface LocoError extends Error {
   /**
    * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
    * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
-   * the same reviewer) or `wait_timer` (a start inside the gate's wait after approval).
+   * the same reviewer), `wait_timer` (a start inside the gate's wait after approval) or
+   * `promotion_order` (a version created in a pipeline stage before it succeeded in the stage
+   * before, or a promotion of a deployment that has not succeeded).
    */
   rule?: string
-  /** The freeze window that refused it, the deployment holding the deploy lock or the environment of the gate (`policy_violation`), or a window that does not exist (`not_found`). */
+  /** The freeze window that refused it, the deployment holding the deploy lock, the environment of the gate or the service of the pipeline (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string

@@ -62,6 +62,8 @@ export type Action = 'approve' | 'reject' | 'start' | 'succeed' | 'fail' | 'roll
  *   reason.
  * - `approval_granted`: A reviewer approved a deployment whose environment's gate needs more
  *   approvals than it has had (the approval completing the count is the `approved` transition).
+ * - `promoted`: The deployment was created by promoting a succeeded one from the stage before
+ *   (written just after `created`, in the same transaction).
  */
 export type EventKind =
   | 'created'
@@ -80,6 +82,7 @@ export type EventKind =
   | 'policy_override'
   | 'lock_released'
   | 'approval_granted'
+  | 'promoted'
 
 /**
  * The stable error codes: one per kind of failure, the same string on every surface (HTTP
@@ -866,6 +869,22 @@ export interface ApprovalGate {
   wait_minutes?: number | null
 }
 
+/** The stages of one service, in the order its releases go through them. */
+export interface Pipeline {
+  /** The service (one pipeline per service; setting it again replaces it). */
+  service: string
+  /**
+   * Its environments in order, 2 to 10, each named once (compared exactly, as deployments
+   * name them).
+   */
+  stages: string[]
+  /**
+   * Whether a version must have succeeded in a stage before it is deployed to the next
+   * (default true); false keeps the order for promotion and the pipeline view only.
+   */
+  require_previous_success?: boolean
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -1382,6 +1401,33 @@ export interface Approval {
   note: string | null
 }
 
+/** Where one version of a service stands in its pipeline. */
+export interface PipelineView {
+  /** The service. */
+  service: string
+  /** The version. */
+  version: string
+  /** Every stage in order. */
+  stages: StageState[]
+  /**
+   * The stage the version goes to next: the first stage without a succeeded deployment of it
+   * (absent once it has succeeded in every stage).
+   */
+  next: string | null
+}
+
+/** One stage of a version's way through its pipeline. */
+export interface StageState {
+  /** The stage's environment. */
+  environment: string
+  /** The newest deployment of the version there, if any. */
+  deploymentId: string | null
+  /** Its status. */
+  status: Status | null
+  /** When it last changed. */
+  updatedAt: Timestamp | null
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1415,7 +1461,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered or without a held lock (`not_found`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered, without a held lock or without a pipeline (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`), of a refusal (`permission_denied`, `policy_violation`, `approval_required`) or of a gate that does not exist (`not_found`). */
   environment?: string
@@ -1432,10 +1478,12 @@ export interface LocoError extends Error {
   /**
    * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
    * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
-   * the same reviewer) or `wait_timer` (a start inside the gate's wait after approval).
+   * the same reviewer), `wait_timer` (a start inside the gate's wait after approval) or
+   * `promotion_order` (a version created in a pipeline stage before it succeeded in the stage
+   * before, or a promotion of a deployment that has not succeeded).
    */
   rule?: string
-  /** The freeze window that refused it, the deployment holding the deploy lock or the environment of the gate (`policy_violation`), or a window that does not exist (`not_found`). */
+  /** The freeze window that refused it, the deployment holding the deploy lock, the environment of the gate or the service of the pipeline (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string

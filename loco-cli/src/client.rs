@@ -24,14 +24,15 @@ use loco_core::freeze::FreezeWindow;
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
+use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
     ErrorBody, Event, EventList, FreezeCheck, FreezeList, GateList, HeadParams, ListParams, LockList, LockRelease,
-    LogLine, PlatformList, PlatformTest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
-    StartRollout, TokenList, ValidatePlan, WhoAmI,
+    LogLine, PipelineList, PlatformList, PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
+    RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// Why a request failed.
@@ -396,6 +397,35 @@ impl Client {
             path = format!("{path}?{query}");
         }
         self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// `GET /api/v1/pipelines`.
+    pub async fn pipelines(&self) -> Result<PipelineList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/pipelines")).await
+    }
+
+    /// `PUT /api/v1/pipelines/{service}`.
+    pub async fn put_pipeline(&self, pipeline: &Pipeline) -> Result<Pipeline, ClientError> {
+        let path = format!("/api/v1/pipelines/{}", encode_segment(&pipeline.service));
+        self.send(self.request(Method::PUT, &path).json(pipeline)).await
+    }
+
+    /// `DELETE /api/v1/pipelines/{service}`.
+    pub async fn remove_pipeline(&self, service: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/pipelines/{}", encode_segment(service));
+        self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/pipelines/{service}/versions/{version}`.
+    pub async fn pipeline_view(&self, service: &str, version: &str) -> Result<PipelineView, ClientError> {
+        let path = format!("/api/v1/pipelines/{}/versions/{}", encode_segment(service), encode_segment(version));
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// `POST /api/v1/deployments/{id}/promote`.
+    pub async fn promote(&self, id: &str, body: &PromoteRequest) -> Result<Deployment, ClientError> {
+        let path = format!("/api/v1/deployments/{}/promote", encode_segment(id));
+        self.send(self.request(Method::POST, &path).json(body)).await
     }
 
     /// `GET /api/v1/platforms`.

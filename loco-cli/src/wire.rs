@@ -365,6 +365,24 @@ pub struct LockRelease {
     pub actor: String,
 }
 
+/// `GET /api/v1/pipelines`: every pipeline, by service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PipelineList {
+    /// The pipelines.
+    #[schema(value_type = Vec<refs::Pipeline>)]
+    pub items: Vec<loco_core::pipeline::Pipeline>,
+}
+
+/// The body of `POST /api/v1/deployments/{id}/promote`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteRequest {
+    /// Who promotes it (the new deployment's requester); with authentication on, leave it out
+    /// (the token's subject is used).
+    #[serde(default)]
+    pub actor: String,
+}
+
 /// `GET /api/v1/freezes/active`: the freeze in force for an environment at an instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FreezeCheck {

@@ -1,4 +1,4 @@
-//! The policy half of [`Engine`]: deploy locks, freeze windows and approval gates. A start takes the deploy lock
+//! The policy half of [`Engine`]: deploy locks, freeze windows, approval gates and pipelines. A start takes the deploy lock
 //! of its service and environment in the transaction that writes `started` (the store does it,
 //! as [`loco_types::lock`] decides), so one deployment per target runs at a time; an admin may
 //! force a stuck lock free with a reason. Freeze windows They are stored with the deployments, so every
@@ -13,7 +13,9 @@ use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
 use loco_types::gate::{self, ApprovalGate, ApprovalStatus};
 use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::lock::{self, DeployLock};
+use loco_types::model::Deployment;
 use loco_types::model::Timestamp;
+use loco_types::pipeline::{self, Pipeline, PipelineView};
 use loco_types::{Error, Result};
 
 use crate::engine::Engine;
@@ -109,6 +111,73 @@ impl Engine {
             tokio::try_join!(self.store.get(id), self.store.events(id), self.store.gates())?;
         let gate = gate::gate_for(&gates, &deployment.environment);
         Ok(gate::status(&deployment, gate, &events, at.unwrap_or_else(Timestamp::now)))
+    }
+
+    /// Sets (or replaces) the pipeline of its service; `by` is who set it. From then on a
+    /// deployment of a version to a stage is created only once the version has succeeded in the
+    /// stage before (see [`loco_types::pipeline`]).
+    pub async fn set_pipeline(&self, pipeline: Pipeline, by: &str) -> Result<Pipeline> {
+        pipeline.validate()?;
+        if by.trim().is_empty() {
+            return Err(Error::invalid("by", "must name who sets the pipeline"));
+        }
+        let pipeline = self.store.put_pipeline(pipeline, by).await?;
+        tracing::info!(service = %pipeline.service, stages = %pipeline.stages.join(","), by, "pipeline set");
+        Ok(pipeline)
+    }
+
+    /// Every pipeline, by service.
+    pub async fn pipelines(&self) -> Result<Vec<Pipeline>> {
+        self.store.pipelines().await
+    }
+
+    /// Removes the pipeline of `service` (`not_found` when there is none).
+    pub async fn remove_pipeline(&self, service: &str) -> Result<()> {
+        if service.trim().is_empty() {
+            return Err(Error::invalid("service", "is required"));
+        }
+        self.store.remove_pipeline(service).await?;
+        tracing::info!(service, "pipeline removed");
+        Ok(())
+    }
+
+    /// Promotes deployment `id`, which succeeded in one stage of its service's pipeline: creates
+    /// the deployment of the same version (commit, work references, rollback plan, risk) in the
+    /// next stage, requested by `actor`, with a `promoted` event naming `id`, in one transaction.
+    /// It then goes through that stage's review like any other. Promoting again while that
+    /// deployment is open returns it when it names a commit (creating by commit).
+    pub async fn promote(&self, id: &str, actor: &str) -> Result<Deployment> {
+        if actor.trim().is_empty() {
+            return Err(Error::invalid("actor", "is required"));
+        }
+        let source = self.store.get(id).await?;
+        let pipeline = self.store.pipelines().await?.into_iter().find(|p| p.service == source.service);
+        let (new, promoted) = pipeline::promotion(pipeline.as_ref(), &source, actor)?;
+        lifecycle::validate_new(&new)?;
+        let created = self.store.create_promoted(new, promoted).await?;
+        if !created.replayed {
+            self.metrics.record_status(&created.deployment);
+        }
+        let d = created.deployment;
+        tracing::info!(deployment_id = %d.id, from = %id, environment = %d.environment, actor, "deployment promoted");
+        Ok(d)
+    }
+
+    /// Where `version` of `service` stands along its pipeline: the newest deployment of it in
+    /// each stage, and the stage it goes to next. `not_found` when the service has no pipeline.
+    pub async fn pipeline_view(&self, service: &str, version: &str) -> Result<PipelineView> {
+        let pipeline = self
+            .store
+            .pipelines()
+            .await?
+            .into_iter()
+            .find(|p| p.service == service)
+            .ok_or_else(|| Error::PipelineNotFound { service: service.to_owned() })?;
+        let mut newest = Vec::with_capacity(pipeline.stages.len());
+        for stage in &pipeline.stages {
+            newest.push(self.store.newest_of_version(service, stage, version).await?);
+        }
+        Ok(pipeline::view(&pipeline, version, newest))
     }
 
     /// What a start of deployment `id` by `input` must write first under the policies in force

@@ -16,6 +16,7 @@ use loco_types::identity::{Identity, Role};
 use loco_types::lifecycle::{self, Action, ActionInput, same_person};
 use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, NewDeployment};
+use loco_types::pipeline;
 use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::Rollout;
 use loco_types::{Error, Result};
@@ -135,6 +136,21 @@ impl Session {
         }
         self.require(Role::Requester, Some(&new.environment))?;
         self.engine.create(new, idempotency_key).await
+    }
+
+    /// Promotes a succeeded deployment to the next stage of its pipeline as the caller, who must
+    /// be a requester in that stage's environment.
+    pub async fn promote(&self, id: &str, mut actor: String) -> Result<Deployment> {
+        self.may(Operation::Create)?;
+        self.bind(&mut actor, "actor")?;
+        if actor.trim().is_empty() {
+            return Err(Error::invalid("actor", "is required"));
+        }
+        let source = self.engine.get(id).await?;
+        let pipelines = self.engine.pipelines().await?;
+        let (new, _) = pipeline::promotion(pipelines.iter().find(|p| p.service == source.service), &source, &actor)?;
+        self.require(Role::Requester, Some(&new.environment))?;
+        self.engine.promote(id, &actor).await
     }
 
     /// Applies a lifecycle action as the caller.

@@ -6,10 +6,13 @@
 //! `required_approvals`), taken as an object or JSON text and returned the same way; the core alone
 //! parses and checks them, naming fields as the document does (`schedule.cron`, `approvers[1]`).
 //! What is in force at an instant (`activeFreeze`) and where a deployment stands with its review
-//! (`approvalStatus`) are records like any other.
+//! (`approvalStatus`) are records like any other. Pipelines, the stages a service's versions go
+//! through in order, are documents too (`require_previous_success`); a promotion returns the
+//! deployment it creates and the pipeline view (`pipelineView`) is a record.
 
 use loco_core::freeze::FreezeWindow;
 use loco_core::gate::ApprovalGate;
+use loco_core::pipeline::Pipeline;
 use loco_core::{Error as CoreError, Timestamp};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
@@ -188,6 +191,91 @@ impl Engine {
         settle_record(env, async move {
             let (id, at) = input?;
             Ok(engine.approval_status(&id, at).await?)
+        })
+    }
+
+    /// Sets (or replaces, by service) the pipeline of a service on behalf of `by`: from then on a
+    /// deployment of a version to one of its stages is created only once that version has
+    /// succeeded in the stage before (unless `require_previous_success` is false); otherwise
+    /// `create` rejects with `policy_violation`, rule `promotion_order`. Resolves with the
+    /// pipeline as stored; a bad pipeline is a `validation_error` naming each field the core
+    /// refuses (`service`, `stages`, `stages[2]`).
+    #[napi(ts_args_type = "pipeline: Pipeline | string, by: string", ts_return_type = "Promise<Required<Pipeline>>")]
+    pub fn set_pipeline<'env>(
+        &self,
+        env: &'env Env,
+        pipeline: Unknown,
+        by: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.document(*env, pipeline, "pipeline"), args.required(by, "by"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_document(env, async move {
+            let (json, by) = input?;
+            let pipeline = Pipeline::from_json(&json).map_err(Failure::Document)?;
+            engine.set_pipeline(pipeline, &by).await.map_err(Failure::Document)
+        })
+    }
+
+    /// Every pipeline, by service.
+    #[napi(ts_return_type = "Promise<Array<Required<Pipeline>>>")]
+    pub fn pipelines<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_document(env, async move { Ok(engine.pipelines().await?) })
+    }
+
+    /// Removes the pipeline of `service` (`not_found` when it has none); its environments then
+    /// take any version again.
+    #[napi(ts_args_type = "service: string", ts_return_type = "Promise<void>")]
+    pub fn remove_pipeline<'env>(&self, env: &'env Env, service: Unknown) -> napi::Result<PromiseRaw<'env, ()>> {
+        let mut args = Args::new();
+        let service = args.text(service, "service");
+        let service = args.finish(service);
+        let engine = self.inner.clone();
+        settle(env, async move { Ok(engine.remove_pipeline(&service?).await?) })
+    }
+
+    /// Promotes deployment `id`, which succeeded in a stage of its service's pipeline: resolves
+    /// with the deployment of the same version (commit, work references, rollback plan, risk)
+    /// created in the next stage, requested by `actor`, with a `promoted` event naming `id`. It
+    /// then goes through that stage's review like any other. A deployment that has not succeeded
+    /// is a `policy_violation` (rule `promotion_order`); one in the last stage, outside the
+    /// pipeline or of a service without one is a `validation_error`.
+    #[napi(ts_args_type = "id: string, actor: string", ts_return_type = "Promise<Deployment>")]
+    pub fn promote<'env>(
+        &self,
+        env: &'env Env,
+        id: Unknown,
+        actor: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.required(id, "id"), args.text(actor, "actor"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (id, actor) = input?;
+            Ok(engine.promote(&id, &actor).await?)
+        })
+    }
+
+    /// Where `version` of `service` stands along its pipeline: the newest deployment of it in
+    /// each stage and the stage it goes to next (`null` once it has succeeded in every stage).
+    /// Rejects with `not_found` when the service has no pipeline.
+    #[napi(ts_args_type = "service: string, version: string", ts_return_type = "Promise<PipelineView>")]
+    pub fn pipeline_view<'env>(
+        &self,
+        env: &'env Env,
+        service: Unknown,
+        version: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.text(service, "service"), args.text(version, "version"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (service, version) = input?;
+            Ok(engine.pipeline_view(&service, &version).await?)
         })
     }
 }

@@ -83,11 +83,15 @@ pub enum Class {
     ApprovalGate,
     /// `loco.ApprovalStatus`.
     ApprovalStatus,
+    /// `loco.Pipeline`.
+    Pipeline,
+    /// `loco.PipelineView`.
+    PipelineView,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 16] = [
+    const ALL: [Class; 18] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -104,6 +108,8 @@ impl Class {
         Class::DeployLock,
         Class::ApprovalGate,
         Class::ApprovalStatus,
+        Class::Pipeline,
+        Class::PipelineView,
     ];
 
     fn name(self) -> &'static str {
@@ -124,6 +130,8 @@ impl Class {
             Class::DeployLock => "DeployLock",
             Class::ApprovalGate => "ApprovalGate",
             Class::ApprovalStatus => "ApprovalStatus",
+            Class::Pipeline => "Pipeline",
+            Class::PipelineView => "PipelineView",
         }
     }
 }
@@ -196,6 +204,14 @@ impl Record for loco_core::gate::ApprovalGate {
 
 impl Record for loco_core::gate::ApprovalStatus {
     const CLASS: Class = Class::ApprovalStatus;
+}
+
+impl Record for loco_core::pipeline::Pipeline {
+    const CLASS: Class = Class::Pipeline;
+}
+
+impl Record for loco_core::pipeline::PipelineView {
+    const CLASS: Class = Class::PipelineView;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

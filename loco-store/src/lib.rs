@@ -28,6 +28,7 @@ use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
 use loco_types::service::ServiceDefinition;
@@ -47,6 +48,11 @@ pub trait Store: Send + Sync {
     /// now (`replayed: true`) and writes nothing; with a key used for a different request, fails
     /// with `idempotency_conflict`.
     async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> Result<Created>;
+
+    /// [`create`](Self::create) of a deployment promoted from the stage before: `promotion` (a
+    /// `promoted` event) is appended just after `created`, in the same transaction, and only
+    /// when the deployment is new (a replayed open deployment of the same commit gets none).
+    async fn create_promoted(&self, new: NewDeployment, promotion: NewEvent) -> Result<Created>;
 
     /// Applies one lifecycle action atomically and returns the deployment after it.
     async fn apply(&self, id: &str, action: Action, input: ActionInput) -> Result<Deployment> {
@@ -159,6 +165,19 @@ pub trait Store: Send + Sync {
 
     /// Removes a freeze window (`not_found` when there is none).
     async fn remove_freeze_window(&self, name: &str) -> Result<()>;
+
+    /// Inserts or replaces the pipeline of its service; `by` is who set it. Every create from
+    /// then on checks its promotion order ([`loco_types::pipeline`]) in its transaction.
+    async fn put_pipeline(&self, pipeline: Pipeline, by: &str) -> Result<Pipeline>;
+
+    /// Every pipeline, by service.
+    async fn pipelines(&self) -> Result<Vec<Pipeline>>;
+
+    /// Removes the pipeline of `service` (`not_found` when there is none).
+    async fn remove_pipeline(&self, service: &str) -> Result<()>;
+
+    /// The newest deployment of `version` of `service` in `environment`, if any.
+    async fn newest_of_version(&self, service: &str, environment: &str, version: &str) -> Result<Option<Deployment>>;
 
     /// Inserts or replaces the approval gate of its environment; `by` is who set it.
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> Result<ApprovalGate>;

@@ -130,6 +130,12 @@ pub enum Error {
         /// The name that was looked up.
         name: String,
     },
+    /// This service has no pipeline.
+    #[error("service '{service}' has no pipeline")]
+    PipelineNotFound {
+        /// The service that was looked up.
+        service: String,
+    },
     /// No approval gate guards this environment.
     #[error("environment '{environment}' has no approval gate")]
     GateNotFound {
@@ -396,6 +402,7 @@ impl Error {
             | Error::FreezeWindowNotFound { .. }
             | Error::LockNotFound { .. }
             | Error::GateNotFound { .. }
+            | Error::PipelineNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
@@ -447,6 +454,7 @@ impl Error {
             }
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
             Error::GateNotFound { environment } => vec![("environment", text(environment))],
+            Error::PipelineNotFound { service } => vec![("service", text(service))],
             Error::ApprovalRequired { id, environment, approvals, required, .. } => vec![
                 ("deployment_id", text(id)),
                 ("environment", text(environment)),

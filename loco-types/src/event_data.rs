@@ -40,6 +40,8 @@ pub enum EventData {
     LockReleased(LockReleasedData),
     /// An `approval_granted` event: one of the approvals a gate needs.
     ApprovalGranted(ApprovalGrantedData),
+    /// A `promoted` event: the deployment this one was promoted from.
+    Promoted(PromotedData),
 }
 
 impl EventData {
@@ -56,6 +58,7 @@ impl EventData {
             EventData::PolicyOverride(_) => EventKind::PolicyOverride,
             EventData::LockReleased(_) => EventKind::LockReleased,
             EventData::ApprovalGranted(_) => EventKind::ApprovalGranted,
+            EventData::Promoted(_) => EventKind::Promoted,
         }
     }
 
@@ -85,6 +88,7 @@ impl EventData {
             EventKind::ApprovalGranted => {
                 EventData::ApprovalGranted(ApprovalGrantedData::deserialize(value).map_err(bad)?)
             }
+            EventKind::Promoted => EventData::Promoted(PromotedData::deserialize(value).map_err(bad)?),
             _ => return Ok(None),
         };
         Ok(Some(data))
@@ -133,6 +137,17 @@ pub struct ApprovalGrantedData {
     pub approvals: u32,
     /// How many the environment's gate requires.
     pub required: u32,
+}
+
+/// What a `promoted` event records: the succeeded deployment of the stage before that this one
+/// was promoted from (the event's `actor` is who promoted it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromotedData {
+    /// The deployment promoted.
+    pub from_deployment: String,
+    /// Its environment, the stage before.
+    pub from_environment: String,
 }
 
 /// What a `created` event records: the request exactly as it was accepted, so the audit chain

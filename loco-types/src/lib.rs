@@ -27,6 +27,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod lock;
 pub mod model;
+pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod platform_config;

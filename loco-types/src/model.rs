@@ -234,11 +234,14 @@ pub enum EventKind {
     /// A reviewer approved a deployment whose environment's gate needs more approvals than it
     /// has had (the approval completing the count is the `approved` transition).
     ApprovalGranted,
+    /// The deployment was created by promoting a succeeded one from the stage before (written
+    /// just after `created`, in the same transaction).
+    Promoted,
 }
 
 impl EventKind {
     /// Every event kind.
-    pub const ALL: [EventKind; 16] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::Created,
         EventKind::Approved,
         EventKind::Rejected,
@@ -255,6 +258,7 @@ impl EventKind {
         EventKind::PolicyOverride,
         EventKind::LockReleased,
         EventKind::ApprovalGranted,
+        EventKind::Promoted,
     ];
 
     /// The snake_case name used in JSON, the database and every binding.
@@ -276,6 +280,7 @@ impl EventKind {
             EventKind::PolicyOverride => "policy_override",
             EventKind::LockReleased => "lock_released",
             EventKind::ApprovalGranted => "approval_granted",
+            EventKind::Promoted => "promoted",
         }
     }
 
@@ -292,6 +297,7 @@ impl EventKind {
                 | EventKind::PolicyOverride
                 | EventKind::LockReleased
                 | EventKind::ApprovalGranted
+                | EventKind::Promoted
         )
     }
 
@@ -524,8 +530,9 @@ mod tests {
         let without: Vec<_> = EventKind::ALL.into_iter().filter(|k| k.action().is_none()).collect();
         assert_eq!(
             without.len(),
-            10,
-            "created, the six rollout and validation kinds, policy_override, lock_released, approval_granted: {without:?}"
+            11,
+            "created, the six rollout and validation kinds, policy_override, lock_released, approval_granted, \
+             promoted: {without:?}"
         );
     }
 }

@@ -16,7 +16,7 @@ use crate::audit::{AuditHead, AuditReport, BrokenLink};
 use crate::error::{ErrorCode, FieldError};
 use crate::event_data::{
     AnalysisData, ApprovalGrantedData, CanaryPromotedData, CreatedData, EventData, HealthCheckData, LockReleasedData,
-    PolicyOverrideData, PromotionVerdict, RolloutTurn, ScriptData, StepDone, StepProgressData,
+    PolicyOverrideData, PromotedData, PromotionVerdict, RolloutTurn, ScriptData, StepDone, StepProgressData,
 };
 use crate::freeze::{ActiveFreeze, FreezeSchedule, FreezeWindow};
 use crate::gate::{Approval, ApprovalGate, ApprovalStatus};
@@ -24,6 +24,7 @@ use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::lock::DeployLock;
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
+use crate::pipeline::{Pipeline, PipelineView, StageState};
 use crate::plan::{
     AnalysisSpec, HealthSpec, Hook, MetricSourceSpec, Probe, PrometheusQueries, PrometheusSpec, ReleaseSpec,
     RolloutPlan, ScriptHooks, ScriptLanguage, ScriptSpec, Strategy, ValidationReport,
@@ -107,6 +108,7 @@ pub fn document() -> Value {
     add::<PolicyOverrideData>(&mut generator);
     add::<LockReleasedData>(&mut generator);
     add::<ApprovalGrantedData>(&mut generator);
+    add::<PromotedData>(&mut generator);
     add::<PromotionVerdict>(&mut generator);
     // Inputs.
     add::<NewDeployment>(&mut generator);
@@ -143,6 +145,9 @@ pub fn document() -> Value {
     add::<ApprovalGate>(&mut generator);
     add::<Approval>(&mut generator);
     add::<ApprovalStatus>(&mut generator);
+    add::<Pipeline>(&mut generator);
+    add::<PipelineView>(&mut generator);
+    add::<StageState>(&mut generator);
     add::<DeployLock>(&mut generator);
     // Configured platforms and what platforms can do.
     add::<PlatformConfig>(&mut generator);

@@ -78,6 +78,9 @@ CLASSES: dict[str, Class] = {
     "ApprovalGate": Class(repr_fields=("environment", "required_approvals")),
     "Approval": Class(repr_fields=("actor", "at")),
     "ApprovalStatus": Class(repr_fields=("deployment_id", "status", "required", "approvals")),
+    "Pipeline": Class(repr_fields=("service", "stages")),
+    "StageState": Class(repr_fields=("environment", "deployment_id", "status")),
+    "PipelineView": Class(repr_fields=("service", "version", "next")),
 }
 
 #: Types Python code sees besides the classes' own: documents it passes in, event data it reads,

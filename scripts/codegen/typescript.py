@@ -39,6 +39,7 @@ DOCUMENTS = {
     "PlatformSettings": "PlatformSettings",
     "FreezeWindow": "Required<FreezeWindow>",
     "ApprovalGate": "Required<ApprovalGate>",
+    "Pipeline": "Required<Pipeline>",
 }
 
 # What the package exports, in this order (plus every type they refer to).
@@ -46,9 +47,10 @@ NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureC
          "Verdict", "Severity", "LogStream"]
 INPUT_RECORDS = ["NewDeployment"]
 INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow",
-                   "ApprovalGate"]
+                   "ApprovalGate", "Pipeline"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
-           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ApprovalStatus", "Approval"]
+           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ApprovalStatus", "Approval",
+           "PipelineView", "StageState"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {

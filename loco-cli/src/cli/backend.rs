@@ -15,14 +15,15 @@ use loco_core::freeze::FreezeWindow;
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
+use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, FreezeCheck, FreezeList, GateList, ListParams, LockList, LockRelease, LogLine, PlatformList, PlatformTest,
-    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
-    WhoAmI,
+    Event, FreezeCheck, FreezeList, GateList, ListParams, LockList, LockRelease, LogLine, PipelineList, PlatformList,
+    PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
+    StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -426,6 +427,46 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.approval_status(id, at).await?),
             Backend::Local(engine) => Ok(engine.approval_status(id, at).await?),
+        }
+    }
+
+    /// Every pipeline.
+    pub async fn pipelines(&self) -> Result<PipelineList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.pipelines().await?),
+            Backend::Local(engine) => Ok(PipelineList { items: engine.pipelines().await? }),
+        }
+    }
+
+    /// Sets (or replaces) the pipeline of its service.
+    pub async fn set_pipeline(&self, pipeline: Pipeline) -> Result<Pipeline, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_pipeline(&pipeline).await?),
+            Backend::Local(engine) => Ok(engine.set_pipeline(pipeline, "cli").await?),
+        }
+    }
+
+    /// Removes the pipeline of a service.
+    pub async fn remove_pipeline(&self, service: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.remove_pipeline(service).await?),
+            Backend::Local(engine) => Ok(engine.remove_pipeline(service).await?),
+        }
+    }
+
+    /// Where a version of a service stands along its pipeline.
+    pub async fn pipeline_view(&self, service: &str, version: &str) -> Result<PipelineView, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.pipeline_view(service, version).await?),
+            Backend::Local(engine) => Ok(engine.pipeline_view(service, version).await?),
+        }
+    }
+
+    /// Promotes a succeeded deployment to the next stage of its pipeline.
+    pub async fn promote(&self, id: &str, body: PromoteRequest) -> Result<Deployment, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.promote(id, &body).await?),
+            Backend::Local(engine) => Ok(engine.promote(id, &body.actor).await?),
         }
     }
 

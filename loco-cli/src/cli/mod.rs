@@ -181,6 +181,10 @@ pub enum Command {
     Locks(policy::LocksArgs),
     /// Approval gates, N reviewers before a start: set, list, remove (admin), status.
     Gate(policy::GateArgs),
+    /// Pipelines, the stages a service's versions go through: set, list, remove (admin), show.
+    Pipeline(policy::PipelineArgs),
+    /// Promote a succeeded deployment to the next stage of its service's pipeline.
+    Promote(policy::PromoteArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -214,6 +218,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Freeze(args) => policy::run(&cli.connection, args, output).await,
         Command::Locks(args) => policy::run_locks(&cli.connection, args, output).await,
         Command::Gate(args) => policy::run_gate(&cli.connection, args, output).await,
+        Command::Pipeline(args) => policy::run_pipeline(&cli.connection, args, output).await,
+        Command::Promote(args) => policy::run_promote(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
         | Command::Validate(_)
         | Command::Rollouts(_)

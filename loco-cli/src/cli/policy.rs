@@ -8,16 +8,20 @@
 //! `loco gate set|list|remove|status`: approval gates, how many reviewers an environment's
 //! deployments need before they may start (see docs/policy.md). `status` shows where one
 //! deployment stands: the approvals that count, how many are required, and when it may start.
+//!
+//! `loco pipeline set|list|remove|show` and `loco promote`: the stages a service's versions go
+//! through in order, and promoting a succeeded deployment to the next one.
 
 use clap::{Args, Subcommand};
 use loco_core::freeze::{self, FreezeWindow};
 use loco_core::gate::ApprovalGate;
+use loco_core::pipeline::Pipeline;
 
 use crate::cli::Connection;
 use crate::cli::access::read_file_or_stdin;
 use crate::cli::exit::CliError;
 use crate::cli::output::Output;
-use crate::wire::LockRelease;
+use crate::wire::{LockRelease, PromoteRequest};
 
 /// `loco freeze …`.
 #[derive(Debug, Args)]
@@ -124,6 +128,69 @@ pub struct GateStatusArgs {
     /// The instant to count approvals at, RFC 3339 (default: now).
     #[arg(long)]
     pub at: Option<String>,
+}
+
+/// `loco pipeline …`.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PipelineCommand,
+}
+
+/// The `loco pipeline` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Set (or replace) the pipeline of a service (admin): its stages in order, e.g.
+    /// `loco pipeline set web --stage dev --stage staging --stage production`.
+    Set(PipelineSetArgs),
+    /// List the pipelines, by service.
+    List,
+    /// Remove the pipeline of a service (admin).
+    Remove(PipelineRemoveArgs),
+    /// Where a version stands along the pipeline: its newest deployment in each stage.
+    Show(PipelineShowArgs),
+}
+
+/// Flags of `loco pipeline set`.
+#[derive(Debug, Args)]
+pub struct PipelineSetArgs {
+    /// The service.
+    pub service: String,
+    /// A stage's environment, in order (repeat for each, 2 to 10).
+    #[arg(long = "stage", value_name = "ENVIRONMENT")]
+    pub stages: Vec<String>,
+    /// Let a version be deployed to a stage without having succeeded in the one before (the
+    /// order then serves promotion and the view only).
+    #[arg(long)]
+    pub no_require_success: bool,
+}
+
+/// Flags of `loco pipeline remove`.
+#[derive(Debug, Args)]
+pub struct PipelineRemoveArgs {
+    /// The service.
+    pub service: String,
+}
+
+/// Flags of `loco pipeline show`.
+#[derive(Debug, Args)]
+pub struct PipelineShowArgs {
+    /// The service.
+    pub service: String,
+    /// The version.
+    pub version: String,
+}
+
+/// Flags of `loco promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The succeeded deployment to promote.
+    pub id: String,
+    /// Who promotes it, the new deployment's requester (required with --db; a server takes the
+    /// token's subject) [env: LOCO_ACTOR].
+    #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
+    pub actor: Option<String>,
 }
 
 /// `loco locks …`.
@@ -253,6 +320,60 @@ pub async fn run_gate(connection: &Connection, args: GateArgs, output: Output) -
                 output.line(&line)
             }
         }
+    };
+    let closed = backend.close().await;
+    result.and(closed)
+}
+
+/// Runs a `loco pipeline` command.
+pub async fn run_pipeline(connection: &Connection, args: PipelineArgs, output: Output) -> Result<(), CliError> {
+    let backend = connection.backend().await?;
+    let result = match args.command {
+        PipelineCommand::Set(args) => {
+            let pipeline = Pipeline {
+                service: args.service,
+                stages: args.stages,
+                require_previous_success: !args.no_require_success,
+            };
+            pipeline.validate()?;
+            output.value(&backend.set_pipeline(pipeline).await?)
+        }
+        PipelineCommand::List => output.value(&backend.pipelines().await?),
+        PipelineCommand::Remove(args) => backend.remove_pipeline(&args.service).await.map(|()| {
+            if !output.json {
+                eprintln!("removed the pipeline of '{}'", args.service);
+            }
+        }),
+        PipelineCommand::Show(args) => {
+            let view = backend.pipeline_view(&args.service, &args.version).await?;
+            if output.json {
+                output.value(&view)
+            } else {
+                let mut lines = vec![format!("{} {}", view.service, view.version)];
+                for stage in &view.stages {
+                    let state = match (&stage.deployment_id, stage.status) {
+                        (Some(id), Some(status)) => format!("{status} ({id})"),
+                        _ => "-".to_owned(),
+                    };
+                    lines.push(format!("  {:<16} {state}", stage.environment));
+                }
+                lines.push(format!("  next: {}", view.next.as_deref().unwrap_or("none (every stage succeeded)")));
+                // One line at a time: `line` shows control characters in names escaped.
+                lines.iter().try_for_each(|line| output.line(line))
+            }
+        }
+    };
+    let closed = backend.close().await;
+    result.and(closed)
+}
+
+/// Runs `loco promote`.
+pub async fn run_promote(connection: &Connection, args: PromoteArgs, output: Output) -> Result<(), CliError> {
+    let backend = connection.backend().await?;
+    let body = PromoteRequest { actor: args.actor.unwrap_or_default() };
+    let result = match backend.promote(&args.id, body).await {
+        Ok(deployment) => output.deployment(&deployment),
+        Err(e) => Err(e),
     };
     let closed = backend.close().await;
     result.and(closed)

@@ -61,6 +61,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::FreezeWindowNotFound { .. }
         | Error::LockNotFound { .. }
         | Error::GateNotFound { .. }
+        | Error::PipelineNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
         Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
@@ -182,6 +183,7 @@ mod tests {
             (Error::FreezeWindowNotFound { name: "w".into() }, 404),
             (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
             (Error::GateNotFound { environment: "e".into() }, 404),
+            (Error::PipelineNotFound { service: "s".into() }, 404),
             (
                 Error::ApprovalRequired {
                     id: "d".into(),

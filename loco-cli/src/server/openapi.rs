@@ -52,6 +52,8 @@ pub mod refs {
         DeployLock => "DeployLock",
         ApprovalGate => "ApprovalGate",
         ApprovalStatus => "ApprovalStatus",
+        Pipeline => "Pipeline",
+        PipelineView => "PipelineView",
         PlatformConfig => "PlatformConfig",
         NewPlatform => "NewPlatform",
         Thresholds => "Thresholds",

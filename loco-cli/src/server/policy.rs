@@ -5,7 +5,9 @@
 //! gives `override_reason`. Anyone with a token reads the approval gates and where a
 //! deployment stands with its review; an admin sets and removes gates. Reviews under a gate are
 //! counted by the core (`…/approve` answers the deployment still `pending_approval` until the
-//! last approval the gate needs).
+//! last approval the gate needs). Anyone with a token reads pipelines and where a version stands
+//! along one; an admin sets and removes them; a requester in the next stage's environment
+//! promotes a succeeded deployment to it.
 
 use std::sync::Arc;
 
@@ -15,6 +17,8 @@ use axum::http::StatusCode;
 use loco_core::Error;
 use loco_core::freeze::FreezeWindow;
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
+use loco_core::model::Deployment;
+use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::session::Operation;
 
 use crate::server::AppState;
@@ -22,7 +26,10 @@ use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, approval_params, freeze_params, gated};
 use crate::server::openapi::refs;
-use crate::wire::{ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, LockList, LockRelease};
+use crate::wire::{
+    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, LockList, LockRelease, PipelineList,
+    PromoteRequest,
+};
 
 /// Every deploy lock held: the started deployment of each service and environment.
 #[utoipa::path(
@@ -262,4 +269,135 @@ pub async fn approval_status(
     let engine = state.engine.session(caller.0).reader()?.clone();
     let at = approval_params(query.as_deref())?;
     Ok(Json(engine.approval_status(&id, at).await?))
+}
+
+/// Every pipeline, by service.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipelines",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The pipelines", body = PipelineList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_pipelines(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<PipelineList>, ApiError> {
+    Ok(Json(PipelineList { items: state.engine.session(caller.0).reader()?.pipelines().await? }))
+}
+
+/// Set (or replace) the pipeline of a service (admin): its stages in order.
+#[utoipa::path(
+    put,
+    path = "/api/v1/pipelines/{service}",
+    tag = "policy",
+    params(("service" = String, Path, description = "The service (must match the body's)")),
+    request_body = refs::Pipeline,
+    responses(
+        (status = 200, description = "The pipeline as stored", body = refs::Pipeline),
+        (status = 400, description = "`validation_error`: every bad field named (`stages`, `stages[2]`, …), \
+                                      an unknown field", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn put_pipeline(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(service): Path<String>,
+    body: Result<JsonBody<serde_json::Value>, ApiError>,
+) -> Result<Json<Pipeline>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Administer, body)?;
+    let engine = session.admin()?;
+    // The core parses the pipeline, so every surface names the same fields.
+    let pipeline = Pipeline::from_json(&body.to_string())?;
+    if pipeline.service != service {
+        return Err(
+            Error::invalid("service", format!("is '{}' but the path names '{service}'", pipeline.service)).into()
+        );
+    }
+    let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
+    Ok(Json(engine.set_pipeline(pipeline, &by).await?))
+}
+
+/// Remove the pipeline of a service (admin); creates then follow no order.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/pipelines/{service}",
+    tag = "policy",
+    params(("service" = String, Path, description = "The service")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 404, description = "`not_found`: the service has no pipeline", body = ErrorBody),
+    )
+)]
+pub async fn remove_pipeline(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(service): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.session(caller.0).admin()?.remove_pipeline(&service).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where a version of a service stands along its pipeline: the newest deployment of it in each
+/// stage, and the stage it goes to next.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipelines/{service}/versions/{version}",
+    tag = "policy",
+    params(
+        ("service" = String, Path, description = "The service"),
+        ("version" = String, Path, description = "The version"),
+    ),
+    responses(
+        (status = 200, description = "The version's stages", body = refs::PipelineView),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: the service has no pipeline", body = ErrorBody),
+    )
+)]
+pub async fn pipeline_view(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((service, version)): Path<(String, String)>,
+) -> Result<Json<PipelineView>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).reader()?.pipeline_view(&service, &version).await?))
+}
+
+/// Promote a succeeded deployment to the next stage of its service's pipeline: the same version,
+/// commit, work references, rollback plan and risk, requested by the caller (a requester in that
+/// stage's environment), with a `promoted` event naming the source.
+#[utoipa::path(
+    post,
+    path = "/api/v1/deployments/{id}/promote",
+    tag = "policy",
+    params(("id" = String, Path, description = "The succeeded deployment")),
+    request_body = PromoteRequest,
+    responses(
+        (status = 201, description = "The new deployment in the next stage (or the open one of the same commit)",
+         body = refs::Deployment),
+        (status = 400, description = "`validation_error`: no pipeline, or the last stage", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs requester in the next stage", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`policy_violation` (`promotion_order`): the deployment has not succeeded",
+         body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn promote(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<JsonBody<PromoteRequest>, ApiError>,
+) -> Result<(StatusCode, Json<Deployment>), ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Create, body)?;
+    Ok((StatusCode::CREATED, Json(session.promote(&id, body.actor).await?)))
 }

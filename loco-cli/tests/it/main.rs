@@ -17,6 +17,7 @@ mod guards;
 mod locks;
 mod openapi;
 mod otlp;
+mod pipelines;
 mod platforms;
 mod recovery;
 mod replicas;

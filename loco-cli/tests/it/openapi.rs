@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 48] = [
+const ROUTES: [(&str, &str); 53] = [
     ("post", "/api/v1/deployments"),
     ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
@@ -41,6 +41,11 @@ const ROUTES: [(&str, &str); 48] = [
     ("put", "/api/v1/gates/{environment}"),
     ("delete", "/api/v1/gates/{environment}"),
     ("get", "/api/v1/deployments/{id}/approvals"),
+    ("get", "/api/v1/pipelines"),
+    ("put", "/api/v1/pipelines/{service}"),
+    ("delete", "/api/v1/pipelines/{service}"),
+    ("get", "/api/v1/pipelines/{service}/versions/{version}"),
+    ("post", "/api/v1/deployments/{id}/promote"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/audit/head"),

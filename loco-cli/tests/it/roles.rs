@@ -69,6 +69,12 @@ enum Target {
     NewGate,
     /// An environment with a fresh approval gate.
     Gate,
+    /// A service without a pipeline, and a pipeline for it.
+    NewPipeline,
+    /// A service with a fresh pipeline (the view asks about a version of it).
+    Pipeline,
+    /// A deployment that succeeded in the first stage of its service's fresh pipeline.
+    Promotable,
 }
 
 /// One route of `loco serve` and who may call it.
@@ -91,7 +97,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 48] = [
+const ROUTES: [Route; 53] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -125,6 +131,11 @@ const ROUTES: [Route; 48] = [
     route("PUT", "/api/v1/gates/{environment}", T::NewGate, ".....m", 200),
     route("DELETE", "/api/v1/gates/{environment}", T::Gate, ".....m", 204),
     route("GET", "/api/v1/deployments/{id}/approvals", T::Deployment, ".vradm", 200),
+    route("GET", "/api/v1/pipelines", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/pipelines/{service}", T::NewPipeline, ".....m", 200),
+    route("DELETE", "/api/v1/pipelines/{service}", T::Pipeline, ".....m", 204),
+    route("GET", "/api/v1/pipelines/{service}/versions/{version}", T::Pipeline, ".vradm", 200),
+    route("POST", "/api/v1/deployments/{id}/promote", T::Promotable, "..r..m", 201),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/head", T::Plain, ".vradm", 200),
@@ -239,6 +250,11 @@ fn service(name: &str) -> Value {
     let mut definition = demo_service_json();
     definition["name"] = json!(name);
     definition
+}
+
+/// A two-stage pipeline for `service`.
+fn pipeline(service: &str) -> Value {
+    json!({"service": service, "stages": ["staging", "production"]})
 }
 
 /// A two-approver gate for `environment`.
@@ -445,6 +461,26 @@ impl World {
                 let path = route.path.replace("{environment}", &environment);
                 expect(&server.by("admin", "PUT", &path, Some(&gate(&environment))).await, 200);
                 (path, None)
+            }
+            T::NewPipeline => {
+                let service = format!("pipe-{n}");
+                (route.path.replace("{service}", &service), Some(pipeline(&service)))
+            }
+            T::Pipeline => {
+                let service = format!("pipe-{n}");
+                let put = format!("/api/v1/pipelines/{service}");
+                expect(&server.by("admin", "PUT", &put, Some(&pipeline(&service))).await, 200);
+                (route.path.replace("{service}", &service).replace("{version}", "1.0.0"), None)
+            }
+            T::Promotable => {
+                let id = server.deployment("staging", "started").await;
+                expect(&server.act(server.of("deployer"), &id, "succeed").await, 200);
+                let shown = server.by("viewer", "GET", &format!("/api/v1/deployments/{id}"), None).await;
+                let service = text(&expect(&shown, 200)["service"]);
+                let put = format!("/api/v1/pipelines/{service}");
+                let stages = json!({"service": service, "stages": ["staging", "production"]});
+                expect(&server.by("admin", "PUT", &put, Some(&stages)).await, 200);
+                (at(&id), Some(json!({})))
             }
             T::NothingToRollBack => {
                 let body = json!({"service": name, "environment": "staging", "version": "v0", "note": "n"});

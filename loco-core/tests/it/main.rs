@@ -16,6 +16,7 @@ mod gates;
 mod local;
 mod locks;
 mod metrics;
+mod pipelines;
 mod platforms;
 mod prometheus;
 mod props;

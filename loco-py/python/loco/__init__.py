@@ -33,11 +33,16 @@ approves; ``start`` before that raises :class:`ApprovalRequiredError` (``approva
 ``required``), and inside the gate's ``wait_minutes`` after approval
 :class:`PolicyViolationError` (rule ``wait_timer``). ``approval_status(id)`` returns an
 :class:`ApprovalStatus`.
+Pipelines (``set_pipeline(pipeline, by)``) order the environments a service's versions go
+through: a ``create`` of a version in a stage it has not succeeded in the stage before raises
+:class:`PolicyViolationError` (rule ``promotion_order``); ``promote(id, actor)`` creates a
+succeeded deployment's version in the next stage with a ``promoted`` event, and
+``pipeline_view(service, version)`` returns a :class:`PipelineView` of where it stands.
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
 :class:`ServiceDefinition`, :class:`ValidationReport`, :class:`ApprovalGate`,
-:class:`ApprovalStatus`) whose ``to_dict()`` is the HTTP API's
+:class:`ApprovalStatus`, :class:`Pipeline`, :class:`PipelineView`) whose ``to_dict()`` is the HTTP API's
 JSON; timestamps are RFC 3339 UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
 every JSON object are generated from the JSON Schema of the Rust data model (``loco._types``).
 Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface. See

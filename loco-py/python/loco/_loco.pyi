@@ -29,6 +29,9 @@ from ._types import (
     InstanceDict,
     LogLine,
     Page,
+    Pipeline,
+    PipelineDict,
+    PipelineView,
     PlatformConfig,
     PlatformSettingsDict,
     Release,
@@ -110,6 +113,8 @@ _Head = AuditHeadDict | dict[str, Any] | str
 _FreezeWindow = FreezeWindowDict | dict[str, Any] | str
 #: An approval gate: a ``dict`` (``ApprovalGateDict``), or its JSON text.
 _ApprovalGate = ApprovalGateDict | dict[str, Any] | str
+#: A pipeline: a ``dict`` (``PipelineDict``), or its JSON text.
+_Pipeline = PipelineDict | dict[str, Any] | str
 
 _T = TypeVar("_T")
 #: What a platform method returns: the value itself (a plain ``def``) or an awaitable of it
@@ -317,6 +322,11 @@ class Engine:
     def gates(self) -> Awaitable[builtins.list[ApprovalGate]]: ...
     def remove_gate(self, environment: str) -> Awaitable[None]: ...
     def approval_status(self, id: str, at: str | None = None) -> Awaitable[ApprovalStatus]: ...
+    def set_pipeline(self, pipeline: _Pipeline, by: str) -> Awaitable[Pipeline]: ...
+    def pipelines(self) -> Awaitable[builtins.list[Pipeline]]: ...
+    def remove_pipeline(self, service: str) -> Awaitable[None]: ...
+    def promote(self, id: str, actor: str) -> Awaitable[Deployment]: ...
+    def pipeline_view(self, service: str, version: str) -> Awaitable[PipelineView]: ...
     def close(self) -> Awaitable[None]: ...
     def __aenter__(self) -> Awaitable[Engine]: ...
     def __aexit__(
@@ -423,6 +433,11 @@ class SyncEngine:
     def gates(self) -> builtins.list[ApprovalGate]: ...
     def remove_gate(self, environment: str) -> None: ...
     def approval_status(self, id: str, at: str | None = None) -> ApprovalStatus: ...
+    def set_pipeline(self, pipeline: _Pipeline, by: str) -> Pipeline: ...
+    def pipelines(self) -> builtins.list[Pipeline]: ...
+    def remove_pipeline(self, service: str) -> None: ...
+    def promote(self, id: str, actor: str) -> Deployment: ...
+    def pipeline_view(self, service: str, version: str) -> PipelineView: ...
     def close(self) -> None: ...
     def __enter__(self) -> SyncEngine: ...
     def __exit__(
@@ -538,18 +553,21 @@ class ValidationFailedError(LocoError):
 class PolicyViolationError(LocoError):
     """A policy refused the operation (``policy_violation``): a freeze window is in force for the
     deployment's environment, another deployment of its service holds the deploy lock there, the
-    environment's approval gate holds the start back after approval, or the gate refused the
-    reviewer. ``details`` has one entry, on the rule (``freeze_window``, ``deploy_lock``,
-    ``wait_timer`` or ``approval_gate``)."""
+    environment's approval gate holds the start back after approval, the gate refused the
+    reviewer, or the service's pipeline refused a version that has not succeeded in the stage
+    before (a create, or a promotion of a deployment that has not succeeded). ``details`` has one
+    entry, on the rule (``freeze_window``, ``deploy_lock``, ``wait_timer``, ``approval_gate`` or
+    ``promotion_order``)."""
 
-    #: The rule that refused it: ``freeze_window``, ``deploy_lock``, ``wait_timer`` or
-    #: ``approval_gate``.
+    #: The rule that refused it: ``freeze_window``, ``deploy_lock``, ``wait_timer``,
+    #: ``approval_gate`` or ``promotion_order``.
     rule: str
-    #: The window's name, the id of the deployment holding the lock, or the gate's environment.
+    #: The window's name, the id of the deployment holding the lock, the gate's environment, or
+    #: the pipeline's service.
     policy: str
     environment: str
     #: When the occurrence in force or the gate's wait ends (RFC 3339 UTC); ``None`` for a deploy
-    #: lock or a refused reviewer.
+    #: lock, a refused reviewer or the promotion order.
     until: str | None
 
 class ApprovalRequiredError(LocoError):

@@ -104,6 +104,10 @@ __all__: List[str] = [
     "Page",
     "PageDict",
     "PauseRolloutTurnDict",
+    "Pipeline",
+    "PipelineDict",
+    "PipelineView",
+    "PipelineViewDict",
     "PlatformConfig",
     "PlatformConfigDict",
     "PlatformMetricSourceSpecDict",
@@ -112,6 +116,7 @@ __all__: List[str] = [
     "ProbeDict",
     "PrometheusMetricSourceSpecDict",
     "PrometheusQueriesDict",
+    "PromotedDataDict",
     "PromotionVerdictDict",
     "RailwayPlatformSettingsDict",
     "RailwayTokenKind",
@@ -147,6 +152,8 @@ __all__: List[str] = [
     "ShiftStepDict",
     "SignificanceTestDict",
     "SqliteProbeDict",
+    "StageState",
+    "StageStateDict",
     "StartNewStepDict",
     "Status",
     "StepDict",
@@ -233,6 +240,9 @@ EventKind = Literal[
     # A reviewer approved a deployment whose environment's gate needs more approvals than it has had
     # (the approval completing the count is the ``approved`` transition).
     "approval_granted",
+    # The deployment was created by promoting a succeeded one from the stage before (written just
+    # after ``created``, in the same transaction).
+    "promoted",
 ]
 
 
@@ -999,6 +1009,17 @@ class ApprovalGrantedDataDict(TypedDict):
     required: int
 
 
+class PromotedDataDict(TypedDict):
+    """What a ``promoted`` event records: the succeeded deployment of the stage before that this one
+    was promoted from (the event's ``actor`` is who promoted it).
+    """
+
+    #: The deployment promoted.
+    from_deployment: str
+    #: Its environment, the stage before.
+    from_environment: str
+
+
 #: The data of one event: a ``created`` event's request, or a rollout event's facts.
 EventDataDict = Union[
     CreatedDataDict,
@@ -1011,6 +1032,7 @@ EventDataDict = Union[
     PolicyOverrideDataDict,
     LockReleasedDataDict,
     ApprovalGrantedDataDict,
+    PromotedDataDict,
 ]
 
 
@@ -1941,6 +1963,50 @@ class ApprovalStatusDict(TypedDict):
     #: When it may start: its approval time plus the gate's wait (absent while it is not approved,
     #: or without a wait).
     startable_at: Optional[str]
+
+
+class PipelineDict(TypedDict, total=False):
+    """The stages of one service, in the order its releases go through them. Returned by
+    ``Pipeline.to_dict()``. Keys that must be present: ``service``, ``stages``.
+    """
+
+    #: The service (one pipeline per service; setting it again replaces it).
+    service: str
+    #: Its environments in order, 2 to 10, each named once (compared exactly, as deployments name
+    #: them).
+    stages: List[str]
+    #: Whether a version must have succeeded in a stage before it is deployed to the next (default
+    #: true); false keeps the order for promotion and the pipeline view only.
+    require_previous_success: bool
+
+
+class StageStateDict(TypedDict):
+    """One stage of a version's way through its pipeline. Returned by ``StageState.to_dict()``."""
+
+    #: The stage's environment.
+    environment: str
+    #: The newest deployment of the version there, if any.
+    deployment_id: Optional[str]
+    #: Its status.
+    status: Optional[Status]
+    #: When it last changed.
+    updated_at: Optional[str]
+
+
+class PipelineViewDict(TypedDict):
+    """Where one version of a service stands in its pipeline. Returned by
+    ``PipelineView.to_dict()``.
+    """
+
+    #: The service.
+    service: str
+    #: The version.
+    version: str
+    #: Every stage in order.
+    stages: List[StageStateDict]
+    #: The stage the version goes to next: the first stage without a succeeded deployment of it
+    #: (absent once it has succeeded in every stage).
+    next: Optional[str]
 
 
 class CapabilitiesDict(TypedDict):
@@ -3400,6 +3466,200 @@ class ApprovalStatus:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (ApprovalStatus, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class Pipeline:
+    """The stages of one service, in the order its releases go through them. Immutable: attributes
+    mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object.
+    ``Pipeline(data)`` wraps such an object (typed ``PipelineDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: PipelineDict
+
+    def __init__(self, data: PipelineDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def service(self) -> str:
+        """The service (one pipeline per service; setting it again replaces it)."""
+        return self._d["service"]
+
+    @property
+    def stages(self) -> List[str]:
+        """Its environments in order, 2 to 10, each named once (compared exactly, as deployments
+        name them).
+        """
+        return list(self._d["stages"])
+
+    @property
+    def require_previous_success(self) -> bool:
+        """Whether a version must have succeeded in a stage before it is deployed to the next
+        (default true); false keeps the order for promotion and the pipeline view only.
+        """
+        return self._d["require_previous_success"]
+
+    def to_dict(self) -> PipelineDict:
+        """The pipeline as the HTTP API's JSON object (a new copy each time)."""
+        return cast("PipelineDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pipeline):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "Pipeline(service=%r, stages=%r)" % (
+            d["service"],
+            d["stages"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (Pipeline, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class StageState:
+    """One stage of a version's way through its pipeline. Immutable: attributes mirror the HTTP JSON
+    fields and ``to_dict()`` returns the HTTP JSON object. ``StageState(data)`` wraps such an
+    object (typed ``StageStateDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: StageStateDict
+
+    def __init__(self, data: StageStateDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def environment(self) -> str:
+        """The stage's environment."""
+        return self._d["environment"]
+
+    @property
+    def deployment_id(self) -> Optional[str]:
+        """The newest deployment of the version there, if any; ``None`` when absent."""
+        return self._d.get("deployment_id")
+
+    @property
+    def status(self) -> Optional[Status]:
+        """Its status; ``None`` when absent."""
+        return self._d.get("status")
+
+    @property
+    def updated_at(self) -> Optional[str]:
+        """When it last changed (RFC 3339 UTC); ``None`` when absent."""
+        return self._d.get("updated_at")
+
+    def to_dict(self) -> StageStateDict:
+        """The stage state as the HTTP API's JSON object (a new copy each time)."""
+        return cast("StageStateDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StageState):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "StageState(environment=%r, deployment_id=%r, status=%r)" % (
+            d["environment"],
+            d["deployment_id"],
+            d["status"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (StageState, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class PipelineView:
+    """Where one version of a service stands in its pipeline. Immutable: attributes mirror the HTTP
+    JSON fields and ``to_dict()`` returns the HTTP JSON object. ``PipelineView(data)`` wraps such
+    an object (typed ``PipelineViewDict``) without copying it.
+    """
+
+    __slots__ = ("_d", "_stages",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: PipelineViewDict
+    _stages: List[StageState]
+
+    def __init__(self, data: PipelineViewDict) -> None:
+        object.__setattr__(self, "_d", data)
+        object.__setattr__(self, "_stages", [StageState(item) for item in data["stages"]])
+
+    @property
+    def service(self) -> str:
+        """The service."""
+        return self._d["service"]
+
+    @property
+    def version(self) -> str:
+        """The version."""
+        return self._d["version"]
+
+    @property
+    def stages(self) -> List[StageState]:
+        """Every stage in order (a new list each time, of the same objects)."""
+        return list(self._stages)
+
+    @property
+    def next(self) -> Optional[str]:
+        """The stage the version goes to next: the first stage without a succeeded deployment of it
+        (absent once it has succeeded in every stage); ``None`` when absent.
+        """
+        return self._d.get("next")
+
+    def to_dict(self) -> PipelineViewDict:
+        """The pipeline view as the HTTP API's JSON object (a new copy each time)."""
+        return cast("PipelineViewDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PipelineView):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "PipelineView(service=%r, version=%r, next=%r)" % (
+            d["service"],
+            d["version"],
+            d["next"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (PipelineView, (self._d,))
 
     if not TYPE_CHECKING:
 

@@ -551,6 +551,45 @@ impl SyncEngine {
         blocking(py, self.handle.approval_status(id, at))
     }
 
+    /// Sets (or replaces, by service) a pipeline: the environments a service's versions go
+    /// through, in order. `pipeline` is a `dict` or JSON `str` (`service`, `stages` 2 to 10
+    /// environments each named once, and optionally `require_previous_success`, default `True`),
+    /// checked by the core; `by` is who sets it. From then on a version is created in a stage
+    /// only once it has succeeded in the stage before (`PolicyViolationError`, rule
+    /// `promotion_order`). Returns the pipeline as stored (a `loco.Pipeline`).
+    fn set_pipeline<'py>(&self, py: Python<'py>, pipeline: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.set_pipeline(pipeline, by))
+    }
+
+    /// Every pipeline, by service. Returns a `list` of `loco.Pipeline`.
+    fn pipelines<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.pipelines())
+    }
+
+    /// Removes the pipeline of `service` (`NotFoundError` when there is none); its environments
+    /// then take any version again. Returns `None`.
+    fn remove_pipeline<'py>(&self, py: Python<'py>, service: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.remove_pipeline(service))
+    }
+
+    /// Promotes deployment `id`, which succeeded in one stage of its service's pipeline: creates
+    /// the deployment of its version in the next stage (same commit, work references, rollback
+    /// plan and risk), requested by `actor`, with a `promoted` event naming `id`. Promoting again
+    /// while that deployment is open gives it back. A deployment that has not succeeded raises
+    /// `PolicyViolationError` (rule `promotion_order`); the last stage, an environment outside
+    /// the pipeline or a service without one raise `ValidationError`. Returns the new
+    /// `loco.Deployment` (`pending_approval`).
+    fn promote<'py>(&self, py: Python<'py>, id: String, actor: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.promote(id, actor))
+    }
+
+    /// Where `version` of `service` stands along its pipeline: the newest deployment of it in
+    /// each stage and the stage it goes to next (`None` once it has succeeded everywhere).
+    /// `NotFoundError` when the service has no pipeline. Returns a `loco.PipelineView`.
+    fn pipeline_view<'py>(&self, py: Python<'py>, service: String, version: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.pipeline_view(service, version))
+    }
+
     /// Stops running rollouts (the next engine on this file recovers them) and the local
     /// platform's processes, finishes queued writes and closes the database; later operations
     /// raise `StorageError`.

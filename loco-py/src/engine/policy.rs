@@ -1,13 +1,15 @@
 //! The policy operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: list the
 //! deploy locks and force one free; set, list and remove freeze windows, and ask which one is in
 //! force for an environment; set, list and remove approval gates, and ask where a deployment
-//! stands with its gate. Windows and gates are parsed, checked and evaluated by the core alone;
-//! starts they refuse are refused there too.
+//! stands with its gate; set, list and remove pipelines, promote a deployment along its pipeline
+//! and ask where a version stands on it. Windows, gates and pipelines are parsed, checked and
+//! evaluated by the core alone; starts and creates they refuse are refused there too.
 
-use loco_core::Timestamp;
 use loco_core::freeze::{ActiveFreeze, FreezeWindow};
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::lock::DeployLock;
+use loco_core::pipeline::{Pipeline, PipelineView};
+use loco_core::{Deployment, Timestamp};
 
 use super::{Handle, Operation};
 use crate::document::Document;
@@ -88,6 +90,37 @@ impl Handle {
             let at = at.as_deref().map(instant).transpose()?;
             engine?.approval_status(&id, at).await
         })
+    }
+
+    /// `set_pipeline(pipeline, by)`: sets or replaces (by service) the pipeline; the result is
+    /// the pipeline as stored.
+    pub fn set_pipeline(&self, pipeline: Document, by: String) -> Operation<Pipeline> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.set_pipeline(pipeline.into_pipeline()?, &by).await })
+    }
+
+    /// `pipelines()`.
+    pub fn pipelines(&self) -> Operation<Vec<Pipeline>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.pipelines().await })
+    }
+
+    /// `remove_pipeline(service)`; `not_found` when the service has no pipeline.
+    pub fn remove_pipeline(&self, service: String) -> Operation<()> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.remove_pipeline(&service).await })
+    }
+
+    /// `promote(id, actor)`: the deployment of the same version in the next stage.
+    pub fn promote(&self, id: String, actor: String) -> Operation<Deployment> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.promote(&id, &actor).await })
+    }
+
+    /// `pipeline_view(service, version)`; `not_found` when the service has no pipeline.
+    pub fn pipeline_view(&self, service: String, version: String) -> Operation<PipelineView> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.pipeline_view(&service, &version).await })
     }
 }
 

@@ -20,6 +20,7 @@ mod access;
 mod commits;
 mod gates;
 mod locks;
+mod pipelines;
 mod rollouts;
 
 use rollouts::{
@@ -64,6 +65,9 @@ pub async fn run(backend: &dyn Backend) {
     gates::gates_are_set_replaced_and_removed(backend).await;
     gates::a_gate_counts_approvals_in_the_write(backend).await;
     gates::concurrent_approvals_each_count_once(backend).await;
+    pipelines::pipelines_are_set_replaced_and_removed(backend).await;
+    pipelines::creates_follow_the_promotion_order(backend).await;
+    pipelines::a_promoted_create_carries_its_event(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 

@@ -37,16 +37,23 @@ async fn open_with_commit(conn: &mut Conn, new: &NewDeployment) -> Result<Option
     Ok(row.map(|row| deployment_from_row(&row)).transpose()?.map(|(_, d)| d))
 }
 
-pub(crate) async fn create_in_tx(ctx: &mut WriteCtx, new: NewDeployment, key: Option<String>) -> Result<Created> {
+pub(crate) async fn create_in_tx(
+    ctx: &mut WriteCtx,
+    new: NewDeployment,
+    key: Option<String>,
+    promotion: Option<NewEvent>,
+) -> Result<Created> {
     let existing = match key.as_deref() {
         Some(k) => keyed_deployment(&mut ctx.conn, k).await?,
         None => None,
     };
     let open = open_with_commit(&mut ctx.conn, &new).await?;
-    match rules::decide_create(new, key, existing, open, Timestamp::now())? {
+    let now = Timestamp::now();
+    match rules::decide_create(new, key, existing, open, now)? {
         CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
         CreateDecision::Insert { change, idempotency_key, request_hash } => {
             let d = &change.deployment;
+            super::pipelines::check_order(&mut ctx.conn, &d.service, &d.environment, &d.version).await?;
             ctx.conn
                 .execute(
                     "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
@@ -71,6 +78,9 @@ pub(crate) async fn create_in_tx(ctx: &mut WriteCtx, new: NewDeployment, key: Op
                 )
                 .await?;
             ctx.append_event(change.event).await?;
+            if let Some(promotion) = promotion {
+                ctx.append_event(rules::decide_record(&change.deployment, promotion, now)?).await?;
+            }
             Ok(Created { deployment: change.deployment, replayed: false })
         }
     }

@@ -19,6 +19,7 @@ mod error;
 mod gates;
 mod listener;
 mod locks;
+mod pipelines;
 mod pool;
 mod reads;
 mod rollouts;
@@ -43,6 +44,7 @@ use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
 use loco_types::service::ServiceDefinition;
@@ -121,7 +123,9 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> LocoResult<Created> {
-        self.writer.run(move |ctx| Box::pin(deployments::create_in_tx(ctx, new.clone(), idempotency_key.clone()))).await
+        self.writer
+            .run(move |ctx| Box::pin(deployments::create_in_tx(ctx, new.clone(), idempotency_key.clone(), None)))
+            .await
     }
 
     async fn apply_change(
@@ -273,6 +277,35 @@ impl Store for PostgresStore {
     async fn remove_freeze_window(&self, name: &str) -> LocoResult<()> {
         let name = name.to_owned();
         self.writer.run(move |ctx| Box::pin(access::remove_freeze_window(ctx, name.clone()))).await
+    }
+
+    async fn create_promoted(&self, new: NewDeployment, promotion: NewEvent) -> LocoResult<Created> {
+        self.writer
+            .run(move |ctx| Box::pin(deployments::create_in_tx(ctx, new.clone(), None, Some(promotion.clone()))))
+            .await
+    }
+
+    async fn put_pipeline(&self, pipeline: Pipeline, by: &str) -> LocoResult<Pipeline> {
+        let by = by.to_owned();
+        self.writer.run(move |ctx| Box::pin(pipelines::put(ctx, pipeline.clone(), by.clone()))).await
+    }
+
+    async fn pipelines(&self) -> LocoResult<Vec<Pipeline>> {
+        Ok(pipelines::all(&mut *self.pool.get().await?).await?)
+    }
+
+    async fn remove_pipeline(&self, service: &str) -> LocoResult<()> {
+        let service = service.to_owned();
+        self.writer.run(move |ctx| Box::pin(pipelines::remove(ctx, service.clone()))).await
+    }
+
+    async fn newest_of_version(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+    ) -> LocoResult<Option<Deployment>> {
+        Ok(pipelines::newest(&mut *self.pool.get().await?, service, environment, version).await?)
     }
 
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> LocoResult<ApprovalGate> {

@@ -192,6 +192,15 @@ const MIGRATIONS: &[&str] = &[
         updated_at  text NOT NULL
     );
     ",
+    // v7: pipelines (policy), one per service: its stages in order.
+    "
+    CREATE TABLE pipelines (
+        service     text PRIMARY KEY,
+        definition  text NOT NULL,                    -- JSON Pipeline
+        updated_by  text NOT NULL,
+        updated_at  text NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 mod access;
 mod gates;
 mod locks;
+mod pipelines;
 mod reads;
 mod rollouts;
 mod rows;
@@ -25,6 +26,7 @@ use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
+use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
 use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment};
@@ -197,13 +199,20 @@ fn open_with_commit(conn: &Connection, new: &NewDeployment) -> Result<Option<Dep
     Ok(open.map(|(_, d)| d))
 }
 
-fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>) -> Result<Created> {
+fn create_in_tx(
+    ctx: &mut WriteCtx<'_>,
+    new: NewDeployment,
+    key: Option<String>,
+    promotion: Option<NewEvent>,
+) -> Result<Created> {
     let existing = key.as_deref().map(|k| keyed_deployment(ctx.conn, k)).transpose()?.flatten();
     let open = open_with_commit(ctx.conn, &new)?;
-    match rules::decide_create(new, key, existing, open, Timestamp::now())? {
+    let now = Timestamp::now();
+    match rules::decide_create(new, key, existing, open, now)? {
         CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
         CreateDecision::Insert { change, idempotency_key, request_hash } => {
             let d = &change.deployment;
+            pipelines::check_order(ctx.conn, &d.service, &d.environment, &d.version)?;
             let work_refs = serde_json::to_string(&d.work_refs).map_err(Error::storage)?;
             ctx.conn
                 .prepare_cached(
@@ -228,6 +237,9 @@ fn create_in_tx(ctx: &mut WriteCtx<'_>, new: NewDeployment, key: Option<String>)
                     d.commit,
                 ])?;
             ctx.append_event(change.event)?;
+            if let Some(promotion) = promotion {
+                ctx.append_event(rules::decide_record(&change.deployment, promotion, now)?)?;
+            }
             Ok(Created { deployment: change.deployment, replayed: false })
         }
     }
@@ -287,7 +299,7 @@ fn apply_in_tx(
 #[async_trait]
 impl Store for SqliteStore {
     async fn create(&self, new: NewDeployment, idempotency_key: Option<String>) -> LocoResult<Created> {
-        self.writer.submit(move |ctx| create_in_tx(ctx, new, idempotency_key)).await
+        self.writer.submit(move |ctx| create_in_tx(ctx, new, idempotency_key, None)).await
     }
 
     async fn apply_change(
@@ -437,6 +449,33 @@ impl Store for SqliteStore {
 
     async fn freeze_windows(&self) -> LocoResult<Vec<FreezeWindow>> {
         self.reads.point(access::freeze_windows).await
+    }
+
+    async fn create_promoted(&self, new: NewDeployment, promotion: NewEvent) -> LocoResult<Created> {
+        self.writer.submit(move |ctx| create_in_tx(ctx, new, None, Some(promotion))).await
+    }
+
+    async fn put_pipeline(&self, pipeline: Pipeline, by: &str) -> LocoResult<Pipeline> {
+        let by = by.to_owned();
+        self.writer.submit(move |ctx| pipelines::put(ctx, pipeline, &by)).await
+    }
+
+    async fn pipelines(&self) -> LocoResult<Vec<Pipeline>> {
+        self.reads.point(pipelines::all).await
+    }
+
+    async fn remove_pipeline(&self, service: &str) -> LocoResult<()> {
+        let service = service.to_owned();
+        self.writer.submit(move |ctx| pipelines::remove(ctx, &service)).await
+    }
+
+    async fn newest_of_version(
+        &self,
+        service: &str,
+        environment: &str,
+        version: &str,
+    ) -> LocoResult<Option<Deployment>> {
+        self.reads.point(|conn| pipelines::newest(conn, service, environment, version)).await
     }
 
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> LocoResult<ApprovalGate> {

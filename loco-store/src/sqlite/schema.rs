@@ -190,6 +190,15 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // v13: pipelines (policy), one per service: its stages in order.
+    "
+    CREATE TABLE pipelines (
+        service     TEXT PRIMARY KEY,
+        definition  TEXT NOT NULL,                    -- JSON Pipeline
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

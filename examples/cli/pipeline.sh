@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A release through three stages with the CLI, on a database file of its own: a pipeline
+# dev → staging → production, a two-approver gate and a freeze window on production, promotion
+# stage by stage, the pipeline view after each, and the event history of every deployment.
+#   examples/cli/pipeline.sh            builds and runs the debug `loco` binary
+#   LOCO=/path/to/loco examples/cli/pipeline.sh
+# Every step checks its exit code; the script fails when the CLI does not behave as shown.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+db="$work/pipeline.db"
+
+if [ -z "${LOCO:-}" ]; then
+  cargo build --quiet --locked -p loco-cli
+  target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  LOCO="$target/debug/loco"
+fi
+
+loco() {
+  "$LOCO" --db "$db" "$@"
+}
+
+# Runs `loco ARGS…` expecting exit code WANT; prints what it printed.
+expect() {
+  local want=$1
+  shift
+  echo "\$ loco $*"
+  local code=0
+  loco "$@" 2>&1 || code=$?
+  if [ "$code" != "$want" ]; then
+    echo "expected exit $want, got $code" >&2
+    exit 1
+  fi
+}
+
+# Prints the id in the JSON deployment on stdin.
+id_of() {
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+
+# Approves (as each reviewer given), starts and succeeds deployment $1.
+ship() {
+  local id=$1
+  shift
+  for reviewer in "$@"; do
+    expect 0 approve "$id" --actor "$reviewer" --note "looks good"
+  done
+  expect 0 start "$id" --actor deploy-bot
+  expect 0 succeed "$id" --actor deploy-bot --note "smoke tests green"
+}
+
+echo "== The pipeline: dev → staging → production; production needs two of three reviewers"
+expect 0 pipeline set checkout --stage dev --stage staging --stage production
+expect 0 gate set production --approvals 2 --approver bob --approver erin --approver frank
+
+echo
+echo "== A version cannot skip a stage (exit 25)"
+expect 25 create --service checkout --env staging --version 5.0.0 --requester alice --work-ref PAY-7 \
+  --rollback-plan "redeploy 4.9.2" --risk low --commit 5e1f00d
+
+echo
+echo "== dev"
+dev=$(loco create --json --service checkout --env dev --version 5.0.0 --requester alice --work-ref PAY-7 \
+  --rollback-plan "redeploy 4.9.2" --risk low --commit 5e1f00d | id_of)
+ship "$dev" bob
+expect 0 pipeline show checkout 5.0.0
+
+echo
+echo "== staging, by promotion"
+staging=$(loco promote "$dev" --actor alice --json | id_of)
+ship "$staging" bob
+expect 0 pipeline show checkout 5.0.0
+
+echo
+echo "== production: one approval is not enough (exit 26), and a freeze window refuses the start (exit 25)"
+production=$(loco promote "$staging" --actor alice --json | id_of)
+expect 0 approve "$production" --actor bob --note "release notes checked"
+expect 26 start "$production" --actor deploy-bot
+expect 0 approve "$production" --actor erin --note "capacity checked"
+expect 0 gate status "$production"
+now=$(python3 -c 'import datetime as d; n = d.datetime.now(d.timezone.utc); print((n - d.timedelta(minutes=5)).isoformat(timespec="seconds"), (n + d.timedelta(hours=1)).isoformat(timespec="seconds"))')
+read -r from until <<<"$now"
+printf '{"name": "black-friday", "environments": ["production"], "reason": "peak traffic", "schedule": {"type": "once", "start": "%s", "end": "%s"}}' \
+  "$from" "$until" | expect 0 freeze set -
+expect 25 start "$production" --actor deploy-bot
+
+echo
+echo "== The window is lifted; production starts and succeeds"
+expect 0 freeze remove black-friday
+expect 0 start "$production" --actor deploy-bot
+expect 0 succeed "$production" --actor deploy-bot --note "all stages green"
+expect 0 pipeline show checkout 5.0.0
+
+echo
+echo "== The history of each stage"
+expect 0 events "$dev"
+expect 0 events "$staging"
+expect 0 events "$production"
+expect 0 verify
