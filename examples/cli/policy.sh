@@ -8,32 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-db="$work/policy.db"
-
-if [ -z "${LOCO:-}" ]; then
-  cargo build --quiet --locked -p loco-cli
-  target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-  LOCO="$target/debug/loco"
-fi
-
-loco() {
-  "$LOCO" --db "$db" "$@"
-}
-
-# Runs `loco ARGS…` expecting exit code WANT; prints what it printed.
-expect() {
-  local want=$1
-  shift
-  echo "\$ loco $*"
-  local code=0
-  loco "$@" 2>&1 || code=$?
-  if [ "$code" != "$want" ]; then
-    echo "expected exit $want, got $code" >&2
-    exit 1
-  fi
-}
+DB_NAME=policy.db
+# shellcheck source=examples/cli/common.sh
+source examples/cli/common.sh
 
 # Creates a deployment of web to production at COMMIT by REQUESTER; prints its id.
 create() {

@@ -16,6 +16,18 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The vectors of `tests/conformance/{file}`.
+pub fn vectors(file: &str) -> Vec<Value> {
+    let path = format!("{}/../tests/conformance/{file}", env!("CARGO_MANIFEST_DIR"));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
+    doc["vectors"].as_array().expect("vectors").clone()
+}
+
+/// The string `key` of a vector or step (panics naming it when it is missing).
+pub fn text<'a>(step: &'a Value, key: &str) -> &'a str {
+    step[key].as_str().unwrap_or_else(|| panic!("'{key}' in {step}"))
+}
+
 /// A server configuration without authentication, for tests of the API's behaviour.
 pub fn open_config() -> ServerConfig {
     ServerConfig { auth: false, ..ServerConfig::default() }
@@ -92,6 +104,15 @@ impl TestServer {
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self.http.get(self.at(path)).send().await.expect("GET");
         decode(response).await
+    }
+
+    /// `method` on `path`, with a JSON body when given; returns the status and the JSON body.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.at(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        decode(request.send().await.expect("request")).await
     }
 
     /// POST a JSON value to `path`.

@@ -11,28 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::cli::loco;
-use crate::common::TestServer;
+use crate::common::{TestServer, text, vectors};
 use crate::freeze::{Secured, fields, urlencoding};
-
-fn vectors() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/gates.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
-    doc["vectors"].as_array().expect("vectors").clone()
-}
-
-fn text<'a>(step: &'a Value, key: &str) -> &'a str {
-    step[key].as_str().unwrap_or_else(|| panic!("'{key}' in {step}"))
-}
-
-async fn send(server: &TestServer, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-    let mut request = server.http.request(method, server.at(path));
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// Runs one step over HTTP: the reply's status and body.
 async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step: &Value) -> (StatusCode, Value) {
@@ -46,11 +26,11 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
             let gate = &step["gate"];
             let environment = gate["environment"].as_str().filter(|e| !e.trim().is_empty()).unwrap_or("blank");
             let path = format!("/api/v1/gates/{}", urlencoding(environment));
-            send(server, reqwest::Method::PUT, &path, Some(gate)).await
+            server.send(reqwest::Method::PUT, &path, Some(gate)).await
         }
         "remove_gate" => {
             let path = format!("/api/v1/gates/{}", urlencoding(text(step, "environment")));
-            send(server, reqwest::Method::DELETE, &path, None).await
+            server.send(reqwest::Method::DELETE, &path, None).await
         }
         "create" => {
             let body = json!({"service": "web", "environment": text(step, "environment"), "version": "1.0.0",
@@ -82,7 +62,7 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
 
 #[tokio::test]
 async fn gate_vectors_over_http() {
-    let vectors = vectors();
+    let vectors = vectors("gates.json");
     assert!(vectors.len() >= 40);
     for vector in &vectors {
         let name = text(vector, "name");

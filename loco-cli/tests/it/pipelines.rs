@@ -13,28 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::cli::loco;
-use crate::common::TestServer;
+use crate::common::{TestServer, text, vectors};
 use crate::freeze::{Secured, fields, urlencoding};
-
-fn vectors() -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/pipelines.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
-    doc["vectors"].as_array().expect("vectors").clone()
-}
-
-fn text<'a>(step: &'a Value, key: &str) -> &'a str {
-    step[key].as_str().unwrap_or_else(|| panic!("'{key}' in {step}"))
-}
-
-async fn send(server: &TestServer, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-    let mut request = server.http.request(method, server.at(path));
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// Runs one step over HTTP: the reply's status and body.
 async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step: &Value) -> (StatusCode, Value) {
@@ -51,11 +31,11 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
             let pipeline = &step["pipeline"];
             let service = pipeline["service"].as_str().filter(|s| !s.trim().is_empty()).unwrap_or("blank");
             let path = format!("/api/v1/pipelines/{}", urlencoding(service));
-            send(server, reqwest::Method::PUT, &path, Some(pipeline)).await
+            server.send(reqwest::Method::PUT, &path, Some(pipeline)).await
         }
         "remove_pipeline" => {
             let path = format!("/api/v1/pipelines/{}", urlencoding(text(step, "service")));
-            send(server, reqwest::Method::DELETE, &path, None).await
+            server.send(reqwest::Method::DELETE, &path, None).await
         }
         "create" => {
             let mut body = json!({"service": text(step, "service"), "environment": text(step, "environment"),
@@ -94,7 +74,7 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
 
 #[tokio::test]
 async fn pipeline_vectors_over_http() {
-    let vectors = vectors();
+    let vectors = vectors("pipelines.json");
     assert!(vectors.len() >= 35);
     for vector in &vectors {
         let name = text(vector, "name");

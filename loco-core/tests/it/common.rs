@@ -49,3 +49,16 @@ pub fn orphan(path: &Path, id: &str) {
     )
     .unwrap();
 }
+
+/// The vectors of `tests/conformance/{file}`.
+pub fn vectors(file: &str) -> Vec<serde_json::Value> {
+    let path = format!("{}/../tests/conformance/{file}", env!("CARGO_MANIFEST_DIR"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
+    doc["vectors"].as_array().expect("vectors").clone()
+}
+
+/// The string `key` of a vector or step (panics naming it when it is missing).
+pub fn text<'a>(step: &'a serde_json::Value, key: &str) -> &'a str {
+    step[key].as_str().unwrap_or_else(|| panic!("'{key}' in {step}"))
+}

@@ -11,7 +11,7 @@ use loco_core::rollout::RolloutPlan;
 use loco_core::{Action, ActionInput, Engine, Error, NewDeployment, Timestamp};
 use serde_json::{Value, json};
 
-use crate::common::temp_db;
+use crate::common::{temp_db, text, vectors};
 
 fn new(environment: &str) -> NewDeployment {
     NewDeployment {
@@ -26,10 +26,6 @@ fn new(environment: &str) -> NewDeployment {
     }
 }
 
-fn text<'a>(step: &'a Value, key: &str) -> &'a str {
-    step[key].as_str().unwrap_or_else(|| panic!("'{key}' in {step}"))
-}
-
 /// What a step answered, for the checks of its `expect`.
 enum Answer {
     Nothing,
@@ -39,11 +35,9 @@ enum Answer {
 /// Runs every vector of `tests/conformance/gates.json` through the engine.
 #[tokio::test]
 async fn gate_vectors() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/gates.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
-    let vectors = doc["vectors"].as_array().expect("vectors");
+    let vectors = vectors("gates.json");
     assert!(vectors.len() >= 40, "the vectors are there");
-    for vector in vectors {
+    for vector in &vectors {
         let name = text(vector, "name");
         let (_dir, path) = temp_db();
         let engine = Engine::open(&path).await.expect("open");

@@ -9,11 +9,7 @@ use loco_core::pipeline::Pipeline;
 use loco_core::{Engine, Error, NewDeployment};
 use serde_json::{Value, json};
 
-use crate::common::temp_db;
-
-fn text<'a>(step: &'a Value, key: &str) -> &'a str {
-    step[key].as_str().unwrap_or_else(|| panic!("'{key}' in {step}"))
-}
+use crate::common::{temp_db, text, vectors};
 
 fn new(step: &Value) -> NewDeployment {
     NewDeployment {
@@ -31,11 +27,9 @@ fn new(step: &Value) -> NewDeployment {
 /// Runs every vector of `tests/conformance/pipelines.json` through the engine.
 #[tokio::test]
 async fn pipeline_vectors() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance/pipelines.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read vectors")).expect("parse");
-    let vectors = doc["vectors"].as_array().expect("vectors");
+    let vectors = vectors("pipelines.json");
     assert!(vectors.len() >= 35, "the vectors are there");
-    for vector in vectors {
+    for vector in &vectors {
         let name = text(vector, "name");
         let (_dir, path) = temp_db();
         let engine = Engine::open(&path).await.expect("open");
