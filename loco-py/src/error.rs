@@ -28,7 +28,13 @@ create_exception!(
     LocoError,
     "Input is missing or invalid (`validation_error`); `details` lists every bad field."
 );
-create_exception!(loco, NotFoundError, LocoError, "No deployment has this id (`not_found`).");
+create_exception!(
+    loco,
+    NotFoundError,
+    LocoError,
+    "Nothing has this id or name (`not_found`): a deployment, its rollout, a token, a service, a platform, a \
+     freeze window, a held deploy lock, an approval gate or a pipeline."
+);
 create_exception!(
     loco,
     InvalidTransitionError,
@@ -122,9 +128,11 @@ create_exception!(
     loco,
     PolicyViolationError,
     LocoError,
-    "A policy refused the operation (`policy_violation`): a freeze window is in force, or another deployment \
-     holds the deploy lock; `rule`, `policy`, `environment` and `until` (`None` for a lock) say which and how \
-     long, and `details` names the rule."
+    "A policy refused the operation (`policy_violation`): a freeze window is in force (`freeze_window`), another \
+     deployment holds the deploy lock (`deploy_lock`), an approval gate refused a review (`approval_gate`) or \
+     its wait runs (`wait_timer`), or a create is out of its pipeline's order (`promotion_order`); `rule`, \
+     `policy`, `environment` and `until` (`None` when it does not end by itself) say which and how long, and \
+     `details` names the rule."
 );
 
 create_exception!(

@@ -459,7 +459,8 @@ class ValidationError(LocoError):
     """Input is missing or invalid (``validation_error``); ``details`` lists every bad field."""
 
 class NotFoundError(LocoError):
-    """No deployment has this id (``not_found``)."""
+    """Nothing has this id or name (``not_found``): a deployment, its rollout, a token, a service, a platform, a
+    freeze window, a held deploy lock, an approval gate or a pipeline."""
 
     deployment_id: str
 
