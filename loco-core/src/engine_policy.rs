@@ -1,12 +1,20 @@
-//! The policy half of [`Engine`]: deploy locks, freeze windows, approval gates and pipelines. A start takes the deploy lock
-//! of its service and environment in the transaction that writes `started` (the store does it,
-//! as [`loco_types::lock`] decides), so one deployment per target runs at a time; an admin may
-//! force a stuck lock free with a reason. Freeze windows They are stored with the deployments, so every
-//! engine on one database enforces the same ones; a start (plain or a rollout) during a window
-//! in force for its environment is refused with `policy_violation`, unless the input carries an
-//! admin's `override_reason`, which is then recorded as a `policy_override` event just before
-//! `started`, in the same transaction. Rollbacks are never frozen: undoing a change stays
-//! possible during a freeze.
+//! The policy half of [`Engine`]: deploy locks, freeze windows, approval gates and pipelines.
+//! All of them are stored with the deployments, so every engine on one database enforces the
+//! same ones.
+//!
+//! - A start takes the deploy lock of its service and environment in the transaction that
+//!   writes `started` (the store does it, as [`loco_types::lock`] decides), so one deployment
+//!   per target runs at a time; an admin may force a stuck lock free with a reason.
+//! - A start (plain or a rollout) during a freeze window in force for its environment, or
+//!   inside its approval gate's wait, is refused with `policy_violation`, unless the input
+//!   carries an admin's `override_reason`, recorded as a `policy_override` event just before
+//!   `started`, in the same transaction. Rollbacks are never frozen: undoing a change stays
+//!   possible during a freeze.
+//! - Reviews under an approval gate are counted by the store in the review's transaction
+//!   ([`loco_types::gate`]); a start short of the count is `approval_required`.
+//! - A create out of its service's pipeline order is refused by the store in the create's
+//!   transaction ([`loco_types::pipeline`]); [`Engine::promote`] creates the next stage's
+//!   deployment of a succeeded one.
 
 use loco_store::NewEvent;
 use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};

@@ -574,8 +574,8 @@ impl SyncEngine {
 
     /// Promotes deployment `id`, which succeeded in one stage of its service's pipeline: creates
     /// the deployment of its version in the next stage (same commit, work references, rollback
-    /// plan and risk), requested by `actor`, with a `promoted` event naming `id`. Promoting again
-    /// while that deployment is open gives it back. A deployment that has not succeeded raises
+    /// plan and risk), requested by `actor`, with a `promoted` event naming `id`. When it names a
+    /// commit, promoting again while that deployment is open gives it back. A deployment that has not succeeded raises
     /// `PolicyViolationError` (rule `promotion_order`); the last stage, an environment outside
     /// the pipeline or a service without one raise `ValidationError`. Returns the new
     /// `loco.Deployment` (`pending_approval`).
