@@ -29,7 +29,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered, without a held lock or without a pipeline (`not_found`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered, without a held lock, without a pipeline or without a manifest (or that version of one) (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`), of a refusal (`permission_denied`, `policy_violation`, `approval_required`) or of a gate that does not exist (`not_found`). */
   environment?: string

@@ -885,6 +885,51 @@ export interface Pipeline {
   require_previous_success?: boolean
 }
 
+/** A service's release policy, as written in its `service.yaml`. */
+export interface Manifest {
+  /** The manifest format: `loco/v1`. */
+  apiVersion: string
+  /** The service it describes (1–256 characters). */
+  service: string
+  /** The environments a release goes through, in order: 2 to 10, each named once. */
+  stages: Stage[]
+  /**
+   * Freeze windows of this service's environments; each may name only stages of this manifest.
+   * Windows are environment-wide: they hold for every service deployed there.
+   */
+  freeze_windows?: FreezeWindow[]
+  /**
+   * Whether a version must have succeeded in a stage before it may be deployed to the next
+   * (default true).
+   */
+  require_previous_success?: boolean
+}
+
+/** One stage: an environment, how releases roll out there and who must approve them. */
+export interface Stage {
+  /** The environment's name, as deployments name it. */
+  environment: string
+  /**
+   * The approval gate of this stage's environment; without one, a deployment needs the single
+   * review of any approver. Gates are environment-wide: one holds for every service there.
+   */
+  approval?: StageApproval | null
+  /** The rollout plan starts in this stage use when they bring none. */
+  rollout?: RolloutPlan | null
+}
+
+/** A stage's approval gate: `ApprovalGate` without the environment, which is the stage's. */
+export interface StageApproval {
+  /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
+  required_approvals: number
+  /** Who may approve or reject; empty: anyone holding the approver role. */
+  approvers?: string[]
+  /** Minutes after which an approval no longer counts, 1 to 43200; absent: never. */
+  expires_after_minutes?: number | null
+  /** Minutes a deployment must wait after its last approval before it may start, 1 to 43200. */
+  wait_minutes?: number | null
+}
+
 // Requests: the arguments of Engine methods, in camelCase.
 
 /**
@@ -1264,6 +1309,10 @@ export interface FieldError {
   field: string
   /** A human-readable sentence saying what is wrong. */
   message: string
+  /** For a problem in a text document: the column it starts at, from 1. */
+  column?: number | null
+  /** For a problem in a text document (a `service.yaml` manifest): the line it is on, from 1. */
+  line?: number | null
 }
 
 /** One configured platform. */
@@ -1428,6 +1477,24 @@ export interface StageState {
   updatedAt: Timestamp | null
 }
 
+/** One applied version of a service's manifest. */
+export interface ManifestRecord {
+  /** The service. */
+  service: string
+  /** 1 for the first manifest applied to the service, then one more for each that changed it. */
+  version: number
+  /** SHA-256 of `text`, lowercase hex: applying the same text again keeps this version. */
+  digest: string
+  /** The manifest exactly as it was applied. */
+  text: string
+  /** The manifest as read, every default filled in. */
+  manifest: Required<Manifest>
+  /** Who applied it. */
+  appliedBy: string
+  /** When. */
+  appliedAt: Timestamp
+}
+
 // The binding's own shapes (loco-node/dts-api.d.ts).
 
 /**
@@ -1461,7 +1528,7 @@ export interface LocoError extends Error {
   idempotencyKey?: string
   /** The exceeded limit in bytes (`payload_too_large`). */
   limitBytes?: number
-  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered, without a held lock or without a pipeline (`not_found`). */
+  /** The service of a conflicting rollout (`rollout_conflict`), or one not registered, without a held lock, without a pipeline or without a manifest (or that version of one) (`not_found`). */
   service?: string
   /** The environment of a conflicting rollout (`rollout_conflict`), of a refusal (`permission_denied`, `policy_violation`, `approval_required`) or of a gate that does not exist (`not_found`). */
   environment?: string

@@ -839,3 +839,5 @@ module.exports.Engine = nativeBinding.Engine
 module.exports.InstanceLogs = nativeBinding.InstanceLogs
 module.exports.Subscription = nativeBinding.Subscription
 module.exports.buildProfile = nativeBinding.buildProfile
+module.exports.manifestSchema = nativeBinding.manifestSchema
+module.exports.parseManifest = nativeBinding.parseManifest

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A release through three stages with the CLI, on a database file of its own: a pipeline
-# dev → staging → production, a two-approver gate and a freeze window on production, promotion
-# stage by stage, the pipeline view after each, and the event history of every deployment.
+# A release through three stages with the CLI, on a database file of its own: a service.yaml
+# manifest with the stages dev → staging → production, a two-approver gate and a freeze window
+# on production; promotion stage by stage, the pipeline view after each, and the event history
+# of every deployment.
 #   examples/cli/pipeline.sh            builds and runs the debug `loco` binary
 #   LOCO=/path/to/loco examples/cli/pipeline.sh
 # Every step checks its exit code; the script fails when the CLI does not behave as shown.
@@ -28,9 +29,41 @@ ship() {
   expect 0 succeed "$id" --actor deploy-bot --note "smoke tests green"
 }
 
-echo "== The pipeline: dev → staging → production; production needs two of three reviewers"
-expect 0 pipeline set checkout --stage dev --stage staging --stage production
-expect 0 gate set production --approvals 2 --approver bob --approver erin --approver frank
+echo "== The reference manifest of this folder is valid"
+expect 0 manifest validate examples/cli/service.yaml
+
+echo
+echo "== This run's manifest: dev → staging → production; production needs two of three reviewers"
+echo "   and is frozen for the next hour"
+window=$(python3 -c 'import datetime as d; n = d.datetime.now(d.timezone.utc); print((n - d.timedelta(minutes=5)).isoformat(timespec="seconds"), (n + d.timedelta(hours=1)).isoformat(timespec="seconds"))')
+read -r from until <<<"$window"
+cat >"$work/service.yaml" <<YAML
+apiVersion: loco/v1
+service: checkout
+stages:
+  - environment: dev
+  - environment: staging
+  - environment: production
+    approval:
+      required_approvals: 2
+      approvers: [bob, erin, frank]
+freeze_windows:
+  - name: black-friday
+    environments: [production]
+    reason: peak traffic
+    schedule: {type: once, start: "$from", end: "$until"}
+YAML
+cat "$work/service.yaml"
+
+echo
+echo "== A manifest with mistakes is refused with every problem and its line (exit 3); nothing is set"
+sed -e 's/required_approvals: 2/required_approvals: 0/' -e 's/^    reason:/    reasn:/' "$work/service.yaml" >"$work/broken.yaml"
+expect 3 manifest apply "$work/broken.yaml"
+expect 0 pipeline list
+
+echo
+echo "== Applying it sets the pipeline, the gate and the window"
+expect 0 manifest apply "$work/service.yaml"
 
 echo
 echo "== A version cannot skip a stage (exit 25)"
@@ -51,16 +84,12 @@ ship "$staging" bob
 expect 0 pipeline show checkout 5.0.0
 
 echo
-echo "== production: one approval is not enough (exit 26), and a freeze window refuses the start (exit 25)"
+echo "== production: one approval is not enough (exit 26), and the manifest's freeze window refuses the start (exit 25)"
 production=$(loco promote "$staging" --actor alice --json | id_of)
 expect 0 approve "$production" --actor bob --note "release notes checked"
 expect 26 start "$production" --actor deploy-bot
 expect 0 approve "$production" --actor erin --note "capacity checked"
 expect 0 gate status "$production"
-now=$(python3 -c 'import datetime as d; n = d.datetime.now(d.timezone.utc); print((n - d.timedelta(minutes=5)).isoformat(timespec="seconds"), (n + d.timedelta(hours=1)).isoformat(timespec="seconds"))')
-read -r from until <<<"$now"
-printf '{"name": "black-friday", "environments": ["production"], "reason": "peak traffic", "schedule": {"type": "once", "start": "%s", "end": "%s"}}' \
-  "$from" "$until" | expect 0 freeze set -
 expect 25 start "$production" --actor deploy-bot
 
 echo

@@ -24,6 +24,7 @@ use loco_core::freeze::FreezeWindow;
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
+use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
@@ -31,8 +32,8 @@ use loco_core::service::ServiceDefinition;
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
     ErrorBody, Event, EventList, FreezeCheck, FreezeList, GateList, HeadParams, ListParams, LockList, LockRelease,
-    LogLine, PipelineList, PlatformList, PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
-    RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    LogLine, ManifestList, ManifestText, PipelineList, PlatformList, PlatformTest, PromoteRequest, ReleaseList,
+    ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// Why a request failed.
@@ -132,6 +133,14 @@ impl Client {
     }
 
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+        Ok(self.send_with_status(request).await?.1)
+    }
+
+    /// [`send`](Self::send), keeping the success status (201 and 200 can mean different things).
+    async fn send_with_status<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, T), ClientError> {
         let response =
             request.send().await.map_err(|source| ClientError::Unreachable { url: self.base.clone(), source })?;
         let status = response.status();
@@ -141,6 +150,7 @@ impl Client {
             .map_err(|e| ClientError::Unexpected { status, detail: format!("body could not be read: {e}") })?;
         if status.is_success() {
             serde_json::from_slice(&bytes)
+                .map(|body| (status, body))
                 .map_err(|e| ClientError::Unexpected { status, detail: format!("body is not the expected JSON: {e}") })
         } else {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
@@ -426,6 +436,34 @@ impl Client {
     pub async fn promote(&self, id: &str, body: &PromoteRequest) -> Result<Deployment, ClientError> {
         let path = format!("/api/v1/deployments/{}/promote", encode_segment(id));
         self.send(self.request(Method::POST, &path).json(body)).await
+    }
+
+    /// `PUT /api/v1/manifests/{service}`: the version in force, and whether this call stored it.
+    pub async fn put_manifest(&self, service: &str, text: &str) -> Result<(ManifestRecord, bool), ClientError> {
+        let path = format!("/api/v1/manifests/{}", encode_segment(service));
+        let body = ManifestText { manifest: text.to_owned() };
+        let (status, record) = self.send_with_status(self.request(Method::PUT, &path).json(&body)).await?;
+        Ok((record, status == StatusCode::CREATED))
+    }
+
+    /// `GET /api/v1/manifests`.
+    pub async fn manifests(&self) -> Result<ManifestList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/manifests")).await
+    }
+
+    /// `GET /api/v1/manifests/{service}`, or `…/versions/{version}` for one version.
+    pub async fn manifest(&self, service: &str, version: Option<u32>) -> Result<ManifestRecord, ClientError> {
+        let mut path = format!("/api/v1/manifests/{}", encode_segment(service));
+        if let Some(version) = version {
+            path = format!("{path}/versions/{version}");
+        }
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// `GET /api/v1/manifests/{service}/versions`.
+    pub async fn manifest_history(&self, service: &str) -> Result<ManifestList, ClientError> {
+        let path = format!("/api/v1/manifests/{}/versions", encode_segment(service));
+        self.send(self.request(Method::GET, &path)).await
     }
 
     /// `GET /api/v1/platforms`.

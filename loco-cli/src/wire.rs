@@ -373,6 +373,24 @@ pub struct PipelineList {
     pub items: Vec<loco_core::pipeline::Pipeline>,
 }
 
+/// `GET /api/v1/manifests` and `GET /api/v1/manifests/{service}/versions`: manifest versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ManifestList {
+    /// The versions (the newest of each service, or one service's newest first).
+    #[schema(value_type = Vec<refs::ManifestRecord>)]
+    pub items: Vec<loco_core::manifest::ManifestRecord>,
+}
+
+/// The body of `POST /api/v1/validate/manifest`: a `service.yaml` manifest's text (YAML, or
+/// JSON), sent as a JSON string so the request stays `application/json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestText {
+    /// The manifest, exactly as written in the file (at most 256 KiB).
+    #[serde(default)]
+    pub manifest: String,
+}
+
 /// The body of `POST /api/v1/deployments/{id}/promote`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

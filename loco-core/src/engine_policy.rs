@@ -21,6 +21,7 @@ use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
 use loco_types::gate::{self, ApprovalGate, ApprovalStatus};
 use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::lock::{self, DeployLock};
+use loco_types::manifest::ManifestRecord;
 use loco_types::model::Deployment;
 use loco_types::model::Timestamp;
 use loco_types::pipeline::{self, Pipeline, PipelineView};
@@ -147,6 +148,50 @@ impl Engine {
         self.store.remove_pipeline(service).await?;
         tracing::info!(service, "pipeline removed");
         Ok(())
+    }
+
+    /// Applies a `service.yaml` manifest (its text, YAML or JSON), as `by`: reads and checks it
+    /// (every problem at once, each with its path and line), then in one transaction sets its
+    /// pipeline, its stages' approval gates and its freeze windows, removes the gates and windows
+    /// the service's previous manifest set and this one does not, and stores it as the service's
+    /// next version. Creates of the service then record that version on their `created` event.
+    /// Applying the text of the newest version again writes nothing and returns that version;
+    /// the flag is `true` when this call stored a new one.
+    pub async fn apply_manifest(&self, text: &str, by: &str) -> Result<(ManifestRecord, bool)> {
+        let manifest = loco_types::manifest::parse(text)?;
+        if by.trim().is_empty() {
+            return Err(Error::invalid("by", "must name who applies the manifest"));
+        }
+        let (record, wrote) = self.store.apply_manifest(text, manifest, by).await?;
+        tracing::info!(service = %record.service, version = record.version, changed = wrote, by, "manifest applied");
+        Ok((record, wrote))
+    }
+
+    /// Version `version` of the manifest of `service`, or its newest when `None`
+    /// (`not_found` when there is none; versions count from 1, so 0 is a validation error).
+    pub async fn manifest(&self, service: &str, version: Option<u32>) -> Result<ManifestRecord> {
+        if version == Some(0) {
+            return Err(Error::invalid("version", "must be a whole number from 1; got '0'"));
+        }
+        self.store
+            .manifest(service, version)
+            .await?
+            .ok_or_else(|| Error::ManifestNotFound { service: service.to_owned(), version })
+    }
+
+    /// Every applied version of the manifest of `service`, newest first (`not_found` when there
+    /// is none).
+    pub async fn manifest_history(&self, service: &str) -> Result<Vec<ManifestRecord>> {
+        let history = self.store.manifest_history(service).await?;
+        if history.is_empty() {
+            return Err(Error::ManifestNotFound { service: service.to_owned(), version: None });
+        }
+        Ok(history)
+    }
+
+    /// The newest manifest of every service that has one, by service.
+    pub async fn manifests(&self) -> Result<Vec<ManifestRecord>> {
+        self.store.manifests().await
     }
 
     /// Promotes deployment `id`, which succeeded in one stage of its service's pipeline: creates

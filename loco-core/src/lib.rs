@@ -76,8 +76,8 @@ mod subscription;
 pub mod vault;
 
 pub use loco_types::{
-    audit, cursor, document, error, event_data, freeze, gate, identity, lifecycle, lock, model, pipeline, plan,
-    platform_config, rules, schema, service,
+    audit, cursor, document, error, event_data, freeze, gate, identity, lifecycle, lock, manifest, model, pipeline,
+    plan, platform_config, rules, schema, service,
 };
 
 /// Canary analysis: thresholds and verdicts, the statistical judge, and the metric sources.

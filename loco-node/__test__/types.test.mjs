@@ -81,10 +81,21 @@ test('records have the schema properties in camelCase; documents keep snake_case
     ['ValidationReport', 'ValidationReport'],
     ['CheckSummary', 'CheckSummary'],
     ['Finding', 'Finding'],
+    ['ManifestRecord', 'ManifestRecord'],
   ]) {
     assert.deepEqual(properties(ts).sort(), Object.keys(schema.$defs[core].properties).map(camel).sort(), ts)
   }
-  for (const name of ['RolloutPlan', 'ReleaseSpec', 'HealthSpec', 'AnalysisSpec', 'Thresholds', 'ValidationSpec']) {
+  for (const name of [
+    'RolloutPlan',
+    'ReleaseSpec',
+    'HealthSpec',
+    'AnalysisSpec',
+    'Thresholds',
+    'ValidationSpec',
+    'Manifest',
+    'Stage',
+    'StageApproval',
+  ]) {
     assert.deepEqual(properties(name).sort(), Object.keys(schema.$defs[name].properties).sort(), name)
   }
 })

@@ -46,11 +46,20 @@ impl Args {
 
     /// An optional whole number that fits in a `u32`.
     pub(crate) fn optional_u32(&mut self, value: Unknown, field: &str) -> Option<u32> {
+        self.optional_whole(value, field, 0)
+    }
+
+    /// An optional whole number from 1 that fits in a `u32` (a version counted from 1).
+    pub(crate) fn optional_positive_u32(&mut self, value: Unknown, field: &str) -> Option<u32> {
+        self.optional_whole(value, field, 1)
+    }
+
+    fn optional_whole(&mut self, value: Unknown, field: &str, min: u32) -> Option<u32> {
         let number = self.read_number(value, field)?;
-        if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&number) {
+        if number.fract() == 0.0 && (f64::from(min)..=f64::from(u32::MAX)).contains(&number) {
             Some(number as u32)
         } else {
-            self.wrong(field, &format!("must be a whole number from 0 to {}; got {number}", u32::MAX));
+            self.wrong(field, &format!("must be a whole number from {min} to {}; got {number}", u32::MAX));
             None
         }
     }

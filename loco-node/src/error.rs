@@ -1,6 +1,7 @@
 //! Turns `loco_core::Error` into the JavaScript errors this package throws: `.code` is the core's
 //! stable code string, `.details` lists `{field, message}` (`Error::details`; empty for most
-//! codes), every structured fact of the error (`Error::facts`) is a camelCase property
+//! codes), with `line` and `column` too where the core knows them (a problem in a manifest's
+//! text), every structured fact of the error (`Error::facts`) is a camelCase property
 //! (`deploymentId`, `fromStatus`, `blockingFindings`), and a `validation_failed` error's report
 //! (`Error::report`) is `.report`, a record like any other, so no variant needs code of its own here.
 //!
@@ -43,7 +44,7 @@ pub(crate) fn to_js(env: Env, failure: &Failure) -> napi::Error {
     let built = match failure {
         // Core field names are the HTTP JSON (snake_case) names; Node callers wrote camelCase.
         Failure::Core(CoreError::Validation { details }) => {
-            let details = details.iter().map(|d| FieldError::new(camel_case(&d.field), &d.message)).collect();
+            let details = details.iter().map(|d| FieldError { field: camel_case(&d.field), ..d.clone() }).collect();
             build(env, &CoreError::Validation { details }, false)
         }
         Failure::Core(error) | Failure::Document(error) => build(env, error, false),
@@ -52,8 +53,9 @@ pub(crate) fn to_js(env: Env, failure: &Failure) -> napi::Error {
     built.unwrap_or_else(|e| e)
 }
 
-/// An `Error` (or `TypeError`) with the core's code and message, `details`, and the error's facts
-/// as camelCase properties.
+/// An `Error` (or `TypeError`) with the core's code and message, `details` (`line` and `column`
+/// only where the core knows them, as the HTTP body has them), and the error's facts as camelCase
+/// properties.
 fn build(env: Env, error: &CoreError, type_error: bool) -> napi::Result<napi::Error> {
     let base = napi::Error::new(error.kind().as_str(), error.to_string());
     let value: Unknown =
@@ -66,6 +68,12 @@ fn build(env: Env, error: &CoreError, type_error: bool) -> napi::Result<napi::Er
             let mut detail = Object::new(&env)?;
             detail.set("field", d.field.as_str())?;
             detail.set("message", d.message.as_str())?;
+            if let Some(line) = d.line {
+                detail.set("line", line)?;
+            }
+            if let Some(column) = d.column {
+                detail.set("column", column)?;
+            }
             Ok(detail)
         })
         .collect::<napi::Result<Vec<_>>>()?;

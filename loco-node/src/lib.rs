@@ -17,9 +17,11 @@
 //! - [`rollout`]: `Engine`'s rollout methods; plans and thresholds are JSON documents the core
 //!   parses.
 //! - [`service`]: `Engine`'s service registry methods; definitions are JSON documents too.
-//! - [`policy`]: `Engine`'s deploy lock, freeze window and approval gate methods; windows and
-//!   gates are JSON documents too, and what is in force at an instant and where a deployment stands
-//!   with its review are records.
+//! - [`policy`]: `Engine`'s deploy lock, freeze window, approval gate, pipeline and manifest
+//!   methods; windows, gates and pipelines are JSON documents too, and what is in force at an
+//!   instant, where a deployment stands with its review and an applied manifest are records.
+//! - [`manifest`]: `parseManifest` and `manifestSchema`, the `service.yaml` manifest read and
+//!   checked without an engine; it is a document, and its problems carry lines and columns.
 //! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
 //! - [`host_platform`]: JavaScript objects as platforms (`Platform` in `index.d.ts`,
 //!   `platforms: [obj]`, `registerPlatform`), and functions and objects as the health probes and
@@ -44,6 +46,7 @@ mod audit;
 mod engine;
 mod error;
 mod host_platform;
+mod manifest;
 mod model;
 mod platform;
 mod platforms;
@@ -56,6 +59,10 @@ mod value;
 
 use napi::bindgen_prelude::{Env, Function, JsObjectValue, Object, Unknown};
 use napi_derive::napi;
+
+// napi-rs registers a module function when the addon loads, which a test build leaves out; as part
+// of the crate's interface, these stay in use there too.
+pub use manifest::{manifest_schema, parse_manifest};
 
 /// How this addon was compiled: `"release"` (as published) or `"debug"` (a development build,
 /// several times slower; benchmarks refuse it).

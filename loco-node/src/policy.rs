@@ -8,7 +8,9 @@
 //! What is in force at an instant (`activeFreeze`) and where a deployment stands with its review
 //! (`approvalStatus`) are records like any other. Pipelines, the stages a service's versions go
 //! through in order, are documents too (`require_previous_success`); a promotion returns the
-//! deployment it creates and the pipeline view (`pipelineView`) is a record.
+//! deployment it creates and the pipeline view (`pipelineView`) is a record. An applied
+//! `service.yaml` manifest sets a service's pipeline, gates and windows at once and is kept as a
+//! versioned record whose `manifest` is the document as written (`apiVersion`, `stages`).
 
 use loco_core::freeze::FreezeWindow;
 use loco_core::gate::ApprovalGate;
@@ -277,6 +279,74 @@ impl Engine {
             let (service, version) = input?;
             Ok(engine.pipeline_view(&service, &version).await?)
         })
+    }
+
+    /// Applies a `service.yaml` manifest (`text`, YAML or JSON) on behalf of `actor`: checks it as
+    /// `parseManifest` does (a `validation_error` listing every problem with its `line` and
+    /// `column`; nothing is written), then in one transaction sets the service's pipeline, its
+    /// stages' approval gates and its freeze windows, removes the gates and windows its previous
+    /// manifest set and this one does not, and stores it as the service's next version. Resolves
+    /// with the record in force: the new version or, when `text` is exactly the newest version's
+    /// text, that version unchanged (nothing is written). A blank `actor` is a `validation_error`
+    /// on `by`.
+    #[napi(ts_args_type = "text: string, actor: string", ts_return_type = "Promise<ManifestRecord>")]
+    pub fn apply_manifest<'env>(
+        &self,
+        env: &'env Env,
+        text: Unknown,
+        actor: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.required(text, "text"), args.text(actor, "actor"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (text, actor) = input?;
+            // Problems keep the manifest's own paths (`stages[2].approval.required_approvals`).
+            let (record, _) = engine.apply_manifest(&text, &actor).await.map_err(Failure::Document)?;
+            Ok(record)
+        })
+    }
+
+    /// The newest applied manifest of `service`, or its version `version` (a whole number from
+    /// 1); rejects with `not_found` (with `service`) when there is none.
+    #[napi(ts_args_type = "service: string, version?: number | null", ts_return_type = "Promise<ManifestRecord>")]
+    pub fn manifest<'env>(
+        &self,
+        env: &'env Env,
+        service: Unknown,
+        version: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.text(service, "service"), args.optional_positive_u32(version, "version"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_record(env, async move {
+            let (service, version) = input?;
+            Ok(engine.manifest(&service, version).await?)
+        })
+    }
+
+    /// Every applied version of the manifest of `service`, newest first; rejects with `not_found`
+    /// (with `service`) when it has none.
+    #[napi(ts_args_type = "service: string", ts_return_type = "Promise<Array<ManifestRecord>>")]
+    pub fn manifest_history<'env>(
+        &self,
+        env: &'env Env,
+        service: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let service = args.text(service, "service");
+        let service = args.finish(service);
+        let engine = self.inner.clone();
+        settle_record(env, async move { Ok(engine.manifest_history(&service?).await?) })
+    }
+
+    /// The newest applied manifest of every service that has one, by service.
+    #[napi(ts_return_type = "Promise<Array<ManifestRecord>>")]
+    pub fn manifests<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_record(env, async move { Ok(engine.manifests().await?) })
     }
 }
 

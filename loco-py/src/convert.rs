@@ -1,9 +1,9 @@
 //! How core results reach Python: a core record becomes its HTTP JSON object (built by the same
 //! serde code as the HTTP responses, see [`value`](crate::value)) inside its class from
 //! `loco._types`, the classes generated from the JSON Schema of loco-types (a record without a
-//! generated class, such as a freeze window, stays that plain object). [`Reply`] turns a core
-//! `Result` into that object or a raised `loco.LocoError` at the moment the result is handed to
-//! Python, where the GIL is already held.
+//! generated class, such as a manifest record, stays that plain object, typed by its generated
+//! `TypedDict`). [`Reply`] turns a core `Result` into that object or a raised `loco.LocoError` at
+//! the moment the result is handed to Python, where the GIL is already held.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -45,6 +45,14 @@ impl<T: ToPython> ToPython for Option<T> {
             Some(value) => value.to_python(py),
             None => Ok(py.None().into_bound(py)),
         }
+    }
+}
+
+/// An applied manifest: a plain `dict` (`loco.ManifestRecordDict`), its `manifest` the `dict`
+/// `loco.parse_manifest` returns.
+impl ToPython for loco_core::manifest::ManifestRecord {
+    fn to_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        value::to_python(py, &self)
     }
 }
 

@@ -2,10 +2,10 @@
 //! chosen by one exhaustive `match` on [`ErrorCode`] (never on message text).
 //!
 //! Every exception carries `.code` (also a class attribute of each subclass) and `.details` (the
-//! `{field, message}` list of a validation error, empty otherwise), plus each fact the core names
-//! for it (`deployment_id`, `from_status`, `action`, `idempotency_key`, …) as an attribute; a
-//! `ValidationFailedError` also carries `.report`, the `loco.ValidationReport` that refused the
-//! start.
+//! `{field, message}` list of a validation error, plus `line` and `column` for a problem in a
+//! manifest's text; empty otherwise), plus each fact the core names for it (`deployment_id`,
+//! `from_status`, `action`, `idempotency_key`, …) as an attribute; a `ValidationFailedError` also
+//! carries `.report`, the `loco.ValidationReport` that refused the start.
 
 use loco_core::error::Fact;
 use loco_core::{Error, ErrorCode};
@@ -33,7 +33,8 @@ create_exception!(
     NotFoundError,
     LocoError,
     "Nothing has this id or name (`not_found`): a deployment, its rollout, a token, a service, a platform, a \
-     freeze window, a held deploy lock, an approval gate or a pipeline."
+     freeze window, a held deploy lock, an approval gate, a pipeline or a service's manifest (or that version of \
+     it)."
 );
 create_exception!(
     loco,
@@ -218,13 +219,20 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
     Ok(err)
 }
 
-/// `[{"field": …, "message": …}, …]`, the HTTP error body's `details`.
+/// `[{"field": …, "message": …}, …]`, the HTTP error body's `details`; `line` and `column` only
+/// where the core knows them, as the HTTP body has them.
 fn details<'py>(py: Python<'py>, error: &Error) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for detail in error.details() {
         let item = PyDict::new(py);
         item.set_item("field", &detail.field)?;
         item.set_item("message", &detail.message)?;
+        if let Some(line) = detail.line {
+            item.set_item("line", line)?;
+        }
+        if let Some(column) = detail.column {
+            item.set_item("column", column)?;
+        }
         list.append(item)?;
     }
     Ok(list)

@@ -15,6 +15,8 @@
 //!   `metric_sources=[obj]`).
 //! - [`platform`]: instance log streams; [`document`]: rollout plans and thresholds as JSON
 //!   documents for the core.
+//! - [`manifest`]: `loco.parse_manifest` and `loco.manifest_schema`, the `service.yaml` manifest
+//!   without an engine.
 //! - [`error`]: `LocoError` and one subclass per error code, mapped from [`loco_core::Error`].
 //! - [`convert`]: how core results and errors become Python objects. The result classes
 //!   (`Deployment`, `Event`, `Page`, `AuditReport`, `BrokenLink`, `Rollout`, `Release`, `LogLine`,
@@ -53,6 +55,7 @@ pub mod error;
 pub mod host_extensions;
 pub mod host_platform;
 pub mod inbox;
+pub mod manifest;
 pub mod platform;
 pub mod process;
 pub mod runtime;
@@ -73,6 +76,8 @@ fn loco_extension(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subscription::SyncSubscription>()?;
     m.add_class::<platform::InstanceLogs>()?;
     m.add_class::<platform::SyncInstanceLogs>()?;
+    m.add_function(wrap_pyfunction!(manifest::parse_manifest, m)?)?;
+    m.add_function(wrap_pyfunction!(manifest::manifest_schema, m)?)?;
     error::register(m)?;
     host_platform::protocol::register(m)?;
     host_extensions::protocol::register(m)?;

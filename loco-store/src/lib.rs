@@ -27,6 +27,7 @@ use loco_types::gate::ApprovalGate;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
+use loco_types::manifest::{Manifest, ManifestRecord};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
@@ -178,6 +179,23 @@ pub trait Store: Send + Sync {
 
     /// The newest deployment of `version` of `service` in `environment`, if any.
     async fn newest_of_version(&self, service: &str, environment: &str, version: &str) -> Result<Option<Deployment>>;
+
+    /// Applies a checked `service.yaml` manifest read from `text` as the next version of its
+    /// service, in one transaction: the pipeline (recording the version, which creates then
+    /// record), each stage's gate and the freeze windows are set, gates and windows the previous
+    /// version set and this one does not are removed, and the version is stored. When the newest
+    /// version has the same text, nothing is written and it is returned. The flag tells whether
+    /// this call wrote a version.
+    async fn apply_manifest(&self, text: &str, manifest: Manifest, by: &str) -> Result<(ManifestRecord, bool)>;
+
+    /// Version `version` of the manifest of `service` (its newest when `None`), if there is one.
+    async fn manifest(&self, service: &str, version: Option<u32>) -> Result<Option<ManifestRecord>>;
+
+    /// Every version of the manifest of `service`, newest first.
+    async fn manifest_history(&self, service: &str) -> Result<Vec<ManifestRecord>>;
+
+    /// The newest manifest of every service, by service.
+    async fn manifests(&self) -> Result<Vec<ManifestRecord>>;
 
     /// Inserts or replaces the approval gate of its environment; `by` is who set it.
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> Result<ApprovalGate>;

@@ -20,18 +20,30 @@ pub struct FieldError {
     pub field: String,
     /// A human-readable sentence saying what is wrong.
     pub message: String,
+    /// For a problem in a text document (a `service.yaml` manifest): the line it is on, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// For a problem in a text document: the column it starts at, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl FieldError {
     /// Builds a field error.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), line: None, column: None }
     }
 }
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        match self.line {
+            Some(line) => match self.column {
+                Some(column) => write!(f, "{} (line {line}, column {column}): {}", self.field, self.message),
+                None => write!(f, "{} (line {line}): {}", self.field, self.message),
+            },
+            None => write!(f, "{}: {}", self.field, self.message),
+        }
     }
 }
 
@@ -135,6 +147,14 @@ pub enum Error {
     PipelineNotFound {
         /// The service that was looked up.
         service: String,
+    },
+    /// This service has no applied manifest (or not that version of one).
+    #[error("service '{service}' has no manifest{}", .version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    ManifestNotFound {
+        /// The service that was looked up.
+        service: String,
+        /// The version asked for; absent when the newest was.
+        version: Option<u32>,
     },
     /// No approval gate guards this environment.
     #[error("environment '{environment}' has no approval gate")]
@@ -403,6 +423,7 @@ impl Error {
             | Error::LockNotFound { .. }
             | Error::GateNotFound { .. }
             | Error::PipelineNotFound { .. }
+            | Error::ManifestNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
             Error::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Error::SelfApproval { .. } => ErrorCode::SelfApproval,
@@ -454,7 +475,9 @@ impl Error {
             }
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
             Error::GateNotFound { environment } => vec![("environment", text(environment))],
-            Error::PipelineNotFound { service } => vec![("service", text(service))],
+            Error::PipelineNotFound { service } | Error::ManifestNotFound { service, .. } => {
+                vec![("service", text(service))]
+            }
             Error::ApprovalRequired { id, environment, approvals, required, .. } => vec![
                 ("deployment_id", text(id)),
                 ("environment", text(environment)),

@@ -175,18 +175,32 @@ pub struct CreatedData {
     /// before commits existed reads, and hashes, as it did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The version of the service's `service.yaml` manifest in force when it was created (the one
+    /// whose pipeline ordered it); absent when the service's pipeline was not set by a manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_version: Option<u32>,
 }
 
 impl From<NewDeployment> for CreatedData {
     fn from(new: NewDeployment) -> Self {
         let NewDeployment { service, environment, version, requester, work_refs, rollback_plan, risk, commit } = new;
-        Self { service, environment, version, requester, work_refs, rollback_plan, risk, commit }
+        Self {
+            service,
+            environment,
+            version,
+            requester,
+            work_refs,
+            rollback_plan,
+            risk,
+            commit,
+            manifest_version: None,
+        }
     }
 }
 
 impl From<CreatedData> for NewDeployment {
     fn from(data: CreatedData) -> Self {
-        let CreatedData { service, environment, version, requester, work_refs, rollback_plan, risk, commit } = data;
+        let CreatedData { service, environment, version, requester, work_refs, rollback_plan, risk, commit, .. } = data;
         Self { service, environment, version, requester, work_refs, rollback_plan, risk, commit }
     }
 }

@@ -26,6 +26,7 @@ pub mod gate;
 pub mod identity;
 pub mod lifecycle;
 pub mod lock;
+pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod plan;

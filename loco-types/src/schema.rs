@@ -23,6 +23,7 @@ use crate::gate::{Approval, ApprovalGate, ApprovalStatus};
 use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::lock::DeployLock;
+use crate::manifest::{Manifest, ManifestRecord};
 use crate::model::{Deployment, Event, EventKind, NewDeployment, Page, Timestamp};
 use crate::pipeline::{Pipeline, PipelineView, StageState};
 use crate::plan::{
@@ -146,6 +147,8 @@ pub fn document() -> Value {
     add::<Approval>(&mut generator);
     add::<ApprovalStatus>(&mut generator);
     add::<Pipeline>(&mut generator);
+    add::<Manifest>(&mut generator);
+    add::<ManifestRecord>(&mut generator);
     add::<PipelineView>(&mut generator);
     add::<StageState>(&mut generator);
     add::<DeployLock>(&mut generator);

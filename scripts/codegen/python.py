@@ -97,6 +97,8 @@ ROOTS = (
     "Role",
     "PlatformSettings",
     "Capabilities",
+    "Manifest",
+    "ManifestRecord",
 )
 
 #: `TypedDict` names that are not `<SchemaName>Dict`.

@@ -40,6 +40,7 @@ DOCUMENTS = {
     "FreezeWindow": "Required<FreezeWindow>",
     "ApprovalGate": "Required<ApprovalGate>",
     "Pipeline": "Required<Pipeline>",
+    "Manifest": "Required<Manifest>",
 }
 
 # What the package exports, in this order (plus every type they refer to).
@@ -47,10 +48,10 @@ NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureC
          "Verdict", "Severity", "LogStream"]
 INPUT_RECORDS = ["NewDeployment"]
 INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow",
-                   "ApprovalGate", "Pipeline"]
+                   "ApprovalGate", "Pipeline", "Manifest"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
            "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ApprovalStatus", "Approval",
-           "PipelineView", "StageState"]
+           "PipelineView", "StageState", "ManifestRecord"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.
 NODE_DESCRIPTIONS = {
@@ -241,7 +242,9 @@ class Generator:
             if kind == "record" and self.schema.ref_name(non_null(prop)[0]) in DOCUMENTS:
                 self.document_fields.add(name)
             key = camel(name) if kind in ("record", "input") else name
-            optional = kind != "record" and name not in required
+            # A record property the schema does not require is left out when empty (`line` of a
+            # FieldError outside a text document); every other record property is always present.
+            optional = name not in required
             suffix = " | null" if nullable else ""
             description = NODE_DESCRIPTIONS.get((owner, name), prop.get("description"))
             lines += doc(description, indent)

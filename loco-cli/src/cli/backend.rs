@@ -15,15 +15,16 @@ use loco_core::freeze::FreezeWindow;
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
+use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, FreezeCheck, FreezeList, GateList, ListParams, LockList, LockRelease, LogLine, PipelineList, PlatformList,
-    PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList,
-    StartRollout, TokenList, ValidatePlan, WhoAmI,
+    Event, FreezeCheck, FreezeList, GateList, ListParams, LockList, LockRelease, LogLine, ManifestList, PipelineList,
+    PlatformList, PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList,
+    ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -459,6 +460,38 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.pipeline_view(service, version).await?),
             Backend::Local(engine) => Ok(engine.pipeline_view(service, version).await?),
+        }
+    }
+
+    /// Applies a manifest: the version in force, and whether this call stored it.
+    pub async fn apply_manifest(&self, service: &str, text: &str) -> Result<(ManifestRecord, bool), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_manifest(service, text).await?),
+            Backend::Local(engine) => Ok(engine.apply_manifest(text, "cli").await?),
+        }
+    }
+
+    /// The newest manifest of every service.
+    pub async fn manifests(&self) -> Result<ManifestList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.manifests().await?),
+            Backend::Local(engine) => Ok(ManifestList { items: engine.manifests().await? }),
+        }
+    }
+
+    /// One version of a service's manifest, or its newest.
+    pub async fn manifest(&self, service: &str, version: Option<u32>) -> Result<ManifestRecord, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.manifest(service, version).await?),
+            Backend::Local(engine) => Ok(engine.manifest(service, version).await?),
+        }
+    }
+
+    /// Every version of a service's manifest, newest first.
+    pub async fn manifest_history(&self, service: &str) -> Result<ManifestList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.manifest_history(service).await?),
+            Backend::Local(engine) => Ok(ManifestList { items: engine.manifest_history(service).await? }),
         }
     }
 

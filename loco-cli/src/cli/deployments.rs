@@ -176,6 +176,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Gate(_)
         | Command::Pipeline(_)
         | Command::Promote(_)
+        | Command::Manifest(_)
         | Command::Verify(_)
         | Command::Audit(_) => Err(CliError::Internal(
             "serve, demo, the rollout, access and audit commands are not deployment commands".to_owned(),

@@ -15,6 +15,7 @@ pub mod demo_fly;
 pub mod deployments;
 pub mod exit;
 pub mod local;
+pub mod manifest;
 pub mod otlp;
 pub mod output;
 pub mod platforms;
@@ -185,6 +186,8 @@ pub enum Command {
     Pipeline(policy::PipelineArgs),
     /// Promote a succeeded deployment to the next stage of its service's pipeline.
     Promote(policy::PromoteArgs),
+    /// The `service.yaml` manifest: schema, validate (every problem with its line), apply (admin).
+    Manifest(manifest::ManifestArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -220,6 +223,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Gate(args) => policy::run_gate(&cli.connection, args, output).await,
         Command::Pipeline(args) => policy::run_pipeline(&cli.connection, args, output).await,
         Command::Promote(args) => policy::run_promote(&cli.connection, args, output).await,
+        Command::Manifest(args) => manifest::run(&cli.connection, args, output).await,
         command @ (Command::Rollout(_)
         | Command::Validate(_)
         | Command::Rollouts(_)

@@ -62,6 +62,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::LockNotFound { .. }
         | Error::GateNotFound { .. }
         | Error::PipelineNotFound { .. }
+        | Error::ManifestNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
         Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied { .. } => StatusCode::FORBIDDEN,
@@ -184,6 +185,7 @@ mod tests {
             (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
             (Error::GateNotFound { environment: "e".into() }, 404),
             (Error::PipelineNotFound { service: "s".into() }, 404),
+            (Error::ManifestNotFound { service: "s".into(), version: Some(2) }, 404),
             (
                 Error::ApprovalRequired {
                     id: "d".into(),

@@ -54,6 +54,8 @@ pub mod refs {
         ApprovalStatus => "ApprovalStatus",
         Pipeline => "Pipeline",
         PipelineView => "PipelineView",
+        Manifest => "Manifest",
+        ManifestRecord => "ManifestRecord",
         PlatformConfig => "PlatformConfig",
         NewPlatform => "NewPlatform",
         Thresholds => "Thresholds",

@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use loco_core::Error;
 use loco_core::freeze::FreezeWindow;
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
+use loco_core::manifest::ManifestRecord;
 use loco_core::model::Deployment;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::session::Operation;
@@ -27,8 +28,8 @@ use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, approval_params, freeze_params, gated};
 use crate::server::openapi::refs;
 use crate::wire::{
-    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, LockList, LockRelease, PipelineList,
-    PromoteRequest,
+    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, LockList, LockRelease, ManifestList,
+    ManifestText, PipelineList, PromoteRequest,
 };
 
 /// Every deploy lock held: the started deployment of each service and environment.
@@ -400,4 +401,153 @@ pub async fn promote(
     let session = state.engine.session(caller.0);
     let body = gated(&session, Operation::Create, body)?;
     Ok((StatusCode::CREATED, Json(session.promote(&id, body.actor).await?)))
+}
+
+/// Read a `service.yaml` manifest and report every problem in it at once, each with its path
+/// (`stages[2].rollout.strategy.steps[1]`), line and column. Nothing is stored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/validate/manifest",
+    tag = "policy",
+    request_body = ManifestText,
+    responses(
+        (status = 200, description = "The manifest as read, every default filled in", body = refs::Manifest),
+        (status = 400, description = "`validation_error`: every problem, each with `field` (its path), `line` and \
+                                      `column` (1-based)", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send the text as a JSON string", body = ErrorBody),
+    )
+)]
+pub async fn validate_manifest(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<JsonBody<ManifestText>, ApiError>,
+) -> Result<Json<loco_core::manifest::Manifest>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Read, body)?;
+    Ok(Json(loco_core::manifest::parse(&body.manifest)?))
+}
+
+/// The newest manifest of every service that has one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/manifests",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The newest version of each service's manifest, by service", body = ManifestList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_manifests(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<ManifestList>, ApiError> {
+    Ok(Json(ManifestList { items: state.engine.session(caller.0).reader()?.manifests().await? }))
+}
+
+/// Apply a `service.yaml` manifest (admin): in one transaction, its pipeline, its stages'
+/// approval gates and its freeze windows are set, the gates and windows the service's previous
+/// manifest set and this one does not are removed, and it is stored as the service's next version.
+/// The same text as the newest version changes nothing (200); a new version is 201.
+#[utoipa::path(
+    put,
+    path = "/api/v1/manifests/{service}",
+    tag = "policy",
+    params(("service" = String, Path, description = "The service (must match the manifest's)")),
+    request_body = ManifestText,
+    responses(
+        (status = 201, description = "Stored as the service's next version, and applied", body = refs::ManifestRecord),
+        (status = 200, description = "The same text as the newest version: nothing changed", body = refs::ManifestRecord),
+        (status = 400, description = "`validation_error`: every problem with its path, line and column; or a \
+                                      `service` other than the path's", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn put_manifest(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(service): Path<String>,
+    body: Result<JsonBody<ManifestText>, ApiError>,
+) -> Result<(StatusCode, Json<ManifestRecord>), ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Administer, body)?;
+    let engine = session.admin()?;
+    let manifest = loco_core::manifest::parse(&body.manifest)?;
+    if manifest.service != service {
+        return Err(
+            Error::invalid("service", format!("is '{}' but the path names '{service}'", manifest.service)).into()
+        );
+    }
+    let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
+    let (record, wrote) = engine.apply_manifest(&body.manifest, &by).await?;
+    Ok((if wrote { StatusCode::CREATED } else { StatusCode::OK }, Json(record)))
+}
+
+/// The newest manifest of a service.
+#[utoipa::path(
+    get,
+    path = "/api/v1/manifests/{service}",
+    tag = "policy",
+    params(("service" = String, Path, description = "The service")),
+    responses(
+        (status = 200, description = "Its newest version", body = refs::ManifestRecord),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: the service has no manifest", body = ErrorBody),
+    )
+)]
+pub async fn get_manifest(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(service): Path<String>,
+) -> Result<Json<ManifestRecord>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).reader()?.manifest(&service, None).await?))
+}
+
+/// Every applied version of a service's manifest, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/manifests/{service}/versions",
+    tag = "policy",
+    params(("service" = String, Path, description = "The service")),
+    responses(
+        (status = 200, description = "Its versions, newest first", body = ManifestList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: the service has no manifest", body = ErrorBody),
+    )
+)]
+pub async fn manifest_history(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(service): Path<String>,
+) -> Result<Json<ManifestList>, ApiError> {
+    Ok(Json(ManifestList { items: state.engine.session(caller.0).reader()?.manifest_history(&service).await? }))
+}
+
+/// One version of a service's manifest.
+#[utoipa::path(
+    get,
+    path = "/api/v1/manifests/{service}/versions/{version}",
+    tag = "policy",
+    params(
+        ("service" = String, Path, description = "The service"),
+        ("version" = u32, Path, description = "The version, from 1"),
+    ),
+    responses(
+        (status = 200, description = "That version", body = refs::ManifestRecord),
+        (status = 400, description = "`validation_error`: `version` is not a whole number", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such version", body = ErrorBody),
+    )
+)]
+pub async fn manifest_version(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((service, version)): Path<(String, String)>,
+) -> Result<Json<ManifestRecord>, ApiError> {
+    let version = version
+        .parse::<u32>()
+        .map_err(|_| Error::invalid("version", format!("must be a whole number from 1; got '{version}'")))?;
+    Ok(Json(state.engine.session(caller.0).reader()?.manifest(&service, Some(version)).await?))
 }

@@ -15,6 +15,7 @@ mod freeze;
 mod gates;
 mod guards;
 mod locks;
+mod manifests;
 mod openapi;
 mod otlp;
 mod pipelines;

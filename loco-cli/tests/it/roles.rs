@@ -75,6 +75,19 @@ enum Target {
     Pipeline,
     /// A deployment that succeeded in the first stage of its service's fresh pipeline.
     Promotable,
+    /// A manifest to read.
+    Manifest,
+    /// A service without a manifest, and a manifest for it.
+    NewManifest,
+    /// A service with a freshly applied manifest (version 1).
+    Manifested,
+}
+
+/// A two-stage manifest of `service` (its own environments, so no other route's gate applies).
+fn manifest(service: &str) -> String {
+    format!(
+        "apiVersion: loco/v1\nservice: {service}\nstages: [{{environment: {service}-a}}, {{environment: {service}-b}}]\n"
+    )
 }
 
 /// One route of `loco serve` and who may call it.
@@ -97,7 +110,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 53] = [
+const ROUTES: [Route; 59] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -135,6 +148,12 @@ const ROUTES: [Route; 53] = [
     route("PUT", "/api/v1/pipelines/{service}", T::NewPipeline, ".....m", 200),
     route("DELETE", "/api/v1/pipelines/{service}", T::Pipeline, ".....m", 204),
     route("GET", "/api/v1/pipelines/{service}/versions/{version}", T::Pipeline, ".vradm", 200),
+    route("POST", "/api/v1/validate/manifest", T::Manifest, ".vradm", 200),
+    route("GET", "/api/v1/manifests", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/manifests/{service}", T::NewManifest, ".....m", 201),
+    route("GET", "/api/v1/manifests/{service}", T::Manifested, ".vradm", 200),
+    route("GET", "/api/v1/manifests/{service}/versions", T::Manifested, ".vradm", 200),
+    route("GET", "/api/v1/manifests/{service}/versions/{version}", T::Manifested, ".vradm", 200),
     route("POST", "/api/v1/deployments/{id}/promote", T::Promotable, "..r..m", 201),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
@@ -461,6 +480,17 @@ impl World {
                 let path = route.path.replace("{environment}", &environment);
                 expect(&server.by("admin", "PUT", &path, Some(&gate(&environment))).await, 200);
                 (path, None)
+            }
+            T::Manifest => (route.path.to_owned(), Some(json!({ "manifest": manifest("web") }))),
+            T::NewManifest => {
+                let service = format!("man-{n}");
+                (route.path.replace("{service}", &service), Some(json!({ "manifest": manifest(&service) })))
+            }
+            T::Manifested => {
+                let service = format!("man-{n}");
+                let put = format!("/api/v1/manifests/{service}");
+                expect(&server.by("admin", "PUT", &put, Some(&json!({ "manifest": manifest(&service) }))).await, 201);
+                (route.path.replace("{service}", &service).replace("{version}", "1"), None)
             }
             T::NewPipeline => {
                 let service = format!("pipe-{n}");

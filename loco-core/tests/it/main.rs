@@ -15,6 +15,7 @@ mod freeze;
 mod gates;
 mod local;
 mod locks;
+mod manifests;
 mod metrics;
 mod pipelines;
 mod platforms;

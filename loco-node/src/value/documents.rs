@@ -4,4 +4,4 @@
 //! (`Rollout.plan`, `Release.spec`, `Event.data`); every other key of a record is camelCased.
 
 /// Field names that hold a document in every record that has them.
-pub(crate) const DOCUMENT_FIELDS: [&str; 4] = ["data", "plan", "settings", "spec"];
+pub(crate) const DOCUMENT_FIELDS: [&str; 5] = ["data", "manifest", "plan", "settings", "spec"];

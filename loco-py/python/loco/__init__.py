@@ -38,6 +38,14 @@ through: a ``create`` of a version in a stage it has not succeeded in the stage 
 :class:`PolicyViolationError` (rule ``promotion_order``); ``promote(id, actor)`` creates a
 succeeded deployment's version in the next stage with a ``promoted`` event, and
 ``pipeline_view(service, version)`` returns a :class:`PipelineView` of where it stands.
+A service's whole release policy (its stages, each stage's rollout plan and approval gate, its
+freeze windows) can be written in one ``service.yaml`` manifest: :func:`parse_manifest` reads and
+checks one without an engine, raising :class:`ValidationError` whose ``details`` give each
+problem's path, line and column; :func:`manifest_schema` returns its JSON Schema.
+``apply_manifest(text, actor)`` sets all of it at once and stores the manifest as the service's
+next version (the newest version's text again changes nothing and returns that version);
+``manifest(service, version=None)``, ``manifest_history(service)`` and ``manifests()`` read the
+versions applied, as plain ``dict`` objects (``ManifestRecordDict``).
 
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
@@ -86,6 +94,8 @@ from ._loco import (
     ValidationError,
     ValidationFailedError,
     __version__,
+    manifest_schema,
+    parse_manifest,
 )
 from ._types import *  # noqa: F403 (every name in _types.__all__)
 
@@ -125,5 +135,7 @@ __all__ = [
     "ValidationError",
     "ValidationFailedError",
     "__version__",
+    "manifest_schema",
+    "parse_manifest",
 ]
 __all__ += _types.__all__

@@ -28,6 +28,8 @@ from ._types import (
     FreezeWindowDict,
     InstanceDict,
     LogLine,
+    ManifestDict,
+    ManifestRecordDict,
     Page,
     Pipeline,
     PipelineDict,
@@ -94,6 +96,8 @@ __all__ = [
     "ValidationError",
     "ValidationFailedError",
     "__version__",
+    "manifest_schema",
+    "parse_manifest",
 ]
 
 _Path = str | os.PathLike[str]
@@ -327,6 +331,10 @@ class Engine:
     def remove_pipeline(self, service: str) -> Awaitable[None]: ...
     def promote(self, id: str, actor: str) -> Awaitable[Deployment]: ...
     def pipeline_view(self, service: str, version: str) -> Awaitable[PipelineView]: ...
+    def apply_manifest(self, text: str, actor: str) -> Awaitable[ManifestRecordDict]: ...
+    def manifest(self, service: str, version: int | None = None) -> Awaitable[ManifestRecordDict]: ...
+    def manifest_history(self, service: str) -> Awaitable[builtins.list[ManifestRecordDict]]: ...
+    def manifests(self) -> Awaitable[builtins.list[ManifestRecordDict]]: ...
     def close(self) -> Awaitable[None]: ...
     def __aenter__(self) -> Awaitable[Engine]: ...
     def __aexit__(
@@ -438,6 +446,10 @@ class SyncEngine:
     def remove_pipeline(self, service: str) -> None: ...
     def promote(self, id: str, actor: str) -> Deployment: ...
     def pipeline_view(self, service: str, version: str) -> PipelineView: ...
+    def apply_manifest(self, text: str, actor: str) -> ManifestRecordDict: ...
+    def manifest(self, service: str, version: int | None = None) -> ManifestRecordDict: ...
+    def manifest_history(self, service: str) -> builtins.list[ManifestRecordDict]: ...
+    def manifests(self) -> builtins.list[ManifestRecordDict]: ...
     def close(self) -> None: ...
     def __enter__(self) -> SyncEngine: ...
     def __exit__(
@@ -448,6 +460,22 @@ class SyncEngine:
     ) -> None: ...
     def audit_head(self) -> AuditHead: ...
     def verify_audit_against(self, head: _Head) -> AuditReport: ...
+
+def parse_manifest(text: str) -> ManifestDict:
+    """Reads a ``service.yaml`` manifest (YAML, or JSON) and checks it; no engine needed.
+
+    Returns the manifest as a plain ``dict`` (typed ``ManifestDict``) with the defaults filled in
+    (``require_previous_success`` true, ``freeze_windows`` empty, a stage's ``rollout`` and
+    ``approval`` ``None`` when absent, a plan's ``instances`` and the like set). Raises
+    :class:`ValidationError` listing every problem at once, in the order of the file: each entry
+    of ``details`` has ``field`` (the path, ``stages[1].rollout.instances``), ``message``,
+    ``line`` and ``column`` (from 1). A manifest over 256 KiB is refused before it is read
+    (``field`` is ``manifest``). Releases the GIL while it works.
+    """
+
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a manifest, the document in
+    ``schema/manifest.schema.json``: for editors and other validators."""
 
 class LocoError(Exception):
     """Base class of every Loco error; ``code`` is the stable error code shared by every surface."""
@@ -460,7 +488,8 @@ class ValidationError(LocoError):
 
 class NotFoundError(LocoError):
     """Nothing has this id or name (``not_found``): a deployment, its rollout, a token, a service, a platform, a
-    freeze window, a held deploy lock, an approval gate or a pipeline."""
+    freeze window, a held deploy lock, an approval gate, a pipeline or a service's manifest (or that version of
+    it)."""
 
     deployment_id: str
 

@@ -95,6 +95,8 @@ __all__: List[str] = [
     "LogLine",
     "LogLineDict",
     "LogStream",
+    "ManifestDict",
+    "ManifestRecordDict",
     "MetricSourceSpecDict",
     "MonitorStepDict",
     "ObserveStepDict",
@@ -152,6 +154,8 @@ __all__: List[str] = [
     "ShiftStepDict",
     "SignificanceTestDict",
     "SqliteProbeDict",
+    "StageApprovalDict",
+    "StageDict",
     "StageState",
     "StageStateDict",
     "StartNewStepDict",
@@ -501,13 +505,19 @@ TrafficControl = Literal[
 ]
 
 
-class FieldError(TypedDict):
-    """One invalid input field: which field, and what is wrong with it."""
+class FieldError(TypedDict, total=False):
+    """One invalid input field: which field, and what is wrong with it. Keys that must be present:
+    ``field``, ``message``.
+    """
 
     #: The field name as it appears in the HTTP JSON body (``work_refs[2]`` for list items).
     field: str
     #: A human-readable sentence saying what is wrong.
     message: str
+    #: For a problem in a text document: the column it starts at, from 1.
+    column: Optional[int]
+    #: For a problem in a text document (a ``service.yaml`` manifest): the line it is on, from 1.
+    line: Optional[int]
 
 
 class DeploymentDict(TypedDict):
@@ -567,6 +577,9 @@ class CreatedDataDict(TypedDict, total=False):
     #: The source commit being deployed; absent when not stated (so a ``created`` event written
     #: before commits existed reads, and hashes, as it did).
     commit: Optional[str]
+    #: The version of the service's ``service.yaml`` manifest in force when it was created (the one
+    #: whose pipeline ordered it); absent when the service's pipeline was not set by a manifest.
+    manifest_version: Optional[int]
 
 
 class StartNewStepDict(TypedDict):
@@ -2023,6 +2036,73 @@ class CapabilitiesDict(TypedDict):
     logs: bool
     #: The platform measures per-version request metrics for canary analysis.
     metrics: bool
+
+
+class StageApprovalDict(TypedDict, total=False):
+    """A stage's approval gate: ``ApprovalGate`` without the environment, which is the stage's. Keys
+    that must be present: ``required_approvals``.
+    """
+
+    #: How many distinct reviewers must approve, 1 to 10 (never the requester).
+    required_approvals: int
+    #: Who may approve or reject; empty: anyone holding the approver role.
+    approvers: List[str]
+    #: Minutes after which an approval no longer counts, 1 to 43200; absent: never.
+    expires_after_minutes: Optional[int]
+    #: Minutes a deployment must wait after its last approval before it may start, 1 to 43200.
+    wait_minutes: Optional[int]
+
+
+class StageDict(TypedDict, total=False):
+    """One stage: an environment, how releases roll out there and who must approve them. Keys that
+    must be present: ``environment``.
+    """
+
+    #: The environment's name, as deployments name it.
+    environment: str
+    #: The approval gate of this stage's environment; without one, a deployment needs the single
+    #: review of any approver. Gates are environment-wide: one holds for every service there.
+    approval: Optional[StageApprovalDict]
+    #: The rollout plan starts in this stage use when they bring none.
+    rollout: Optional[RolloutPlanDict]
+
+
+class ManifestDict(TypedDict, total=False):
+    """A service's release policy, as written in its ``service.yaml``. Keys that must be present:
+    ``apiVersion``, ``service``, ``stages``.
+    """
+
+    #: The manifest format: ``loco/v1``.
+    apiVersion: str
+    #: The service it describes (1–256 characters).
+    service: str
+    #: The environments a release goes through, in order: 2 to 10, each named once.
+    stages: List[StageDict]
+    #: Freeze windows of this service's environments; each may name only stages of this manifest.
+    #: Windows are environment-wide: they hold for every service deployed there.
+    freeze_windows: List[FreezeWindowDict]
+    #: Whether a version must have succeeded in a stage before it may be deployed to the next
+    #: (default true).
+    require_previous_success: bool
+
+
+class ManifestRecordDict(TypedDict):
+    """One applied version of a service's manifest."""
+
+    #: The service.
+    service: str
+    #: 1 for the first manifest applied to the service, then one more for each that changed it.
+    version: int
+    #: SHA-256 of ``text``, lowercase hex: applying the same text again keeps this version.
+    digest: str
+    #: The manifest exactly as it was applied.
+    text: str
+    #: The manifest as read, every default filled in.
+    manifest: ManifestDict
+    #: Who applied it.
+    applied_by: str
+    #: When.
+    applied_at: str
 
 
 @final

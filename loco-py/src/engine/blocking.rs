@@ -590,6 +590,40 @@ impl SyncEngine {
         blocking(py, self.handle.pipeline_view(service, version))
     }
 
+    /// Applies a `service.yaml` manifest (`text`, YAML or JSON) on behalf of `actor`: the core
+    /// reads and checks it (a `ValidationError` lists every problem at once, each detail with its
+    /// `field`, `message`, `line` and `column`; nothing is written), then in one transaction sets
+    /// the service's pipeline, its stages' approval gates and its freeze windows, removes the
+    /// gates and windows the previous version set and this one does not, and stores it as the
+    /// service's next version. Deployments of the service created afterwards record that version
+    /// (`manifest_version` in their `created` event's data). A blank `actor` raises
+    /// `ValidationError` on `by`. Returns the record in force (a `loco.ManifestRecordDict`):
+    /// applying the newest version's text again writes nothing and returns that version
+    /// unchanged, so compare `version` to tell.
+    fn apply_manifest<'py>(&self, py: Python<'py>, text: String, actor: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.apply_manifest(text, actor))
+    }
+
+    /// The newest applied manifest of `service`, or its version `version` (from 1);
+    /// `NotFoundError` when there is none (a negative `version` raises `ValidationError`).
+    /// Returns a `loco.ManifestRecordDict`.
+    #[pyo3(signature = (service, version=None))]
+    fn manifest<'py>(&self, py: Python<'py>, service: String, version: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.manifest(service, version))
+    }
+
+    /// Every applied version of the manifest of `service`, newest first; `NotFoundError` when it
+    /// has none. Returns a `list` of `loco.ManifestRecordDict`.
+    fn manifest_history<'py>(&self, py: Python<'py>, service: String) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.manifest_history(service))
+    }
+
+    /// The newest applied manifest of every service that has one, by service. Returns a
+    /// `list` of `loco.ManifestRecordDict`.
+    fn manifests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.manifests())
+    }
+
     /// Stops running rollouts (the next engine on this file recovers them) and the local
     /// platform's processes, finishes queued writes and closes the database; later operations
     /// raise `StorageError`.

@@ -2,12 +2,14 @@
 //! deploy locks and force one free; set, list and remove freeze windows, and ask which one is in
 //! force for an environment; set, list and remove approval gates, and ask where a deployment
 //! stands with its gate; set, list and remove pipelines, promote a deployment along its pipeline
-//! and ask where a version stands on it. Windows, gates and pipelines are parsed, checked and
-//! evaluated by the core alone; starts and creates they refuse are refused there too.
+//! and ask where a version stands on it; apply a service's `service.yaml` manifest and read the
+//! versions applied. Windows, gates, pipelines and manifests are parsed, checked and evaluated by
+//! the core alone; starts and creates they refuse are refused there too.
 
 use loco_core::freeze::{ActiveFreeze, FreezeWindow};
 use loco_core::gate::{ApprovalGate, ApprovalStatus};
 use loco_core::lock::DeployLock;
+use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::{Deployment, Timestamp};
 
@@ -122,6 +124,42 @@ impl Handle {
         let engine = self.engine();
         Box::pin(async move { engine?.pipeline_view(&service, &version).await })
     }
+
+    /// `apply_manifest(text, actor)`: the record in force afterwards, a new version or, for the
+    /// newest version's text, that version unchanged.
+    pub fn apply_manifest(&self, text: String, actor: String) -> Operation<ManifestRecord> {
+        let engine = self.engine();
+        Box::pin(async move { Ok(engine?.apply_manifest(&text, &actor).await?.0) })
+    }
+
+    /// `manifest(service, version=None)`: the newest version, or that one; `not_found` when
+    /// absent. A version no `u32` holds (a negative one) is refused as HTTP refuses it.
+    pub fn manifest(&self, service: String, version: Option<i64>) -> Operation<ManifestRecord> {
+        let engine = self.engine();
+        Box::pin(async move {
+            let version = version.map(manifest_version).transpose()?;
+            engine?.manifest(&service, version).await
+        })
+    }
+
+    /// `manifest_history(service)`: newest first; `not_found` when the service has none.
+    pub fn manifest_history(&self, service: String) -> Operation<Vec<ManifestRecord>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.manifest_history(&service).await })
+    }
+
+    /// `manifests()`: the newest of every service that has one.
+    pub fn manifests(&self) -> Operation<Vec<ManifestRecord>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.manifests().await })
+    }
+}
+
+/// The `version` argument as a manifest version; one below 0 or beyond `u32` is a validation
+/// error naming `version`, with the message `GET /manifests/{service}/versions/{version}` gives.
+fn manifest_version(version: i64) -> loco_core::Result<u32> {
+    u32::try_from(version)
+        .map_err(|_| loco_core::Error::invalid("version", format!("must be a whole number from 1; got '{version}'")))
 }
 
 /// The `at` argument as an instant; text that is not RFC 3339 is a validation error naming `at`

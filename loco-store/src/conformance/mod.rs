@@ -20,6 +20,7 @@ mod access;
 mod commits;
 mod gates;
 mod locks;
+mod manifests;
 mod pipelines;
 mod rollouts;
 
@@ -68,6 +69,8 @@ pub async fn run(backend: &dyn Backend) {
     pipelines::pipelines_are_set_replaced_and_removed(backend).await;
     pipelines::creates_follow_the_promotion_order(backend).await;
     pipelines::a_promoted_create_carries_its_event(backend).await;
+    manifests::a_manifest_applies_in_versions_and_removes_only_what_it_set(backend).await;
+    manifests::concurrent_applies_each_get_their_own_version(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 

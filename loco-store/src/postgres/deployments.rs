@@ -53,7 +53,8 @@ pub(crate) async fn create_in_tx(
         CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
         CreateDecision::Insert { change, idempotency_key, request_hash } => {
             let d = &change.deployment;
-            super::pipelines::check_order(&mut ctx.conn, &d.service, &d.environment, &d.version).await?;
+            let manifest_version =
+                super::pipelines::check_order(&mut ctx.conn, &d.service, &d.environment, &d.version).await?;
             ctx.conn
                 .execute(
                     "INSERT INTO deployments (id, service, environment, version, requester, work_refs, rollback_plan, \
@@ -77,7 +78,11 @@ pub(crate) async fn create_in_tx(
                     ],
                 )
                 .await?;
-            ctx.append_event(change.event).await?;
+            let mut created = change.event;
+            if let Some(version) = manifest_version {
+                created.record_manifest_version(version);
+            }
+            ctx.append_event(created).await?;
             if let Some(promotion) = promotion {
                 ctx.append_event(rules::decide_record(&change.deployment, promotion, now)?).await?;
             }

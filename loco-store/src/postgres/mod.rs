@@ -19,6 +19,7 @@ mod error;
 mod gates;
 mod listener;
 mod locks;
+mod manifests;
 mod pipelines;
 mod pool;
 mod reads;
@@ -43,6 +44,7 @@ use loco_types::gate::ApprovalGate;
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
+use loco_types::manifest::{Manifest, ManifestRecord};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
@@ -306,6 +308,23 @@ impl Store for PostgresStore {
         version: &str,
     ) -> LocoResult<Option<Deployment>> {
         Ok(pipelines::newest(&mut *self.pool.get().await?, service, environment, version).await?)
+    }
+
+    async fn apply_manifest(&self, text: &str, manifest: Manifest, by: &str) -> LocoResult<(ManifestRecord, bool)> {
+        let (text, by) = (text.to_owned(), by.to_owned());
+        self.writer.run(move |ctx| Box::pin(manifests::apply(ctx, text.clone(), manifest.clone(), by.clone()))).await
+    }
+
+    async fn manifest(&self, service: &str, version: Option<u32>) -> LocoResult<Option<ManifestRecord>> {
+        Ok(manifests::of(&mut *self.pool.get().await?, service, version).await?)
+    }
+
+    async fn manifest_history(&self, service: &str) -> LocoResult<Vec<ManifestRecord>> {
+        Ok(manifests::history(&mut *self.pool.get().await?, service).await?)
+    }
+
+    async fn manifests(&self) -> LocoResult<Vec<ManifestRecord>> {
+        Ok(manifests::newest(&mut *self.pool.get().await?).await?)
     }
 
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> LocoResult<ApprovalGate> {

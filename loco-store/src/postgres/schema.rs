@@ -201,6 +201,20 @@ const MIGRATIONS: &[&str] = &[
         updated_at  text NOT NULL
     );
     ",
+    // v8: service.yaml manifests, every applied version; a pipeline set by one records which.
+    "
+    CREATE TABLE manifests (
+        service     text NOT NULL,
+        version     integer NOT NULL,
+        digest      text NOT NULL,                    -- SHA-256 of text
+        text        text NOT NULL,                    -- as applied
+        definition  text NOT NULL,                    -- JSON Manifest
+        applied_by  text NOT NULL,
+        applied_at  text NOT NULL,
+        PRIMARY KEY (service, version)
+    );
+    ALTER TABLE pipelines ADD COLUMN manifest_version integer;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 mod access;
 mod gates;
 mod locks;
+mod manifests;
 mod pipelines;
 mod reads;
 mod rollouts;
@@ -25,6 +26,7 @@ use loco_types::gate::{self, ApprovalGate, ApprovalStep};
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
+use loco_types::manifest::{Manifest, ManifestRecord};
 use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
 use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
@@ -212,7 +214,7 @@ fn create_in_tx(
         CreateDecision::Replay(deployment) => Ok(Created { deployment, replayed: true }),
         CreateDecision::Insert { change, idempotency_key, request_hash } => {
             let d = &change.deployment;
-            pipelines::check_order(ctx.conn, &d.service, &d.environment, &d.version)?;
+            let manifest_version = pipelines::check_order(ctx.conn, &d.service, &d.environment, &d.version)?;
             let work_refs = serde_json::to_string(&d.work_refs).map_err(Error::storage)?;
             ctx.conn
                 .prepare_cached(
@@ -236,7 +238,11 @@ fn create_in_tx(
                     request_hash,
                     d.commit,
                 ])?;
-            ctx.append_event(change.event)?;
+            let mut created = change.event;
+            if let Some(version) = manifest_version {
+                created.record_manifest_version(version);
+            }
+            ctx.append_event(created)?;
             if let Some(promotion) = promotion {
                 ctx.append_event(rules::decide_record(&change.deployment, promotion, now)?)?;
             }
@@ -476,6 +482,23 @@ impl Store for SqliteStore {
         version: &str,
     ) -> LocoResult<Option<Deployment>> {
         self.reads.point(|conn| pipelines::newest(conn, service, environment, version)).await
+    }
+
+    async fn apply_manifest(&self, text: &str, manifest: Manifest, by: &str) -> LocoResult<(ManifestRecord, bool)> {
+        let (text, by) = (text.to_owned(), by.to_owned());
+        self.writer.submit(move |ctx| manifests::apply(ctx, &text, manifest, &by)).await
+    }
+
+    async fn manifest(&self, service: &str, version: Option<u32>) -> LocoResult<Option<ManifestRecord>> {
+        self.reads.point(|conn| manifests::of(conn, service, version)).await
+    }
+
+    async fn manifest_history(&self, service: &str) -> LocoResult<Vec<ManifestRecord>> {
+        self.reads.point(|conn| manifests::history(conn, service)).await
+    }
+
+    async fn manifests(&self) -> LocoResult<Vec<ManifestRecord>> {
+        self.reads.point(manifests::newest).await
     }
 
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> LocoResult<ApprovalGate> {

@@ -10,13 +10,29 @@ use super::rows::{self, json, json_column};
 use super::writer::WriteCtx;
 use crate::error::Result;
 
+/// Sets a pipeline by hand: from then on no manifest orders the service's creates.
 pub(crate) fn put(ctx: &mut WriteCtx<'_>, pipeline: Pipeline, by: &str) -> Result<Pipeline> {
+    write(ctx, pipeline, by, None)
+}
+
+/// Sets the pipeline of manifest version `version`, which creates then record.
+pub(crate) fn put_from_manifest(
+    ctx: &mut WriteCtx<'_>,
+    pipeline: Pipeline,
+    by: &str,
+    version: u32,
+) -> Result<Pipeline> {
+    write(ctx, pipeline, by, Some(version))
+}
+
+fn write(ctx: &mut WriteCtx<'_>, pipeline: Pipeline, by: &str, manifest_version: Option<u32>) -> Result<Pipeline> {
     ctx.conn
         .prepare_cached(
-            "INSERT INTO pipelines (service, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (service) DO UPDATE SET definition = ?2, updated_by = ?3, updated_at = ?4",
+            "INSERT INTO pipelines (service, definition, updated_by, updated_at, manifest_version) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (service) DO UPDATE SET definition = ?2, updated_by = ?3, \
+             updated_at = ?4, manifest_version = ?5",
         )?
-        .execute(params![pipeline.service, json(&pipeline)?, by, Timestamp::now().to_string()])?;
+        .execute(params![pipeline.service, json(&pipeline)?, by, Timestamp::now().to_string(), manifest_version])?;
     Ok(pipeline)
 }
 
@@ -38,23 +54,19 @@ pub(crate) fn remove(ctx: &mut WriteCtx<'_>, service: &str) -> Result<()> {
     Ok(())
 }
 
-/// The pipeline of `service`, if it has one.
-pub(crate) fn of(conn: &Connection, service: &str) -> Result<Option<Pipeline>> {
-    Ok(conn
-        .prepare_cached("SELECT definition FROM pipelines WHERE service = ?1")?
-        .query_row(params![service], |row| json_column::<Pipeline>(row, 0))
-        .optional()?
-        .flatten())
-}
-
 /// The promotion-order rule for a new deployment of `version` of `service` to `environment`:
 /// refused unless the version has succeeded in the stage before, when the pipeline asks for it.
-pub(crate) fn check_order(conn: &Connection, service: &str, environment: &str, version: &str) -> Result<()> {
-    let Some(pipeline) = of(conn, service)? else {
-        return Ok(());
+/// Returns the version of the manifest that set the pipeline, if one did.
+pub(crate) fn check_order(conn: &Connection, service: &str, environment: &str, version: &str) -> Result<Option<u32>> {
+    let found = conn
+        .prepare_cached("SELECT definition, manifest_version FROM pipelines WHERE service = ?1")?
+        .query_row(params![service], |row| Ok((json_column::<Pipeline>(row, 0)?, row.get::<_, Option<u32>>(1)?)))
+        .optional()?;
+    let Some((Some(pipeline), manifest_version)) = found else {
+        return Ok(None);
     };
     let Some(previous) = pipeline.prerequisite(environment) else {
-        return Ok(());
+        return Ok(manifest_version);
     };
     let succeeded = conn
         .prepare_cached(
@@ -64,7 +76,11 @@ pub(crate) fn check_order(conn: &Connection, service: &str, environment: &str, v
         .query_row(params![service, previous, version], |_| Ok(()))
         .optional()?
         .is_some();
-    if succeeded { Ok(()) } else { Err(pipeline::violation(&pipeline, environment, version, previous).into()) }
+    if succeeded {
+        Ok(manifest_version)
+    } else {
+        Err(pipeline::violation(&pipeline, environment, version, previous).into())
+    }
 }
 
 /// The newest deployment of `version` of `service` in `environment`.

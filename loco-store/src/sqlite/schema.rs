@@ -199,6 +199,20 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // v14: service.yaml manifests, every applied version; a pipeline set by one records which.
+    "
+    CREATE TABLE manifests (
+        service     TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        digest      TEXT NOT NULL,                    -- SHA-256 of text
+        text        TEXT NOT NULL,                    -- as applied
+        definition  TEXT NOT NULL,                    -- JSON Manifest
+        applied_by  TEXT NOT NULL,
+        applied_at  TEXT NOT NULL,
+        PRIMARY KEY (service, version)
+    );
+    ALTER TABLE pipelines ADD COLUMN manifest_version INTEGER;
+    ",
 ];
 
 /// The schema version this build writes.

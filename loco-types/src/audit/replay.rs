@@ -105,7 +105,13 @@ pub fn check_deployment(stored: &Deployment, events: &[Event]) -> Result<Checked
 /// applied by the rule that writes it; an event the rule would refuse or write differently is a
 /// problem.
 fn replay(created: &Event, request: CreatedData, later: &[&Event]) -> Result<Deployment, BrokenLink> {
-    let change = rules::creation(created.deployment_id.clone(), request.into(), created.at);
+    let manifest_version = request.manifest_version;
+    let mut change = rules::creation(created.deployment_id.clone(), request.into(), created.at);
+    // The manifest version is a fact of the create's transaction (the pipeline it read), which
+    // the hash covers; the rules add it as the store did.
+    if let Some(version) = manifest_version {
+        change.event.record_manifest_version(version);
+    }
     expect(created, &change.event)?;
     let mut state = change.deployment;
     for event in later {

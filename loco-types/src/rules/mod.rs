@@ -68,6 +68,18 @@ pub struct EventDraft {
     pub data: Option<serde_json::Value>,
 }
 
+impl EventDraft {
+    /// Records, on a `created` event, the version of the service's manifest whose pipeline
+    /// ordered the create (see [`CreatedData::manifest_version`](crate::event_data::CreatedData)).
+    pub fn record_manifest_version(&mut self, version: u32) {
+        if self.kind == EventKind::Created
+            && let Some(serde_json::Value::Object(data)) = &mut self.data
+        {
+            data.insert("manifest_version".to_owned(), version.into());
+        }
+    }
+}
+
 /// An event placed at the head of the audit chain: the event with its `seq`, `id` and `hash`, and
 /// the canonical text of its data, which is what a store writes (the hash covers exactly it).
 #[derive(Debug, Clone, PartialEq)]

@@ -362,9 +362,15 @@ impl Output {
             return;
         }
         let e = &body.error;
-        let mut text = format!("error: {} ({})\n", e.message, e.code);
+        // A validation error's details follow one per line; its message would repeat them all.
+        let message = if e.code == "validation_error" && e.details.len() > 1 {
+            format!("invalid input: {} problems", e.details.len())
+        } else {
+            e.message.clone()
+        };
+        let mut text = format!("error: {message} ({})\n", e.code);
         for d in &e.details {
-            let _ = writeln!(text, "  - {}: {}", d.field, d.message);
+            let _ = writeln!(text, "  - {d}");
         }
         eprint!("{text}");
     }
