@@ -22,8 +22,8 @@ use loco_types::gate::{self, ApprovalGate, ApprovalStatus};
 use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::lock::{self, DeployLock};
 use loco_types::manifest::ManifestRecord;
-use loco_types::model::Deployment;
 use loco_types::model::Timestamp;
+use loco_types::model::{Deployment, NewDeployment};
 use loco_types::pipeline::{self, Pipeline, PipelineView};
 use loco_types::{Error, Result};
 
@@ -200,19 +200,38 @@ impl Engine {
     /// It then goes through that stage's review like any other. Promoting again while that
     /// deployment is open returns it when it names a commit (creating by commit).
     pub async fn promote(&self, id: &str, actor: &str) -> Result<Deployment> {
+        let (new, promoted) = self.promotion(id, actor).await?;
+        self.create_promotion(id, new, promoted).await
+    }
+
+    /// What promoting deployment `id` as `actor` creates: the next stage's deployment and its
+    /// `promoted` event, checked, not yet written (a session checks the caller's role in the next
+    /// stage on it, then hands it to [`create_promotion`](Self::create_promotion)).
+    pub(crate) async fn promotion(&self, id: &str, actor: &str) -> Result<(NewDeployment, NewEvent)> {
         if actor.trim().is_empty() {
             return Err(Error::invalid("actor", "is required"));
         }
         let source = self.store.get(id).await?;
-        let pipeline = self.store.pipelines().await?.into_iter().find(|p| p.service == source.service);
+        let pipeline = self.store.pipeline(&source.service).await?;
         let (new, promoted) = pipeline::promotion(pipeline.as_ref(), &source, actor)?;
         lifecycle::validate_new(&new)?;
+        Ok((new, promoted))
+    }
+
+    /// Writes a [`promotion`](Self::promotion) of deployment `from`: the new deployment with its
+    /// `promoted` event, in one transaction (whose promotion-order check still holds).
+    pub(crate) async fn create_promotion(
+        &self,
+        from: &str,
+        new: NewDeployment,
+        promoted: NewEvent,
+    ) -> Result<Deployment> {
         let created = self.store.create_promoted(new, promoted).await?;
         if !created.replayed {
             self.metrics.record_status(&created.deployment);
         }
         let d = created.deployment;
-        tracing::info!(deployment_id = %d.id, from = %id, environment = %d.environment, actor, "deployment promoted");
+        tracing::info!(deployment_id = %d.id, from, environment = %d.environment, actor = %d.requester, "deployment promoted");
         Ok(d)
     }
 
@@ -221,10 +240,8 @@ impl Engine {
     pub async fn pipeline_view(&self, service: &str, version: &str) -> Result<PipelineView> {
         let pipeline = self
             .store
-            .pipelines()
+            .pipeline(service)
             .await?
-            .into_iter()
-            .find(|p| p.service == service)
             .ok_or_else(|| Error::PipelineNotFound { service: service.to_owned() })?;
         let mut newest = Vec::with_capacity(pipeline.stages.len());
         for stage in &pipeline.stages {

@@ -16,7 +16,6 @@ use loco_types::identity::{Identity, Role};
 use loco_types::lifecycle::{self, Action, ActionInput, same_person};
 use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, NewDeployment};
-use loco_types::pipeline;
 use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::Rollout;
 use loco_types::{Error, Result};
@@ -146,11 +145,10 @@ impl Session {
         if actor.trim().is_empty() {
             return Err(Error::invalid("actor", "is required"));
         }
-        let source = self.engine.get(id).await?;
-        let pipelines = self.engine.pipelines().await?;
-        let (new, _) = pipeline::promotion(pipelines.iter().find(|p| p.service == source.service), &source, &actor)?;
+        // One reading of the source and its pipeline decides both the role check and the write.
+        let (new, promoted) = self.engine.promotion(id, &actor).await?;
         self.require(Role::Requester, Some(&new.environment))?;
-        self.engine.promote(id, &actor).await
+        self.engine.create_promotion(id, new, promoted).await
     }
 
     /// Applies a lifecycle action as the caller.

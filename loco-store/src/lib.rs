@@ -174,6 +174,9 @@ pub trait Store: Send + Sync {
     /// Every pipeline, by service.
     async fn pipelines(&self) -> Result<Vec<Pipeline>>;
 
+    /// The pipeline of `service`, if it has one.
+    async fn pipeline(&self, service: &str) -> Result<Option<Pipeline>>;
+
     /// Removes the pipeline of `service` (`not_found` when there is none).
     async fn remove_pipeline(&self, service: &str) -> Result<()>;
 

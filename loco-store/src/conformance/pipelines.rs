@@ -43,6 +43,9 @@ pub(super) async fn pipelines_are_set_replaced_and_removed(backend: &dyn Backend
     let listed: Vec<(String, usize)> =
         store.pipelines().await.expect("list").into_iter().map(|p| (p.service, p.stages.len())).collect();
     assert_eq!(listed, [("api".to_owned(), 2), ("web".to_owned(), 3)], "{check}: by service, after a reopen");
+    let web = store.pipeline("web").await.expect("one").map(|p| p.stages);
+    assert_eq!(web.as_deref(), Some(&["dev".to_owned(), "staging".to_owned(), "production".to_owned()][..]), "{check}");
+    assert_eq!(store.pipeline("Web").await.expect("one"), None, "{check}: services are named exactly");
     store.remove_pipeline("api").await.expect("remove");
     let again = store.remove_pipeline("api").await.unwrap_err();
     assert!(matches!(again, Error::PipelineNotFound { .. }), "{check}: {again:?}");

@@ -296,6 +296,10 @@ impl Store for PostgresStore {
         Ok(pipelines::all(&mut *self.pool.get().await?).await?)
     }
 
+    async fn pipeline(&self, service: &str) -> LocoResult<Option<Pipeline>> {
+        Ok(pipelines::of(&mut *self.pool.get().await?, service).await?)
+    }
+
     async fn remove_pipeline(&self, service: &str) -> LocoResult<()> {
         let service = service.to_owned();
         self.writer.run(move |ctx| Box::pin(pipelines::remove(ctx, service.clone()))).await

@@ -50,6 +50,12 @@ pub(crate) async fn remove(ctx: &mut WriteCtx, service: String) -> Result<()> {
     Ok(())
 }
 
+/// The pipeline of `service`, if it has one.
+pub(crate) async fn of(conn: &mut Conn, service: &str) -> Result<Option<Pipeline>> {
+    let rows = conn.query("SELECT definition FROM pipelines WHERE service = $1", &[&service]).await?;
+    rows.first().map(|row| json_col(row, 0)).transpose()
+}
+
 /// The promotion-order rule for a new deployment of `version` of `service` to `environment`:
 /// refused unless the version has succeeded in the stage before, when the pipeline asks for it.
 /// Returns the version of the manifest that set the pipeline, if one did.

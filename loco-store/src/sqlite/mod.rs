@@ -470,6 +470,10 @@ impl Store for SqliteStore {
         self.reads.point(pipelines::all).await
     }
 
+    async fn pipeline(&self, service: &str) -> LocoResult<Option<Pipeline>> {
+        self.reads.point(|conn| pipelines::of(conn, service)).await
+    }
+
     async fn remove_pipeline(&self, service: &str) -> LocoResult<()> {
         let service = service.to_owned();
         self.writer.submit(move |ctx| pipelines::remove(ctx, &service)).await

@@ -54,6 +54,15 @@ pub(crate) fn remove(ctx: &mut WriteCtx<'_>, service: &str) -> Result<()> {
     Ok(())
 }
 
+/// The pipeline of `service`, if it has one.
+pub(crate) fn of(conn: &Connection, service: &str) -> Result<Option<Pipeline>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM pipelines WHERE service = ?1")?
+        .query_row(params![service], |row| json_column::<Pipeline>(row, 0))
+        .optional()?
+        .flatten())
+}
+
 /// The promotion-order rule for a new deployment of `version` of `service` to `environment`:
 /// refused unless the version has succeeded in the stage before, when the pipeline asks for it.
 /// Returns the version of the manifest that set the pipeline, if one did.
