@@ -143,9 +143,12 @@ impl Demo {
 
     fn analysis(&self) -> AnalysisSpec {
         AnalysisSpec {
-            // The demo shares two cores with its own Python instances and load generator; latency
-            // jitter of a few tens of ms there is noise, not a regression.
-            thresholds: Some(Thresholds { latency_noise_floor_ms: 100.0, ..Thresholds::default() }),
+            // The demo shares two cores with its own Python instances and load generator (and, on a
+            // busy laptop or CI machine, with whatever else runs): latency jitter of a few tens of
+            // ms is noise, not a regression, and a good release measured 573 ms at p99 once with
+            // both cores compiling. What the demo shows is v2's error rate tripping the critical
+            // trigger, so its absolute latency limit is generous.
+            thresholds: Some(Thresholds { latency_noise_floor_ms: 100.0, max_p99_ms: 2000.0, ..Thresholds::default() }),
             monitor_seconds: self.pace.monitor,
             poll_seconds: 0.5,
             pause_timeout_seconds: 60.0,
