@@ -45,14 +45,16 @@ export interface LocoError extends Error {
   report?: ValidationReport
   /**
    * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
-   * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
-   * the same reviewer), `wait_timer` (a start inside the gate's wait after approval) or
-   * `promotion_order` (a version created in a pipeline stage before it succeeded in the stage
-   * before, or a promotion of a deployment that has not succeeded).
+   * `deploy_lock`, `approval_gate` (a reviewer the gate neither names nor admits through its
+   * groups, or a second approval by the same reviewer), `wait_timer` (a start inside the gate's
+   * wait after approval) or `promotion_order` (a version created in a pipeline stage before it
+   * succeeded in the stage before, or a promotion of a deployment that has not succeeded).
    */
   rule?: string
   /** The freeze window that refused it, the deployment holding the deploy lock, the environment of the gate or the service of the pipeline (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
+  /** The reviewer group that does not exist (`not_found`). */
+  group?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string
   /** The approvals that count now (`approval_required`). */

@@ -853,8 +853,8 @@ export interface ApprovalGate {
   /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
   required_approvals: number
   /**
-   * Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
-   * holding the approver role.
+   * Who may approve or reject (compared ignoring case and surrounding space); empty, and no
+   * `groups` either: anyone holding the approver role.
    */
   approvers?: string[]
   /**
@@ -863,10 +863,31 @@ export interface ApprovalGate {
    */
   expires_after_minutes?: number | null
   /**
+   * Reviewer groups whose members may approve or reject too (each must exist when the gate is
+   * set; see `ReviewerGroup`). Membership is read when a review is recorded and when
+   * approvals are counted, so an approval by someone since removed from the group no longer
+   * counts. A gate naming groups admits only their members and `approvers`.
+   */
+  groups?: string[]
+  /**
    * Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
    * absent: it may start at once.
    */
   wait_minutes?: number | null
+}
+
+/**
+ * A named set of reviewers, set by an admin, that approval gates admit by name (`groups`): a
+ * team whose members change without touching every gate that names it.
+ */
+export interface ReviewerGroup {
+  /** Its name: 1-256 letters, digits, `-`, `_` or `.` (compared case-insensitively). */
+  name: string
+  /**
+   * Who belongs to it (compared ignoring case and surrounding space), at most 100; empty: nobody,
+   * so a gate naming it admits only its other reviewers.
+   */
+  members?: string[]
 }
 
 /** The stages of one service, in the order its releases go through them. */
@@ -922,10 +943,15 @@ export interface Stage {
 export interface StageApproval {
   /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
   required_approvals: number
-  /** Who may approve or reject; empty: anyone holding the approver role. */
+  /** Who may approve or reject; empty, and no `groups` either: anyone holding the approver role. */
   approvers?: string[]
   /** Minutes after which an approval no longer counts, 1 to 43200; absent: never. */
   expires_after_minutes?: number | null
+  /**
+   * Reviewer groups whose members may approve or reject too (`loco group set`); each must
+   * exist when the manifest is applied.
+   */
+  groups?: string[]
   /** Minutes a deployment must wait after its last approval before it may start, 1 to 43200. */
   wait_minutes?: number | null
 }
@@ -1544,14 +1570,16 @@ export interface LocoError extends Error {
   report?: ValidationReport
   /**
    * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
-   * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
-   * the same reviewer), `wait_timer` (a start inside the gate's wait after approval) or
-   * `promotion_order` (a version created in a pipeline stage before it succeeded in the stage
-   * before, or a promotion of a deployment that has not succeeded).
+   * `deploy_lock`, `approval_gate` (a reviewer the gate neither names nor admits through its
+   * groups, or a second approval by the same reviewer), `wait_timer` (a start inside the gate's
+   * wait after approval) or `promotion_order` (a version created in a pipeline stage before it
+   * succeeded in the stage before, or a promotion of a deployment that has not succeeded).
    */
   rule?: string
   /** The freeze window that refused it, the deployment holding the deploy lock, the environment of the gate or the service of the pipeline (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
+  /** The reviewer group that does not exist (`not_found`). */
+  group?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string
   /** The approvals that count now (`approval_required`). */

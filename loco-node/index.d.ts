@@ -853,8 +853,8 @@ export interface ApprovalGate {
   /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
   required_approvals: number
   /**
-   * Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
-   * holding the approver role.
+   * Who may approve or reject (compared ignoring case and surrounding space); empty, and no
+   * `groups` either: anyone holding the approver role.
    */
   approvers?: string[]
   /**
@@ -863,10 +863,31 @@ export interface ApprovalGate {
    */
   expires_after_minutes?: number | null
   /**
+   * Reviewer groups whose members may approve or reject too (each must exist when the gate is
+   * set; see `ReviewerGroup`). Membership is read when a review is recorded and when
+   * approvals are counted, so an approval by someone since removed from the group no longer
+   * counts. A gate naming groups admits only their members and `approvers`.
+   */
+  groups?: string[]
+  /**
    * Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
    * absent: it may start at once.
    */
   wait_minutes?: number | null
+}
+
+/**
+ * A named set of reviewers, set by an admin, that approval gates admit by name (`groups`): a
+ * team whose members change without touching every gate that names it.
+ */
+export interface ReviewerGroup {
+  /** Its name: 1-256 letters, digits, `-`, `_` or `.` (compared case-insensitively). */
+  name: string
+  /**
+   * Who belongs to it (compared ignoring case and surrounding space), at most 100; empty: nobody,
+   * so a gate naming it admits only its other reviewers.
+   */
+  members?: string[]
 }
 
 /** The stages of one service, in the order its releases go through them. */
@@ -922,10 +943,15 @@ export interface Stage {
 export interface StageApproval {
   /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
   required_approvals: number
-  /** Who may approve or reject; empty: anyone holding the approver role. */
+  /** Who may approve or reject; empty, and no `groups` either: anyone holding the approver role. */
   approvers?: string[]
   /** Minutes after which an approval no longer counts, 1 to 43200; absent: never. */
   expires_after_minutes?: number | null
+  /**
+   * Reviewer groups whose members may approve or reject too (`loco group set`); each must
+   * exist when the manifest is applied.
+   */
+  groups?: string[]
   /** Minutes a deployment must wait after its last approval before it may start, 1 to 43200. */
   wait_minutes?: number | null
 }
@@ -1544,14 +1570,16 @@ export interface LocoError extends Error {
   report?: ValidationReport
   /**
    * The policy rule that refused the operation (`policy_violation`): `freeze_window`,
-   * `deploy_lock`, `approval_gate` (an approver the gate does not name, or a second approval by
-   * the same reviewer), `wait_timer` (a start inside the gate's wait after approval) or
-   * `promotion_order` (a version created in a pipeline stage before it succeeded in the stage
-   * before, or a promotion of a deployment that has not succeeded).
+   * `deploy_lock`, `approval_gate` (a reviewer the gate neither names nor admits through its
+   * groups, or a second approval by the same reviewer), `wait_timer` (a start inside the gate's
+   * wait after approval) or `promotion_order` (a version created in a pipeline stage before it
+   * succeeded in the stage before, or a promotion of a deployment that has not succeeded).
    */
   rule?: string
   /** The freeze window that refused it, the deployment holding the deploy lock, the environment of the gate or the service of the pipeline (`policy_violation`), or a window that does not exist (`not_found`). */
   policy?: string
+  /** The reviewer group that does not exist (`not_found`). */
+  group?: string
   /** When the refusal ends, RFC 3339 (`policy_violation`). */
   until?: string
   /** The approvals that count now (`approval_required`). */
@@ -1954,9 +1982,10 @@ export declare class Engine {
   /**
    * Sets (or replaces, by environment) the approval gate of an environment on behalf of `by`:
    * its deployments then need `required_approvals` distinct reviewers (only the named
-   * `approvers`, when it names any) before they may start. Resolves with the gate as stored; a
-   * bad gate is a `validation_error` naming each field the core refuses (`required_approvals`,
-   * `approvers[1]`).
+   * `approvers` and the members of its `groups`, when it names any) before they may start.
+   * Resolves with the gate as stored; a bad gate is a `validation_error` naming each field the
+   * core refuses (`required_approvals`, `approvers[1]`, `groups[0]` for a group that does not
+   * exist).
    */
   setGate(gate: ApprovalGate | string, by: string): Promise<Required<ApprovalGate>>
   /** Every approval gate, by environment. */
@@ -1966,6 +1995,20 @@ export declare class Engine {
    * need the single review again.
    */
   removeGate(environment: string): Promise<void>
+  /**
+   * Sets (or replaces, by name) a reviewer group on behalf of `by`: a gate naming it in its
+   * `groups` admits its `members`, read when a review is recorded and when approvals are
+   * counted. Resolves with the group as stored; a bad group is a `validation_error` naming each
+   * field the core refuses (`name`, `members[1]`).
+   */
+  setGroup(group: ReviewerGroup | string, by: string): Promise<Required<ReviewerGroup>>
+  /** Every reviewer group, by name. */
+  groups(): Promise<Array<Required<ReviewerGroup>>>
+  /**
+   * Removes reviewer group `name` (`not_found` when there is none); while a gate names it,
+   * rejects with a `validation_error` on `name`.
+   */
+  removeGroup(name: string): Promise<void>
   /**
    * Where deployment `id` stands with its environment's review at `at` (RFC 3339; now when
    * absent): the approvals required and those that count, whether it was rejected, and when it
@@ -2027,6 +2070,15 @@ export declare class Engine {
   /** The newest applied manifest of every service that has one, by service. */
   manifests(): Promise<Array<ManifestRecord>>
   /**
+   * The rollout plan deployment `id` starts with when `startRollout` is given none: the plan
+   * its stage sets in the version of its service's manifest it was created under (whatever
+   * version is newest now), a document with every default filled in and an empty
+   * `release.version` (the deployment's version is used when it runs). Rejects with
+   * `not_found` for an unknown deployment and with a `validation_error` on `plan` when it was
+   * created without a manifest or its stage sets no rollout.
+   */
+  manifestPlan(id: string): Promise<Required<RolloutPlan>>
+  /**
    * Runs a plan's pre-deployment checks on their own, as `startRollout` runs them first;
    * nothing is recorded and nothing starts. Resolves with the validation report, passed or not.
    */
@@ -2040,9 +2092,11 @@ export declare class Engine {
    * right after the start. While a freeze window is in force for the deployment's environment
    * it rejects with `policy_violation` and nothing is recorded, unless `overrideReason` says
    * why the start must go ahead: then a `policy_override` event records the reason and the
-   * window just before `started`.
+   * window just before `started`. Without a plan (`null` or `undefined`), the plan the
+   * deployment's stage sets in the manifest it was created under is used (`manifestPlan`); a
+   * `validation_error` on `plan` when there is none.
    */
-  startRollout(id: string, plan: RolloutPlan | string, actor: string, overrideReason?: string | null): Promise<Rollout>
+  startRollout(id: string, plan: RolloutPlan | string | null, actor: string, overrideReason?: string | null): Promise<Rollout>
   /**
    * `startRollout`, then waits for the outcome: `succeeded`, `rolled_back`
    * after a failed step, or `rollback_failed`.

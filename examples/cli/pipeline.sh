@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A release through three stages with the CLI, on a database file of its own: a service.yaml
-# manifest with the stages dev → staging → production, a two-approver gate and a freeze window
-# on production; promotion stage by stage, the pipeline view after each, and the event history
+# manifest with the stages dev → staging → production, a gate of two approvers from a reviewer
+# group and a freeze window on production; promotion stage by stage, the pipeline view after each, and the event history
 # of every deployment.
 #   examples/cli/pipeline.sh            builds and runs the debug `loco` binary
 #   LOCO=/path/to/loco examples/cli/pipeline.sh
@@ -33,7 +33,12 @@ echo "== The reference manifest of this folder is valid"
 expect 0 manifest validate examples/cli/service.yaml
 
 echo
-echo "== This run's manifest: dev → staging → production; production needs two of three reviewers"
+echo "== The release managers: a reviewer group (admin), which the production gate names"
+expect 0 group set release-managers --member bob --member erin --member frank
+expect 0 group list
+
+echo
+echo "== This run's manifest: dev → staging → production; production needs two release managers"
 echo "   and is frozen for the next hour"
 window=$(python3 -c 'import datetime as d; n = d.datetime.now(d.timezone.utc); print((n - d.timedelta(minutes=5)).isoformat(timespec="seconds"), (n + d.timedelta(hours=1)).isoformat(timespec="seconds"))')
 read -r from until <<<"$window"
@@ -46,7 +51,7 @@ stages:
   - environment: production
     approval:
       required_approvals: 2
-      approvers: [bob, erin, frank]
+      groups: [release-managers]
 freeze_windows:
   - name: black-friday
     environments: [production]
@@ -84,8 +89,10 @@ ship "$staging" bob
 expect 0 pipeline show checkout 5.0.0
 
 echo
-echo "== production: one approval is not enough (exit 26), and the manifest's freeze window refuses the start (exit 25)"
+echo "== production: someone outside the group may not review (exit 25), one approval is not enough (exit 26),"
+echo "   and the manifest's freeze window refuses the start (exit 25)"
 production=$(loco promote "$staging" --actor alice --json | id_of)
+expect 25 approve "$production" --actor mallory --note "not a release manager"
 expect 0 approve "$production" --actor bob --note "release notes checked"
 expect 26 start "$production" --actor deploy-bot
 expect 0 approve "$production" --actor erin --note "capacity checked"

@@ -166,7 +166,11 @@ fn check_body(text: &str) -> Result<(), TestCaseError> {
         }),
     )?;
     typed("action", parse_json::<ActionRequest>(text.as_bytes()))?;
-    typed("rollout", parse_json::<StartRollout>(text.as_bytes()).and_then(|b| RolloutPlan::from_json(b.plan_json())))?;
+    typed(
+        "rollout",
+        parse_json::<StartRollout>(text.as_bytes())
+            .and_then(|b| b.plan.as_deref().map(|plan| RolloutPlan::from_json(plan.get())).transpose()),
+    )?;
     typed("plan", RolloutPlan::from_json(text))?;
     // As the server takes a plan from the network: no commands, a registered service, allowed env.
     typed(

@@ -14,14 +14,14 @@ use std::marker::PhantomData;
 
 use loco_core::Action;
 use loco_core::analysis::Thresholds;
-use loco_core::rollout::ValidationReport;
+use loco_core::rollout::{RolloutPlan, ValidationReport};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use loco_core::Timestamp;
 use loco_core::freeze::FreezeWindow;
-use loco_core::gate::{ApprovalGate, ApprovalStatus};
+use loco_core::gate::{ApprovalGate, ApprovalStatus, ReviewerGroup};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
 use loco_core::manifest::ManifestRecord;
@@ -31,9 +31,10 @@ use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    ErrorBody, Event, EventList, FreezeCheck, FreezeList, GateList, HeadParams, ListParams, LockList, LockRelease,
-    LogLine, ManifestList, ManifestText, PipelineList, PlatformList, PlatformTest, PromoteRequest, ReleaseList,
-    ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    ErrorBody, Event, EventList, FreezeCheck, FreezeList, GateList, GroupList, HeadParams, ListParams, LockList,
+    LockRelease, LogLine, ManifestList, ManifestText, PipelineList, PlatformList, PlatformTest, PromoteRequest,
+    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
+    WhoAmI,
 };
 
 /// Why a request failed.
@@ -398,6 +399,23 @@ impl Client {
         self.send_no_content(self.request(Method::DELETE, &path)).await
     }
 
+    /// `GET /api/v1/groups`.
+    pub async fn groups(&self) -> Result<GroupList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/groups")).await
+    }
+
+    /// `PUT /api/v1/groups/{name}`.
+    pub async fn put_group(&self, group: &ReviewerGroup) -> Result<ReviewerGroup, ClientError> {
+        let path = format!("/api/v1/groups/{}", encode_segment(&group.name));
+        self.send(self.request(Method::PUT, &path).json(group)).await
+    }
+
+    /// `DELETE /api/v1/groups/{name}`.
+    pub async fn remove_group(&self, name: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/groups/{}", encode_segment(name));
+        self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
     /// `GET /api/v1/deployments/{id}/approvals?at=…`.
     pub async fn approval_status(&self, id: &str, at: Option<Timestamp>) -> Result<ApprovalStatus, ClientError> {
         let mut path = format!("/api/v1/deployments/{}/approvals", encode_segment(id));
@@ -457,6 +475,12 @@ impl Client {
         if let Some(version) = version {
             path = format!("{path}/versions/{version}");
         }
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// `GET /api/v1/deployments/{id}/manifest-plan`.
+    pub async fn manifest_plan(&self, id: &str) -> Result<RolloutPlan, ClientError> {
+        let path = format!("/api/v1/deployments/{}/manifest-plan", encode_segment(id));
         self.send(self.request(Method::GET, &path)).await
     }
 

@@ -126,7 +126,9 @@ pub struct StartRollout {
     pub override_reason: Option<String>,
     /// The rollout plan, exactly as `RolloutPlan::from_json` accepts it (see docs/rollouts.md):
     /// `platform`, `strategy`, `release`, `instances`, `health`, `analysis`. Kept as raw JSON
-    /// text so the core parses and validates it, naming each bad field.
+    /// text so the core parses and validates it, naming each bad field. Absent: the plan the
+    /// deployment's stage sets in the `service.yaml` manifest it was created under
+    /// (`GET /api/v1/deployments/{id}/manifest-plan` shows it).
     #[schema(value_type = Object, example = json!({
         "platform": "local",
         "strategy": {"type": "canary", "steps": [10, 50], "interval_seconds": 60},
@@ -154,12 +156,6 @@ impl ValidatePlan {
 }
 
 impl StartRollout {
-    /// The plan's JSON text for `RolloutPlan::from_json`; an absent plan is `null`, which the
-    /// core reports as field `plan`.
-    pub fn plan_json(&self) -> &str {
-        self.plan.as_deref().map_or("null", RawValue::get)
-    }
-
     /// The core input: an absent actor becomes empty, which the core rejects by name.
     pub fn input(&self) -> ActionRequest {
         let actor = self.actor.clone().unwrap_or_default();
@@ -439,6 +435,14 @@ pub struct GateList {
     /// The gates.
     #[schema(value_type = Vec<refs::ApprovalGate>)]
     pub items: Vec<loco_core::gate::ApprovalGate>,
+}
+
+/// `GET /api/v1/groups`: every reviewer group, by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct GroupList {
+    /// The groups.
+    #[schema(value_type = Vec<refs::ReviewerGroup>)]
+    pub items: Vec<loco_core::gate::ReviewerGroup>,
 }
 
 /// Query parameters of `GET /api/v1/deployments/{id}/approvals`.

@@ -18,13 +18,14 @@
 
 use loco_store::NewEvent;
 use loco_types::freeze::{self, ActiveFreeze, FreezeWindow};
-use loco_types::gate::{self, ApprovalGate, ApprovalStatus};
+use loco_types::gate::{self, ApprovalGate, ApprovalStatus, ReviewerGroup};
 use loco_types::lifecycle::{self, Action, ActionInput, Status};
 use loco_types::lock::{self, DeployLock};
-use loco_types::manifest::ManifestRecord;
+use loco_types::manifest::{self, ManifestRecord};
 use loco_types::model::Timestamp;
 use loco_types::model::{Deployment, NewDeployment};
 use loco_types::pipeline::{self, Pipeline, PipelineView};
+use loco_types::plan::RolloutPlan;
 use loco_types::{Error, Result};
 
 use crate::engine::Engine;
@@ -112,6 +113,34 @@ impl Engine {
         Ok(())
     }
 
+    /// Sets (or replaces) a reviewer group, which approval gates admit by name; `by` is who set
+    /// it. Its members count from the next review and count of approvals on.
+    pub async fn set_group(&self, group: ReviewerGroup, by: &str) -> Result<ReviewerGroup> {
+        group.validate()?;
+        if by.trim().is_empty() {
+            return Err(Error::invalid("by", "must name who sets the group"));
+        }
+        let group = self.store.put_group(group, by).await?;
+        tracing::info!(group = %group.name, members = group.members.len(), by, "reviewer group set");
+        Ok(group)
+    }
+
+    /// Every reviewer group, by name.
+    pub async fn groups(&self) -> Result<Vec<ReviewerGroup>> {
+        self.store.groups().await
+    }
+
+    /// Removes reviewer group `name` (`not_found` when there is none); refused with a validation
+    /// error on `name` while a gate names it.
+    pub async fn remove_group(&self, name: &str) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(Error::invalid("name", "is required"));
+        }
+        self.store.remove_group(name).await?;
+        tracing::info!(group = name, "reviewer group removed");
+        Ok(())
+    }
+
     /// Where deployment `id` stands with its environment's review at `at` (now when `None`):
     /// the approvals required and those that count, whether it was rejected, and when it may
     /// start.
@@ -158,7 +187,23 @@ impl Engine {
     /// Applying the text of the newest version again writes nothing and returns that version;
     /// the flag is `true` when this call stored a new one.
     pub async fn apply_manifest(&self, text: &str, by: &str) -> Result<(ManifestRecord, bool)> {
-        let manifest = loco_types::manifest::parse(text)?;
+        self.store_manifest(text, by, None).await
+    }
+
+    /// [`apply_manifest`](Self::apply_manifest) of the manifest of `service`: a validation error
+    /// on `service` when the text is the manifest of another (a `PUT` whose path names one service
+    /// and whose body another).
+    pub async fn apply_service_manifest(&self, service: &str, text: &str, by: &str) -> Result<(ManifestRecord, bool)> {
+        self.store_manifest(text, by, Some(service)).await
+    }
+
+    async fn store_manifest(&self, text: &str, by: &str, service: Option<&str>) -> Result<(ManifestRecord, bool)> {
+        let manifest = manifest::parse(text)?;
+        if let Some(service) = service
+            && manifest.service != service
+        {
+            return Err(Error::invalid("service", format!("is '{}' but the path names '{service}'", manifest.service)));
+        }
         if by.trim().is_empty() {
             return Err(Error::invalid("by", "must name who applies the manifest"));
         }
@@ -192,6 +237,24 @@ impl Engine {
     /// The newest manifest of every service that has one, by service.
     pub async fn manifests(&self) -> Result<Vec<ManifestRecord>> {
         self.store.manifests().await
+    }
+
+    /// The rollout plan deployment `id` starts with when it is started without one: the plan its
+    /// stage sets in the version of its service's manifest it was created under (recorded on its
+    /// `created` event), whatever version is newest now. A validation error on `plan` when it was
+    /// created without a manifest or its stage sets no rollout.
+    pub async fn manifest_plan(&self, id: &str) -> Result<RolloutPlan> {
+        let (deployment, events) = tokio::try_join!(self.store.get(id), self.store.events(id))?;
+        let Some(version) = manifest::created_under(&events)? else {
+            return Err(Error::invalid(
+                "plan",
+                format!(
+                    "is required: deployment '{id}' was not created under a manifest of service '{}'",
+                    deployment.service
+                ),
+            ));
+        };
+        self.manifest(&deployment.service, Some(version)).await?.stage_plan(&deployment.environment)
     }
 
     /// Promotes deployment `id`, which succeeded in one stage of its service's pipeline: creates

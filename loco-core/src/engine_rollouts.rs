@@ -31,14 +31,19 @@ impl Engine {
     /// anything is stored. The returned record, like every record the engine returns, shows
     /// secrets as `"***"`.
     pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, actor: &str) -> Result<Rollout> {
-        self.start_rollout_with(id, plan, ActionInput::new(actor)).await
+        self.start_rollout_with(id, Some(plan), ActionInput::new(actor)).await
     }
 
     /// [`start_rollout`](Self::start_rollout) for `input.actor`; with `input.override_reason`, an
     /// admin's start in spite of a freeze window in force (recorded as a `policy_override` event
     /// just before `started`). Without it, a window in force refuses the start with
-    /// `policy_violation`.
-    pub async fn start_rollout_with(&self, id: &str, plan: RolloutPlan, input: ActionInput) -> Result<Rollout> {
+    /// `policy_violation`. Without a plan, the deployment's stage's plan in the manifest it was
+    /// created under is used ([`manifest_plan`](Self::manifest_plan)).
+    pub async fn start_rollout_with(&self, id: &str, plan: Option<RolloutPlan>, input: ActionInput) -> Result<Rollout> {
+        let plan = match plan {
+            Some(plan) => plan,
+            None => self.manifest_plan(id).await?,
+        };
         let (plan, policy_events) = self.prepare_start(id, plan, &input).await?;
         Ok(self.orchestrator.start(id, plan, &input.actor, policy_events).await?.0.redacted())
     }

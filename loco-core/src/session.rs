@@ -165,17 +165,27 @@ impl Session {
 
     /// Starts a rollout as the caller; the plan must name a registered service, not a command.
     /// `input.override_reason` (an admin of the environment only) starts it in spite of a
-    /// freeze window.
-    pub async fn start_rollout(&self, id: &str, plan: RolloutPlan, mut input: ActionInput) -> Result<Rollout> {
+    /// freeze window. Without a plan, the deployment's stage's plan in the manifest it was
+    /// created under is used, and held to the same rule.
+    pub async fn start_rollout(&self, id: &str, plan: Option<RolloutPlan>, mut input: ActionInput) -> Result<Rollout> {
         self.may(Operation::StartRollout)?;
         self.bind(&mut input.actor, "actor")?;
-        plan.validate()?;
-        plan.check_remote()?;
+        if let Some(plan) = &plan {
+            plan.validate()?;
+            plan.check_remote()?;
+        }
         lifecycle::validate_action(Action::Start, &input)?;
         let deployment = self.engine.get(id).await?;
         self.require(Role::Deployer, Some(&deployment.environment))?;
         self.require_override(&input, &deployment.environment)?;
-        self.engine.start_rollout_with(id, plan, input).await
+        let plan = if let Some(plan) = plan {
+            plan
+        } else {
+            let plan = self.engine.manifest_plan(id).await?;
+            plan.check_remote()?;
+            plan
+        };
+        self.engine.start_rollout_with(id, Some(plan), input).await
     }
 
     /// Overriding a freeze window takes an admin of the environment.

@@ -1,8 +1,9 @@
 // Runs every vector of tests/conformance/gates.json through `engine.setGate`, `engine.removeGate`,
-// `engine.approvalStatus` and the lifecycle methods, each on a fresh SQLite file, checking each
-// step's error (code, the fields it names, the `approval_required` facts, a `policy_violation`'s
-// `until`), the status it asks about, and the statuses, events and gates after it. Gates are
-// documents, so the vectors' snake_case gates are passed as they are.
+// `engine.setGroup`, `engine.removeGroup`, `engine.approvalStatus` and the lifecycle methods, each
+// on a fresh SQLite file, checking each step's error (code, the fields it names, the
+// `approval_required` facts, a `policy_violation`'s `until`), the status it asks about, and the
+// statuses, events and gates after it. Gates and groups are documents, so the vectors' snake_case
+// documents are passed as they are.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
@@ -36,6 +37,10 @@ async function runStep(engine, refs, step) {
       return engine.setGate(step.gate, 'root')
     case 'remove_gate':
       return engine.removeGate(step.environment)
+    case 'group':
+      return engine.setGroup(step.group, 'root')
+    case 'remove_group':
+      return engine.removeGroup(step.name)
     case 'create': {
       const d = await engine.create(newDeployment(step.environment))
       refs[step.ref] = d.id

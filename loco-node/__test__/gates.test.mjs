@@ -3,6 +3,8 @@
 // first recorded as an `approval_granted` event; a start short of them rejects with
 // `approval_required` and its facts; a start inside the wait after approval rejects with
 // `policy_violation` (rule `wait_timer`) unless overridden; and bad gates and arguments are named.
+// Reviewer groups are documents too: a gate naming one admits its members and refuses others, and
+// a group is not removed while a gate names it.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
@@ -12,6 +14,7 @@ const TWO_OF_THREE = {
   environment: 'production',
   required_approvals: 2,
   approvers: ['bob@example.com', 'carol@example.com', 'erin@example.com'],
+  groups: [],
   expires_after_minutes: 60,
   wait_minutes: null,
 }
@@ -43,6 +46,7 @@ test('gates are documents: set, listed by environment, replaced, kept in the fil
     environment: 'staging',
     required_approvals: 1,
     approvers: [],
+    groups: [],
     expires_after_minutes: null,
     wait_minutes: null,
   })
@@ -242,5 +246,74 @@ test('a start inside the wait after approval is refused until it ends, unless an
   assert.deepEqual([override.data.rule, override.data.environment], ['wait_timer', 'production'])
   assert.equal(override.data.end, status.startableAt)
   assert.equal((await engine.verifyAudit()).valid, true)
+  await engine.close()
+})
+
+test('a gate naming a reviewer group admits its members; the group stays while a gate names it', async () => {
+  const path = tempDb()
+  const engine = await Engine.open(path)
+  const sre = await engine.setGroup({ name: 'sre', members: ['bob@example.com', 'carol@example.com'] }, 'admin')
+  assert.deepEqual(sre, { name: 'sre', members: ['bob@example.com', 'carol@example.com'] })
+  // JSON text works as well as an object; what was left out comes back filled in.
+  const oncall = await engine.setGroup('{"name": "oncall"}', 'admin')
+  assert.deepEqual(oncall, { name: 'oncall', members: [] })
+  assert.deepEqual(await engine.groups(), [oncall, sre], 'by name')
+
+  const gate = await engine.setGate({ environment: 'production', required_approvals: 1, groups: ['sre'] }, 'admin')
+  assert.deepEqual(gate.groups, ['sre'])
+  const id = await pending(engine)
+  const outsider = await rejection(engine.approve(id, 'mallory@example.com'))
+  assert.ok(outsider instanceof Error)
+  assert.deepEqual([outsider.code, outsider.rule], ['policy_violation', 'approval_gate'], outsider.message)
+  assert.deepEqual(await kinds(engine, id), ['created'], 'nothing was written')
+  assert.equal((await engine.approve(id, 'Carol@example.com')).status, 'approved')
+  await engine.close()
+
+  const again = await Engine.open(path)
+  assert.deepEqual(await again.groups(), [oncall, sre], 'kept in the file')
+  const named = await rejection(again.removeGroup('SRE'))
+  assert.ok(!(named instanceof TypeError))
+  assert.equal(named.code, 'validation_error', named.message)
+  assert.deepEqual(named.details.map((d) => d.field), ['name'])
+  assert.deepEqual((await again.groups()).map((g) => g.name), ['oncall', 'sre'], 'still there')
+
+  const ghost = await rejection(
+    again.setGate({ environment: 'staging', required_approvals: 1, groups: ['ghost'] }, 'admin'),
+  )
+  assert.equal(ghost.code, 'validation_error', ghost.message)
+  assert.deepEqual(ghost.details.map((d) => d.field), ['groups[0]'])
+
+  await again.removeGate('production')
+  assert.equal(await again.removeGroup('SRE'), undefined)
+  assert.deepEqual(await again.groups(), [oncall])
+  const missing = await rejection(again.removeGroup('sre'))
+  assert.equal(missing.code, 'not_found', missing.message)
+  assert.equal(missing.group, 'sre')
+  assert.equal((await again.verifyAudit()).valid, true)
+  await again.close()
+})
+
+test('a bad group names its fields as the document does; arguments of the wrong type are a TypeError', async () => {
+  const engine = await Engine.open(tempDb())
+  const bad = await rejection(engine.setGroup({ name: 's re', members: ['bob', ' ', 'Bob '] }, 'admin'))
+  assert.ok(!(bad instanceof TypeError))
+  assert.equal(bad.code, 'validation_error')
+  assert.deepEqual(bad.details.map((d) => d.field), ['name', 'members[1]', 'members[2]'])
+  const unknown = await rejection(engine.setGroup({ name: 'sre', owner: 'bob' }, 'admin'))
+  assert.deepEqual([unknown.code, unknown.details.map((d) => d.field)], ['validation_error', ['group']])
+  assert.match(unknown.details[0].message, /owner/)
+  const noBy = await rejection(engine.setGroup({ name: 'sre' }, ' '))
+  assert.deepEqual([noBy.code, noBy.details.map((d) => d.field)], ['validation_error', ['by']])
+
+  const wrongTypes = await rejection(engine.setGroup(7, null))
+  assert.ok(wrongTypes instanceof TypeError)
+  assert.equal(wrongTypes.code, 'validation_error')
+  assert.deepEqual(wrongTypes.details.map((d) => d.field), ['group', 'by'])
+  const wrongName = await rejection(engine.removeGroup(42))
+  assert.ok(wrongName instanceof TypeError)
+  assert.deepEqual(wrongName.details.map((d) => d.field), ['name'])
+  const blank = await rejection(engine.removeGroup(' '))
+  assert.deepEqual([blank.code, blank.details.map((d) => d.field)], ['validation_error', ['name']])
+  assert.deepEqual(await engine.groups(), [], 'nothing was stored')
   await engine.close()
 })

@@ -90,7 +90,14 @@ test('a changed manifest is the next version; the pipeline, gates and windows fo
   // The production gate version 1 set is gone, the staging one is there, and the hand-set one stays.
   assert.deepEqual(await engine.gates(), [
     qa,
-    { environment: 'staging', required_approvals: 1, approvers: [], expires_after_minutes: null, wait_minutes: null },
+    {
+      environment: 'staging',
+      required_approvals: 1,
+      approvers: [],
+      groups: [],
+      expires_after_minutes: null,
+      wait_minutes: null,
+    },
   ])
   assert.deepEqual((await engine.freezeWindows()).map((w) => w.name), ['friday'])
   assert.equal((await engine.pipelines()).length, 1)

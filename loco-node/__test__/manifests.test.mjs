@@ -36,6 +36,7 @@ test('a manifest is a plain object with its own keys and every default', () => {
   assert.deepEqual(manifest.stages[1].approval, {
     required_approvals: 1,
     approvers: [],
+    groups: [],
     expires_after_minutes: null,
     wait_minutes: null,
   })

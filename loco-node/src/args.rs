@@ -157,6 +157,15 @@ impl Args {
         }
     }
 
+    /// An optional JSON document (a rollout plan the core may supply itself): `undefined` or
+    /// `null` is `None`; anything else is read as [`document`](Self::document) reads it.
+    pub(crate) fn optional_document(&mut self, env: Env, value: Unknown, field: &str) -> Option<String> {
+        match kind(value) {
+            Ok(ValueType::Undefined | ValueType::Null) => None,
+            _ => Some(self.document(env, value, field)),
+        }
+    }
+
     /// The own enumerable properties of a plain object used as a map (`Record<string, T>`); empty
     /// when absent or not an object.
     pub(crate) fn entries<'a>(&mut self, value: Unknown<'a>, field: &str) -> Vec<(String, Unknown<'a>)> {

@@ -1,26 +1,28 @@
 //! The policy methods of `Engine`: deploy locks (one started deployment per service and
 //! environment; listed, and forced free by an admin with a reason), freeze windows, the times when
 //! deployments to an environment may not start, and approval gates, the N-of-M review an
-//! environment's deployments need before they may start. Windows and gates are JSON documents with
-//! the same snake_case keys in every language (`schedule.duration_minutes`,
-//! `required_approvals`), taken as an object or JSON text and returned the same way; the core alone
-//! parses and checks them, naming fields as the document does (`schedule.cron`, `approvers[1]`).
+//! environment's deployments need before they may start, with the reviewer groups gates admit by
+//! name. Windows, gates and groups are JSON documents with the same snake_case keys in every
+//! language (`schedule.duration_minutes`, `required_approvals`), taken as an object or JSON text
+//! and returned the same way; the core alone parses and checks them, naming fields as the document
+//! does (`schedule.cron`, `approvers[1]`, `members[1]`).
 //! What is in force at an instant (`activeFreeze`) and where a deployment stands with its review
 //! (`approvalStatus`) are records like any other. Pipelines, the stages a service's versions go
 //! through in order, are documents too (`require_previous_success`); a promotion returns the
 //! deployment it creates and the pipeline view (`pipelineView`) is a record. An applied
 //! `service.yaml` manifest sets a service's pipeline, gates and windows at once and is kept as a
-//! versioned record whose `manifest` is the document as written (`apiVersion`, `stages`).
+//! versioned record whose `manifest` is the document as written (`apiVersion`, `stages`); the
+//! rollout plan a deployment's stage sets in it (`manifestPlan`) is a document too.
 
 use loco_core::freeze::FreezeWindow;
-use loco_core::gate::ApprovalGate;
+use loco_core::gate::{ApprovalGate, ReviewerGroup};
 use loco_core::pipeline::Pipeline;
 use loco_core::{Error as CoreError, Timestamp};
 use napi::bindgen_prelude::{Env, PromiseRaw, Unknown};
 use napi_derive::napi;
 
 use crate::args::Args;
-use crate::engine::Engine;
+use crate::engine::{Engine, read_id};
 use crate::error::Failure;
 use crate::promise::{settle, settle_document, settle_record};
 
@@ -134,9 +136,10 @@ impl Engine {
 
     /// Sets (or replaces, by environment) the approval gate of an environment on behalf of `by`:
     /// its deployments then need `required_approvals` distinct reviewers (only the named
-    /// `approvers`, when it names any) before they may start. Resolves with the gate as stored; a
-    /// bad gate is a `validation_error` naming each field the core refuses (`required_approvals`,
-    /// `approvers[1]`).
+    /// `approvers` and the members of its `groups`, when it names any) before they may start.
+    /// Resolves with the gate as stored; a bad gate is a `validation_error` naming each field the
+    /// core refuses (`required_approvals`, `approvers[1]`, `groups[0]` for a group that does not
+    /// exist).
     #[napi(
         ts_args_type = "gate: ApprovalGate | string, by: string",
         ts_return_type = "Promise<Required<ApprovalGate>>"
@@ -174,6 +177,49 @@ impl Engine {
         let environment = args.finish(environment);
         let engine = self.inner.clone();
         settle(env, async move { Ok(engine.remove_gate(&environment?).await?) })
+    }
+
+    /// Sets (or replaces, by name) a reviewer group on behalf of `by`: a gate naming it in its
+    /// `groups` admits its `members`, read when a review is recorded and when approvals are
+    /// counted. Resolves with the group as stored; a bad group is a `validation_error` naming each
+    /// field the core refuses (`name`, `members[1]`).
+    #[napi(
+        ts_args_type = "group: ReviewerGroup | string, by: string",
+        ts_return_type = "Promise<Required<ReviewerGroup>>"
+    )]
+    pub fn set_group<'env>(
+        &self,
+        env: &'env Env,
+        group: Unknown,
+        by: Unknown,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let mut args = Args::new();
+        let input = (args.document(*env, group, "group"), args.required(by, "by"));
+        let input = args.finish(input);
+        let engine = self.inner.clone();
+        settle_document(env, async move {
+            let (json, by) = input?;
+            let group = ReviewerGroup::from_json(&json).map_err(Failure::Document)?;
+            engine.set_group(group, &by).await.map_err(Failure::Document)
+        })
+    }
+
+    /// Every reviewer group, by name.
+    #[napi(ts_return_type = "Promise<Array<Required<ReviewerGroup>>>")]
+    pub fn groups<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.inner.clone();
+        settle_document(env, async move { Ok(engine.groups().await?) })
+    }
+
+    /// Removes reviewer group `name` (`not_found` when there is none); while a gate names it,
+    /// rejects with a `validation_error` on `name`.
+    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<void>")]
+    pub fn remove_group<'env>(&self, env: &'env Env, name: Unknown) -> napi::Result<PromiseRaw<'env, ()>> {
+        let mut args = Args::new();
+        let name = args.text(name, "name");
+        let name = args.finish(name);
+        let engine = self.inner.clone();
+        settle(env, async move { Ok(engine.remove_group(&name?).await?) })
     }
 
     /// Where deployment `id` stands with its environment's review at `at` (RFC 3339; now when
@@ -347,6 +393,19 @@ impl Engine {
     pub fn manifests<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let engine = self.inner.clone();
         settle_record(env, async move { Ok(engine.manifests().await?) })
+    }
+
+    /// The rollout plan deployment `id` starts with when `startRollout` is given none: the plan
+    /// its stage sets in the version of its service's manifest it was created under (whatever
+    /// version is newest now), a document with every default filled in and an empty
+    /// `release.version` (the deployment's version is used when it runs). Rejects with
+    /// `not_found` for an unknown deployment and with a `validation_error` on `plan` when it was
+    /// created without a manifest or its stage sets no rollout.
+    #[napi(ts_args_type = "id: string", ts_return_type = "Promise<Required<RolloutPlan>>")]
+    pub fn manifest_plan<'env>(&self, env: &'env Env, id: Unknown) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let id = read_id(id);
+        let engine = self.inner.clone();
+        settle_document(env, async move { Ok(engine.manifest_plan(&id?).await?) })
     }
 }
 

@@ -44,9 +44,11 @@ impl Engine {
     /// right after the start. While a freeze window is in force for the deployment's environment
     /// it rejects with `policy_violation` and nothing is recorded, unless `overrideReason` says
     /// why the start must go ahead: then a `policy_override` event records the reason and the
-    /// window just before `started`.
+    /// window just before `started`. Without a plan (`null` or `undefined`), the plan the
+    /// deployment's stage sets in the manifest it was created under is used (`manifestPlan`); a
+    /// `validation_error` on `plan` when there is none.
     #[napi(
-        ts_args_type = "id: string, plan: RolloutPlan | string, actor: string, overrideReason?: string | null",
+        ts_args_type = "id: string, plan: RolloutPlan | string | null, actor: string, overrideReason?: string | null",
         ts_return_type = "Promise<Rollout>"
     )]
     pub fn start_rollout<'env>(
@@ -58,7 +60,7 @@ impl Engine {
         override_reason: Unknown,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let mut args = Args::new();
-        let (id, plan) = (args.required(id, "id"), args.document(*env, plan, "plan"));
+        let (id, plan) = (args.required(id, "id"), args.optional_document(*env, plan, "plan"));
         let input = ActionInput {
             override_reason: args.optional_text(override_reason, "overrideReason"),
             ..ActionInput::new(args.text(actor, "actor"))
@@ -72,7 +74,8 @@ impl Engine {
         let engine = self.inner.clone();
         settle_record(env, async move {
             let (id, plan, input) = input?;
-            engine.start_rollout_with(&id, parse_plan(&plan)?, input).await.map_err(Failure::Document)
+            let plan = plan.as_deref().map(parse_plan).transpose()?;
+            engine.start_rollout_with(&id, plan, input).await.map_err(Failure::Document)
         })
     }
 

@@ -56,6 +56,14 @@ impl ToPython for loco_core::manifest::ManifestRecord {
     }
 }
 
+/// A rollout plan: a plain `dict` (`loco.RolloutPlanDict`) with every default filled in, which
+/// `start_rollout` takes back as it is.
+impl ToPython for loco_core::rollout::RolloutPlan {
+    fn to_python(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        value::to_python(py, &self)
+    }
+}
+
 /// The generated classes of `loco._types` that core records become.
 #[derive(Debug, Clone, Copy)]
 pub enum Class {
@@ -91,6 +99,8 @@ pub enum Class {
     ApprovalGate,
     /// `loco.ApprovalStatus`.
     ApprovalStatus,
+    /// `loco.ReviewerGroup`.
+    ReviewerGroup,
     /// `loco.Pipeline`.
     Pipeline,
     /// `loco.PipelineView`.
@@ -99,7 +109,7 @@ pub enum Class {
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 18] = [
+    const ALL: [Class; 19] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -116,6 +126,7 @@ impl Class {
         Class::DeployLock,
         Class::ApprovalGate,
         Class::ApprovalStatus,
+        Class::ReviewerGroup,
         Class::Pipeline,
         Class::PipelineView,
     ];
@@ -138,6 +149,7 @@ impl Class {
             Class::DeployLock => "DeployLock",
             Class::ApprovalGate => "ApprovalGate",
             Class::ApprovalStatus => "ApprovalStatus",
+            Class::ReviewerGroup => "ReviewerGroup",
             Class::Pipeline => "Pipeline",
             Class::PipelineView => "PipelineView",
         }
@@ -212,6 +224,10 @@ impl Record for loco_core::gate::ApprovalGate {
 
 impl Record for loco_core::gate::ApprovalStatus {
     const CLASS: Class = Class::ApprovalStatus;
+}
+
+impl Record for loco_core::gate::ReviewerGroup {
+    const CLASS: Class = Class::ReviewerGroup;
 }
 
 impl Record for loco_core::pipeline::Pipeline {

@@ -1,12 +1,13 @@
-//! Rollout plans, analysis thresholds, service definitions, freeze windows, approval gates and
-//! pipelines arrive from Python as JSON documents — a `dict` or a JSON `str` with the same snake_case keys as in every
-//! other language — and are handed to the core as JSON text, which alone parses and checks them, so
-//! validation errors name the fields as written in the document (`strategy.steps[1]`,
-//! `thresholds.production.alpha`, `allowed_env[0]`, `schedule.cron`, `approvers[1]`, `stages[2]`).
+//! Rollout plans, analysis thresholds, service definitions, freeze windows, approval gates,
+//! reviewer groups and pipelines arrive from Python as JSON documents — a `dict` or a JSON `str`
+//! with the same snake_case keys as in every other language — and are handed to the core as JSON
+//! text, which alone parses and checks them, so validation errors name the fields as written in the
+//! document (`strategy.steps[1]`, `thresholds.production.alpha`, `allowed_env[0]`, `schedule.cron`,
+//! `approvers[1]`, `stages[2]`).
 
 use loco_core::analysis::Thresholds;
 use loco_core::freeze::FreezeWindow;
-use loco_core::gate::ApprovalGate;
+use loco_core::gate::{ApprovalGate, ReviewerGroup};
 use loco_core::pipeline::Pipeline;
 use loco_core::rollout::RolloutPlan;
 use loco_core::service::ServiceDefinition;
@@ -63,6 +64,11 @@ impl Document {
     /// Parses and validates an approval gate (`ApprovalGate::from_json`).
     pub fn into_approval_gate(self) -> loco_core::Result<ApprovalGate> {
         ApprovalGate::from_json(&self.0)
+    }
+
+    /// Parses and validates a reviewer group (`ReviewerGroup::from_json`).
+    pub fn into_reviewer_group(self) -> loco_core::Result<ReviewerGroup> {
+        ReviewerGroup::from_json(&self.0)
     }
 
     /// Parses and validates a pipeline (`Pipeline::from_json`).

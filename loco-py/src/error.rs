@@ -33,8 +33,8 @@ create_exception!(
     NotFoundError,
     LocoError,
     "Nothing has this id or name (`not_found`): a deployment, its rollout, a token, a service, a platform, a \
-     freeze window, a held deploy lock, an approval gate, a pipeline or a service's manifest (or that version of \
-     it)."
+     freeze window, a held deploy lock, an approval gate, a reviewer group, a pipeline or a service's manifest \
+     (or that version of it)."
 );
 create_exception!(
     loco,

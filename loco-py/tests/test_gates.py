@@ -2,8 +2,8 @@
 reopening; two of three named reviewers approving, the first recorded as an ``approval_granted``
 event; a start short of the approvals refused with ``ApprovalRequiredError`` carrying the count;
 a start inside the gate's wait refused with ``PolicyViolationError`` (rule ``wait_timer``) until an
-admin overrides it; bad gates and bad times refused naming their fields; and the same through the
-asyncio ``Engine``."""
+admin overrides it; bad gates and bad times refused naming their fields; reviewer groups a gate
+admits by name, kept from removal while named; and the same through the asyncio ``Engine``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_two_of_three_named_reviewers_approve_and_the_gate_and_history_survive_r
         assert isinstance(stored, loco.ApprovalGate)
         assert stored.to_dict() == {
             "environment": "production", "required_approvals": 2, "approvers": ["bob", "carol", "erin"],
-            "expires_after_minutes": None, "wait_minutes": None,
+            "groups": [], "expires_after_minutes": None, "wait_minutes": None,
         }
         id = pending(engine)
 
@@ -157,7 +157,7 @@ def test_a_bad_gate_names_every_bad_field_and_stores_nothing(sync_engine: loco.S
     assert fields(caught.value) == ["environment", "required_approvals", "approvers[1]", "approvers",
                                     "expires_after_minutes"]
     with pytest.raises(loco.ValidationError) as caught:
-        sync_engine.set_gate({**two_of(), "groups": ["sre"]}, "root")
+        sync_engine.set_gate({**two_of(), "reviewers": ["sre"]}, "root")
     assert fields(caught.value) == ["gate"]
     with pytest.raises(loco.ValidationError) as caught:
         sync_engine.set_gate("{not json", "root")
@@ -168,6 +168,86 @@ def test_a_bad_gate_names_every_bad_field_and_stores_nothing(sync_engine: loco.S
     with pytest.raises(TypeError):
         sync_engine.set_gate(["not", "a", "gate"], "root")  # type: ignore[arg-type]
     assert sync_engine.gates() == []
+
+
+def test_a_gate_naming_a_group_admits_its_members_and_the_group_cannot_go_while_named(
+    sync_engine: loco.SyncEngine,
+) -> None:
+    stored = sync_engine.set_group({"name": "sre", "members": ["bob", "carol"]}, "root")
+    assert isinstance(stored, loco.ReviewerGroup)
+    assert (stored.name, stored.members) == ("sre", ["bob", "carol"])
+    assert stored.to_dict() == {"name": "sre", "members": ["bob", "carol"]}
+    gate = sync_engine.set_gate({"environment": "production", "required_approvals": 1, "groups": ["sre"]}, "root")
+    assert gate.groups == ["sre"]
+    id = pending(sync_engine)
+
+    with pytest.raises(loco.PolicyViolationError) as outsider:
+        sync_engine.approve(id, "mallory")
+    assert (outsider.value.rule, fields(outsider.value)) == ("approval_gate", ["approval_gate"])
+    assert kinds(sync_engine.events(id)) == ["created"]
+    assert sync_engine.approve(id, "Carol").status == "approved", "members compare ignoring case"
+
+    assert sync_engine.groups() == [stored]
+    with pytest.raises(loco.ValidationError) as named:
+        sync_engine.remove_group("SRE")
+    assert fields(named.value) == ["name"]
+    assert sync_engine.groups() == [stored]
+
+    sync_engine.remove_gate("production")
+    sync_engine.remove_group("SRE")
+    assert sync_engine.groups() == []
+    with pytest.raises(loco.NotFoundError) as missing:
+        sync_engine.remove_group("sre")
+    assert missing.value.code == "not_found"
+    assert "sre" in str(missing.value)
+
+
+def test_a_bad_group_and_a_gate_naming_a_missing_group_name_their_fields(sync_engine: loco.SyncEngine) -> None:
+    with pytest.raises(loco.ValidationError) as nameless:
+        sync_engine.set_gate({**two_of(), "groups": ["ghost"]}, "root")
+    assert fields(nameless.value) == ["groups[0]"]
+    assert sync_engine.gates() == []
+
+    with pytest.raises(loco.ValidationError) as bad:
+        sync_engine.set_group(json.dumps({"name": "s re", "members": ["bob", " ", "Bob"]}), "root")
+    assert fields(bad.value) == ["name", "members[1]", "members[2]"]
+    with pytest.raises(loco.ValidationError) as unknown:
+        sync_engine.set_group({"name": "sre", "owner": "bob"}, "root")
+    assert fields(unknown.value) == ["group"]
+    with pytest.raises(loco.ValidationError) as nobody:
+        sync_engine.set_group({"name": "sre"}, " ")
+    assert fields(nobody.value) == ["by"]
+    with pytest.raises(TypeError):
+        sync_engine.set_group(["sre"], "root")  # type: ignore[arg-type]
+    assert sync_engine.groups() == []
+
+
+def test_the_asyncio_engine_sets_lists_and_removes_groups(db_path: pathlib.Path) -> None:
+    async def main() -> None:
+        async with await loco.Engine.open(db_path) as engine:
+            stored = await engine.set_group({"name": "oncall", "members": ["dana"]}, "root")
+            assert isinstance(stored, loco.ReviewerGroup)
+            assert stored.members == ["dana"]
+            replaced = await engine.set_group({"name": "oncall", "members": ["erin"]}, "root")
+            assert await engine.groups() == [replaced]
+
+            await engine.set_gate({"environment": "production", "required_approvals": 1, "groups": ["oncall"]},
+                                  "root")
+            d = await engine.create(**request(environment="production", risk=RISK))
+            with pytest.raises(loco.PolicyViolationError):
+                await engine.approve(d.id, "dana")
+            assert (await engine.approve(d.id, "erin")).status == "approved"
+            with pytest.raises(loco.ValidationError) as named:
+                await engine.remove_group("oncall")
+            assert fields(named.value) == ["name"]
+
+            await engine.remove_gate("production")
+            await engine.remove_group("oncall")
+            with pytest.raises(loco.NotFoundError):
+                await engine.remove_group("oncall")
+            assert await engine.groups() == []
+
+    run(main)
 
 
 def test_approval_status_refuses_a_bad_time_and_an_unknown_deployment(sync_engine: loco.SyncEngine) -> None:

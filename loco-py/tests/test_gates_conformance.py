@@ -2,7 +2,8 @@
 checked as the vectors' description says: the error code, its fields and (for
 ``approval_required``) its ``approvals`` and ``required``; what ``approval_status`` counts at now
 plus ``after_minutes``; each deployment's status and event kinds, and the gates stored after the
-step."""
+step. Reviewer groups are set and removed as the vectors' ``group`` and ``remove_group`` steps
+say."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def run_step(engine: loco.SyncEngine, refs: Dict[str, str], step: Dict[str, Any]
         return engine.set_gate(step["gate"], "root")
     if op == "remove_gate":
         return engine.remove_gate(step["environment"])
+    if op == "group":
+        return engine.set_group(step["group"], "root")
+    if op == "remove_group":
+        return engine.remove_group(step["name"])
     if op == "create":
         d = create(engine, step["environment"])
         refs[step["ref"]] = d.id
@@ -96,6 +101,9 @@ def test_gate_vector(vector: Dict[str, Any], tmp_path: pathlib.Path) -> None:
                 elif step["op"] == "gate":
                     assert isinstance(result, loco.ApprovalGate), at
                     assert result.environment == step["gate"]["environment"], at
+                elif step["op"] == "group":
+                    assert isinstance(result, loco.ReviewerGroup), at
+                    assert result.name == step["group"]["name"], at
             for ref, status in expect.get("statuses", {}).items():
                 assert engine.get(refs[ref]).status == status, (at, ref)
             for ref, kinds in expect.get("events", {}).items():

@@ -94,7 +94,7 @@ def test_a_parsed_manifest_is_plain_json_with_every_default_filled_in() -> None:
             {
                 "environment": "production",
                 "rollout": None,
-                "approval": {"required_approvals": 2, "approvers": [], "expires_after_minutes": None,
+                "approval": {"required_approvals": 2, "approvers": [], "groups": [], "expires_after_minutes": None,
                              "wait_minutes": None},
             },
         ],

@@ -23,7 +23,7 @@ use loco_types::Result;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
-use loco_types::gate::ApprovalGate;
+use loco_types::gate::{ApprovalGate, ReviewerGroup};
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
@@ -208,6 +208,16 @@ pub trait Store: Send + Sync {
 
     /// Removes the gate of `environment` (`not_found` when there is none).
     async fn remove_gate(&self, environment: &str) -> Result<()>;
+
+    /// Inserts or replaces a reviewer group (by name, whatever the case); `by` is who set it.
+    async fn put_group(&self, group: ReviewerGroup, by: &str) -> Result<ReviewerGroup>;
+
+    /// Every reviewer group, by name.
+    async fn groups(&self) -> Result<Vec<ReviewerGroup>>;
+
+    /// Removes reviewer group `name` (`not_found` when there is none; a validation error naming
+    /// the gates that name it while any does, checked in the removing transaction).
+    async fn remove_group(&self, name: &str) -> Result<()>;
 
     /// Stores the analysis thresholds of one environment (its lower-case name), replacing earlier
     /// ones.

@@ -156,6 +156,12 @@ pub enum Error {
         /// The version asked for; absent when the newest was.
         version: Option<u32>,
     },
+    /// No reviewer group has this name.
+    #[error("reviewer group '{name}' does not exist")]
+    GroupNotFound {
+        /// The name that was looked up.
+        name: String,
+    },
     /// No approval gate guards this environment.
     #[error("environment '{environment}' has no approval gate")]
     GateNotFound {
@@ -422,6 +428,7 @@ impl Error {
             | Error::FreezeWindowNotFound { .. }
             | Error::LockNotFound { .. }
             | Error::GateNotFound { .. }
+            | Error::GroupNotFound { .. }
             | Error::PipelineNotFound { .. }
             | Error::ManifestNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
@@ -475,6 +482,7 @@ impl Error {
             }
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
             Error::GateNotFound { environment } => vec![("environment", text(environment))],
+            Error::GroupNotFound { name } => vec![("group", text(name))],
             Error::PipelineNotFound { service } | Error::ManifestNotFound { service, .. } => {
                 vec![("service", text(service))]
             }

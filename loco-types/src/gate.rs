@@ -1,7 +1,7 @@
 //! Approval gates: how many reviewers an environment's deployments need before they may start.
 //! Without a gate an environment keeps the single review of the lifecycle (one approver, never
 //! the requester). A gate asks for `required_approvals` distinct reviewers (optionally only the
-//! named `approvers`), may let approvals expire, and may hold the start back for `wait_minutes`
+//! named `approvers` and the members of the named [`ReviewerGroup`]s), may let approvals expire, and may hold the start back for `wait_minutes`
 //! after the last approval.
 //!
 //! Every approval but the last is recorded as an `approval_granted` event (its actor, note and
@@ -52,10 +52,20 @@ pub struct ApprovalGate {
     pub environment: String,
     /// How many distinct reviewers must approve, 1 to 10 (never the requester).
     pub required_approvals: u32,
-    /// Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
-    /// holding the approver role.
+    /// Who may approve or reject (compared ignoring case and surrounding space); empty, and no
+    /// `groups` either: anyone holding the approver role.
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// Reviewer groups whose members may approve or reject too (each must exist when the gate is
+    /// set; see [`ReviewerGroup`]). Membership is read when a review is recorded and when
+    /// approvals are counted, so an approval by someone since removed from the group no longer
+    /// counts. A gate naming groups admits only their members and `approvers`.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The members of `groups`, as the store read them with the gate (never stored or sent).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub members: Vec<String>,
     /// Minutes after which an approval no longer counts towards a deployment still waiting for
     /// more, 1 to 43200 (30 days); absent: approvals do not expire.
     #[serde(default)]
@@ -64,6 +74,101 @@ pub struct ApprovalGate {
     /// absent: it may start at once.
     #[serde(default)]
     pub wait_minutes: Option<u32>,
+}
+
+/// Most reviewer groups a gate may name.
+pub const MAX_GROUPS: usize = 20;
+
+/// A named set of reviewers, set by an admin, that approval gates admit by name (`groups`): a
+/// team whose members change without touching every gate that names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewerGroup {
+    /// Its name: 1-256 letters, digits, `-`, `_` or `.` (compared case-insensitively).
+    pub name: String,
+    /// Who belongs to it (compared ignoring case and surrounding space), at most 100; empty: nobody,
+    /// so a gate naming it admits only its other reviewers.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+impl ReviewerGroup {
+    /// A group from its JSON document; unknown fields are refused, and the group is checked.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let group: ReviewerGroup = serde_json::from_str(text).map_err(|e| Error::invalid("group", e.to_string()))?;
+        group.validate()?;
+        Ok(group)
+    }
+
+    /// Checks every field, naming each bad one.
+    pub fn validate(&self) -> Result<()> {
+        let mut details = Vec::new();
+        if !is_group_name(&self.name) {
+            details.push(FieldError::new("name", "must be 1-256 letters, digits, '-', '_' or '.'"));
+        }
+        details.extend(people("members", &self.members));
+        if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
+    }
+}
+
+/// The key a store keeps reviewer group `name` under: one group per name, whatever the case.
+pub fn group_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+fn is_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= NAME_MAX_CHARS
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Refuses `gate` when it names a group that is not among `groups` (all there are), naming it
+/// (`groups[i]`).
+pub fn check_groups(gate: &ApprovalGate, groups: &[ReviewerGroup]) -> Result<()> {
+    let details: Vec<FieldError> = gate
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !groups.iter().any(|g| group_key(&g.name) == group_key(name)))
+        .map(|(i, name)| {
+            FieldError::new(format!("groups[{i}]"), format!("names reviewer group '{name}', which does not exist"))
+        })
+        .collect();
+    if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
+}
+
+/// Refuses removing reviewer group `name` while one of `gates` names it (its members would stop
+/// counting, silently, everywhere it is named).
+pub fn check_unused(name: &str, gates: &[ApprovalGate]) -> Result<()> {
+    let naming: Vec<&str> = gates
+        .iter()
+        .filter(|g| g.groups.iter().any(|n| group_key(n) == group_key(name)))
+        .map(|g| g.environment.as_str())
+        .collect();
+    if naming.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "name",
+        format!("reviewer group '{name}' is named by the gate of {}; take it out of the gate first", naming.join(", ")),
+    ))
+}
+
+/// The problems of a list of people named `field`: at most 100, each 1-256 characters, not blank,
+/// none twice.
+fn people(field: &str, names: &[String]) -> Vec<FieldError> {
+    let mut details = Vec::new();
+    if names.len() > MAX_APPROVERS {
+        details.push(FieldError::new(field, format!("may name at most {MAX_APPROVERS} people")));
+    }
+    for (i, name) in names.iter().enumerate() {
+        if name.trim().is_empty() || name.chars().count() > NAME_MAX_CHARS {
+            details.push(FieldError::new(format!("{field}[{i}]"), "must be 1-256 characters, not blank"));
+        } else if names[..i].iter().any(|earlier| lifecycle::same_person(earlier, name)) {
+            details.push(FieldError::new(format!("{field}[{i}]"), format!("names '{name}' twice")));
+        }
+    }
+    details
 }
 
 /// One reviewer's approval of a deployment.
@@ -119,17 +224,21 @@ impl ApprovalGate {
         if !(1..=MAX_REQUIRED).contains(&self.required_approvals) {
             details.push(FieldError::new("required_approvals", "must be 1 to 10"));
         }
-        if self.approvers.len() > MAX_APPROVERS {
-            details.push(FieldError::new("approvers", "may name at most 100 approvers"));
+        details.extend(people("approvers", &self.approvers));
+        if self.groups.len() > MAX_GROUPS {
+            details.push(FieldError::new("groups", format!("may name at most {MAX_GROUPS} groups")));
         }
-        for (i, approver) in self.approvers.iter().enumerate() {
-            if approver.trim().is_empty() || approver.chars().count() > NAME_MAX_CHARS {
-                details.push(FieldError::new(format!("approvers[{i}]"), "must be 1-256 characters, not blank"));
-            } else if self.approvers[..i].iter().any(|earlier| lifecycle::same_person(earlier, approver)) {
-                details.push(FieldError::new(format!("approvers[{i}]"), format!("names '{approver}' twice")));
+        for (i, group) in self.groups.iter().enumerate() {
+            if !is_group_name(group) {
+                details.push(FieldError::new(format!("groups[{i}]"), "must be 1-256 letters, digits, '-', '_' or '.'"));
+            } else if self.groups[..i].iter().any(|earlier| group_key(earlier) == group_key(group)) {
+                details.push(FieldError::new(format!("groups[{i}]"), format!("names '{group}' twice")));
             }
         }
-        if !self.approvers.is_empty() && (self.approvers.len() as u64) < u64::from(self.required_approvals) {
+        if !self.approvers.is_empty()
+            && self.groups.is_empty()
+            && (self.approvers.len() as u64) < u64::from(self.required_approvals)
+        {
             details.push(FieldError::new(
                 "approvers",
                 format!(
@@ -154,9 +263,30 @@ impl ApprovalGate {
         lifecycle::same_person(&self.environment, environment)
     }
 
-    /// Whether `actor` may review under this gate.
+    /// Whether `actor` may review under this gate: anyone when it names neither approvers nor
+    /// groups; otherwise its approvers and the members of its groups ([`with_members`](Self::with_members)
+    /// read them; a gate without them read admits no group member).
     pub fn admits(&self, actor: &str) -> bool {
-        self.approvers.is_empty() || self.approvers.iter().any(|a| lifecycle::same_person(a, actor))
+        (self.approvers.is_empty() && self.groups.is_empty())
+            || self.approvers.iter().chain(&self.members).any(|a| lifecycle::same_person(a, actor))
+    }
+
+    /// This gate with the members of the groups it names, from `groups` (all there are, or at
+    /// least those it names); a group it names that is not among them adds nobody.
+    #[must_use]
+    pub fn with_members(mut self, groups: &[ReviewerGroup]) -> Self {
+        self.members = groups
+            .iter()
+            .filter(|g| self.groups.iter().any(|name| group_key(name) == group_key(&g.name)))
+            .flat_map(|g| g.members.iter().cloned())
+            .collect();
+        self
+    }
+
+    /// Who may review, for a refusal: the approvers, then the groups by name.
+    fn reviewers(&self) -> String {
+        let groups = self.groups.iter().map(|g| format!("group {g}"));
+        self.approvers.iter().cloned().chain(groups).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -254,7 +384,7 @@ pub fn decide_review(
                 "'{}' is not one of the approvers of environment '{}' ({})",
                 input.actor,
                 current.environment,
-                gate.approvers.join(", ")
+                gate.reviewers()
             ),
         ));
     }
@@ -300,6 +430,8 @@ pub fn status(
         environment: deployment.environment.clone(),
         required_approvals: 1,
         approvers: Vec::new(),
+        groups: Vec::new(),
+        members: Vec::new(),
         expires_after_minutes: None,
         wait_minutes: None,
     };
@@ -511,8 +643,15 @@ mod tests {
         .unwrap_err();
         let fields: Vec<&str> = err.details().iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["environment", "approvers[1]", "approvers", "expires_after_minutes", "wait_minutes"]);
-        let unknown = ApprovalGate::from_json(r#"{"environment": "p", "required_approvals": 1, "groups": []}"#);
+        // `members` is filled in by the store from the groups, never taken from a document.
+        let unknown = ApprovalGate::from_json(r#"{"environment": "p", "required_approvals": 1, "members": ["x"]}"#);
         assert_eq!(unknown.unwrap_err().code(), "validation_error");
+        let groups = ApprovalGate::from_json(
+            r#"{"environment": "p", "required_approvals": 5, "approvers": ["a"], "groups": ["ok", "s re", "OK"]}"#,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = groups.details().iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["groups[1]", "groups[2]"], "fewer approvers than approvals is fine with groups");
         let zero = ApprovalGate::from_json(r#"{"environment": "p", "required_approvals": 0}"#).unwrap_err();
         assert_eq!(zero.details()[0].field, "required_approvals");
     }

@@ -19,7 +19,7 @@ use crate::event_data::{
     PolicyOverrideData, PromotedData, PromotionVerdict, RolloutTurn, ScriptData, StepDone, StepProgressData,
 };
 use crate::freeze::{ActiveFreeze, FreezeSchedule, FreezeWindow};
-use crate::gate::{Approval, ApprovalGate, ApprovalStatus};
+use crate::gate::{Approval, ApprovalGate, ApprovalStatus, ReviewerGroup};
 use crate::identity::{Grant, NewToken, Role, Token};
 use crate::lifecycle::{Action, ActionInput, Status};
 use crate::lock::DeployLock;
@@ -144,6 +144,7 @@ pub fn document() -> Value {
     add::<FreezeSchedule>(&mut generator);
     add::<ActiveFreeze>(&mut generator);
     add::<ApprovalGate>(&mut generator);
+    add::<ReviewerGroup>(&mut generator);
     add::<Approval>(&mut generator);
     add::<ApprovalStatus>(&mut generator);
     add::<Pipeline>(&mut generator);

@@ -76,6 +76,7 @@ CLASSES: dict[str, Class] = {
     "ActiveFreeze": Class(repr_fields=("window", "end")),
     "DeployLock": Class(repr_fields=("service", "environment", "deployment_id", "holder")),
     "ApprovalGate": Class(repr_fields=("environment", "required_approvals")),
+    "ReviewerGroup": Class(repr_fields=("name", "members")),
     "Approval": Class(repr_fields=("actor", "at")),
     "ApprovalStatus": Class(repr_fields=("deployment_id", "status", "required", "approvals")),
     "Pipeline": Class(repr_fields=("service", "stages")),

@@ -39,6 +39,7 @@ DOCUMENTS = {
     "PlatformSettings": "PlatformSettings",
     "FreezeWindow": "Required<FreezeWindow>",
     "ApprovalGate": "Required<ApprovalGate>",
+    "ReviewerGroup": "Required<ReviewerGroup>",
     "Pipeline": "Required<Pipeline>",
     "Manifest": "Required<Manifest>",
 }
@@ -48,7 +49,7 @@ NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureC
          "Verdict", "Severity", "LogStream"]
 INPUT_RECORDS = ["NewDeployment"]
 INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow",
-                   "ApprovalGate", "Pipeline", "Manifest"]
+                   "ApprovalGate", "ReviewerGroup", "Pipeline", "Manifest"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
            "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ApprovalStatus", "Approval",
            "PipelineView", "StageState", "ManifestRecord"]

@@ -86,6 +86,8 @@ def vectors():
         good("quoted scalars stay strings, comments are ignored", "# the web service\napiVersion: 'loco/v1'\n"
              "service: \"007\"\nstages:  # in order\n  - environment: \"true\"\n  - environment: '10'\n",
              {"service": "007", "stages[0].environment": "true", "stages[1].environment": "10"}),
+        good("an approval admitting reviewer groups besides its approvers", edit({"after 20": "      groups: [sre, security]"}),
+             {"stages[2].approval.groups[1]": "security", "stages[2].approval.approvers[0]": "alice"}),
         good("a block sequence of stages at the key's indentation", "apiVersion: loco/v1\nservice: web\nstages:\n"
              "- environment: dev\n- environment: prod\n  approval:\n    required_approvals: 3\n    wait_minutes: 15\n",
              {"stages[1].approval.wait_minutes": 15, "stages[1].approval.expires_after_minutes": None}),
@@ -164,6 +166,10 @@ def vectors():
         bad("an approval without required_approvals", edit({19: None}),
             ("stages[2].approval.required_approvals", 18)),
         bad("approvers is a string", edit({20: "      approvers: alice"}), ("stages[2].approval.approvers", 20)),
+        bad("a reviewer group with a space in its name", edit({"after 20": "      groups: [sre, 'release team']"}),
+            ("stages[2].approval.groups[1]", 21)),
+        bad("a reviewer group named twice in another case", edit({"after 20": "      groups: [sre, SRE]"}),
+            ("stages[2].approval.groups[1]", 21)),
         # Freeze windows.
         bad("a window over an environment that is not a stage", edit({24: "    environments: [prod]"}),
             ("freeze_windows[0].environments[0]", 24)),

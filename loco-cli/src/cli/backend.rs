@@ -12,7 +12,7 @@ use crate::cli::exit::CliError;
 use crate::client::Client;
 use loco_core::Timestamp;
 use loco_core::freeze::FreezeWindow;
-use loco_core::gate::{ApprovalGate, ApprovalStatus};
+use loco_core::gate::{ApprovalGate, ApprovalStatus, ReviewerGroup};
 use loco_core::identity::Token;
 use loco_core::lock::DeployLock;
 use loco_core::manifest::ManifestRecord;
@@ -22,9 +22,9 @@ use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
-    Event, FreezeCheck, FreezeList, GateList, ListParams, LockList, LockRelease, LogLine, ManifestList, PipelineList,
-    PlatformList, PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList,
-    ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    Event, FreezeCheck, FreezeList, GateList, GroupList, ListParams, LockList, LockRelease, LogLine, ManifestList,
+    PipelineList, PlatformList, PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
+    RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -135,26 +135,31 @@ impl Backend {
         }
     }
 
-    /// Starts rolling out `id` with the plan in `plan_json` (the text of a plan file). On a
-    /// server the rollout runs there; on a database file it runs in this process, in the
-    /// background, until the engine closes.
+    /// Starts rolling out `id` with the plan in `plan_json` (the text of a plan file), or without
+    /// one, with the plan its stage sets in the manifest it was created under. On a server the
+    /// rollout runs there; on a database file it runs in this process, in the background, until
+    /// the engine closes.
     pub async fn start_rollout(
         &self,
         id: &str,
         actor: Option<String>,
         override_reason: Option<String>,
-        plan_json: &str,
+        plan_json: Option<&str>,
     ) -> Result<Rollout, CliError> {
         // Text that is not JSON cannot travel inside a request body; like a malformed body over
         // HTTP, it is reported here, naming `plan`. Everything else is the core's to judge.
-        let plan = RawValue::from_string(plan_json.trim().to_owned())
-            .map_err(|e| loco_core::Error::invalid("plan", format!("is not valid JSON: {e}")))?;
+        let plan = plan_json
+            .map(|text| {
+                RawValue::from_string(text.trim().to_owned())
+                    .map_err(|e| loco_core::Error::invalid("plan", format!("is not valid JSON: {e}")))
+            })
+            .transpose()?;
         match self {
             Backend::Remote(client) => {
-                Ok(client.start_rollout(id, &StartRollout { actor, override_reason, plan: Some(plan) }).await?)
+                Ok(client.start_rollout(id, &StartRollout { actor, override_reason, plan }).await?)
             }
             Backend::Local(engine) => {
-                let plan = RolloutPlan::from_json(plan.get())?;
+                let plan = plan.map(|plan| RolloutPlan::from_json(plan.get())).transpose()?;
                 let input = ActionRequest { override_reason, ..ActionRequest::new(actor.unwrap_or_default()) };
                 Ok(engine.start_rollout_with(id, plan, input).await?)
             }
@@ -423,6 +428,30 @@ impl Backend {
         }
     }
 
+    /// Every reviewer group.
+    pub async fn groups(&self) -> Result<GroupList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.groups().await?),
+            Backend::Local(engine) => Ok(GroupList { items: engine.groups().await? }),
+        }
+    }
+
+    /// Sets (or replaces) a reviewer group.
+    pub async fn set_group(&self, group: ReviewerGroup) -> Result<ReviewerGroup, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_group(&group).await?),
+            Backend::Local(engine) => Ok(engine.set_group(group, "cli").await?),
+        }
+    }
+
+    /// Removes a reviewer group.
+    pub async fn remove_group(&self, name: &str) -> Result<(), CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.remove_group(name).await?),
+            Backend::Local(engine) => Ok(engine.remove_group(name).await?),
+        }
+    }
+
     /// Where a deployment stands with its environment's review at `at` (now when `None`).
     pub async fn approval_status(&self, id: &str, at: Option<Timestamp>) -> Result<ApprovalStatus, CliError> {
         match self {
@@ -463,10 +492,15 @@ impl Backend {
         }
     }
 
-    /// Applies a manifest: the version in force, and whether this call stored it.
-    pub async fn apply_manifest(&self, service: &str, text: &str) -> Result<(ManifestRecord, bool), CliError> {
+    /// Applies a manifest: the version in force, and whether this call stored it. A server is
+    /// sent it at the path of the service it names (read here for the path alone; the server
+    /// reads and checks it).
+    pub async fn apply_manifest(&self, text: &str) -> Result<(ManifestRecord, bool), CliError> {
         match self {
-            Backend::Remote(client) => Ok(client.put_manifest(service, text).await?),
+            Backend::Remote(client) => {
+                let service = loco_core::manifest::parse(text)?.service;
+                Ok(client.put_manifest(&service, text).await?)
+            }
             Backend::Local(engine) => Ok(engine.apply_manifest(text, "cli").await?),
         }
     }
@@ -476,6 +510,14 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.manifests().await?),
             Backend::Local(engine) => Ok(ManifestList { items: engine.manifests().await? }),
+        }
+    }
+
+    /// The plan a start of deployment `id` without one uses (its stage's, in its manifest).
+    pub async fn manifest_plan(&self, id: &str) -> Result<RolloutPlan, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.manifest_plan(id).await?),
+            Backend::Local(engine) => Ok(engine.manifest_plan(id).await?),
         }
     }
 

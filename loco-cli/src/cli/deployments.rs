@@ -174,6 +174,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Freeze(_)
         | Command::Locks(_)
         | Command::Gate(_)
+        | Command::Group(_)
         | Command::Pipeline(_)
         | Command::Promote(_)
         | Command::Manifest(_)

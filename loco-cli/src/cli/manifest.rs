@@ -1,10 +1,10 @@
-//! `loco manifest schema|validate|apply|list|show|history`: the `service.yaml` manifest (see
+//! `loco manifest schema|validate|apply|list|show|history|plan`: the `service.yaml` manifest (see
 //! docs/manifest.md).
 //!
 //! `validate` reads a manifest locally and lists every problem with its path, line and column
 //! (exit 3, `validation_error`, when there is one). `apply` (admin) stores it as the service's next
 //! version and sets its pipeline, gates and freeze windows, in one transaction; `list`, `show` and
-//! `history` read the stored versions.
+//! `history` read the stored versions; `plan` prints the rollout plan a deployment's stage sets.
 
 use clap::{Args, Subcommand};
 use loco_core::manifest::{self, Manifest, ManifestRecord};
@@ -41,6 +41,16 @@ pub enum ManifestCommand {
     Show(ManifestShowArgs),
     /// Every applied version of a service's manifest, newest first.
     History(ManifestServiceArgs),
+    /// The rollout plan (JSON) a start of deployment ID without --plan uses: the one its stage
+    /// sets in the version of its service's manifest it was created under.
+    Plan(ManifestPlanArgs),
+}
+
+/// The argument of `loco manifest plan`.
+#[derive(Debug, Args)]
+pub struct ManifestPlanArgs {
+    /// The deployment id.
+    pub id: String,
 }
 
 /// Flags of `loco manifest show`.
@@ -80,9 +90,8 @@ pub async fn run(connection: &Connection, args: ManifestArgs, output: Output) ->
         }
         ManifestCommand::Apply(args) => {
             let text = read_file_or_stdin(&args.file)?;
-            let manifest = manifest::parse(&text)?;
             let backend = connection.backend().await?;
-            let result = backend.apply_manifest(&manifest.service, &text).await;
+            let result = backend.apply_manifest(&text).await;
             let closed = backend.close().await;
             let (record, wrote) = result.and_then(|applied| closed.map(|()| applied))?;
             if output.json {
@@ -127,6 +136,12 @@ pub async fn run(connection: &Connection, args: ManifestArgs, output: Output) ->
                 return output.value(&list);
             }
             list.items.iter().try_for_each(|r| output.line(&version_line(r)))
+        }
+        ManifestCommand::Plan(args) => {
+            let backend = connection.backend().await?;
+            let result = backend.manifest_plan(&args.id).await;
+            let closed = backend.close().await;
+            output.value(&result.and_then(|plan| closed.map(|()| plan))?)
         }
     }
 }

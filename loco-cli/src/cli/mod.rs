@@ -182,6 +182,8 @@ pub enum Command {
     Locks(policy::LocksArgs),
     /// Approval gates, N reviewers before a start: set, list, remove (admin), status.
     Gate(policy::GateArgs),
+    /// Reviewer groups, named sets of people gates admit: set, list, remove (admin).
+    Group(policy::GroupArgs),
     /// Pipelines, the stages a service's versions go through: set, list, remove (admin), show.
     Pipeline(policy::PipelineArgs),
     /// Promote a succeeded deployment to the next stage of its service's pipeline.
@@ -221,6 +223,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Freeze(args) => policy::run(&cli.connection, args, output).await,
         Command::Locks(args) => policy::run_locks(&cli.connection, args, output).await,
         Command::Gate(args) => policy::run_gate(&cli.connection, args, output).await,
+        Command::Group(args) => policy::run_group(&cli.connection, args, output).await,
         Command::Pipeline(args) => policy::run_pipeline(&cli.connection, args, output).await,
         Command::Promote(args) => policy::run_promote(&cli.connection, args, output).await,
         Command::Manifest(args) => manifest::run(&cli.connection, args, output).await,

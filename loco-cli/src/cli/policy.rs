@@ -14,7 +14,7 @@
 
 use clap::{Args, Subcommand};
 use loco_core::freeze::{self, FreezeWindow};
-use loco_core::gate::ApprovalGate;
+use loco_core::gate::{ApprovalGate, ReviewerGroup};
 use loco_core::pipeline::Pipeline;
 
 use crate::cli::Connection;
@@ -93,6 +93,70 @@ pub enum GateCommand {
     Status(GateStatusArgs),
 }
 
+/// `loco group …`.
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: GroupCommand,
+}
+
+/// The `loco group` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Set (or replace) a reviewer group (admin): gates naming it (loco gate set --group) admit
+    /// its members from the next review on.
+    Set(GroupSetArgs),
+    /// List the reviewer groups and their members.
+    List,
+    /// Remove a reviewer group (admin); refused while a gate names it.
+    Remove(GroupNameArgs),
+}
+
+/// Flags of `loco group set`.
+#[derive(Debug, Args)]
+pub struct GroupSetArgs {
+    /// The group's name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// A member (repeat for each; none: a group nobody is in).
+    #[arg(long = "member", value_name = "NAME")]
+    pub members: Vec<String>,
+}
+
+/// The argument of `loco group remove`.
+#[derive(Debug, Args)]
+pub struct GroupNameArgs {
+    /// The group's name.
+    pub name: String,
+}
+
+/// Runs a `loco group` command.
+pub async fn run_group(connection: &Connection, args: GroupArgs, output: Output) -> Result<(), CliError> {
+    let backend = connection.backend().await?;
+    let result = match args.command {
+        GroupCommand::Set(args) => {
+            let group = ReviewerGroup { name: args.name, members: args.members };
+            group.validate()?;
+            output.value(&backend.set_group(group).await?)
+        }
+        GroupCommand::List => match backend.groups().await {
+            Ok(list) if output.json => output.value(&list),
+            Ok(list) => list.items.iter().try_for_each(|g| {
+                let members = if g.members.is_empty() { "(nobody)".to_owned() } else { g.members.join(", ") };
+                output.line(&format!("{}: {members}", g.name))
+            }),
+            Err(e) => Err(e),
+        },
+        GroupCommand::Remove(args) => backend.remove_group(&args.name).await.map(|()| {
+            if !output.json {
+                eprintln!("removed the reviewer group '{}'", args.name);
+            }
+        }),
+    };
+    let closed = backend.close().await;
+    result.and(closed)
+}
+
 /// Flags of `loco gate set`.
 #[derive(Debug, Args)]
 pub struct GateSetArgs {
@@ -105,6 +169,10 @@ pub struct GateSetArgs {
     /// approver role may.
     #[arg(long = "approver", value_name = "NAME")]
     pub approvers: Vec<String>,
+    /// A reviewer group whose members may approve or reject too (repeat for each; see
+    /// loco group set).
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
     /// Minutes after which an approval no longer counts while more are awaited.
     #[arg(long, value_name = "MINUTES")]
     pub expires_after: Option<u32>,
@@ -286,6 +354,8 @@ pub async fn run_gate(connection: &Connection, args: GateArgs, output: Output) -
                 environment: args.environment,
                 required_approvals: args.approvals,
                 approvers: args.approvers,
+                groups: args.groups,
+                members: Vec::new(),
                 expires_after_minutes: args.expires_after,
                 wait_minutes: args.wait,
             };

@@ -31,7 +31,7 @@ pub struct RolloutArgs {
 /// The `loco rollout` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
-    /// Start rolling out an approved deployment with a plan. With --server the server runs it
+    /// Start rolling out an approved deployment with a plan (or its manifest's). With --server the server runs it
     /// (add --wait to follow it to the end); with --db it runs inside this command, in the
     /// foreground, until it ends, and the local instances it started stop when the command
     /// exits (Ctrl-C suspends the rollout; the next engine on the database recovers it by
@@ -50,9 +50,11 @@ pub enum RolloutCommand {
 pub struct StartArgs {
     /// The deployment id (it must be approved).
     pub id: String,
-    /// The rollout plan as JSON (see docs/rollouts.md), from a file or - for stdin.
+    /// The rollout plan as JSON (see docs/rollouts.md), from a file or - for stdin. Without it,
+    /// the plan the deployment's stage sets in the service.yaml manifest it was created under
+    /// (see loco manifest plan).
     #[arg(long, value_name = "FILE|-")]
-    pub plan: String,
+    pub plan: Option<String>,
     /// Who starts the rollout [env: LOCO_ACTOR].
     #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
     pub actor: Option<String>,
@@ -139,7 +141,9 @@ pub struct LogsArgs {
 /// Runs a rollout command.
 pub async fn run(connection: &Connection, command: Command, output: Output) -> Result<(), CliError> {
     let plan = match &command {
-        Command::Rollout(RolloutArgs { command: RolloutCommand::Start(args) }) => Some(read_plan(&args.plan)?),
+        Command::Rollout(RolloutArgs { command: RolloutCommand::Start(args) }) => {
+            args.plan.as_deref().map(read_plan).transpose()?
+        }
         Command::Validate(args) => Some(read_plan(&args.plan)?),
         _ => None,
     };
@@ -174,8 +178,8 @@ async fn execute(backend: &Backend, command: Command, plan: Option<String>, outp
     match command {
         Command::Rollout(RolloutArgs { command }) => match command {
             RolloutCommand::Start(args) => {
-                let plan = plan.unwrap_or_default();
-                let started = backend.start_rollout(&args.id, args.actor, args.override_freeze, &plan).await?;
+                let started =
+                    backend.start_rollout(&args.id, args.actor, args.override_freeze, plan.as_deref()).await?;
                 if matches!(backend, Backend::Remote(_)) && !args.wait {
                     return output.rollout(&started);
                 }

@@ -61,6 +61,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::FreezeWindowNotFound { .. }
         | Error::LockNotFound { .. }
         | Error::GateNotFound { .. }
+        | Error::GroupNotFound { .. }
         | Error::PipelineNotFound { .. }
         | Error::ManifestNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
@@ -184,6 +185,7 @@ mod tests {
             (Error::FreezeWindowNotFound { name: "w".into() }, 404),
             (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
             (Error::GateNotFound { environment: "e".into() }, 404),
+            (Error::GroupNotFound { name: "g".into() }, 404),
             (Error::PipelineNotFound { service: "s".into() }, 404),
             (Error::ManifestNotFound { service: "s".into(), version: Some(2) }, 404),
             (

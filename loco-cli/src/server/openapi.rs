@@ -51,6 +51,7 @@ pub mod refs {
         ActiveFreeze => "ActiveFreeze",
         DeployLock => "DeployLock",
         ApprovalGate => "ApprovalGate",
+        ReviewerGroup => "ReviewerGroup",
         ApprovalStatus => "ApprovalStatus",
         Pipeline => "Pipeline",
         PipelineView => "PipelineView",

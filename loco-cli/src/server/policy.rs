@@ -16,10 +16,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use loco_core::Error;
 use loco_core::freeze::FreezeWindow;
-use loco_core::gate::{ApprovalGate, ApprovalStatus};
+use loco_core::gate::{ApprovalGate, ApprovalStatus, ReviewerGroup, group_key};
 use loco_core::manifest::ManifestRecord;
 use loco_core::model::Deployment;
 use loco_core::pipeline::{Pipeline, PipelineView};
+use loco_core::rollout::RolloutPlan;
 use loco_core::session::Operation;
 
 use crate::server::AppState;
@@ -27,9 +28,10 @@ use crate::server::auth::Caller;
 use crate::server::error::ApiError;
 use crate::server::extract::{JsonBody, approval_params, freeze_params, gated};
 use crate::server::openapi::refs;
+use crate::server::routes::DeploymentId;
 use crate::wire::{
-    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, LockList, LockRelease, ManifestList,
-    ManifestText, PipelineList, PromoteRequest,
+    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, GroupList, LockList, LockRelease,
+    ManifestList, ManifestText, PipelineList, PromoteRequest,
 };
 
 /// Every deploy lock held: the started deployment of each service and environment.
@@ -244,6 +246,78 @@ pub async fn remove_gate(
     Path(environment): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.engine.session(caller.0).admin()?.remove_gate(&environment).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every reviewer group, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/groups",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The groups", body = GroupList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_groups(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<GroupList>, ApiError> {
+    Ok(Json(GroupList { items: state.engine.session(caller.0).reader()?.groups().await? }))
+}
+
+/// Set (or replace) a reviewer group (admin): approval gates naming it in `groups` admit its
+/// members from the next review on.
+#[utoipa::path(
+    put,
+    path = "/api/v1/groups/{name}",
+    tag = "policy",
+    params(("name" = String, Path, description = "The group (must match the body's, ignoring case)")),
+    request_body = refs::ReviewerGroup,
+    responses(
+        (status = 200, description = "The group as stored", body = refs::ReviewerGroup),
+        (status = 400, description = "`validation_error`: every bad field named (`name`, `members[1]`), an \
+                                      unknown field, or a `name` other than the path's", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn put_group(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<JsonBody<serde_json::Value>, ApiError>,
+) -> Result<Json<ReviewerGroup>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Administer, body)?;
+    let engine = session.admin()?;
+    let group = ReviewerGroup::from_json(&body.to_string())?;
+    if group_key(&group.name) != group_key(&name) {
+        return Err(Error::invalid("name", format!("is '{}' but the path names '{name}'", group.name)).into());
+    }
+    let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
+    Ok(Json(engine.set_group(group, &by).await?))
+}
+
+/// Remove a reviewer group (admin); refused while a gate names it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/groups/{name}",
+    tag = "policy",
+    params(("name" = String, Path, description = "The group")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "`validation_error` on `name`: a gate names it (the message says which)",
+         body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
+        (status = 404, description = "`not_found`: there is no such group", body = ErrorBody),
+    )
+)]
+pub async fn remove_group(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.engine.session(caller.0).admin()?.remove_group(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -474,14 +548,8 @@ pub async fn put_manifest(
     let session = state.engine.session(caller.0);
     let body = gated(&session, Operation::Administer, body)?;
     let engine = session.admin()?;
-    let manifest = loco_core::manifest::parse(&body.manifest)?;
-    if manifest.service != service {
-        return Err(
-            Error::invalid("service", format!("is '{}' but the path names '{service}'", manifest.service)).into()
-        );
-    }
     let by = session.identity().map_or("anonymous", |i| i.subject.as_str()).to_owned();
-    let (record, wrote) = engine.apply_manifest(&body.manifest, &by).await?;
+    let (record, wrote) = engine.apply_service_manifest(&service, &body.manifest, &by).await?;
     Ok((if wrote { StatusCode::CREATED } else { StatusCode::OK }, Json(record)))
 }
 
@@ -550,4 +618,28 @@ pub async fn manifest_version(
         .parse::<u32>()
         .map_err(|_| Error::invalid("version", format!("must be a whole number from 1; got '{version}'")))?;
     Ok(Json(state.engine.session(caller.0).reader()?.manifest(&service, Some(version)).await?))
+}
+
+/// The rollout plan a start of this deployment without a plan uses: the one its stage sets in
+/// the version of its service's manifest it was created under.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deployments/{id}/manifest-plan",
+    tag = "policy",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The stage's plan (`release.version` empty: the deployment's is used)",
+         body = refs::RolloutPlan),
+        (status = 400, description = "`validation_error` on `plan`: the deployment was created without a manifest, \
+                                      or its stage sets no rollout", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such deployment", body = ErrorBody),
+    )
+)]
+pub async fn manifest_plan(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    DeploymentId(id): DeploymentId,
+) -> Result<Json<RolloutPlan>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).reader()?.manifest_plan(&id).await?))
 }

@@ -82,7 +82,7 @@ pub async fn start_rollout(
 ) -> Result<(StatusCode, Json<Rollout>), ApiError> {
     let session = state.engine.session(caller.0);
     let body = gated(&session, Operation::StartRollout, body)?;
-    let plan = RolloutPlan::from_json(body.plan_json())?;
+    let plan = body.plan.as_deref().map(|plan| RolloutPlan::from_json(plan.get())).transpose()?;
     let rollout = session.start_rollout(&id, plan, body.input()).await?;
     Ok((StatusCode::ACCEPTED, Json(rollout)))
 }

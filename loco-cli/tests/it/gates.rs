@@ -32,6 +32,15 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
             let path = format!("/api/v1/gates/{}", urlencoding(text(step, "environment")));
             server.send(reqwest::Method::DELETE, &path, None).await
         }
+        "group" => {
+            let group = &step["group"];
+            let path = format!("/api/v1/groups/{}", urlencoding(group["name"].as_str().unwrap_or_default()));
+            server.send(reqwest::Method::PUT, &path, Some(group)).await
+        }
+        "remove_group" => {
+            let path = format!("/api/v1/groups/{}", urlencoding(text(step, "name")));
+            server.send(reqwest::Method::DELETE, &path, None).await
+        }
         "create" => {
             let body = json!({"service": "web", "environment": text(step, "environment"), "version": "1.0.0",
                               "requester": "alice", "work_refs": ["GATE-1"], "rollback_plan": "redeploy",
@@ -145,7 +154,7 @@ async fn only_an_admin_sets_a_gate_and_each_approval_carries_the_callers_identit
     }
     let (status, body) = server.call("admin", "PUT", "/api/v1/gates/staging", Some(&gate)).await;
     assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["environment"]), "path and body differ");
-    let unknown = json!({"environment": "production", "required_approvals": 2, "groups": ["sre"]});
+    let unknown = json!({"environment": "production", "required_approvals": 2, "teams": ["sre"]});
     let (status, body) = server.call("admin", "PUT", "/api/v1/gates/production", Some(&unknown)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("validation_error")));
     let raw = server
@@ -280,4 +289,92 @@ async fn the_gate_commands_take_a_deployment_through_two_approvers_and_a_wait() 
     assert_eq!(kinds, ["created", "approval_granted", "approved", "policy_override", "started"], "{}", events.stdout);
     assert_eq!(loco(&target, &["gate", "remove", "production"]).await.code, 0);
     assert_eq!(loco(&target, &["gate", "remove", "production"]).await.code, 4, "not_found the second time");
+}
+
+#[tokio::test]
+async fn only_an_admin_sets_a_reviewer_group_and_its_members_review_as_themselves() {
+    let server = Secured::start().await;
+    let group = json!({"name": "sre", "members": ["approver", "carol"]});
+    for role in ["viewer", "requester", "approver", "deployer"] {
+        let (status, body) = server.call(role, "PUT", "/api/v1/groups/sre", Some(&group)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("permission_denied")));
+        let (status, _) = server.call(role, "DELETE", "/api/v1/groups/sre", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role} may not remove a group");
+    }
+    let (status, _) = server.call("admin", "PUT", "/api/v1/groups/sre", None).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "no body");
+    let (status, body) = server.call("admin", "PUT", "/api/v1/groups/ops", Some(&group)).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["name"]), "path and body differ: {body}");
+    let owner = json!({"name": "sre", "members": [], "owner": "mallory"});
+    let (status, body) = server.call("admin", "PUT", "/api/v1/groups/sre", Some(&owner)).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["group"]), "an unknown field: {body}");
+    let crowd: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
+    let (status, body) =
+        server.call("admin", "PUT", "/api/v1/groups/sre", Some(&json!({"name": "sre", "members": crowd}))).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["members"]), "{body}");
+    let (status, body) = server.call("admin", "PUT", "/api/v1/groups/s%20re", Some(&json!({"name": "s re"}))).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["name"]), "{body}");
+    let (_, listed) = server.call("viewer", "GET", "/api/v1/groups", None).await;
+    assert_eq!(listed["items"], json!([]), "nothing refused was stored");
+
+    let (status, stored) = server.call("admin", "PUT", "/api/v1/groups/SRE", Some(&group)).await;
+    assert_eq!((status, &stored), (StatusCode::OK, &group), "the path matches ignoring case");
+    let gate = json!({"environment": "production", "required_approvals": 2, "groups": ["sre"]});
+    let (status, set) = server.call("admin", "PUT", "/api/v1/gates/production", Some(&gate)).await;
+    let shown = json!({"environment": "production", "required_approvals": 2, "approvers": [], "groups": ["sre"],
+                       "expires_after_minutes": null, "wait_minutes": null});
+    assert_eq!((status, &set), (StatusCode::OK, &shown), "members are never shown with the gate");
+    let (_, gates) = server.call("viewer", "GET", "/api/v1/gates", None).await;
+    assert_eq!(gates["items"], json!([shown]));
+
+    // The approver token's subject is in the group; the deployer's is not, though it may approve.
+    let id = server.approved_in_production("1.0.0").await;
+    let approve = format!("/api/v1/deployments/{id}/approve");
+    let (status, body) = server.call("admin", "POST", &approve, Some(&json!({}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("policy_violation")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("(group sre)"), "{body}");
+    let (_, review) = server.call("viewer", "GET", &format!("/api/v1/deployments/{id}/approvals"), None).await;
+    assert_eq!(review["approvals"].as_array().map(Vec::len), Some(1), "the approver's counts: {review}");
+    let (status, body) = server.call("admin", "DELETE", "/api/v1/groups/sre", None).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["name"]), "named by a gate: {body}");
+    // Taken out of the group, the approver's approval no longer counts.
+    let (status, _) =
+        server.call("admin", "PUT", "/api/v1/groups/sre", Some(&json!({"name": "sre", "members": ["carol"]}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, review) = server.call("viewer", "GET", &format!("/api/v1/deployments/{id}/approvals"), None).await;
+    assert_eq!(review["approvals"], json!([]), "{review}");
+    let (status, _) = server.call("admin", "DELETE", "/api/v1/gates/production", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = server.call("admin", "DELETE", "/api/v1/groups/sre", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = server.call("admin", "DELETE", "/api/v1/groups/sre", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}
+
+#[tokio::test]
+async fn the_group_commands_set_list_and_remove_groups_a_gate_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("loco.db");
+    let target = ["--json", "--db", db.to_str().unwrap()];
+    let text_target = ["--db", db.to_str().unwrap()];
+    let missing = loco(&target, &["gate", "set", "production", "--approvals", "1", "--group", "sre"]).await;
+    assert_eq!(missing.code, 3, "{}", missing.stderr);
+    assert_eq!(missing.error_json()["error"]["details"][0]["field"], "groups[0]");
+    let bad = loco(&target, &["group", "set", "sre", "--member", "bob", "--member", "BOB"]).await;
+    assert_eq!((bad.code, &bad.error_json()["error"]["details"][0]["field"]), (3, &json!("members[1]")));
+    let set = loco(&target, &["group", "set", "sre", "--member", "bob", "--member", "carol"]).await;
+    assert_eq!((set.code, set.json()), (0, json!({"name": "sre", "members": ["bob", "carol"]})), "{}", set.stderr);
+    assert_eq!(loco(&target, &["group", "set", "oncall"]).await.code, 0);
+    let listed = loco(&text_target, &["group", "list"]).await;
+    assert_eq!(listed.stdout, "oncall: (nobody)\nsre: bob, carol\n");
+    let gate = loco(&target, &["gate", "set", "production", "--approvals", "1", "--group", "sre"]).await;
+    assert_eq!((gate.code, &gate.json()["groups"]), (0, &json!(["sre"])), "{}", gate.stderr);
+    let named = loco(&target, &["group", "remove", "sre"]).await;
+    assert_eq!(named.code, 3, "{}", named.stderr);
+    assert!(named.stderr.contains("named by the gate of production"), "{}", named.stderr);
+    assert_eq!(loco(&target, &["gate", "remove", "production"]).await.code, 0);
+    let removed = loco(&text_target, &["group", "remove", "sre"]).await;
+    assert_eq!((removed.code, removed.stderr.as_str()), (0, "removed the reviewer group 'sre'\n"));
+    assert_eq!(loco(&target, &["group", "remove", "sre"]).await.code, 4, "not_found the second time");
+    assert_eq!(loco(&target, &["group", "list"]).await.json()["items"], json!([{"name": "oncall", "members": []}]));
 }

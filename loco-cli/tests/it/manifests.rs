@@ -237,3 +237,122 @@ async fn loco_manifest_validates_locally_and_applies_to_a_database() {
     let missing = loco(&target, &["manifest", "show", "payments"]).await;
     assert_eq!((missing.code, &missing.error_json()["error"]["code"]), (4, &json!("not_found")), "{}", missing.stderr);
 }
+
+/// A manifest of `service` whose `staging` stage rolls out `release` (YAML flow text) at once on
+/// the local platform, and whose `production` stage sets no rollout.
+fn planned(service: &str, release: &str) -> String {
+    format!(
+        "apiVersion: loco/v1
+service: {service}
+stages:
+  - environment: staging
+    rollout:
+      platform: local
+      strategy: {{type: immediate}}
+      release: {release}
+      health: {{probes: [{{type: http, path: /health}}], retries: 40, backoff_initial_seconds: 0.05, backoff_max_seconds: 0.2}}
+  - environment: production
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_started_without_a_plan_over_http_runs_the_manifest_stage_plan_under_the_network_rules() {
+    const SERVICE: &str = "manifest-http";
+    let _guard = crate::rollout_support::ServiceGuard(SERVICE);
+    let server = TestServer::start_local().await;
+    let api = crate::rollout_support::Api::of(&server);
+    let unmanaged = api.approved(SERVICE, "0.1.0").await;
+    let (status, body) = server.get(&format!("/api/v1/deployments/{unmanaged}/manifest-plan")).await;
+    assert_eq!((status, &body["error"]["details"][0]["field"]), (StatusCode::BAD_REQUEST, &json!("plan")), "{body}");
+    let (status, body) =
+        server.post(&format!("/api/v1/deployments/{unmanaged}/rollout"), &json!({"actor": "ops"})).await;
+    assert_eq!((status, &body["error"]["details"][0]["field"]), (StatusCode::BAD_REQUEST, &json!("plan")), "{body}");
+
+    // A stage plan naming the registered service runs; one with a command is the network's to refuse.
+    let put = format!("/api/v1/manifests/{SERVICE}");
+    let text = planned(SERVICE, "{service: demo}");
+    let reply = server.http.put(server.at(&put)).json(&json!({ "manifest": text })).send().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let id = api.approved(SERVICE, "2.0.0").await;
+    let (status, plan) = server.get(&format!("/api/v1/deployments/{id}/manifest-plan")).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(
+        (&plan["platform"], &plan["release"]["service"], &plan["instances"]),
+        (&json!("local"), &json!("demo"), &json!(1))
+    );
+    let (status, started) = server.post(&format!("/api/v1/deployments/{id}/rollout"), &json!({"actor": "ops"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let ended = api.ended(&id).await;
+    assert_eq!(ended["state"], "succeeded", "{ended}");
+    assert_eq!(ended["plan"]["release"]["version"], "2.0.0", "the deployment's version");
+
+    let commanded = planned(SERVICE, &format!("{{command: [python3, '{}']}}", crate::rollout_support::APP));
+    let reply = server.http.put(server.at(&put)).json(&json!({ "manifest": commanded })).send().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let id = api.approved(SERVICE, "3.0.0").await;
+    let (status, body) = server.post(&format!("/api/v1/deployments/{id}/rollout"), &json!({"actor": "ops"})).await;
+    assert_eq!(
+        (status, &body["error"]["details"][0]["field"]),
+        (StatusCode::BAD_REQUEST, &json!("release.command")),
+        "{body}"
+    );
+    let (status, shown) = server.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!((status, &shown["status"]), (StatusCode::OK, &json!("approved")), "nothing started");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loco_rollout_start_without_a_plan_runs_the_manifest_stage_plan_on_a_database_file() {
+    const SERVICE: &str = "manifest-cli";
+    let _guard = crate::rollout_support::ServiceGuard(SERVICE);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("loco.db");
+    let target = ["--db", db.to_str().unwrap()];
+    let text = planned(SERVICE, &format!("{{command: [python3, '{}']}}", crate::rollout_support::APP));
+    assert_eq!(loco_fed(&target, &["manifest", "apply", "-"], &text).await.code, 0);
+    let create = [
+        "--json",
+        "create",
+        "--service",
+        SERVICE,
+        "--env",
+        "staging",
+        "--version",
+        "4.2.0",
+        "--requester",
+        "alice",
+        "--work-ref",
+        "W-1",
+        "--rollback-plan",
+        "restore the previous release",
+        "--risk",
+        "low",
+    ];
+    let created = loco(&target, &create).await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(loco(&target, &["approve", &id, "--actor", "bob"]).await.code, 0);
+
+    let plan = loco(&target, &["manifest", "plan", &id]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(plan.json()["release"]["command"][0], "python3", "{}", plan.stdout);
+    let run = loco(&target, &["--json", "rollout", "start", &id, "--actor", "ops"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        (&run.json()["state"], &run.json()["plan"]["release"]["version"]),
+        (&json!("succeeded"), &json!("4.2.0"))
+    );
+
+    let promoted = loco(&target, &["--json", "promote", &id, "--actor", "alice"]).await;
+    assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+    let next = promoted.json()["id"].as_str().unwrap().to_owned();
+    let none = loco(&target, &["manifest", "plan", &next]).await;
+    assert_eq!(none.code, 3, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("stage 'production' of version 1 of the manifest of 'manifest-cli' sets no rollout"),
+        "{}",
+        none.stderr
+    );
+    assert_eq!(loco(&target, &["manifest", "plan", "dep_missing"]).await.code, 4);
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 59] = [
+const ROUTES: [(&str, &str); 63] = [
     ("post", "/api/v1/deployments"),
     ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
@@ -52,6 +52,10 @@ const ROUTES: [(&str, &str); 59] = [
     ("get", "/api/v1/manifests/{service}"),
     ("get", "/api/v1/manifests/{service}/versions"),
     ("get", "/api/v1/manifests/{service}/versions/{version}"),
+    ("get", "/api/v1/deployments/{id}/manifest-plan"),
+    ("get", "/api/v1/groups"),
+    ("put", "/api/v1/groups/{name}"),
+    ("delete", "/api/v1/groups/{name}"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/audit/head"),

@@ -81,6 +81,12 @@ enum Target {
     NewManifest,
     /// A service with a freshly applied manifest (version 1).
     Manifested,
+    /// A deployment created under a fresh manifest whose first stage sets a rollout plan.
+    ManifestPlanned,
+    /// A reviewer group name not set yet, and its definition.
+    NewGroup,
+    /// A fresh reviewer group.
+    Group,
 }
 
 /// A two-stage manifest of `service` (its own environments, so no other route's gate applies).
@@ -88,6 +94,24 @@ fn manifest(service: &str) -> String {
     format!(
         "apiVersion: loco/v1\nservice: {service}\nstages: [{{environment: {service}-a}}, {{environment: {service}-b}}]\n"
     )
+}
+
+/// [`manifest`] whose first stage rolls release v1 of the registered demo service out at once.
+fn planned_manifest(service: &str) -> String {
+    format!(
+        "apiVersion: loco/v1\nservice: {service}\nstages:\n  - environment: {service}-a\n    rollout: {{platform: local, \
+         strategy: {{type: immediate}}, release: {{service: {SERVICE}}}}}\n  - environment: {service}-b\n"
+    )
+}
+
+/// A deployment of a fresh service created under its [`planned_manifest`], applied by the admin.
+async fn manifest_planned(server: &Secured, n: usize) -> String {
+    let service = format!("man-{n}");
+    let put = format!("/api/v1/manifests/{service}");
+    expect(&server.by("admin", "PUT", &put, Some(&json!({ "manifest": planned_manifest(&service) }))).await, 201);
+    let mut new = new_deployment(&format!("{service}-a"));
+    new["service"] = json!(service);
+    text(&expect(&server.by("requester", "POST", "/api/v1/deployments", Some(&new)).await, 201)["id"])
 }
 
 /// One route of `loco serve` and who may call it.
@@ -110,7 +134,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 59] = [
+const ROUTES: [Route; 63] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -144,6 +168,9 @@ const ROUTES: [Route; 59] = [
     route("PUT", "/api/v1/gates/{environment}", T::NewGate, ".....m", 200),
     route("DELETE", "/api/v1/gates/{environment}", T::Gate, ".....m", 204),
     route("GET", "/api/v1/deployments/{id}/approvals", T::Deployment, ".vradm", 200),
+    route("GET", "/api/v1/groups", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/groups/{name}", T::NewGroup, ".....m", 200),
+    route("DELETE", "/api/v1/groups/{name}", T::Group, ".....m", 204),
     route("GET", "/api/v1/pipelines", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/pipelines/{service}", T::NewPipeline, ".....m", 200),
     route("DELETE", "/api/v1/pipelines/{service}", T::Pipeline, ".....m", 204),
@@ -154,6 +181,7 @@ const ROUTES: [Route; 59] = [
     route("GET", "/api/v1/manifests/{service}", T::Manifested, ".vradm", 200),
     route("GET", "/api/v1/manifests/{service}/versions", T::Manifested, ".vradm", 200),
     route("GET", "/api/v1/manifests/{service}/versions/{version}", T::Manifested, ".vradm", 200),
+    route("GET", "/api/v1/deployments/{id}/manifest-plan", T::ManifestPlanned, ".vradm", 200),
     route("POST", "/api/v1/deployments/{id}/promote", T::Promotable, "..r..m", 201),
     route("GET", "/api/v1/events", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/audit/verify", T::Plain, ".vradm", 200),
@@ -491,6 +519,16 @@ impl World {
                 let put = format!("/api/v1/manifests/{service}");
                 expect(&server.by("admin", "PUT", &put, Some(&json!({ "manifest": manifest(&service) }))).await, 201);
                 (route.path.replace("{service}", &service).replace("{version}", "1"), None)
+            }
+            T::ManifestPlanned => (at(&manifest_planned(server, n).await), None),
+            T::NewGroup | T::Group => {
+                let name = format!("team-{n}");
+                let (path, body) = (route.path.replace("{name}", &name), json!({"name": name, "members": ["bob"]}));
+                if matches!(route.target, T::NewGroup) {
+                    return (path, Some(body));
+                }
+                expect(&server.by("admin", "PUT", &path, Some(&body)).await, 200);
+                (path, None)
             }
             T::NewPipeline => {
                 let service = format!("pipe-{n}");

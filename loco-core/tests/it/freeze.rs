@@ -175,7 +175,7 @@ async fn rollouts_are_frozen_too_and_an_override_lets_one_through() {
     assert_eq!(e.code(), "policy_violation");
 
     let input = ActionInput::new("root").overriding("security patch CVE-2026-1234");
-    engine.start_rollout_with(&id, plan(), input).await.unwrap();
+    engine.start_rollout_with(&id, Some(plan()), input).await.unwrap();
     let done = engine.wait_rollout(&id).await.unwrap();
     assert_eq!(done.state, loco_core::RolloutState::Succeeded);
     let kinds = kinds(&engine, &id).await;

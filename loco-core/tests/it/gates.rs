@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loco_core::gate::ApprovalGate;
+use loco_core::gate::{ApprovalGate, ReviewerGroup};
 use loco_core::platform::memory::MemoryPlatform;
 use loco_core::rollout::RolloutPlan;
 use loco_core::{Action, ActionInput, Engine, Error, NewDeployment, Timestamp};
@@ -51,6 +51,11 @@ async fn gate_vectors() {
                     Err(e) => Err(e),
                 },
                 "remove_gate" => engine.remove_gate(text(step, "environment")).await.map(|()| Answer::Nothing),
+                "group" => match ReviewerGroup::from_json(&step["group"].to_string()) {
+                    Ok(group) => engine.set_group(group, "root").await.map(|_| Answer::Nothing),
+                    Err(e) => Err(e),
+                },
+                "remove_group" => engine.remove_group(text(step, "name")).await.map(|()| Answer::Nothing),
                 "create" => engine.create(new(text(step, "environment")), None).await.map(|d| {
                     refs.insert(text(step, "ref").to_owned(), d.id);
                     Answer::Nothing

@@ -77,7 +77,7 @@ pub(crate) async fn get(endpoint: &str) -> (u16, String) {
 }
 
 /// Sends `n` requests and counts the versions that answered 200.
-async fn versions(endpoint: &str, n: usize) -> HashMap<String, usize> {
+pub(crate) async fn versions(endpoint: &str, n: usize) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
         let (status, version) = get(endpoint).await;

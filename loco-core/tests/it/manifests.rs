@@ -143,3 +143,104 @@ async fn an_engine_applies_a_manifest_only_when_it_is_valid_and_signed() {
     assert!(report.valid && report.deployments_checked == 1, "{report:?}");
     engine.close().await.unwrap();
 }
+
+/// A manifest of `web` whose dev stage runs the demo service on the local platform, `instances`
+/// of it, and whose staging stage sets no rollout.
+fn local_manifest(instances: u32) -> String {
+    format!(
+        "apiVersion: loco/v1
+service: web
+stages:
+  - environment: dev
+    rollout:
+      platform: local
+      strategy: {{type: immediate}}
+      release: {{command: [python3, '{app}']}}
+      instances: {instances}
+      health: {{probes: [{{type: http, path: /health}}], retries: 40, backoff_initial_seconds: 0.05, backoff_max_seconds: 0.2}}
+  - environment: staging
+",
+        app = crate::local::APP
+    )
+}
+
+fn web(environment: &str, version: &str) -> loco_core::NewDeployment {
+    loco_core::NewDeployment { version: version.into(), ..crate::common::request("web", environment) }
+}
+
+async fn approved(engine: &loco_core::Engine, environment: &str, version: &str) -> String {
+    let created = engine.create(web(environment, version), None).await.unwrap();
+    engine.apply(&created.id, loco_core::Action::Approve, loco_core::ActionInput::new("bob")).await.unwrap();
+    created.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_without_a_plan_rolls_out_the_stage_plan_of_the_manifest_the_deployment_was_created_under() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = crate::local::local_engine(dir.path()).await;
+    let before = approved(&engine, "dev", "0.9.0").await;
+    let refused = engine.manifest_plan(&before).await.unwrap_err();
+    assert_eq!((refused.code(), refused.details()[0].field.as_str()), ("validation_error", "plan"));
+    assert!(refused.to_string().contains("was not created under a manifest of service 'web'"), "{refused}");
+    let input = loco_core::ActionInput::new("ops");
+    let refused = engine.start_rollout_with(&before, None, input.clone()).await.unwrap_err();
+    assert_eq!(refused.details()[0].field, "plan");
+    assert_eq!(engine.get(&before).await.unwrap().status, loco_core::Status::Approved, "nothing started");
+
+    engine.apply_manifest(&local_manifest(1), "root").await.unwrap();
+    let v1 = approved(&engine, "dev", "1.0.0").await;
+    engine.apply_manifest(&local_manifest(2), "root").await.unwrap();
+    // The plan is the one of the version it was created under (1 instance), not the newest (2).
+    let plan = engine.manifest_plan(&v1).await.unwrap();
+    assert_eq!((plan.instances, plan.release.version.as_str()), (1, ""));
+    let handle = engine.start_rollout_with(&v1, None, input.clone()).await.unwrap();
+    let rollout = engine.wait_rollout(&handle.deployment_id).await.unwrap();
+    assert_eq!(rollout.state, loco_core::rollout::RolloutState::Succeeded, "{:?}", rollout.failure);
+    assert_eq!(rollout.plan.instances, 1);
+    assert_eq!(rollout.plan.release.version, "1.0.0", "the deployment's version fills the empty one");
+    let endpoint = rollout.progress.endpoint.clone().expect("proxy endpoint");
+    let served = crate::local::versions(&endpoint, 3).await;
+    assert_eq!(served, std::collections::HashMap::from([("1.0.0".to_owned(), 3)]));
+
+    let v2 = approved(&engine, "dev", "2.0.0").await;
+    assert_eq!(engine.manifest_plan(&v2).await.unwrap().instances, 2, "created under version 2");
+    let staged = engine.promote(&v1, "alice").await.unwrap();
+    let none = engine.manifest_plan(&staged.id).await.unwrap_err();
+    assert!(
+        none.to_string().contains("stage 'staging' of version 2 of the manifest of 'web' sets no rollout"),
+        "{none}"
+    );
+    assert_eq!(engine.manifest_plan("dep_missing").await.unwrap_err().code(), "not_found");
+    engine.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_manifest_may_name_only_reviewer_groups_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = loco_core::Engine::open(dir.path().join("loco.db")).await.unwrap();
+    let text = "apiVersion: loco/v1
+service: web
+stages:
+  - environment: staging
+  - environment: production
+    approval: {required_approvals: 2, approvers: [dana], groups: [sre, security]}
+";
+    let refused = engine.apply_manifest(text, "root").await.unwrap_err();
+    let fields: Vec<&str> = refused.details().iter().map(|d| d.field.as_str()).collect();
+    assert_eq!(fields, ["stages[1].approval.groups[0]", "stages[1].approval.groups[1]"], "{refused}");
+    assert!(engine.manifests().await.unwrap().is_empty() && engine.pipelines().await.unwrap().is_empty());
+    for name in ["sre", "security"] {
+        let group = loco_core::gate::ReviewerGroup { name: name.into(), members: vec![format!("{name}-lead")] };
+        engine.set_group(group, "root").await.unwrap();
+    }
+    let (record, _) = engine.apply_manifest(text, "root").await.unwrap();
+    assert_eq!(record.version, 1);
+    let gates = engine.gates().await.unwrap();
+    assert_eq!(
+        (gates[0].groups.as_slice(), gates[0].members.as_slice()),
+        (["sre", "security"].map(String::from).as_slice(), ["security-lead", "sre-lead"].map(String::from).as_slice())
+    );
+    let named = engine.remove_group("security").await.unwrap_err();
+    assert!(named.to_string().contains("named by the gate of production"), "{named}");
+    engine.close().await.unwrap();
+}

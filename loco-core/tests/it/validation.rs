@@ -243,13 +243,13 @@ async fn a_registered_service_brings_its_scripts_and_checks_to_network_plans() {
         RolloutPlan::from_json(&plan.to_string()).unwrap()
     };
     let id = approved(&engine).await;
-    let refused = session.start_rollout(&id, network_plan(json!({})), ActionInput::new("ops")).await.unwrap_err();
+    let refused = session.start_rollout(&id, Some(network_plan(json!({}))), ActionInput::new("ops")).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorCode::ValidationFailed, "the service's checks apply: {refused}");
     let report = session.validate_plan(network_plan(json!({"DATABASE_URL": "postgres://db"}))).await.unwrap();
     assert!(report.passed);
 
     session
-        .start_rollout(&id, network_plan(json!({"DATABASE_URL": "postgres://db"})), ActionInput::new("ops"))
+        .start_rollout(&id, Some(network_plan(json!({"DATABASE_URL": "postgres://db"}))), ActionInput::new("ops"))
         .await
         .unwrap();
     let rollout = engine.wait_rollout(&id).await.unwrap();

@@ -1,6 +1,7 @@
-// Type-level checks of index.d.ts for approval gates (run by `npm run typecheck`): a gate is a
-// document with snake_case keys, returned with every key filled in; where a deployment stands with
-// its review is a record (camelCase keys); and `approval_required` is an error code.
+// Type-level checks of index.d.ts for approval gates (run by `npm run typecheck`): a gate and a
+// reviewer group are documents with snake_case keys, returned with every key filled in; where a
+// deployment stands with its review is a record (camelCase keys); and `approval_required` is an
+// error code.
 import type { ApprovalStatus, Engine, ErrorCode, EventKind, LocoError } from '../../index.js'
 
 /** The gate `setGate` takes as an object (it also takes the JSON text). */
@@ -21,6 +22,30 @@ export const camel: ApprovalGate = {
 
 // @ts-expect-error the number of approvals is required
 export const noCount: ApprovalGate = { environment: 'production' }
+
+/** The reviewer group `setGroup` takes as an object (it also takes the JSON text). */
+type ReviewerGroup = Exclude<Parameters<Engine['setGroup']>[0], string>
+
+export const sre: ReviewerGroup = { name: 'sre', members: ['bob', 'carol'] }
+
+export const byGroup: ApprovalGate = { environment: 'production', required_approvals: 2, groups: ['sre'] }
+
+// @ts-expect-error a group's name is required
+export const nameless: ReviewerGroup = { members: ['bob'] }
+
+export async function groups(engine: Engine): Promise<string[]> {
+  const stored = await engine.setGroup(sre, 'admin@example.com')
+  await engine.setGroup(JSON.stringify({ name: 'oncall' }), 'admin@example.com')
+  // Required<…>: the members come back even when left out.
+  const members: string[] = stored.members
+  const removed: void = await engine.removeGroup('oncall')
+  // @ts-expect-error the name is required
+  void engine.removeGroup()
+  // @ts-expect-error a group is an object or JSON text
+  void engine.setGroup(7, 'admin@example.com')
+  void [members, removed]
+  return (await engine.groups()).map((g) => `${g.name}: ${g.members.join(', ')}`)
+}
 
 export async function use(engine: Engine, id: string): Promise<string> {
   const stored = await engine.setGate(twoOfThree, 'admin@example.com')

@@ -2,13 +2,16 @@
 // the text only and returns a document with snake_case keys and every default filled in;
 // `manifestSchema` is a plain JSON object; a problem's detail has its line and column (absent for a
 // problem that is not in a text); an applied manifest is a record (camelCase keys) whose `manifest`
-// is that document, and a version is a number.
+// is that document, and a version is a number. `manifestPlan` resolves with a deployment's stage's
+// plan, every default filled in, and `startRollout` takes `null` for it.
 import type {
   Engine,
   FieldError,
   LocoError,
   Manifest,
   ManifestRecord,
+  Rollout,
+  RolloutPlan,
   Stage,
   manifestSchema,
   parseManifest,
@@ -74,4 +77,19 @@ export async function store(engine: Engine, text: string): Promise<string> {
   const all: ManifestRecord[] = await engine.manifests()
   void [version, by, document, strict, approvals, newest, first, history, all]
   return `${record.service} v${record.version} by ${record.appliedBy} at ${record.appliedAt}: ${record.digest}`
+}
+
+export async function startFromManifest(engine: Engine, id: string): Promise<Rollout> {
+  const plan: RolloutPlan = await engine.manifestPlan(id)
+  // Required<…>: what the manifest left out comes back filled in.
+  const instances: number = (await engine.manifestPlan(id)).instances
+  const onRestart: 'rollback' | 'resume' = (await engine.manifestPlan(id)).on_restart
+  // @ts-expect-error the deployment's id is required
+  void engine.manifestPlan()
+  // @ts-expect-error plan keys are snake_case, like the manifest
+  void (await engine.manifestPlan(id)).onRestart
+  void [instances, onRestart]
+  await engine.startRollout(id, plan, 'deploy-bot')
+  await engine.startRollout(id, null, 'deploy-bot', 'security patch')
+  return engine.startRollout(id, null, 'deploy-bot')
 }

@@ -32,7 +32,8 @@ deployments: each approval short of N is recorded as an ``approval_granted`` eve
 approves; ``start`` before that raises :class:`ApprovalRequiredError` (``approvals``,
 ``required``), and inside the gate's ``wait_minutes`` after approval
 :class:`PolicyViolationError` (rule ``wait_timer``). ``approval_status(id)`` returns an
-:class:`ApprovalStatus`.
+:class:`ApprovalStatus`. A gate's ``groups`` admit the members of reviewer groups
+(``set_group(group, by)``, ``groups()``, ``remove_group(name)``; :class:`ReviewerGroup`).
 Pipelines (``set_pipeline(pipeline, by)``) order the environments a service's versions go
 through: a ``create`` of a version in a stage it has not succeeded in the stage before raises
 :class:`PolicyViolationError` (rule ``promotion_order``); ``promote(id, actor)`` creates a
@@ -50,7 +51,7 @@ versions applied, as plain ``dict`` objects (``ManifestRecordDict``).
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
 :class:`ServiceDefinition`, :class:`ValidationReport`, :class:`ApprovalGate`,
-:class:`ApprovalStatus`, :class:`Pipeline`, :class:`PipelineView`) whose ``to_dict()`` is the HTTP API's
+:class:`ApprovalStatus`, :class:`ReviewerGroup`, :class:`Pipeline`, :class:`PipelineView`) whose ``to_dict()`` is the HTTP API's
 JSON; timestamps are RFC 3339 UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
 every JSON object are generated from the JSON Schema of the Rust data model (``loco._types``).
 Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface. See

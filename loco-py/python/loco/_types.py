@@ -130,6 +130,8 @@ __all__: List[str] = [
     "RenderPlatformSettingsDict",
     "RestoredRolloutTurnDict",
     "ResumeRolloutTurnDict",
+    "ReviewerGroup",
+    "ReviewerGroupDict",
     "RevivedRolloutTurnDict",
     "Role",
     "RollbackRolloutTurnDict",
@@ -1933,15 +1935,33 @@ class ApprovalGateDict(TypedDict, total=False):
     environment: str
     #: How many distinct reviewers must approve, 1 to 10 (never the requester).
     required_approvals: int
-    #: Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
-    #: holding the approver role.
+    #: Who may approve or reject (compared ignoring case and surrounding space); empty, and no
+    #: ``groups`` either: anyone holding the approver role.
     approvers: List[str]
     #: Minutes after which an approval no longer counts towards a deployment still waiting for more,
     #: 1 to 43200 (30 days); absent: approvals do not expire.
     expires_after_minutes: Optional[int]
+    #: Reviewer groups whose members may approve or reject too (each must exist when the gate is
+    #: set; see ``ReviewerGroup``). Membership is read when a review is recorded and when approvals
+    #: are counted, so an approval by someone since removed from the group no longer counts. A gate
+    #: naming groups admits only their members and ``approvers``.
+    groups: List[str]
     #: Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
     #: absent: it may start at once.
     wait_minutes: Optional[int]
+
+
+class ReviewerGroupDict(TypedDict, total=False):
+    """A named set of reviewers, set by an admin, that approval gates admit by name (``groups``): a
+    team whose members change without touching every gate that names it. Returned by
+    ``ReviewerGroup.to_dict()``. Keys that must be present: ``name``.
+    """
+
+    #: Its name: 1-256 letters, digits, ``-``, ``_`` or ``.`` (compared case-insensitively).
+    name: str
+    #: Who belongs to it (compared ignoring case and surrounding space), at most 100; empty: nobody,
+    #: so a gate naming it admits only its other reviewers.
+    members: List[str]
 
 
 class ApprovalDict(TypedDict):
@@ -2045,10 +2065,13 @@ class StageApprovalDict(TypedDict, total=False):
 
     #: How many distinct reviewers must approve, 1 to 10 (never the requester).
     required_approvals: int
-    #: Who may approve or reject; empty: anyone holding the approver role.
+    #: Who may approve or reject; empty, and no ``groups`` either: anyone holding the approver role.
     approvers: List[str]
     #: Minutes after which an approval no longer counts, 1 to 43200; absent: never.
     expires_after_minutes: Optional[int]
+    #: Reviewer groups whose members may approve or reject too (``loco group set``); each must exist
+    #: when the manifest is applied.
+    groups: List[str]
     #: Minutes a deployment must wait after its last approval before it may start, 1 to 43200.
     wait_minutes: Optional[int]
 
@@ -3363,8 +3386,8 @@ class ApprovalGate:
 
     @property
     def approvers(self) -> List[str]:
-        """Who may approve or reject (compared ignoring case and surrounding space); empty: anyone
-        holding the approver role.
+        """Who may approve or reject (compared ignoring case and surrounding space); empty, and no
+        ``groups`` either: anyone holding the approver role.
         """
         return list(self._d["approvers"])
 
@@ -3374,6 +3397,15 @@ class ApprovalGate:
         more, 1 to 43200 (30 days); absent: approvals do not expire; ``None`` when absent.
         """
         return self._d.get("expires_after_minutes")
+
+    @property
+    def groups(self) -> List[str]:
+        """Reviewer groups whose members may approve or reject too (each must exist when the gate is
+        set; see ``ReviewerGroup``). Membership is read when a review is recorded and when
+        approvals are counted, so an approval by someone since removed from the group no longer
+        counts. A gate naming groups admits only their members and ``approvers``.
+        """
+        return list(self._d["groups"])
 
     @property
     def wait_minutes(self) -> Optional[int]:
@@ -3400,6 +3432,63 @@ class ApprovalGate:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (ApprovalGate, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ReviewerGroup:
+    """A named set of reviewers, set by an admin, that approval gates admit by name (``groups``): a
+    team whose members change without touching every gate that names it. Immutable: attributes
+    mirror the HTTP JSON fields and ``to_dict()`` returns the HTTP JSON object.
+    ``ReviewerGroup(data)`` wraps such an object (typed ``ReviewerGroupDict``) without copying
+    it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ReviewerGroupDict
+
+    def __init__(self, data: ReviewerGroupDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def name(self) -> str:
+        """Its name: 1-256 letters, digits, ``-``, ``_`` or ``.`` (compared case-insensitively)."""
+        return self._d["name"]
+
+    @property
+    def members(self) -> List[str]:
+        """Who belongs to it (compared ignoring case and surrounding space), at most 100; empty:
+        nobody, so a gate naming it admits only its other reviewers.
+        """
+        return list(self._d["members"])
+
+    def to_dict(self) -> ReviewerGroupDict:
+        """The reviewer group as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ReviewerGroupDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ReviewerGroup):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ReviewerGroup(name=%r, members=%r)" % (
+            d["name"],
+            d["members"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ReviewerGroup, (self._d,))
 
     if not TYPE_CHECKING:
 

@@ -273,21 +273,23 @@ impl Engine {
     }
 
     /// Starts rolling out an approved deployment with `plan` (a `dict` or JSON `str`, checked by
-    /// the core): its pre-deployment checks run first, and a blocking finding refuses the start
-    /// with `ValidationFailedError` (the deployment stays `approved`); the steps run in the
-    /// background. A freeze window in force refuses it with `PolicyViolationError` unless an
-    /// admin gives `override_reason` (recorded as for `start`). Resolves to the `Rollout` right
-    /// after the start.
-    #[pyo3(signature = (id, plan, actor, override_reason=None))]
+    /// the core; without one, or with `None`, the plan its stage sets in the manifest it was
+    /// created under, see `manifest_plan`): its pre-deployment checks run first, and a blocking
+    /// finding refuses the start with `ValidationFailedError` (the deployment stays `approved`);
+    /// the steps run in the background. A freeze window in force refuses it with
+    /// `PolicyViolationError` unless an admin gives `override_reason` (recorded as for `start`).
+    /// `actor` is required: omitted, it reaches the core blank and is refused there as a
+    /// `ValidationError` on `actor`. Resolves to the `Rollout` right after the start.
+    #[pyo3(signature = (id, plan=None, actor=None, override_reason=None))]
     fn start_rollout<'py>(
         &self,
         py: Python<'py>,
         id: String,
-        plan: Document,
-        actor: String,
+        plan: Option<Document>,
+        actor: Option<String>,
         override_reason: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.handle.start_rollout(id, plan, actor, override_reason))
+        awaitable(py, self.handle.start_rollout(id, plan, actor.unwrap_or_default(), override_reason))
     }
 
     /// `start_rollout`, then waits for the outcome (`succeeded`, `rolled_back` or
@@ -523,10 +525,11 @@ impl Engine {
 
     /// Sets (or replaces, by environment) an approval gate: how many distinct reviewers a
     /// deployment to its environment needs before it may start. `gate` is a `dict` or JSON `str`
-    /// (`environment`, `required_approvals` 1 to 10, and optionally `approvers` who alone may
-    /// review, `expires_after_minutes` after which an approval no longer counts and
-    /// `wait_minutes` the start is held back after approval), checked by the core; `by` is who
-    /// sets it. Resolves to the gate as stored (a `loco.ApprovalGate`).
+    /// (`environment`, `required_approvals` 1 to 10, and optionally `approvers` and `groups`
+    /// (reviewer groups, see `set_group`, that must exist) whose members alone may review,
+    /// `expires_after_minutes` after which an approval no longer counts and `wait_minutes` the
+    /// start is held back after approval), checked by the core; `by` is who sets it. Resolves to
+    /// the gate as stored (a `loco.ApprovalGate`).
     fn set_gate<'py>(&self, py: Python<'py>, gate: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.set_gate(gate, by))
     }
@@ -540,6 +543,26 @@ impl Engine {
     /// deployments then need the single review again. Resolves to `None`.
     fn remove_gate<'py>(&self, py: Python<'py>, environment: String) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.remove_gate(environment))
+    }
+
+    /// Sets (or replaces, by name) a reviewer group, which approval gates admit by name (their
+    /// `groups`). `group` is a `dict` or JSON `str` (`name`, 1 to 256 letters, digits, `-`, `_`
+    /// or `.`, compared case-insensitively, and `members`, at most 100), checked by the core;
+    /// `by` is who sets it. Its members count from the next review and count of approvals on.
+    /// Resolves to the group as stored (a `loco.ReviewerGroup`).
+    fn set_group<'py>(&self, py: Python<'py>, group: Document, by: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.set_group(group, by))
+    }
+
+    /// Every reviewer group, by name. Resolves to a `list` of `loco.ReviewerGroup`.
+    fn groups<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.groups())
+    }
+
+    /// Removes reviewer group `name` (`NotFoundError` when there is none; `ValidationError` on
+    /// `name` while a gate names it). Resolves to `None`.
+    fn remove_group<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.remove_group(name))
     }
 
     /// Where deployment `id` stands with its environment's review at `at` (an RFC 3339 `str`; now
@@ -621,6 +644,16 @@ impl Engine {
     /// `list` of `loco.ManifestRecordDict`.
     fn manifests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.handle.manifests())
+    }
+
+    /// The rollout plan deployment `id` starts with when `start_rollout` is given none: the one
+    /// its stage sets in the version of its service's manifest it was created under (whatever
+    /// version is newest now), every default filled in and `release.version` empty (the
+    /// deployment's version is used when it runs). `NotFoundError` for an unknown deployment;
+    /// `ValidationError` on `plan` when it was created without a manifest or its stage sets no
+    /// rollout. Resolves to a `loco.RolloutPlanDict`.
+    fn manifest_plan<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.manifest_plan(id))
     }
 
     /// Stops running rollouts (the next engine on this file recovers them) and the local

@@ -1,16 +1,18 @@
 //! The policy operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: list the
 //! deploy locks and force one free; set, list and remove freeze windows, and ask which one is in
-//! force for an environment; set, list and remove approval gates, and ask where a deployment
-//! stands with its gate; set, list and remove pipelines, promote a deployment along its pipeline
-//! and ask where a version stands on it; apply a service's `service.yaml` manifest and read the
-//! versions applied. Windows, gates, pipelines and manifests are parsed, checked and evaluated by
-//! the core alone; starts and creates they refuse are refused there too.
+//! force for an environment; set, list and remove approval gates and the reviewer groups they
+//! admit, and ask where a deployment stands with its gate; set, list and remove pipelines, promote
+//! a deployment along its pipeline and ask where a version stands on it; apply a service's
+//! `service.yaml` manifest, read the versions applied and the rollout plan a deployment's stage
+//! sets in its version. Windows, gates, pipelines and manifests are parsed, checked and evaluated
+//! by the core alone; starts and creates they refuse are refused there too.
 
 use loco_core::freeze::{ActiveFreeze, FreezeWindow};
-use loco_core::gate::{ApprovalGate, ApprovalStatus};
+use loco_core::gate::{ApprovalGate, ApprovalStatus, ReviewerGroup};
 use loco_core::lock::DeployLock;
 use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
+use loco_core::rollout::RolloutPlan;
 use loco_core::{Deployment, Timestamp};
 
 use super::{Handle, Operation};
@@ -84,6 +86,26 @@ impl Handle {
         Box::pin(async move { engine?.remove_gate(&environment).await })
     }
 
+    /// `set_group(group, by)`: sets or replaces (by name) the reviewer group; the result is the
+    /// group as stored.
+    pub fn set_group(&self, group: Document, by: String) -> Operation<ReviewerGroup> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.set_group(group.into_reviewer_group()?, &by).await })
+    }
+
+    /// `groups()`.
+    pub fn groups(&self) -> Operation<Vec<ReviewerGroup>> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.groups().await })
+    }
+
+    /// `remove_group(name)`; `not_found` when no group has the name, `validation_error` on
+    /// `name` while a gate names it.
+    pub fn remove_group(&self, name: String) -> Operation<()> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.remove_group(&name).await })
+    }
+
     /// `approval_status(id, at=None)`: where the deployment stands with its review at `at`
     /// (RFC 3339; now without it).
     pub fn approval_status(&self, id: String, at: Option<String>) -> Operation<ApprovalStatus> {
@@ -152,6 +174,14 @@ impl Handle {
     pub fn manifests(&self) -> Operation<Vec<ManifestRecord>> {
         let engine = self.engine();
         Box::pin(async move { engine?.manifests().await })
+    }
+
+    /// `manifest_plan(id)`: the plan deployment `id` starts with when given none, the one its
+    /// stage sets in the manifest version it was created under; `not_found` for an unknown
+    /// deployment, `validation_error` on `plan` when there is no such plan.
+    pub fn manifest_plan(&self, id: String) -> Operation<RolloutPlan> {
+        let engine = self.engine();
+        Box::pin(async move { engine?.manifest_plan(&id).await })
     }
 }
 

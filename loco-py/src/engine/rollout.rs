@@ -1,7 +1,7 @@
 //! The rollout operations of [`Handle`], shared by `loco.Engine` and `loco.SyncEngine`: validate
-//! a plan, start, wait for, inspect and override rollouts, list releases and roll a target back to
-//! one, follow instance logs, set analysis thresholds. Plans, thresholds and limits are checked by
-//! the core alone.
+//! a plan, start (with a plan, or the one the deployment's manifest sets), wait for, inspect and
+//! override rollouts, list releases and roll a target back to one, follow instance logs, set
+//! analysis thresholds. Plans, thresholds and limits are checked by the core alone.
 
 use loco_core::model::parse_limit;
 use loco_core::rollout::{Release, ValidationReport};
@@ -19,20 +19,23 @@ impl Handle {
         Box::pin(async move { engine?.validate_plan(plan.into_plan()?).await })
     }
 
-    /// `start_rollout(id, plan, actor, override_reason)`: the core validates the plan and starts
-    /// executing it in the background (with `override_reason`, an admin's start in spite of a
-    /// freeze window in force); the result is the rollout record as it stands right after the
-    /// start.
+    /// `start_rollout(id, plan, actor, override_reason)`: the core validates the plan (without
+    /// one, takes the plan the deployment's stage sets in its manifest) and starts executing it
+    /// in the background (with `override_reason`, an admin's start in spite of a freeze window in
+    /// force); the result is the rollout record as it stands right after the start.
     pub fn start_rollout(
         &self,
         id: String,
-        plan: Document,
+        plan: Option<Document>,
         actor: String,
         override_reason: Option<String>,
     ) -> Operation<Rollout> {
         let engine = self.engine();
         let input = ActionInput { override_reason, ..ActionInput::new(actor) };
-        Box::pin(async move { engine?.start_rollout_with(&id, plan.into_plan()?, input).await })
+        Box::pin(async move {
+            let plan = plan.map(Document::into_plan).transpose()?;
+            engine?.start_rollout_with(&id, plan, input).await
+        })
     }
 
     /// `run_rollout(id, plan, actor)`: starts it and waits for the outcome.

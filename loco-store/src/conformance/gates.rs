@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use loco_types::gate::ApprovalGate;
+use loco_types::gate::{ApprovalGate, ReviewerGroup};
 use loco_types::lifecycle::{Action, ActionInput, Status};
 use loco_types::model::EventKind;
 use loco_types::{Error, ErrorCode};
@@ -17,6 +17,8 @@ fn gate(environment: &str, required: u32) -> ApprovalGate {
         environment: environment.to_owned(),
         required_approvals: required,
         approvers: Vec::new(),
+        groups: Vec::new(),
+        members: Vec::new(),
         expires_after_minutes: None,
         wait_minutes: None,
     }
@@ -90,5 +92,54 @@ pub(super) async fn concurrent_approvals_each_count_once(backend: &dyn Backend) 
     let approvals: Vec<_> = events.iter().filter_map(|e| e.data.as_ref().map(|v| v["approvals"].clone())).collect();
     assert_eq!(granted, 2, "{check}");
     assert_eq!(approvals[1..], [serde_json::json!(1), serde_json::json!(2)], "{check}: counted one after the other");
+    store.close().await.expect("close");
+}
+
+fn group(name: &str, members: &[&str]) -> ReviewerGroup {
+    ReviewerGroup { name: name.to_owned(), members: members.iter().map(|m| (*m).to_owned()).collect() }
+}
+
+pub(super) async fn reviewer_groups_admit_their_members_as_they_are_now(backend: &dyn Backend) {
+    let check = "reviewer_groups_admit_their_members_as_they_are_now";
+    let store = open(backend, check).await;
+    let sre_gate =
+        ApprovalGate { groups: vec!["SRE".to_owned()], approvers: vec!["dana".to_owned()], ..gate("staging", 2) };
+    // A gate may not name a group that does not exist; nothing is set.
+    let refused = store.put_gate(sre_gate.clone(), "root").await.unwrap_err();
+    assert_eq!(
+        (refused.kind(), refused.details()[0].field.as_str()),
+        (ErrorCode::ValidationError, "groups[0]"),
+        "{check}"
+    );
+    assert!(store.gates().await.expect("gates").is_empty(), "{check}");
+    store.put_group(group("sre", &["bob", "carol"]), "root").await.expect("group");
+    store.put_group(group("Sre", &["bob", "erin"]), "root").await.expect("replace: the same name in another case");
+    store.put_gate(sre_gate, "root").await.expect("gate");
+    let gates = store.gates().await.expect("gates");
+    assert_eq!(gates[0].members, ["bob", "erin"], "{check}: listed gates carry their groups' members");
+    let json = serde_json::to_value(&gates[0]).expect("json");
+    assert!(json.get("members").is_none() && json["groups"] == serde_json::json!(["SRE"]), "{check}: {json}");
+
+    let d = store.create(request("web"), None).await.expect("create").deployment;
+    let outsider = store.apply(&d.id, Action::Approve, ActionInput::new("carol")).await.unwrap_err();
+    assert_eq!(outsider.kind(), ErrorCode::PolicyViolation, "{check}: carol left the group");
+    assert!(outsider.to_string().contains("(dana, group SRE)"), "{check}: {outsider}");
+    let first = store.apply(&d.id, Action::Approve, ActionInput::new("ERIN")).await.expect("a member");
+    assert_eq!(first.status, Status::PendingApproval, "{check}");
+    let second = store.apply(&d.id, Action::Approve, ActionInput::new("dana")).await.expect("an approver");
+    assert_eq!(second.status, Status::Approved, "{check}");
+
+    // A group a gate names cannot be removed; once the gate no longer names it, it can.
+    let named = store.remove_group("sre").await.unwrap_err();
+    assert_eq!((named.kind(), named.details()[0].field.as_str()), (ErrorCode::ValidationError, "name"), "{check}");
+    assert!(named.to_string().contains("named by the gate of staging"), "{check}: {named}");
+    store.close().await.expect("close");
+    let store = open(backend, check).await;
+    assert_eq!(store.groups().await.expect("groups"), [group("Sre", &["bob", "erin"])], "{check}: after a reopen");
+    store.put_gate(gate("staging", 1), "root").await.expect("a gate without groups");
+    store.remove_group("SRE").await.expect("remove ignores case");
+    let again = store.remove_group("sre").await.unwrap_err();
+    assert!(matches!(again, Error::GroupNotFound { .. }), "{check}: {again:?}");
+    assert!(store.groups().await.expect("groups").is_empty(), "{check}");
     store.close().await.expect("close");
 }

@@ -72,6 +72,8 @@ pub(super) async fn a_manifest_applies_in_versions_and_removes_only_what_it_set(
         environment: "qa".to_owned(),
         required_approvals: 1,
         approvers: vec![],
+        groups: Vec::new(),
+        members: Vec::new(),
         expires_after_minutes: None,
         wait_minutes: None,
     };

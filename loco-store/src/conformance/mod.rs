@@ -66,6 +66,7 @@ pub async fn run(backend: &dyn Backend) {
     gates::gates_are_set_replaced_and_removed(backend).await;
     gates::a_gate_counts_approvals_in_the_write(backend).await;
     gates::concurrent_approvals_each_count_once(backend).await;
+    gates::reviewer_groups_admit_their_members_as_they_are_now(backend).await;
     pipelines::pipelines_are_set_replaced_and_removed(backend).await;
     pipelines::creates_follow_the_promotion_order(backend).await;
     pipelines::a_promoted_create_carries_its_event(backend).await;

@@ -47,6 +47,7 @@ pub(crate) async fn apply(
     if let Some(newest) = newest.as_ref().filter(|n| n.digest == digest) {
         return Ok((newest.clone(), false));
     }
+    manifest.check_groups(&gates::all_groups(&mut ctx.conn).await?)?;
     let version = newest.as_ref().map_or(1, |n| n.version + 1);
     let (dropped_gates, dropped_windows) = manifest::dropped(&manifest, newest.as_ref().map(|n| &n.manifest));
     for environment in dropped_gates {

@@ -40,7 +40,7 @@ use tokio_postgres::config::SslMode;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
-use loco_types::gate::ApprovalGate;
+use loco_types::gate::{ApprovalGate, ReviewerGroup};
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
@@ -343,6 +343,20 @@ impl Store for PostgresStore {
     async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
         let environment = environment.to_owned();
         self.writer.run(move |ctx| Box::pin(gates::remove(ctx, environment.clone()))).await
+    }
+
+    async fn put_group(&self, group: ReviewerGroup, by: &str) -> LocoResult<ReviewerGroup> {
+        let by = by.to_owned();
+        self.writer.run(move |ctx| Box::pin(gates::put_group(ctx, group.clone(), by.clone()))).await
+    }
+
+    async fn groups(&self) -> LocoResult<Vec<ReviewerGroup>> {
+        Ok(gates::all_groups(&mut *self.pool.get().await?).await?)
+    }
+
+    async fn remove_group(&self, name: &str) -> LocoResult<()> {
+        let name = name.to_owned();
+        self.writer.run(move |ctx| Box::pin(gates::remove_group(ctx, name.clone()))).await
     }
 
     async fn put_thresholds(&self, environment: &str, thresholds: Thresholds) -> LocoResult<()> {

@@ -215,6 +215,15 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE pipelines ADD COLUMN manifest_version integer;
     ",
+    // v9: reviewer groups, which approval gates name.
+    "
+    CREATE TABLE reviewer_groups (
+        name        text PRIMARY KEY,                 -- gate::group_key(name)
+        definition  text NOT NULL,                    -- JSON ReviewerGroup
+        updated_by  text NOT NULL,
+        updated_at  text NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -2,15 +2,16 @@
 //! deployment has had, read inside the transaction that records the next review.
 
 use loco_types::Error;
-use loco_types::gate::{self, Approval, ApprovalGate};
+use loco_types::gate::{self, Approval, ApprovalGate, ReviewerGroup};
 use loco_types::model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::rows::{json, json_column, parsed};
+use super::rows::{json, json_column, json_required, parsed};
 use super::writer::WriteCtx;
 use crate::error::Result;
 
 pub(crate) fn put(ctx: &mut WriteCtx<'_>, gate: ApprovalGate, by: &str) -> Result<ApprovalGate> {
+    gate::check_groups(&gate, &all_groups(ctx.conn)?)?;
     ctx.conn
         .prepare_cached(
             "INSERT INTO approval_gates (environment, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
@@ -20,14 +21,51 @@ pub(crate) fn put(ctx: &mut WriteCtx<'_>, gate: ApprovalGate, by: &str) -> Resul
     Ok(gate)
 }
 
+/// Every gate, by environment, each with the members of the groups it names.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<ApprovalGate>> {
-    Ok(conn
+    let gates: Vec<ApprovalGate> = conn
         .prepare_cached("SELECT definition FROM approval_gates ORDER BY environment")?
         .query_map([], |row| json_column::<ApprovalGate>(row, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?
         .into_iter()
         .flatten()
-        .collect())
+        .collect();
+    if gates.iter().all(|g| g.groups.is_empty()) {
+        return Ok(gates);
+    }
+    let groups = all_groups(conn)?;
+    Ok(gates.into_iter().map(|g| g.with_members(&groups)).collect())
+}
+
+pub(crate) fn put_group(ctx: &mut WriteCtx<'_>, group: ReviewerGroup, by: &str) -> Result<ReviewerGroup> {
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO reviewer_groups (name, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (name) DO UPDATE SET definition = ?2, updated_by = ?3, updated_at = ?4",
+        )?
+        .execute(params![gate::group_key(&group.name), json(&group)?, by, Timestamp::now().to_string()])?;
+    Ok(group)
+}
+
+/// Every reviewer group, by name.
+pub(crate) fn all_groups(conn: &Connection) -> Result<Vec<ReviewerGroup>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM reviewer_groups ORDER BY name")?
+        .query_map([], |row| json_required::<ReviewerGroup>(row, 0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Removes reviewer group `name`: `not_found` when there is none, refused while a gate names it.
+pub(crate) fn remove_group(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {
+    gate::check_unused(name, &all(ctx.conn)?)?;
+    let removed = ctx
+        .conn
+        .prepare_cached("DELETE FROM reviewer_groups WHERE name = ?1")?
+        .execute(params![gate::group_key(name)])?;
+    if removed == 0 {
+        return Err(Error::GroupNotFound { name: name.to_owned() }.into());
+    }
+    Ok(())
 }
 
 pub(crate) fn remove(ctx: &mut WriteCtx<'_>, environment: &str) -> Result<()> {
@@ -41,13 +79,17 @@ pub(crate) fn remove(ctx: &mut WriteCtx<'_>, environment: &str) -> Result<()> {
     Ok(())
 }
 
-/// The gate guarding `environment`, if any.
+/// The gate guarding `environment`, if any, with the members of the groups it names.
 pub(crate) fn guarding(conn: &Connection, environment: &str) -> Result<Option<ApprovalGate>> {
-    Ok(conn
+    let gate = conn
         .prepare_cached("SELECT definition FROM approval_gates WHERE environment = ?1")?
         .query_row(params![gate::key(environment)], |row| json_column::<ApprovalGate>(row, 0))
         .optional()?
-        .flatten())
+        .flatten();
+    match gate {
+        Some(gate) if !gate.groups.is_empty() => Ok(Some(gate.with_members(&all_groups(conn)?))),
+        gate => Ok(gate),
+    }
 }
 
 /// The approvals recorded for deployment `id` before its `approved` transition, oldest first.

@@ -5,7 +5,7 @@ use loco_types::manifest::{self, Manifest, ManifestRecord};
 use loco_types::model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::rows::{json, parsed};
+use super::rows::{json, json_required, parsed};
 use super::writer::WriteCtx;
 use super::{access, gates, pipelines};
 use crate::error::Result;
@@ -13,15 +13,12 @@ use crate::error::Result;
 const COLUMNS: &str = "service, version, digest, text, definition, applied_by, applied_at";
 
 fn record(row: &Row<'_>) -> rusqlite::Result<ManifestRecord> {
-    let definition: String = row.get(4)?;
-    let manifest: Manifest = serde_json::from_str(&definition)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(ManifestRecord {
         service: row.get(0)?,
         version: row.get(1)?,
         digest: row.get(2)?,
         text: row.get(3)?,
-        manifest,
+        manifest: json_required(row, 4)?,
         applied_by: row.get(5)?,
         applied_at: parsed(row, 6)?,
     })
@@ -41,6 +38,7 @@ pub(crate) fn apply(
     if let Some(newest) = newest.as_ref().filter(|n| n.digest == digest) {
         return Ok((newest.clone(), false));
     }
+    manifest.check_groups(&gates::all_groups(ctx.conn)?)?;
     let version = newest.as_ref().map_or(1, |n| n.version + 1);
     let (dropped_gates, dropped_windows) = manifest::dropped(&manifest, newest.as_ref().map(|n| &n.manifest));
     for environment in dropped_gates {

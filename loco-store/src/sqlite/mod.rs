@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use loco_types::analysis::Thresholds;
 use loco_types::audit::AuditReport;
 use loco_types::freeze::FreezeWindow;
-use loco_types::gate::{self, ApprovalGate, ApprovalStep};
+use loco_types::gate::{self, ApprovalGate, ApprovalStep, ReviewerGroup};
 use loco_types::identity::Token;
 use loco_types::lifecycle::{Action, ActionInput};
 use loco_types::lock::DeployLock;
@@ -517,6 +517,20 @@ impl Store for SqliteStore {
     async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
         let environment = environment.to_owned();
         self.writer.submit(move |ctx| gates::remove(ctx, &environment)).await
+    }
+
+    async fn put_group(&self, group: ReviewerGroup, by: &str) -> LocoResult<ReviewerGroup> {
+        let by = by.to_owned();
+        self.writer.submit(move |ctx| gates::put_group(ctx, group, &by)).await
+    }
+
+    async fn groups(&self) -> LocoResult<Vec<ReviewerGroup>> {
+        self.reads.point(gates::all_groups).await
+    }
+
+    async fn remove_group(&self, name: &str) -> LocoResult<()> {
+        let name = name.to_owned();
+        self.writer.submit(move |ctx| gates::remove_group(ctx, &name)).await
     }
 
     async fn remove_freeze_window(&self, name: &str) -> LocoResult<()> {

@@ -6,13 +6,12 @@ use loco_types::model::{Deployment, Timestamp};
 use loco_types::plan::{ReleaseSpec, RolloutPlan};
 use loco_types::rollout::{Release, Rollout, RolloutState};
 use loco_types::rules::{self, RolloutChanged};
-use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::Result;
 use crate::{BeginRollout, RolloutUpdate};
 
-use super::rows::{get_deployment, json, json_column, parsed, parsed_opt};
+use super::rows::{get_deployment, json, json_column, json_required, parsed, parsed_opt};
 use super::writer::WriteCtx;
 
 const ROLLOUT_COLUMNS: &str = "deployment_id, service, environment, platform, plan, state, progress, previous, failure, \
@@ -23,19 +22,15 @@ const ACTIVE_STATES: &str = "('running', 'paused', 'rolling_back')";
 
 const RELEASE_COLUMNS: &str = "version, deployment_id, platform, spec, instances, activated_at, retired_at";
 
-fn required<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
-    json_column(row, idx)?.ok_or(rusqlite::Error::InvalidColumnType(idx, "json".into(), Type::Null))
-}
-
 fn rollout_from_row(row: &Row<'_>) -> rusqlite::Result<Rollout> {
     Ok(Rollout {
         deployment_id: row.get(0)?,
         service: row.get(1)?,
         environment: row.get(2)?,
         platform: row.get(3)?,
-        plan: required(row, 4)?,
+        plan: json_required(row, 4)?,
         state: parsed(row, 5)?,
-        progress: required(row, 6)?,
+        progress: json_required(row, 6)?,
         previous: json_column(row, 7)?,
         failure: json_column(row, 8)?,
         actor: row.get(9)?,
@@ -53,8 +48,8 @@ fn release_from_row(row: &Row<'_>) -> rusqlite::Result<Release> {
         version: row.get(0)?,
         deployment_id: row.get(1)?,
         platform: row.get(2)?,
-        spec: required(row, 3)?,
-        instances: required(row, 4)?,
+        spec: json_required(row, 3)?,
+        instances: json_required(row, 4)?,
         activated_at: parsed(row, 5)?,
         retired_at: parsed_opt(row, 6)?,
     })
@@ -229,7 +224,7 @@ pub(crate) fn reseal(ctx: &mut WriteCtx<'_>, reseal: &dyn Fn(&str) -> loco_types
     let rows: Vec<(String, RolloutPlan, Option<Release>)> = ctx
         .conn
         .prepare_cached("SELECT deployment_id, plan, previous FROM rollouts")?
-        .query_map([], |r| Ok((r.get(0)?, required(r, 1)?, json_column(r, 2)?)))?
+        .query_map([], |r| Ok((r.get(0)?, json_required(r, 1)?, json_column(r, 2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (id, mut plan, mut previous) in rows {
         let mut here = rules::reseal_spec(&mut plan.release, reseal)?;
@@ -246,7 +241,7 @@ pub(crate) fn reseal(ctx: &mut WriteCtx<'_>, reseal: &dyn Fn(&str) -> loco_types
     let specs: Vec<(i64, ReleaseSpec)> = ctx
         .conn
         .prepare_cached("SELECT seq, spec FROM releases")?
-        .query_map([], |r| Ok((r.get(0)?, required(r, 1)?)))?
+        .query_map([], |r| Ok((r.get(0)?, json_required(r, 1)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (seq, mut spec) in specs {
         let here = rules::reseal_spec(&mut spec, reseal)?;

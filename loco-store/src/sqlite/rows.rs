@@ -106,6 +106,11 @@ pub(crate) fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: us
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
+/// [`json_column`] of a `NOT NULL` column: a NULL there is a conversion error.
+pub(crate) fn json_required<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    json_column(row, idx)?.ok_or(rusqlite::Error::InvalidColumnType(idx, "json".into(), Type::Null))
+}
+
 /// One deployment by id, or `not_found`.
 pub(crate) fn get_deployment(conn: &Connection, id: &str) -> Result<Deployment> {
     let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE id = ?1");

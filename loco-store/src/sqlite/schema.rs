@@ -213,6 +213,15 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE pipelines ADD COLUMN manifest_version INTEGER;
     ",
+    // v15: reviewer groups, which approval gates name.
+    "
+    CREATE TABLE reviewer_groups (
+        name        TEXT PRIMARY KEY,                 -- gate::group_key(name)
+        definition  TEXT NOT NULL,                    -- JSON ReviewerGroup
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

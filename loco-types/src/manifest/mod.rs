@@ -103,9 +103,13 @@ pub struct Stage {
 pub struct StageApproval {
     /// How many distinct reviewers must approve, 1 to 10 (never the requester).
     pub required_approvals: u32,
-    /// Who may approve or reject; empty: anyone holding the approver role.
+    /// Who may approve or reject; empty, and no `groups` either: anyone holding the approver role.
     #[serde(default)]
     pub approvers: Vec<String>,
+    /// Reviewer groups whose members may approve or reject too (`loco group set`); each must
+    /// exist when the manifest is applied.
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Minutes after which an approval no longer counts, 1 to 43200; absent: never.
     #[serde(default)]
     pub expires_after_minutes: Option<u32>,
@@ -121,6 +125,8 @@ impl StageApproval {
             environment: environment.to_owned(),
             required_approvals: self.required_approvals,
             approvers: self.approvers.clone(),
+            groups: self.groups.clone(),
+            members: Vec::new(),
             expires_after_minutes: self.expires_after_minutes,
             wait_minutes: self.wait_minutes,
         }
@@ -140,6 +146,20 @@ impl Manifest {
     /// The approval gates its stages set.
     pub fn gates(&self) -> Vec<ApprovalGate> {
         self.stages.iter().filter_map(|s| s.approval.as_ref().map(|a| a.gate(&s.environment))).collect()
+    }
+
+    /// Refuses this manifest when a stage's approval names a reviewer group that is not among
+    /// `groups` (all there are), naming each (`stages[2].approval.groups[0]`).
+    pub fn check_groups(&self, groups: &[crate::gate::ReviewerGroup]) -> Result<()> {
+        let mut details = Vec::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            if let Some(approval) = &stage.approval {
+                for problem in nested(crate::gate::check_groups(&approval.gate(&stage.environment), groups)) {
+                    details.push(FieldError::new(format!("stages[{i}].approval.{}", problem.field), problem.message));
+                }
+            }
+        }
+        if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
 
     /// The stage named `environment`, if it is one.
@@ -294,6 +314,43 @@ pub struct ManifestRecord {
     pub applied_by: String,
     /// When.
     pub applied_at: Timestamp,
+}
+
+impl ManifestRecord {
+    /// The rollout plan stage `environment` of this version sets, for a deployment created under
+    /// it that starts without one (its `release.version` empty, so the deployment's is used). A
+    /// validation error on `plan` when the stage sets none, or `environment` is not a stage.
+    pub fn stage_plan(&self, environment: &str) -> Result<RolloutPlan> {
+        let (service, version) = (&self.service, self.version);
+        match self.manifest.stage(environment) {
+            Some(Stage { rollout: Some(plan), .. }) => Ok(plan.clone()),
+            Some(_) => Err(Error::invalid(
+                "plan",
+                format!(
+                    "is required: stage '{environment}' of version {version} of the manifest of '{service}' sets no rollout"
+                ),
+            )),
+            None => Err(Error::invalid(
+                "plan",
+                format!(
+                    "is required: '{environment}' is not a stage of version {version} of the manifest of '{service}'"
+                ),
+            )),
+        }
+    }
+}
+
+/// The version of its service's manifest a deployment was created under, read from its
+/// `created` event (the first of `events`); `None` when its service's pipeline was not set by a
+/// manifest then.
+pub fn created_under(events: &[crate::model::Event]) -> Result<Option<u32>> {
+    let Some(created) = events.first().filter(|e| e.kind == crate::model::EventKind::Created) else {
+        return Ok(None);
+    };
+    Ok(match created.typed_data()? {
+        Some(crate::event_data::EventData::Created(data)) => data.manifest_version,
+        _ => None,
+    })
 }
 
 /// The digest [`ManifestRecord::digest`] holds for `text`.
