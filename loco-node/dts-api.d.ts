@@ -124,6 +124,22 @@ export interface RolloutQuery {
   activeOnly?: boolean | null
 }
 
+/** Options of `Engine.scheduleStart`; every property is optional. */
+export interface ScheduleOptions {
+  /**
+   * Start a rollout with the plan the deployment's stage sets in its manifest (which must exist
+   * when it is scheduled), instead of the plain `start` (the default).
+   */
+  rollout?: boolean | null
+  /**
+   * Start it in spite of a freeze window in force then, for this reason; recorded as a
+   * `policy_override` event as a start's override is.
+   */
+  overrideReason?: string | null
+  /** Who schedules it; the actor when absent. */
+  by?: string | null
+}
+
 /** A `Subscription` is an async iterable: `for await (const event of engine.subscribe())`. */
 export interface Subscription {
   [Symbol.asyncIterator](): Subscription

@@ -212,6 +212,16 @@ export type Severity = 'critical' | 'high'
 export type LogStream = 'stdout' | 'stderr'
 
 /**
+ * Where a schedule stands.
+ *
+ * - `pending`: Waiting for its time.
+ * - `started`: The engine started the deployment at its time.
+ * - `refused`: The start was refused when it fell due (`outcome` says why).
+ * - `cancelled`: Cancelled before its time.
+ */
+export type ScheduleState = 'pending' | 'started' | 'refused' | 'cancelled'
+
+/**
  * What happens to a rollout whose engine stopped before it ended.
  *
  * - `rollback`: Restore the previous release (the default): the new one was not watched meanwhile.
@@ -1442,6 +1452,30 @@ export interface DeployLock {
   since: Timestamp
 }
 
+/** A deployment's scheduled start. */
+export interface ScheduledStart {
+  /** The deployment. */
+  deploymentId: string
+  /** When it starts (or was to start). */
+  at: Timestamp
+  /** Who starts it. */
+  actor: string
+  /** Whether it starts a rollout with its manifest's plan. */
+  rollout: boolean
+  /** The override reason the start carries, if any. */
+  overrideReason: string | null
+  /** Where it stands. */
+  state: ScheduleState
+  /** Why a start was refused: the error's code and message. */
+  outcome: string | null
+  /** Who scheduled it. */
+  scheduledBy: string
+  /** When. */
+  scheduledAt: Timestamp
+  /** When the engine ran (or cancelled) it. */
+  endedAt: Timestamp | null
+}
+
 /** Where a deployment stands with its environment's review: the pipeline view of one gate. */
 export interface ApprovalStatus {
   /** The deployment. */
@@ -1647,6 +1681,22 @@ export interface OpenOptions {
 export interface RolloutQuery {
   /** Only rollouts that are running, paused or rolling back. */
   activeOnly?: boolean | null
+}
+
+/** Options of `Engine.scheduleStart`; every property is optional. */
+export interface ScheduleOptions {
+  /**
+   * Start a rollout with the plan the deployment's stage sets in its manifest (which must exist
+   * when it is scheduled), instead of the plain `start` (the default).
+   */
+  rollout?: boolean | null
+  /**
+   * Start it in spite of a freeze window in force then, for this reason; recorded as a
+   * `policy_override` event as a start's override is.
+   */
+  overrideReason?: string | null
+  /** Who schedules it; the actor when absent. */
+  by?: string | null
 }
 
 /** A `Subscription` is an async iterable: `for await (const event of engine.subscribe())`. */

@@ -212,6 +212,16 @@ export type Severity = 'critical' | 'high'
 export type LogStream = 'stdout' | 'stderr'
 
 /**
+ * Where a schedule stands.
+ *
+ * - `pending`: Waiting for its time.
+ * - `started`: The engine started the deployment at its time.
+ * - `refused`: The start was refused when it fell due (`outcome` says why).
+ * - `cancelled`: Cancelled before its time.
+ */
+export type ScheduleState = 'pending' | 'started' | 'refused' | 'cancelled'
+
+/**
  * What happens to a rollout whose engine stopped before it ended.
  *
  * - `rollback`: Restore the previous release (the default): the new one was not watched meanwhile.
@@ -1442,6 +1452,30 @@ export interface DeployLock {
   since: Timestamp
 }
 
+/** A deployment's scheduled start. */
+export interface ScheduledStart {
+  /** The deployment. */
+  deploymentId: string
+  /** When it starts (or was to start). */
+  at: Timestamp
+  /** Who starts it. */
+  actor: string
+  /** Whether it starts a rollout with its manifest's plan. */
+  rollout: boolean
+  /** The override reason the start carries, if any. */
+  overrideReason: string | null
+  /** Where it stands. */
+  state: ScheduleState
+  /** Why a start was refused: the error's code and message. */
+  outcome: string | null
+  /** Who scheduled it. */
+  scheduledBy: string
+  /** When. */
+  scheduledAt: Timestamp
+  /** When the engine ran (or cancelled) it. */
+  endedAt: Timestamp | null
+}
+
 /** Where a deployment stands with its environment's review: the pipeline view of one gate. */
 export interface ApprovalStatus {
   /** The deployment. */
@@ -1647,6 +1681,22 @@ export interface OpenOptions {
 export interface RolloutQuery {
   /** Only rollouts that are running, paused or rolling back. */
   activeOnly?: boolean | null
+}
+
+/** Options of `Engine.scheduleStart`; every property is optional. */
+export interface ScheduleOptions {
+  /**
+   * Start a rollout with the plan the deployment's stage sets in its manifest (which must exist
+   * when it is scheduled), instead of the plain `start` (the default).
+   */
+  rollout?: boolean | null
+  /**
+   * Start it in spite of a freeze window in force then, for this reason; recorded as a
+   * `policy_override` event as a start's override is.
+   */
+  overrideReason?: string | null
+  /** Who schedules it; the actor when absent. */
+  by?: string | null
 }
 
 /** A `Subscription` is an async iterable: `for await (const event of engine.subscribe())`. */
@@ -2154,6 +2204,32 @@ export declare class Engine {
    * anything is written: a `validation_error` rejects the Promise.
    */
   saveThresholds(environment: string, thresholds: Thresholds | string): Promise<void>
+  /**
+   * Schedules the start of deployment `id` at `at` (RFC 3339) as `actor`, on behalf of
+   * `options.by` (the actor when absent): with `options.rollout`, a rollout with the plan its
+   * stage sets in its manifest, otherwise the plain `start`. Resolves with the pending schedule,
+   * which replaces any earlier one of the deployment. Rejects with a `validation_error` on `at`
+   * for a time that is past, more than 90 days ahead or not RFC 3339 (on `plan` for a rollout
+   * without a manifest plan), `not_found` for an unknown deployment, `invalid_transition` for
+   * one that can no longer start, and `policy_violation` when a freeze window of its environment
+   * is in force at `at`, unless `options.overrideReason` says why it must go ahead.
+   */
+  scheduleStart(id: string, at: string, actor: string, options?: ScheduleOptions | null): Promise<ScheduledStart>
+  /** Every deployment's latest scheduled start (pending, or how it ended), soonest first. */
+  scheduledStarts(): Promise<Array<ScheduledStart>>
+  /**
+   * Cancels the pending scheduled start of deployment `id`: resolves with it `cancelled`;
+   * rejects with `not_found` when it has none pending.
+   */
+  cancelScheduledStart(id: string): Promise<ScheduledStart>
+  /**
+   * Starts every scheduled start due now, as its actor would (the gate, the deploy lock and the
+   * freeze windows in force now all apply), each once however many engines share the database.
+   * Resolves with them as they ended: `started`, or `refused` with `outcome` the error's code
+   * and message (`invalid_transition: …`). `loco serve` calls it every second; an embedding
+   * service calls it on a timer of its own.
+   */
+  runDueStarts(): Promise<Array<ScheduledStart>>
   /**
    * Registers (or replaces) a service that rollout plans may name in `release.service`, on
    * behalf of `by`. Resolves with the definition as stored, every default filled in; a bad

@@ -98,6 +98,13 @@ expect 26 start "$production" --actor deploy-bot
 expect 0 approve "$production" --actor erin --note "capacity checked"
 expect 0 gate status "$production"
 expect 25 start "$production" --actor deploy-bot
+soon=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(minutes=10)).isoformat(timespec="seconds"))')
+later=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(hours=2)).isoformat(timespec="seconds"))')
+echo "   a start scheduled inside the window is refused too (exit 25); after it, it is kept"
+expect 25 schedule set "$production" --at "$soon" --actor deploy-bot
+expect 0 schedule set "$production" --at "$later" --actor deploy-bot
+expect 0 schedule list
+expect 0 schedule cancel "$production"
 
 echo
 echo "== The window is lifted; production starts and succeeds"

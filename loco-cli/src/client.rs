@@ -27,14 +27,15 @@ use loco_core::lock::DeployLock;
 use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
+use loco_core::schedule::{ScheduleRequest, ScheduledStart};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
     ErrorBody, Event, EventList, FreezeCheck, FreezeList, GateList, GroupList, HeadParams, ListParams, LockList,
     LockRelease, LogLine, ManifestList, ManifestText, PipelineList, PlatformList, PlatformTest, PromoteRequest,
-    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan,
-    WhoAmI,
+    ReleaseList, ReleaseParams, RollbackTo, Rollout, RolloutList, ScheduleList, ServiceList, StartRollout, TokenList,
+    ValidatePlan, WhoAmI,
 };
 
 /// Why a request failed.
@@ -397,6 +398,23 @@ impl Client {
     pub async fn remove_gate(&self, environment: &str) -> Result<(), ClientError> {
         let path = format!("/api/v1/gates/{}", encode_segment(environment));
         self.send_no_content(self.request(Method::DELETE, &path)).await
+    }
+
+    /// `GET /api/v1/schedules`.
+    pub async fn schedules(&self) -> Result<ScheduleList, ClientError> {
+        self.send(self.request(Method::GET, "/api/v1/schedules")).await
+    }
+
+    /// `PUT /api/v1/deployments/{id}/schedule`.
+    pub async fn put_schedule(&self, id: &str, request: &ScheduleRequest) -> Result<ScheduledStart, ClientError> {
+        let path = format!("/api/v1/deployments/{}/schedule", encode_segment(id));
+        self.send(self.request(Method::PUT, &path).json(request)).await
+    }
+
+    /// `DELETE /api/v1/deployments/{id}/schedule`.
+    pub async fn cancel_schedule(&self, id: &str) -> Result<ScheduledStart, ClientError> {
+        let path = format!("/api/v1/deployments/{}/schedule", encode_segment(id));
+        self.send(self.request(Method::DELETE, &path)).await
     }
 
     /// `GET /api/v1/groups`.

@@ -437,6 +437,14 @@ pub struct GateList {
     pub items: Vec<loco_core::gate::ApprovalGate>,
 }
 
+/// `GET /api/v1/schedules`: every deployment's latest scheduled start, soonest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleList {
+    /// The schedules.
+    #[schema(value_type = Vec<refs::ScheduledStart>)]
+    pub items: Vec<loco_core::schedule::ScheduledStart>,
+}
+
 /// `GET /api/v1/groups`: every reviewer group, by name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct GroupList {

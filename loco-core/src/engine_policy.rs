@@ -26,6 +26,7 @@ use loco_types::model::Timestamp;
 use loco_types::model::{Deployment, NewDeployment};
 use loco_types::pipeline::{self, Pipeline, PipelineView};
 use loco_types::plan::RolloutPlan;
+use loco_types::schedule::{ScheduleRequest, ScheduleState, ScheduledStart};
 use loco_types::{Error, Result};
 
 use crate::engine::Engine;
@@ -255,6 +256,71 @@ impl Engine {
             ));
         };
         self.manifest(&deployment.service, Some(version)).await?.stage_plan(&deployment.environment)
+    }
+
+    /// Schedules deployment `id` (waiting for review or approved) to start at `request.at`, as
+    /// `request.actor`, scheduled by `by`: with `request.rollout`, a rollout with the plan its
+    /// stage sets in its manifest (which must exist now), otherwise the plain start. Refused when
+    /// the time is past or more than 90 days ahead, when the deployment can no longer start
+    /// (`invalid_transition`), and when a freeze window of its environment is in force at that
+    /// time (`policy_violation` naming it), unless the request carries an admin's override
+    /// reason. A deployment has one schedule: scheduling it again replaces the one before.
+    /// [`run_due_starts`](Self::run_due_starts) starts it when it falls due.
+    pub async fn schedule_start(&self, id: &str, request: ScheduleRequest, by: &str) -> Result<ScheduledStart> {
+        let now = Timestamp::now();
+        request.validate(now)?;
+        if by.trim().is_empty() {
+            return Err(Error::invalid("by", "must name who schedules the start"));
+        }
+        let (deployment, windows) = tokio::try_join!(self.store.get(id), self.store.freeze_windows())?;
+        request.check(&deployment, &windows)?;
+        if request.rollout {
+            self.manifest_plan(id).await?;
+        }
+        let schedule = self.store.put_schedule(ScheduledStart::new(id, request, by, now)).await?;
+        tracing::info!(deployment_id = id, at = %schedule.at, rollout = schedule.rollout, by, "start scheduled");
+        Ok(schedule)
+    }
+
+    /// Every deployment's latest scheduled start (pending, or how it ended), soonest first.
+    pub async fn scheduled_starts(&self) -> Result<Vec<ScheduledStart>> {
+        self.store.schedules().await
+    }
+
+    /// Cancels the pending scheduled start of deployment `id` (`not_found` when it has none).
+    pub async fn cancel_scheduled_start(&self, id: &str) -> Result<ScheduledStart> {
+        let cancelled = self.store.cancel_schedule(id, Timestamp::now()).await?;
+        tracing::info!(deployment_id = id, "scheduled start cancelled");
+        Ok(cancelled)
+    }
+
+    /// Starts every scheduled start due now, as its actor would (the gate, the deploy lock and
+    /// the freeze windows in force now all apply): each is claimed once, however many engines
+    /// share the database. Returns them as they ended: `started`, or `refused` with the error's
+    /// code and message. `loco serve` calls it every second; an embedding service calls it on a
+    /// timer of its own.
+    pub async fn run_due_starts(&self) -> Result<Vec<ScheduledStart>> {
+        let due = self.store.claim_due_schedules(Timestamp::now()).await?;
+        let mut ended = Vec::with_capacity(due.len());
+        for schedule in due {
+            let id = schedule.deployment_id.as_str();
+            let started = if schedule.rollout {
+                self.start_rollout_with(id, None, schedule.input()).await.map(|_| ())
+            } else {
+                self.apply(id, Action::Start, schedule.input()).await.map(|_| ())
+            };
+            let schedule = match started {
+                Ok(()) => schedule,
+                Err(e) => {
+                    tracing::warn!(deployment_id = id, error = %e, "scheduled start refused");
+                    let outcome = format!("{}: {e}", e.code());
+                    let refused = schedule.ended(ScheduleState::Refused, Some(outcome), Timestamp::now());
+                    self.store.put_schedule(refused).await?
+                }
+            };
+            ended.push(schedule);
+        }
+        Ok(ended)
     }
 
     /// Promotes deployment `id`, which succeeded in one stage of its service's pipeline: creates

@@ -77,7 +77,7 @@ pub mod vault;
 
 pub use loco_types::{
     audit, cursor, document, error, event_data, freeze, gate, identity, lifecycle, lock, manifest, model, pipeline,
-    plan, platform_config, rules, schema, service,
+    plan, platform_config, rules, schedule, schema, service,
 };
 
 /// Canary analysis: thresholds and verdicts, the statistical judge, and the metric sources.

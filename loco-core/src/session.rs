@@ -18,6 +18,7 @@ use loco_types::lock::DeployLock;
 use loco_types::model::{Deployment, NewDeployment};
 use loco_types::plan::{RolloutPlan, ValidationReport};
 use loco_types::rollout::Rollout;
+use loco_types::schedule::{ScheduleRequest, ScheduledStart};
 use loco_types::{Error, Result};
 
 use crate::engine::Engine;
@@ -186,6 +187,30 @@ impl Session {
             plan
         };
         self.engine.start_rollout_with(id, Some(plan), input).await
+    }
+
+    /// Schedules a start as the caller (a deployer of the deployment's environment; an admin
+    /// there with an override reason). The actor is the caller; a scheduled rollout's manifest
+    /// plan must be one the network may start.
+    pub async fn schedule_start(&self, id: &str, mut request: ScheduleRequest) -> Result<ScheduledStart> {
+        self.may(Operation::Act(Action::Start))?;
+        self.bind(&mut request.actor, "actor")?;
+        let deployment = self.engine.get(id).await?;
+        self.require(Role::Deployer, Some(&deployment.environment))?;
+        self.require_override(&request.input(), &deployment.environment)?;
+        if request.rollout {
+            self.engine.manifest_plan(id).await?.check_remote()?;
+        }
+        let by = self.identity.as_ref().map_or_else(|| request.actor.clone(), |i| i.subject.clone());
+        self.engine.schedule_start(id, request, &by).await
+    }
+
+    /// Cancels a scheduled start as the caller (a deployer of the deployment's environment).
+    pub async fn cancel_scheduled_start(&self, id: &str) -> Result<ScheduledStart> {
+        self.may(Operation::Act(Action::Start))?;
+        let deployment = self.engine.get(id).await?;
+        self.require(Role::Deployer, Some(&deployment.environment))?;
+        self.engine.cancel_scheduled_start(id).await
     }
 
     /// Overriding a freeze window takes an admin of the environment.

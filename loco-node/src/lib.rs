@@ -20,6 +20,9 @@
 //! - [`policy`]: `Engine`'s deploy lock, freeze window, approval gate, pipeline and manifest
 //!   methods; windows, gates and pipelines are JSON documents too, and what is in force at an
 //!   instant, where a deployment stands with its review and an applied manifest are records.
+//! - [`schedule`]: `Engine`'s scheduled starts ("start deployment X at 02:00"), made and listed
+//!   as records, and started when due by `runDueStarts`, which an embedding service calls on a
+//!   timer.
 //! - [`manifest`]: `parseManifest` and `manifestSchema`, the `service.yaml` manifest read and
 //!   checked without an engine; it is a document, and its problems carry lines and columns.
 //! - [`platform`]: `InstanceLogs`, one instance's output as an async iterator.
@@ -53,6 +56,7 @@ mod platforms;
 mod policy;
 mod promise;
 mod rollout;
+mod schedule;
 mod service;
 mod subscription;
 mod value;

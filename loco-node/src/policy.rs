@@ -410,7 +410,7 @@ impl Engine {
 }
 
 /// The instant `at` names; text that is not RFC 3339 is a `validation_error` on `at`.
-fn instant(text: &str) -> Result<Timestamp, Failure> {
+pub(crate) fn instant(text: &str) -> Result<Timestamp, Failure> {
     Timestamp::parse(text).map_err(|_| {
         Failure::Core(CoreError::invalid(
             "at",

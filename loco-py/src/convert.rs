@@ -105,11 +105,13 @@ pub enum Class {
     Pipeline,
     /// `loco.PipelineView`.
     PipelineView,
+    /// `loco.ScheduledStart`.
+    ScheduledStart,
 }
 
 impl Class {
     /// Every class, in declaration order (so `class as usize` is its index here).
-    const ALL: [Class; 19] = [
+    const ALL: [Class; 20] = [
         Class::Deployment,
         Class::Event,
         Class::Page,
@@ -129,6 +131,7 @@ impl Class {
         Class::ReviewerGroup,
         Class::Pipeline,
         Class::PipelineView,
+        Class::ScheduledStart,
     ];
 
     fn name(self) -> &'static str {
@@ -152,6 +155,7 @@ impl Class {
             Class::ReviewerGroup => "ReviewerGroup",
             Class::Pipeline => "Pipeline",
             Class::PipelineView => "PipelineView",
+            Class::ScheduledStart => "ScheduledStart",
         }
     }
 }
@@ -236,6 +240,10 @@ impl Record for loco_core::pipeline::Pipeline {
 
 impl Record for loco_core::pipeline::PipelineView {
     const CLASS: Class = Class::PipelineView;
+}
+
+impl Record for loco_core::schedule::ScheduledStart {
+    const CLASS: Class = Class::ScheduledStart;
 }
 
 /// The classes, indexed by [`Class`], looked up on first use.

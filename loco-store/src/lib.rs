@@ -32,6 +32,7 @@ use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
+use loco_types::schedule::ScheduledStart;
 use loco_types::service::ServiceDefinition;
 use tokio::sync::broadcast;
 
@@ -208,6 +209,19 @@ pub trait Store: Send + Sync {
 
     /// Removes the gate of `environment` (`not_found` when there is none).
     async fn remove_gate(&self, environment: &str) -> Result<()>;
+
+    /// Stores a deployment's schedule (replacing its previous one; the engine checked it).
+    async fn put_schedule(&self, schedule: ScheduledStart) -> Result<ScheduledStart>;
+
+    /// Every deployment's latest schedule, soonest first.
+    async fn schedules(&self) -> Result<Vec<ScheduledStart>>;
+
+    /// Cancels the pending schedule of deployment `id` at `now` (`not_found` when it has none).
+    async fn cancel_schedule(&self, id: &str, now: loco_types::model::Timestamp) -> Result<ScheduledStart>;
+
+    /// Claims the pending schedules due at `now`: each is marked `started` in one transaction
+    /// and returned to exactly one caller, however many engines share the database.
+    async fn claim_due_schedules(&self, now: loco_types::model::Timestamp) -> Result<Vec<ScheduledStart>>;
 
     /// Inserts or replaces a reviewer group (by name, whatever the case); `by` is who set it.
     async fn put_group(&self, group: ReviewerGroup, by: &str) -> Result<ReviewerGroup>;

@@ -156,6 +156,12 @@ pub enum Error {
         /// The version asked for; absent when the newest was.
         version: Option<u32>,
     },
+    /// The deployment has no pending scheduled start.
+    #[error("deployment '{id}' has no pending scheduled start")]
+    ScheduleNotFound {
+        /// The deployment.
+        id: String,
+    },
     /// No reviewer group has this name.
     #[error("reviewer group '{name}' does not exist")]
     GroupNotFound {
@@ -429,6 +435,7 @@ impl Error {
             | Error::LockNotFound { .. }
             | Error::GateNotFound { .. }
             | Error::GroupNotFound { .. }
+            | Error::ScheduleNotFound { .. }
             | Error::PipelineNotFound { .. }
             | Error::ManifestNotFound { .. }
             | Error::PlatformNotFound { .. } => ErrorCode::NotFound,
@@ -464,7 +471,8 @@ impl Error {
             Error::NotFound { id }
             | Error::RolloutNotFound { id }
             | Error::RolloutInProgress { id }
-            | Error::RollbackFailed { id, .. } => vec![("deployment_id", text(id))],
+            | Error::RollbackFailed { id, .. }
+            | Error::ScheduleNotFound { id } => vec![("deployment_id", text(id))],
             Error::InvalidTransition { id, from, action } => vec![
                 ("deployment_id", text(id)),
                 ("from_status", text(from.as_str())),

@@ -34,6 +34,7 @@ pub mod platform;
 pub mod platform_config;
 pub mod rollout;
 pub mod rules;
+pub mod schedule;
 pub mod schema;
 pub mod service;
 

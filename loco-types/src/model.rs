@@ -59,6 +59,13 @@ impl Timestamp {
         Timestamp(self.0.checked_add_signed(delta).unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
 
+    /// The time `duration` before this one (saturating at the far past).
+    #[must_use]
+    pub fn before(self, duration: std::time::Duration) -> Self {
+        let delta = chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX);
+        Timestamp(self.0.checked_sub_signed(delta).unwrap_or(DateTime::<Utc>::MIN_UTC))
+    }
+
     /// The underlying chrono value.
     pub fn as_datetime(&self) -> DateTime<Utc> {
         self.0

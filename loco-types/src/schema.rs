@@ -38,6 +38,7 @@ use crate::platform_config::{
     VercelSettings,
 };
 use crate::rollout::{FailureCode, Release, Rollout, RolloutFailure, RolloutProgress, RolloutState, Step};
+use crate::schedule::{ScheduleRequest, ScheduleState, ScheduledStart};
 use crate::service::ServiceDefinition;
 
 /// The schema of an `Option<T>` field that is always present in JSON (as a value or `null`):
@@ -62,6 +63,27 @@ impl<T: JsonSchema> JsonSchema for Nullable<T> {
 /// Adds `T` (and everything it refers to) to the generator's definitions.
 fn add<T: JsonSchema>(generator: &mut SchemaGenerator) {
     generator.subschema_for::<T>();
+}
+
+/// The policy records: freeze windows, gates and groups, pipelines and manifests, locks and
+/// scheduled starts.
+fn add_policy(generator: &mut SchemaGenerator) {
+    add::<FreezeWindow>(generator);
+    add::<FreezeSchedule>(generator);
+    add::<ActiveFreeze>(generator);
+    add::<ApprovalGate>(generator);
+    add::<ReviewerGroup>(generator);
+    add::<Approval>(generator);
+    add::<ApprovalStatus>(generator);
+    add::<Pipeline>(generator);
+    add::<Manifest>(generator);
+    add::<ManifestRecord>(generator);
+    add::<PipelineView>(generator);
+    add::<StageState>(generator);
+    add::<DeployLock>(generator);
+    add::<ScheduleRequest>(generator);
+    add::<ScheduleState>(generator);
+    add::<ScheduledStart>(generator);
 }
 
 /// The schema document: `$defs` maps each type's name to its schema; references between types
@@ -139,20 +161,7 @@ pub fn document() -> Value {
     add::<Token>(&mut generator);
     add::<NewToken>(&mut generator);
     add::<ServiceDefinition>(&mut generator);
-    // Policy.
-    add::<FreezeWindow>(&mut generator);
-    add::<FreezeSchedule>(&mut generator);
-    add::<ActiveFreeze>(&mut generator);
-    add::<ApprovalGate>(&mut generator);
-    add::<ReviewerGroup>(&mut generator);
-    add::<Approval>(&mut generator);
-    add::<ApprovalStatus>(&mut generator);
-    add::<Pipeline>(&mut generator);
-    add::<Manifest>(&mut generator);
-    add::<ManifestRecord>(&mut generator);
-    add::<PipelineView>(&mut generator);
-    add::<StageState>(&mut generator);
-    add::<DeployLock>(&mut generator);
+    add_policy(&mut generator);
     // Configured platforms and what platforms can do.
     add::<PlatformConfig>(&mut generator);
     add::<NewPlatform>(&mut generator);

@@ -75,6 +75,7 @@ CLASSES: dict[str, Class] = {
     "FreezeWindow": Class(repr_fields=("name", "environments")),
     "ActiveFreeze": Class(repr_fields=("window", "end")),
     "DeployLock": Class(repr_fields=("service", "environment", "deployment_id", "holder")),
+    "ScheduledStart": Class(repr_fields=("deployment_id", "at", "state")),
     "ApprovalGate": Class(repr_fields=("environment", "required_approvals")),
     "ReviewerGroup": Class(repr_fields=("name", "members")),
     "Approval": Class(repr_fields=("actor", "at")),

@@ -46,12 +46,12 @@ DOCUMENTS = {
 
 # What the package exports, in this order (plus every type they refer to).
 NAMES = ["Status", "Action", "EventKind", "ErrorCode", "RolloutState", "FailureCode", "InstanceState",
-         "Verdict", "Severity", "LogStream"]
+         "Verdict", "Severity", "LogStream", "ScheduleState"]
 INPUT_RECORDS = ["NewDeployment"]
 INPUT_DOCUMENTS = ["RolloutPlan", "Thresholds", "ServiceDefinition", "PlatformSettings", "FreezeWindow",
                    "ApprovalGate", "ReviewerGroup", "Pipeline", "Manifest"]
 RECORDS = ["Deployment", "Page", "Event", "AuditReport", "AuditHead", "Rollout", "Release", "LogLine", "FieldError",
-           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ApprovalStatus", "Approval",
+           "PlatformConfig", "ValidationReport", "ActiveFreeze", "DeployLock", "ScheduledStart", "ApprovalStatus", "Approval",
            "PipelineView", "StageState", "ManifestRecord"]
 
 # Where a property means something else in Node than in the schema's (HTTP) description.

@@ -18,13 +18,14 @@ use loco_core::lock::DeployLock;
 use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::platform_config::{NewPlatform, PlatformConfig};
+use loco_core::schedule::{ScheduleRequest, ScheduledStart};
 use loco_core::service::ServiceDefinition;
 
 use crate::wire::{
     ActionRequest, AuditHead, AuditReport, CreateDeployment, CreateToken, CreatedToken, Deployment, DeploymentPage,
     Event, FreezeCheck, FreezeList, GateList, GroupList, ListParams, LockList, LockRelease, LogLine, ManifestList,
     PipelineList, PlatformList, PlatformTest, PromoteRequest, ReleaseList, ReleaseParams, RollbackTo, Rollout,
-    RolloutList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
+    RolloutList, ScheduleList, ServiceList, StartRollout, TokenList, ValidatePlan, WhoAmI,
 };
 
 /// The target of CLI commands.
@@ -425,6 +426,33 @@ impl Backend {
         match self {
             Backend::Remote(client) => Ok(client.remove_gate(environment).await?),
             Backend::Local(engine) => Ok(engine.remove_gate(environment).await?),
+        }
+    }
+
+    /// Every deployment's latest scheduled start.
+    pub async fn schedules(&self) -> Result<ScheduleList, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.schedules().await?),
+            Backend::Local(engine) => Ok(ScheduleList { items: engine.scheduled_starts().await? }),
+        }
+    }
+
+    /// Schedules a deployment's start (on a database file, scheduled by its actor).
+    pub async fn schedule_start(&self, id: &str, request: ScheduleRequest) -> Result<ScheduledStart, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.put_schedule(id, &request).await?),
+            Backend::Local(engine) => {
+                let by = request.actor.clone();
+                Ok(engine.schedule_start(id, request, &by).await?)
+            }
+        }
+    }
+
+    /// Cancels a deployment's pending scheduled start.
+    pub async fn cancel_scheduled_start(&self, id: &str) -> Result<ScheduledStart, CliError> {
+        match self {
+            Backend::Remote(client) => Ok(client.cancel_schedule(id).await?),
+            Backend::Local(engine) => Ok(engine.cancel_scheduled_start(id).await?),
         }
     }
 

@@ -175,6 +175,7 @@ async fn execute(backend: &Backend, command: Command, output: Output) -> Result<
         | Command::Locks(_)
         | Command::Gate(_)
         | Command::Group(_)
+        | Command::Schedule(_)
         | Command::Pipeline(_)
         | Command::Promote(_)
         | Command::Manifest(_)

@@ -184,6 +184,8 @@ pub enum Command {
     Gate(policy::GateArgs),
     /// Reviewer groups, named sets of people gates admit: set, list, remove (admin).
     Group(policy::GroupArgs),
+    /// Scheduled starts: set (start at a time, outside freeze windows), list, cancel.
+    Schedule(policy::ScheduleArgs),
     /// Pipelines, the stages a service's versions go through: set, list, remove (admin), show.
     Pipeline(policy::PipelineArgs),
     /// Promote a succeeded deployment to the next stage of its service's pipeline.
@@ -224,6 +226,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Locks(args) => policy::run_locks(&cli.connection, args, output).await,
         Command::Gate(args) => policy::run_gate(&cli.connection, args, output).await,
         Command::Group(args) => policy::run_group(&cli.connection, args, output).await,
+        Command::Schedule(args) => policy::run_schedule(&cli.connection, args, output).await,
         Command::Pipeline(args) => policy::run_pipeline(&cli.connection, args, output).await,
         Command::Promote(args) => policy::run_promote(&cli.connection, args, output).await,
         Command::Manifest(args) => manifest::run(&cli.connection, args, output).await,

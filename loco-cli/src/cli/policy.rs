@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use loco_core::freeze::{self, FreezeWindow};
 use loco_core::gate::{ApprovalGate, ReviewerGroup};
 use loco_core::pipeline::Pipeline;
+use loco_core::schedule::ScheduleRequest;
 
 use crate::cli::Connection;
 use crate::cli::access::read_file_or_stdin;
@@ -91,6 +92,95 @@ pub enum GateCommand {
     Remove(GateRemoveArgs),
     /// Where a deployment stands with its review: approvals that count, required, startable at.
     Status(GateStatusArgs),
+}
+
+/// `loco schedule …`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ScheduleCommand,
+}
+
+/// The `loco schedule` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Schedule a deployment (waiting for review or approved) to start at a time, outside the
+    /// freeze windows of its environment; loco serve (or any engine calling run_due_starts)
+    /// starts it then, as a caller would. Scheduling again replaces the schedule.
+    Set(ScheduleSetArgs),
+    /// Every deployment's latest schedule: pending, started, refused (and why) or cancelled.
+    List,
+    /// Cancel a deployment's pending schedule.
+    Cancel(ScheduleIdArgs),
+}
+
+/// Flags of `loco schedule set`.
+#[derive(Debug, Args)]
+pub struct ScheduleSetArgs {
+    /// The deployment id.
+    pub id: String,
+    /// When to start it, RFC 3339 (2026-12-24T02:00:00+01:00); at most 90 days ahead.
+    #[arg(long)]
+    pub at: String,
+    /// Start a rollout with the plan its stage sets in its manifest, not the plain start.
+    #[arg(long)]
+    pub rollout: bool,
+    /// Who starts it [env: LOCO_ACTOR].
+    #[arg(long, env = "LOCO_ACTOR", hide_env = true)]
+    pub actor: Option<String>,
+    /// Start it in spite of a freeze window in force then, saying why (an admin of the
+    /// environment only).
+    #[arg(long, visible_alias = "override", value_name = "REASON")]
+    pub override_freeze: Option<String>,
+}
+
+/// The argument of `loco schedule cancel`.
+#[derive(Debug, Args)]
+pub struct ScheduleIdArgs {
+    /// The deployment id.
+    pub id: String,
+}
+
+/// Runs a `loco schedule` command.
+pub async fn run_schedule(connection: &Connection, args: ScheduleArgs, output: Output) -> Result<(), CliError> {
+    let request = match &args.command {
+        ScheduleCommand::Set(set) => Some(ScheduleRequest {
+            at: crate::wire::parse_instant(&set.at)?,
+            actor: set.actor.clone().unwrap_or_default(),
+            rollout: set.rollout,
+            override_reason: set.override_freeze.clone(),
+        }),
+        _ => None,
+    };
+    let backend = connection.backend().await?;
+    let result = match (args.command, request) {
+        (ScheduleCommand::Set(set), Some(request)) => match backend.schedule_start(&set.id, request).await {
+            Ok(schedule) => output.value(&schedule),
+            Err(e) => Err(e),
+        },
+        (ScheduleCommand::Cancel(cancel), _) => match backend.cancel_scheduled_start(&cancel.id).await {
+            Ok(schedule) => output.value(&schedule),
+            Err(e) => Err(e),
+        },
+        (_, _) => match backend.schedules().await {
+            Ok(list) if output.json => output.value(&list),
+            Ok(list) => list.items.iter().try_for_each(|s| {
+                let what = if s.rollout { "rollout" } else { "start" };
+                let outcome = s.outcome.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
+                output.line(&format!(
+                    "{} {what} at {} by {}: {}{outcome}",
+                    s.deployment_id,
+                    s.at,
+                    s.actor,
+                    s.state.as_str()
+                ))
+            }),
+            Err(e) => Err(e),
+        },
+    };
+    let closed = backend.close().await;
+    result.and(closed)
 }
 
 /// `loco group …`.

@@ -62,6 +62,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::LockNotFound { .. }
         | Error::GateNotFound { .. }
         | Error::GroupNotFound { .. }
+        | Error::ScheduleNotFound { .. }
         | Error::PipelineNotFound { .. }
         | Error::ManifestNotFound { .. }
         | Error::PlatformNotFound { .. } => StatusCode::NOT_FOUND,
@@ -186,6 +187,7 @@ mod tests {
             (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
             (Error::GateNotFound { environment: "e".into() }, 404),
             (Error::GroupNotFound { name: "g".into() }, 404),
+            (Error::ScheduleNotFound { id: "d".into() }, 404),
             (Error::PipelineNotFound { service: "s".into() }, 404),
             (Error::ManifestNotFound { service: "s".into(), version: Some(2) }, 404),
             (

@@ -172,6 +172,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(policy::put_gate, policy::remove_gate))
         .routes(routes!(policy::list_groups))
         .routes(routes!(policy::put_group, policy::remove_group))
+        .routes(routes!(policy::list_schedules))
+        .routes(routes!(policy::put_schedule, policy::cancel_schedule))
         .routes(routes!(policy::approval_status))
         .routes(routes!(policy::list_pipelines))
         .routes(routes!(policy::put_pipeline, policy::remove_pipeline))
@@ -249,7 +251,8 @@ pub async fn serve(
     let grace = config.shutdown_grace;
     config.hosts.bound = Some(listener.local_addr()?);
     let tls = config.tls.clone();
-    let app = router(engine.clone(), config, closing_rx);
+    let app = router(engine.clone(), config, closing_rx.clone());
+    let scheduler = tokio::spawn(run_schedules(engine.clone(), closing_rx));
     let shutdown = async move {
         signal.await;
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
@@ -280,9 +283,37 @@ pub async fn serve(
             Ok(())
         }
     };
+    // A start the scheduler is making finishes first (it stops at the next tick once closing).
+    let scheduler_abort = scheduler.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), scheduler).await.is_err() {
+        scheduler_abort.abort();
+    }
     let closed = engine.close().await;
     outcome?;
     closed?;
     tracing::info!("engine closed; every acknowledged write is on disk");
     Ok(())
 }
+
+/// Starts the scheduled starts as they fall due, checking once a second, until the server closes.
+async fn run_schedules(engine: Engine, mut closing: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(SCHEDULE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = closing.wait_for(|c| *c) => return,
+        }
+        match engine.run_due_starts().await {
+            Ok(ran) => {
+                for schedule in ran {
+                    tracing::info!(deployment_id = %schedule.deployment_id, state = schedule.state.as_str(), "scheduled start ran");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduled starts could not be run; retrying"),
+        }
+    }
+}
+
+/// How often `loco serve` looks for scheduled starts that fell due.
+const SCHEDULE_TICK: Duration = Duration::from_secs(1);

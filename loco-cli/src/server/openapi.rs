@@ -50,6 +50,8 @@ pub mod refs {
         FreezeWindow => "FreezeWindow",
         ActiveFreeze => "ActiveFreeze",
         DeployLock => "DeployLock",
+        ScheduledStart => "ScheduledStart",
+        ScheduleRequest => "ScheduleRequest",
         ApprovalGate => "ApprovalGate",
         ReviewerGroup => "ReviewerGroup",
         ApprovalStatus => "ApprovalStatus",

@@ -21,6 +21,7 @@ use loco_core::manifest::ManifestRecord;
 use loco_core::model::Deployment;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::rollout::RolloutPlan;
+use loco_core::schedule::{ScheduleRequest, ScheduledStart};
 use loco_core::session::Operation;
 
 use crate::server::AppState;
@@ -31,7 +32,7 @@ use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
 use crate::wire::{
     ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, GroupList, LockList, LockRelease,
-    ManifestList, ManifestText, PipelineList, PromoteRequest,
+    ManifestList, ManifestText, PipelineList, PromoteRequest, ScheduleList,
 };
 
 /// Every deploy lock held: the started deployment of each service and environment.
@@ -247,6 +248,78 @@ pub async fn remove_gate(
 ) -> Result<StatusCode, ApiError> {
     state.engine.session(caller.0).admin()?.remove_gate(&environment).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every deployment's latest scheduled start (pending, or how it ended), soonest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules",
+    tag = "policy",
+    responses(
+        (status = 200, description = "The schedules", body = ScheduleList),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    )
+)]
+pub async fn list_schedules(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<ScheduleList>, ApiError> {
+    Ok(Json(ScheduleList { items: state.engine.session(caller.0).reader()?.scheduled_starts().await? }))
+}
+
+/// Schedule a deployment's start (a deployer of its environment; an admin there with
+/// `override_reason`): the server starts it when it falls due, as a caller would then. Scheduling
+/// again replaces the schedule.
+#[utoipa::path(
+    put,
+    path = "/api/v1/deployments/{id}/schedule",
+    tag = "policy",
+    params(("id" = String, Path, description = "Deployment id")),
+    request_body = refs::ScheduleRequest,
+    responses(
+        (status = 200, description = "The pending schedule", body = refs::ScheduledStart),
+        (status = 400, description = "`validation_error`: a past or far `at`, a bad `actor`, an unknown field, or \
+                                      (`rollout: true`) no manifest plan, or one that runs a command", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs the deployer role there (admin with \
+                                      `override_reason`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: it can no longer start; `policy_violation`: a freeze \
+                                      window is in force at that time", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    )
+)]
+pub async fn put_schedule(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    DeploymentId(id): DeploymentId,
+    body: Result<JsonBody<serde_json::Value>, ApiError>,
+) -> Result<Json<ScheduledStart>, ApiError> {
+    let session = state.engine.session(caller.0);
+    let body = gated(&session, Operation::Act(loco_core::Action::Start), body)?;
+    let request = ScheduleRequest::from_json(&body.to_string())?;
+    Ok(Json(session.schedule_start(&id, request).await?))
+}
+
+/// Cancel a deployment's pending scheduled start (a deployer of its environment).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/deployments/{id}/schedule",
+    tag = "policy",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses(
+        (status = 200, description = "The cancelled schedule", body = refs::ScheduledStart),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`permission_denied`: needs the deployer role there", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such deployment, or no pending schedule", body = ErrorBody),
+    )
+)]
+pub async fn cancel_schedule(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    DeploymentId(id): DeploymentId,
+) -> Result<Json<ScheduledStart>, ApiError> {
+    Ok(Json(state.engine.session(caller.0).cancel_scheduled_start(&id).await?))
 }
 
 /// Every reviewer group, by name.

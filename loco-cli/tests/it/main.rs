@@ -25,6 +25,7 @@ mod replicas;
 mod roles;
 mod rollout_support;
 mod rollouts;
+mod schedules;
 mod scripts;
 mod secrets;
 mod security;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::common::TestServer;
 use crate::rollout_support::{Api, immediate, plan};
 
-const ROUTES: [(&str, &str); 63] = [
+const ROUTES: [(&str, &str); 66] = [
     ("post", "/api/v1/deployments"),
     ("post", "/api/v1/validate"),
     ("get", "/api/v1/deployments"),
@@ -56,6 +56,9 @@ const ROUTES: [(&str, &str); 63] = [
     ("get", "/api/v1/groups"),
     ("put", "/api/v1/groups/{name}"),
     ("delete", "/api/v1/groups/{name}"),
+    ("get", "/api/v1/schedules"),
+    ("put", "/api/v1/deployments/{id}/schedule"),
+    ("delete", "/api/v1/deployments/{id}/schedule"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/audit/head"),

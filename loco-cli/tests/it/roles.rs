@@ -87,6 +87,10 @@ enum Target {
     NewGroup,
     /// A fresh reviewer group.
     Group,
+    /// An approved deployment, and a schedule for it (the body).
+    Schedulable,
+    /// An approved deployment with a fresh schedule.
+    Scheduled,
 }
 
 /// A two-stage manifest of `service` (its own environments, so no other route's gate applies).
@@ -114,6 +118,19 @@ async fn manifest_planned(server: &Secured, n: usize) -> String {
     text(&expect(&server.by("requester", "POST", "/api/v1/deployments", Some(&new)).await, 201)["id"])
 }
 
+/// The path of `route` at an approved deployment, and a schedule an hour ahead for it: the body,
+/// or (`Scheduled`) set by the admin already.
+async fn schedulable(server: &Secured, route: &Route) -> (String, Option<Value>) {
+    let id = server.deployment("staging", "approved").await;
+    let body = json!({"at": loco_core::Timestamp::now().after(Duration::from_secs(3600))});
+    let path = route.path.replace("{id}", &id);
+    if matches!(route.target, T::Schedulable) {
+        return (path, Some(body));
+    }
+    expect(&server.by("admin", "PUT", &format!("/api/v1/deployments/{id}/schedule"), Some(&body)).await, 200);
+    (path, None)
+}
+
 /// One route of `loco serve` and who may call it.
 struct Route {
     method: &'static str,
@@ -134,7 +151,7 @@ const fn route(method: &'static str, path: &'static str, target: Target, who: &'
 use Target as T;
 
 /// Every route and who may call it.
-const ROUTES: [Route; 63] = [
+const ROUTES: [Route; 66] = [
     route("POST", "/api/v1/deployments", T::NewDeployment, "..r..m", 201),
     route("GET", "/api/v1/deployments", T::Plain, ".vradm", 200),
     route("GET", "/api/v1/deployments/{id}", T::Deployment, ".vradm", 200),
@@ -171,6 +188,9 @@ const ROUTES: [Route; 63] = [
     route("GET", "/api/v1/groups", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/groups/{name}", T::NewGroup, ".....m", 200),
     route("DELETE", "/api/v1/groups/{name}", T::Group, ".....m", 204),
+    route("GET", "/api/v1/schedules", T::Plain, ".vradm", 200),
+    route("PUT", "/api/v1/deployments/{id}/schedule", T::Schedulable, "....dm", 200),
+    route("DELETE", "/api/v1/deployments/{id}/schedule", T::Scheduled, "....dm", 200),
     route("GET", "/api/v1/pipelines", T::Plain, ".vradm", 200),
     route("PUT", "/api/v1/pipelines/{service}", T::NewPipeline, ".....m", 200),
     route("DELETE", "/api/v1/pipelines/{service}", T::Pipeline, ".....m", 204),
@@ -521,6 +541,7 @@ impl World {
                 (route.path.replace("{service}", &service).replace("{version}", "1"), None)
             }
             T::ManifestPlanned => (at(&manifest_planned(server, n).await), None),
+            T::Schedulable | T::Scheduled => schedulable(server, route).await,
             T::NewGroup | T::Group => {
                 let name = format!("team-{n}");
                 let (path, body) = (route.path.replace("{name}", &name), json!({"name": name, "members": ["bob"]}));

@@ -25,6 +25,7 @@ mod railway;
 mod render;
 mod restarts;
 mod rollouts;
+mod schedules;
 mod scripts;
 mod store;
 mod subscribe;

@@ -27,6 +27,11 @@ admin passes ``override_reason=...``, which the history records as a ``policy_ov
 One deployment per service and environment may be started at a time: a second ``start`` there
 raises :class:`PolicyViolationError` (rule ``deploy_lock``) until the first succeeds, fails or is
 rolled back; ``locks()`` lists them and ``release_lock(...)`` forces a stuck one free.
+``schedule_start(id, at, actor)`` schedules a waiting deployment's start for a time (refused with
+:class:`PolicyViolationError` inside a freeze window unless ``override_reason=...``);
+``run_due_starts()``, which an embedding service calls on a timer of its own, starts those due as
+their actor and returns them as they ended (:class:`ScheduledStart`, ``started`` or ``refused``);
+``scheduled_starts()`` lists them and ``cancel_scheduled_start(id)`` cancels one.
 Approval gates (``set_gate(gate, by)``) ask for N distinct reviewers of an environment's
 deployments: each approval short of N is recorded as an ``approval_granted`` event, the Nth
 approves; ``start`` before that raises :class:`ApprovalRequiredError` (``approvals``,
@@ -51,7 +56,8 @@ versions applied, as plain ``dict`` objects (``ManifestRecordDict``).
 Results are immutable objects (:class:`Deployment`, :class:`Event`, :class:`Page`,
 :class:`AuditReport`, :class:`Rollout`, :class:`Release`, :class:`LogLine`,
 :class:`ServiceDefinition`, :class:`ValidationReport`, :class:`ApprovalGate`,
-:class:`ApprovalStatus`, :class:`ReviewerGroup`, :class:`Pipeline`, :class:`PipelineView`) whose ``to_dict()`` is the HTTP API's
+:class:`ApprovalStatus`, :class:`ReviewerGroup`, :class:`Pipeline`, :class:`PipelineView`,
+:class:`ScheduledStart`) whose ``to_dict()`` is the HTTP API's
 JSON; timestamps are RFC 3339 UTC strings. They, the ``Literal`` names of statuses and codes, and the ``TypedDict`` shapes of
 every JSON object are generated from the JSON Schema of the Rust data model (``loco._types``).
 Errors are :class:`LocoError` subclasses carrying the stable ``code`` of every surface. See

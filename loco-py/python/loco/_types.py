@@ -145,6 +145,9 @@ __all__: List[str] = [
     "RolloutTurnDict",
     "ScaledDownRolloutTurnDict",
     "ScanFormat",
+    "ScheduleState",
+    "ScheduledStart",
+    "ScheduledStartDict",
     "ScriptDataDict",
     "ScriptHooksDict",
     "ScriptLanguage",
@@ -476,6 +479,19 @@ RailwayTokenKind = Literal[
     "account",
     # A project token (one environment of one project): ``Project-Access-Token: <token>``.
     "project",
+]
+
+
+#: Where a schedule stands.
+ScheduleState = Literal[
+    # Waiting for its time.
+    "pending",
+    # The engine started the deployment at its time.
+    "started",
+    # The start was refused when it fell due (``outcome`` says why).
+    "refused",
+    # Cancelled before its time.
+    "cancelled",
 ]
 
 
@@ -1924,6 +1940,31 @@ class DeployLockDict(TypedDict):
     since: str
 
 
+class ScheduledStartDict(TypedDict):
+    """A deployment's scheduled start. Returned by ``ScheduledStart.to_dict()``."""
+
+    #: The deployment.
+    deployment_id: str
+    #: When it starts (or was to start).
+    at: str
+    #: Who starts it.
+    actor: str
+    #: Whether it starts a rollout with its manifest's plan.
+    rollout: bool
+    #: The override reason the start carries, if any.
+    override_reason: Optional[str]
+    #: Where it stands.
+    state: ScheduleState
+    #: Why a start was refused: the error's code and message.
+    outcome: Optional[str]
+    #: Who scheduled it.
+    scheduled_by: str
+    #: When.
+    scheduled_at: str
+    #: When the engine ran (or cancelled) it.
+    ended_at: Optional[str]
+
+
 class ApprovalGateDict(TypedDict, total=False):
     """The review an environment's deployments need before they may start. Returned by
     ``ApprovalGate.to_dict()``. Keys that must be present: ``environment``,
@@ -3347,6 +3388,100 @@ class DeployLock:
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (DeployLock, (self._d,))
+
+    if not TYPE_CHECKING:
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+        def __delattr__(self, name: str) -> None:
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+@final
+class ScheduledStart:
+    """A deployment's scheduled start. Immutable: attributes mirror the HTTP JSON fields and
+    ``to_dict()`` returns the HTTP JSON object. ``ScheduledStart(data)`` wraps such an object
+    (typed ``ScheduledStartDict``) without copying it.
+    """
+
+    __slots__ = ("_d",)
+    __module__ = "loco"
+    __hash__ = None  # type: ignore[assignment]
+    _d: ScheduledStartDict
+
+    def __init__(self, data: ScheduledStartDict) -> None:
+        object.__setattr__(self, "_d", data)
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment."""
+        return self._d["deployment_id"]
+
+    @property
+    def at(self) -> str:
+        """When it starts (or was to start). RFC 3339 UTC."""
+        return self._d["at"]
+
+    @property
+    def actor(self) -> str:
+        """Who starts it."""
+        return self._d["actor"]
+
+    @property
+    def rollout(self) -> bool:
+        """Whether it starts a rollout with its manifest's plan."""
+        return self._d["rollout"]
+
+    @property
+    def override_reason(self) -> Optional[str]:
+        """The override reason the start carries, if any; ``None`` when absent."""
+        return self._d.get("override_reason")
+
+    @property
+    def state(self) -> ScheduleState:
+        """Where it stands."""
+        return self._d["state"]
+
+    @property
+    def outcome(self) -> Optional[str]:
+        """Why a start was refused: the error's code and message; ``None`` when absent."""
+        return self._d.get("outcome")
+
+    @property
+    def scheduled_by(self) -> str:
+        """Who scheduled it."""
+        return self._d["scheduled_by"]
+
+    @property
+    def scheduled_at(self) -> str:
+        """When (RFC 3339 UTC)."""
+        return self._d["scheduled_at"]
+
+    @property
+    def ended_at(self) -> Optional[str]:
+        """When the engine ran (or cancelled) it (RFC 3339 UTC); ``None`` when absent."""
+        return self._d.get("ended_at")
+
+    def to_dict(self) -> ScheduledStartDict:
+        """The scheduled start as the HTTP API's JSON object (a new copy each time)."""
+        return cast("ScheduledStartDict", _copy(self._d))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScheduledStart):
+            return NotImplemented
+        return self._d == other._d
+
+    def __repr__(self) -> str:
+        d = self._d
+        return "ScheduledStart(deployment_id=%r, at=%r, state=%r)" % (
+            d["deployment_id"],
+            d["at"],
+            d["state"],
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (ScheduledStart, (self._d,))
 
     if not TYPE_CHECKING:
 

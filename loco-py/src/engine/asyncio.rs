@@ -573,6 +573,50 @@ impl Engine {
         awaitable(py, self.handle.approval_status(id, at))
     }
 
+    /// Schedules deployment `id` (`pending_approval` or `approved`) to start at `at` (an RFC 3339
+    /// `str`, in the future and at most 90 days ahead) as `actor`; `by` is who schedules it (the
+    /// actor when not given). With `rollout=True` it starts a rollout with the plan its stage sets
+    /// in its manifest (`ValidationError` on `plan` when there is none), otherwise the plain
+    /// start. A freeze window of its environment in force at `at` raises `PolicyViolationError`
+    /// unless `override_reason` is given; a deployment that can no longer start raises
+    /// `InvalidTransitionError`. Scheduling it again replaces its schedule. Nothing starts until
+    /// `run_due_starts()` runs once it is due. Resolves to the `loco.ScheduledStart` (`pending`).
+    #[pyo3(signature = (id, at, actor, rollout=false, override_reason=None, by=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn schedule_start<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        at: String,
+        actor: String,
+        rollout: bool,
+        override_reason: Option<String>,
+        by: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.schedule_start(id, at, actor, rollout, override_reason, by))
+    }
+
+    /// Every deployment's latest scheduled start (`pending`, or how it ended), soonest first.
+    /// Resolves to a `list` of `loco.ScheduledStart`.
+    fn scheduled_starts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.scheduled_starts())
+    }
+
+    /// Cancels the pending scheduled start of deployment `id` (`NotFoundError` when it has
+    /// none). Resolves to the `loco.ScheduledStart` (`cancelled`).
+    fn cancel_scheduled_start<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.cancel_scheduled_start(id))
+    }
+
+    /// Starts every scheduled start that is due, each as its actor would start it (the gate, the
+    /// deploy lock and the freeze windows in force now apply); each is run once, however many
+    /// engines share the database. `loco serve` does this itself; an embedding service calls it on
+    /// a timer of its own (every second, say). Resolves to a `list` of the `loco.ScheduledStart` that
+    /// fell due, as they ended: `started`, or `refused` with `outcome` `"code: message"`.
+    fn run_due_starts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handle.run_due_starts())
+    }
+
     /// Sets (or replaces, by service) a pipeline: the environments a service's versions go
     /// through, in order. `pipeline` is a `dict` or JSON `str` (`service`, `stages` 2 to 10
     /// environments each named once, and optionally `require_previous_success`, default `True`),

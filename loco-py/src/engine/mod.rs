@@ -1,7 +1,7 @@
 //! The two doors into [`loco_core::Engine`]: `loco.Engine` (asyncio, [`asyncio`]) and
 //! `loco.SyncEngine` (blocking, [`blocking`]). Everything they share is here, in [`rollout`],
-//! [`service`] and [`policy`]: the engine [`Handle`], whose methods turn Python arguments into one
-//! core [`Operation`] each, and opening through [`loco_core::EngineBuilder`]. The two classes
+//! [`service`], [`policy`] and [`schedule`]: the engine [`Handle`], whose methods turn Python
+//! arguments into one core [`Operation`] each, and opening through [`loco_core::EngineBuilder`]. The two classes
 //! differ only in how they wait for an operation. Neither holds a deployment rule: arguments pass
 //! to the core as given (an omitted field is an empty value, so the core reports it as a
 //! `validation_error` exactly as for a missing JSON field; numbers the core reads as text, like a
@@ -13,6 +13,7 @@ pub mod blocking;
 pub mod platforms;
 pub mod policy;
 pub mod rollout;
+pub mod schedule;
 pub mod service;
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use loco_core::analysis::MetricSource;
 use loco_core::platform::extensions::HealthProbe;
-use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page};
+use loco_core::{Action, ActionInput, AuditReport, Deployment, Event, ListQuery, NewDeployment, Page, Timestamp};
 
 use pyo3::prelude::*;
 
@@ -206,6 +207,14 @@ impl Handle {
 fn lease(seconds: f64) -> loco_core::Result<Duration> {
     Duration::try_from_secs_f64(seconds).map_err(|_| {
         loco_core::Error::invalid("lease_seconds", format!("must be a number of seconds, 0 or more; got {seconds}"))
+    })
+}
+
+/// The `at` argument as an instant; text that is not RFC 3339 is a validation error naming `at`
+/// (the core's parser calls it a storage error, as it is meant for what the database holds).
+fn instant(text: &str) -> loco_core::Result<Timestamp> {
+    Timestamp::parse(text.trim()).map_err(|_| {
+        loco_core::Error::invalid("at", format!("'{text}' is not an RFC 3339 time such as 2026-12-24T18:00:00+01:00"))
     })
 }
 

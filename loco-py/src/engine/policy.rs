@@ -7,15 +7,15 @@
 //! sets in its version. Windows, gates, pipelines and manifests are parsed, checked and evaluated
 //! by the core alone; starts and creates they refuse are refused there too.
 
+use loco_core::Deployment;
 use loco_core::freeze::{ActiveFreeze, FreezeWindow};
 use loco_core::gate::{ApprovalGate, ApprovalStatus, ReviewerGroup};
 use loco_core::lock::DeployLock;
 use loco_core::manifest::ManifestRecord;
 use loco_core::pipeline::{Pipeline, PipelineView};
 use loco_core::rollout::RolloutPlan;
-use loco_core::{Deployment, Timestamp};
 
-use super::{Handle, Operation};
+use super::{Handle, Operation, instant};
 use crate::document::Document;
 
 impl Handle {
@@ -190,12 +190,4 @@ impl Handle {
 fn manifest_version(version: i64) -> loco_core::Result<u32> {
     u32::try_from(version)
         .map_err(|_| loco_core::Error::invalid("version", format!("must be a whole number from 1; got '{version}'")))
-}
-
-/// The `at` argument as an instant; text that is not RFC 3339 is a validation error naming `at`
-/// (the core's parser calls it a storage error, as it is meant for what the database holds).
-fn instant(text: &str) -> loco_core::Result<Timestamp> {
-    Timestamp::parse(text.trim()).map_err(|_| {
-        loco_core::Error::invalid("at", format!("'{text}' is not an RFC 3339 time such as 2026-12-24T18:00:00+01:00"))
-    })
 }

@@ -23,6 +23,7 @@ mod locks;
 mod manifests;
 mod pipelines;
 mod rollouts;
+mod schedules;
 
 use rollouts::{
     beginning_a_rollout_starts_the_deployment, one_active_rollout_per_target, releases_are_history_newest_first,
@@ -72,6 +73,8 @@ pub async fn run(backend: &dyn Backend) {
     pipelines::a_promoted_create_carries_its_event(backend).await;
     manifests::a_manifest_applies_in_versions_and_removes_only_what_it_set(backend).await;
     manifests::concurrent_applies_each_get_their_own_version(backend).await;
+    schedules::schedules_are_kept_cancelled_and_claimed_once(backend).await;
+    schedules::concurrent_claims_take_each_due_schedule_once(backend).await;
     a_closed_store_refuses_writes(backend).await;
 }
 

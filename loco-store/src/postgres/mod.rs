@@ -25,6 +25,7 @@ mod pool;
 mod reads;
 mod rollouts;
 mod rows;
+mod schedules;
 mod schema;
 mod tls;
 mod writer;
@@ -49,6 +50,7 @@ use loco_types::model::{Deployment, Event, ListQuery, NewDeployment, Page};
 use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
+use loco_types::schedule::ScheduledStart;
 use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
@@ -343,6 +345,23 @@ impl Store for PostgresStore {
     async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
         let environment = environment.to_owned();
         self.writer.run(move |ctx| Box::pin(gates::remove(ctx, environment.clone()))).await
+    }
+
+    async fn put_schedule(&self, schedule: ScheduledStart) -> LocoResult<ScheduledStart> {
+        self.writer.run(move |ctx| Box::pin(schedules::put(ctx, schedule.clone()))).await
+    }
+
+    async fn schedules(&self) -> LocoResult<Vec<ScheduledStart>> {
+        Ok(schedules::all(&mut *self.pool.get().await?).await?)
+    }
+
+    async fn cancel_schedule(&self, id: &str, now: loco_types::model::Timestamp) -> LocoResult<ScheduledStart> {
+        let id = id.to_owned();
+        self.writer.run(move |ctx| Box::pin(schedules::cancel(ctx, id.clone(), now))).await
+    }
+
+    async fn claim_due_schedules(&self, now: loco_types::model::Timestamp) -> LocoResult<Vec<ScheduledStart>> {
+        self.writer.run(move |ctx| Box::pin(schedules::claim_due(ctx, now))).await
     }
 
     async fn put_group(&self, group: ReviewerGroup, by: &str) -> LocoResult<ReviewerGroup> {

@@ -224,6 +224,16 @@ const MIGRATIONS: &[&str] = &[
         updated_at  text NOT NULL
     );
     ",
+    // v10: scheduled starts, one row per deployment (its latest schedule).
+    "
+    CREATE TABLE scheduled_starts (
+        deployment_id  text PRIMARY KEY,
+        state          text NOT NULL,                 -- pending, started, refused, cancelled
+        at             text NOT NULL,                 -- when it starts, RFC 3339 UTC
+        definition     text NOT NULL                  -- JSON ScheduledStart
+    );
+    CREATE INDEX scheduled_starts_due ON scheduled_starts (state, at);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@ mod pipelines;
 mod reads;
 mod rollouts;
 mod rows;
+mod schedules;
 mod schema;
 mod writer;
 
@@ -32,6 +33,7 @@ use loco_types::pipeline::Pipeline;
 use loco_types::platform_config::PlatformConfig;
 use loco_types::rollout::{Release, Rollout};
 use loco_types::rules::{self, CreateDecision, DeploymentChange, KeyedDeployment};
+use loco_types::schedule::ScheduledStart;
 use loco_types::service::ServiceDefinition;
 use loco_types::{Error, Result as LocoResult};
 
@@ -517,6 +519,23 @@ impl Store for SqliteStore {
     async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
         let environment = environment.to_owned();
         self.writer.submit(move |ctx| gates::remove(ctx, &environment)).await
+    }
+
+    async fn put_schedule(&self, schedule: ScheduledStart) -> LocoResult<ScheduledStart> {
+        self.writer.submit(move |ctx| schedules::put(ctx, schedule)).await
+    }
+
+    async fn schedules(&self) -> LocoResult<Vec<ScheduledStart>> {
+        self.reads.point(schedules::all).await
+    }
+
+    async fn cancel_schedule(&self, id: &str, now: Timestamp) -> LocoResult<ScheduledStart> {
+        let id = id.to_owned();
+        self.writer.submit(move |ctx| schedules::cancel(ctx, &id, now)).await
+    }
+
+    async fn claim_due_schedules(&self, now: Timestamp) -> LocoResult<Vec<ScheduledStart>> {
+        self.writer.submit(move |ctx| schedules::claim_due(ctx, now)).await
     }
 
     async fn put_group(&self, group: ReviewerGroup, by: &str) -> LocoResult<ReviewerGroup> {

@@ -222,6 +222,16 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // v16: scheduled starts, one row per deployment (its latest schedule).
+    "
+    CREATE TABLE scheduled_starts (
+        deployment_id  TEXT PRIMARY KEY,
+        state          TEXT NOT NULL,                 -- pending, started, refused, cancelled
+        at             TEXT NOT NULL,                 -- when it starts, RFC 3339 UTC
+        definition     TEXT NOT NULL                  -- JSON ScheduledStart
+    );
+    CREATE INDEX scheduled_starts_due ON scheduled_starts (state, at);
+    ",
 ];
 
 /// The schema version this build writes.
