@@ -195,7 +195,8 @@ async fn a_database_from_before_locks_gets_one_per_started_target_when_opened() 
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP INDEX deployments_open_by_commit; ALTER TABLE deployments DROP COLUMN commit_id; \
-             DROP TABLE deploy_locks; DROP TABLE approval_gates; DROP TABLE pipelines; DROP TABLE manifests; DROP TABLE reviewer_groups; PRAGMA user_version = 9;",
+             DROP TABLE deploy_locks; DROP TABLE approval_gates; DROP TABLE pipelines; DROP TABLE manifests; \
+             DROP TABLE reviewer_groups; DROP TABLE scheduled_starts; PRAGMA user_version = 9;",
         )
         .unwrap();
     }
