@@ -856,8 +856,8 @@ export interface RecurringFreezeSchedule {
 /** The review an environment's deployments need before they may start. */
 export interface ApprovalGate {
   /**
-   * The environment it guards (compared case-insensitively); one gate per environment, and
-   * setting a gate for an environment that has one replaces it.
+   * The environment it guards (compared case-insensitively). One gate per environment and
+   * service (`service`, or none): setting a gate where one is replaces it.
    */
   environment: string
   /** How many distinct reviewers must approve, 1 to 10 (never the requester). */
@@ -879,6 +879,13 @@ export interface ApprovalGate {
    * counts. A gate naming groups admits only their members and `approvers`.
    */
   groups?: string[]
+  /**
+   * The one service whose deployments it guards (compared exactly, as services are); absent:
+   * every service of the environment that has no gate of its own. A service's own gate takes
+   * precedence over the environment's, so two services' manifests can each gate `production`
+   * their own way.
+   */
+  service?: string | null
   /**
    * Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
    * absent: it may start at once.
@@ -942,7 +949,8 @@ export interface Stage {
   environment: string
   /**
    * The approval gate of this stage's environment; without one, a deployment needs the single
-   * review of any approver. Gates are environment-wide: one holds for every service there.
+   * review of any approver. The gate is this service's own: other services keep the environment's
+   * rules.
    */
   approval?: StageApproval | null
   /** The rollout plan starts in this stage use when they bring none. */
@@ -2041,10 +2049,11 @@ export declare class Engine {
   /** Every approval gate, by environment. */
   gates(): Promise<Array<Required<ApprovalGate>>>
   /**
-   * Removes the gate of `environment` (`not_found` when it has none); its deployments then
-   * need the single review again.
+   * Removes the gate of `environment`, or `service`'s own gate there when given (`not_found`
+   * when there is none); its deployments then fall back to the environment's gate (from a
+   * service's own) or to the single review.
    */
-  removeGate(environment: string): Promise<void>
+  removeGate(environment: string, service?: string | null): Promise<void>
   /**
    * Sets (or replaces, by name) a reviewer group on behalf of `by`: a gate naming it in its
    * `groups` admits its `members`, read when a review is recorded and when approvals are

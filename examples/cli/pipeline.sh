@@ -67,8 +67,10 @@ expect 3 manifest apply "$work/broken.yaml"
 expect 0 pipeline list
 
 echo
-echo "== Applying it sets the pipeline, the gate and the window"
+echo "== Applying it sets the pipeline, the gate (checkout's own in production: other services keep"
+echo "   production's own rules) and the window"
 expect 0 manifest apply "$work/service.yaml"
+expect 0 gate list
 
 echo
 echo "== A version cannot skip a stage (exit 25)"

@@ -394,9 +394,14 @@ impl Client {
         self.send(self.request(Method::PUT, &path).json(gate)).await
     }
 
-    /// `DELETE /api/v1/gates/{environment}`.
-    pub async fn remove_gate(&self, environment: &str) -> Result<(), ClientError> {
-        let path = format!("/api/v1/gates/{}", encode_segment(environment));
+    /// `DELETE /api/v1/gates/{environment}[?service=S]`.
+    pub async fn remove_gate(&self, environment: &str, service: Option<&str>) -> Result<(), ClientError> {
+        let mut path = format!("/api/v1/gates/{}", encode_segment(environment));
+        if let Some(service) = service {
+            let query = serde_urlencoded::to_string([("service", service)])
+                .map_err(|e| ClientError::BadUrl { url: self.base.clone(), reason: e.to_string() })?;
+            path = format!("{path}?{query}");
+        }
         self.send_no_content(self.request(Method::DELETE, &path)).await
     }
 

@@ -453,6 +453,14 @@ pub struct GroupList {
     pub items: Vec<loco_core::gate::ReviewerGroup>,
 }
 
+/// Query parameters of `DELETE /api/v1/gates/{environment}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GateParams {
+    /// The service whose own gate is removed (default: the environment-wide gate).
+    pub service: Option<String>,
+}
+
 /// Query parameters of `GET /api/v1/deployments/{id}/approvals`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -87,30 +87,35 @@ impl Engine {
         Ok(freeze::active_freeze(&windows, environment, at.unwrap_or_else(Timestamp::now)))
     }
 
-    /// Sets (or replaces) the approval gate of its environment; `by` is who set it.
+    /// Sets (or replaces) the approval gate of its environment, for its service when it names one
+    /// (that service's own gate, which takes precedence over the environment's); `by` is who set it.
     pub async fn set_gate(&self, gate: ApprovalGate, by: &str) -> Result<ApprovalGate> {
         gate.validate()?;
         if by.trim().is_empty() {
             return Err(Error::invalid("by", "must name who sets the gate"));
         }
         let gate = self.store.put_gate(gate, by).await?;
-        tracing::info!(environment = %gate.environment, required = gate.required_approvals, by, "approval gate set");
+        tracing::info!(gate = %gate.place(), required = gate.required_approvals, by, "approval gate set");
         Ok(gate)
     }
 
-    /// Every approval gate, by environment.
+    /// Every approval gate, by environment (the environment-wide gate first, then by service).
     pub async fn gates(&self) -> Result<Vec<ApprovalGate>> {
         self.store.gates().await
     }
 
-    /// Removes the gate of `environment` (`not_found` when there is none); its deployments then
-    /// need the single review again.
-    pub async fn remove_gate(&self, environment: &str) -> Result<()> {
+    /// Removes the gate set on `environment` for `service` (`None`: the environment-wide one;
+    /// `not_found` when there is none). Its deployments then fall back to the environment's gate
+    /// (from a service's own) or to the single review.
+    pub async fn remove_gate(&self, environment: &str, service: Option<&str>) -> Result<()> {
         if environment.trim().is_empty() {
             return Err(Error::invalid("environment", "is required"));
         }
-        self.store.remove_gate(environment).await?;
-        tracing::info!(environment, "approval gate removed");
+        if service.is_some_and(|s| s.trim().is_empty()) {
+            return Err(Error::invalid("service", "must not be blank when given"));
+        }
+        self.store.remove_gate(environment, service).await?;
+        tracing::info!(environment, service, "approval gate removed");
         Ok(())
     }
 
@@ -148,7 +153,7 @@ impl Engine {
     pub async fn approval_status(&self, id: &str, at: Option<Timestamp>) -> Result<ApprovalStatus> {
         let (deployment, events, gates) =
             tokio::try_join!(self.store.get(id), self.store.events(id), self.store.gates())?;
-        let gate = gate::gate_for(&gates, &deployment.environment);
+        let gate = gate::gate_for(&gates, &deployment.service, &deployment.environment);
         Ok(gate::status(&deployment, gate, &events, at.unwrap_or_else(Timestamp::now)))
     }
 
@@ -267,6 +272,18 @@ impl Engine {
     /// reason. A deployment has one schedule: scheduling it again replaces the one before.
     /// [`run_due_starts`](Self::run_due_starts) starts it when it falls due.
     pub async fn schedule_start(&self, id: &str, request: ScheduleRequest, by: &str) -> Result<ScheduledStart> {
+        self.schedule_start_checked(id, request, by, |_| Ok(())).await
+    }
+
+    /// [`schedule_start`](Self::schedule_start), holding a rollout's manifest plan (read once) to
+    /// `check` as well: a session holds it to the network rule.
+    pub(crate) async fn schedule_start_checked(
+        &self,
+        id: &str,
+        request: ScheduleRequest,
+        by: &str,
+        check: impl FnOnce(&RolloutPlan) -> Result<()>,
+    ) -> Result<ScheduledStart> {
         let now = Timestamp::now();
         request.validate(now)?;
         if by.trim().is_empty() {
@@ -275,7 +292,7 @@ impl Engine {
         let (deployment, windows) = tokio::try_join!(self.store.get(id), self.store.freeze_windows())?;
         request.check(&deployment, &windows)?;
         if request.rollout {
-            self.manifest_plan(id).await?;
+            check(&self.manifest_plan(id).await?)?;
         }
         let schedule = self.store.put_schedule(ScheduledStart::new(id, request, by, now)).await?;
         tracing::info!(deployment_id = id, at = %schedule.at, rollout = schedule.rollout, by, "start scheduled");
@@ -393,7 +410,7 @@ impl Engine {
         }
         let current = self.store.get(id).await?;
         let environment = current.environment.as_str();
-        let gate = gate::gate_for(&gates, environment);
+        let gate = gate::gate_for(&gates, &current.service, environment);
         if let Some(gate) = gate
             && current.status == Status::PendingApproval
         {

@@ -198,11 +198,8 @@ impl Session {
         let deployment = self.engine.get(id).await?;
         self.require(Role::Deployer, Some(&deployment.environment))?;
         self.require_override(&request.input(), &deployment.environment)?;
-        if request.rollout {
-            self.engine.manifest_plan(id).await?.check_remote()?;
-        }
         let by = self.identity.as_ref().map_or_else(|| request.actor.clone(), |i| i.subject.clone());
-        self.engine.schedule_start(id, request, &by).await
+        self.engine.schedule_start_checked(id, request, &by, RolloutPlan::check_remote).await
     }
 
     /// Cancels a scheduled start as the caller (a deployer of the deployment's environment).

@@ -12,9 +12,9 @@ import { Engine, rejection, tempDb } from './helpers.mjs'
 
 const { vectors } = JSON.parse(readFileSync(new URL('../../tests/conformance/gates.json', import.meta.url), 'utf8'))
 
-function newDeployment(environment) {
+function newDeployment(environment, service = 'web') {
   return {
-    service: 'web',
+    service,
     environment,
     version: '1.0.0',
     requester: 'alice',
@@ -36,13 +36,13 @@ async function runStep(engine, refs, step) {
     case 'gate':
       return engine.setGate(step.gate, 'root')
     case 'remove_gate':
-      return engine.removeGate(step.environment)
+      return engine.removeGate(step.environment, step.service)
     case 'group':
       return engine.setGroup(step.group, 'root')
     case 'remove_group':
       return engine.removeGroup(step.name)
     case 'create': {
-      const d = await engine.create(newDeployment(step.environment))
+      const d = await engine.create(newDeployment(step.environment, step.service))
       refs[step.ref] = d.id
       return d
     }

@@ -12,6 +12,7 @@ import { Engine, rejection, request, tempDb } from './helpers.mjs'
 
 const TWO_OF_THREE = {
   environment: 'production',
+  service: null,
   required_approvals: 2,
   approvers: ['bob@example.com', 'carol@example.com', 'erin@example.com'],
   groups: [],
@@ -44,6 +45,7 @@ test('gates are documents: set, listed by environment, replaced, kept in the fil
   const staging = await engine.setGate(JSON.stringify({ environment: 'staging', required_approvals: 1 }), 'admin')
   assert.deepEqual(staging, {
     environment: 'staging',
+    service: null,
     required_approvals: 1,
     approvers: [],
     groups: [],
@@ -65,6 +67,27 @@ test('gates are documents: set, listed by environment, replaced, kept in the fil
   assert.equal(missing.code, 'not_found', missing.message)
   assert.equal(missing.environment, 'staging')
   await again.close()
+})
+
+test("a service's own gate takes precedence over the environment's and is removed by service", async () => {
+  const engine = await Engine.open(tempDb())
+  await engine.setGate({ environment: 'production', required_approvals: 1 }, 'admin')
+  const own = await engine.setGate({ environment: 'production', service: 'checkout', required_approvals: 2 }, 'admin')
+  assert.equal(own.service, 'checkout')
+  assert.deepEqual((await engine.gates()).map((g) => [g.service, g.required_approvals]), [[null, 1], ['checkout', 2]])
+  const id = await pending(engine)
+  assert.equal((await engine.approve(id, 'bob')).status, 'pending_approval', "checkout's own gate of 2")
+  const missing = await rejection(engine.removeGate('production', 'api'))
+  assert.deepEqual([missing.code, missing.environment, missing.service], ['not_found', 'production', 'api'])
+  const blank = await rejection(engine.removeGate('production', ' '))
+  assert.deepEqual([blank.code, blank.details.map((d) => d.field)], ['validation_error', ['service']])
+  const wrongType = await rejection(engine.removeGate('production', 7))
+  assert.ok(wrongType instanceof TypeError)
+  assert.deepEqual(wrongType.details.map((d) => d.field), ['service'])
+  assert.equal(await engine.removeGate('production', 'checkout'), undefined)
+  assert.deepEqual((await engine.gates()).map((g) => g.service), [null])
+  assert.equal((await engine.approve(id, 'carol')).status, 'approved', "the environment's gate of 1 again")
+  await engine.close()
 })
 
 test('a bad gate names its fields as the document does; arguments of the wrong type are a TypeError', async () => {

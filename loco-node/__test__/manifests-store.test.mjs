@@ -92,6 +92,7 @@ test('a changed manifest is the next version; the pipeline, gates and windows fo
     qa,
     {
       environment: 'staging',
+      service: 'checkout',
       required_approvals: 1,
       approvers: [],
       groups: [],

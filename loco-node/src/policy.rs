@@ -168,15 +168,25 @@ impl Engine {
         settle_document(env, async move { Ok(engine.gates().await?) })
     }
 
-    /// Removes the gate of `environment` (`not_found` when it has none); its deployments then
-    /// need the single review again.
-    #[napi(ts_args_type = "environment: string", ts_return_type = "Promise<void>")]
-    pub fn remove_gate<'env>(&self, env: &'env Env, environment: Unknown) -> napi::Result<PromiseRaw<'env, ()>> {
+    /// Removes the gate of `environment`, or `service`'s own gate there when given (`not_found`
+    /// when there is none); its deployments then fall back to the environment's gate (from a
+    /// service's own) or to the single review.
+    #[napi(ts_args_type = "environment: string, service?: string | null", ts_return_type = "Promise<void>")]
+    pub fn remove_gate<'env>(
+        &self,
+        env: &'env Env,
+        environment: Unknown,
+        service: Option<Unknown>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let mut args = Args::new();
         let environment = args.text(environment, "environment");
-        let environment = args.finish(environment);
+        let service = service.and_then(|s| args.optional_text(s, "service"));
+        let input = args.finish((environment, service));
         let engine = self.inner.clone();
-        settle(env, async move { Ok(engine.remove_gate(&environment?).await?) })
+        settle(env, async move {
+            let (environment, service) = input?;
+            Ok(engine.remove_gate(&environment, service.as_deref()).await?)
+        })
     }
 
     /// Sets (or replaces, by name) a reviewer group on behalf of `by`: a gate naming it in its

@@ -45,8 +45,8 @@ def test_two_of_three_named_reviewers_approve_and_the_gate_and_history_survive_r
         stored = engine.set_gate(two_of("bob", "carol", "erin"), "root")
         assert isinstance(stored, loco.ApprovalGate)
         assert stored.to_dict() == {
-            "environment": "production", "required_approvals": 2, "approvers": ["bob", "carol", "erin"],
-            "groups": [], "expires_after_minutes": None, "wait_minutes": None,
+            "environment": "production", "service": None, "required_approvals": 2,
+            "approvers": ["bob", "carol", "erin"], "groups": [], "expires_after_minutes": None, "wait_minutes": None,
         }
         id = pending(engine)
 
@@ -148,6 +148,24 @@ def test_removing_a_gate_brings_the_single_review_back_and_a_second_removal_is_n
     assert [g.environment for g in sync_engine.gates()] == ["staging"]
     assert sync_engine.approve(id, "carol").status == "approved"
     assert sync_engine.approval_status(id).required == 1
+
+
+def test_a_services_own_gate_takes_precedence_and_is_removed_by_service(sync_engine: loco.SyncEngine) -> None:
+    sync_engine.set_gate({"environment": "production", "required_approvals": 1}, "root")
+    own = sync_engine.set_gate({"environment": "production", "service": "checkout", "required_approvals": 2}, "root")
+    assert (own.service, own.required_approvals) == ("checkout", 2)
+    assert [(g.service, g.required_approvals) for g in sync_engine.gates()] == [(None, 1), ("checkout", 2)]
+    id = pending(sync_engine)
+    assert sync_engine.approve(id, "bob").status == "pending_approval", "checkout's own gate of 2"
+    with pytest.raises(loco.NotFoundError) as missing:
+        sync_engine.remove_gate("production", service="api")
+    assert "service 'api'" in str(missing.value)
+    with pytest.raises(loco.ValidationError) as blank:
+        sync_engine.remove_gate("production", " ")
+    assert fields(blank.value) == ["service"]
+    sync_engine.remove_gate("production", service="checkout")
+    assert [g.service for g in sync_engine.gates()] == [None]
+    assert sync_engine.approve(id, "carol").status == "approved", "the environment's gate of 1 again"
 
 
 def test_a_bad_gate_names_every_bad_field_and_stores_nothing(sync_engine: loco.SyncEngine) -> None:

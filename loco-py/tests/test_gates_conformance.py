@@ -24,9 +24,9 @@ def test_the_vectors_are_there() -> None:
     assert len(VECTORS) >= 40
 
 
-def create(engine: loco.SyncEngine, environment: str) -> loco.Deployment:
-    """The vectors' deployment of service web; production ones must state a risk, so all do."""
-    return engine.create(service="web", environment=environment, version="1.0.0", requester="alice",
+def create(engine: loco.SyncEngine, environment: str, service: str = "web") -> loco.Deployment:
+    """The vectors' deployment (of service web unless named); production ones must state a risk, so all do."""
+    return engine.create(service=service, environment=environment, version="1.0.0", requester="alice",
                          work_refs=["GATE-1"], rollback_plan="redeploy", risk="low")
 
 
@@ -39,13 +39,13 @@ def run_step(engine: loco.SyncEngine, refs: Dict[str, str], step: Dict[str, Any]
     if op == "gate":
         return engine.set_gate(step["gate"], "root")
     if op == "remove_gate":
-        return engine.remove_gate(step["environment"])
+        return engine.remove_gate(step["environment"], step.get("service"))
     if op == "group":
         return engine.set_group(step["group"], "root")
     if op == "remove_group":
         return engine.remove_group(step["name"])
     if op == "create":
-        d = create(engine, step["environment"])
+        d = create(engine, step["environment"], step.get("service", "web"))
         refs[step["ref"]] = d.id
         return d
     target = refs[step["ref"]]

@@ -80,8 +80,9 @@ def test_a_first_manifest_is_version_1_and_sets_its_pipeline_gate_and_window(tmp
         assert [p.to_dict() for p in engine.pipelines()] == [
             {"service": "checkout", "stages": ["dev", "staging", "production"], "require_previous_success": True}]
         assert [g.to_dict() for g in engine.gates()] == [
-            {"environment": "production", "required_approvals": 2, "approvers": ["alice", "bob", "carol"],
-             "groups": [], "expires_after_minutes": 1440, "wait_minutes": None}]
+            {"environment": "production", "service": "checkout", "required_approvals": 2,
+             "approvers": ["alice", "bob", "carol"], "groups": [], "expires_after_minutes": 1440,
+             "wait_minutes": None}]
         assert [(w.name, w.environments) for w in engine.freeze_windows()] == [("weekend", ["production"])]
 
 

@@ -201,14 +201,15 @@ pub trait Store: Send + Sync {
     /// The newest manifest of every service, by service.
     async fn manifests(&self) -> Result<Vec<ManifestRecord>>;
 
-    /// Inserts or replaces the approval gate of its environment; `by` is who set it.
+    /// Inserts or replaces the approval gate of its environment and service; `by` is who set it.
     async fn put_gate(&self, gate: ApprovalGate, by: &str) -> Result<ApprovalGate>;
 
-    /// Every approval gate, by environment.
+    /// Every approval gate, by environment (the environment-wide gate first, then by service).
     async fn gates(&self) -> Result<Vec<ApprovalGate>>;
 
-    /// Removes the gate of `environment` (`not_found` when there is none).
-    async fn remove_gate(&self, environment: &str) -> Result<()>;
+    /// Removes the gate set on `environment` for `service` (`None`: the environment-wide one;
+    /// `not_found` when there is none).
+    async fn remove_gate(&self, environment: &str, service: Option<&str>) -> Result<()>;
 
     /// Stores a deployment's schedule (replacing its previous one; the engine checked it).
     async fn put_schedule(&self, schedule: ScheduledStart) -> Result<ScheduledStart>;

@@ -168,11 +168,13 @@ pub enum Error {
         /// The name that was looked up.
         name: String,
     },
-    /// No approval gate guards this environment.
-    #[error("environment '{environment}' has no approval gate")]
+    /// No approval gate is set on this environment (for this service, when one is named).
+    #[error("environment '{environment}' has no approval gate{}", .service.as_ref().map_or(String::new(), |s| format!(" of service '{s}'")))]
     GateNotFound {
         /// The environment that was looked up.
         environment: String,
+        /// The service whose own gate was looked up; absent: the environment-wide gate.
+        service: Option<String>,
     },
     /// No deployment holds the deploy lock of this service and environment.
     #[error("no deployment of service '{service}' holds the deploy lock of '{environment}'")]
@@ -489,7 +491,13 @@ impl Error {
                 vec![("service", text(service)), ("environment", text(environment))]
             }
             Error::PlatformNotFound { name } => vec![("platform", text(name))],
-            Error::GateNotFound { environment } => vec![("environment", text(environment))],
+            Error::GateNotFound { environment, service } => {
+                let mut facts = vec![("environment", text(environment))];
+                if let Some(service) = service {
+                    facts.push(("service", text(service)));
+                }
+                facts
+            }
             Error::GroupNotFound { name } => vec![("group", text(name))],
             Error::PipelineNotFound { service } | Error::ManifestNotFound { service, .. } => {
                 vec![("service", text(service))]

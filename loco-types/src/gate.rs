@@ -47,9 +47,16 @@ pub const MAX_MINUTES: u32 = 30 * 24 * 60;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalGate {
-    /// The environment it guards (compared case-insensitively); one gate per environment, and
-    /// setting a gate for an environment that has one replaces it.
+    /// The environment it guards (compared case-insensitively). One gate per environment and
+    /// service (`service`, or none): setting a gate where one is replaces it.
     pub environment: String,
+    /// The one service whose deployments it guards (compared exactly, as services are); absent:
+    /// every service of the environment that has no gate of its own. A service's own gate takes
+    /// precedence over the environment's, so two services' manifests can each gate `production`
+    /// their own way.
+    #[serde(default)]
+    #[schemars(with = "crate::schema::Nullable<String>")]
+    pub service: Option<String>,
     /// How many distinct reviewers must approve, 1 to 10 (never the requester).
     pub required_approvals: u32,
     /// Who may approve or reject (compared ignoring case and surrounding space); empty, and no
@@ -140,10 +147,10 @@ pub fn check_groups(gate: &ApprovalGate, groups: &[ReviewerGroup]) -> Result<()>
 /// Refuses removing reviewer group `name` while one of `gates` names it (its members would stop
 /// counting, silently, everywhere it is named).
 pub fn check_unused(name: &str, gates: &[ApprovalGate]) -> Result<()> {
-    let naming: Vec<&str> = gates
+    let naming: Vec<String> = gates
         .iter()
         .filter(|g| g.groups.iter().any(|n| group_key(n) == group_key(name)))
-        .map(|g| g.environment.as_str())
+        .map(ApprovalGate::place)
         .collect();
     if naming.is_empty() {
         return Ok(());
@@ -221,6 +228,9 @@ impl ApprovalGate {
         if self.environment.trim().is_empty() || self.environment.chars().count() > NAME_MAX_CHARS {
             details.push(FieldError::new("environment", "must be 1-256 characters, not blank"));
         }
+        if self.service.as_ref().is_some_and(|s| s.trim().is_empty() || s.chars().count() > NAME_MAX_CHARS) {
+            details.push(FieldError::new("service", "must be 1-256 characters, not blank, when given"));
+        }
         if !(1..=MAX_REQUIRED).contains(&self.required_approvals) {
             details.push(FieldError::new("required_approvals", "must be 1 to 10"));
         }
@@ -258,9 +268,23 @@ impl ApprovalGate {
         if details.is_empty() { Ok(()) } else { Err(Error::Validation { details }) }
     }
 
-    /// Whether this gate guards `environment`.
-    pub fn guards(&self, environment: &str) -> bool {
+    /// Whether this gate is set on `environment` (for any service, or for all).
+    pub fn is_on(&self, environment: &str) -> bool {
         lifecycle::same_person(&self.environment, environment)
+    }
+
+    /// Whether this gate is the one set on `environment` for `service` (`None`: the
+    /// environment-wide gate): the same store key.
+    pub fn is_at(&self, environment: &str, service: Option<&str>) -> bool {
+        self.is_on(environment) && self.service.as_deref() == service
+    }
+
+    /// Where it is set, for messages: `production` or `production (service web)`.
+    pub fn place(&self) -> String {
+        match &self.service {
+            Some(service) => format!("{} (service {service})", self.environment),
+            None => self.environment.clone(),
+        }
     }
 
     /// Whether `actor` may review under this gate: anyone when it names neither approvers nor
@@ -290,9 +314,13 @@ impl ApprovalGate {
     }
 }
 
-/// The gate among `gates` that guards `environment`.
-pub fn gate_for<'a>(gates: &'a [ApprovalGate], environment: &str) -> Option<&'a ApprovalGate> {
-    gates.iter().find(|gate| gate.guards(environment))
+/// The gate among `gates` that guards `service`'s deployments to `environment`: the service's
+/// own gate there, else the environment's.
+pub fn gate_for<'a>(gates: &'a [ApprovalGate], service: &str, environment: &str) -> Option<&'a ApprovalGate> {
+    gates
+        .iter()
+        .find(|gate| gate.is_at(environment, Some(service)))
+        .or_else(|| gates.iter().find(|gate| gate.is_at(environment, None)))
 }
 
 /// The approvals `events` (one deployment's, oldest first) record: each `approval_granted`
@@ -322,9 +350,16 @@ pub fn count_valid(gate: &ApprovalGate, approvals: &[Approval], now: Timestamp) 
     valid
 }
 
-/// The key a store keeps `environment`'s gate under: one gate per environment, whatever the case.
+/// The key a store keeps `environment`'s gates under: one per environment (and service),
+/// whatever the environment's case.
 pub fn key(environment: &str) -> String {
     environment.trim().to_lowercase()
+}
+
+/// The service column a store keeps a gate under: the service, or empty for an
+/// environment-wide gate (no service name is empty).
+pub fn service_key(service: Option<&str>) -> &str {
+    service.unwrap_or("")
 }
 
 /// A lifecycle action under `gate`, the gate of `current`'s environment if it has one (a store
@@ -428,6 +463,7 @@ pub fn status(
     let recorded = approvals(events);
     let single = ApprovalGate {
         environment: deployment.environment.clone(),
+        service: None,
         required_approvals: 1,
         approvers: Vec::new(),
         groups: Vec::new(),
@@ -654,5 +690,20 @@ mod tests {
         assert_eq!(fields, ["groups[1]", "groups[2]"], "fewer approvers than approvals is fine with groups");
         let zero = ApprovalGate::from_json(r#"{"environment": "p", "required_approvals": 0}"#).unwrap_err();
         assert_eq!(zero.details()[0].field, "required_approvals");
+    }
+
+    #[test]
+    fn a_services_own_gate_takes_precedence_over_its_environments() {
+        let wide = gate(r#"{"environment": "production", "required_approvals": 1}"#);
+        let web = gate(r#"{"environment": "Production", "service": "web", "required_approvals": 3}"#);
+        let gates = [wide.clone(), web.clone()];
+        assert_eq!(gate_for(&gates, "web", "production"), Some(&web));
+        assert_eq!(gate_for(&gates, "api", "production"), Some(&wide), "other services get the environment's");
+        assert_eq!(gate_for(&gates, "WEB", "production"), Some(&wide), "services compare exactly");
+        assert_eq!(gate_for(std::slice::from_ref(&web), "api", "production"), None, "a service's gate guards only it");
+        assert_eq!(gate_for(&gates, "web", "staging"), None);
+        assert_eq!(web.place(), "Production (service web)");
+        let blank = ApprovalGate::from_json(r#"{"environment": "p", "service": " ", "required_approvals": 1}"#);
+        assert_eq!(blank.unwrap_err().details()[0].field, "service");
     }
 }

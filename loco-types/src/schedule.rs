@@ -69,7 +69,7 @@ impl ScheduleRequest {
 
     /// The start it makes when it falls due.
     pub fn input(&self) -> ActionInput {
-        ActionInput { override_reason: self.override_reason.clone(), ..ActionInput::new(self.actor.clone()) }
+        start_input(&self.actor, self.override_reason.as_ref())
     }
 
     /// Refuses scheduling `deployment` so: a deployment no longer waiting to start
@@ -164,7 +164,7 @@ impl ScheduledStart {
 
     /// The start it makes.
     pub fn input(&self) -> ActionInput {
-        ActionInput { override_reason: self.override_reason.clone(), ..ActionInput::new(self.actor.clone()) }
+        start_input(&self.actor, self.override_reason.as_ref())
     }
 
     /// This schedule ended as `state` at `now`, with `outcome` (why a start was refused).
@@ -175,4 +175,9 @@ impl ScheduledStart {
         self.ended_at = Some(now);
         self
     }
+}
+
+/// The start a schedule makes: by `actor`, with an admin's `override_reason` if it has one.
+fn start_input(actor: &str, override_reason: Option<&String>) -> ActionInput {
+    ActionInput { override_reason: override_reason.cloned(), ..ActionInput::new(actor) }
 }

@@ -421,11 +421,11 @@ impl Backend {
         }
     }
 
-    /// Removes the approval gate of an environment.
-    pub async fn remove_gate(&self, environment: &str) -> Result<(), CliError> {
+    /// Removes the approval gate of an environment, or a service's own gate there.
+    pub async fn remove_gate(&self, environment: &str, service: Option<&str>) -> Result<(), CliError> {
         match self {
-            Backend::Remote(client) => Ok(client.remove_gate(environment).await?),
-            Backend::Local(engine) => Ok(engine.remove_gate(environment).await?),
+            Backend::Remote(client) => Ok(client.remove_gate(environment, service).await?),
+            Backend::Local(engine) => Ok(engine.remove_gate(environment, service).await?),
         }
     }
 

@@ -252,6 +252,10 @@ pub async fn run_group(connection: &Connection, args: GroupArgs, output: Output)
 pub struct GateSetArgs {
     /// The environment.
     pub environment: String,
+    /// Set the gate of this service only (its own, which takes precedence over the
+    /// environment's); without it, the environment-wide gate.
+    #[arg(long)]
+    pub service: Option<String>,
     /// How many distinct reviewers must approve (1 to 10; never the requester).
     #[arg(long)]
     pub approvals: u32,
@@ -276,6 +280,9 @@ pub struct GateSetArgs {
 pub struct GateRemoveArgs {
     /// The environment.
     pub environment: String,
+    /// Remove this service's own gate there; without it, the environment-wide gate.
+    #[arg(long)]
+    pub service: Option<String>,
 }
 
 /// Flags of `loco gate status`.
@@ -442,6 +449,7 @@ pub async fn run_gate(connection: &Connection, args: GateArgs, output: Output) -
         GateCommand::Set(args) => {
             let gate = ApprovalGate {
                 environment: args.environment,
+                service: args.service,
                 required_approvals: args.approvals,
                 approvers: args.approvers,
                 groups: args.groups,
@@ -453,9 +461,14 @@ pub async fn run_gate(connection: &Connection, args: GateArgs, output: Output) -
             output.value(&backend.set_gate(gate).await?)
         }
         GateCommand::List => output.value(&backend.gates().await?),
-        GateCommand::Remove(args) => backend.remove_gate(&args.environment).await.map(|()| {
+        GateCommand::Remove(args) => backend.remove_gate(&args.environment, args.service.as_deref()).await.map(|()| {
             if !output.json {
-                eprintln!("removed the approval gate of '{}'", args.environment);
+                match &args.service {
+                    Some(service) => {
+                        eprintln!("removed the approval gate of service '{service}' in '{}'", args.environment);
+                    }
+                    None => eprintln!("removed the approval gate of '{}'", args.environment),
+                }
             }
         }),
         GateCommand::Status(args) => {

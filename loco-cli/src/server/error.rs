@@ -185,7 +185,7 @@ mod tests {
             (Error::PlatformNotFound { name: "p".into() }, 404),
             (Error::FreezeWindowNotFound { name: "w".into() }, 404),
             (Error::LockNotFound { service: "s".into(), environment: "e".into() }, 404),
-            (Error::GateNotFound { environment: "e".into() }, 404),
+            (Error::GateNotFound { environment: "e".into(), service: None }, 404),
             (Error::GroupNotFound { name: "g".into() }, 404),
             (Error::ScheduleNotFound { id: "d".into() }, 404),
             (Error::PipelineNotFound { service: "s".into() }, 404),

@@ -135,6 +135,13 @@ pub fn approval_params(raw: Option<&str>) -> Result<Option<loco_core::Timestamp>
     crate::wire::ApprovalParams { at: p.remove("at") }.at()
 }
 
+/// Parses the query string of `DELETE /api/v1/gates/{environment}`: the service whose own gate
+/// is meant, if any.
+pub fn gate_params(raw: Option<&str>) -> Result<crate::wire::GateParams, Error> {
+    let mut p = query_pairs(raw, &["service"])?;
+    Ok(crate::wire::GateParams { service: p.remove("service") })
+}
+
 /// Parses the query string of `GET /api/v1/releases`.
 pub fn release_params(raw: Option<&str>) -> Result<ReleaseParams, Error> {
     let mut p = query_pairs(raw, &["service", "environment", "limit"])?;

@@ -27,12 +27,12 @@ use loco_core::session::Operation;
 use crate::server::AppState;
 use crate::server::auth::Caller;
 use crate::server::error::ApiError;
-use crate::server::extract::{JsonBody, approval_params, freeze_params, gated};
+use crate::server::extract::{JsonBody, approval_params, freeze_params, gate_params, gated};
 use crate::server::openapi::refs;
 use crate::server::routes::DeploymentId;
 use crate::wire::{
-    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, GroupList, LockList, LockRelease,
-    ManifestList, ManifestText, PipelineList, PromoteRequest, ScheduleList,
+    ApprovalParams, ErrorBody, FreezeCheck, FreezeList, FreezeParams, GateList, GateParams, GroupList, LockList,
+    LockRelease, ManifestList, ManifestText, PipelineList, PromoteRequest, ScheduleList,
 };
 
 /// Every deploy lock held: the started deployment of each service and environment.
@@ -194,7 +194,8 @@ pub async fn list_gates(State(state): State<Arc<AppState>>, caller: Caller) -> R
     put,
     path = "/api/v1/gates/{environment}",
     tag = "policy",
-    params(("environment" = String, Path, description = "The environment (must match the body's, ignoring case)")),
+    params(("environment" = String, Path, description = "The environment (must match the body's, ignoring case); \
+                                                        the body's `service`, if any, scopes the gate to it")),
     request_body = refs::ApprovalGate,
     responses(
         (status = 200, description = "The gate as stored", body = refs::ApprovalGate),
@@ -216,7 +217,7 @@ pub async fn put_gate(
     let engine = session.admin()?;
     // The core parses the gate, so every surface names the same fields.
     let gate = ApprovalGate::from_json(&body.to_string())?;
-    if !gate.guards(&environment) {
+    if !gate.is_on(&environment) {
         return Err(Error::invalid(
             "environment",
             format!("is '{}' but the path names '{environment}'", gate.environment),
@@ -227,26 +228,31 @@ pub async fn put_gate(
     Ok(Json(engine.set_gate(gate, &by).await?))
 }
 
-/// Remove the approval gate of an environment (admin); its deployments need the single review
-/// again.
+/// Remove the approval gate of an environment, or a service's own gate there with `?service=`
+/// (admin); its deployments fall back to the environment's gate, or to the single review.
 #[utoipa::path(
     delete,
     path = "/api/v1/gates/{environment}",
     tag = "policy",
-    params(("environment" = String, Path, description = "The environment")),
+    params(("environment" = String, Path, description = "The environment"), GateParams),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, description = "`validation_error`: a blank `service` or an unknown parameter", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 403, description = "`permission_denied`: needs admin", body = ErrorBody),
-        (status = 404, description = "`not_found`: the environment has no gate", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such gate", body = ErrorBody),
     )
 )]
 pub async fn remove_gate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(environment): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<StatusCode, ApiError> {
-    state.engine.session(caller.0).admin()?.remove_gate(&environment).await?;
+    let session = state.engine.session(caller.0);
+    let engine = session.admin()?;
+    let params = gate_params(query.as_deref())?;
+    engine.remove_gate(&environment, params.service.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -29,7 +29,10 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
             server.send(reqwest::Method::PUT, &path, Some(gate)).await
         }
         "remove_gate" => {
-            let path = format!("/api/v1/gates/{}", urlencoding(text(step, "environment")));
+            let mut path = format!("/api/v1/gates/{}", urlencoding(text(step, "environment")));
+            if let Some(service) = step["service"].as_str() {
+                path = format!("{path}?service={}", urlencoding(service));
+            }
             server.send(reqwest::Method::DELETE, &path, None).await
         }
         "group" => {
@@ -42,7 +45,8 @@ async fn run_step(server: &TestServer, refs: &mut BTreeMap<String, String>, step
             server.send(reqwest::Method::DELETE, &path, None).await
         }
         "create" => {
-            let body = json!({"service": "web", "environment": text(step, "environment"), "version": "1.0.0",
+            let service = step["service"].as_str().unwrap_or("web");
+            let body = json!({"service": service, "environment": text(step, "environment"), "version": "1.0.0",
                               "requester": "alice", "work_refs": ["GATE-1"], "rollback_plan": "redeploy",
                               "risk": "low"});
             let (status, created) = server.post("/api/v1/deployments", &body).await;
@@ -175,6 +179,24 @@ async fn only_an_admin_sets_a_gate_and_each_approval_carries_the_callers_identit
     let (status, _) = server.call("admin", "PUT", "/api/v1/gates/Production", Some(&gate)).await;
     assert_eq!(status, StatusCode::OK, "the path's environment matches ignoring case");
 
+    // A service's own gate: set in the body, removed with ?service=; bad queries are named.
+    let api = json!({"environment": "production", "service": "api", "required_approvals": 1});
+    let (status, set) = server.call("admin", "PUT", "/api/v1/gates/production", Some(&api)).await;
+    assert_eq!((status, &set["service"]), (StatusCode::OK, &json!("api")), "{set}");
+    let (status, _) = server.call("deployer", "DELETE", "/api/v1/gates/production?service=api", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a deployer may not remove a service's gate either");
+    for (query, field) in [("servce=api", "servce"), ("service=%20", "service"), ("service=a&service=b", "service")] {
+        let (status, body) = server.call("admin", "DELETE", &format!("/api/v1/gates/production?{query}"), None).await;
+        assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec![field]), "{query}: {body}");
+    }
+    let (status, body) = server.call("admin", "DELETE", "/api/v1/gates/production?service=web", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("service 'web'"), "{body}");
+    let (status, _) = server.call("admin", "DELETE", "/api/v1/gates/PRODUCTION?service=api", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = server.call("viewer", "GET", "/api/v1/gates", None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "the environment's gate stays: {listed}");
+
     // The first approval (by the approver token) is recorded under its subject, whatever the
     // body says; a second one by the same identity is refused; the admin's completes the gate.
     let id = server.approved_in_production("1.0.0").await;
@@ -289,6 +311,17 @@ async fn the_gate_commands_take_a_deployment_through_two_approvers_and_a_wait() 
     assert_eq!(kinds, ["created", "approval_granted", "approved", "policy_override", "started"], "{}", events.stdout);
     assert_eq!(loco(&target, &["gate", "remove", "production"]).await.code, 0);
     assert_eq!(loco(&target, &["gate", "remove", "production"]).await.code, 4, "not_found the second time");
+
+    // A service's own gate, beside the environment's.
+    let own = loco(&target, &["gate", "set", "production", "--service", "web", "--approvals", "3"]).await;
+    assert_eq!((own.code, &own.json()["service"]), (0, &json!("web")), "{}", own.stderr);
+    let listed = loco(&target, &["gate", "list"]).await;
+    assert_eq!(listed.json()["items"][0]["required_approvals"], 3, "{}", listed.stdout);
+    let wide = loco(&target, &["gate", "remove", "production"]).await;
+    assert_eq!(wide.code, 4, "the environment has no gate of its own: {}", wide.stderr);
+    let removed = loco(&["--db", db.to_str().unwrap()], &["gate", "remove", "production", "--service", "web"]).await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert!(removed.stderr.contains("service 'web'"), "{}", removed.stderr);
 }
 
 #[tokio::test]
@@ -321,8 +354,8 @@ async fn only_an_admin_sets_a_reviewer_group_and_its_members_review_as_themselve
     assert_eq!((status, &stored), (StatusCode::OK, &group), "the path matches ignoring case");
     let gate = json!({"environment": "production", "required_approvals": 2, "groups": ["sre"]});
     let (status, set) = server.call("admin", "PUT", "/api/v1/gates/production", Some(&gate)).await;
-    let shown = json!({"environment": "production", "required_approvals": 2, "approvers": [], "groups": ["sre"],
-                       "expires_after_minutes": null, "wait_minutes": null});
+    let shown = json!({"environment": "production", "service": null, "required_approvals": 2, "approvers": [],
+                       "groups": ["sre"], "expires_after_minutes": null, "wait_minutes": null});
     assert_eq!((status, &set), (StatusCode::OK, &shown), "members are never shown with the gate");
     let (_, gates) = server.call("viewer", "GET", "/api/v1/gates", None).await;
     assert_eq!(gates["items"], json!([shown]));

@@ -27,6 +27,11 @@ fn new(environment: &str) -> NewDeployment {
 }
 
 /// What a step answered, for the checks of its `expect`.
+/// The deployment a vector's `create` step makes: of its `service` (web when absent).
+fn step_deployment(step: &Value) -> NewDeployment {
+    NewDeployment { service: step["service"].as_str().unwrap_or("web").into(), ..new(text(step, "environment")) }
+}
+
 enum Answer {
     Nothing,
     Status(loco_core::gate::ApprovalStatus),
@@ -50,13 +55,16 @@ async fn gate_vectors() {
                     Ok(gate) => engine.set_gate(gate, "root").await.map(|_| Answer::Nothing),
                     Err(e) => Err(e),
                 },
-                "remove_gate" => engine.remove_gate(text(step, "environment")).await.map(|()| Answer::Nothing),
+                "remove_gate" => engine
+                    .remove_gate(text(step, "environment"), step["service"].as_str())
+                    .await
+                    .map(|()| Answer::Nothing),
                 "group" => match ReviewerGroup::from_json(&step["group"].to_string()) {
                     Ok(group) => engine.set_group(group, "root").await.map(|_| Answer::Nothing),
                     Err(e) => Err(e),
                 },
                 "remove_group" => engine.remove_group(text(step, "name")).await.map(|()| Answer::Nothing),
-                "create" => engine.create(new(text(step, "environment")), None).await.map(|d| {
+                "create" => engine.create(step_deployment(step), None).await.map(|d| {
                     refs.insert(text(step, "ref").to_owned(), d.id);
                     Answer::Nothing
                 }),
@@ -162,5 +170,35 @@ async fn a_rollout_start_is_held_to_the_gate_and_its_wait() {
     assert_eq!(status.startable_at.map(|t| t.to_string()), Some(expected_until));
     assert_eq!(status.approvals.iter().map(|a| a.actor.as_str()).collect::<Vec<_>>(), ["bob", "carol"]);
     assert_eq!(status.approvals[0].note.as_deref(), Some("lgtm"));
+    engine.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_gate_from_before_per_service_gates_stays_the_environments_after_the_upgrade() {
+    let (_dir, path) = temp_db();
+    let engine = Engine::open(&path).await.unwrap();
+    let gate = ApprovalGate::from_json(r#"{"environment": "Production", "required_approvals": 2}"#).unwrap();
+    engine.set_gate(gate, "root").await.unwrap();
+    engine.close().await.unwrap();
+    {
+        // The gate table as schema version 16 had it: one gate per environment.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE old_gates (environment TEXT PRIMARY KEY, definition TEXT NOT NULL, \
+             updated_by TEXT NOT NULL, updated_at TEXT NOT NULL); \
+             INSERT INTO old_gates SELECT environment, definition, updated_by, updated_at FROM approval_gates; \
+             DROP TABLE approval_gates; ALTER TABLE old_gates RENAME TO approval_gates; PRAGMA user_version = 16;",
+        )
+        .unwrap();
+    }
+    let engine = Engine::open(&path).await.unwrap();
+    let gates = engine.gates().await.unwrap();
+    assert_eq!((gates.len(), gates[0].service.as_deref(), gates[0].required_approvals), (1, None, 2));
+    let own = ApprovalGate::from_json(r#"{"environment": "production", "service": "api", "required_approvals": 1}"#);
+    engine.set_gate(own.unwrap(), "root").await.unwrap();
+    let web = engine.create(new("production"), None).await.unwrap();
+    let api = engine.create(NewDeployment { service: "api".into(), ..new("production") }, None).await.unwrap();
+    assert_eq!(engine.approve(&web.id, "bob", None).await.unwrap().status.as_str(), "pending_approval");
+    assert_eq!(engine.approve(&api.id, "bob", None).await.unwrap().status.as_str(), "approved");
     engine.close().await.unwrap();
 }

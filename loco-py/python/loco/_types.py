@@ -1971,8 +1971,8 @@ class ApprovalGateDict(TypedDict, total=False):
     ``required_approvals``.
     """
 
-    #: The environment it guards (compared case-insensitively); one gate per environment, and
-    #: setting a gate for an environment that has one replaces it.
+    #: The environment it guards (compared case-insensitively). One gate per environment and service
+    #: (``service``, or none): setting a gate where one is replaces it.
     environment: str
     #: How many distinct reviewers must approve, 1 to 10 (never the requester).
     required_approvals: int
@@ -1987,6 +1987,11 @@ class ApprovalGateDict(TypedDict, total=False):
     #: are counted, so an approval by someone since removed from the group no longer counts. A gate
     #: naming groups admits only their members and ``approvers``.
     groups: List[str]
+    #: The one service whose deployments it guards (compared exactly, as services are); absent:
+    #: every service of the environment that has no gate of its own. A service's own gate takes
+    #: precedence over the environment's, so two services' manifests can each gate ``production``
+    #: their own way.
+    service: Optional[str]
     #: Minutes a deployment must wait after its last approval before it may start, 1 to 43200;
     #: absent: it may start at once.
     wait_minutes: Optional[int]
@@ -2125,7 +2130,8 @@ class StageDict(TypedDict, total=False):
     #: The environment's name, as deployments name it.
     environment: str
     #: The approval gate of this stage's environment; without one, a deployment needs the single
-    #: review of any approver. Gates are environment-wide: one holds for every service there.
+    #: review of any approver. The gate is this service's own: other services keep the environment's
+    #: rules.
     approval: Optional[StageApprovalDict]
     #: The rollout plan starts in this stage use when they bring none.
     rollout: Optional[RolloutPlanDict]
@@ -3509,8 +3515,8 @@ class ApprovalGate:
 
     @property
     def environment(self) -> str:
-        """The environment it guards (compared case-insensitively); one gate per environment, and
-        setting a gate for an environment that has one replaces it.
+        """The environment it guards (compared case-insensitively). One gate per environment and
+        service (``service``, or none): setting a gate where one is replaces it.
         """
         return self._d["environment"]
 
@@ -3541,6 +3547,15 @@ class ApprovalGate:
         counts. A gate naming groups admits only their members and ``approvers``.
         """
         return list(self._d["groups"])
+
+    @property
+    def service(self) -> Optional[str]:
+        """The one service whose deployments it guards (compared exactly, as services are); absent:
+        every service of the environment that has no gate of its own. A service's own gate takes
+        precedence over the environment's, so two services' manifests can each gate
+        ``production`` their own way; ``None`` when absent.
+        """
+        return self._d.get("service")
 
     @property
     def wait_minutes(self) -> Optional[int]:

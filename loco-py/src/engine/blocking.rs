@@ -540,10 +540,17 @@ impl SyncEngine {
         blocking(py, self.handle.gates())
     }
 
-    /// Removes the approval gate of `environment` (`NotFoundError` when there is none); its
-    /// deployments then need the single review again. Returns `None`.
-    fn remove_gate<'py>(&self, py: Python<'py>, environment: String) -> PyResult<Bound<'py, PyAny>> {
-        blocking(py, self.handle.remove_gate(environment))
+    /// Removes the approval gate of `environment`, or `service`'s own gate there when given
+    /// (`NotFoundError` when there is none); its deployments then fall back to the environment's
+    /// gate (from a service's own) or to the single review.
+    #[pyo3(signature = (environment, service=None))]
+    fn remove_gate<'py>(
+        &self,
+        py: Python<'py>,
+        environment: String,
+        service: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        blocking(py, self.handle.remove_gate(environment, service))
     }
 
     /// Sets (or replaces, by name) a reviewer group, which approval gates admit by name (their

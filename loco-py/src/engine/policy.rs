@@ -80,10 +80,10 @@ impl Handle {
         Box::pin(async move { engine?.gates().await })
     }
 
-    /// `remove_gate(environment)`; `not_found` when the environment has no gate.
-    pub fn remove_gate(&self, environment: String) -> Operation<()> {
+    /// `remove_gate(environment, service=None)`; `not_found` when there is no such gate.
+    pub fn remove_gate(&self, environment: String, service: Option<String>) -> Operation<()> {
         let engine = self.engine();
-        Box::pin(async move { engine?.remove_gate(&environment).await })
+        Box::pin(async move { engine?.remove_gate(&environment, service.as_deref()).await })
     }
 
     /// `set_group(group, by)`: sets or replaces (by name) the reviewer group; the result is the

@@ -1,4 +1,5 @@
-//! Approval gates: kept per environment (set, replaced, removed, surviving a reopen), and the
+//! Approval gates: kept per environment and service (set, replaced, removed, surviving a reopen;
+//! a service's own gate taking precedence over its environment's), and the
 //! approvals they count inside the write transaction, so concurrent reviewers neither double
 //! count nor leave a deployment one short.
 
@@ -15,6 +16,7 @@ use crate::Store;
 fn gate(environment: &str, required: u32) -> ApprovalGate {
     ApprovalGate {
         environment: environment.to_owned(),
+        service: None,
         required_approvals: required,
         approvers: Vec::new(),
         groups: Vec::new(),
@@ -41,11 +43,47 @@ pub(super) async fn gates_are_set_replaced_and_removed(backend: &dyn Backend) {
 
     let store = open(backend, check).await;
     assert_eq!(store.gates().await.expect("gates").len(), 2, "{check}: gates survive a reopen");
-    store.remove_gate("PRODUCTION").await.expect("remove ignores case");
-    assert_eq!(code(check, store.remove_gate("production").await), ErrorCode::NotFound, "{check}");
-    let removed_twice = store.remove_gate("production").await.unwrap_err();
+    store.remove_gate("PRODUCTION", None).await.expect("remove ignores case");
+    assert_eq!(code(check, store.remove_gate("production", None).await), ErrorCode::NotFound, "{check}");
+    let removed_twice = store.remove_gate("production", None).await.unwrap_err();
     assert!(matches!(removed_twice, Error::GateNotFound { .. }), "{check}: {removed_twice:?}");
     assert_eq!(store.gates().await.expect("gates").len(), 1, "{check}");
+    store.close().await.expect("close");
+}
+
+pub(super) async fn a_services_own_gate_takes_precedence(backend: &dyn Backend) {
+    let check = "a_services_own_gate_takes_precedence";
+    let store = open(backend, check).await;
+    let web = |required| ApprovalGate { service: Some("web".to_owned()), ..gate("staging", required) };
+    store.put_gate(gate("staging", 1), "root").await.expect("the environment's");
+    store.put_gate(web(3), "root").await.expect("web's own");
+    store.put_gate(web(2), "root").await.expect("replace web's own");
+    store.put_gate(ApprovalGate { service: Some("Web".to_owned()), ..gate("STAGING", 4) }, "root").await.expect("Web");
+    let listed: Vec<(Option<String>, u32)> =
+        store.gates().await.expect("gates").into_iter().map(|g| (g.service, g.required_approvals)).collect();
+    let expected = [(None, 1), (Some("Web".to_owned()), 4), (Some("web".to_owned()), 2)];
+    assert_eq!(listed, expected, "{check}: environment-wide first, services compared exactly");
+    store.close().await.expect("close");
+
+    let store = open(backend, check).await;
+    // web's deployments need web's two approvals; api's the environment's one.
+    let w = store.create(request("web"), None).await.expect("create").deployment;
+    let a = store.create(request("api"), None).await.expect("create").deployment;
+    let first = store.apply(&w.id, Action::Approve, ActionInput::new("bob")).await.expect("approve web");
+    assert_eq!(first.status, Status::PendingApproval, "{check}: web has its own gate of 2");
+    let api = store.apply(&a.id, Action::Approve, ActionInput::new("bob")).await.expect("approve api");
+    assert_eq!(api.status, Status::Approved, "{check}: api falls back to the environment's gate of 1");
+    let missing = store.remove_gate("staging", Some("api")).await.unwrap_err();
+    assert!(
+        matches!(&missing, Error::GateNotFound { service: Some(s), .. } if s == "api"),
+        "{check}: api has no gate of its own: {missing:?}"
+    );
+    store.remove_gate("Staging", Some("web")).await.expect("remove web's own");
+    store.remove_gate("staging", Some("Web")).await.expect("remove Web's own");
+    let second = store.apply(&w.id, Action::Approve, ActionInput::new("carol")).await.expect("approve web");
+    assert_eq!(second.status, Status::Approved, "{check}: back under the environment's gate");
+    let left: Vec<Option<String>> = store.gates().await.expect("gates").into_iter().map(|g| g.service).collect();
+    assert_eq!(left, [None], "{check}: the environment's gate stays");
     store.close().await.expect("close");
 }
 

@@ -70,6 +70,7 @@ pub(super) async fn a_manifest_applies_in_versions_and_removes_only_what_it_set(
     // Set by hand: a gate on another environment and another window; the next version keeps them.
     let gate = ApprovalGate {
         environment: "qa".to_owned(),
+        service: None,
         required_approvals: 1,
         approvers: vec![],
         groups: Vec::new(),
@@ -131,5 +132,40 @@ pub(super) async fn concurrent_applies_each_get_their_own_version(backend: &dyn 
     let gate = store.gates().await.expect("gates");
     assert_eq!(gate.len(), 1, "{check}");
     assert_eq!(newest.manifest.gates()[0].required_approvals, gate[0].required_approvals, "{check}: the newest won");
+    store.close().await.expect("close");
+}
+
+pub(super) async fn two_services_gate_one_environment_each_their_own_way(backend: &dyn Backend) {
+    let check = "two_services_gate_one_environment_each_their_own_way";
+    let store = open(backend, check).await;
+    // Before gates were per service, web's version 1 set an environment-wide gate of 2 on
+    // production; it is stored so (as an upgraded database holds it) next to a hand-set one on dev.
+    let web_v1 = text("web", Some(2), None);
+    apply(store.as_ref(), &web_v1).await;
+    store.remove_gate("production", Some("web")).await.expect("web's own, as v1 now sets it");
+    let legacy = manifest::legacy_gates(Some(&manifest::parse(&web_v1).unwrap()));
+    store.put_gate(legacy[0].clone(), "root").await.expect("the environment-wide gate v1 used to set");
+    let by_hand = ApprovalGate { environment: "dev".to_owned(), ..legacy[0].clone() };
+    store.put_gate(by_hand, "root").await.expect("by hand");
+
+    apply(store.as_ref(), &text("web", Some(3), None)).await;
+    apply(store.as_ref(), &text("api", Some(1), None)).await;
+    let gates: Vec<(String, Option<String>, u32)> = store
+        .gates()
+        .await
+        .expect("gates")
+        .into_iter()
+        .map(|g| (g.environment, g.service, g.required_approvals))
+        .collect();
+    let own = |service: &str, n| ("production".to_owned(), Some(service.to_owned()), n);
+    assert_eq!(
+        gates,
+        [("dev".to_owned(), None, 2), own("api", 1), own("web", 3)],
+        "{check}: v1's environment-wide gate replaced by web's own; api's beside it; the hand-set one stays"
+    );
+    // api's next version drops its gate; web's stays.
+    apply(store.as_ref(), &text("api", None, None)).await;
+    let services: Vec<Option<String>> = store.gates().await.expect("gates").into_iter().map(|g| g.service).collect();
+    assert_eq!(services, [None, Some("web".to_owned())], "{check}");
     store.close().await.expect("close");
 }

@@ -65,6 +65,7 @@ pub async fn run(backend: &dyn Backend) {
     locks::an_admin_forces_a_lock_free_with_a_record(backend).await;
     locks::concurrent_starts_on_one_target_let_exactly_one_win(backend).await;
     gates::gates_are_set_replaced_and_removed(backend).await;
+    gates::a_services_own_gate_takes_precedence(backend).await;
     gates::a_gate_counts_approvals_in_the_write(backend).await;
     gates::concurrent_approvals_each_count_once(backend).await;
     gates::reviewer_groups_admit_their_members_as_they_are_now(backend).await;
@@ -73,6 +74,7 @@ pub async fn run(backend: &dyn Backend) {
     pipelines::a_promoted_create_carries_its_event(backend).await;
     manifests::a_manifest_applies_in_versions_and_removes_only_what_it_set(backend).await;
     manifests::concurrent_applies_each_get_their_own_version(backend).await;
+    manifests::two_services_gate_one_environment_each_their_own_way(backend).await;
     schedules::schedules_are_kept_cancelled_and_claimed_once(backend).await;
     schedules::concurrent_claims_take_each_due_schedule_once(backend).await;
     a_closed_store_refuses_writes(backend).await;

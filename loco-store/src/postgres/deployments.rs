@@ -121,8 +121,11 @@ pub(crate) async fn apply_in_tx(
     let current = get_deployment(&mut ctx.conn, &id).await?;
     let rollout_state = super::rollouts::rollout_state(&mut ctx.conn, &id).await?;
     let now = Timestamp::now();
-    let gate =
-        if action.is_review() { super::gates::guarding(&mut ctx.conn, &current.environment).await? } else { None };
+    let gate = if action.is_review() {
+        super::gates::guarding(&mut ctx.conn, &current.service, &current.environment).await?
+    } else {
+        None
+    };
     let prior = if gate.is_some() { super::gates::approvals(&mut ctx.conn, &id).await? } else { Vec::new() };
     let change = match gate::decide(&current, rollout_state, gate.as_ref(), &prior, action, &input, now)? {
         ApprovalStep::Transition(change) => *change,

@@ -1,5 +1,6 @@
-//! Approval gates in PostgreSQL: one per environment (kept under [`gate::key`]), and the
-//! approvals a deployment has had, read inside the transaction that records the next review.
+//! Approval gates in PostgreSQL: one per environment and service (kept under [`gate::key`] and
+//! [`gate::service_key`]; the empty service is the environment-wide gate), and the approvals a
+//! deployment has had, read inside the transaction that records the next review.
 
 use loco_types::Error;
 use loco_types::gate::{self, Approval, ApprovalGate, ReviewerGroup};
@@ -14,25 +15,46 @@ use super::writer::WriteCtx;
 const GROUPS_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('loco.reviewer_groups'))";
 
 pub(crate) async fn put(ctx: &mut WriteCtx, gate: ApprovalGate, by: String) -> Result<ApprovalGate> {
-    if !gate.groups.is_empty() {
-        // A gate naming groups and a group's removal wait for each other here, so a gate cannot
-        // come to name a group removed meanwhile.
+    lock_groups(ctx, !gate.groups.is_empty()).await?;
+    gate::check_groups(&gate, &all_groups(&mut ctx.conn).await?)?;
+    write(ctx, gate, by).await
+}
+
+/// Takes the groups' transaction lock when `naming` (the gates about to be set name groups): a
+/// gate naming groups and a group's removal wait for each other here, so a gate cannot come to
+/// name a group removed meanwhile.
+pub(crate) async fn lock_groups(ctx: &mut WriteCtx, naming: bool) -> Result<()> {
+    if naming {
         ctx.conn.execute(GROUPS_LOCK, &[]).await?;
     }
-    gate::check_groups(&gate, &all_groups(&mut ctx.conn).await?)?;
+    Ok(())
+}
+
+/// Stores `gate`, whose groups the caller has checked in this transaction (under
+/// [`lock_groups`] when it names any).
+pub(crate) async fn write(ctx: &mut WriteCtx, gate: ApprovalGate, by: String) -> Result<ApprovalGate> {
     ctx.conn
         .execute(
-            "INSERT INTO approval_gates (environment, definition, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (environment) DO UPDATE SET definition = $2, updated_by = $3, updated_at = $4",
-            &[&gate::key(&gate.environment), &json(&gate)?, &by, &Timestamp::now().to_string()],
+            "INSERT INTO approval_gates (environment, service, definition, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (environment, service) DO UPDATE SET definition = $3, updated_by = $4, updated_at = $5",
+            &[
+                &gate::key(&gate.environment),
+                &gate::service_key(gate.service.as_deref()),
+                &json(&gate)?,
+                &by,
+                &Timestamp::now().to_string(),
+            ],
         )
         .await?;
     Ok(gate)
 }
 
-/// Every gate, by environment, each with the members of the groups it names.
+/// Every gate, by environment (its environment-wide gate first, then by service), each with the
+/// members of the groups it names.
 pub(crate) async fn all(conn: &mut Conn) -> Result<Vec<ApprovalGate>> {
-    let rows = conn.query("SELECT definition FROM approval_gates ORDER BY environment", &[]).await?;
+    let rows =
+        conn.query("SELECT definition FROM approval_gates ORDER BY environment, service COLLATE \"C\"", &[]).await?;
     let gates: Vec<ApprovalGate> = all_rows(&rows, |row| json_col(row, 0))?;
     if gates.iter().all(|g| g.groups.is_empty()) {
         return Ok(gates);
@@ -69,19 +91,48 @@ pub(crate) async fn remove_group(ctx: &mut WriteCtx, name: String) -> Result<()>
     Ok(())
 }
 
-pub(crate) async fn remove(ctx: &mut WriteCtx, environment: String) -> Result<()> {
-    let removed =
-        ctx.conn.execute("DELETE FROM approval_gates WHERE environment = $1", &[&gate::key(&environment)]).await?;
-    if removed == 0 {
-        return Err(Error::GateNotFound { environment }.into());
+/// Removes the gate set on `environment` for `service` (`None`: the environment-wide one);
+/// `false` when there is none.
+pub(crate) async fn delete(conn: &mut Conn, environment: &str, service: Option<&str>) -> Result<bool> {
+    let removed = conn
+        .execute(
+            "DELETE FROM approval_gates WHERE environment = $1 AND service = $2",
+            &[&gate::key(environment), &gate::service_key(service)],
+        )
+        .await?;
+    Ok(removed > 0)
+}
+
+pub(crate) async fn remove(ctx: &mut WriteCtx, environment: String, service: Option<String>) -> Result<()> {
+    if !delete(&mut ctx.conn, &environment, service.as_deref()).await? {
+        return Err(Error::GateNotFound { environment, service }.into());
     }
     Ok(())
 }
 
-/// The gate guarding `environment`, if any.
-pub(crate) async fn guarding(conn: &mut Conn, environment: &str) -> Result<Option<ApprovalGate>> {
-    let rows =
-        conn.query("SELECT definition FROM approval_gates WHERE environment = $1", &[&gate::key(environment)]).await?;
+/// The gate set on `environment` for `service` (`None`: the environment-wide one) as stored,
+/// without its groups' members.
+pub(crate) async fn stored(conn: &mut Conn, environment: &str, service: Option<&str>) -> Result<Option<ApprovalGate>> {
+    let rows = conn
+        .query(
+            "SELECT definition FROM approval_gates WHERE environment = $1 AND service = $2",
+            &[&gate::key(environment), &gate::service_key(service)],
+        )
+        .await?;
+    rows.first().map(|row| json_col(row, 0)).transpose()
+}
+
+/// The gate guarding `service`'s deployments to `environment` (its own, else the
+/// environment's), if any, with the members of the groups it names.
+pub(crate) async fn guarding(conn: &mut Conn, service: &str, environment: &str) -> Result<Option<ApprovalGate>> {
+    // The service's own row sorts after the environment-wide one ('').
+    let rows = conn
+        .query(
+            "SELECT definition FROM approval_gates WHERE environment = $1 AND service IN ('', $2) \
+             ORDER BY service DESC LIMIT 1",
+            &[&gate::key(environment), &service],
+        )
+        .await?;
     let gate: Option<ApprovalGate> = rows.first().map(|row| json_col(row, 0)).transpose()?;
     match gate {
         Some(gate) if !gate.groups.is_empty() => Ok(Some(gate.with_members(&all_groups(conn).await?))),

@@ -47,18 +47,26 @@ pub(crate) async fn apply(
     if let Some(newest) = newest.as_ref().filter(|n| n.digest == digest) {
         return Ok((newest.clone(), false));
     }
+    let manifest_gates = manifest.gates();
+    gates::lock_groups(ctx, manifest_gates.iter().any(|g| !g.groups.is_empty())).await?;
     manifest.check_groups(&gates::all_groups(&mut ctx.conn).await?)?;
     let version = newest.as_ref().map_or(1, |n| n.version + 1);
     let (dropped_gates, dropped_windows) = manifest::dropped(&manifest, newest.as_ref().map(|n| &n.manifest));
     for environment in dropped_gates {
-        ctx.conn.execute("DELETE FROM approval_gates WHERE environment = $1", &[&environment]).await?;
+        gates::delete(&mut ctx.conn, &environment, Some(&manifest.service)).await?;
+    }
+    for legacy in manifest::legacy_gates(newest.as_ref().map(|n| &n.manifest)) {
+        if gates::stored(&mut ctx.conn, &legacy.environment, None).await?.as_ref() == Some(&legacy) {
+            gates::delete(&mut ctx.conn, &legacy.environment, None).await?;
+        }
     }
     for name in dropped_windows {
         ctx.conn.execute("DELETE FROM freeze_windows WHERE name = $1", &[&name]).await?;
     }
     pipelines::put_from_manifest(ctx, manifest.pipeline(), by.clone(), version).await?;
-    for gate in manifest.gates() {
-        gates::put(ctx, gate, by.clone()).await?;
+    // check_groups above checked every gate's groups in this transaction, under the lock.
+    for gate in manifest_gates {
+        gates::write(ctx, gate, by.clone()).await?;
     }
     for window in &manifest.freeze_windows {
         access::put_freeze_window(ctx, window.clone(), by.clone()).await?;

@@ -342,9 +342,9 @@ impl Store for PostgresStore {
         Ok(gates::all(&mut *self.pool.get().await?).await?)
     }
 
-    async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
-        let environment = environment.to_owned();
-        self.writer.run(move |ctx| Box::pin(gates::remove(ctx, environment.clone()))).await
+    async fn remove_gate(&self, environment: &str, service: Option<&str>) -> LocoResult<()> {
+        let (environment, service) = (environment.to_owned(), service.map(str::to_owned));
+        self.writer.run(move |ctx| Box::pin(gates::remove(ctx, environment.clone(), service.clone()))).await
     }
 
     async fn put_schedule(&self, schedule: ScheduledStart) -> LocoResult<ScheduledStart> {
@@ -361,6 +361,11 @@ impl Store for PostgresStore {
     }
 
     async fn claim_due_schedules(&self, now: loco_types::model::Timestamp) -> LocoResult<Vec<ScheduledStart>> {
+        // `loco serve` asks every second and almost always finds nothing due: a pooled read
+        // answers that, and only a tick with something due takes the writer's turn.
+        if !schedules::any_due(&mut *self.pool.get().await?, now).await? {
+            return Ok(Vec::new());
+        }
         self.writer.run(move |ctx| Box::pin(schedules::claim_due(ctx, now))).await
     }
 

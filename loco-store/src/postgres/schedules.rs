@@ -52,6 +52,18 @@ pub(crate) async fn cancel(ctx: &mut WriteCtx, id: String, now: Timestamp) -> Re
 
 /// The pending schedules due at `now`, soonest first, each marked `started` in this transaction;
 /// rows another replica is claiming are skipped, not waited for.
+/// Whether any pending schedule is due at `now` (a read on a pooled connection, so an idle tick
+/// does not take the writer's turn; [`claim_due`] decides which, in the write).
+pub(crate) async fn any_due(conn: &mut Conn, now: Timestamp) -> Result<bool> {
+    let rows = conn
+        .query(
+            "SELECT EXISTS (SELECT 1 FROM scheduled_starts WHERE state = 'pending' AND at <= $1)",
+            &[&now.to_string()],
+        )
+        .await?;
+    Ok(rows.first().map(|row| row.try_get::<_, bool>(0)).transpose()?.unwrap_or(false))
+}
+
 pub(crate) async fn claim_due(ctx: &mut WriteCtx, now: Timestamp) -> Result<Vec<ScheduledStart>> {
     let rows = ctx
         .conn

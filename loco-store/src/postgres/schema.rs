@@ -234,6 +234,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX scheduled_starts_due ON scheduled_starts (state, at);
     ",
+    // v11: approval gates per environment and service: '' is the environment-wide gate (every
+    // gate so far), a service name that service's own, which takes precedence.
+    "
+    ALTER TABLE approval_gates ADD COLUMN service text NOT NULL DEFAULT '';  -- gate::service_key(service)
+    ALTER TABLE approval_gates DROP CONSTRAINT approval_gates_pkey;
+    ALTER TABLE approval_gates ADD PRIMARY KEY (environment, service);
+    ",
 ];
 
 /// The schema version this build writes.

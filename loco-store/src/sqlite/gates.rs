@@ -1,4 +1,5 @@
-//! Approval gates in SQLite: one per environment (kept under [`gate::key`]), and the approvals a
+//! Approval gates in SQLite: one per environment and service (kept under [`gate::key`] and
+//! [`gate::service_key`]; the empty service is the environment-wide gate), and the approvals a
 //! deployment has had, read inside the transaction that records the next review.
 
 use loco_types::Error;
@@ -12,19 +13,32 @@ use crate::error::Result;
 
 pub(crate) fn put(ctx: &mut WriteCtx<'_>, gate: ApprovalGate, by: &str) -> Result<ApprovalGate> {
     gate::check_groups(&gate, &all_groups(ctx.conn)?)?;
+    write(ctx, gate, by)
+}
+
+/// Stores `gate`, whose groups the caller has checked in this transaction.
+pub(crate) fn write(ctx: &mut WriteCtx<'_>, gate: ApprovalGate, by: &str) -> Result<ApprovalGate> {
     ctx.conn
         .prepare_cached(
-            "INSERT INTO approval_gates (environment, definition, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (environment) DO UPDATE SET definition = ?2, updated_by = ?3, updated_at = ?4",
+            "INSERT INTO approval_gates (environment, service, definition, updated_by, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (environment, service) DO UPDATE SET definition = ?3, updated_by = ?4, updated_at = ?5",
         )?
-        .execute(params![gate::key(&gate.environment), json(&gate)?, by, Timestamp::now().to_string()])?;
+        .execute(params![
+            gate::key(&gate.environment),
+            gate::service_key(gate.service.as_deref()),
+            json(&gate)?,
+            by,
+            Timestamp::now().to_string()
+        ])?;
     Ok(gate)
 }
 
-/// Every gate, by environment, each with the members of the groups it names.
+/// Every gate, by environment (its environment-wide gate first, then by service), each with the
+/// members of the groups it names.
 pub(crate) fn all(conn: &Connection) -> Result<Vec<ApprovalGate>> {
     let gates: Vec<ApprovalGate> = conn
-        .prepare_cached("SELECT definition FROM approval_gates ORDER BY environment")?
+        .prepare_cached("SELECT definition FROM approval_gates ORDER BY environment, service")?
         .query_map([], |row| json_column::<ApprovalGate>(row, 0))?
         .collect::<rusqlite::Result<Vec<_>>>()?
         .into_iter()
@@ -68,22 +82,46 @@ pub(crate) fn remove_group(ctx: &mut WriteCtx<'_>, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn remove(ctx: &mut WriteCtx<'_>, environment: &str) -> Result<()> {
-    let removed = ctx
-        .conn
-        .prepare_cached("DELETE FROM approval_gates WHERE environment = ?1")?
-        .execute(params![gate::key(environment)])?;
-    if removed == 0 {
-        return Err(Error::GateNotFound { environment: environment.to_owned() }.into());
+/// Removes the gate set on `environment` for `service` (`None`: the environment-wide one);
+/// `false` when there is none.
+pub(crate) fn delete(conn: &Connection, environment: &str, service: Option<&str>) -> Result<bool> {
+    let removed = conn
+        .prepare_cached("DELETE FROM approval_gates WHERE environment = ?1 AND service = ?2")?
+        .execute(params![gate::key(environment), gate::service_key(service)])?;
+    Ok(removed > 0)
+}
+
+pub(crate) fn remove(ctx: &mut WriteCtx<'_>, environment: &str, service: Option<&str>) -> Result<()> {
+    if !delete(ctx.conn, environment, service)? {
+        return Err(
+            Error::GateNotFound { environment: environment.to_owned(), service: service.map(str::to_owned) }.into()
+        );
     }
     Ok(())
 }
 
-/// The gate guarding `environment`, if any, with the members of the groups it names.
-pub(crate) fn guarding(conn: &Connection, environment: &str) -> Result<Option<ApprovalGate>> {
+/// The gate set on `environment` for `service` (`None`: the environment-wide one) as stored,
+/// without its groups' members.
+pub(crate) fn stored(conn: &Connection, environment: &str, service: Option<&str>) -> Result<Option<ApprovalGate>> {
+    Ok(conn
+        .prepare_cached("SELECT definition FROM approval_gates WHERE environment = ?1 AND service = ?2")?
+        .query_row(params![gate::key(environment), gate::service_key(service)], |row| {
+            json_column::<ApprovalGate>(row, 0)
+        })
+        .optional()?
+        .flatten())
+}
+
+/// The gate guarding `service`'s deployments to `environment` (its own, else the
+/// environment's), if any, with the members of the groups it names.
+pub(crate) fn guarding(conn: &Connection, service: &str, environment: &str) -> Result<Option<ApprovalGate>> {
+    // The service's own row sorts after the environment-wide one ('').
     let gate = conn
-        .prepare_cached("SELECT definition FROM approval_gates WHERE environment = ?1")?
-        .query_row(params![gate::key(environment)], |row| json_column::<ApprovalGate>(row, 0))
+        .prepare_cached(
+            "SELECT definition FROM approval_gates WHERE environment = ?1 AND service IN ('', ?2) \
+             ORDER BY service DESC LIMIT 1",
+        )?
+        .query_row(params![gate::key(environment), service], |row| json_column::<ApprovalGate>(row, 0))
         .optional()?
         .flatten();
     match gate {

@@ -42,14 +42,20 @@ pub(crate) fn apply(
     let version = newest.as_ref().map_or(1, |n| n.version + 1);
     let (dropped_gates, dropped_windows) = manifest::dropped(&manifest, newest.as_ref().map(|n| &n.manifest));
     for environment in dropped_gates {
-        ctx.conn.prepare_cached("DELETE FROM approval_gates WHERE environment = ?1")?.execute(params![environment])?;
+        gates::delete(ctx.conn, &environment, Some(&manifest.service))?;
+    }
+    for legacy in manifest::legacy_gates(newest.as_ref().map(|n| &n.manifest)) {
+        if gates::stored(ctx.conn, &legacy.environment, None)?.as_ref() == Some(&legacy) {
+            gates::delete(ctx.conn, &legacy.environment, None)?;
+        }
     }
     for name in dropped_windows {
         ctx.conn.prepare_cached("DELETE FROM freeze_windows WHERE name = ?1")?.execute(params![name])?;
     }
     pipelines::put_from_manifest(ctx, manifest.pipeline(), by, version)?;
+    // check_groups above checked every gate's groups in this transaction.
     for gate in manifest.gates() {
-        gates::put(ctx, gate, by)?;
+        gates::write(ctx, gate, by)?;
     }
     for window in &manifest.freeze_windows {
         access::put_freeze_window(ctx, window.clone(), by)?;

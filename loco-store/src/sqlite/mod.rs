@@ -288,7 +288,8 @@ fn apply_in_tx(
     let current = rows::get_deployment(ctx.conn, id)?;
     let rollout_state = rollouts::rollout_state(ctx.conn, id)?;
     let now = Timestamp::now();
-    let gate = if action.is_review() { gates::guarding(ctx.conn, &current.environment)? } else { None };
+    let gate =
+        if action.is_review() { gates::guarding(ctx.conn, &current.service, &current.environment)? } else { None };
     let prior = if gate.is_some() { gates::approvals(ctx.conn, id)? } else { Vec::new() };
     let change = match gate::decide(&current, rollout_state, gate.as_ref(), &prior, action, input, now)? {
         ApprovalStep::Transition(change) => *change,
@@ -516,9 +517,9 @@ impl Store for SqliteStore {
         self.reads.point(gates::all).await
     }
 
-    async fn remove_gate(&self, environment: &str) -> LocoResult<()> {
-        let environment = environment.to_owned();
-        self.writer.submit(move |ctx| gates::remove(ctx, &environment)).await
+    async fn remove_gate(&self, environment: &str, service: Option<&str>) -> LocoResult<()> {
+        let (environment, service) = (environment.to_owned(), service.map(str::to_owned));
+        self.writer.submit(move |ctx| gates::remove(ctx, &environment, service.as_deref())).await
     }
 
     async fn put_schedule(&self, schedule: ScheduledStart) -> LocoResult<ScheduledStart> {
@@ -535,6 +536,11 @@ impl Store for SqliteStore {
     }
 
     async fn claim_due_schedules(&self, now: Timestamp) -> LocoResult<Vec<ScheduledStart>> {
+        // `loco serve` asks every second and almost always finds nothing due: a reader answers
+        // that, and only a tick with something due takes the writer's turn.
+        if !self.reads.point(move |conn| schedules::any_due(conn, now)).await? {
+            return Ok(Vec::new());
+        }
         self.writer.submit(move |ctx| schedules::claim_due(ctx, now)).await
     }
 

@@ -52,6 +52,14 @@ pub(crate) fn cancel(ctx: &mut WriteCtx<'_>, id: &str, now: Timestamp) -> Result
     Ok(cancelled)
 }
 
+/// Whether any pending schedule is due at `now` (a read, so an idle tick does not take the
+/// writer's turn; [`claim_due`] decides which, in the write).
+pub(crate) fn any_due(conn: &Connection, now: Timestamp) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM scheduled_starts WHERE state = 'pending' AND at <= ?1)")?
+        .query_row(params![now.to_string()], |row| row.get(0))?)
+}
+
 /// The pending schedules due at `now`, soonest first, each marked `started` in this transaction
 /// (so no other caller claims it); the caller starts them and records a refusal.
 pub(crate) fn claim_due(ctx: &mut WriteCtx<'_>, now: Timestamp) -> Result<Vec<ScheduledStart>> {

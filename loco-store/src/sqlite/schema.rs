@@ -232,6 +232,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX scheduled_starts_due ON scheduled_starts (state, at);
     ",
+    // v17: approval gates per environment and service: '' is the environment-wide gate (every
+    // gate so far), a service name that service's own, which takes precedence.
+    "
+    CREATE TABLE approval_gates_by_service (
+        environment TEXT NOT NULL,                    -- gate::key(environment)
+        service     TEXT NOT NULL,                    -- gate::service_key(service)
+        definition  TEXT NOT NULL,                    -- JSON ApprovalGate
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (environment, service)
+    );
+    INSERT INTO approval_gates_by_service (environment, service, definition, updated_by, updated_at)
+        SELECT environment, '', definition, updated_by, updated_at FROM approval_gates;
+    DROP TABLE approval_gates;
+    ALTER TABLE approval_gates_by_service RENAME TO approval_gates;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -92,7 +92,7 @@ pub struct Stage {
     #[serde(default)]
     pub rollout: Option<RolloutPlan>,
     /// The approval gate of this stage's environment; without one, a deployment needs the single
-    /// review of any approver. Gates are environment-wide: one holds for every service there.
+    /// review of any approver. The gate is this service's own: other services keep the environment's rules.
     #[serde(default)]
     pub approval: Option<StageApproval>,
 }
@@ -119,10 +119,11 @@ pub struct StageApproval {
 }
 
 impl StageApproval {
-    /// The gate this approval policy sets on `environment`.
-    pub fn gate(&self, environment: &str) -> ApprovalGate {
+    /// The gate this approval policy sets on `service`'s deployments to `environment`.
+    pub fn gate(&self, service: &str, environment: &str) -> ApprovalGate {
         ApprovalGate {
             environment: environment.to_owned(),
+            service: Some(service.to_owned()),
             required_approvals: self.required_approvals,
             approvers: self.approvers.clone(),
             groups: self.groups.clone(),
@@ -143,9 +144,10 @@ impl Manifest {
         }
     }
 
-    /// The approval gates its stages set.
+    /// The approval gates its stages set: each guards this service's deployments to the stage's
+    /// environment, and no other service's.
     pub fn gates(&self) -> Vec<ApprovalGate> {
-        self.stages.iter().filter_map(|s| s.approval.as_ref().map(|a| a.gate(&s.environment))).collect()
+        self.stages.iter().filter_map(|s| s.approval.as_ref().map(|a| a.gate(&self.service, &s.environment))).collect()
     }
 
     /// Refuses this manifest when a stage's approval names a reviewer group that is not among
@@ -154,7 +156,9 @@ impl Manifest {
         let mut details = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
             if let Some(approval) = &stage.approval {
-                for problem in nested(crate::gate::check_groups(&approval.gate(&stage.environment), groups)) {
+                for problem in
+                    nested(crate::gate::check_groups(&approval.gate(&self.service, &stage.environment), groups))
+                {
                     details.push(FieldError::new(format!("stages[{i}].approval.{}", problem.field), problem.message));
                 }
             }
@@ -176,7 +180,7 @@ impl Manifest {
         let environments: Vec<&str> = self.stages.iter().map(|s| s.environment.as_str()).collect();
         problems.extend(order_problems(&self.service, &environments, self.require_previous_success));
         for (i, stage) in self.stages.iter().enumerate() {
-            problems.extend(stage.problems(i));
+            problems.extend(stage.problems(&self.service, i));
         }
         for (i, window) in self.freeze_windows.iter().enumerate() {
             problems.extend(window_problems(i, window, &self.freeze_windows[..i], &environments));
@@ -186,12 +190,13 @@ impl Manifest {
 }
 
 impl Stage {
-    /// The rules this stage (number `i`) breaks on its own: its gate's and its plan's.
-    fn problems(&self, i: usize) -> Vec<FieldError> {
+    /// The rules this stage (number `i`) of `service`'s manifest breaks on its own: its gate's
+    /// and its plan's (the service and environment are checked where they are written).
+    fn problems(&self, service: &str, i: usize) -> Vec<FieldError> {
         let mut problems = Vec::new();
         if let Some(approval) = &self.approval {
-            for problem in nested(approval.gate(&self.environment).validate()) {
-                if problem.field != "environment" {
+            for problem in nested(approval.gate(service, &self.environment).validate()) {
+                if problem.field != "environment" && problem.field != "service" {
                     problems.push(FieldError::new(format!("stages[{i}].approval.{}", problem.field), problem.message));
                 }
             }
@@ -278,7 +283,7 @@ fn part_problems(value: &Value, shape_problems: &[FieldError]) -> Vec<FieldError
         if clean(&format!("stages[{i}]"))
             && let Ok(stage) = serde_json::from_value::<Stage>(stage.clone())
         {
-            problems.extend(stage.problems(i));
+            problems.extend(stage.problems(value.get("service").and_then(Value::as_str).unwrap_or_default(), i));
         }
     }
     let windows = value.get("freeze_windows").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
@@ -359,9 +364,9 @@ pub fn digest(text: &str) -> String {
 }
 
 /// What applying `manifest` over `previous` (the service's newest applied manifest) removes: the
-/// gates of environments the previous version gated and this one does not, and the freeze windows
-/// the previous version set and this one does not name. A manifest owns what it set, and nothing
-/// else: gates and windows set by hand or by another service's manifest stay.
+/// environments whose gate for this service the previous version set and this one does not, and
+/// the freeze windows the previous version set and this one does not name. A manifest owns what
+/// it set, and nothing else: gates and windows set by hand or by another service's manifest stay.
 pub fn dropped(manifest: &Manifest, previous: Option<&Manifest>) -> (Vec<String>, Vec<String>) {
     let Some(previous) = previous else { return (Vec::new(), Vec::new()) };
     let kept: Vec<String> = manifest.gates().iter().map(|g| crate::gate::key(&g.environment)).collect();
@@ -374,6 +379,15 @@ pub fn dropped(manifest: &Manifest, previous: Option<&Manifest>) -> (Vec<String>
         .map(|w| w.name.clone())
         .collect();
     (gates, windows)
+}
+
+/// The environment-wide gates `previous` would have set when manifests set environment-wide
+/// gates (before gates could be set per service): applying a newer version removes each one still
+/// stored exactly so (nobody changed it since), as the service-scoped gates replace it.
+pub fn legacy_gates(previous: Option<&Manifest>) -> Vec<ApprovalGate> {
+    previous.map_or_else(Vec::new, |previous| {
+        previous.gates().into_iter().map(|gate| ApprovalGate { service: None, ..gate }).collect()
+    })
 }
 
 fn nested(result: Result<()>) -> Vec<FieldError> {
