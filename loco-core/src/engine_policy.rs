@@ -272,14 +272,16 @@ impl Engine {
     /// reason. A deployment has one schedule: scheduling it again replaces the one before.
     /// [`run_due_starts`](Self::run_due_starts) starts it when it falls due.
     pub async fn schedule_start(&self, id: &str, request: ScheduleRequest, by: &str) -> Result<ScheduledStart> {
-        self.schedule_start_checked(id, request, by, |_| Ok(())).await
+        self.schedule_start_checked(id, None, request, by, |_| Ok(())).await
     }
 
     /// [`schedule_start`](Self::schedule_start), holding a rollout's manifest plan (read once) to
-    /// `check` as well: a session holds it to the network rule.
+    /// `check` as well: a session holds it to the network rule, and passes the deployment it read
+    /// to check the caller's role (`read`), so it is not read twice.
     pub(crate) async fn schedule_start_checked(
         &self,
         id: &str,
+        read: Option<Deployment>,
         request: ScheduleRequest,
         by: &str,
         check: impl FnOnce(&RolloutPlan) -> Result<()>,
@@ -289,7 +291,10 @@ impl Engine {
         if by.trim().is_empty() {
             return Err(Error::invalid("by", "must name who schedules the start"));
         }
-        let (deployment, windows) = tokio::try_join!(self.store.get(id), self.store.freeze_windows())?;
+        let (deployment, windows) = match read {
+            Some(deployment) => (deployment, self.store.freeze_windows().await?),
+            None => tokio::try_join!(self.store.get(id), self.store.freeze_windows())?,
+        };
         request.check(&deployment, &windows)?;
         if request.rollout {
             check(&self.manifest_plan(id).await?)?;

@@ -199,7 +199,7 @@ impl Session {
         self.require(Role::Deployer, Some(&deployment.environment))?;
         self.require_override(&request.input(), &deployment.environment)?;
         let by = self.identity.as_ref().map_or_else(|| request.actor.clone(), |i| i.subject.clone());
-        self.engine.schedule_start_checked(id, request, &by, RolloutPlan::check_remote).await
+        self.engine.schedule_start_checked(id, Some(deployment), request, &by, RolloutPlan::check_remote).await
     }
 
     /// Cancels a scheduled start as the caller (a deployer of the deployment's environment).

@@ -48,3 +48,40 @@ test('concurrent creates on one file all commit, with gapless event seqs', async
   assert.equal(audit.valid, true)
   await engine.close()
 })
+
+test('a worker thread awaits its own calls while the main thread awaits others', async () => {
+  // Each JavaScript thread polls its calls itself: neither thread's Promises wait on the other's.
+  const { Worker } = await import('node:worker_threads')
+  const { fileURLToPath } = await import('node:url')
+  const pkg = fileURLToPath(new URL('..', import.meta.url))
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+     const { Engine } = require(workerData.pkg)
+     ;(async () => {
+       const engine = await Engine.open(workerData.path)
+       const ids = []
+       for (let i = 0; i < 20; i++) {
+         const d = await engine.create({ service: 'worker', environment: 'staging', version: '1.0.' + i,
+           requester: 'alice@example.com', workRefs: ['W-1'], rollbackPlan: 'redeploy' })
+         ids.push((await engine.approve(d.id, 'bob@example.com')).status)
+       }
+       await engine.close()
+       parentPort.postMessage(ids)
+     })().catch((e) => parentPort.postMessage({ code: e.code, message: e.message }))`,
+    { eval: true, workerData: { pkg, path: tempDb() } },
+  )
+  const answered = new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  const exited = new Promise((resolve) => worker.once('exit', resolve))
+  const engine = await Engine.open(tempDb())
+  const mine = []
+  for (let i = 0; i < 20; i++) {
+    mine.push((await engine.create(request({ version: `2.0.${i}` }))).status)
+  }
+  assert.deepEqual(await answered, Array(20).fill('approved'))
+  assert.deepEqual(mine, Array(20).fill('pending_approval'))
+  await engine.close()
+  assert.equal(await exited, 0)
+})

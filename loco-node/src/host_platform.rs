@@ -15,7 +15,7 @@
 //! a host registers for plans to name as `{ type: 'host', name }`.
 
 mod call;
-mod js;
+pub(crate) mod js;
 pub(crate) mod metric_source;
 pub(crate) mod probe;
 mod shape;

@@ -1,13 +1,17 @@
-//! How results reach asyncio: each event loop gets an inbox, a queue of finished operations and a
-//! socket pair whose read end the loop watches (`loop.add_reader`). A Tokio task that finishes
-//! pushes its result and writes one byte only when the queue was empty; the loop, woken, drains
-//! the socket, then the queue, and completes every future in it on its own thread.
+//! How awaited work runs under asyncio: each event loop gets an inbox, a queue of operations
+//! ready to make progress and a socket pair whose read end the loop watches (`loop.add_reader`).
+//! An operation is polled on the loop's own thread: first when it is called, then each time
+//! whatever it waits for (the writer's commit, a read on the blocking pool) wakes it — the waker
+//! queues it and writes one byte only when the queue was empty. The loop, woken, drains the
+//! socket, then the queue, polls every operation in it, and completes the futures of those that
+//! finished, on its own thread.
 //!
-//! This replaces the generic bridge of `pyo3_async_runtimes` on the hot path, which hands each
-//! result to a blocking thread that takes the GIL to call `call_soon_threadsafe`: two thread
-//! wake-ups and a GIL hand-off per await. Here a result costs one wake-up of the loop, or none
-//! when the loop is already awake for an earlier one, and no thread but the loop's own touches
-//! Python. Loops without `add_reader` (Windows' proactor loop) keep the generic bridge.
+//! So an awaited write costs two thread wake-ups (the writer's, and the loop's when the commit is
+//! done), as it does for a Rust caller on a Tokio worker, instead of four: no Tokio worker runs
+//! the operation in between. Work an operation hands off (a rollout it starts, a blocking read)
+//! still runs on the runtime; operations are polled inside the runtime's context. The generic
+//! bridge of `pyo3_async_runtimes` (a blocking thread taking the GIL to call
+//! `call_soon_threadsafe`) is kept for loops without `add_reader` (Windows' proactor loop).
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -15,8 +19,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -30,12 +35,15 @@ use crate::runtime::{self, LocoRuntime};
 /// Turns a finished operation's result into its Python value, on the loop's thread.
 type Delivery = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
-/// One event loop's finished operations and its wake-up socket pair.
+/// An operation in progress: `None` when its awaitable was cancelled.
+type Running = Pin<Box<dyn Future<Output = Option<Delivery>> + Send>>;
+
+/// One event loop's operations ready to be polled, and its wake-up socket pair.
 struct Inbox {
     /// The process that made it: a forked child must not share the parent's sockets.
     pid: u32,
-    done: Mutex<Vec<(Py<PyAny>, Delivery)>>,
-    /// Written by finishing tasks (non-blocking).
+    ready: Mutex<Vec<Arc<Operation>>>,
+    /// Written by wakers (non-blocking).
     bell: UnixStream,
     /// Watched by the loop (non-blocking).
     ear: UnixStream,
@@ -46,15 +54,16 @@ impl Inbox {
         let (bell, ear) = UnixStream::pair()?;
         bell.set_nonblocking(true)?;
         ear.set_nonblocking(true)?;
-        Ok(Self { pid: std::process::id(), done: Mutex::new(Vec::new()), bell, ear })
+        Ok(Self { pid: std::process::id(), ready: Mutex::new(Vec::new()), bell, ear })
     }
 
-    /// Queues a result for `future`; rings when the queue was empty (a ring is pending otherwise).
-    fn push(&self, future: Py<PyAny>, delivery: Delivery) {
+    /// Queues `operation` to be polled; rings when the queue was empty (a ring is pending
+    /// otherwise).
+    fn push(&self, operation: Arc<Operation>) {
         let first = {
-            let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
-            done.push((future, delivery));
-            done.len() == 1
+            let mut ready = self.ready.lock().unwrap_or_else(PoisonError::into_inner);
+            ready.push(operation);
+            ready.len() == 1
         };
         if first {
             // A full socket buffer means rings are pending already; the loop will drain.
@@ -62,16 +71,77 @@ impl Inbox {
         }
     }
 
-    /// Everything queued. The socket is drained first: a result queued after the drain rings
+    /// Everything queued. The socket is drained first: an operation queued after the drain rings
     /// again, so none is left without a ring.
-    fn take(&self) -> Vec<(Py<PyAny>, Delivery)> {
+    fn take(&self) -> Vec<Arc<Operation>> {
         let mut buf = [0u8; 256];
         while matches!((&self.ear).read(&mut buf), Ok(n) if n > 0) {}
-        std::mem::take(&mut *self.done.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.ready.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
-/// The loop's reader callback: completes every queued future.
+/// One awaited operation, polled only on its loop's thread (the lock is never contended; it
+/// makes the operation shareable with the wakers of other threads).
+struct Operation {
+    inbox: Arc<Inbox>,
+    /// The asyncio future its result goes to.
+    target: Py<PyAny>,
+    running: Mutex<Option<Running>>,
+    /// Whether it sits in the inbox already (a second wake-up before the poll adds nothing).
+    queued: AtomicBool,
+}
+
+impl Wake for Operation {
+    fn wake(self: Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.inbox.clone().push(self);
+        }
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.clone().wake();
+    }
+}
+
+impl Operation {
+    /// Polls the operation once, on the loop's thread, and completes its future when it is done.
+    fn poll(self: &Arc<Self>, py: Python<'_>) {
+        self.queued.store(false, Ordering::Release);
+        let waker = Waker::from(self.clone());
+        let finished = {
+            let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(future) = running.as_mut() else { return };
+            // Spawning, timers and blocking reads inside the operation use the runtime.
+            let _runtime = runtime::get().enter();
+            match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                Poll::Pending => return,
+                Poll::Ready(delivery) => {
+                    *running = None;
+                    delivery
+                }
+            }
+        };
+        if let Some(delivery) = finished {
+            complete(py, self.target.bind(py), delivery);
+        }
+    }
+}
+
+/// Sets `future`'s result (or exception) from `delivery`, unless it is done already (cancelled).
+fn complete(py: Python<'_>, future: &Bound<'_, PyAny>, delivery: Delivery) {
+    if future.call_method0(intern!(py, "done")).and_then(|d| d.is_truthy()).unwrap_or(true) {
+        return;
+    }
+    let set = match delivery(py) {
+        Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
+        Err(error) => future.call_method1(intern!(py, "set_exception"), (error.into_value(py),)),
+    };
+    if let Err(e) = set {
+        e.write_unraisable(py, Some(future));
+    }
+}
+
+/// The loop's reader callback: polls every queued operation.
 #[pyclass(frozen, module = "loco._loco")]
 struct Deliver {
     inbox: Arc<Inbox>,
@@ -80,19 +150,8 @@ struct Deliver {
 #[pymethods]
 impl Deliver {
     fn __call__(&self, py: Python<'_>) {
-        for (future, delivery) in self.inbox.take() {
-            let future = future.bind(py);
-            // A cancelled (or otherwise finished) awaitable takes no result.
-            if future.call_method0(intern!(py, "done")).and_then(|d| d.is_truthy()).unwrap_or(true) {
-                continue;
-            }
-            let set = match delivery(py) {
-                Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
-                Err(error) => future.call_method1(intern!(py, "set_exception"), (error.into_value(py),)),
-            };
-            if let Err(e) = set {
-                e.write_unraisable(py, Some(future));
-            }
+        for operation in self.inbox.take() {
+            operation.poll(py);
         }
     }
 }
@@ -175,9 +234,10 @@ impl<F: Future> Future for Cancellable<F> {
     }
 }
 
-/// An asyncio awaitable for `future`, run on the runtime in the caller's task locals (its loop
-/// and context, for host callbacks); cancelling the awaitable drops the future. Falls back to
-/// the generic bridge on a loop that cannot watch a socket.
+/// An asyncio awaitable for `future`, polled on the loop's thread (inside the runtime's context)
+/// in the caller's task locals (its loop and context, for host callbacks); the first poll happens
+/// here. Cancelling the awaitable drops the future. Falls back to the generic bridge, which runs
+/// the future on the runtime, on a loop that cannot watch a socket.
 pub fn future_into_py<F, T>(py: Python<'_>, future: F) -> PyResult<Bound<'_, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
@@ -192,23 +252,32 @@ where
     let (cancel, cancelled) = oneshot::channel();
     let on_done = CancelOnDone { cancel: Mutex::new(Some(cancel)) };
     awaitable.call_method1(intern!(py, "add_done_callback"), (on_done,))?;
-    let target = awaitable.clone().unbind();
     let running = LocoRuntime::scope(locals, Cancellable { future: Box::pin(future), cancelled: Some(cancelled) });
-    runtime::get().spawn(async move {
-        let delivery: Delivery = match CatchUnwind(Box::pin(running)).await {
-            Ok(None) => return,
-            Ok(Some(result)) => Box::new(move |py| result.and_then(|value| value.into_py_any(py))),
+    let running: Running = Box::pin(async move {
+        match CatchUnwind(Box::pin(running)).await {
+            Ok(None) => None,
+            Ok(Some(result)) => {
+                Some(Box::new(move |py: Python<'_>| result.and_then(|value| value.into_py_any(py))) as Delivery)
+            }
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown error".to_owned());
-                Box::new(move |_| Err(RustPanic::new_err(format!("rust future panicked: {message}"))))
+                Some(Box::new(move |_: Python<'_>| Err(RustPanic::new_err(format!("rust future panicked: {message}"))))
+                    as Delivery)
             }
-        };
-        inbox.push(target, delivery);
+        }
     });
+    let operation = Arc::new(Operation {
+        inbox,
+        target: awaitable.clone().unbind(),
+        running: Mutex::new(Some(running)),
+        queued: AtomicBool::new(false),
+    });
+    // The first poll starts the work now, as a call does; it is mostly the whole of a read.
+    operation.poll(py);
     Ok(awaitable)
 }
 
