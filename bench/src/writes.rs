@@ -1,5 +1,5 @@
-//! P1 and P2: durable transitions per second through [`Engine`] with 1 caller and with 64
-//! concurrent callers (group commit), against raw rusqlite doing the same UPDATE + INSERT (and,
+//! P1 and P2: durable transitions per second through [`Engine`] with 1 caller (a task on the
+//! runtime, and a thread blocked in `block_on`) and with 64 concurrent callers (group commit), against raw rusqlite doing the same UPDATE + INSERT (and,
 //! on start and succeed, the deploy lock's INSERT and DELETE) one transaction at a time and 64
 //! transitions per transaction (the group-commit ceiling), all on the same schema, pragmas and
 //! disk, interleaved repetition by repetition.
@@ -63,7 +63,7 @@ pub fn run(runtime: &Runtime, dir: &Path, scale: WritesScale) -> Result<Writes> 
     let engine_path = dir.join("writes-engine.db");
     let raw_path = dir.join("writes-raw.db");
     let p2_per_rep = CALLERS * scale.p2_deployments_per_caller;
-    let needed = WARMUP_DEPLOYMENTS + scale.reps * (scale.p1_deployments + p2_per_rep);
+    let needed = WARMUP_DEPLOYMENTS + scale.reps * (2 * scale.p1_deployments + p2_per_rep);
     let mut populate_secs = 0.0;
     let mut pools = Vec::new();
     for path in [&engine_path, &raw_path] {
@@ -79,13 +79,16 @@ pub fn run(runtime: &Runtime, dir: &Path, scale: WritesScale) -> Result<Writes> 
     sequential(runtime, &engine, engine_ids.take(WARMUP_DEPLOYMENTS)?)?;
     raw.transitions(&raw_ids.take(WARMUP_DEPLOYMENTS)?, 1)?;
 
-    let (mut p1_engine, mut p1_raw, mut p2_engine, mut p2_raw64) = (vec![], vec![], vec![], vec![]);
+    let mut samples = Samples::default();
+    let Samples { p1_engine, p1_blocked, p1_raw, p2_engine, p2_raw64 } = &mut samples;
     for rep in 0..scale.reps {
         eprintln!("  P1/P2 repetition {}/{}", rep + 1, scale.reps);
         // Alternate which side goes first so drift in the machine's load is shared.
-        for side in if rep % 2 == 0 { [0, 1] } else { [1, 0] } {
+        for side in if rep % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] } {
             if side == 0 {
                 p1_engine.push(sequential(runtime, &engine, engine_ids.take(scale.p1_deployments)?)?);
+            } else if side == 1 {
+                p1_blocked.push(sequential_blocked(runtime, &engine, &engine_ids.take(scale.p1_deployments)?)?);
             } else {
                 let ids = raw_ids.take(scale.p1_deployments)?;
                 let started = Instant::now();
@@ -105,48 +108,7 @@ pub fn run(runtime: &Runtime, dir: &Path, scale: WritesScale) -> Result<Writes> 
         }
     }
     runtime.block_on(engine.close())?;
-
-    let (e1, r1, e64, r64) =
-        (stats::median(&p1_engine), stats::median(&p1_raw), stats::median(&p2_engine), stats::median(&p2_raw64));
-    let reps = scale.reps;
-    let p1_n = thousands((scale.p1_deployments * STEPS_PER_DEPLOYMENT) as f64);
-    let p2_n = thousands((p2_per_rep * STEPS_PER_DEPLOYMENT) as f64);
-    let rows = vec![
-        Row::measured(
-            "P1",
-            format!(
-                "durable transitions/s, 1 caller, `synchronous=FULL` (state UPDATE + event INSERT per commit, \
-                 plus the deploy lock's INSERT on start and DELETE on succeed); baseline raw rusqlite, same \
-                 statements, schema and pragmas; median of {reps} × {p1_n}"
-            ),
-            spread(e1, &p1_engine, "tx/s"),
-            spread(r1, &p1_raw, "tx/s"),
-            e1 / r1,
-            Target::AtLeast(0.9),
-        ),
-        Row::measured(
-            "P2",
-            format!(
-                "transitions/s, {CALLERS} concurrent callers each acknowledged after commit (group commit) vs \
-                 raw rusqlite 1 caller (P1's baseline); median of {reps} × {p2_n}"
-            ),
-            spread(e64, &p2_engine, "tx/s"),
-            spread(r1, &p1_raw, "tx/s"),
-            e64 / r1,
-            Target::AtLeast(10.0),
-        ),
-        Row::measured(
-            "P2",
-            format!(
-                "same {CALLERS}-caller rate vs raw rusqlite writing {CALLERS} transitions per transaction \
-                 (the group-commit ceiling); median of {reps} × {p2_n}"
-            ),
-            spread(e64, &p2_engine, "tx/s"),
-            spread(r64, &p2_raw64, "transitions/s"),
-            e64 / r64,
-            Target::AtLeast(0.5),
-        ),
-    ];
+    let (rows, e64) = samples.rows(scale);
     let note = format!(
         "P1/P2 files: the engine created its schema, then {} pending deployments per file were bulk-inserted \
          (with their `created` events and a valid audit chain) in {populate_secs:.1} s; each deployment then goes \
@@ -155,6 +117,77 @@ pub fn run(runtime: &Runtime, dir: &Path, scale: WritesScale) -> Result<Writes> 
         thousands(needed as f64)
     );
     Ok(Writes { rows, engine_64_rate: e64, note })
+}
+
+/// Each repetition's rate, per side.
+#[derive(Default)]
+struct Samples {
+    p1_engine: Vec<f64>,
+    p1_blocked: Vec<f64>,
+    p1_raw: Vec<f64>,
+    p2_engine: Vec<f64>,
+    p2_raw64: Vec<f64>,
+}
+
+impl Samples {
+    /// The P1 and P2 rows, and Loco's median 64-caller rate.
+    fn rows(&self, scale: WritesScale) -> (Vec<Row>, f64) {
+        let Self { p1_engine, p1_blocked, p1_raw, p2_engine, p2_raw64 } = self;
+        let p2_per_rep = CALLERS * scale.p2_deployments_per_caller;
+        let (e1, b1, r1) = (stats::median(p1_engine), stats::median(p1_blocked), stats::median(p1_raw));
+        let (e64, r64) = (stats::median(p2_engine), stats::median(p2_raw64));
+        let reps = scale.reps;
+        let p1_n = thousands((scale.p1_deployments * STEPS_PER_DEPLOYMENT) as f64);
+        let p2_n = thousands((p2_per_rep * STEPS_PER_DEPLOYMENT) as f64);
+        let rows = vec![
+            Row::measured(
+                "P1",
+                format!(
+                    "durable transitions/s, 1 caller (a task on the runtime), `synchronous=FULL` (state UPDATE + event INSERT per commit, \
+                 plus the deploy lock's INSERT on start and DELETE on succeed); baseline raw rusqlite, same \
+                 statements, schema and pragmas; median of {reps} × {p1_n}"
+                ),
+                spread(e1, p1_engine, "tx/s"),
+                spread(r1, p1_raw, "tx/s"),
+                e1 / r1,
+                Target::AtLeast(0.9),
+            ),
+            Row::measured(
+                "P1",
+                format!(
+                    "the same, the caller a thread blocked in `block_on` (a script, the CLI, Python's `SyncEngine`), \
+                 which commits its own write when the writer is idle; median of {reps} × {p1_n}"
+                ),
+                spread(b1, p1_blocked, "tx/s"),
+                spread(r1, p1_raw, "tx/s"),
+                b1 / r1,
+                Target::AtLeast(0.9),
+            ),
+            Row::measured(
+                "P2",
+                format!(
+                    "transitions/s, {CALLERS} concurrent callers each acknowledged after commit (group commit) vs \
+                 raw rusqlite 1 caller (P1's baseline); median of {reps} × {p2_n}"
+                ),
+                spread(e64, p2_engine, "tx/s"),
+                spread(r1, p1_raw, "tx/s"),
+                e64 / r1,
+                Target::AtLeast(10.0),
+            ),
+            Row::measured(
+                "P2",
+                format!(
+                    "same {CALLERS}-caller rate vs raw rusqlite writing {CALLERS} transitions per transaction \
+                 (the group-commit ceiling); median of {reps} × {p2_n}"
+                ),
+                spread(e64, p2_engine, "tx/s"),
+                spread(r64, p2_raw64, "transitions/s"),
+                e64 / r64,
+                Target::AtLeast(0.5),
+            ),
+        ];
+        (rows, e64)
+    }
 }
 
 /// A median with the range of the repetitions, e.g. `4,712 tx/s (4,600–4,801)`.
@@ -176,7 +209,19 @@ async fn lifecycle(engine: &Engine, id: &str) -> loco_core::Result<()> {
     Ok(())
 }
 
-/// One caller, one transition at a time; returns transitions/s.
+/// One caller, a thread blocked in `block_on` (not a task on the runtime), one transition at a
+/// time; returns transitions/s.
+fn sequential_blocked(runtime: &Runtime, engine: &Engine, ids: &[String]) -> Result<f64> {
+    runtime.block_on(async {
+        let started = Instant::now();
+        for id in ids {
+            lifecycle(engine, id).await?;
+        }
+        Ok((ids.len() * STEPS_PER_DEPLOYMENT) as f64 / started.elapsed().as_secs_f64())
+    })
+}
+
+/// One caller, a task on the runtime, one transition at a time; returns transitions/s.
 fn sequential(runtime: &Runtime, engine: &Engine, ids: Vec<String>) -> Result<f64> {
     let engine = engine.clone();
     on_runtime(runtime, async move {

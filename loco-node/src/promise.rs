@@ -157,10 +157,13 @@ impl Call {
         let finish = {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(work) = running.as_mut() else { return false };
-            let polled = within_runtime_if_available(|| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    work.as_mut().poll(&mut Context::from_waker(&waker))
-                }))
+            // The JavaScript thread must not block on a commit: writes go to the writer thread.
+            let polled = loco_core::store::context::without_blocking(|| {
+                within_runtime_if_available(|| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        work.as_mut().poll(&mut Context::from_waker(&waker))
+                    }))
+                })
             });
             let finish: Finish = match polled {
                 Ok(Poll::Pending) => return false,

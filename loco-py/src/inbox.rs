@@ -113,7 +113,10 @@ impl Operation {
             let Some(future) = running.as_mut() else { return };
             // Spawning, timers and blocking reads inside the operation use the runtime.
             let _runtime = runtime::get().enter();
-            match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            // The loop's thread must not block on a commit: writes go to the writer thread.
+            let polled =
+                loco_core::store::context::without_blocking(|| future.as_mut().poll(&mut Context::from_waker(&waker)));
+            match polled {
                 Poll::Pending => return,
                 Poll::Ready(delivery) => {
                     *running = None;

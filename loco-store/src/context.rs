@@ -7,7 +7,10 @@
 //!
 //! The id is a Tokio task-local: it follows the future it scopes, across `.await`s and threads,
 //! but not into tasks spawned from it (those scope it again themselves when it matters).
+//!
+//! [`without_blocking`] marks a thread that must never block on a commit (an event loop's).
 
+use std::cell::Cell;
 use std::future::Future;
 
 tokio::task_local! {
@@ -23,6 +26,29 @@ pub async fn with_request_id<F: Future>(request_id: Option<String>, work: F) -> 
 /// The request id of the current task's scope, if any.
 pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
+thread_local! {
+    static MUST_NOT_BLOCK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `poll` (a synchronous poll of engine futures) on a thread that must not block, such as
+/// an asyncio loop's or a JavaScript thread: writes it makes are handed to the store's writer
+/// thread instead of being committed on this thread when the writer is idle.
+pub fn without_blocking<R>(poll: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MUST_NOT_BLOCK.with(|flag| flag.set(self.0));
+        }
+    }
+    let _restore = Restore(MUST_NOT_BLOCK.with(|flag| flag.replace(true)));
+    poll()
+}
+
+/// Whether the current thread is inside [`without_blocking`].
+pub fn must_not_block() -> bool {
+    MUST_NOT_BLOCK.with(Cell::get)
 }
 
 #[cfg(test)]
