@@ -1,8 +1,9 @@
 //! P1 and P2: durable transitions per second through [`Engine`] with 1 caller (a task on the
-//! runtime, and a thread blocked in `block_on`) and with 64 concurrent callers (group commit), against raw rusqlite doing the same UPDATE + INSERT (and,
-//! on start and succeed, the deploy lock's INSERT and DELETE) one transaction at a time and 64
-//! transitions per transaction (the group-commit ceiling), all on the same schema, pragmas and
-//! disk, interleaved repetition by repetition.
+//! runtime, and a thread blocked in `block_on`) and with 64 concurrent callers (group commit),
+//! against raw rusqlite doing the same UPDATE + INSERT (and, on start and succeed, the deploy
+//! lock's INSERT and DELETE) one transaction at a time and 64 transitions per transaction (the
+//! group-commit ceiling), all on the same schema, pragmas and disk, interleaved repetition by
+//! repetition.
 
 use std::path::Path;
 use std::time::Instant;
@@ -143,9 +144,9 @@ impl Samples {
             Row::measured(
                 "P1",
                 format!(
-                    "durable transitions/s, 1 caller (a task on the runtime), `synchronous=FULL` (state UPDATE + event INSERT per commit, \
-                 plus the deploy lock's INSERT on start and DELETE on succeed); baseline raw rusqlite, same \
-                 statements, schema and pragmas; median of {reps} × {p1_n}"
+                    "durable transitions/s, 1 caller (a task on the runtime), `synchronous=FULL` (state UPDATE + \
+                     event INSERT per commit, plus the deploy lock's INSERT on start and DELETE on succeed); \
+                     baseline raw rusqlite, same statements, schema and pragmas; median of {reps} × {p1_n}"
                 ),
                 spread(e1, p1_engine, "tx/s"),
                 spread(r1, p1_raw, "tx/s"),

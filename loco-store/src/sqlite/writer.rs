@@ -1,5 +1,6 @@
-//! The single writer and its group commit: whoever commits (a caller that found the writer idle,
-//! or the writer thread) drains every queued write (up to a bound) into one transaction, runs each inside its own SAVEPOINT so one failing write does not undo its
+//! The single writer and its group commit: whoever commits (a caller blocked in `block_on` that
+//! found the writer idle, or the writer thread) drains every queued write (up to a bound) into one
+//! transaction, runs each inside its own SAVEPOINT so one failing write does not undo its
 //! neighbours, commits once, publishes the committed events, and only then answers each caller.
 
 use std::collections::VecDeque;
