@@ -213,25 +213,22 @@ async fn lifecycle(engine: &Engine, id: &str) -> loco_core::Result<()> {
 /// One caller, a thread blocked in `block_on` (not a task on the runtime), one transition at a
 /// time; returns transitions/s.
 fn sequential_blocked(runtime: &Runtime, engine: &Engine, ids: &[String]) -> Result<f64> {
-    runtime.block_on(async {
-        let started = Instant::now();
-        for id in ids {
-            lifecycle(engine, id).await?;
-        }
-        Ok((ids.len() * STEPS_PER_DEPLOYMENT) as f64 / started.elapsed().as_secs_f64())
-    })
+    Ok(runtime.block_on(one_by_one(engine, ids))?)
 }
 
 /// One caller, a task on the runtime, one transition at a time; returns transitions/s.
 fn sequential(runtime: &Runtime, engine: &Engine, ids: Vec<String>) -> Result<f64> {
     let engine = engine.clone();
-    on_runtime(runtime, async move {
-        let started = Instant::now();
-        for id in &ids {
-            lifecycle(&engine, id).await?;
-        }
-        Ok((ids.len() * STEPS_PER_DEPLOYMENT) as f64 / started.elapsed().as_secs_f64())
-    })?
+    Ok(on_runtime(runtime, async move { one_by_one(&engine, &ids).await })??)
+}
+
+/// Takes `ids` through the lifecycle one after another; returns transitions/s.
+async fn one_by_one(engine: &Engine, ids: &[String]) -> loco_core::Result<f64> {
+    let started = Instant::now();
+    for id in ids {
+        lifecycle(engine, id).await?;
+    }
+    Ok((ids.len() * STEPS_PER_DEPLOYMENT) as f64 / started.elapsed().as_secs_f64())
 }
 
 /// [`CALLERS`] tasks, each taking its share of `ids` through the lifecycle; returns transitions/s.

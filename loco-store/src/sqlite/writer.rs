@@ -294,8 +294,7 @@ impl Writer {
     pub async fn close(&self) -> LocoResult<()> {
         // Writes still waiting for room are refused; queued ones are committed.
         self.room.close();
-        lock(&self.shared.state).closing = true;
-        self.shared.turn.notify_one();
+        self.shared.begin_closing();
         let thread = lock(&self.thread).take();
         if let Some(thread) = thread {
             tokio::task::spawn_blocking(move || thread.join())
@@ -310,12 +309,17 @@ impl Writer {
 impl Drop for Writer {
     /// A store dropped without `close` still commits what is queued, then closes its connection.
     fn drop(&mut self) {
-        lock(&self.shared.state).closing = true;
-        self.shared.turn.notify_one();
+        self.shared.begin_closing();
     }
 }
 
 impl Shared {
+    /// Tells the writer thread to stop once nothing is queued or being committed.
+    fn begin_closing(&self) {
+        lock(&self.state).closing = true;
+        self.turn.notify_one();
+    }
+
     /// Takes the next batch off the queue.
     fn next_batch(&self, state: &mut State) -> Vec<Box<dyn Job>> {
         let n = state.queue.len().min(self.max_batch);
