@@ -627,6 +627,12 @@ mod tests {
             let writer = writer.clone();
             async move { writer.submit(|_| Ok(thread_name())).await }
         });
+        // Close only once the second write is queued: a write still waiting for room is refused.
+        let began = std::time::Instant::now();
+        while lock(&writer.shared.state).queue.is_empty() {
+            assert!(began.elapsed() < Duration::from_secs(10), "the second write is queued");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let closing = tokio::spawn({
             let writer = writer.clone();
             async move { writer.close().await }
