@@ -1,7 +1,8 @@
 //! The single writer and its group commit: whoever commits (a caller blocked in `block_on` that
 //! found the writer idle, or the writer thread) drains every queued write (up to a bound) into one
 //! transaction, runs each inside its own SAVEPOINT so one failing write does not undo its
-//! neighbours, commits once, publishes the committed events, and only then answers each caller.
+//! neighbours (a write alone in its batch needs none: it is rolled back whole), commits once,
+//! publishes the committed events, and only then answers each caller.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -418,6 +419,21 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, events: &broadc
         }
     };
     let mut ctx = WriteCtx { conn, head_seq, head_hash, events: Vec::new(), request_id: None };
+    // A write alone in its batch needs no savepoint: if it fails, the transaction holds nothing
+    // else and is rolled back whole. (Two fewer statements, and no copies of the pages it changes
+    // into the statement journal, for every write of a lone caller.)
+    if let [job] = batch.as_mut_slice() {
+        let commit = if job.run(&mut ctx) {
+            exec(conn, "COMMIT").map_err(Error::from)
+        } else {
+            // The write's own error is its answer; the rollback's result does not change it.
+            let _ = exec(conn, "ROLLBACK");
+            ctx.events.clear();
+            Ok(())
+        };
+        finish(conn, batch, ctx.events, &commit, events);
+        return;
+    }
     // A failing savepoint statement leaves the transaction in an unknown state: the whole batch
     // is then rolled back and every caller told so.
     let mut fatal = None;
@@ -446,16 +462,28 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Job>>, events: &broadc
         Some(e) => Err(Error::from(e)),
         None => exec(conn, "COMMIT").map_err(Error::from),
     };
+    finish(conn, batch, ctx.events, &commit, events);
+}
+
+/// Ends a batch whose `COMMIT` gave `commit`: rolls back if it failed, else publishes the
+/// committed events; then answers every caller.
+fn finish(
+    conn: &Connection,
+    batch: Vec<Box<dyn Job>>,
+    committed: Vec<Event>,
+    commit: &LocoResult<()>,
+    events: &broadcast::Sender<Event>,
+) {
     if commit.is_err() {
         let _ = exec(conn, "ROLLBACK");
     } else {
-        for event in ctx.events {
+        for event in committed {
             // No subscribers is not an error.
             let _ = events.send(event);
         }
     }
     for job in batch {
-        job.complete(&commit);
+        job.complete(commit);
     }
 }
 
@@ -568,6 +596,26 @@ mod tests {
         // The last commit held several writes: the next caller hands off, so concurrent callers
         // are gathered by the writer thread.
         assert_eq!(writer.submit(|_| Ok(thread_name())).await.unwrap(), "loco-sqlite-writer");
+        writer.close().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_alone_in_its_batch_that_fails_half_way_leaves_nothing() {
+        let writer = start(512);
+        writer.submit(|ctx| Ok(ctx.conn.execute_batch("CREATE TABLE t (x INTEGER)")?)).await.unwrap();
+        let failed = writer
+            .submit(|ctx| {
+                ctx.conn.execute("INSERT INTO t VALUES (1)", [])?;
+                Err::<(), _>(Error::invalid("x", "refused after its first statement").into())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(failed.code(), "validation_error", "the write's own error is its answer");
+        let count =
+            |ctx: &mut WriteCtx<'_>| Ok(ctx.conn.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?);
+        assert_eq!(writer.submit(count).await.unwrap(), 0, "its row was rolled back");
+        writer.submit(|ctx| Ok(ctx.conn.execute("INSERT INTO t VALUES (2)", [])?)).await.unwrap();
+        assert_eq!(writer.submit(count).await.unwrap(), 1, "the writer goes on committing");
         writer.close().await.unwrap();
     }
 
