@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use loco_core::Timestamp;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 
 use crate::Result;
@@ -47,6 +48,13 @@ pub const ROLLBACK_NOTE: &str = "bench: roll back";
 const COLUMNS: &str = "seq, id, service, environment, version, requester, work_refs, rollback_plan, risk, status, \
      reviewed_by, reviewed_at, created_at, updated_at";
 
+/// The connection setting Loco's store makes besides its pragmas: plans that do not depend on the
+/// bound values, so cached statements with a `LIMIT ?n` are not compiled again on every call.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
+}
+
 /// A raw writer: one connection with Loco's pragmas (WAL, `synchronous=FULL`, foreign keys on).
 pub struct RawWriter {
     conn: Connection,
@@ -64,6 +72,7 @@ impl RawWriter {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        stable_plans(&conn)?;
         let last: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM deployment_events", [], |r| r.get(0))?;
         Ok(Self { conn, next_seq: last + 1 })
     }
@@ -165,6 +174,7 @@ impl RawReader {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        stable_plans(&conn)?;
         Ok(Self { conn })
     }
 

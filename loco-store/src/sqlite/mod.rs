@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::broadcast;
 
@@ -169,9 +170,25 @@ fn try_open_writer(uri: &str, wal: bool, durability: Durability) -> Result<Conne
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(64);
+    configure(&conn)?;
     schema::migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// What every connection of the store gets, the writer's and the read pool's: a statement cache,
+/// and SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`), so that a
+/// statement's plan never depends on the values bound to it.
+///
+/// Without it SQLite marks a statement for re-preparing when a value it planned with is bound
+/// anew (a `LIMIT ?n`; an `IN` list under `ORDER BY … LIMIT 1`), and rusqlite clears the bindings
+/// of every statement it hands back to its cache, so those statements were compiled again on every
+/// call: the approval gate lookup of every review (7 % of the writer thread's time in
+/// `loco-bench` P1/P2) and the page query of every `list` (docs/performance.md). Each of Loco's
+/// statements has one right plan whatever the values; none matches a bound `LIKE` pattern.
+pub(crate) fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
 }
 
 /// The deployment an idempotency key created, with the hash of its request.
@@ -592,7 +609,39 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::StatementStatus;
+
     use super::*;
+
+    /// Statements whose plan SQLite would otherwise tie to their bound values: each is prepared
+    /// once, however often its values change, on the writer's connection and the read pool's.
+    #[test]
+    fn statements_are_prepared_once_whatever_their_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = uri_path(&dir.path().join("loco.db")).unwrap();
+        let writer = open_writer(&uri, true, Durability::Full).unwrap();
+        let pool = ReadPool::new(uri, 1);
+        let reader = pool.take().unwrap();
+        let gate = "SELECT definition FROM approval_gates WHERE environment = ?1 AND service IN ('', ?2) \
+                    ORDER BY service DESC LIMIT 1";
+        let page = "SELECT seq FROM deployments WHERE status = ?1 ORDER BY seq DESC LIMIT ?2";
+        for conn in [&writer, &reader] {
+            for i in 0..5 {
+                // Taken from the cache each time, as the store does (rusqlite clears the bindings
+                // of a statement it takes back).
+                conn.prepare_cached(gate)
+                    .unwrap()
+                    .query([format!("env{i}"), format!("svc{i}")])
+                    .unwrap()
+                    .next()
+                    .unwrap();
+                conn.prepare_cached(page).unwrap().query(params!["started", 51 + i]).unwrap().next().unwrap();
+            }
+            for sql in [gate, page] {
+                assert_eq!(conn.prepare_cached(sql).unwrap().get_status(StatementStatus::RePrepare), 0, "{sql}");
+            }
+        }
+    }
 
     /// Several engines (processes, or threads as here) starting on one new file at the same
     /// moment all open it: none sees `database is locked`.

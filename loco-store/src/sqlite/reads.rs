@@ -83,7 +83,7 @@ impl ReadPool {
         }
     }
 
-    fn take(&self) -> LocoResult<Connection> {
+    pub(crate) fn take(&self) -> LocoResult<Connection> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(closed());
         }
@@ -93,7 +93,7 @@ impl ReadPool {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.uri, flags).map_err(Error::storage)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(Error::storage)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        super::configure(&conn).map_err(Error::storage)?;
         Ok(conn)
     }
 
