@@ -514,3 +514,38 @@ async fn rollouts_are_counted_in_the_metrics() {
     assert!(bucket("0.01") && bucket("120.0") && bucket("+Inf"), "{text}");
     assert!(text.lines().any(|l| l == "loco_rollouts_executing 0"), "both rollouts ended: {text}");
 }
+
+/// The CPU time the calling thread has used, in clock ticks (utime + stime of
+/// `/proc/thread-self/stat`).
+fn thread_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    // The fields after the command name (in parentheses, which may hold spaces) start at the
+    // third, the state; utime and stime are the 14th and 15th.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// A canary step without metric analysis sleeps between its health checks until its window ends.
+/// It used to wake at once, again and again, from its first health interval on (a poll time that
+/// never moved without a metric source), burning a core for the rest of every window.
+#[test]
+fn an_observation_window_without_metrics_sleeps_between_health_checks() {
+    // One thread runs the engine and every rollout task, so its CPU time is the rollout's.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (_dir, path) = temp_db();
+        let sim = Arc::new(MemoryPlatform::new("sim"));
+        let engine = engine_with(&sim, &path).await;
+        release(&engine, "api", "v1", 1).await;
+        let id = approved(&engine, "api").await;
+        let mut canary_plan = plan(canary(vec![50], 2.0), "v2", 1);
+        canary_plan.health.interval_seconds = 1.0;
+        let (before, started) = (thread_cpu_ticks(), std::time::Instant::now());
+        let rollout = engine.run_rollout(&id, canary_plan, "ops").await.unwrap();
+        let (ticks, took) = (thread_cpu_ticks() - before, started.elapsed());
+        assert_eq!(rollout.state, RolloutState::Succeeded, "{rollout:?}");
+        assert!(took >= Duration::from_secs(2), "the 2 s window was observed: {took:?}");
+        // 100 ticks a second: a loop spinning through half the window takes about 100.
+        assert!(ticks < 40, "{ticks} ticks of CPU over {took:?}: the window was not slept through");
+    });
+}

@@ -112,7 +112,9 @@ impl Execution<'_> {
         let mut critical = CriticalWatch::new(self.new_version(), self.thresholds.clone());
         let mut streaks: HashMap<String, u32> = HashMap::new();
         loop {
-            let tick = next_health.min(next_poll).min(deadline);
+            // Without a metric source nothing polls, so `next_poll` never moves: counting it once
+            // it passed would wake this loop at once, again and again, until the window ends.
+            let tick = if source.is_some() { next_health.min(next_poll) } else { next_health }.min(deadline);
             tokio::select! {
                 sample = next_sample(&mut live) => match sample {
                     Some(sample) => {
