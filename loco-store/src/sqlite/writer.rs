@@ -526,11 +526,7 @@ mod tests {
             let writer = writer.clone();
             async move { writer.submit(|_| Ok(2)).await }
         });
-        let began = std::time::Instant::now();
-        while writer.room.available_permits() > 0 {
-            assert!(began.elapsed() < Duration::from_secs(10), "two writes fill a queue of two");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until("two writes fill a queue of two", || writer.room.available_permits() == 0).await;
         let third = writer.submit(|_| Ok(3));
         tokio::pin!(third);
         assert!(
@@ -546,6 +542,15 @@ mod tests {
     }
 
     /// The name of the thread a write ran on.
+    /// Polls `condition` until it holds; fails the test, naming `what`, after 10 s.
+    async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+        let began = std::time::Instant::now();
+        while !condition() {
+            assert!(began.elapsed() < Duration::from_secs(10), "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     fn thread_name() -> String {
         std::thread::current().name().unwrap_or("unnamed").to_owned()
     }
@@ -676,11 +681,7 @@ mod tests {
             async move { writer.submit(|_| Ok(thread_name())).await }
         });
         // Close only once the second write is queued: a write still waiting for room is refused.
-        let began = std::time::Instant::now();
-        while lock(&writer.shared.state).queue.is_empty() {
-            assert!(began.elapsed() < Duration::from_secs(10), "the second write is queued");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until("the second write is queued", || !lock(&writer.shared.state).queue.is_empty()).await;
         let closing = tokio::spawn({
             let writer = writer.clone();
             async move { writer.close().await }
