@@ -107,14 +107,14 @@ impl Execution<'_> {
         let health_every = Duration::from_secs_f64(self.rollout.plan.health.interval_seconds);
         let poll_every =
             self.rollout.plan.analysis.as_ref().map_or(health_every, |a| Duration::from_secs_f64(a.poll_seconds));
-        let (mut next_health, mut next_poll) = (started + health_every, started + poll_every);
+        let mut next_health = started + health_every;
+        // Metrics are polled only with a source; without one there is no poll time to wake for.
+        let mut next_poll = source.map(|_| started + poll_every);
         let mut live = source.and_then(|s| s.samples(&self.target));
         let mut critical = CriticalWatch::new(self.new_version(), self.thresholds.clone());
         let mut streaks: HashMap<String, u32> = HashMap::new();
         loop {
-            // Without a metric source nothing polls, so `next_poll` never moves: counting it once
-            // it passed would wake this loop at once, again and again, until the window ends.
-            let tick = if source.is_some() { next_health.min(next_poll) } else { next_health }.min(deadline);
+            let tick = next_poll.map_or(next_health, |poll| next_health.min(poll)).min(deadline);
             tokio::select! {
                 sample = next_sample(&mut live) => match sample {
                     Some(sample) => {
@@ -141,8 +141,8 @@ impl Execution<'_> {
                 }
                 next_health = now + health_every;
             }
-            if let Some(source) = source
-                && (now >= next_poll || ended)
+            if let (Some(source), Some(poll)) = (source, next_poll)
+                && (now >= poll || ended)
             {
                 let judgement = self.judge_window(source.as_ref(), since).await;
                 critical.set_baseline_p99(judgement.baseline.as_ref().and_then(|b| b.p99_ms));
@@ -156,7 +156,7 @@ impl Execution<'_> {
                     self.save(Vec::new()).await?;
                     return Ok(Ok(Some(judgement)));
                 }
-                next_poll = now + poll_every;
+                next_poll = Some(now + poll_every);
             }
             if ended {
                 return Ok(Ok(None));
